@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* output.h - a job's output: one byte stream captured from a pipe into a spool file, fanned out to readers.
+ *
+ * Ownership: the store owns the input fd (read end of the job's stdout+stderr pipe), the spool fd and every
+ * reader it opened. Memory stays bounded whatever a job prints: bytes move pipe -> spool file -> reader pipe
+ * with splice(2), never through daemon buffers. Offsets are stable: byte N of the stream is byte N of the
+ * spool file. Nothing polls: input readiness and reader writability are sd-event io sources, and a reader
+ * waiting for new bytes is woken only when the spool grows or the stream completes. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+typedef struct OutputStore OutputStore;
+
+/* Called (from the event loop) when the stream completes: every writer of the input pipe closed it. */
+typedef void (*output_complete_handler_t)(OutputStore *s, void *userdata);
+
+/* Creates the spool file at spool_path (O_EXCL: it must not exist; mode 0600) and starts capturing from
+ * input_fd, which the store takes over (also on failure) and switches to non-blocking. max_bytes caps what
+ * is kept (0 = no cap): bytes past the cap are read and discarded, counted in output_store_dropped(),
+ * so the job never blocks on a full pipe. */
+int output_store_new(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret);
+
+/* Reopens an existing spool (after a daemon restart): the stream continues at the file's size. input_fd may
+ * be -EBADF for a stream that is already complete. */
+int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret);
+
+/* Stops capturing, closes every reader (they see EOF), frees. The spool file stays on disk. */
+OutputStore *output_store_free(OutputStore *s);
+
+void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata);
+
+uint64_t output_store_size(const OutputStore *s);     /* bytes in the spool = end offset of the stream */
+uint64_t output_store_dropped(const OutputStore *s);  /* bytes read past the cap or lost to a spool error */
+bool output_store_complete(const OutputStore *s);     /* input reached EOF and everything is spooled */
+int output_store_error(const OutputStore *s);         /* negative errno of the first spool write failure */
+unsigned output_store_n_readers(const OutputStore *s);
+
+/* Copies up to n bytes at offset into buf. Returns the count (0 = nothing there yet, or the end); *ret_eof
+ * is true when the stream is complete and offset + returned count is its end. Never blocks on the job. */
+ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, bool *ret_eof);
+
+/* Opens a reader: returns (in *ret_fd, O_CLOEXEC, blocking, for the caller to pass on) a file descriptor that
+ * yields the stream from offset on, then EOF. With follow, EOF comes only when the stream is complete;
+ * without, at the size the stream had at this call. A complete stream (or a snapshot) may be handed out as a
+ * read-only fd of the spool file itself, positioned at offset (page-cache speed); a live one as the read end
+ * of a pipe the store feeds. A reader that stops reading never blocks the job or other readers; one that
+ * closes its end is dropped. offset past the current end is -EINVAL. */
+int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *ret_fd);
+
+/* Offset where the last `lines` lines start (a trailing newline does not open an empty line); 0 if there
+ * are fewer. For `logs --tail`. */
+int output_store_tail_offset(OutputStore *s, uint64_t lines, uint64_t *ret_offset);
