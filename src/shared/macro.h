@@ -16,8 +16,12 @@
 #define _noreturn_ __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef MAX
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
 
 #define new0(t, n) ((t *) calloc((n), sizeof(t)))
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -45,6 +49,11 @@
                         *p = func(*p);                    \
         }
 
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline void freep(void *p) {
         free(*(void **) p);
 }
@@ -66,6 +75,10 @@ static inline void closep(int *fd) {
 static inline void close_pair(int p[2]) {
         p[0] = safe_close(p[0]);
         p[1] = safe_close(p[1]);
+}
+
+static inline void close_pairp(int (*p)[2]) {
+        close_pair(*p);
 }
 
 static inline bool streq_ptr(const char *a, const char *b) {

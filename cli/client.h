@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* client.h - the transport behind telerun's commands: local D-Bus (client-bus.c) or a remote gateway over
+ * mTLS (client-remote.c).
+ *
+ * Commands see only this: job objects in the JSON format of src/bus/bus-json.h, a file descriptor that
+ * yields a job's output, and errors with a category and a one-line message. A backend fills in ClientOps;
+ * every operation returns 0 or a negative errno and, on failure, sets *error (client_error_set()).
+ *
+ * Ownership: returned JSON objects and fds belong to the caller; requests are borrowed for the call. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "macro.h"
+
+typedef enum ClientErrorKind {
+        CLIENT_ERROR_OTHER,
+        CLIENT_ERROR_NOT_FOUND,     /* no such job */
+        CLIENT_ERROR_ACCESS_DENIED, /* not the owner and not an administrator */
+        CLIENT_ERROR_INVALID,       /* the worker refused the arguments (bad id, env, limits, executable) */
+        CLIENT_ERROR_UNREACHABLE,   /* no worker: bus/gateway down, name not owned, connection lost */
+        _CLIENT_ERROR_KIND_MAX,
+} ClientErrorKind;
+
+typedef struct ClientError {
+        ClientErrorKind kind;
+        char *message; /* one line, without "telerun: " */
+} ClientError;
+
+/* What `start`/`run` ask for. 0 in a limit = not set (the worker's default profile applies). */
+typedef struct ClientStartRequest {
+        char **argv;      /* non-empty */
+        char **env;       /* KEY=VALUE, may be NULL */
+        const char *cwd;  /* "" = the account's home directory */
+        uint64_t cpu_quota_per_sec_usec;
+        uint64_t memory_max;
+        uint64_t io_read_bandwidth_max;
+        uint64_t io_write_bandwidth_max;
+        uint64_t tasks_max;
+} ClientStartRequest;
+
+typedef struct Client Client;
+
+typedef struct ClientOps {
+        const char *name;
+        /* Returns the new job's id (malloc'ed). */
+        int (*start)(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error);
+        /* Returns once the job has ended; an ended job is not an error. */
+        int (*stop)(Client *c, const char *id, ClientError *error);
+        int (*get_job)(Client *c, const char *id, json_object **ret, ClientError *error);
+        /* A JSON array of job objects, oldest first. */
+        int (*list)(Client *c, json_object **ret, ClientError *error);
+        /* Blocks until the job has ended, then returns its final object. */
+        int (*wait)(Client *c, const char *id, json_object **ret, ClientError *error);
+        /* A readable, O_CLOEXEC fd that yields the output from offset, then EOF: at the size the output had
+         * at the call, or with follow once the output is complete. Any kind of fd (pipe, socket, file): a
+         * backend that gets the bytes some other way may hand out the read end of a pipe it feeds. */
+        int (*open_output)(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
+                           ClientError *error);
+        void (*free)(Client *c);
+} ClientOps;
+
+struct Client {
+        const ClientOps *ops;
+        void *userdata;   /* backend state */
+        /* -EBADF, or an fd that turns readable when the user wants out (telerun's signalfd): the blocking
+         * operations wait() and stop() then give up with -EINTR, leaving the job alone. Set by the caller. */
+        int interrupt_fd;
+};
+
+/* Every backend initializes its Client with this. */
+static inline void client_init(Client *c, const ClientOps *ops, void *userdata) {
+        c->ops = ops;
+        c->userdata = userdata;
+        c->interrupt_fd = -EBADF;
+}
+
+/* What the global options --addr/--cert/--key/--cacert (or TELERUN_ADDR...) say. */
+typedef struct ClientRemoteConfig {
+        const char *addr;   /* HOST:PORT */
+        const char *cert;   /* client certificate (PEM) */
+        const char *key;    /* its private key (PEM) */
+        const char *cacert; /* CA that signed the gateway's certificate (PEM) */
+} ClientRemoteConfig;
+
+/* The local worker on the system bus. */
+int client_bus_new(Client **ret, ClientError *error);
+/* A remote gateway. Implemented in client-remote.c. */
+int client_remote_new(const ClientRemoteConfig *config, Client **ret, ClientError *error);
+
+Client *client_free(Client *c);
+DEFINE_FREE_FUNC(Client, client_free);
+
+/* Sets *error (if error is not NULL) and returns r, which must be negative. */
+int client_error_set(ClientError *error, int r, ClientErrorKind kind, const char *format, ...) _printf_(4, 5);
+void client_error_done(ClientError *error);
+const char *client_error_kind_to_string(ClientErrorKind k);

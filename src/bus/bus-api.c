@@ -1,0 +1,911 @@
+/* SPDX-License-Identifier: MIT */
+/* bus-api.c - teleworkerd's D-Bus API (docs/dbus.md): authorize, validate, act, reply (or reply later).
+ *
+ * Manager and Job calls act for the sender (its effective uid's user name); Remote calls act for the
+ * principal the gateway asserts, and only the gateway's uid may make them. Every job access goes through
+ * authz_check(). Replies to Start, Stop and Wait are sent from the engine's callbacks. */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus-api.h"
+#include "errors.h"
+#include "macro.h"
+
+#define BUS_NAME "org.teleworker.worker1"
+#define MANAGER_PATH "/org/teleworker/worker1"
+#define JOB_PATH_PREFIX "/org/teleworker/worker1/job"
+#define MANAGER_IFACE "org.teleworker.worker1.Manager"
+#define REMOTE_IFACE "org.teleworker.worker1.Remote"
+#define JOB_IFACE "org.teleworker.worker1.Job"
+#define READ_OUTPUT_MAX (1024 * 1024)
+
+struct BusApi {
+        sd_bus *bus;
+        Manager *manager;
+        sd_bus_slot *manager_slot;
+        sd_bus_slot *remote_slot;
+        sd_bus_slot *job_slot;
+        sd_bus_slot *enumerator_slot;
+};
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Identity */
+
+static bool user_in_group(const struct passwd *pw, const char *group) {
+        struct group *gr;
+        gid_t groups[256];
+        int n = (int) ELEMENTSOF(groups);
+
+        if (!group)
+                return false;
+        gr = getgrnam(group);
+        if (!gr)
+                return false;
+        if (pw->pw_gid == gr->gr_gid)
+                return true;
+        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+                return false;
+        for (int i = 0; i < n; i++)
+                if (groups[i] == gr->gr_gid)
+                        return true;
+        return false;
+}
+
+static int bus_sender_uid(sd_bus_message *msg, uid_t *ret) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, ret);
+        if (r < 0)
+                r = sd_bus_creds_get_uid(creds, ret);
+        return r;
+}
+
+/* The sender's principal: its effective uid's user name; root and the admin group administer. */
+static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error) {
+        struct passwd *pw;
+        uid_t uid;
+        int r;
+
+        r = bus_sender_uid(msg, &uid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to determine the caller's credentials: %m");
+        pw = getpwuid(uid);
+        if (!pw || !principal_name_is_valid(pw->pw_name))
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "The calling uid %u has no usable user name.", (unsigned) uid);
+        *ret = (Principal) {
+                .name = strdup(pw->pw_name),
+                .uid = uid,
+                .admin = uid == 0 || user_in_group(pw, manager_config(a->manager)->admin_group),
+        };
+        return ret->name ? 0 : -ENOMEM;
+}
+
+/* Reads "sb" (principal, admin) of a Remote call, after checking the sender is the gateway's account. */
+static int bus_remote_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error) {
+        const char *gateway = manager_config(a->manager)->gateway_user, *name;
+        struct passwd *pw;
+        int admin, r;
+        uid_t uid;
+
+        r = bus_sender_uid(msg, &uid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to determine the caller's credentials: %m");
+        pw = gateway ? getpwnam(gateway) : NULL;
+        if (!pw || pw->pw_uid != uid)
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "Only the gateway account '%s' may act for remote principals.",
+                                         gateway ? gateway : "");
+        r = sd_bus_message_read(msg, "sb", &name, &admin);
+        if (r < 0)
+                return r;
+        if (!principal_name_is_valid(name))
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "Invalid principal name.");
+        *ret = (Principal) { .name = strdup(name), .uid = UID_INVALID, .admin = admin, .remote = true };
+        return ret->name ? 0 : -ENOMEM;
+}
+
+static bool bus_message_is_remote(sd_bus_message *msg) {
+        return streq_ptr(sd_bus_message_get_interface(msg), REMOTE_IFACE);
+}
+
+static int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error) {
+        return bus_message_is_remote(msg) ? bus_remote_principal(a, msg, ret, error) :
+                                            bus_local_principal(a, msg, ret, error);
+}
+
+/* Reads the job id argument, finds the job and checks p may do op to it. */
+static int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret,
+                        sd_bus_error *error) {
+        const char *id;
+        Job *j;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &id);
+        if (r < 0)
+                return r;
+        if (!job_id_is_valid(id)) {
+                _cleanup_(freep) char *esc = str_escape(id, 64);
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Malformed job id '%s': expected a UUID like "
+                                         "'8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10'.", esc ? esc : "?");
+        }
+        j = manager_find_job(a->manager, id);
+        if (!j)
+                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", id);
+        if (authz_check(p, op, job_owner(j)) < 0)
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "Access to job %s denied: it belongs to another user.", id);
+        *ret = j;
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Job properties: one table of names, used by the a{sv} replies and by the Job objects. */
+
+int bus_job_object_path(const Job *j, char **ret) {
+        char hex[JOB_ID_HEX_MAX];
+        int r;
+
+        r = job_id_to_hex(job_id(j), hex);
+        if (r < 0)
+                return r;
+        return asprintf(ret, JOB_PATH_PREFIX "/%s", hex) < 0 ? -ENOMEM : 0;
+}
+
+static const struct {
+        const char *name;
+        const char *signature;
+} job_properties[] = {
+        { "Id", "s" },
+        { "Owner", "s" },
+        { "User", "s" },
+        { "Argv", "as" },
+        { "Executable", "s" },
+        { "State", "s" },
+        { "Reason", "s" },
+        { "ExitCode", "i" },
+        { "ExitSignal", "i" },
+        { "SubmittedAt", "t" },
+        { "StartedAt", "t" },
+        { "EndedAt", "t" },
+        { "Unit", "s" },
+        { "OutputSize", "t" },
+        { "OutputDropped", "t" },
+        { "CPUQuotaPerSecUSec", "t" },
+        { "MemoryMax", "t" },
+        { "IOReadBandwidthMax", "t" },
+        { "IOWriteBandwidthMax", "t" },
+        { "TasksMax", "t" },
+        { "MemoryCurrent", "t" },
+        { "MemoryPeak", "t" },
+        { "CPUUsageNSec", "t" },
+        { "IOReadBytes", "t" },
+        { "IOWriteBytes", "t" },
+};
+
+/* Usage counters: JOB_USAGE_UNAVAILABLE, or NULL for a property that is not one. */
+static const uint64_t *job_usage_field(const JobUsage *u, const char *name) {
+        if (streq(name, "MemoryCurrent"))
+                return &u->memory_current;
+        if (streq(name, "MemoryPeak"))
+                return &u->memory_peak;
+        if (streq(name, "CPUUsageNSec"))
+                return &u->cpu_usage_nsec;
+        if (streq(name, "IOReadBytes"))
+                return &u->io_read_bytes;
+        if (streq(name, "IOWriteBytes"))
+                return &u->io_write_bytes;
+        return NULL;
+}
+
+/* Appends the bare value of a property (the caller opened the variant). */
+static int job_append_value(sd_bus_message *m, Job *j, const char *name, const JobUsage *u) {
+        const uint64_t *usage = job_usage_field(u, name);
+        OutputStore *o = job_output(j);
+
+        if (usage)
+                return sd_bus_message_append(m, "t", *usage);
+        if (job_limit_from_name(name) != _JOB_LIMIT_MAX)
+                return sd_bus_message_append(m, "t", job_limits_get(job_limits(j), job_limit_from_name(name)));
+        if (streq(name, "Id"))
+                return sd_bus_message_append(m, "s", job_id(j));
+        if (streq(name, "Owner"))
+                return sd_bus_message_append(m, "s", job_owner(j));
+        if (streq(name, "User"))
+                return sd_bus_message_append(m, "s", job_user(j));
+        if (streq(name, "Argv"))
+                return sd_bus_message_append_strv(m, job_argv(j));
+        if (streq(name, "Executable"))
+                return sd_bus_message_append(m, "s", job_executable(j));
+        if (streq(name, "State"))
+                return sd_bus_message_append(m, "s", job_state_to_string(job_state(j)));
+        if (streq(name, "Reason"))
+                return sd_bus_message_append(m, "s", job_reason_to_string(job_reason(j)));
+        if (streq(name, "ExitCode"))
+                return sd_bus_message_append(m, "i", (int32_t) job_exit_code(j));
+        if (streq(name, "ExitSignal"))
+                return sd_bus_message_append(m, "i", (int32_t) job_exit_signal(j));
+        if (streq(name, "SubmittedAt"))
+                return sd_bus_message_append(m, "t", job_submitted_at(j));
+        if (streq(name, "StartedAt"))
+                return sd_bus_message_append(m, "t", job_started_at(j));
+        if (streq(name, "EndedAt"))
+                return sd_bus_message_append(m, "t", job_ended_at(j));
+        if (streq(name, "Unit"))
+                return sd_bus_message_append(m, "s", job_unit(j));
+        if (streq(name, "OutputSize"))
+                return sd_bus_message_append(m, "t", o ? output_store_size(o) : (uint64_t) 0);
+        if (streq(name, "OutputDropped"))
+                return sd_bus_message_append(m, "t", o ? output_store_dropped(o) : (uint64_t) 0);
+        return -EINVAL;
+}
+
+int bus_append_job_props(sd_bus_message *m, Job *j) {
+        JobUsage u;
+        int r;
+
+        job_usage(j, &u);
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(job_properties); i++) {
+                const char *name = job_properties[i].name;
+                const uint64_t *usage = job_usage_field(&u, name);
+
+                if (usage && *usage == JOB_USAGE_UNAVAILABLE)
+                        continue; /* absent = unavailable, never a garbage number */
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(m, "s", name);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_open_container(m, 'v', job_properties[i].signature);
+                if (r < 0)
+                        return r;
+                r = job_append_value(m, j, name, &u);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Deferred replies */
+
+static void reply_error_or(sd_bus_message *msg, const sd_bus_error *error) {
+        if (error)
+                (void) sd_bus_reply_method_error(msg, error);
+}
+
+static void on_job_started(Job *j, const sd_bus_error *error, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(freep) char *path = NULL;
+
+        if (error) {
+                reply_error_or(msg, error);
+                return;
+        }
+        if (bus_job_object_path(j, &path) < 0) {
+                (void) sd_bus_reply_method_errno(msg, ENOMEM, NULL);
+                return;
+        }
+        (void) sd_bus_reply_method_return(msg, "so", job_id(j), path);
+}
+
+static void on_job_stopped(Job *j, const sd_bus_error *error, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+
+        if (error)
+                reply_error_or(msg, error);
+        else
+                (void) sd_bus_reply_method_return(msg, NULL);
+}
+
+static void on_job_waited(Job *j, const sd_bus_error *error, void *userdata) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata, *reply = NULL;
+
+        if (error) {
+                reply_error_or(msg, error);
+                return;
+        }
+        if (sd_bus_message_new_method_return(msg, &reply) < 0 || bus_append_job_props(reply, j) < 0)
+                (void) sd_bus_reply_method_errno(msg, ENOMEM, NULL);
+        else
+                (void) sd_bus_send(NULL, reply, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Methods */
+
+static int bus_read_limits(sd_bus_message *msg, JobLimits *l, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key, *contents;
+                JobLimitField f;
+                uint64_t v;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                f = job_limit_from_name(key);
+                if (f == _JOB_LIMIT_MAX) {
+                        _cleanup_(freep) char *esc = str_escape(key, 64);
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
+                                                 "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax.", esc ? esc : "?");
+                }
+                r = sd_bus_message_peek_type(msg, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (!streq(contents, "t"))
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Option %s must be of type 't' (uint64), got '%s'.", key, contents);
+                r = sd_bus_message_read(msg, "v", "t", &v);
+                if (r < 0)
+                        return r;
+                if (v == 0)
+                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED, "%s must be positive.", key);
+                *job_limits_field(l, f) = v;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
+        JobRequest req = {};
+        const char *cwd;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_strv(msg, &argv);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_strv(msg, &env);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &cwd);
+        if (r < 0)
+                return r;
+        r = bus_read_limits(msg, &req.limits, error);
+        if (r < 0)
+                return r;
+        req.argv = argv;
+        req.env = env;
+        req.cwd = cwd;
+
+        r = manager_start_job(a->manager, &p, &req, on_job_started, sd_bus_message_ref(msg), NULL, error);
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
+static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        Job *j;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = bus_read_job(a, msg, &p, AUTHZ_STOP, &j, error);
+        if (r < 0)
+                return r;
+        r = manager_stop_job(a->manager, j, on_job_stopped, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return sd_bus_error_set_errnof(error, r, "Failed to stop job %s: %m", job_id(j));
+        }
+        return 1;
+}
+
+static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        Job *j;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        if (r < 0)
+                return r;
+        r = manager_wait_job(a->manager, j, on_job_waited, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
+static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Job *j;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = bus_append_job_props(reply, j);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
+                if (!authz_can_see(&p, job_owner(j)))
+                        continue;
+                r = bus_append_job_props(reply, j);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) void *buf = NULL;
+        uint64_t offset, max;
+        bool eof = false;
+        ssize_t n = 0;
+        Job *j;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "tt", &offset, &max);
+        if (r < 0)
+                return r;
+        max = MIN(max, (uint64_t) READ_OUTPUT_MAX);
+        if (job_output(j)) {
+                if (offset > output_store_size(job_output(j)))
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
+                                                 offset, output_store_size(job_output(j)));
+                buf = malloc(MAX(max, (uint64_t) 1));
+                if (!buf)
+                        return -ENOMEM;
+                n = output_store_read(job_output(j), offset, buf, (size_t) max, &eof);
+                if (n < 0)
+                        return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output of job %s: %m",
+                                                       job_id(j));
+        }
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'y', buf, (size_t) n);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "tb", offset + (uint64_t) n, (int) eof);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        _cleanup_(closep) int fd = -EBADF;
+        uint64_t offset;
+        int follow;
+        Job *j;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "tb", &offset, &follow);
+        if (r < 0)
+                return r;
+        if (!job_output(j))
+                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "Job %s has no output.", job_id(j));
+        if (offset > output_store_size(job_output(j)))
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
+                                         offset, output_store_size(job_output(j)));
+        r = output_store_open_reader(job_output(j), offset, follow, &fd);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to open the output of job %s: %m", job_id(j));
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Job objects */
+
+static int job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                           sd_bus_error *error) {
+        BusApi *a = userdata;
+        char id[JOB_ID_STRING_MAX];
+        const char *hex;
+        Job *j;
+
+        if (strncmp(path, JOB_PATH_PREFIX "/", strlen(JOB_PATH_PREFIX) + 1) != 0)
+                return 0;
+        hex = path + strlen(JOB_PATH_PREFIX) + 1;
+        if (job_id_from_hex(hex, id) < 0)
+                return 0;
+        j = manager_find_job(a->manager, id);
+        if (!j)
+                return 0;
+        *found = j;
+        return 1;
+}
+
+/* Calls on a Job object: the same checks as the Manager methods with an id argument. */
+static int job_object_authorize(BusApi *a, sd_bus_message *msg, Job *j, AuthzOp op, sd_bus_error *error) {
+        _cleanup_(principal_done) Principal p = {};
+        int r;
+
+        if (!msg)
+                return 0; /* emitting a signal, not answering a caller */
+        r = bus_local_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        if (authz_check(&p, op, job_owner(j)) < 0)
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "Access to job %s denied: it belongs to another user.", job_id(j));
+        return 0;
+}
+
+static BusApi *bus_api_of(sd_bus *bus);
+
+static int property_get_job(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        JobUsage u;
+        int r;
+
+        r = job_object_authorize(bus_api_of(bus), sd_bus_get_current_message(bus), j, AUTHZ_VIEW, error);
+        if (r < 0)
+                return r;
+        /* An unavailable counter reads UINT64_MAX here, systemd's own "unset": a property must have a value. */
+        job_usage(j, &u);
+        return job_append_value(reply, j, property, &u);
+}
+
+static int job_method_forward(sd_bus_message *msg, Job *j, AuthzOp op, sd_bus_error *error) {
+        return job_object_authorize(bus_api_of(sd_bus_message_get_bus(msg)), msg, j, op, error);
+}
+
+static int job_method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        BusApi *a = bus_api_of(sd_bus_message_get_bus(msg));
+        int r;
+
+        r = job_method_forward(msg, j, AUTHZ_STOP, error);
+        if (r < 0)
+                return r;
+        r = manager_stop_job(a->manager, j, on_job_stopped, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
+static int job_method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        BusApi *a = bus_api_of(sd_bus_message_get_bus(msg));
+        int r;
+
+        r = job_method_forward(msg, j, AUTHZ_VIEW, error);
+        if (r < 0)
+                return r;
+        r = manager_wait_job(a->manager, j, on_job_waited, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
+static int job_method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) void *buf = NULL;
+        uint64_t offset, max;
+        bool eof = false;
+        ssize_t n = 0;
+        int r;
+
+        r = job_method_forward(msg, j, AUTHZ_VIEW, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "tt", &offset, &max);
+        if (r < 0)
+                return r;
+        if (offset > output_store_size(job_output(j)))
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Offset %" PRIu64 " is past the end of the output.",
+                                         offset);
+        max = MIN(max, (uint64_t) READ_OUTPUT_MAX);
+        buf = malloc(MAX(max, (uint64_t) 1));
+        if (!buf)
+                return -ENOMEM;
+        n = output_store_read(job_output(j), offset, buf, (size_t) max, &eof);
+        if (n < 0)
+                return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output: %m");
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'y', buf, (size_t) n);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "tb", offset + (uint64_t) n, (int) eof);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int job_method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        _cleanup_(closep) int fd = -EBADF;
+        uint64_t offset;
+        int follow, r;
+
+        r = job_method_forward(msg, j, AUTHZ_VIEW, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "tb", &offset, &follow);
+        if (r < 0)
+                return r;
+        if (offset > output_store_size(job_output(j)))
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Offset %" PRIu64 " is past the end of the output.",
+                                         offset);
+        r = output_store_open_reader(job_output(j), offset, follow, &fd);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to open the output: %m");
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
+static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        _cleanup_(strv_freep) char **l = NULL;
+        sd_bus_message *msg = sd_bus_get_current_message(bus);
+        size_t n = 0;
+        int r;
+
+        if (msg) {
+                r = bus_local_principal(a, msg, &p, error);
+                if (r < 0)
+                        return r;
+        }
+        l = new0(char *, manager_n_jobs(a->manager) + 1);
+        if (!l)
+                return -ENOMEM;
+        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
+                if (msg && !authz_can_see(&p, job_owner(j)))
+                        continue;
+                r = bus_job_object_path(j, &l[n]);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        *nodes = TAKE_PTR(l);
+        return 0;
+}
+
+#define JOB_PROPERTY(name, sig) \
+        SD_BUS_PROPERTY(name, sig, property_get_job, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION)
+
+static const sd_bus_vtable job_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        JOB_PROPERTY("Id", "s"),
+        JOB_PROPERTY("Owner", "s"),
+        JOB_PROPERTY("User", "s"),
+        JOB_PROPERTY("Argv", "as"),
+        JOB_PROPERTY("Executable", "s"),
+        JOB_PROPERTY("State", "s"),
+        JOB_PROPERTY("Reason", "s"),
+        JOB_PROPERTY("ExitCode", "i"),
+        JOB_PROPERTY("ExitSignal", "i"),
+        JOB_PROPERTY("SubmittedAt", "t"),
+        JOB_PROPERTY("StartedAt", "t"),
+        JOB_PROPERTY("EndedAt", "t"),
+        JOB_PROPERTY("Unit", "s"),
+        JOB_PROPERTY("OutputSize", "t"),
+        JOB_PROPERTY("OutputDropped", "t"),
+        JOB_PROPERTY("CPUQuotaPerSecUSec", "t"),
+        JOB_PROPERTY("MemoryMax", "t"),
+        JOB_PROPERTY("IOReadBandwidthMax", "t"),
+        JOB_PROPERTY("IOWriteBandwidthMax", "t"),
+        JOB_PROPERTY("TasksMax", "t"),
+        JOB_PROPERTY("MemoryCurrent", "t"),
+        JOB_PROPERTY("MemoryPeak", "t"),
+        JOB_PROPERTY("CPUUsageNSec", "t"),
+        JOB_PROPERTY("IOReadBytes", "t"),
+        JOB_PROPERTY("IOWriteBytes", "t"),
+        SD_BUS_METHOD("Stop", "", "", job_method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Wait", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", props), job_method_wait,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReadOutput", SD_BUS_ARGS("t", offset, "t", max),
+                                SD_BUS_RESULT("ay", data, "t", next, "b", eof), job_method_read_output,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenOutput", SD_BUS_ARGS("t", offset, "b", follow), SD_BUS_RESULT("h", fd),
+                                job_method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("as", argv, "as", env, "s", cwd, "a{sv}", options),
+                                SD_BUS_RESULT("s", id, "o", job), method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_stop,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetJob", SD_BUS_ARGS("s", id), SD_BUS_RESULT("a{sv}", props), method_get_job,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("List", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", jobs), method_list,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Wait", SD_BUS_ARGS("s", id), SD_BUS_RESULT("a{sv}", props), method_wait,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReadOutput", SD_BUS_ARGS("s", id, "t", offset, "t", max),
+                                SD_BUS_RESULT("ay", data, "t", next, "b", eof), method_read_output,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenOutput", SD_BUS_ARGS("s", id, "t", offset, "b", follow),
+                                SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("JobStateChanged", SD_BUS_ARGS("s", id, "o", job, "s", state, "s", reason), 0),
+        SD_BUS_VTABLE_END,
+};
+
+static const sd_bus_vtable remote_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("StartAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "as", argv, "as", env, "s", cwd, "a{sv}",
+                                            options),
+                                SD_BUS_RESULT("s", id, "o", job), method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id), SD_BUS_NO_RESULT,
+                                method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetJobAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id),
+                                SD_BUS_RESULT("a{sv}", props), method_get_job, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListAs", SD_BUS_ARGS("s", principal, "b", admin), SD_BUS_RESULT("aa{sv}", jobs),
+                                method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("WaitAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id),
+                                SD_BUS_RESULT("a{sv}", props), method_wait, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReadOutputAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", offset, "t", max),
+                                SD_BUS_RESULT("ay", data, "t", next, "b", eof), method_read_output,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenOutputAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", offset, "b", follow),
+                                SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---------------------------------------------------------------------------------------------------- */
+
+/* sd-bus hands property getters the bus, not our state: one API per bus, found through the bus's slot. */
+static BusApi *the_api;
+
+static BusApi *bus_api_of(sd_bus *bus) {
+        return the_api;
+}
+
+static void on_job_changed(Job *j, void *userdata) {
+        BusApi *a = userdata;
+        _cleanup_(freep) char *path = NULL;
+
+        if (bus_job_object_path(j, &path) < 0)
+                return;
+        (void) sd_bus_emit_signal(a->bus, MANAGER_PATH, MANAGER_IFACE, "JobStateChanged", "soss", job_id(j), path,
+                                  job_state_to_string(job_state(j)), job_reason_to_string(job_reason(j)));
+        (void) sd_bus_emit_properties_changed(a->bus, path, JOB_IFACE, "State", "Reason", "ExitCode", "ExitSignal",
+                                              "StartedAt", "EndedAt", NULL);
+}
+
+BusApi *bus_api_free(BusApi *a) {
+        if (!a)
+                return NULL;
+        manager_set_changed_handler(a->manager, NULL, NULL);
+        sd_bus_slot_unref(a->manager_slot);
+        sd_bus_slot_unref(a->remote_slot);
+        sd_bus_slot_unref(a->job_slot);
+        sd_bus_slot_unref(a->enumerator_slot);
+        sd_bus_unref(a->bus);
+        if (the_api == a)
+                the_api = NULL;
+        free(a);
+        return NULL;
+}
+
+int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
+        _cleanup_(bus_api_freep) BusApi *a = NULL;
+        int r;
+
+        if (the_api)
+                return -EBUSY;
+        a = new0(BusApi, 1);
+        if (!a)
+                return -ENOMEM;
+        a->bus = sd_bus_ref(bus);
+        a->manager = m;
+
+        r = sd_bus_add_object_vtable(bus, &a->manager_slot, MANAGER_PATH, MANAGER_IFACE, manager_vtable, a);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_object_vtable(bus, &a->remote_slot, MANAGER_PATH, REMOTE_IFACE, remote_vtable, a);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_fallback_vtable(bus, &a->job_slot, JOB_PATH_PREFIX, JOB_IFACE, job_vtable, job_object_find, a);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(bus, &a->enumerator_slot, JOB_PATH_PREFIX, job_node_enumerator, a);
+        if (r < 0)
+                return r;
+        manager_set_changed_handler(m, on_job_changed, a);
+        the_api = a;
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+int bus_api_request_name(BusApi *a) {
+        return sd_bus_request_name(a->bus, BUS_NAME, 0);
+}

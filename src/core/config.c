@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* config.c - JSON policy file: strict keys, sizes with suffixes, clear errors, defaults built in. */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "authz.h"
+#include "config.h"
+#include "macro.h"
+#include "util.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+int config_init_defaults(Config *c) {
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+        *c = (Config) {
+                .stop_grace_usec = 10 * USEC_PER_SEC,
+                .start_timeout_usec = 30 * USEC_PER_SEC,
+                .output_max_bytes = UINT64_C(1) << 30,
+                .max_jobs = 10000,
+                .default_limits = {
+                        .cpu_quota_per_sec_usec = USEC_PER_SEC,
+                        .memory_max = UINT64_C(512) << 20,
+                        .io_read_bandwidth_max = 10 * 1000 * 1000,
+                        .io_write_bandwidth_max = 10 * 1000 * 1000,
+                        .tasks_max = 512,
+                },
+                .max_limits = {
+                        .cpu_quota_per_sec_usec = (uint64_t) (ncpu > 0 ? ncpu : 1) * USEC_PER_SEC,
+                        .memory_max = UINT64_C(1024) << 20,
+                        .io_read_bandwidth_max = 100 * 1000 * 1000,
+                        .io_write_bandwidth_max = 100 * 1000 * 1000,
+                        .tasks_max = 1024,
+                },
+        };
+        c->admin_group = strdup("teleworker-admin");
+        c->gateway_user = strdup("teleworker-gw");
+        c->remote_user = strdup("teleworker-job");
+        if (!c->admin_group || !c->gateway_user || !c->remote_user) {
+                config_done(c);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void config_done(Config *c) {
+        free(c->admin_group);
+        free(c->gateway_user);
+        free(c->remote_user);
+        free(c->io_device);
+        for (size_t i = 0; i < c->n_accounts; i++) {
+                free(c->accounts[i].principal);
+                free(c->accounts[i].account);
+        }
+        free(c->accounts);
+        *c = (Config) {};
+}
+
+_printf_(2, 3) static int config_error(char *err, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(err, CONFIG_ERROR_MAX, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+/* A non-negative integer, or a string parsed by parse (sizes "512M", quotas "150%"). */
+static int config_read_number(json_object *v, int (*parse)(const char *, uint64_t *), uint64_t *ret) {
+        if (json_object_is_type(v, json_type_int)) {
+                int64_t i = json_object_get_int64(v);
+                if (i < 0)
+                        return -ERANGE;
+                *ret = (uint64_t) i;
+                return 0;
+        }
+        if (json_object_is_type(v, json_type_string) && parse)
+                return parse(json_object_get_string(v), ret);
+        return -EINVAL;
+}
+
+static int config_read_string(json_object *v, const char *key, char **target, char *err) {
+        char *s;
+
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
+                return config_error(err, "\"%s\" must be a non-empty string", key);
+        s = strdup(json_object_get_string(v));
+        if (!s)
+                return -ENOMEM;
+        free(*target);
+        *target = s;
+        return 0;
+}
+
+static int config_read_limits(json_object *obj, const char *key, JobLimits *l, char *err) {
+        if (!json_object_is_type(obj, json_type_object))
+                return config_error(err, "\"%s\" must be an object", key);
+        json_object_object_foreach(obj, name, v) {
+                JobLimitField f = job_limit_from_name(name);
+                uint64_t n;
+                int r;
+
+                if (f == _JOB_LIMIT_MAX)
+                        return config_error(err, "unknown limit \"%s\" in \"%s\"", name, key);
+                r = config_read_number(v, f == JOB_LIMIT_CPU ? parse_cpu_quota :
+                                              f == JOB_LIMIT_TASKS ? parse_uint64 : parse_size, &n);
+                if (r < 0 || n == 0)
+                        return config_error(err, "\"%s\".\"%s\": expected a positive number%s", key, name,
+                                            f == JOB_LIMIT_CPU ? " (µs per second) or a percentage like \"150%\"" :
+                                            f == JOB_LIMIT_TASKS ? "" : " of bytes, or a size like \"512M\"");
+                *job_limits_field(l, f) = n;
+        }
+        return 0;
+}
+
+static int config_read_accounts(Config *c, json_object *obj, char *err) {
+        if (!json_object_is_type(obj, json_type_object))
+                return config_error(err, "\"remote_accounts\" must be an object of principal: account");
+        json_object_object_foreach(obj, name, v) {
+                ConfigAccount *a;
+
+                if (!principal_name_is_valid(name))
+                        return config_error(err, "\"remote_accounts\": invalid principal name");
+                if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
+                        return config_error(err, "\"remote_accounts\".\"%s\" must be an account name", name);
+                a = realloc(c->accounts, (c->n_accounts + 1) * sizeof(*a));
+                if (!a)
+                        return -ENOMEM;
+                c->accounts = a;
+                a[c->n_accounts] = (ConfigAccount) { strdup(name), strdup(json_object_get_string(v)) };
+                c->n_accounts++;
+                if (!a[c->n_accounts - 1].principal || !a[c->n_accounts - 1].account)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int config_read_seconds(json_object *v, const char *key, uint64_t *ret, char *err) {
+        double d;
+
+        if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+                return config_error(err, "\"%s\" must be a number of seconds", key);
+        d = json_object_get_double(v);
+        if (!(d > 0 && d <= 86400.0 * 365))
+                return config_error(err, "\"%s\" must be between 0 and one year", key);
+        *ret = (uint64_t) (d * (double) USEC_PER_SEC);
+        return 0;
+}
+
+static int config_apply(Config *c, json_object *root, char *err) {
+        int r = 0;
+
+        if (!json_object_is_type(root, json_type_object))
+                return config_error(err, "the top level must be a JSON object");
+
+        json_object_object_foreach(root, key, v) {
+                if (streq(key, "admin_group"))
+                        r = config_read_string(v, key, &c->admin_group, err);
+                else if (streq(key, "gateway_user"))
+                        r = config_read_string(v, key, &c->gateway_user, err);
+                else if (streq(key, "remote_user"))
+                        r = config_read_string(v, key, &c->remote_user, err);
+                else if (streq(key, "io_device"))
+                        r = config_read_string(v, key, &c->io_device, err);
+                else if (streq(key, "remote_accounts"))
+                        r = config_read_accounts(c, v, err);
+                else if (streq(key, "stop_grace_sec"))
+                        r = config_read_seconds(v, key, &c->stop_grace_usec, err);
+                else if (streq(key, "start_timeout_sec"))
+                        r = config_read_seconds(v, key, &c->start_timeout_usec, err);
+                else if (streq(key, "output_max_bytes")) {
+                        if (config_read_number(v, parse_size, &c->output_max_bytes) < 0)
+                                r = config_error(err, "\"output_max_bytes\" must be a size (0 = no cap)");
+                } else if (streq(key, "max_jobs")) {
+                        uint64_t n;
+                        if (config_read_number(v, NULL, &n) < 0 || n == 0 || n > 1000000)
+                                r = config_error(err, "\"max_jobs\" must be between 1 and 1000000");
+                        else
+                                c->max_jobs = (unsigned) n;
+                } else if (streq(key, "default_limits"))
+                        r = config_read_limits(v, key, &c->default_limits, err);
+                else if (streq(key, "max_limits"))
+                        r = config_read_limits(v, key, &c->max_limits, err);
+                else
+                        r = config_error(err, "unknown key \"%s\"", key);
+                if (r < 0)
+                        return r;
+        }
+
+        JobLimitField f;
+        if (job_limits_check(&c->default_limits, &c->max_limits, &f) < 0)
+                return config_error(err, "default %s is above the maximum", job_limit_name(f));
+        return 0;
+}
+
+int config_load_string(Config *c, const char *text, char err[static CONFIG_ERROR_MAX]) {
+        json_tokener *tok;
+        json_object *root;
+        size_t len = strlen(text);
+        int r;
+
+        if (len > CONFIG_FILE_MAX)
+                return config_error(err, "file larger than %d bytes", CONFIG_FILE_MAX);
+        tok = json_tokener_new_ex(32);
+        if (!tok)
+                return -ENOMEM;
+        root = json_tokener_parse_ex(tok, text, (int) len);
+        if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) < len) {
+                size_t end = json_tokener_get_parse_end(tok);
+                enum json_tokener_error e = json_tokener_get_error(tok);
+                int line = 1;
+
+                for (size_t i = 0; i < end && i < len; i++)
+                        line += text[i] == '\n';
+                r = config_error(err, "JSON syntax error at line %d: %s", line,
+                                 e == json_tokener_success ? "trailing data after the object" :
+                                 e == json_tokener_continue ? "unexpected end of file" :
+                                 json_tokener_error_desc(e));
+                json_object_put(root);
+                json_tokener_free(tok);
+                return r;
+        }
+        json_tokener_free(tok);
+        r = config_apply(c, root, err);
+        json_object_put(root);
+        return r;
+}
+
+int config_load(Config *c, const char *path, char err[static CONFIG_ERROR_MAX]) {
+        _cleanup_(freep) char *text = NULL;
+        FILE *f;
+        size_t n;
+
+        err[0] = 0;
+        f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT)
+                        return -ENOENT;
+                return config_error(err, "cannot open: %s", strerror(errno));
+        }
+        text = malloc(CONFIG_FILE_MAX + 1);
+        if (!text) {
+                fclose(f);
+                return -ENOMEM;
+        }
+        n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+        fclose(f);
+        if (n > CONFIG_FILE_MAX)
+                return config_error(err, "file larger than %d bytes", CONFIG_FILE_MAX);
+        text[n] = 0;
+        if (strlen(text) != n)
+                return config_error(err, "file contains a NUL byte");
+        return config_load_string(c, text, err);
+}
+
+const char *config_remote_account(const Config *c, const char *principal) {
+        for (size_t i = 0; i < c->n_accounts; i++)
+                if (streq(c->accounts[i].principal, principal))
+                        return c->accounts[i].account;
+        return c->remote_user;
+}

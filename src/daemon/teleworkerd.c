@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* teleworkerd - the job worker daemon: one sd-event loop, the system bus, the job engine. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "bus-api.h"
+#include "config.h"
+#include "macro.h"
+#include "manager.h"
+#include "teleworker-build.h"
+
+static const char *arg_config = TELEWORKER_CONFIG_FILE;
+static const char *arg_state_dir = NULL;
+
+static void help(void) {
+        printf("teleworkerd [OPTIONS]\n\n"
+               "Runs jobs for local and remote users in systemd transient scopes (D-Bus: org.teleworker.worker1).\n\n"
+               "  -h --help              Show this help\n"
+               "     --version           Show the version\n"
+               "  -c --config=PATH       Policy file (default: %s)\n"
+               "     --state-dir=PATH    Job output and records (default: $STATE_DIRECTORY or %s)\n",
+               TELEWORKER_CONFIG_FILE, TELEWORKER_STATE_DIR);
+}
+
+static int parse_argv(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100, ARG_STATE_DIR };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "config", required_argument, NULL, 'c' },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hc:", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts("teleworkerd " TELEWORKER_VERSION);
+                        return 0;
+                case 'c':
+                        arg_config = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        arg_state_dir = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "teleworkerd: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* $STATE_DIRECTORY may list several directories (colon-separated): ours is the first. */
+static char *state_dir_from_env(void) {
+        const char *e = getenv("STATE_DIRECTORY");
+
+        if (!e || !*e)
+                return strdup(TELEWORKER_STATE_DIR);
+        return strndup(e, strcspn(e, ":"));
+}
+
+static int run(int argc, char **argv) {
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(manager_freep) Manager *manager = NULL;
+        _cleanup_(bus_api_freep) BusApi *api = NULL;
+        _cleanup_(config_done) Config config = {};
+        _cleanup_(freep) char *state_dir = NULL;
+        char err[CONFIG_ERROR_MAX] = "";
+        sigset_t ss;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+
+        r = config_init_defaults(&config);
+        if (r < 0)
+                return r;
+        r = config_load(&config, arg_config, err);
+        if (r == -ENOENT)
+                fprintf(stderr, "teleworkerd: no policy file at %s, using the built-in defaults\n", arg_config);
+        else if (r < 0) {
+                fprintf(stderr, "teleworkerd: invalid policy file %s: %s\n", arg_config, err[0] ? err : strerror(-r));
+                return r;
+        }
+
+        state_dir = arg_state_dir ? strdup(arg_state_dir) : state_dir_from_env();
+        if (!state_dir)
+                return -ENOMEM;
+
+        /* SIGCHLD for the pidfd child sources; SIGTERM/SIGINT end the loop. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return -errno;
+        (void) signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_default(&event);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+        if (r < 0)
+                return r;
+        (void) sd_event_set_watchdog(event, true);
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                fprintf(stderr, "teleworkerd: cannot connect to the system bus: %s\n", strerror(-r));
+                return r;
+        }
+        r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+
+        r = manager_new(event, bus, &config, state_dir, &manager);
+        if (r < 0) {
+                fprintf(stderr, "teleworkerd: cannot set up the job engine (state directory %s): %s\n", state_dir,
+                        strerror(-r));
+                return r;
+        }
+        r = bus_api_new(bus, manager, &api);
+        if (r < 0)
+                return r;
+        r = bus_api_request_name(api);
+        if (r < 0) {
+                fprintf(stderr, "teleworkerd: cannot own org.teleworker.worker1 on the system bus: %s\n", strerror(-r));
+                return r;
+        }
+
+        fprintf(stderr, "teleworkerd %s: ready (state %s, stop grace %llu ms)\n", TELEWORKER_VERSION, state_dir,
+                (unsigned long long) (config.stop_grace_usec / 1000));
+        (void) sd_notify(false, "READY=1\nSTATUS=Running jobs.");
+        r = sd_event_loop(event);
+        (void) sd_notify(false, "STOPPING=1");
+        return r;
+}
+
+int main(int argc, char **argv) {
+        int r = run(argc, argv);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

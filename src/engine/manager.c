@@ -1,0 +1,1053 @@
+/* SPDX-License-Identifier: MIT */
+/* manager.c - the job engine: spawn the reaper, put it in a transient scope, release it, learn the end.
+ *
+ * A job's life, and why each step is where it is:
+ *  1. posix_spawn() teleworker-exec (the reaper) with the output pipe on fds 1+2 and a control socket on
+ *     fd 3. posix_spawn is vfork-fast whatever the daemon's size; the reaper blocks before running anything.
+ *  2. StartTransientUnit("teleworker-<id>.scope", PIDs=[reaper], limits...) asynchronously, then wait for
+ *     the JobRemoved signal of that unit (the PID is only moved when systemd runs the start job).
+ *  3. Result "done": send GO. The reaper forks the job, which drops privileges and execs — inside the scope.
+ *     Anything else, or no answer in time: close the control socket; the reaper exits without running
+ *     anything. No job ever runs outside its scope.
+ *  4. The reaper reports the job's wait status, then stays in the scope until we close the socket, so the
+ *     cgroup's counters (OOM kills, usage) are read before systemd collects the scope.
+ *  5. Stop = StopUnit: systemd sends SIGTERM to every process of the scope and SIGKILL after
+ *     TimeoutStopUSec (our grace period), and its stop job ends when the scope is empty. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "errors.h"
+#include "teleworker-build.h"
+#include "exec-protocol.h"
+#include "macro.h"
+#include "manager.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define ARGV_MAX 4096
+#define ENV_MAX 1024
+#define REQUEST_BYTES_MAX (1024 * 1024)
+#define SLICE "teleworker.slice"
+
+typedef enum WaitKind {
+        WAIT_STARTED,
+        WAIT_ENDED,
+        WAIT_STOPPED,
+} WaitKind;
+
+typedef struct JobWaiter JobWaiter;
+struct JobWaiter {
+        JobWaiter *next;
+        WaitKind kind;
+        job_callback_t cb;
+        void *userdata;
+};
+
+struct Job {
+        Manager *manager;
+        Job *prev, *next;
+
+        char id[JOB_ID_STRING_MAX];
+        char *unit;
+        char *owner;
+        char *user;
+        char *executable;
+        char *cwd;
+        char **argv;
+        uid_t uid;
+        gid_t gid;
+        JobLimits limits;
+
+        JobState state;
+        JobReason reason;
+        int exit_code;
+        int exit_signal;
+        uint64_t submitted_at, started_at, ended_at;
+        JobUsage final_usage;
+
+        CgroupPaths cgroup;
+        uint64_t oom_kills_at_start;
+        pid_t reaper_pid;
+        pid_t main_pid;
+        int control_fd;
+        sd_event_source *control_source;
+        sd_event_source *reaper_source;
+        sd_event_source *start_timer;
+        sd_bus_slot *start_slot;
+        sd_bus_slot *stop_slot;
+        char *stop_job_path;
+        bool go_sent;
+        bool stop_requested;
+        bool stop_pending; /* a StopUnit call or its job is under way */
+        unsigned causes;
+
+        OutputStore *output;
+        JobWaiter *waiters;
+};
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        const Config *config;
+        char *state_dir;
+        char *spool_dir;
+        char *exec_path;
+        Job *jobs_head, *jobs_tail;
+        unsigned n_jobs;
+        sd_bus_slot *job_removed_slot;
+        job_changed_handler_t changed;
+        void *changed_userdata;
+};
+
+static void job_fire(Job *j, WaitKind kind, const sd_bus_error *error);
+static void job_release_reaper(Job *j);
+static void job_finish_stop(Job *j, const sd_bus_error *error);
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Accessors */
+
+const char *job_id(const Job *j) { return j->id; }
+const char *job_owner(const Job *j) { return j->owner; }
+const char *job_user(const Job *j) { return j->user; }
+const char *job_unit(const Job *j) { return j->unit; }
+const char *job_executable(const Job *j) { return j->executable; }
+char **job_argv(const Job *j) { return j->argv; }
+JobState job_state(const Job *j) { return j->state; }
+JobReason job_reason(const Job *j) { return j->reason; }
+int job_exit_code(const Job *j) { return j->exit_code; }
+int job_exit_signal(const Job *j) { return j->exit_signal; }
+uint64_t job_submitted_at(const Job *j) { return j->submitted_at; }
+uint64_t job_started_at(const Job *j) { return j->started_at; }
+uint64_t job_ended_at(const Job *j) { return j->ended_at; }
+const JobLimits *job_limits(const Job *j) { return &j->limits; }
+OutputStore *job_output(Job *j) { return j->output; }
+
+void job_usage(Job *j, JobUsage *ret) {
+        if (job_state_is_final(j->state) || j->state == JOB_SUBMITTED) {
+                *ret = j->final_usage;
+                return;
+        }
+        cgroup_read_usage(&j->cgroup, ret);
+}
+
+const Config *manager_config(Manager *m) {
+        return m->config;
+}
+
+void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *userdata) {
+        m->changed = h;
+        m->changed_userdata = userdata;
+}
+
+Job *manager_find_job(Manager *m, const char *id) {
+        for (Job *j = m->jobs_head; j; j = j->next)
+                if (strcasecmp(j->id, id) == 0)
+                        return j;
+        return NULL;
+}
+
+Job *manager_next_job(Manager *m, Job *prev) {
+        return prev ? prev->next : m->jobs_head;
+}
+
+unsigned manager_n_jobs(Manager *m) {
+        return m->n_jobs;
+}
+
+static Job *manager_find_job_by_unit(Manager *m, const char *unit) {
+        for (Job *j = m->jobs_head; j; j = j->next)
+                if (streq(j->unit, unit))
+                        return j;
+        return NULL;
+}
+
+static void job_changed(Job *j) {
+        if (j->manager->changed)
+                j->manager->changed(j, j->manager->changed_userdata);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Lifetime */
+
+static Job *job_free(Job *j) {
+        if (!j)
+                return NULL;
+        j->start_slot = sd_bus_slot_unref(j->start_slot);
+        j->stop_slot = sd_bus_slot_unref(j->stop_slot);
+        j->control_source = sd_event_source_disable_unref(j->control_source);
+        j->reaper_source = sd_event_source_disable_unref(j->reaper_source);
+        j->start_timer = sd_event_source_disable_unref(j->start_timer);
+        safe_close(j->control_fd);
+        output_store_free(j->output);
+        cgroup_paths_done(&j->cgroup);
+        free(j->unit);
+        free(j->owner);
+        free(j->user);
+        free(j->executable);
+        free(j->cwd);
+        free(j->stop_job_path);
+        strv_free(j->argv);
+        while (j->waiters) {
+                JobWaiter *w = j->waiters;
+                j->waiters = w->next;
+                free(w);
+        }
+        free(j);
+        return NULL;
+}
+DEFINE_FREE_FUNC(Job, job_free);
+
+static void manager_unlink_job(Manager *m, Job *j) {
+        if (j->prev)
+                j->prev->next = j->next;
+        else
+                m->jobs_head = j->next;
+        if (j->next)
+                j->next->prev = j->prev;
+        else
+                m->jobs_tail = j->prev;
+        j->prev = j->next = NULL;
+        m->n_jobs--;
+}
+
+/* Removes the job's record and its output. Pending callbacks learn that it went away. */
+static void manager_remove_job(Manager *m, Job *j) {
+        sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_NO_SUCH_JOB, "The job was removed.");
+        char *path = NULL;
+
+        job_fire(j, WAIT_STARTED, &e);
+        job_fire(j, WAIT_ENDED, &e);
+        job_fire(j, WAIT_STOPPED, &e);
+        manager_unlink_job(m, j);
+        if (asprintf(&path, "%s/%s.out", m->spool_dir, j->id) >= 0) {
+                (void) unlink(path);
+                free(path);
+        }
+        job_free(j);
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        while (m->jobs_head) {
+                Job *j = m->jobs_head;
+                sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_START_FAILED, "The daemon is shutting down.");
+
+                job_fire(j, WAIT_STARTED, &e);
+                job_fire(j, WAIT_ENDED, &e);
+                job_fire(j, WAIT_STOPPED, &e);
+                manager_unlink_job(m, j);
+                job_free(j);
+        }
+        sd_bus_slot_unref(m->job_removed_slot);
+        sd_bus_unref(m->bus);
+        sd_event_unref(m->event);
+        free(m->state_dir);
+        free(m->spool_dir);
+        free(m->exec_path);
+        free(m);
+        return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Waiters */
+
+static int job_add_waiter(Job *j, WaitKind kind, job_callback_t cb, void *userdata) {
+        JobWaiter *w, **tail;
+
+        if (!cb)
+                return 0;
+        w = new0(JobWaiter, 1);
+        if (!w)
+                return -ENOMEM;
+        *w = (JobWaiter) { .kind = kind, .cb = cb, .userdata = userdata };
+        for (tail = &j->waiters; *tail; tail = &(*tail)->next)
+                ;
+        *tail = w;
+        return 0;
+}
+
+/* Detaches the waiters of one kind first, so callbacks may register new ones or look at the job. */
+static void job_fire(Job *j, WaitKind kind, const sd_bus_error *error) {
+        JobWaiter *fire = NULL, **ftail = &fire, **p = &j->waiters;
+
+        while (*p) {
+                JobWaiter *w = *p;
+                if (w->kind == kind) {
+                        *p = w->next;
+                        w->next = NULL;
+                        *ftail = w;
+                        ftail = &w->next;
+                } else
+                        p = &w->next;
+        }
+        while (fire) {
+                JobWaiter *w = fire;
+                fire = w->next;
+                w->cb(j, error, w->userdata);
+                free(w);
+        }
+}
+
+void manager_cancel_callbacks(Manager *m, void *userdata) {
+        for (Job *j = m->jobs_head; j; j = j->next) {
+                JobWaiter **p = &j->waiters;
+                while (*p) {
+                        JobWaiter *w = *p;
+                        if (w->userdata == userdata) {
+                                *p = w->next;
+                                free(w);
+                        } else
+                                p = &w->next;
+                }
+        }
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Ending */
+
+/* The job has ended (main process gone or never started): record it, let the reaper go, tell everyone. */
+static void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal) {
+        if (job_state_is_final(j->state))
+                return;
+        j->state = state;
+        j->reason = reason;
+        j->exit_code = exit_code;
+        j->exit_signal = exit_signal;
+        j->ended_at = now_usec(CLOCK_REALTIME);
+        j->start_timer = sd_event_source_disable_unref(j->start_timer);
+        j->start_slot = sd_bus_slot_unref(j->start_slot);
+        job_release_reaper(j);
+        job_changed(j);
+        job_fire(j, WAIT_ENDED, NULL);
+        if (!j->stop_pending)
+                job_finish_stop(j, NULL);
+}
+
+static void job_start_failed(Job *j, const char *name, const char *message) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        if (job_state_is_final(j->state))
+                return;
+        (void) sd_bus_error_setf(&e, name, "Job %s did not start: %s", j->id, message);
+        /* Fire the start waiters first: their error is the reason; the end waiters see a failed job. */
+        job_fire(j, WAIT_STARTED, &e);
+        sd_bus_error_free(&e);
+        job_set_end(j, j->stop_requested ? JOB_KILLED : JOB_FAILED,
+                    j->stop_requested ? JOB_REASON_STOPPED : JOB_REASON_START_FAILED, -1, 0);
+}
+
+/* Reads the scope's counters while the reaper still holds it, then classifies the end. */
+static void job_exited(Job *j, int code, int status) {
+        unsigned causes = j->causes;
+        uint64_t ooms;
+        JobEnd end;
+
+        if (job_state_is_final(j->state))
+                return;
+        if (code != CLD_EXITED && cgroup_read_oom_kills(&j->cgroup, &ooms) == 0 && ooms > j->oom_kills_at_start)
+                causes |= JOB_END_CAUSE_OOM;
+        cgroup_read_usage(&j->cgroup, &j->final_usage);
+        end = job_end_classify(code, status, causes);
+        job_set_end(j, end.state, end.reason, end.exit_code, end.exit_signal);
+}
+
+static void job_release_reaper(Job *j) {
+        j->control_source = sd_event_source_disable_unref(j->control_source);
+        j->control_fd = safe_close(j->control_fd);
+}
+
+static void job_finish_stop(Job *j, const sd_bus_error *error) {
+        j->stop_pending = false;
+        if (!job_state_is_final(j->state) && !error)
+                return; /* the job's end comes next and finishes the stop */
+        job_fire(j, WAIT_STOPPED, error);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Events from the reaper */
+
+static void job_send_go(Job *j) {
+        ExecMessage msg = { .type = EXEC_MSG_GO };
+
+        if (send(j->control_fd, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(msg)) {
+                job_start_failed(j, TW_ERROR_START_FAILED, "the job's reaper process went away");
+                return;
+        }
+        j->go_sent = true;
+        j->start_timer = sd_event_source_disable_unref(j->start_timer);
+}
+
+static void job_on_started(Job *j, pid_t pid) {
+        int r;
+
+        j->main_pid = pid;
+        /* Without the paths, usage reads "unavailable"; the job itself is fine. */
+        r = cgroup_paths_from_pid(j->reaper_pid, j->unit, &j->cgroup);
+        if (r < 0 || cgroup_read_oom_kills(&j->cgroup, &j->oom_kills_at_start) < 0)
+                j->oom_kills_at_start = 0;
+        j->state = JOB_RUNNING;
+        j->started_at = now_usec(CLOCK_REALTIME);
+        job_changed(j);
+        job_fire(j, WAIT_STARTED, NULL);
+}
+
+static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Job *j = userdata;
+
+        for (;;) {
+                ExecMessage msg;
+                ssize_t n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        n = 0;
+                }
+                if (n == 0) {
+                        /* The reaper closed its end: it is exiting; its exit event says how. */
+                        j->control_source = sd_event_source_disable_unref(j->control_source);
+                        return 0;
+                }
+                if (n != (ssize_t) sizeof(msg))
+                        continue;
+                switch (msg.type) {
+                case EXEC_MSG_STARTED:
+                        if (j->state == JOB_SUBMITTED && j->go_sent)
+                                job_on_started(j, (pid_t) msg.value);
+                        break;
+                case EXEC_MSG_FAILED:
+                        /* The details went to the job's output; the exit status follows. */
+                        break;
+                case EXEC_MSG_EXITED:
+                        if (j->state == JOB_RUNNING)
+                                job_exited(j, msg.code, msg.value);
+                        return 0;
+                default:
+                        break;
+                }
+        }
+}
+
+static int on_reaper_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Job *j = userdata;
+
+        j->reaper_source = sd_event_source_disable_unref(j->reaper_source);
+        j->reaper_pid = 0;
+        if (job_state_is_final(j->state))
+                return 0;
+        if (j->state == JOB_SUBMITTED) {
+                job_start_failed(j, TW_ERROR_START_FAILED, "the job's reaper process exited before the job started");
+                return 0;
+        }
+        /* The reaper died before it could report (SIGKILL of the whole scope at the end of the grace period,
+         * or the kernel's OOM killer): the job's main process shared that fate. */
+        job_exited(j, CLD_KILLED, si->si_code == CLD_EXITED ? SIGKILL : si->si_status);
+        return 0;
+}
+
+static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+        char msg[128];
+
+        snprintf(msg, sizeof(msg), "systemd did not set up the scope within %" PRIu64 " ms",
+                 j->manager->config->start_timeout_usec / USEC_PER_MSEC);
+        job_start_failed(j, TW_ERROR_START_FAILED, msg);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* systemd */
+
+static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+        Job *j;
+
+        if (sd_bus_message_read(msg, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        if (strncmp(unit, "teleworker-", 11) != 0)
+                return 0;
+        j = manager_find_job_by_unit(m, unit);
+        if (!j)
+                return 0;
+
+        if (j->stop_job_path && streq(path, j->stop_job_path)) {
+                j->stop_job_path = mfree(j->stop_job_path);
+                job_finish_stop(j, NULL);
+                return 0;
+        }
+        if (j->state != JOB_SUBMITTED || j->go_sent || j->control_fd < 0)
+                return 0;
+        if (streq(result, "done"))
+                job_send_go(j);
+        else {
+                char m2[160];
+                snprintf(m2, sizeof(m2), "systemd's start job for %s finished with result '%s'", unit, result);
+                job_start_failed(j, TW_ERROR_START_FAILED, m2);
+        }
+        return 0;
+}
+
+static int on_start_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        j->start_slot = sd_bus_slot_unref(j->start_slot);
+        if (e) {
+                char msg[512];
+                snprintf(msg, sizeof(msg), "systemd refused the scope: %s", e->message ? e->message : e->name);
+                job_start_failed(j, TW_ERROR_START_FAILED, msg);
+        }
+        /* On success the JobRemoved signal of the unit tells whether the scope came up. */
+        return 0;
+}
+
+static int append_limits(sd_bus_message *msg, const JobLimits *l, const char *io_device) {
+        int r;
+
+        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)",
+                                  "CPUAccounting", "b", 1,
+                                  "MemoryAccounting", "b", 1,
+                                  "IOAccounting", "b", 1,
+                                  "TasksAccounting", "b", 1,
+                                  "CPUQuotaPerSecUSec", "t", l->cpu_quota_per_sec_usec);
+        if (r < 0)
+                return r;
+        /* No swap: past MemoryMax the job is OOM-killed instead of thrashing (cgroup v2; v1 ignores it). */
+        r = sd_bus_message_append(msg, "(sv)(sv)(sv)", "MemoryMax", "t", l->memory_max,
+                                  "MemorySwapMax", "t", (uint64_t) 0,
+                                  "TasksMax", "t", l->tasks_max);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(msg, "(sv)(sv)",
+                                     "IOReadBandwidthMax", "a(st)", 1, io_device, l->io_read_bandwidth_max,
+                                     "IOWriteBandwidthMax", "a(st)", 1, io_device, l->io_write_bandwidth_max);
+}
+
+static int job_start_scope(Job *j) {
+        Manager *m = j->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(freep) char *description = NULL;
+        const char *io_device = m->config->io_device ? m->config->io_device : m->state_dir;
+        int r;
+
+        if (asprintf(&description, "teleworker job %s for %s: %s", j->id, j->owner, j->executable) < 0)
+                return -ENOMEM;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "ss", j->unit, "fail");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(msg, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)(sv)",
+                                  "Description", "s", description,
+                                  "Slice", "s", SLICE,
+                                  "PIDs", "au", 1, (uint32_t) j->reaper_pid,
+                                  "CollectMode", "s", "inactive-or-failed",
+                                  "TimeoutStopUSec", "t", m->config->stop_grace_usec,
+                                  "OOMPolicy", "s", "continue");
+        if (r < 0)
+                return r;
+        r = append_limits(msg, &j->limits, io_device);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(msg);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "a(sa(sv))", 0);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_call_async(m->bus, &j->start_slot, msg, on_start_reply, j, m->config->start_timeout_usec);
+        if (r < 0)
+                return r;
+        return sd_event_add_time_relative(m->event, &j->start_timer, CLOCK_MONOTONIC,
+                                          m->config->start_timeout_usec, 0, on_start_timeout, j);
+}
+
+static int on_stop_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        const char *path;
+
+        j->stop_slot = sd_bus_slot_unref(j->stop_slot);
+        if (e) {
+                /* Not loaded any more: the scope is already gone, which is what a stop wants. */
+                if (sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
+                        job_finish_stop(j, NULL);
+                else {
+                        sd_bus_error err = SD_BUS_ERROR_NULL;
+                        (void) sd_bus_error_setf(&err, TW_ERROR_START_FAILED, "systemd could not stop %s: %s",
+                                                 j->unit, e->message ? e->message : e->name);
+                        job_finish_stop(j, &err);
+                        sd_bus_error_free(&err);
+                }
+                return 0;
+        }
+        if (sd_bus_message_read(reply, "o", &path) < 0 || !(j->stop_job_path = strdup(path)))
+                job_finish_stop(j, NULL);
+        return 0;
+}
+
+int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
+        int r;
+
+        r = job_add_waiter(j, WAIT_STOPPED, done, userdata);
+        if (r < 0)
+                return r;
+        if (j->stop_pending)
+                return 0;
+
+        if (!job_state_is_final(j->state))
+                j->causes |= JOB_END_CAUSE_STOP;
+        j->stop_requested = true;
+        if (j->state == JOB_SUBMITTED && !j->go_sent) {
+                /* Not released yet: closing the control socket makes the reaper exit without running
+                 * anything; a scope systemd may already have made empties and is collected. */
+                job_start_failed(j, TW_ERROR_START_FAILED, "stopped before it started");
+                return 0;
+        }
+
+        j->stop_pending = true;
+        r = sd_bus_call_method_async(m->bus, &j->stop_slot, "org.freedesktop.systemd1",
+                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StopUnit",
+                                     on_stop_reply, j, "ss", j->unit, "replace");
+        if (r < 0) {
+                j->stop_pending = false;
+                return r;
+        }
+        return 0;
+}
+
+int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
+        if (job_state_is_final(j->state)) {
+                done(j, NULL, userdata);
+                return 0;
+        }
+        return job_add_waiter(j, WAIT_ENDED, done, userdata);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* Starting */
+
+static bool env_entry_is_valid(const char *e) {
+        const char *eq = strchr(e, '=');
+
+        if (!eq || eq == e || strlen(e) > 32 * 1024)
+                return false;
+        for (const char *p = e; p < eq; p++)
+                if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+                        return false;
+        return !(e[0] >= '0' && e[0] <= '9');
+}
+
+static const char *strv_env_get(char **env, const char *key) {
+        size_t n = strlen(key);
+
+        for (char **e = env; e && *e; e++)
+                if (strncmp(*e, key, n) == 0 && (*e)[n] == '=')
+                        return *e + n + 1;
+        return NULL;
+}
+
+/* The job's environment: the account's basics, overridden by what the caller asked for. */
+static char **job_build_env(const struct passwd *pw, char **req) {
+        const char *defaults[][2] = {
+                { "PATH", DEFAULT_PATH }, { "HOME", pw->pw_dir },         { "USER", pw->pw_name },
+                { "LOGNAME", pw->pw_name }, { "SHELL", pw->pw_shell }, { "LANG", "C.UTF-8" },
+        };
+        size_t n = 0, nreq = strv_length(req);
+        char **env = new0(char *, ELEMENTSOF(defaults) + nreq + 1);
+
+        if (!env)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
+                if (strv_env_get(req, defaults[i][0]) || !defaults[i][1])
+                        continue;
+                if (asprintf(&env[n], "%s=%s", defaults[i][0], defaults[i][1]) < 0) {
+                        env[n] = NULL;
+                        return strv_free(env);
+                }
+                n++;
+        }
+        for (size_t i = 0; i < nreq; i++) {
+                /* Later duplicates win, as in a shell. */
+                bool dup = false;
+                size_t klen = strcspn(req[i], "=");
+                for (size_t k = i + 1; k < nreq; k++)
+                        if (strncmp(req[k], req[i], klen + 1) == 0)
+                                dup = true;
+                if (dup)
+                        continue;
+                env[n] = strdup(req[i]);
+                if (!env[n])
+                        return strv_free(env);
+                n++;
+        }
+        return env;
+}
+
+static int job_spawn_reaper(Job *j, char **env) {
+        Manager *m = j->manager;
+        _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
+        _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
+        char uid_s[16], gid_s[16];
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        _cleanup_(freep) char **args = NULL;
+        _cleanup_(freep) char *spool = NULL;
+        size_t n = 0, nargv = strv_length(j->argv);
+        pid_t pid;
+        int r, pidfd;
+
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return -errno;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
+                return -errno;
+
+        if (asprintf(&spool, "%s/%s.out", m->spool_dir, j->id) < 0)
+                return -ENOMEM;
+        r = output_store_new(m->event, spool, TAKE_FD(out[0]), m->config->output_max_bytes, &j->output);
+        if (r < 0)
+                return r;
+
+        snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) j->uid);
+        snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) j->gid);
+        args = new0(char *, 12 + nargv);
+        if (!args)
+                return -ENOMEM;
+        args[n++] = (char *) "teleworker-exec";
+        args[n++] = (char *) "--uid";
+        args[n++] = uid_s;
+        args[n++] = (char *) "--gid";
+        args[n++] = gid_s;
+        args[n++] = (char *) "--user";
+        args[n++] = j->user;
+        args[n++] = (char *) "--cwd";
+        args[n++] = j->cwd;
+        args[n++] = (char *) "--";
+        args[n++] = j->executable;
+        for (size_t i = 0; i < nargv; i++)
+                args[n++] = j->argv[i];
+        args[n] = NULL;
+
+        sigemptyset(&none);
+        sigfillset(&all);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, ctl[1], EXEC_CONTROL_FD);
+
+        r = posix_spawn(&pid, m->exec_path, &fa, &attr, args, env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        j->reaper_pid = pid;
+
+        /* Our unreaped child: its PID cannot be reused before we wait for it, so pidfd_open is race-free. */
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0) {
+                r = -errno;
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        r = sd_event_add_child_pidfd(m->event, &j->reaper_source, pidfd, WEXITED, on_reaper_exit, j);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                safe_close(pidfd);
+                return r;
+        }
+        /* Not child_process_own: a job (and its reaper) must outlive the daemon. */
+        (void) sd_event_source_set_child_pidfd_own(j->reaper_source, true);
+
+        j->control_fd = TAKE_FD(ctl[0]);
+        r = sd_event_add_io(m->event, &j->control_source, j->control_fd, EPOLLIN, on_control, j);
+        if (r < 0)
+                return r;
+        /* Before the job's own end: the exit report must be read before the reaper's exit is handled. */
+        (void) sd_event_source_set_priority(j->control_source, SD_EVENT_PRIORITY_NORMAL - 1);
+        return 0;
+}
+
+static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct passwd **ret_pw, sd_bus_error *error) {
+        struct passwd *pw;
+
+        errno = 0;
+        if (p->remote) {
+                const char *account = config_remote_account(m->config, p->name);
+                pw = getpwnam(account);
+                if (!pw)
+                        return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
+                                                 "The account '%s' that remote jobs of '%s' run as does not exist.",
+                                                 account, p->name);
+                if (pw->pw_uid == 0)
+                        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                                 "Remote jobs may not run as root ('%s' maps to '%s').", p->name,
+                                                 account);
+        } else {
+                pw = getpwuid(p->uid);
+                if (!pw)
+                        return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "No user account for uid %u.",
+                                                 (unsigned) p->uid);
+        }
+        j->uid = pw->pw_uid;
+        j->gid = pw->pw_gid;
+        j->user = strdup(pw->pw_name);
+        if (!j->user)
+                return -ENOMEM;
+        *ret_pw = pw;
+        return 0;
+}
+
+static int manager_validate_request(Manager *m, const JobRequest *req, sd_bus_error *error) {
+        size_t total = 0, n = strv_length(req->argv);
+
+        if (n == 0 || !req->argv[0][0])
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The command line is empty.");
+        if (n > ARGV_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many arguments (%zu, at most %d).", n,
+                                         ARGV_MAX);
+        for (size_t i = 0; i < n; i++)
+                total += strlen(req->argv[i]) + 1;
+        if (strv_length(req->env) > ENV_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many environment entries (at most %d).",
+                                         ENV_MAX);
+        for (char **e = req->env; e && *e; e++) {
+                if (!env_entry_is_valid(*e)) {
+                        _cleanup_(freep) char *esc = str_escape(*e, 64);
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Invalid environment entry '%s': expected NAME=VALUE.",
+                                                 esc ? esc : "?");
+                }
+                total += strlen(*e) + 1;
+        }
+        if (total > REQUEST_BYTES_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Command line and environment are too large (%zu bytes, at most %d).",
+                                         total, REQUEST_BYTES_MAX);
+        if (req->cwd && *req->cwd && req->cwd[0] != '/')
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The working directory must be an absolute path.");
+        return 0;
+}
+
+static int manager_check_limits(Manager *m, const JobLimits *l, sd_bus_error *error) {
+        JobLimitField f;
+        int r;
+
+        r = job_limits_check(l, &m->config->max_limits, &f);
+        if (r == -E2BIG)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "%s=%" PRIu64 " is above the maximum %" PRIu64 " this host allows.",
+                                         job_limit_name(f), job_limits_get(l, f),
+                                         job_limits_get(&m->config->max_limits, f));
+        if (r == -ERANGE)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "%s=%" PRIu64 " is below the minimum %" PRIu64 " a job needs.",
+                                         job_limit_name(f), job_limits_get(l, f), job_limit_minimum(f));
+        return r;
+}
+
+/* Keeps the table bounded: the oldest ended jobs go first. */
+static void manager_apply_retention(Manager *m) {
+        Job *j = m->jobs_head;
+
+        while (j && m->n_jobs >= m->config->max_jobs) {
+                Job *next = j->next;
+                if (job_state_is_final(j->state) && !j->stop_pending && !j->reaper_source)
+                        manager_remove_job(m, j);
+                j = next;
+        }
+}
+
+int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job_callback_t done, void *userdata,
+                      Job **ret, sd_bus_error *error) {
+        _cleanup_(job_freep) Job *j = NULL;
+        _cleanup_(strv_freep) char **env = NULL;
+        Job *job;
+        struct passwd *pw = NULL;
+        const char *path;
+        struct stat st;
+        int r;
+
+        r = manager_validate_request(m, req, error);
+        if (r < 0)
+                return r;
+
+        manager_apply_retention(m);
+        if (m->n_jobs >= m->config->max_jobs)
+                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
+                                         "The job table is full (%u jobs, none ended yet).", m->n_jobs);
+
+        j = new0(Job, 1);
+        if (!j)
+                return -ENOMEM;
+        j->manager = m;
+        j->control_fd = -EBADF;
+        j->exit_code = -1;
+        j->state = JOB_SUBMITTED;
+        j->submitted_at = now_usec(CLOCK_REALTIME);
+        job_usage_reset(&j->final_usage);
+
+        j->limits = req->limits;
+        job_limits_apply_defaults(&j->limits, &m->config->default_limits);
+        r = manager_check_limits(m, &j->limits, error);
+        if (r < 0)
+                return r;
+
+        r = job_resolve_account(m, j, p, &pw, error);
+        if (r < 0)
+                return r;
+
+        j->cwd = strdup(req->cwd && *req->cwd ? req->cwd : (pw->pw_dir && stat(pw->pw_dir, &st) == 0 ? pw->pw_dir : "/"));
+        if (!j->cwd)
+                return -ENOMEM;
+        if (stat(j->cwd, &st) < 0 || !S_ISDIR(st.st_mode))
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "The working directory '%s' does not exist.",
+                                         j->cwd);
+
+        env = job_build_env(pw, req->env);
+        if (!env)
+                return -ENOMEM;
+        path = strv_env_get(env, "PATH");
+        r = find_executable(req->argv[0], path ? path : DEFAULT_PATH, j->cwd, &j->executable);
+        if (r < 0) {
+                _cleanup_(freep) char *esc = str_escape(req->argv[0], 256);
+                return sd_bus_error_setf(error, TW_ERROR_EXECUTABLE_NOT_FOUND, "%s: '%s'%s",
+                                         r == -EACCES ? "Not an executable file" : "No such executable",
+                                         esc ? esc : "?",
+                                         strchr(req->argv[0], '/') ? "" : " (looked up in PATH)");
+        }
+
+        r = job_id_generate(j->id);
+        if (r < 0)
+                return r;
+        if (asprintf(&j->unit, "teleworker-%s.scope", j->id) < 0) {
+                j->unit = NULL;
+                return -ENOMEM;
+        }
+        j->argv = strv_copy(req->argv);
+        j->owner = strdup(p->name);
+        if (!j->argv || !j->owner)
+                return -ENOMEM;
+
+        r = job_spawn_reaper(j, env);
+        if (r < 0)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to spawn the job's process: %s",
+                                         strerror(-r));
+
+        /* From here on the manager owns the job: a failure is recorded as failed/start-failed, and the
+         * reaper's exit is still waited for. */
+        j->prev = m->jobs_tail;
+        if (m->jobs_tail)
+                m->jobs_tail->next = j;
+        else
+                m->jobs_head = j;
+        m->jobs_tail = j;
+        m->n_jobs++;
+        job = TAKE_PTR(j);
+        if (ret)
+                *ret = job;
+
+        r = job_start_scope(job);
+        if (r < 0) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "failed to ask systemd for a scope: %s", strerror(-r));
+                job_start_failed(job, TW_ERROR_START_FAILED, msg);
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Job %s did not start: %s", job->id, msg);
+        }
+        r = job_add_waiter(job, WAIT_STARTED, done, userdata);
+        if (r < 0)
+                return r;
+        job_changed(job);
+        return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_(freep) char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const char *state_dir, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        const char *exec_path;
+        int r;
+
+        m = new0(Manager, 1);
+        if (!m)
+                return -ENOMEM;
+        m->event = sd_event_ref(e);
+        m->bus = sd_bus_ref(system_bus);
+        m->config = config;
+        exec_path = secure_getenv("TELEWORKER_EXEC_PATH");
+        m->exec_path = strdup(exec_path && *exec_path ? exec_path : TELEWORKER_EXEC_PATH);
+        m->state_dir = strdup(state_dir);
+        if (!m->exec_path || !m->state_dir || asprintf(&m->spool_dir, "%s/output", state_dir) < 0)
+                return -ENOMEM;
+        if (access(m->exec_path, X_OK) < 0)
+                return -errno;
+        r = mkdir_p(m->spool_dir, 0700);
+        if (r < 0)
+                return r;
+
+        /* The match goes out before any StartTransientUnit on this connection, so no JobRemoved is missed. */
+        r = sd_bus_match_signal_async(m->bus, &m->job_removed_slot, "org.freedesktop.systemd1",
+                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved",
+                                      on_job_removed, NULL, m);
+        if (r < 0)
+                return r;
+        /* No slot and no callback: sent with NO_REPLY_EXPECTED, nothing to wait for. */
+        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1",
+                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Subscribe",
+                                     NULL, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* manager.h - the job engine: starts argv in a transient systemd scope with limits, captures its output,
+ * learns how it ended, stops it. Transport-neutral: callers (the D-Bus API) pass a Principal and get
+ * results through callbacks; errors come as sd_bus_error names from errors.h with a clear message.
+ *
+ * Ownership: the Manager owns every Job. A Job outlives the calls that refer to it; callbacks registered
+ * on a job are called exactly once (with an error if the job or the manager goes away first). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "authz.h"
+#include "config.h"
+#include "job.h"
+#include "macro.h"
+#include "output.h"
+#include "util.h"
+
+typedef struct Manager Manager;
+typedef struct Job Job;
+
+typedef struct JobRequest {
+        char **argv;
+        char **env;      /* KEY=VALUE, may be NULL */
+        const char *cwd; /* NULL or "" = the account's home */
+        JobLimits limits;
+} JobRequest;
+
+/* error is NULL on success, else the reason (name and message set). */
+typedef void (*job_callback_t)(Job *j, const sd_bus_error *error, void *userdata);
+/* Every state change (for D-Bus signals). */
+typedef void (*job_changed_handler_t)(Job *j, void *userdata);
+
+/* system_bus is the bus systemd is reached on (also the bus of the API; the manager only makes calls). */
+int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const char *state_dir, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_FREE_FUNC(Manager, manager_free);
+void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *userdata);
+const Config *manager_config(Manager *m);
+
+/* Validates and starts; *ret gets the job (owned by the manager) as soon as it exists. done fires once the
+ * job runs in its scope, or with the reason it could not start. Returns <0 with error set when the request
+ * is refused up front (nothing was created then). */
+int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job_callback_t done, void *userdata,
+                      Job **ret, sd_bus_error *error);
+/* Stops the job's whole scope (SIGTERM, SIGKILL after the grace period); done fires when the job has
+ * ended and its scope is gone. Stopping an ended job is not an error (leftover processes are still
+ * killed). */
+int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata);
+/* done fires when the job has ended (at once if it has). */
+int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata);
+/* Drops a pending callback registered with userdata (e.g. the caller went away). */
+void manager_cancel_callbacks(Manager *m, void *userdata);
+
+Job *manager_find_job(Manager *m, const char *id);
+/* Iteration in submission order: pass NULL for the first. */
+Job *manager_next_job(Manager *m, Job *prev);
+unsigned manager_n_jobs(Manager *m);
+
+/* Read-only accessors. */
+const char *job_id(const Job *j);
+const char *job_owner(const Job *j);
+const char *job_user(const Job *j);
+const char *job_unit(const Job *j);
+const char *job_executable(const Job *j);
+char **job_argv(const Job *j);
+JobState job_state(const Job *j);
+JobReason job_reason(const Job *j);
+int job_exit_code(const Job *j);
+int job_exit_signal(const Job *j);
+uint64_t job_submitted_at(const Job *j);
+uint64_t job_started_at(const Job *j);
+uint64_t job_ended_at(const Job *j);
+const JobLimits *job_limits(const Job *j);
+/* Current usage while the scope exists, the final one after the job ended. */
+void job_usage(Job *j, JobUsage *ret);
+OutputStore *job_output(Job *j);

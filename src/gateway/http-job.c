@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/* http-job.c - decoding of the POST /v1/jobs body. Everything a client sends is checked here for shape and
+ * type; what it means (policy, paths, limits against the maximums) is the daemon's call. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "http-job.h"
+#include "macro.h"
+#include "util.h"
+
+#define HTTP_JSON_DEPTH 8
+
+void http_job_request_done(HttpJobRequest *r) {
+        r->argv = strv_free(r->argv);
+        r->env = strv_free(r->env);
+        free(r->cwd);
+        r->cwd = NULL;
+        r->limits = (HttpJobLimits) {};
+}
+
+/* A JSON string as a C string: NUL bytes inside it would silently cut it, so they are refused. */
+static int http_json_string(json_object *o, const char *what, const char **ret, HttpError *e) {
+        const char *s;
+
+        if (!json_object_is_type(o, json_type_string))
+                return http_error_set(e, 400, "invalid-request", "'%s' must be a string.", what);
+        s = json_object_get_string(o);
+        if (!s || strlen(s) != (size_t) json_object_get_string_len(o))
+                return http_error_set(e, 400, "invalid-request", "'%s' must not contain NUL characters.", what);
+        *ret = s;
+        return 0;
+}
+
+static int http_job_parse_argv(json_object *a, HttpJobRequest *r, HttpError *e) {
+        size_t n;
+
+        if (!json_object_is_type(a, json_type_array))
+                return http_error_set(e, 400, "invalid-request", "'argv' must be an array of strings.");
+        n = json_object_array_length(a);
+        if (n == 0)
+                return http_error_set(e, 400, "invalid-request", "'argv' must not be empty.");
+        if (n > HTTP_JOB_ARGV_MAX)
+                return http_error_set(e, 400, "invalid-request", "'argv' has more than %d entries.",
+                                      HTTP_JOB_ARGV_MAX);
+        r->argv = new0(char *, n + 1);
+        if (!r->argv)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const char *s;
+
+                if (http_json_string(json_object_array_get_idx(a, i), "argv[]", &s, e) < 0)
+                        return -EINVAL;
+                if (i == 0 && s[0] == 0)
+                        return http_error_set(e, 400, "invalid-request", "'argv[0]' must not be empty.");
+                r->argv[i] = strdup(s);
+                if (!r->argv[i])
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static bool http_env_key_is_valid(const char *k, size_t n) {
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (k[i] == '=')
+                        return false;
+        return true;
+}
+
+static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
+        size_t n, k = 0;
+
+        if (json_object_is_type(o, json_type_array)) {
+                n = json_object_array_length(o);
+                if (n > HTTP_JOB_ENV_MAX)
+                        goto too_many;
+                r->env = new0(char *, n + 1);
+                if (!r->env)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        const char *s, *eq;
+
+                        if (http_json_string(json_object_array_get_idx(o, i), "env[]", &s, e) < 0)
+                                return -EINVAL;
+                        eq = strchr(s, '=');
+                        if (!eq || eq == s)
+                                return http_error_set(e, 400, "invalid-request",
+                                                      "'env' entries must have the form KEY=VALUE.");
+                        r->env[k] = strdup(s);
+                        if (!r->env[k])
+                                return -ENOMEM;
+                        k++;
+                }
+                return 0;
+        }
+        if (json_object_is_type(o, json_type_object)) {
+                n = (size_t) json_object_object_length(o);
+                if (n > HTTP_JOB_ENV_MAX)
+                        goto too_many;
+                r->env = new0(char *, n + 1);
+                if (!r->env)
+                        return -ENOMEM;
+                json_object_object_foreach(o, key, val) {
+                        const char *s;
+
+                        if (!http_env_key_is_valid(key, strlen(key)))
+                                return http_error_set(e, 400, "invalid-request",
+                                                      "'env' keys must be non-empty and contain no '='.");
+                        if (http_json_string(val, "env{}", &s, e) < 0)
+                                return -EINVAL;
+                        if (asprintf(&r->env[k], "%s=%s", key, s) < 0) {
+                                r->env[k] = NULL;
+                                return -ENOMEM;
+                        }
+                        k++;
+                }
+                return 0;
+        }
+        return http_error_set(e, 400, "invalid-request",
+                              "'env' must be an object of strings or an array of \"KEY=VALUE\" strings.");
+too_many:
+        return http_error_set(e, 400, "invalid-request", "'env' has more than %d entries.", HTTP_JOB_ENV_MAX);
+}
+
+/* A limit is a positive JSON integer in the base unit, or a string parsed by parser. */
+static int http_job_parse_limit(json_object *v, const char *key, int (*parser)(const char *, uint64_t *),
+                                const char *what, uint64_t *ret, HttpError *e) {
+        uint64_t u = 0;
+
+        if (json_object_is_type(v, json_type_int)) {
+                if (json_object_get_int64(v) <= 0)
+                        goto invalid;
+                u = json_object_get_uint64(v);
+        } else if (json_object_is_type(v, json_type_string)) {
+                const char *s;
+
+                if (http_json_string(v, key, &s, e) < 0)
+                        return -EINVAL;
+                if (parser(s, &u) < 0)
+                        goto invalid;
+        } else
+                goto invalid;
+        if (u == 0)
+                goto invalid;
+        *ret = u;
+        return 0;
+invalid:
+        return http_error_set(e, 400, "invalid-request", "'limits.%s' must be %s.", key, what);
+}
+
+static int http_job_parse_limits(json_object *o, HttpJobLimits *l, HttpError *e) {
+        if (!json_object_is_type(o, json_type_object))
+                return http_error_set(e, 400, "invalid-request", "'limits' must be an object.");
+
+        json_object_object_foreach(o, key, v) {
+                int r;
+
+                if (streq(key, "cpu")) {
+                        r = http_job_parse_limit(v, key, parse_cpu_quota,
+                                                 "a percentage like \"150%\" or a positive integer of µs per s",
+                                                 &l->cpu_usec, e);
+                        l->has_cpu = true;
+                } else if (streq(key, "memory")) {
+                        r = http_job_parse_limit(v, key, parse_size, "a size like \"256M\" or a positive integer",
+                                                 &l->memory, e);
+                        l->has_memory = true;
+                } else if (streq(key, "io_read")) {
+                        r = http_job_parse_limit(v, key, parse_size, "a size like \"10M\" or a positive integer",
+                                                 &l->io_read, e);
+                        l->has_io_read = true;
+                } else if (streq(key, "io_write")) {
+                        r = http_job_parse_limit(v, key, parse_size, "a size like \"10M\" or a positive integer",
+                                                 &l->io_write, e);
+                        l->has_io_write = true;
+                } else if (streq(key, "tasks")) {
+                        r = http_job_parse_limit(v, key, parse_uint64, "a positive integer", &l->tasks, e);
+                        l->has_tasks = true;
+                } else {
+                        _cleanup_(freep) char *k = str_escape(key, 64);
+
+                        return http_error_set(e, 400, "invalid-request", "Unknown key 'limits.%s'.", k ?: "?");
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, HttpError *e) {
+        int k;
+
+        if (!json_object_is_type(root, json_type_object))
+                return http_error_set(e, 400, "invalid-request", "The request body must be a JSON object.");
+
+        json_object_object_foreach(root, key, v) {
+                if (streq(key, "argv"))
+                        k = http_job_parse_argv(v, r, e);
+                else if (streq(key, "env"))
+                        k = http_job_parse_env(v, r, e);
+                else if (streq(key, "cwd")) {
+                        const char *s;
+
+                        k = http_json_string(v, "cwd", &s, e);
+                        if (k >= 0) {
+                                r->cwd = strdup(s);
+                                if (!r->cwd)
+                                        k = -ENOMEM;
+                        }
+                } else if (streq(key, "limits"))
+                        k = http_job_parse_limits(v, &r->limits, e);
+                else {
+                        _cleanup_(freep) char *esc = str_escape(key, 64);
+
+                        k = http_error_set(e, 400, "invalid-request", "Unknown key '%s'.", esc ?: "?");
+                }
+                if (k < 0)
+                        return k;
+        }
+        if (!r->argv)
+                return http_error_set(e, 400, "invalid-request", "'argv' is required.");
+        if (!r->env) {
+                r->env = new0(char *, 1);
+                if (!r->env)
+                        return -ENOMEM;
+        }
+        if (!r->cwd) {
+                r->cwd = strdup("");
+                if (!r->cwd)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int http_job_request_parse(const char *body, size_t size, HttpJobRequest *ret, HttpError *e) {
+        _cleanup_(http_json_putp) json_object *root = NULL;
+        HttpJobRequest r = {};
+        json_tokener *tok;
+        enum json_tokener_error jerr;
+        size_t used;
+        int k;
+
+        if (size == 0)
+                return http_error_set(e, 400, "invalid-json", "The request body is empty; a JSON object is "
+                                      "required.");
+        if (size > INT32_MAX)
+                return http_error_set(e, 413, "body-too-large", "The request body is too large.");
+
+        tok = json_tokener_new_ex(HTTP_JSON_DEPTH);
+        if (!tok)
+                return -ENOMEM;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        root = json_tokener_parse_ex(tok, body, (int) size);
+        jerr = json_tokener_get_error(tok);
+        used = json_tokener_get_parse_end(tok);
+        json_tokener_free(tok);
+        if (jerr != json_tokener_success || !root) {
+                if (jerr == json_tokener_continue)
+                        return http_error_set(e, 400, "invalid-json", "The JSON body is truncated.");
+                return http_error_set(e, 400, "invalid-json", "The body is not valid JSON: %s.",
+                                      json_tokener_error_desc(jerr));
+        }
+        /* Whitespace may follow the value; anything else is refused (no concatenated documents). */
+        for (size_t i = used; i < size; i++)
+                if (!strchr(" \t\r\n", body[i]) || body[i] == 0)
+                        return http_error_set(e, 400, "invalid-json", "Trailing data after the JSON value.");
+
+        k = http_job_request_parse_object(root, &r, e);
+        if (k < 0) {
+                http_job_request_done(&r);
+                return k;
+        }
+        *ret = r;
+        return 0;
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* http.h - HTTP/1.1 requests (parsed by libhttp-parser), routing, query strings and response framing. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+#include "macro.h"
+#include "util.h"
+
+#define HTTP_HEADER_MAX (16U * 1024U)     /* request line + header fields, bytes */
+#define HTTP_BODY_MAX (1024U * 1024U)     /* request body, bytes */
+#define HTTP_ERROR_MESSAGE_MAX 256
+
+/* What goes wrong with a request, as the response will say it: status, short code, human text. A status of
+ * 0 means "no error". code points to a static string. */
+typedef struct HttpError {
+        unsigned status;
+        const char *code;
+        const char *allow;   /* for 405: the Allow header value (static) */
+        char message[HTTP_ERROR_MESSAGE_MAX];
+} HttpError;
+
+_printf_(4, 5) int http_error_set(HttpError *e, unsigned status, const char *code, const char *fmt, ...);
+const char *http_status_text(unsigned status);
+
+/* One parsed request. Owned by the HttpParser that produced it; valid until the next http_parser_feed_data(). */
+typedef struct HttpRequest {
+        enum http_method method;
+        unsigned short http_major, http_minor;
+        char *url;               /* request target as received (NUL-terminated; NUL bytes in it are refused) */
+        size_t url_size;
+        char *body;              /* NUL-terminated for convenience; body_size counts the real bytes */
+        size_t body_size;
+        bool keep_alive;         /* the client keeps the connection (HTTP/1.1 default, Connection header) */
+        bool expect_continue;    /* "Expect: 100-continue" */
+} HttpRequest;
+
+typedef enum HttpFeedResult {
+        HTTP_FEED_MORE,          /* consumed everything; no complete request yet */
+        HTTP_FEED_CONTINUE,      /* headers complete and the client waits for "100 Continue" (once per request) */
+        HTTP_FEED_REQUEST,       /* a request is complete: see HttpParser.request; the rest is not consumed */
+        HTTP_FEED_ERROR,         /* malformed or over a limit: see HttpParser.error; the connection must close */
+} HttpFeedResult;
+
+typedef struct HttpParser {
+        http_parser parser;
+        HttpRequest request;
+        HttpError error;
+        size_t url_allocated, body_allocated;
+        size_t header_bytes;
+        char field[32];          /* the current header name, only as much as we need to recognize it */
+        size_t field_size;
+        char value[32];          /* the current header value, likewise */
+        size_t value_size;
+        bool in_value;
+        bool complete;
+        bool continue_reported;
+        bool headers_done;
+        bool started;
+        size_t body_max;
+        size_t header_max;
+} HttpParser;
+
+void http_parser_init_request(HttpParser *p);
+void http_parser_done(HttpParser *p);
+/* Feeds bytes; *ret_consumed says how many were used. After HTTP_FEED_REQUEST, handle p->request, then call
+ * http_parser_next() before feeding the rest. */
+HttpFeedResult http_parser_feed_data(HttpParser *p, const void *data, size_t size, size_t *ret_consumed);
+void http_parser_next(HttpParser *p);
+/* Bytes of a request have been seen since the last complete one (used for the request timeout). */
+bool http_parser_in_request(const HttpParser *p);
+
+typedef enum HttpRouteId {
+        HTTP_ROUTE_JOBS_LIST,    /* GET /v1/jobs */
+        HTTP_ROUTE_JOBS_START,   /* POST /v1/jobs */
+        HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
+        HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
+        HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
+        _HTTP_ROUTE_MAX,
+} HttpRouteId;
+
+typedef struct HttpRoute {
+        HttpRouteId id;
+        char job_id[JOB_ID_STRING_MAX];
+        bool wait;
+        bool follow;
+        uint64_t offset;
+} HttpRoute;
+
+/* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */
+int http_route(enum http_method method, const char *url, size_t url_size, HttpRoute *ret, HttpError *e);
+const char *http_route_to_string(HttpRouteId id);
+
+/* Splits "a=1&b=x%20y" one pair at a time: *p advances; key and value are percent-decoded into the buffers.
+ * Returns 1 for a pair, 0 at the end, -EINVAL for malformed or overlong input. */
+int http_query_next(const char **p, char *key, size_t key_max, char *value, size_t value_max);
+/* "true"/"1"/"yes"/"false"/"0"/"no"; -EINVAL otherwise. */
+int http_parse_bool(const char *s, bool *ret);
+
+/* A byte buffer for the outgoing side: appended at the end, consumed from the front. */
+typedef struct HttpBuffer {
+        char *data;
+        size_t start, end, allocated;
+} HttpBuffer;
+
+void http_buffer_done(HttpBuffer *b);
+static inline size_t http_buffer_size(const HttpBuffer *b) {
+        return b->end - b->start;
+}
+static inline const char *http_buffer_head(const HttpBuffer *b) {
+        return b->data + b->start;
+}
+int http_buffer_append(HttpBuffer *b, const void *data, size_t size);
+_printf_(2, 3) int http_buffer_printf(HttpBuffer *b, const char *fmt, ...);
+void http_buffer_consume(HttpBuffer *b, size_t size);
+
+/* Status line and the headers every response has; extra_headers is "" or complete "Name: value\r\n" lines.
+ * content_length < 0 means chunked. */
+int http_buffer_add_response_head(HttpBuffer *b, unsigned status, const char *content_type,
+                                  int64_t content_length, bool keep_alive, const char *extra_headers);
+/* A complete JSON response: body is a NUL-terminated JSON text (a newline is appended). */
+int http_buffer_add_json_response(HttpBuffer *b, unsigned status, const char *json, bool keep_alive,
+                                  const char *extra_headers);
+/* {"error": code, "message": message} with e's status and, for 405, Allow. */
+int http_buffer_add_error_response(HttpBuffer *b, const HttpError *e, bool keep_alive);
+/* One chunk of a chunked body (size > 0), or the last chunk (size == 0). */
+int http_buffer_add_chunk(HttpBuffer *b, const void *data, size_t size);

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* tls.c - OpenSSL setup for the gateway's mTLS (TLS 1.3 only) and the certificate -> principal rule.
+ *
+ * The client certificate is judged during the handshake, in the verify callback, so that a certificate we
+ * will not serve fails the handshake with an alert instead of yielding a connection that then says 403:
+ * OpenSSL first verifies the chain (signature up to the configured CA, validity dates, CA flags), then our
+ * callback sees the leaf and applies what OpenSSL does not: the clientAuth EKU must be present (OpenSSL's
+ * purpose check alone accepts a certificate without any EKU) and the subject must name exactly one valid
+ * principal. Session resumption is off, so every connection goes through that check again. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "authz.h"
+#include "macro.h"
+#include "tls.h"
+
+static int tls_reason_index = -1;
+
+static int tls_reason_index_get(void) {
+        /* Single-threaded daemon; the tests create contexts from one thread too. */
+        if (tls_reason_index < 0)
+                tls_reason_index = SSL_get_ex_new_index(0, (char *) "teleworker refusal reason", NULL, NULL, NULL);
+        return tls_reason_index;
+}
+
+const char *tls_errors_to_string(char *buf, size_t size) {
+        unsigned long e;
+        size_t k = 0;
+
+        if (size == 0)
+                return buf;
+        buf[0] = 0;
+        while ((e = ERR_get_error()) != 0) {
+                char one[256];
+                int n;
+
+                ERR_error_string_n(e, one, sizeof(one));
+                n = snprintf(buf + k, size - k, "%s%s", k > 0 ? "; " : "", one);
+                if (n < 0 || (size_t) n >= size - k) {
+                        ERR_clear_error();
+                        break;
+                }
+                k += (size_t) n;
+        }
+        return buf;
+}
+
+/* Copies an X.509 string attribute to a NUL-terminated UTF-8 string; embedded NULs are refused. */
+static int tls_entry_to_utf8(X509_NAME_ENTRY *entry, char *buf, size_t size) {
+        unsigned char *utf8 = NULL;
+        int n;
+
+        n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry));
+        if (n < 0)
+                return -EBADMSG;
+        if ((size_t) n >= size || memchr(utf8, 0, (size_t) n)) {
+                OPENSSL_free(utf8);
+                return -EBADMSG;
+        }
+        memcpy(buf, utf8, (size_t) n);
+        buf[n] = 0;
+        OPENSSL_free(utf8);
+        return 0;
+}
+
+int tls_principal_from_subject(X509_NAME *subject, TlsPrincipal *ret, const char **ret_reason) {
+        TlsPrincipal p = {};
+        int idx = -1, cn = -1, n_cn = 0;
+        const char *reason = NULL;
+
+        if (!subject) {
+                reason = "the certificate has no subject";
+                goto refuse;
+        }
+        while ((idx = X509_NAME_get_index_by_NID(subject, NID_commonName, idx)) >= 0) {
+                n_cn++;
+                cn = idx;
+        }
+        if (n_cn == 0) {
+                reason = "the certificate subject has no CN";
+                goto refuse;
+        }
+        if (n_cn > 1) {
+                reason = "the certificate subject has more than one CN";
+                goto refuse;
+        }
+        if (tls_entry_to_utf8(X509_NAME_get_entry(subject, cn), p.name, sizeof(p.name)) < 0 ||
+            !principal_name_is_valid(p.name)) {
+                reason = "the certificate CN is not a valid principal name";
+                goto refuse;
+        }
+
+        idx = -1;
+        while ((idx = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, idx)) >= 0) {
+                char ou[16];
+
+                /* An OU that cannot be read or is longer than any we look for is simply not "admin". */
+                if (tls_entry_to_utf8(X509_NAME_get_entry(subject, idx), ou, sizeof(ou)) < 0)
+                        continue;
+                if (streq(ou, "admin"))
+                        p.admin = true;
+        }
+        *ret = p;
+        return 0;
+
+refuse:
+        if (ret_reason)
+                *ret_reason = reason;
+        return -EBADMSG;
+}
+
+int tls_check_client_cert(X509 *cert, TlsPrincipal *ret, const char **ret_reason) {
+        const char *reason = NULL;
+
+        if (!cert) {
+                reason = "no client certificate";
+                goto refuse;
+        }
+        if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
+                reason = "the certificate is not valid for TLS client authentication";
+                goto refuse;
+        }
+        /* X509_check_purpose() accepts a leaf without any extendedKeyUsage; we insist on clientAuth. */
+        if (!(X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) ||
+            !(X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT)) {
+                reason = "the certificate lacks extendedKeyUsage clientAuth";
+                goto refuse;
+        }
+        return tls_principal_from_subject(X509_get_subject_name(cert), ret, ret_reason);
+
+refuse:
+        if (ret_reason)
+                *ret_reason = reason;
+        return -EBADMSG;
+}
+
+static int tls_on_verify(int preverify_ok, X509_STORE_CTX *store) {
+        const char *reason = NULL;
+        TlsPrincipal p;
+        SSL *ssl;
+
+        if (!preverify_ok)
+                return 0;   /* OpenSSL's chain verdict stands; its error is in the store context */
+        if (X509_STORE_CTX_get_error_depth(store) != 0)
+                return 1;
+
+        if (tls_check_client_cert(X509_STORE_CTX_get_current_cert(store), &p, &reason) >= 0)
+                return 1;
+
+        ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+        if (ssl && tls_reason_index >= 0)
+                (void) SSL_set_ex_data(ssl, tls_reason_index, (void *) reason);
+        X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+}
+
+static int tls_fail(char *err, size_t err_size, const char *what, const char *file) {
+        char ebuf[512];
+
+        (void) snprintf(err, err_size, "%s%s%s%s: %s", what, file ? " '" : "", file ?: "", file ? "'" : "",
+                        tls_errors_to_string(ebuf, sizeof(ebuf)));
+        return -EINVAL;
+}
+
+static int tls_ctx_common(SSL_CTX *ctx, const char *cert_file, const char *key_file, const char *ca_file,
+                          char *err, size_t err_size) {
+        if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1)
+                return tls_fail(err, err_size, "Failed to require TLS 1.3", NULL);
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                         SSL_MODE_RELEASE_BUFFERS);
+
+        if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+                return tls_fail(err, err_size, "Failed to load certificate", cert_file);
+        if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1)
+                return tls_fail(err, err_size, "Failed to load private key", key_file);
+        if (SSL_CTX_check_private_key(ctx) != 1)
+                return tls_fail(err, err_size, "Private key does not match the certificate", key_file);
+        if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1)
+                return tls_fail(err, err_size, "Failed to load CA certificates", ca_file);
+        SSL_CTX_set_verify_depth(ctx, 4);
+        return 0;
+}
+
+int tls_server_ctx_new(const char *cert_file, const char *key_file, const char *ca_file, SSL_CTX **ret,
+                       char *err, size_t err_size) {
+        _cleanup_(tls_ssl_ctx_freep) SSL_CTX *ctx = NULL;
+        STACK_OF(X509_NAME) *names;
+        int r;
+
+        ERR_clear_error();
+        if (tls_reason_index_get() < 0)
+                return tls_fail(err, err_size, "Failed to allocate SSL ex data", NULL);
+        ctx = SSL_CTX_new(TLS_server_method());
+        if (!ctx)
+                return tls_fail(err, err_size, "Failed to create TLS context", NULL);
+        r = tls_ctx_common(ctx, cert_file, key_file, ca_file, err, err_size);
+        if (r < 0)
+                return r;
+
+        /* Tell clients which CAs we accept, so that one with several certificates picks the right one. */
+        names = SSL_load_client_CA_file(ca_file);
+        if (!names)
+                return tls_fail(err, err_size, "Failed to read CA names", ca_file);
+        SSL_CTX_set_client_CA_list(ctx, names);
+
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, tls_on_verify);
+        /* No resumption: each connection presents and re-verifies its certificate (expiry, our rule). */
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        (void) SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+int tls_client_ctx_new(const char *cert_file, const char *key_file, const char *ca_file, SSL_CTX **ret,
+                       char *err, size_t err_size) {
+        _cleanup_(tls_ssl_ctx_freep) SSL_CTX *ctx = NULL;
+        int r;
+
+        ERR_clear_error();
+        ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx)
+                return tls_fail(err, err_size, "Failed to create TLS context", NULL);
+        r = tls_ctx_common(ctx, cert_file, key_file, ca_file, err, err_size);
+        if (r < 0)
+                return r;
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        /* The server must present a serverAuth certificate. */
+        if (SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER) != 1)
+                return tls_fail(err, err_size, "Failed to set the verify purpose", NULL);
+        *ret = TAKE_PTR(ctx);
+        return 0;
+}
+
+static bool tls_host_is_ip(const char *host) {
+        unsigned char addr[16];
+
+        return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+int tls_client_set_host(SSL *ssl, const char *host) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+        if (tls_host_is_ip(host)) {
+                if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)
+                        return -EINVAL;
+                return 0;
+        }
+        if (SSL_set_tlsext_host_name(ssl, host) != 1)
+                return -EINVAL;
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (X509_VERIFY_PARAM_set1_host(param, host, 0) != 1)
+                return -EINVAL;
+        return 0;
+}
+
+int tls_get_principal(SSL *ssl, TlsPrincipal *ret) {
+        X509 *cert;
+
+        /* Borrowed; verified during this handshake (no resumption), so the rule has already passed. */
+        cert = SSL_get0_peer_certificate(ssl);
+        if (!cert || SSL_get_verify_result(ssl) != X509_V_OK)
+                return -EPERM;
+        return tls_check_client_cert(cert, ret, NULL);
+}
+
+const char *tls_get_refusal_reason(SSL *ssl) {
+        const char *reason = NULL;
+        long v;
+
+        if (tls_reason_index >= 0)
+                reason = SSL_get_ex_data(ssl, tls_reason_index);
+        if (reason)
+                return reason;
+        v = SSL_get_verify_result(ssl);
+        if (v != X509_V_OK)
+                return X509_verify_cert_error_string(v);
+        return NULL;
+}

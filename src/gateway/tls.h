@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* tls.h - OpenSSL contexts for the mTLS link (TLS 1.3 only) and the client certificate -> principal rule. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#define TLS_PRINCIPAL_MAX 65   /* principal_name_is_valid(): at most 64 bytes, and the NUL */
+
+/* Who a verified client certificate names. */
+typedef struct TlsPrincipal {
+        char name[TLS_PRINCIPAL_MAX];
+        bool admin;
+} TlsPrincipal;
+
+/* The principal of a client certificate, from its subject alone: exactly one CN, valid per
+ * principal_name_is_valid() (that is, printable ASCII from a small set, so it is safe in logs and D-Bus);
+ * admin if any OU equals "admin" exactly. -EBADMSG with *ret_reason (static text) otherwise. */
+int tls_principal_from_subject(X509_NAME *subject, TlsPrincipal *ret, const char **ret_reason);
+/* The whole per-certificate rule for a client leaf: extendedKeyUsage present and containing clientAuth
+ * (X509_check_purpose(SSL_CLIENT) also passes), then tls_principal_from_subject(). The chain itself
+ * (signature, dates, CA) is OpenSSL's verification, done before this. */
+int tls_check_client_cert(X509 *cert, TlsPrincipal *ret, const char **ret_reason);
+
+/* Server context: TLS 1.3 only, the certificate chain and key, client certificates required and verified
+ * against ca_file with the rule above applied during the handshake (a refused certificate fails the
+ * handshake with an alert), no session resumption. On failure a description is left in err. */
+int tls_server_ctx_new(const char *cert_file, const char *key_file, const char *ca_file, SSL_CTX **ret,
+                       char *err, size_t err_size);
+/* Client context (telerun, tests): TLS 1.3 only, our certificate and key, the server verified against
+ * ca_file. The caller sets the expected host name per connection with tls_client_set_host(). */
+int tls_client_ctx_new(const char *cert_file, const char *key_file, const char *ca_file, SSL_CTX **ret,
+                       char *err, size_t err_size);
+/* SNI and host name (or IP address) verification for one client connection. */
+int tls_client_set_host(SSL *ssl, const char *host);
+
+/* The principal recorded for a connection whose handshake completed (from the verified peer certificate). */
+int tls_get_principal(SSL *ssl, TlsPrincipal *ret);
+/* Why the handshake of ssl was refused, for logs: our rule's reason or OpenSSL's verify result; NULL if
+ * the certificate was not the problem. */
+const char *tls_get_refusal_reason(SSL *ssl);
+
+/* Drains OpenSSL's error queue of this thread into buf ("" if empty), for log messages. */
+const char *tls_errors_to_string(char *buf, size_t size);
+
+static inline void tls_ssl_ctx_freep(SSL_CTX **p) {
+        if (*p)
+                SSL_CTX_free(*p);
+}
+static inline void tls_ssl_freep(SSL **p) {
+        if (*p)
+                SSL_free(*p);
+}
