@@ -50,9 +50,12 @@
 set -euo pipefail
 shopt -s nullglob
 
-SELF=$(readlink -f "${BASH_SOURCE[0]}")
-PROJECT=$(dirname "$(dirname "$SELF")")
-TB_DIR=$(readlink -m "${TB_DIR:-$PROJECT/tests/testbed/run}")
+# (builtins where possible: the script starts three times per boot, and forks are slow on a busy host)
+SELF=${BASH_SOURCE[0]}
+[[ $SELF == /* && $SELF != *..* && $SELF != */./* ]] || SELF=$(readlink -f "$SELF")
+PROJECT=${SELF%/*/*}
+TB_DIR=${TB_DIR:-$PROJECT/tests/testbed/run}
+[[ $TB_DIR == /* && $TB_DIR != *..* && $TB_DIR != */./* ]] || TB_DIR=$(readlink -m "$TB_DIR")
 TB_VM_DIR=$(readlink -m "${TB_VM_DIR:-$PROJECT/tests/testbed/vm}")
 TB_BIND=${TB_BIND:-$PROJECT}
 TB_DBUS_POLICY=${TB_DBUS_POLICY:-}
@@ -71,7 +74,8 @@ systemd-modules-load.service modprobe@.service kmod-static-nodes.service systemd
 systemd-remount-fs.service systemd-firstboot.service ldconfig.service systemd-update-done.service
 systemd-journal-catalog-update.service systemd-hwdb-update.service systemd-update-utmp.service
 apt-daily.service apt-daily-upgrade.service e2scrub_reap.service e2scrub_all.service cron.service
-ssh.service ssh.socket postgresql.service"
+ssh.service ssh.socket postgresql.service dev-hugepages.mount sys-fs-fuse-connections.mount
+sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount"
 
 tb_log() { printf 'testbed: %s\n' "$*" >&2; }
 tb_die() { tb_log "error: $*"; exit 1; }
@@ -139,13 +143,20 @@ tb_check_binds() {
 tb_host_is_systemd() { [ -d /run/systemd/system ]; }   # sd_booted()
 
 # The whole-disk node behind the file system holding $1 (systemd throttles whole disks), if any.
+tb_devname() {          # tb_devname UEVENT_FILE: its DEVNAME=, with builtins only
+        local k v
+        while IFS='=' read -r k v; do
+                if [ "$k" = DEVNAME ]; then echo "$v"; return 0; fi
+        done < "$1"
+}
+
 tb_disk_of() {
         local mm sys name
         mm=$(findmnt -nvo MAJ:MIN --target "$1" 2>/dev/null | head -n1 | tr -d ' ') || return 0
         [ -n "$mm" ] && [ -e "/sys/dev/block/$mm" ] || return 0
         sys=$(readlink -f "/sys/dev/block/$mm")
         [ -e "$sys/partition" ] && sys=$(dirname "$sys")
-        name=$(sed -n 's/^DEVNAME=//p' "$sys/uevent")
+        name=$(tb_devname "$sys/uevent")
         if [ -n "$name" ] && [ -b "/dev/$name" ]; then echo "/dev/$name"; fi
 }
 
@@ -164,88 +175,77 @@ tb_pass_env() {
 }
 
 # ------------------------------------------------------------------------------------------------
-# What both testbeds add to their (overlay) /etc: written into DIR, never into the host's /etc.
-# MODE is "namespace" or "vm"; EXTRA_ENV is added to every service's environment.
+# What both testbeds add to their /etc, written below ROOT: the overlay root of the namespace
+# testbed, or a staging directory the VM's initramfs copies in. Never the host's /etc.
+# MODE is "namespace" or "vm"; EXTRA_ENV goes into every service's environment.
+
+tb_write() {            # tb_write FILE < TEXT, with builtins only: forks cost ~10 ms on a busy host
+        local line
+        while IFS= read -r line; do printf '%s\n' "$line"; done > "$1"
+}
 
 tb_render_etc() {
-        local etc=$1 mode=$2 extra_env=$3 u g f
+        local root=$1 mode=$2 extra_env=$3 etc=$1/etc f g
         local sd=$etc/systemd/system
         mkdir -p "$sd/testbed.target.wants" "$etc/systemd/system.conf.d" "$etc/systemd/journald.conf.d" \
-                 "$etc/dbus-1/system.d" "$etc/teleworker-testbed"
+                 "$etc/dbus-1/system.d" "$etc/sysusers.d" "$etc/tmpfiles.d"
 
-        cat > "$sd/testbed.target" <<'EOF'
+        tb_write "$sd/testbed.target" <<'EOF'
 [Unit]
 Description=teleworker testbed (basic system, system bus, test accounts)
 Requires=basic.target dbus.socket
-Wants=dbus.service testbed-provision.service
-After=basic.target dbus.service testbed-provision.service
+Wants=dbus.service
+After=basic.target dbus.service
 AllowIsolate=yes
 EOF
-        # Test accounts: created at every boot in the overlay's /etc, never on the host.
-        cat > "$sd/testbed-provision.service" <<'EOF'
-[Unit]
-Description=teleworker testbed: test accounts
-DefaultDependencies=no
-After=local-fs.target systemd-sysusers.service
-Before=testbed.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/bash /etc/teleworker-testbed/provision.sh
+        # Test accounts: systemd-sysusers and systemd-tmpfiles create them at every boot (~10 ms;
+        # useradd costs ~90 ms a call), in the testbed's /etc and /home.
+        tb_write "$etc/sysusers.d/teleworker-testbed.conf" <<'EOF'
+# teleworker testbed: the accounts the integration tests expect
+g teleworker-admin -
+u tbuser1        4001  "teleworker test user 1"  /home/tbuser1  /bin/bash
+u tbuser2        4002  "teleworker test user 2"  /home/tbuser2  /bin/bash
+u tbadmin        4003  "teleworker test admin"   /home/tbadmin  /bin/bash
+m tbadmin        teleworker-admin
+u teleworker-gw  -     "teleworker gateway"      /nonexistent   /usr/sbin/nologin
+u teleworker-job -     "teleworker remote jobs"  /nonexistent   /usr/sbin/nologin
 EOF
-        cat > "$etc/teleworker-testbed/provision.sh" <<'EOF'
-# teleworker testbed: the accounts the integration tests expect (runs inside, as root)
-set -eu
-user() {        # user NAME UID [SUPPLEMENTARY_GROUP]
-        if getent passwd "$1" >/dev/null; then
-                [ "$(id -u "$1")" = "$2" ] || { echo "user $1 exists with another uid" >&2; exit 1; }
-                return 0
-        fi
-        getent group "$1" >/dev/null || groupadd --gid "$2" "$1"
-        useradd --uid "$2" --gid "$1" ${3:+--groups "$3"} --create-home --shell /bin/bash "$1"
-}
-sysuser() {
-        getent passwd "$1" >/dev/null ||
-                useradd --system --user-group --no-create-home --home-dir /nonexistent \
-                        --shell /usr/sbin/nologin --comment "$2" "$1"
-}
-getent group teleworker-admin >/dev/null || groupadd --system teleworker-admin
-user tbuser1 4001
-user tbuser2 4002
-user tbadmin 4003 teleworker-admin
-sysuser teleworker-gw "teleworker gateway"
-sysuser teleworker-job "teleworker remote jobs"
+        tb_write "$etc/tmpfiles.d/teleworker-testbed.conf" <<'EOF'
+d /home/tbuser1 0700 tbuser1 tbuser1 -
+d /home/tbuser2 0700 tbuser2 tbuser2 -
+d /home/tbadmin 0700 tbadmin tbadmin -
 EOF
-        {
-                echo '[Manager]'
-                echo "DefaultEnvironment=TB_INSIDE=$mode $extra_env"
-                # a hung unit must not eat the CI budget
-                echo 'DefaultTimeoutStartSec=30s'
-                echo 'DefaultTimeoutStopSec=10s'
-        } > "$etc/systemd/system.conf.d/testbed.conf"
-        printf '[Journal]\nStorage=volatile\nForwardToConsole=no\nForwardToWall=no\n' \
-                > "$etc/systemd/journald.conf.d/testbed.conf"
+        # a hung unit must not eat the CI budget
+        tb_write "$etc/systemd/system.conf.d/testbed.conf" <<EOF
+[Manager]
+DefaultEnvironment=TB_INSIDE=$mode $extra_env
+DefaultTimeoutStartSec=30s
+DefaultTimeoutStopSec=10s
+EOF
+        tb_write "$etc/systemd/journald.conf.d/testbed.conf" <<'EOF'
+[Journal]
+Storage=volatile
+ForwardToConsole=no
+ForwardToWall=no
+EOF
         : > "$etc/fstab"         # the host's fstab describes the host, not us
-
-        # the system bus is dbus-daemon, whatever the host aliased dbus.service to
-        if [ -L /etc/systemd/system/dbus.service ]; then
-                ln -sfn /lib/systemd/system/dbus.service "$sd/dbus.service"
-        fi
-        for u in $MASK_UNITS; do ln -sfn /dev/null "$sd/$u"; done
+        # shellcheck disable=SC2086 # one unit per word
+        systemctl --root="$root" --quiet mask $MASK_UNITS ||
+                tb_log "warning: could not mask every unit of: $MASK_UNITS"
         for f in $TB_DBUS_POLICY; do
                 [ -f "$f" ] || tb_die "TB_DBUS_POLICY: no such file '$f'"
                 cp "$f" "$etc/dbus-1/system.d/"
         done
+        [ "$mode" = vm ] || return 0
 
-        if [ "$mode" = vm ]; then
-                # generators cost seconds under TCG, and none is needed (empty fstab, no getty)
-                mkdir -p "$etc/systemd/system-generators"
-                for g in /lib/systemd/system-generators/*; do
-                        ln -sfn /dev/null "$etc/systemd/system-generators/${g##*/}"
-                done
-                ln -sfn ../testbed-run.service "$sd/testbed.target.wants/testbed-run.service"
-                cat > "$sd/testbed-run.service" <<'EOF'
+        # no generator is needed (empty fstab, no getty, no SysV scripts), and under TCG they cost
+        # seconds; natively they are cheap, so the namespace testbed keeps them
+        mkdir -p "$etc/systemd/system-generators"
+        for g in /lib/systemd/system-generators/*; do
+                ln -sfn /dev/null "$etc/systemd/system-generators/${g##*/}"
+        done
+        ln -sfn ../testbed-run.service "$sd/testbed.target.wants/testbed-run.service"
+        tb_write "$sd/testbed-run.service" <<'EOF'
 [Unit]
 Description=teleworker testbed: the command of vm-run
 After=testbed.target
@@ -257,7 +257,6 @@ Type=oneshot
 TimeoutStartSec=infinity
 ExecStart=/bin/bash /tbvm/wrapper.sh
 EOF
-        fi
 }
 
 # ================================================================================================
@@ -398,18 +397,18 @@ tb_pid1() {
         # A small /dev, plus the real disks: IO bandwidth limits need a block device to point at.
         mount -t tmpfs -o mode=0755,nosuid tb-dev "$R/dev"
         for d in null zero full random urandom tty; do
-                touch "$R/dev/$d"
+                : > "$R/dev/$d"
                 mount --bind "/dev/$d" "$R/dev/$d"
         done
         for b in /sys/class/block/*; do
-                name=$(sed -n 's/^DEVNAME=//p' "$b/uevent")
+                name=$(tb_devname "$b/uevent")
                 case "$name" in "" | loop* | ram* | zram* | nbd* | sr*) continue ;; esac
                 [ -b "/dev/$name" ] || continue
                 mkdir -p "$(dirname "$R/dev/$name")"
-                touch "$R/dev/$name"
+                : > "$R/dev/$name"
                 mount --bind "/dev/$name" "$R/dev/$name"
         done
-        touch "$R/dev/console"                          # PID 1 logs to its stderr (console.log)
+        : > "$R/dev/console"                          # PID 1 logs to its stderr (console.log)
         mount --bind /dev/null "$R/dev/console"
         mkdir "$R/dev/pts" "$R/dev/shm" "$R/dev/mqueue"
         mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts "$R/dev/pts"
@@ -431,7 +430,7 @@ tb_pid1() {
         # "if" rather than &&: the exit status of a PID 1 script matters to no one, errexit does
         rm -f "$R/.dockerenv"           # else systemd-detect-virt says "docker"
         if [ -L "$R/etc/systemd/system/dbus.service" ]; then rm -f "$R/etc/systemd/system/dbus.service"; fi
-        tb_render_etc "$R/etc" namespace "${TB_DEVICE:+TB_DEVICE=$TB_DEVICE}"
+        tb_render_etc "$R" namespace "${TB_DEVICE:+TB_DEVICE=$TB_DEVICE}"
 
         cd "$R"
         mkdir -p .tb-oldroot
@@ -701,11 +700,11 @@ tb_vm_module_closure() {
 tb_vm_initrd() {
         local I=$TB_VM_DIR/initrd.d i=0 b
         rm -rf "$I"
-        mkdir -p "$I"/{bin,proc,sys,dev,lower,upper,newroot,mods,etc-overlay}
+        mkdir -p "$I"/{bin,proc,sys,dev,lower,upper,newroot,mods,stage}
         cp /bin/busybox "$I/bin/busybox"
         cp "$TB_VM_DIR"/kernel/mods/*.ko "$I/mods/"
         cp "$TB_VM_DIR/kernel/modules.order" "$I/mods/order"
-        tb_render_etc "$I/etc-overlay" vm "TB_DEVICE=/dev/vda TB_SCRATCH=/srv/tb-scratch"
+        tb_render_etc "$I/stage" vm "TB_DEVICE=/dev/vda TB_SCRATCH=/srv/tb-scratch"
         {
                 printf 'BINDS="'
                 for b in $TB_BIND; do printf '%s:tb%d ' "$(readlink -f "$b")" "$i"; i=$((i + 1)); done
@@ -737,7 +736,7 @@ done
 mount -t ext4 /dev/vda /newroot/srv/tb-scratch || fail "scratch disk"
 # the host image may carry /.dockerenv: systemd would then think it runs in a container
 rm -f /newroot/.dockerenv /newroot/etc/systemd/system/dbus.service
-cp -a /etc-overlay/. /newroot/etc/
+cp -a /stage/etc/. /newroot/etc/
 umount /proc /sys /dev
 exec switch_root /newroot /lib/systemd/systemd
 EOF

@@ -138,6 +138,13 @@ void job_usage_reset(JobUsage *u) {
 JobEnd job_end_classify(int code, int status, unsigned causes) {
         JobEnd e = { .exit_code = -1, .exit_signal = 0 };
 
+        /* An OOM kill in the scope that made the job fail is the reason, whichever process it hit. */
+        if (code == CLD_EXITED && status != 0 && (causes & JOB_END_CAUSE_OOM)) {
+                e.exit_code = status;
+                e.state = JOB_FAILED;
+                e.reason = JOB_REASON_OOM_KILL;
+                return e;
+        }
         if (code == CLD_EXITED) {
                 e.exit_code = status;
                 e.state = status == 0 ? JOB_SUCCESS : JOB_FAILED;

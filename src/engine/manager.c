@@ -358,7 +358,7 @@ static void job_exited(Job *j, int code, int status) {
 
         if (job_state_is_final(j->state))
                 return;
-        if (code != CLD_EXITED && cgroup_read_oom_kills(&j->cgroup, &ooms) == 0 && ooms > j->oom_kills_at_start)
+        if (!(code == CLD_EXITED && status == 0) && cgroup_read_oom_kills(&j->cgroup, &ooms) == 0 && ooms > j->oom_kills_at_start)
                 causes |= JOB_END_CAUSE_OOM;
         cgroup_read_usage(&j->cgroup, &j->final_usage);
         end = job_end_classify(code, status, causes);

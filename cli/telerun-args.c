@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+/* telerun-args.c - telerun's command line parser.
+ *
+ * Two passes, so that a job's own options are never taken for ours: global options up to the verb, then
+ * the verb's options. For start/run the second pass stops at the first non-option (the command), so
+ * `telerun run ls -l` needs no "--"; other verbs accept options after their arguments too
+ * (`telerun status ID --json`). Every option is accepted in both places and checked against the verb. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "telerun.h"
+#include "util.h"
+
+TelerunVerb arg_verb = VERB_NONE;
+char **arg_args = NULL;
+bool arg_follow = false;
+char **arg_env = NULL;
+const char *arg_cwd = NULL;
+uint64_t arg_cpu_quota = 0;
+uint64_t arg_memory_max = 0;
+uint64_t arg_io_read_max = 0;
+uint64_t arg_io_write_max = 0;
+uint64_t arg_tasks_max = 0;
+uint64_t arg_offset = 0;
+uint64_t arg_tail = UINT64_MAX;
+JsonMode arg_json = JSON_OFF;
+bool arg_quiet = false;
+bool arg_legend = true;
+const char *arg_addr = NULL;
+const char *arg_cert = NULL;
+const char *arg_key = NULL;
+const char *arg_cacert = NULL;
+
+static size_t n_env = 0;
+static bool arg_offset_set = false;
+
+typedef enum TelerunOption {
+        OPT_HELP,
+        OPT_VERSION,
+        OPT_ADDR,
+        OPT_CERT,
+        OPT_KEY,
+        OPT_CACERT,
+        OPT_JSON,
+        OPT_FOLLOW,
+        OPT_ENV,
+        OPT_CWD,
+        OPT_CPU,
+        OPT_MEMORY,
+        OPT_IO_READ,
+        OPT_IO_WRITE,
+        OPT_TASKS,
+        OPT_OFFSET,
+        OPT_TAIL,
+        OPT_QUIET,
+        OPT_NO_LEGEND,
+        _OPT_MAX,
+} TelerunOption;
+
+#define OPT(o) (1U << (o))
+#define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | OPT(OPT_CACERT))
+#define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
+                       OPT(OPT_IO_WRITE) | OPT(OPT_TASKS))
+
+static const struct {
+        const char *name;
+        unsigned options;   /* besides OPTS_GLOBAL */
+} verbs[_VERB_MAX] = {
+        [VERB_START] = { "start", OPTS_JOB_SPEC | OPT(OPT_FOLLOW) | OPT(OPT_JSON) },
+        [VERB_RUN] = { "run", OPTS_JOB_SPEC },
+        [VERB_STATUS] = { "status", OPT(OPT_JSON) },
+        [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) },
+        [VERB_STOP] = { "stop", 0 },
+        [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) },
+        [VERB_WAIT] = { "wait", OPT(OPT_JSON) },
+        [VERB_HELP] = { "help", 0 },
+};
+
+/* getopt's val is 0x100 + TelerunOption for long-only options, the character for the others. */
+static const struct option long_options[] = {
+        { "help",      no_argument,       NULL, 'h' },
+        { "version",   no_argument,       NULL, 0x100 + OPT_VERSION },
+        { "addr",      required_argument, NULL, 0x100 + OPT_ADDR },
+        { "cert",      required_argument, NULL, 0x100 + OPT_CERT },
+        { "key",       required_argument, NULL, 0x100 + OPT_KEY },
+        { "cacert",    required_argument, NULL, 0x100 + OPT_CACERT },
+        { "json",      optional_argument, NULL, 0x100 + OPT_JSON },
+        { "follow",    no_argument,       NULL, 'f' },
+        { "env",       required_argument, NULL, 'e' },
+        { "cwd",       required_argument, NULL, 0x100 + OPT_CWD },
+        { "cpu",       required_argument, NULL, 0x100 + OPT_CPU },
+        { "memory",    required_argument, NULL, 0x100 + OPT_MEMORY },
+        { "io-read",   required_argument, NULL, 0x100 + OPT_IO_READ },
+        { "io-write",  required_argument, NULL, 0x100 + OPT_IO_WRITE },
+        { "tasks",     required_argument, NULL, 0x100 + OPT_TASKS },
+        { "offset",    required_argument, NULL, 0x100 + OPT_OFFSET },
+        { "tail",      required_argument, NULL, 'n' },
+        { "quiet",     no_argument,       NULL, 'q' },
+        { "no-legend", no_argument,       NULL, 0x100 + OPT_NO_LEGEND },
+        {}
+};
+#define SHORT_OPTIONS ":hfe:n:q"
+
+const char *verb_to_string(TelerunVerb v) {
+        return v > VERB_NONE && v < _VERB_MAX ? verbs[v].name : NULL;
+}
+
+static TelerunVerb verb_from_string(const char *s) {
+        for (TelerunVerb v = VERB_NONE + 1; v < _VERB_MAX; v++)
+                if (streq(verbs[v].name, s))
+                        return v;
+        /* Aliases users of similar tools reach for. */
+        if (streq(s, "ps") || streq(s, "ls"))
+                return VERB_LIST;
+        if (streq(s, "output"))
+                return VERB_LOGS;
+        return VERB_NONE;
+}
+
+static TelerunOption option_from_getopt(int c) {
+        switch (c) {
+        case 'h': return OPT_HELP;
+        case 'f': return OPT_FOLLOW;
+        case 'e': return OPT_ENV;
+        case 'n': return OPT_TAIL;
+        case 'q': return OPT_QUIET;
+        default:
+                return c >= 0x100 && c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
+        }
+}
+
+static const char *option_name(TelerunOption o) {
+        for (const struct option *l = long_options; l->name; l++)
+                if (option_from_getopt(l->val) == o)
+                        return l->name;
+        return "?";
+}
+
+void telerun_help(void) {
+        printf("Usage: telerun [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS...]\n"
+               "\n"
+               "Run jobs with teleworker: each job runs in its own systemd scope with CPU, memory, IO and task\n"
+               "limits; its output (stdout and stderr, in order) is kept and can be replayed and followed.\n"
+               "\n"
+               "Commands:\n"
+               "  start [OPTIONS] [--] CMD [ARGS...]  Start a job, print its id\n"
+               "  run [OPTIONS] [--] CMD [ARGS...]    Start a job, stream its output, exit with its status;\n"
+               "                                      Ctrl-C stops the job\n"
+               "  status ID                           Show a job\n"
+               "  logs [-f] [--offset N|--tail N] ID  Print a job's output (-f: follow until the job ends)\n"
+               "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL); waits until they ended\n"
+               "  list                                List jobs (own jobs; all for administrators)\n"
+               "  wait ID                             Wait until a job ends, exit with its status\n"
+               "\n"
+               "Job options (start, run):\n"
+               "  -e, --env=KEY=VALUE   Set an environment variable (repeatable); by default the job gets\n"
+               "                        only PATH, HOME, USER, LOGNAME, SHELL and LANG\n"
+               "      --cwd=DIR         Working directory (default: the current one; '' = the account's home;\n"
+               "                        remote mode: the home)\n"
+               "      --cpu=QUOTA       CPU quota: 150%% or 1.5 (CPUs)\n"
+               "      --memory=SIZE     Memory limit: 256M, 1G, ... (K, M, G, T are powers of 1024)\n"
+               "      --io-read=SIZE    Read bandwidth limit per second\n"
+               "      --io-write=SIZE   Write bandwidth limit per second\n"
+               "      --tasks=N         Maximum number of processes and threads\n"
+               "                        (a limit may also be 'infinity'; unset = the worker's default profile)\n"
+               "  -f, --follow          start: stream the output and exit with the job's status;\n"
+               "                        Ctrl-C leaves the job running\n"
+               "\n"
+               "Other options:\n"
+               "      --json[=short|pretty]  JSON output (start, status, list, wait)\n"
+               "  -f, --follow          logs: keep printing new output until the job ends\n"
+               "      --offset=BYTES    logs: start at this byte of the output (default 0)\n"
+               "  -n, --tail=LINES      logs: start at the last LINES lines\n"
+               "  -q, --quiet           list: print job ids only\n"
+               "      --no-legend       list: no header line\n"
+               "  -h, --help            Show this help\n"
+               "      --version         Show the version\n"
+               "\n"
+               "Remote mode (a teleworker-gateway over mTLS instead of the local system bus):\n"
+               "      --addr=HOST:PORT  Gateway address               [$TELERUN_ADDR]\n"
+               "      --cert=FILE       Client certificate (PEM)      [$TELERUN_CERT]\n"
+               "      --key=FILE        Client private key (PEM)      [$TELERUN_KEY]\n"
+               "      --cacert=FILE     CA of the gateway (PEM)       [$TELERUN_CACERT]\n"
+               "\n"
+               "Exit status: 0 success, 1 failure, 2 usage error or arguments refused, 3 no such job,\n"
+               "4 access denied, 5 worker unreachable; run, wait and start -f: the job's exit code,\n"
+               "128+N if it was killed by signal N.\n"
+               "See docs/cli.md for details.\n");
+}
+
+void telerun_args_reset(void) {
+        free(arg_env);
+        arg_env = NULL;
+        n_env = 0;
+        arg_verb = VERB_NONE;
+        arg_args = NULL;
+        arg_follow = false;
+        arg_cwd = NULL;
+        arg_cpu_quota = arg_memory_max = arg_io_read_max = arg_io_write_max = arg_tasks_max = 0;
+        arg_offset = 0;
+        arg_offset_set = false;
+        arg_tail = UINT64_MAX;
+        arg_json = JSON_OFF;
+        arg_quiet = false;
+        arg_legend = true;
+        arg_addr = arg_cert = arg_key = arg_cacert = NULL;
+}
+
+static int usage_error(const char *format, ...) _printf_(1, 2);
+static int usage_error(const char *format, ...) {
+        va_list ap;
+
+        fputs("telerun: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return -EINVAL;
+}
+
+/* A limit: "infinity" or what parse() accepts, but never 0 (the worker refuses it; say so early). */
+static int parse_limit(const char *opt, const char *s, int (*parse)(const char *, uint64_t *), uint64_t *ret) {
+        uint64_t v;
+
+        if (streq(s, "infinity")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        if (parse(s, &v) < 0)
+                return usage_error("invalid --%s value '%s'", opt, s);
+        if (v == 0)
+                return usage_error("--%s must be greater than 0", opt);
+        *ret = v;
+        return 0;
+}
+
+static int env_add(const char *assignment) {
+        const char *eq = strchr(assignment, '=');
+        char **l;
+
+        if (!eq || eq == assignment)
+                return usage_error("invalid --env '%s': expected KEY=VALUE", assignment);
+        for (const char *p = assignment; p < eq; p++)
+                if (*p == ' ' || *p == '\t' || *p == '\n')
+                        return usage_error("invalid --env '%s': whitespace in the name", assignment);
+
+        l = realloc(arg_env, (n_env + 2) * sizeof(char *));
+        if (!l)
+                return usage_error("out of memory");
+        arg_env = l;
+        arg_env[n_env++] = (char *) assignment;
+        arg_env[n_env] = NULL;
+        return 0;
+}
+
+/* One getopt pass. Records the options seen in *seen. Returns 1 to go on, 0 after --help/--version. */
+static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigned *seen) {
+        char optstring[sizeof(SHORT_OPTIONS) + 1];
+        int c, r;
+
+        /* "+" stops at the first non-option; ":" reports a missing argument as ':' */
+        (void) snprintf(optstring, sizeof(optstring), "%s%s", stop_at_nonoption ? "+" : "", SHORT_OPTIONS);
+        optind = 0; /* glibc: full reinitialization (we run getopt more than once) */
+        opterr = 0;
+
+        while ((c = getopt_long(argc, argv, optstring, long_options, NULL)) >= 0) {
+                TelerunOption o = option_from_getopt(c);
+
+                if (c == '?') {
+                        if (optopt != 0 && optopt < 0x100)
+                                return usage_error("unknown option -%c", optopt);
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+                if (c == ':')
+                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
+                if (o >= _OPT_MAX)
+                        return usage_error("unexpected option");
+                *seen |= OPT(o);
+
+                switch (o) {
+                case OPT_HELP:
+                        telerun_help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("telerun %s\n", TELEWORKER_VERSION);
+                        return 0;
+                case OPT_ADDR:
+                        arg_addr = optarg;
+                        break;
+                case OPT_CERT:
+                        arg_cert = optarg;
+                        break;
+                case OPT_KEY:
+                        arg_key = optarg;
+                        break;
+                case OPT_CACERT:
+                        arg_cacert = optarg;
+                        break;
+                case OPT_JSON:
+                        if (!optarg || streq(optarg, "short"))
+                                arg_json = JSON_SHORT;
+                        else if (streq(optarg, "pretty"))
+                                arg_json = JSON_PRETTY;
+                        else if (streq(optarg, "off"))
+                                arg_json = JSON_OFF;
+                        else
+                                return usage_error("invalid --json mode '%s': expected short, pretty or off", optarg);
+                        break;
+                case OPT_FOLLOW:
+                        arg_follow = true;
+                        break;
+                case OPT_ENV:
+                        r = env_add(optarg);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_CWD:
+                        arg_cwd = optarg;
+                        break;
+                case OPT_CPU:
+                        r = parse_limit("cpu", optarg, parse_cpu_quota, &arg_cpu_quota);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_MEMORY:
+                        r = parse_limit("memory", optarg, parse_size, &arg_memory_max);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_IO_READ:
+                        r = parse_limit("io-read", optarg, parse_size, &arg_io_read_max);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_IO_WRITE:
+                        r = parse_limit("io-write", optarg, parse_size, &arg_io_write_max);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_TASKS:
+                        r = parse_limit("tasks", optarg, parse_uint64, &arg_tasks_max);
+                        if (r < 0)
+                                return r;
+                        break;
+                case OPT_OFFSET:
+                        if (parse_uint64(optarg, &arg_offset) < 0)
+                                return usage_error("invalid --offset value '%s'", optarg);
+                        arg_offset_set = true;
+                        break;
+                case OPT_TAIL:
+                        if (parse_uint64(optarg, &arg_tail) < 0 || arg_tail == UINT64_MAX)
+                                return usage_error("invalid --tail value '%s'", optarg);
+                        break;
+                case OPT_QUIET:
+                        arg_quiet = true;
+                        break;
+                case OPT_NO_LEGEND:
+                        arg_legend = false;
+                        break;
+                default:
+                        return usage_error("unexpected option");
+                }
+        }
+        return 1;
+}
+
+static const char *env_nonempty(const char *name) {
+        const char *v = getenv(name);
+        return v && *v ? v : NULL;
+}
+
+static int check_job_ids(char **ids) {
+        for (char **i = ids; *i; i++)
+                if (!job_id_is_valid(*i))
+                        return usage_error("invalid job id '%s'", *i);
+        return 0;
+}
+
+int parse_argv(int argc, char *argv[]) {
+        unsigned seen = 0, allowed;
+        bool remote_options;
+        size_t n_args;
+        int r;
+
+        /* Pass 1: global options, up to the verb. */
+        r = parse_options(argc, argv, true, &seen);
+        if (r <= 0)
+                return r;
+        if (optind >= argc)
+                return usage_error("missing command; see 'telerun --help'");
+
+        arg_verb = verb_from_string(argv[optind]);
+        if (arg_verb == VERB_NONE)
+                return usage_error("unknown command '%s'; see 'telerun --help'", argv[optind]);
+        if (arg_verb == VERB_HELP) {
+                telerun_help();
+                return 0;
+        }
+
+        /* Pass 2: the verb's options and arguments. argv[optind] (the verb) plays argv[0]. */
+        argc -= optind;
+        argv += optind;
+        r = parse_options(argc, argv, arg_verb == VERB_START || arg_verb == VERB_RUN, &seen);
+        if (r <= 0)
+                return r;
+        arg_args = argv + optind;
+        n_args = strv_length(arg_args);
+
+        allowed = OPTS_GLOBAL | verbs[arg_verb].options;
+        for (TelerunOption o = 0; o < _OPT_MAX; o++)
+                if ((seen & OPT(o)) && !(allowed & OPT(o)))
+                        return usage_error("option --%s does not apply to '%s'", option_name(o), verbs[arg_verb].name);
+
+        remote_options = seen & (OPT(OPT_CERT) | OPT(OPT_KEY) | OPT(OPT_CACERT));
+        if (!arg_addr)
+                arg_addr = env_nonempty("TELERUN_ADDR");
+        if (!arg_cert)
+                arg_cert = env_nonempty("TELERUN_CERT");
+        if (!arg_key)
+                arg_key = env_nonempty("TELERUN_KEY");
+        if (!arg_cacert)
+                arg_cacert = env_nonempty("TELERUN_CACERT");
+        if (remote_options && !arg_addr)
+                return usage_error("--cert, --key and --cacert need --addr (or $TELERUN_ADDR)");
+
+        switch (arg_verb) {
+        case VERB_START:
+        case VERB_RUN:
+                if (n_args == 0)
+                        return usage_error("'%s' needs a command to run", verbs[arg_verb].name);
+                if (arg_args[0][0] == 0)
+                        return usage_error("the command must not be empty");
+                break;
+        case VERB_STATUS:
+        case VERB_LOGS:
+        case VERB_WAIT:
+                if (n_args != 1)
+                        return usage_error("'%s' needs exactly one job id", verbs[arg_verb].name);
+                r = check_job_ids(arg_args);
+                if (r < 0)
+                        return r;
+                if (arg_offset_set && arg_tail != UINT64_MAX)
+                        return usage_error("--offset and --tail exclude each other");
+                break;
+        case VERB_STOP:
+                if (n_args == 0)
+                        return usage_error("'stop' needs at least one job id");
+                r = check_job_ids(arg_args);
+                if (r < 0)
+                        return r;
+                break;
+        case VERB_LIST:
+                if (n_args != 0)
+                        return usage_error("'list' takes no arguments");
+                break;
+        default:
+                break;
+        }
+        return 1;
+}
+
+int telerun_exit_from_error(ClientErrorKind kind) {
+        switch (kind) {
+        case CLIENT_ERROR_NOT_FOUND:
+                return TELERUN_EXIT_NOT_FOUND;
+        case CLIENT_ERROR_ACCESS_DENIED:
+                return TELERUN_EXIT_ACCESS_DENIED;
+        case CLIENT_ERROR_INVALID:
+                return TELERUN_EXIT_USAGE;
+        case CLIENT_ERROR_UNREACHABLE:
+                return TELERUN_EXIT_UNREACHABLE;
+        default:
+                return TELERUN_EXIT_FAILURE;
+        }
+}

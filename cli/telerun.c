@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/* telerun.c - the teleworker CLI: start/run/status/logs/stop/list/wait over the system bus or a gateway.
+ *
+ * Commands only see the Client interface (client.h): job objects as JSON (bus-json.h), an fd for output,
+ * and categorized errors; which transport serves them is decided once, in client_open(). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "copy.h"
+#include "format.h"
+#include "macro.h"
+#include "telerun.h"
+#include "util.h"
+
+/* logs --tail reads the output backwards in growing chunks, never holding more than this. */
+#define TAIL_CHUNK_MIN (64U * 1024U)
+#define TAIL_CHUNK_MAX (4U * 1024U * 1024U)
+
+static int report(ClientError *e) {
+        fprintf(stderr, "telerun: %s\n", e->message ? e->message : "unknown error");
+        return telerun_exit_from_error(e->kind);
+}
+
+static int report_errno(int r, const char *what) {
+        errno = -r;
+        fprintf(stderr, "telerun: %s: %m\n", what);
+        return TELERUN_EXIT_FAILURE;
+}
+
+/* Returns 0, or the exit code after reporting the error. */
+static int client_open(Client **ret) {
+        _cleanup_(client_error_done) ClientError e = {};
+        int r;
+
+        if (arg_addr) {
+                ClientRemoteConfig config = {
+                        .addr = arg_addr,
+                        .cert = arg_cert,
+                        .key = arg_key,
+                        .cacert = arg_cacert,
+                };
+
+                r = client_remote_new(&config, ret, &e);
+        } else
+                r = client_bus_new(ret, &e);
+        if (r < 0)
+                return report(&e);
+        return 0;
+}
+
+/* A note on stderr when a followed job did not simply exit: its exit status alone (137) hides why. */
+static void note_abnormal_end(json_object *job) {
+        const char *reason = job_json_string(job, "reason"), *signame = job_json_string(job, "signal");
+
+        if (!reason || streq(reason, "exited"))
+                return;
+        if (signame)
+                fprintf(stderr, "telerun: job %s ended: %s (%s)\n", job_json_string(job, "id"), reason, signame);
+        else
+                fprintf(stderr, "telerun: job %s ended: %s\n", job_json_string(job, "id"), reason);
+}
+
+/* Blocks the signals that mean "stop" for `run` and returns a signalfd for them, so that no Ctrl-C is lost
+ * between Start and the first poll, and none interrupts a D-Bus call halfway. */
+static int interrupt_setup(sigset_t *ret_old) {
+        sigset_t mask;
+        int fd;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, ret_old) < 0)
+                return -errno;
+        fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0) {
+                int r = -errno;
+                (void) sigprocmask(SIG_SETMASK, ret_old, NULL);
+                return r;
+        }
+        return fd;
+}
+
+/* Streams the job's output from the start until it is complete, waits for the end, returns the job's exit
+ * status. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed stdout stop the job; without
+ * (start -f), they only end telerun. */
+static int follow_job(Client *c, const char *id, int interrupt_fd, const sigset_t *old_mask) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(json_object_putp) json_object *job = NULL;
+        _cleanup_(closep) int fd = -EBADF;
+        bool stdout_gone;
+        int r;
+
+        r = c->ops->open_output(c, id, 0, true, &fd, &e);
+        if (r < 0)
+                return report(&e);
+
+        fflush(stdout);
+        r = copy_stream(fd, STDOUT_FILENO, interrupt_fd, NULL);
+        if (r == -EINTR || (r == -EPIPE && interrupt_fd >= 0))
+                goto stop;
+        if (r < 0)
+                return report_errno(r, "Failed to copy the job's output");
+
+        c->interrupt_fd = interrupt_fd;
+        r = c->ops->wait(c, id, &job, &e);
+        if (r == -EINTR)
+                goto stop;
+        if (r < 0)
+                return report(&e);
+        note_abnormal_end(job);
+        return job_exit_status(job);
+
+stop:
+        stdout_gone = r == -EPIPE;
+        if (r == -EINTR) {
+                struct signalfd_siginfo si;
+
+                (void) read(interrupt_fd, &si, sizeof(si));
+                fprintf(stderr, "telerun: stopping job %s\n", id);
+        }
+        /* From here on, another Ctrl-C ends telerun at once; the stop request is already on its way. */
+        c->interrupt_fd = -EBADF;
+        (void) sigprocmask(SIG_SETMASK, old_mask, NULL);
+        client_error_done(&e);
+
+        r = c->ops->stop(c, id, &e);
+        if (r < 0)
+                return report(&e);
+
+        /* The job's last words (its SIGTERM handler may print), unless stdout is gone. */
+        if (!stdout_gone)
+                (void) copy_stream(fd, STDOUT_FILENO, -EBADF, NULL);
+
+        r = c->ops->wait(c, id, &job, &e);
+        if (r < 0)
+                return report(&e);
+        if (!stdout_gone)
+                note_abnormal_end(job);
+        return job_exit_status(job);
+}
+
+static int verb_start(Client *c) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(freep) char *id = NULL, *cwd = NULL;
+        _cleanup_(closep) int interrupt_fd = -EBADF;
+        ClientStartRequest req = {
+                .argv = arg_args,
+                .env = arg_env,
+                .cwd = arg_cwd,
+                .cpu_quota_per_sec_usec = arg_cpu_quota,
+                .memory_max = arg_memory_max,
+                .io_read_bandwidth_max = arg_io_read_max,
+                .io_write_bandwidth_max = arg_io_write_max,
+                .tasks_max = arg_tasks_max,
+        };
+        sigset_t old_mask;
+        int r;
+
+        sigemptyset(&old_mask);
+        if (!req.cwd) {
+                if (arg_addr)
+                        req.cwd = ""; /* our directory means nothing on the gateway's host */
+                else {
+                        cwd = getcwd(NULL, 0);
+                        if (!cwd) {
+                                fprintf(stderr, "telerun: cannot determine the current directory (%m), "
+                                        "the job starts in the account's home directory\n");
+                                req.cwd = "";
+                        } else
+                                req.cwd = cwd;
+                }
+        }
+
+        if (arg_verb == VERB_RUN) {
+                interrupt_fd = interrupt_setup(&old_mask);
+                if (interrupt_fd < 0)
+                        return report_errno(interrupt_fd, "Failed to set up signal handling");
+                /* A closed stdout shows as EPIPE and stops the job, like the local pipeline would. */
+                (void) signal(SIGPIPE, SIG_IGN);
+        }
+
+        r = c->ops->start(c, &req, &id, &e);
+        if (r < 0)
+                return report(&e);
+
+        if (arg_verb == VERB_START) {
+                /* With --follow stdout carries the job's output alone, so the id goes to stderr. */
+                FILE *f = arg_follow ? stderr : stdout;
+
+                if (arg_json != JSON_OFF) {
+                        _cleanup_(json_object_putp) json_object *o = NULL;
+                        json_object *v = NULL;
+
+                        o = json_object_new_object();
+                        v = json_object_new_string(id);
+                        if (!o || !v || json_object_object_add(o, "id", v) < 0) {
+                                json_object_put(v);
+                                return report_errno(-ENOMEM, "Failed to format the job id");
+                        }
+                        print_json(f, o, arg_json);
+                } else if (arg_follow)
+                        fprintf(f, "telerun: job %s\n", id);
+                else
+                        fprintf(f, "%s\n", id);
+                if (!arg_follow)
+                        return TELERUN_EXIT_OK;
+                fflush(f);
+        }
+
+        return follow_job(c, id, interrupt_fd, &old_mask);
+}
+
+static int tail_offset(Client *c, const char *id, uint64_t size, uint64_t lines, uint64_t *ret, ClientError *e) {
+        _cleanup_(freep) uint8_t *buf = NULL;
+        uint64_t end = size, chunk = TAIL_CHUNK_MIN, count = 0;
+        int r;
+
+        if (lines == 0) {
+                *ret = size;
+                return 0;
+        }
+
+        buf = malloc(TAIL_CHUNK_MAX);
+        if (!buf)
+                return client_error_set(e, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+
+        while (end > 0) {
+                _cleanup_(closep) int fd = -EBADF;
+                uint64_t len = MIN(chunk, end), start = end - len;
+                int64_t n;
+
+                r = c->ops->open_output(c, id, start, false, &fd, e);
+                if (r < 0)
+                        return r;
+                n = read_full(fd, buf, len);
+                if (n < 0)
+                        return client_error_set(e, (int) n, CLIENT_ERROR_OTHER, "Failed to read the output: %m");
+                if (tail_scan(buf, (size_t) n, start, size, lines, &count, ret))
+                        return 0;
+                end = start;
+                chunk = MIN(chunk * 4, (uint64_t) TAIL_CHUNK_MAX);
+        }
+
+        *ret = 0;
+        return 0;
+}
+
+static int verb_logs(Client *c) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(closep) int fd = -EBADF;
+        const char *id = arg_args[0];
+        uint64_t offset = arg_offset;
+        int r;
+
+        if (arg_tail != UINT64_MAX) {
+                _cleanup_(json_object_putp) json_object *job = NULL;
+                uint64_t size = 0;
+
+                r = c->ops->get_job(c, id, &job, &e);
+                if (r < 0)
+                        return report(&e);
+                (void) job_json_uint64(job, "output_size", &size);
+                r = tail_offset(c, id, size, arg_tail, &offset, &e);
+                if (r < 0)
+                        return report(&e);
+        }
+
+        r = c->ops->open_output(c, id, offset, arg_follow, &fd, &e);
+        if (r < 0)
+                return report(&e);
+
+        fflush(stdout);
+        r = copy_stream(fd, STDOUT_FILENO, -EBADF, NULL);
+        if (r < 0)
+                return report_errno(r, "Failed to copy the job's output");
+        return TELERUN_EXIT_OK;
+}
+
+static int verb_status(Client *c) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(json_object_putp) json_object *job = NULL;
+        int r;
+
+        r = c->ops->get_job(c, arg_args[0], &job, &e);
+        if (r < 0)
+                return report(&e);
+        if (arg_json != JSON_OFF)
+                print_json(stdout, job, arg_json);
+        else
+                print_job_status(stdout, job, now_usec(CLOCK_REALTIME));
+        return TELERUN_EXIT_OK;
+}
+
+static size_t terminal_width(void) {
+        struct winsize ws = {};
+        const char *e;
+        uint64_t v;
+
+        if (!isatty(STDOUT_FILENO))
+                return 0;
+        e = getenv("COLUMNS");
+        if (e && parse_uint64(e, &v) >= 0 && v > 0 && v < 10000)
+                return (size_t) v;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) >= 0 && ws.ws_col > 0)
+                return ws.ws_col;
+        return 80;
+}
+
+static int verb_list(Client *c) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(json_object_putp) json_object *jobs = NULL;
+        int r;
+
+        r = c->ops->list(c, &jobs, &e);
+        if (r < 0)
+                return report(&e);
+
+        if (arg_json != JSON_OFF)
+                print_json(stdout, jobs, arg_json);
+        else if (arg_quiet) {
+                size_t n = json_object_array_length(jobs);
+
+                for (size_t i = 0; i < n; i++) {
+                        const char *id = job_json_string(json_object_array_get_idx(jobs, i), "id");
+                        if (id)
+                                printf("%s\n", id);
+                }
+        } else
+                print_job_table(stdout, jobs, terminal_width(), arg_legend);
+        return TELERUN_EXIT_OK;
+}
+
+static int verb_stop(Client *c) {
+        int ret = TELERUN_EXIT_OK;
+
+        for (char **id = arg_args; *id; id++) {
+                _cleanup_(client_error_done) ClientError e = {};
+                int r;
+
+                r = c->ops->stop(c, *id, &e);
+                if (r < 0) {
+                        int k = report(&e);
+                        if (ret == TELERUN_EXIT_OK)
+                                ret = k;
+                }
+        }
+        return ret;
+}
+
+static int verb_wait(Client *c) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(json_object_putp) json_object *job = NULL;
+        int r;
+
+        r = c->ops->wait(c, arg_args[0], &job, &e);
+        if (r < 0)
+                return report(&e);
+        if (arg_json != JSON_OFF)
+                print_json(stdout, job, arg_json);
+        else
+                print_job_summary(stdout, job);
+        return job_exit_status(job);
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(client_freep) Client *c = NULL;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? TELERUN_EXIT_USAGE : TELERUN_EXIT_OK;
+
+        r = client_open(&c);
+        if (r != 0)
+                return r;
+
+        switch (arg_verb) {
+        case VERB_START:
+        case VERB_RUN:
+                return verb_start(c);
+        case VERB_STATUS:
+                return verb_status(c);
+        case VERB_LOGS:
+                return verb_logs(c);
+        case VERB_STOP:
+                return verb_stop(c);
+        case VERB_LIST:
+                return verb_list(c);
+        case VERB_WAIT:
+                return verb_wait(c);
+        default:
+                return TELERUN_EXIT_USAGE;
+        }
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        r = run(argc, argv);
+        telerun_args_reset();
+
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "telerun: failed to write to standard output\n");
+                if (r == TELERUN_EXIT_OK)
+                        r = TELERUN_EXIT_FAILURE;
+        }
+        return r;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* telerun.h - telerun's command line: verbs, options (arg_* globals, as in systemd's run.c) and exit codes.
+ * parse_argv() lives in telerun-args.c, apart from main(), so the unit tests can drive it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "format.h"
+
+/* Exit codes scripts can rely on (docs/cli.md). run, wait and start --follow exit with the job's own
+ * status instead once the job has ended. */
+typedef enum TelerunExit {
+        TELERUN_EXIT_OK = 0,
+        TELERUN_EXIT_FAILURE = 1,
+        TELERUN_EXIT_USAGE = 2,
+        TELERUN_EXIT_NOT_FOUND = 3,
+        TELERUN_EXIT_ACCESS_DENIED = 4,
+        TELERUN_EXIT_UNREACHABLE = 5,
+} TelerunExit;
+
+typedef enum TelerunVerb {
+        VERB_NONE,
+        VERB_START,
+        VERB_RUN,
+        VERB_STATUS,
+        VERB_LOGS,
+        VERB_STOP,
+        VERB_LIST,
+        VERB_WAIT,
+        VERB_HELP,
+        _VERB_MAX,
+} TelerunVerb;
+
+extern TelerunVerb arg_verb;
+extern char **arg_args;          /* positional arguments after the verb (borrowed from argv) */
+extern bool arg_follow;
+extern char **arg_env;           /* KEY=VALUE strings borrowed from argv; the array is ours */
+extern const char *arg_cwd;      /* NULL = the caller's cwd locally, the account's home remotely */
+extern uint64_t arg_cpu_quota;   /* 0 = not given */
+extern uint64_t arg_memory_max;
+extern uint64_t arg_io_read_max;
+extern uint64_t arg_io_write_max;
+extern uint64_t arg_tasks_max;
+extern uint64_t arg_offset;
+extern uint64_t arg_tail;        /* UINT64_MAX = not given */
+extern JsonMode arg_json;
+extern bool arg_quiet;
+extern bool arg_legend;
+extern const char *arg_addr;     /* remote mode when set */
+extern const char *arg_cert;
+extern const char *arg_key;
+extern const char *arg_cacert;
+
+/* Parses argv into the arg_* globals (environment: TELERUN_ADDR, TELERUN_CERT, TELERUN_KEY,
+ * TELERUN_CACERT). Returns 1 to go on, 0 when done (--help, --version printed), -EINVAL on a usage error
+ * (already reported on stderr). */
+int parse_argv(int argc, char *argv[]);
+/* Back to the defaults; frees what parse_argv() allocated. */
+void telerun_args_reset(void);
+
+void telerun_help(void);
+const char *verb_to_string(TelerunVerb v);
+
+int telerun_exit_from_error(ClientErrorKind kind);

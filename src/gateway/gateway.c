@@ -1,0 +1,1213 @@
+/* SPDX-License-Identifier: MIT */
+/* gateway.c - TLS connections on sd-event and the HTTP -> D-Bus bridge.
+ *
+ * One connection is a small state machine: HANDSHAKE (non-blocking SSL_accept, bounded by a timeout), then
+ * OPEN, where requests are parsed and answered strictly one at a time (pipelined bytes wait in a bounded
+ * input buffer). A request becomes exactly one asynchronous call of the Remote interface (two for start and
+ * stop: the job object is fetched afterwards); its reply becomes the response. Output streaming copies from
+ * the fd teleworkerd passes to the TLS connection through a bounded buffer: when the client does not read,
+ * reading from the job's stream stops (backpressure) and a write timeout eventually closes the connection.
+ *
+ * Nothing here blocks: the bus calls are sd_bus_call_async(), the sockets and the output fd are
+ * non-blocking, and every state that waits on the client has a deadline. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <openssl/err.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus-json.h"
+#include "gateway.h"
+#include "http-job.h"
+#include "http.h"
+#include "macro.h"
+#include "tls.h"
+#include "util.h"
+
+#define GATEWAY_IN_MAX (16U * 1024U)        /* unparsed (pipelined) request bytes held per connection */
+#define GATEWAY_OUT_HIGH (64U * 1024U)      /* stop reading job output above this much pending output */
+#define GATEWAY_OUT_LOW (16U * 1024U)       /* ... and resume below this */
+#define GATEWAY_CHUNK_MAX (16U * 1024U)     /* one read from the output fd, one HTTP chunk */
+#define GATEWAY_ACCEPT_BATCH 64
+#define USEC_INFINITY UINT64_MAX
+
+#define IN_SET(x, ...)                                                  \
+        ({                                                              \
+                const int _v_ = (int) (x);                              \
+                const int _a_[] = { __VA_ARGS__ };                      \
+                bool _f_ = false;                                       \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_a_); _i_++)      \
+                        if (_a_[_i_] == _v_)                            \
+                                _f_ = true;                             \
+                _f_;                                                    \
+        })
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+int gateway_log_max_level = LOG_INFO;
+
+void gateway_log(int level, const char *fmt, ...) {
+        static int journal = -1;
+        va_list ap;
+
+        if (level > gateway_log_max_level)
+                return;
+        if (journal < 0)
+                journal = getenv("JOURNAL_STREAM") != NULL;
+        if (journal)
+                fprintf(stderr, "<%d>", level);
+        else
+                fputs("teleworker-gateway: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+#define log_debug(...) gateway_log(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) gateway_log(LOG_INFO, __VA_ARGS__)
+#define log_notice(...) gateway_log(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) gateway_log(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) gateway_log(LOG_ERR, __VA_ARGS__)
+
+typedef enum ConnectionState {
+        CONNECTION_HANDSHAKE,
+        CONNECTION_OPEN,
+} ConnectionState;
+
+typedef struct Connection Connection;
+
+struct Gateway {
+        sd_event *event;
+        sd_bus *bus;
+        bool bus_owned;            /* opened by us: reopened after a disconnect */
+        SSL_CTX *ssl_ctx;
+        GatewayConfig config;
+
+        sd_event_source **listen_sources;
+        size_t n_listen_sources;
+        sd_event_source *accept_retry;   /* listening paused after EMFILE/ENFILE */
+
+        Connection *connections;
+        unsigned n_connections;
+};
+
+struct Connection {
+        Gateway *gateway;
+        Connection *prev, *next;
+
+        int fd;
+        SSL *ssl;
+        sd_event_source *io;
+        sd_event_source *timer;
+        char peer[64];
+        ConnectionState state;
+        TlsPrincipal principal;
+
+        /* TLS directions that are blocked on the other direction. */
+        bool read_wants_write, write_wants_read;
+        bool peer_closed;
+        bool close_after_flush;
+        uint64_t bytes_in, bytes_out;
+
+        char in[GATEWAY_IN_MAX];
+        size_t in_start, in_end;
+        HttpParser parser;
+        HttpBuffer out;
+
+        uint64_t accepted_usec, activity_usec, request_start_usec, write_progress_usec;
+        bool request_started;
+        unsigned n_requests;
+        double tokens;
+        uint64_t tokens_usec;
+
+        /* The request being answered. */
+        bool busy;
+        bool keep_alive;
+        HttpRoute route;
+        char *log_target;           /* method and target, escaped, for the access log */
+        sd_bus_slot *slot;
+        char job_id[JOB_ID_STRING_MAX];
+        int output_fd;
+        sd_event_source *output_source;
+        bool output_paused;
+        uint64_t output_bytes;
+};
+
+static int connection_update(Connection *c);
+static int connection_pump(Connection *c);
+
+void gateway_config_init(GatewayConfig *c) {
+        *c = (GatewayConfig) {
+                .max_connections = 256,
+                .handshake_timeout_usec = 10 * USEC_PER_SEC,
+                .idle_timeout_usec = 60 * USEC_PER_SEC,
+                .request_timeout_usec = 30 * USEC_PER_SEC,
+                .write_timeout_usec = 60 * USEC_PER_SEC,
+                .max_requests = 1000,
+                .rate_per_sec = 20,
+                .rate_burst = 40,
+                .bus_timeout_usec = 60 * USEC_PER_SEC,
+                .stop_timeout_usec = 300 * USEC_PER_SEC,
+        };
+}
+
+static uint64_t gateway_now(Gateway *g) {
+        uint64_t t;
+
+        if (sd_event_now(g->event, CLOCK_MONOTONIC, &t) < 0)
+                t = now_usec(CLOCK_MONOTONIC);
+        return t;
+}
+
+/* ---- errors -------------------------------------------------------------------------------------------- */
+
+void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret) {
+        static const struct {
+                const char *name;
+                unsigned status;
+                const char *code;
+        } table[] = {
+                { "org.freedesktop.DBus.Error.AccessDenied", 403, "access-denied" },
+                { "org.freedesktop.DBus.Error.InvalidArgs", 400, "invalid-argument" },
+                { "org.teleworker.worker1.Error.NoSuchJob", 404, "no-such-job" },
+                { "org.teleworker.worker1.Error.ExecutableNotFound", 400, "executable-not-found" },
+                { "org.teleworker.worker1.Error.LimitExceeded", 400, "limit-exceeded" },
+                { "org.teleworker.worker1.Error.StartFailed", 500, "start-failed" },
+                { "org.freedesktop.DBus.Error.ServiceUnknown", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.NameHasNoOwner", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.NoReply", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.Timeout", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.TimedOut", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.Disconnected", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.NoServer", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.LimitsExceeded", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.NoMemory", 503, "daemon-unavailable" },
+        };
+
+        if (sd_bus_error_is_set(error)) {
+                for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                        if (streq(error->name, table[i].name)) {
+                                const char *msg = error->message;
+
+                                /* The daemon's messages are written for callers; bus-level ones are not. */
+                                if (table[i].status == 503 || !msg || !*msg)
+                                        msg = table[i].status == 503 ? "The job daemon is not available." :
+                                                                       "Request refused.";
+                                http_error_set(ret, table[i].status, table[i].code, "%s", msg);
+                                return;
+                        }
+                http_error_set(ret, 500, "internal-error", "Internal error.");
+                return;
+        }
+        if (IN_SET(-r, ENOTCONN, ECONNRESET, ECONNREFUSED, ENOENT, EHOSTDOWN, ETIMEDOUT, EPIPE, ESHUTDOWN,
+                   ENOMEDIUM, EACCES))
+                http_error_set(ret, 503, "daemon-unavailable", "The job daemon is not available.");
+        else
+                http_error_set(ret, 500, "internal-error", "Internal error.");
+}
+
+/* ---- connections: lifetime ------------------------------------------------------------------------------ */
+
+static Connection *connection_free(Connection *c) {
+        if (!c)
+                return NULL;
+        if (c->gateway) {
+                if (c->prev)
+                        c->prev->next = c->next;
+                else
+                        c->gateway->connections = c->next;
+                if (c->next)
+                        c->next->prev = c->prev;
+                c->gateway->n_connections--;
+        }
+        sd_bus_slot_unref(c->slot);
+        sd_event_source_disable_unref(c->output_source);
+        safe_close(c->output_fd);
+        sd_event_source_disable_unref(c->io);
+        sd_event_source_disable_unref(c->timer);
+        if (c->ssl)
+                SSL_free(c->ssl);
+        safe_close(c->fd);
+        http_parser_done(&c->parser);
+        http_buffer_done(&c->out);
+        free(c->log_target);
+        free(c);
+        return NULL;
+}
+
+static const char *connection_who(Connection *c) {
+        return c->state == CONNECTION_OPEN ? c->principal.name : "-";
+}
+
+/* Ends a connection from an event callback. A graceful end sends close_notify first (best effort: the
+ * socket is non-blocking and nothing waits for the peer's). */
+static void connection_end(Connection *c, int r) {
+        if (r > 0 && c->state == CONNECTION_OPEN && !c->peer_closed) {
+                ERR_clear_error();
+                (void) SSL_shutdown(c->ssl);
+        }
+        ERR_clear_error();
+        connection_free(c);
+}
+
+/* ---- connections: responses ---------------------------------------------------------------------------- */
+
+/* The request is answered (its response is queued): log it, decide about keep-alive, accept the next. */
+static void connection_request_done(Connection *c, unsigned status) {
+        log_info("%s %s \"%s\" %u", c->peer, connection_who(c), c->log_target ?: "-", status);
+        c->log_target = mfree(c->log_target);
+        c->busy = false;
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (!c->keep_alive)
+                c->close_after_flush = true;
+        c->activity_usec = gateway_now(c->gateway);
+        http_parser_next(&c->parser);
+        c->request_started = false;
+}
+
+static int connection_respond_error(Connection *c, const HttpError *e) {
+        int r;
+
+        r = http_buffer_add_error_response(&c->out, e, c->keep_alive);
+        if (r < 0)
+                return r;
+        connection_request_done(c, e->status);
+        return 0;
+}
+
+static int connection_respond_json(Connection *c, unsigned status, json_object *o, const char *extra_headers) {
+        const char *s;
+        int r;
+
+        s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!s)
+                return -ENOMEM;
+        r = http_buffer_add_json_response(&c->out, status, s, c->keep_alive, extra_headers);
+        if (r < 0)
+                return r;
+        connection_request_done(c, status);
+        return 0;
+}
+
+/* Reply callbacks finish here: push what was queued, or end the connection. */
+static int connection_after_event(Connection *c, int r) {
+        if (r >= 0)
+                r = connection_pump(c);
+        if (r >= 0)
+                r = connection_update(c);
+        if (r != 0)
+                connection_end(c, r);
+        return 0;
+}
+
+/* A failed reply or a failure to make the call; the response is the mapped error. */
+static int connection_fail_bus(Connection *c, sd_bus_message *reply, int r, const char *method) {
+        HttpError e = {};
+
+        if (reply)
+                log_debug("%s %s: %s failed: %s: %s", c->peer, connection_who(c), method,
+                          sd_bus_message_get_error(reply)->name, sd_bus_message_get_error(reply)->message);
+        else
+                log_warning("%s %s: %s failed: %s", c->peer, connection_who(c), method, strerror(-r));
+        gateway_error_from_bus(reply ? sd_bus_message_get_error(reply) : NULL, r, &e);
+        if (e.status == 500 && reply)
+                log_warning("%s %s: %s failed: %s", c->peer, connection_who(c), method,
+                            sd_bus_message_get_error(reply)->name);
+        return connection_respond_error(c, &e);
+}
+
+/* ---- the bus ------------------------------------------------------------------------------------------- */
+
+static int gateway_get_bus(Gateway *g, sd_bus **ret) {
+        int r;
+
+        if (g->bus && sd_bus_is_open(g->bus) > 0) {
+                *ret = g->bus;
+                return 0;
+        }
+        if (!g->bus_owned)
+                return -ENOTCONN;
+        /* The system bus went away (dbus restarted): connect again for this and later requests. */
+        g->bus = sd_bus_flush_close_unref(g->bus);
+        r = sd_bus_open_system(&g->bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(g->bus, g->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0) {
+                g->bus = sd_bus_flush_close_unref(g->bus);
+                return r;
+        }
+        *ret = g->bus;
+        return 0;
+}
+
+static int connection_new_call(Connection *c, const char *method, sd_bus_message **ret) {
+        sd_bus *bus;
+        int r;
+
+        r = gateway_get_bus(c->gateway, &bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_call(bus, ret, GATEWAY_BUS_NAME, GATEWAY_BUS_PATH, GATEWAY_BUS_INTERFACE,
+                                           method);
+        if (r < 0)
+                return r;
+        return sd_bus_message_append(*ret, "sb", c->principal.name, (int) c->principal.admin);
+}
+
+static int connection_call(Connection *c, sd_bus_message *m, sd_bus_message_handler_t callback,
+                           uint64_t timeout) {
+        /* The slot is ours: freeing the connection cancels the call. */
+        return sd_bus_call_async(sd_bus_message_get_bus(m), &c->slot, m, callback, c, timeout);
+}
+
+static int on_props_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+
+/* GetJobAs for c->job_id, answered with status. */
+static int connection_get_job(Connection *c) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = connection_new_call(c, "GetJobAs", &m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", c->job_id);
+        if (r >= 0)
+                r = connection_call(c, m, on_props_reply, c->gateway->config.bus_timeout_usec);
+        return r;
+}
+
+static int on_props_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(http_json_putp) json_object *o = NULL;
+        Connection *c = userdata;
+        char extra[128] = "";
+        unsigned status = 200;
+        int r;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "GetJobAs/WaitAs"));
+
+        r = bus_job_props_to_json(reply, &o);
+        if (r < 0) {
+                log_warning("%s %s: malformed job properties from the daemon: %s", c->peer, connection_who(c),
+                            strerror(-r));
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "GetJobAs"));
+        }
+        if (c->route.id == HTTP_ROUTE_JOBS_START) {
+                status = 201;
+                (void) snprintf(extra, sizeof(extra), "Location: /v1/jobs/%s\r\n", c->job_id);
+        }
+        return connection_after_event(c, connection_respond_json(c, status, o, extra));
+}
+
+static int on_start_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Connection *c = userdata;
+        const char *id = NULL, *path = NULL;
+        int r;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "StartAs"));
+        r = sd_bus_message_read(reply, "so", &id, &path);
+        if (r < 0 || !job_id_is_valid(id))
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "StartAs"));
+        (void) snprintf(c->job_id, sizeof(c->job_id), "%s", id);
+        log_info("%s %s: started job %s", c->peer, connection_who(c), c->job_id);
+
+        r = connection_get_job(c);
+        if (r < 0)
+                return connection_after_event(c, connection_fail_bus(c, NULL, r, "GetJobAs"));
+        return 0;
+}
+
+static int on_stop_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Connection *c = userdata;
+        int r;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "StopAs"));
+        r = connection_get_job(c);
+        if (r < 0)
+                return connection_after_event(c, connection_fail_bus(c, NULL, r, "GetJobAs"));
+        return 0;
+}
+
+static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(http_json_putp) json_object *o = NULL;
+        json_object *jobs = NULL;
+        Connection *c = userdata;
+        int r;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "ListAs"));
+        r = bus_job_list_to_json(reply, &jobs);
+        if (r < 0)
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "ListAs"));
+        o = json_object_new_object();
+        if (!o || json_object_object_add(o, "jobs", jobs) < 0) {
+                json_object_put(jobs);
+                return connection_after_event(c, -ENOMEM);
+        }
+        return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
+}
+
+/* ---- output streaming ---------------------------------------------------------------------------------- */
+
+static void connection_output_done(Connection *c) {
+        c->output_source = sd_event_source_disable_unref(c->output_source);
+        c->output_fd = safe_close(c->output_fd);
+        c->output_paused = false;
+}
+
+/* Moves what the output fd has into chunks, up to the high-water mark. 1 at EOF, 0 otherwise. */
+static int connection_output_read(Connection *c) {
+        char buf[GATEWAY_CHUNK_MAX];
+        int r;
+
+        while (http_buffer_size(&c->out) < GATEWAY_OUT_HIGH) {
+                ssize_t n;
+
+                n = read(c->output_fd, buf, sizeof(buf));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        log_warning("%s %s: reading output of %s failed: %m", c->peer, connection_who(c),
+                                    c->route.job_id);
+                        return -errno;   /* no terminating chunk: the client sees the stream cut */
+                }
+                if (n == 0)
+                        return 1;
+                r = http_buffer_add_chunk(&c->out, buf, (size_t) n);
+                if (r < 0)
+                        return r;
+                c->output_bytes += (uint64_t) n;
+        }
+        /* Backpressure: the client is behind; wait until it has read most of what is pending. */
+        r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        c->output_paused = true;
+        return 0;
+}
+
+/* 0: keep going; <0 fatal. Finishes the response at EOF. */
+static int connection_output_pump(Connection *c) {
+        int r;
+
+        r = connection_output_read(c);
+        if (r <= 0)
+                return r;
+        connection_output_done(c);
+        r = http_buffer_add_chunk(&c->out, NULL, 0);
+        if (r < 0)
+                return r;
+        log_debug("%s %s: streamed %" PRIu64 " bytes of %s", c->peer, connection_who(c), c->output_bytes,
+                  c->route.job_id);
+        connection_request_done(c, 200);
+        return 0;
+}
+
+static int on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Connection *c = userdata;
+
+        return connection_after_event(c, connection_output_pump(c));
+}
+
+static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Connection *c = userdata;
+        int fd = -EBADF, r;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "OpenOutputAs"));
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r < 0)
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "OpenOutputAs"));
+        /* The message owns fd; keep our own copy. */
+        c->output_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (c->output_fd < 0)
+                return connection_after_event(c, connection_fail_bus(c, NULL, -errno, "OpenOutputAs"));
+        r = fd_nonblock(c->output_fd, true);
+        if (r >= 0)
+                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN, on_output_io, c);
+        if (r < 0) {
+                connection_output_done(c);
+                return connection_after_event(c, connection_fail_bus(c, NULL, r, "OpenOutputAs"));
+        }
+        (void) sd_event_source_set_description(c->output_source, "gateway-output");
+        r = http_buffer_add_response_head(&c->out, 200, "application/octet-stream", -1, c->keep_alive, NULL);
+        if (r < 0)
+                return connection_after_event(c, r);
+        return connection_after_event(c, connection_output_pump(c));
+}
+
+/* ---- requests ------------------------------------------------------------------------------------------ */
+
+static int connection_start(Connection *c, const HttpRequest *req) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(http_job_request_done) HttpJobRequest j = {};
+        const HttpJobLimits *l = &j.limits;
+        HttpError e = {};
+        int r;
+
+        r = http_job_request_parse(req->body, req->body_size, &j, &e);
+        if (r == -EINVAL)
+                return connection_respond_error(c, &e);
+        if (r < 0)
+                return r;
+
+        r = connection_new_call(c, "StartAs", &m);
+        if (r < 0)
+                return connection_fail_bus(c, NULL, r, "StartAs");
+        r = sd_bus_message_append_strv(m, j.argv);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, j.env);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", j.cwd);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && l->has_cpu)
+                r = sd_bus_message_append(m, "{sv}", "CPUQuotaPerSecUSec", "t", l->cpu_usec);
+        if (r >= 0 && l->has_memory)
+                r = sd_bus_message_append(m, "{sv}", "MemoryMax", "t", l->memory);
+        if (r >= 0 && l->has_io_read)
+                r = sd_bus_message_append(m, "{sv}", "IOReadBandwidthMax", "t", l->io_read);
+        if (r >= 0 && l->has_io_write)
+                r = sd_bus_message_append(m, "{sv}", "IOWriteBandwidthMax", "t", l->io_write);
+        if (r >= 0 && l->has_tasks)
+                r = sd_bus_message_append(m, "{sv}", "TasksMax", "t", l->tasks);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r == -EINVAL) {
+                /* sd-bus refuses strings that are not valid UTF-8 (the JSON decoder already checked that). */
+                http_error_set(&e, 400, "invalid-request", "The request contains strings D-Bus cannot carry.");
+                return connection_respond_error(c, &e);
+        }
+        if (r >= 0)
+                r = connection_call(c, m, on_start_reply, c->gateway->config.bus_timeout_usec);
+        if (r < 0)
+                return connection_fail_bus(c, NULL, r, "StartAs");
+        return 0;
+}
+
+static int connection_dispatch(Connection *c, const HttpRequest *req) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        const GatewayConfig *cfg = &c->gateway->config;
+        HttpError e = {};
+        uint64_t now = gateway_now(c->gateway);
+        int r;
+
+        free(c->log_target);
+        c->log_target = str_escape(req->url ?: "", 200);
+        if (c->log_target) {
+                char *t = NULL;
+
+                if (asprintf(&t, "%s %s", http_method_str(req->method), c->log_target) >= 0) {
+                        free(c->log_target);
+                        c->log_target = t;
+                }
+        }
+        c->busy = true;
+        c->n_requests++;
+        c->keep_alive = req->keep_alive && c->n_requests < cfg->max_requests;
+
+        /* Per connection token bucket. */
+        c->tokens = MIN((double) cfg->rate_burst,
+                        c->tokens + (double) (now - c->tokens_usec) * cfg->rate_per_sec / (double) USEC_PER_SEC);
+        c->tokens_usec = now;
+        if (c->tokens < 1.0) {
+                http_error_set(&e, 429, "too-many-requests", "More than %u requests per second on one "
+                               "connection.", cfg->rate_per_sec);
+                c->keep_alive = false;
+                return connection_respond_error(c, &e);
+        }
+        c->tokens -= 1.0;
+
+        r = http_route(req->method, req->url, req->url_size, &c->route, &e);
+        if (r < 0)
+                return connection_respond_error(c, &e);
+        if (c->route.id != HTTP_ROUTE_JOBS_START && req->body_size > 0) {
+                http_error_set(&e, 400, "bad-request", "This request takes no body.");
+                return connection_respond_error(c, &e);
+        }
+        (void) snprintf(c->job_id, sizeof(c->job_id), "%s", c->route.job_id);
+
+        switch (c->route.id) {
+        case HTTP_ROUTE_JOBS_START:
+                return connection_start(c, req);
+
+        case HTTP_ROUTE_JOBS_LIST:
+                r = connection_new_call(c, "ListAs", &m);
+                if (r >= 0)
+                        r = connection_call(c, m, on_list_reply, cfg->bus_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_JOB_GET:
+                if (!c->route.wait) {
+                        r = connection_get_job(c);
+                        break;
+                }
+                r = connection_new_call(c, "WaitAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", c->job_id);
+                /* No timeout: jobs run as long as they run; a client that goes away cancels the call. */
+                if (r >= 0)
+                        r = connection_call(c, m, on_props_reply, USEC_INFINITY);
+                break;
+
+        case HTTP_ROUTE_JOB_STOP:
+                r = connection_new_call(c, "StopAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", c->job_id);
+                if (r >= 0)
+                        r = connection_call(c, m, on_stop_reply, cfg->stop_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_JOB_OUTPUT:
+                r = connection_new_call(c, "OpenOutputAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "stb", c->job_id, c->route.offset, (int) c->route.follow);
+                if (r >= 0)
+                        r = connection_call(c, m, on_output_reply, cfg->bus_timeout_usec);
+                break;
+
+        default:
+                return -EINVAL;
+        }
+        if (r < 0)
+                return connection_fail_bus(c, NULL, r, "call");
+        return 0;
+}
+
+/* Feeds buffered input to the parser and handles at most one complete request. */
+static int connection_process_input(Connection *c) {
+        HttpFeedResult f;
+        size_t used = 0;
+        int r;
+
+        while (!c->busy && !c->close_after_flush && c->in_end > c->in_start) {
+                f = http_parser_feed_data(&c->parser, c->in + c->in_start, c->in_end - c->in_start, &used);
+                c->in_start += used;
+                if (c->in_start == c->in_end)
+                        c->in_start = c->in_end = 0;
+                if (!c->request_started && http_parser_in_request(&c->parser)) {
+                        c->request_started = true;
+                        c->request_start_usec = gateway_now(c->gateway);
+                }
+
+                switch (f) {
+                case HTTP_FEED_MORE:
+                        break;
+                case HTTP_FEED_CONTINUE:
+                        r = http_buffer_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                        if (r < 0)
+                                return r;
+                        break;
+                case HTTP_FEED_REQUEST:
+                        r = connection_dispatch(c, &c->parser.request);
+                        if (r < 0)
+                                return r;
+                        break;
+                case HTTP_FEED_ERROR:
+                        c->busy = true;
+                        free(c->log_target);
+                        c->log_target = strdup("(malformed request)");
+                        c->keep_alive = false;
+                        return connection_respond_error(c, &c->parser.error);
+                }
+        }
+        return 0;
+}
+
+/* ---- TLS I/O ------------------------------------------------------------------------------------------- */
+
+/* Writes pending output. 0 when blocked or done; <0 on a dead connection. */
+static int connection_flush(Connection *c) {
+        c->write_wants_read = false;
+        while (http_buffer_size(&c->out) > 0) {
+                size_t written = 0;
+                int k;
+
+                ERR_clear_error();
+                k = SSL_write_ex(c->ssl, http_buffer_head(&c->out), http_buffer_size(&c->out), &written);
+                if (k > 0) {
+                        http_buffer_consume(&c->out, written);
+                        c->bytes_out += written;
+                        c->write_progress_usec = gateway_now(c->gateway);
+                        continue;
+                }
+                switch (SSL_get_error(c->ssl, k)) {
+                case SSL_ERROR_WANT_WRITE:
+                        return 0;
+                case SSL_ERROR_WANT_READ:
+                        c->write_wants_read = true;
+                        return 0;
+                default:
+                        log_debug("%s %s: TLS write failed", c->peer, connection_who(c));
+                        return -EPIPE;
+                }
+        }
+        return 0;
+}
+
+/* Reads decrypted bytes into the input buffer until OpenSSL wants more from the socket or the buffer is full.
+ * (OpenSSL may hold decrypted bytes epoll never reports, hence the loop.) */
+static void connection_read(Connection *c) {
+        c->read_wants_write = false;
+        for (;;) {
+                size_t n = 0;
+                int k;
+
+                if (c->in_start > 0 && c->in_end == sizeof(c->in)) {
+                        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+                        c->in_end -= c->in_start;
+                        c->in_start = 0;
+                }
+                if (c->in_end == sizeof(c->in))
+                        return;
+
+                ERR_clear_error();
+                k = SSL_read_ex(c->ssl, c->in + c->in_end, sizeof(c->in) - c->in_end, &n);
+                if (k > 0) {
+                        c->in_end += n;
+                        c->bytes_in += n;
+                        continue;
+                }
+                switch (SSL_get_error(c->ssl, k)) {
+                case SSL_ERROR_WANT_READ:
+                        return;
+                case SSL_ERROR_WANT_WRITE:
+                        c->read_wants_write = true;
+                        return;
+                case SSL_ERROR_ZERO_RETURN:   /* close_notify */
+                        c->peer_closed = true;
+                        return;
+                default:                      /* EOF without close_notify, reset, protocol error */
+                        c->peer_closed = true;
+                        ERR_clear_error();
+                        return;
+                }
+        }
+}
+
+/* Moves everything as far as it goes. 0: wait for events; 1: done, close gracefully; <0: abort. Loops while
+ * anything moves: OpenSSL may hold decrypted bytes that no epoll event will announce. Every way to keep it
+ * looping costs the client requests (rate limit) or bytes (size limits). */
+static int connection_pump(Connection *c) {
+        int r;
+
+        for (;;) {
+                uint64_t bytes_in = c->bytes_in, bytes_out = c->bytes_out;
+                size_t out_before = http_buffer_size(&c->out);
+                bool busy_before = c->busy;
+
+                r = connection_flush(c);
+                if (r < 0)
+                        return r;
+                if (c->close_after_flush && http_buffer_size(&c->out) == 0)
+                        return 1;
+
+                if (c->output_paused && http_buffer_size(&c->out) < GATEWAY_OUT_LOW) {
+                        r = sd_event_source_set_enabled(c->output_source, SD_EVENT_ON);
+                        if (r < 0)
+                                return r;
+                        c->output_paused = false;
+                }
+
+                if (!c->peer_closed)
+                        connection_read(c);
+
+                /* Answer only when the previous response is mostly out: a client that pipelines but does
+                 * not read cannot make us buffer responses. */
+                if (http_buffer_size(&c->out) < GATEWAY_OUT_HIGH) {
+                        r = connection_process_input(c);
+                        if (r < 0)
+                                return r;
+                }
+
+                if (c->peer_closed) {
+                        /* Nobody will read the answer to a request still in progress: cancel it. Requests that
+                         * arrived complete before the end are still answered. */
+                        if (c->busy)
+                                return -ECONNRESET;
+                        if (c->in_end == c->in_start)
+                                c->close_after_flush = true;
+                }
+
+                if (bytes_in == c->bytes_in && bytes_out == c->bytes_out &&
+                    out_before == http_buffer_size(&c->out) && busy_before == c->busy &&
+                    !(c->close_after_flush && http_buffer_size(&c->out) == 0))
+                        return 0;
+        }
+}
+
+static uint64_t connection_deadline(Connection *c) {
+        const GatewayConfig *cfg = &c->gateway->config;
+
+        if (c->state == CONNECTION_HANDSHAKE)
+                return c->accepted_usec + cfg->handshake_timeout_usec;
+        if (http_buffer_size(&c->out) > 0)
+                return c->write_progress_usec + cfg->write_timeout_usec;
+        if (c->busy)
+                return USEC_INFINITY;   /* waiting for the daemon or for job output, not for the client */
+        if (c->request_started)
+                return c->request_start_usec + cfg->request_timeout_usec;
+        return c->activity_usec + cfg->idle_timeout_usec;
+}
+
+/* Sets the epoll mask and the deadline from the state. */
+static int connection_update(Connection *c) {
+        uint32_t events = 0;
+        uint64_t deadline;
+        int r;
+
+        if (c->state == CONNECTION_HANDSHAKE)
+                events = c->read_wants_write ? EPOLLOUT : EPOLLIN;
+        else {
+                bool room = c->in_end - c->in_start < sizeof(c->in);
+
+                if ((!c->peer_closed && room) || c->write_wants_read)
+                        events |= EPOLLIN;
+                if ((http_buffer_size(&c->out) > 0 && !c->write_wants_read) || c->read_wants_write)
+                        events |= EPOLLOUT;
+        }
+        r = sd_event_source_set_io_events(c->io, events);
+        if (r < 0)
+                return r;
+
+        deadline = connection_deadline(c);
+        if (deadline == USEC_INFINITY)
+                return sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        r = sd_event_source_set_time(c->timer, deadline);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}
+
+static int connection_handshake(Connection *c) {
+        char ebuf[512];
+        int k;
+
+        ERR_clear_error();
+        k = SSL_accept(c->ssl);
+        if (k == 1) {
+                if (tls_get_principal(c->ssl, &c->principal) < 0) {
+                        /* Cannot happen: the verify callback applied the same rule. Refuse anyway. */
+                        log_warning("%s: TLS handshake completed without an acceptable certificate", c->peer);
+                        return -EPERM;
+                }
+                c->state = CONNECTION_OPEN;
+                c->activity_usec = c->write_progress_usec = gateway_now(c->gateway);
+                c->tokens = c->gateway->config.rate_burst;
+                c->tokens_usec = c->activity_usec;
+                log_debug("%s: TLS %s with %s%s", c->peer, SSL_get_version(c->ssl), c->principal.name,
+                          c->principal.admin ? " (admin)" : "");
+                return connection_pump(c);
+        }
+        switch (SSL_get_error(c->ssl, k)) {
+        case SSL_ERROR_WANT_READ:
+                c->read_wants_write = false;
+                return 0;
+        case SSL_ERROR_WANT_WRITE:
+                c->read_wants_write = true;
+                return 0;
+        default: {
+                const char *reason = tls_get_refusal_reason(c->ssl);
+
+                tls_errors_to_string(ebuf, sizeof(ebuf));
+                log_notice("%s: TLS handshake refused: %s", c->peer, reason ?: (*ebuf ? ebuf : "connection closed"));
+                return -EPERM;
+        }
+        }
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Connection *c = userdata;
+        int r;
+
+        if (c->state == CONNECTION_HANDSHAKE)
+                r = connection_handshake(c);
+        else
+                r = connection_pump(c);
+        if (r >= 0 && (revents & (EPOLLHUP | EPOLLERR)) && c->state == CONNECTION_HANDSHAKE)
+                r = -ECONNRESET;
+        if (r >= 0)
+                r = connection_update(c);
+        if (r != 0)
+                connection_end(c, r);
+        return 0;
+}
+
+static int on_connection_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Connection *c = userdata;
+
+        if (c->state == CONNECTION_HANDSHAKE)
+                log_notice("%s: TLS handshake timed out", c->peer);
+        else if (http_buffer_size(&c->out) > 0)
+                log_notice("%s %s: client stopped reading; closing", c->peer, connection_who(c));
+        else if (c->request_started)
+                log_notice("%s %s: request not completed in time; closing", c->peer, connection_who(c));
+        else
+                log_debug("%s %s: idle; closing", c->peer, connection_who(c));
+        /* An idle connection ends cleanly; a stuck one just ends. */
+        connection_end(c, c->state == CONNECTION_OPEN && !c->request_started &&
+                          http_buffer_size(&c->out) == 0 ? 1 : -ETIMEDOUT);
+        return 0;
+}
+
+static void format_peer(const struct sockaddr_storage *sa, char *buf, size_t size) {
+        char host[INET6_ADDRSTRLEN] = "?";
+        unsigned port = 0;
+
+        if (sa->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
+
+                (void) inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+                port = ntohs(in->sin_port);
+                (void) snprintf(buf, size, "%s:%u", host, port);
+        } else if (sa->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
+
+                (void) inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+                port = ntohs(in6->sin6_port);
+                (void) snprintf(buf, size, "[%s]:%u", host, port);
+        } else
+                (void) snprintf(buf, size, "local");
+}
+
+static int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa) {
+        _cleanup_(closep) int cfd = fd;
+        Connection *c;
+        int r;
+
+        c = new0(Connection, 1);
+        if (!c)
+                return -ENOMEM;
+        c->fd = TAKE_FD(cfd);
+        c->output_fd = -EBADF;
+        c->gateway = g;
+        c->next = g->connections;
+        if (g->connections)
+                g->connections->prev = c;
+        g->connections = c;
+        g->n_connections++;
+        format_peer(sa, c->peer, sizeof(c->peer));
+        http_parser_init_request(&c->parser);
+        c->accepted_usec = gateway_now(g);
+
+        ERR_clear_error();
+        c->ssl = SSL_new(g->ssl_ctx);
+        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+                connection_free(c);
+                return -ENOMEM;
+        }
+        SSL_set_accept_state(c->ssl);
+
+        r = sd_event_add_io(g->event, &c->io, c->fd, EPOLLIN, on_connection_io, c);
+        if (r >= 0)
+                r = sd_event_add_time(g->event, &c->timer, CLOCK_MONOTONIC,
+                                      c->accepted_usec + g->config.handshake_timeout_usec, 0,
+                                      on_connection_timer, c);
+        if (r < 0) {
+                connection_free(c);
+                return r;
+        }
+        (void) sd_event_source_set_description(c->io, "gateway-connection");
+        (void) sd_event_source_set_description(c->timer, "gateway-connection-timer");
+        log_debug("%s: connection accepted (%u open)", c->peer, g->n_connections);
+        return 0;
+}
+
+/* ---- listening ----------------------------------------------------------------------------------------- */
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Gateway *g = userdata;
+
+        g->accept_retry = sd_event_source_disable_unref(g->accept_retry);
+        for (size_t i = 0; i < g->n_listen_sources; i++)
+                (void) sd_event_source_set_enabled(g->listen_sources[i], SD_EVENT_ON);
+        return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Gateway *g = userdata;
+        int r;
+
+        for (unsigned i = 0; i < GATEWAY_ACCEPT_BATCH; i++) {
+                struct sockaddr_storage sa = {};
+                socklen_t salen = sizeof(sa);
+                int cfd;
+
+                cfd = accept4(fd, (struct sockaddr *) &sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd < 0) {
+                        if (IN_SET(errno, EAGAIN, EINTR, ECONNABORTED, EPROTO))
+                                return 0;
+                        log_warning("accept() failed: %m");
+                        if (IN_SET(errno, EMFILE, ENFILE, ENOBUFS, ENOMEM)) {
+                                /* Out of fds: stop accepting for a moment instead of spinning. */
+                                for (size_t k = 0; k < g->n_listen_sources; k++)
+                                        (void) sd_event_source_set_enabled(g->listen_sources[k], SD_EVENT_OFF);
+                                if (!g->accept_retry)
+                                        (void) sd_event_add_time_relative(g->event, &g->accept_retry,
+                                                                          CLOCK_MONOTONIC, USEC_PER_SEC, 0,
+                                                                          on_accept_retry, g);
+                        }
+                        return 0;
+                }
+                if (g->n_connections >= g->config.max_connections) {
+                        log_debug("connection limit (%u) reached; closing a new connection",
+                                  g->config.max_connections);
+                        safe_close(cfd);
+                        continue;
+                }
+                r = gateway_add_connection(g, cfd, &sa);
+                if (r < 0)
+                        log_warning("Failed to set up a connection: %s", strerror(-r));
+        }
+        return 0;
+}
+
+int gateway_add_listen_fd(Gateway *g, int fd) {
+        _cleanup_(closep) int lfd = fd;
+        sd_event_source **a;
+        int r;
+
+        r = fd_nonblock(lfd, true);
+        if (r < 0)
+                return r;
+        a = reallocarray(g->listen_sources, g->n_listen_sources + 1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        g->listen_sources = a;
+        r = sd_event_add_io(g->event, &a[g->n_listen_sources], lfd, EPOLLIN, on_accept, g);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_io_fd_own(a[g->n_listen_sources], true);
+        (void) sd_event_source_set_description(a[g->n_listen_sources], "gateway-listen");
+        TAKE_FD(lfd);
+        g->n_listen_sources++;
+        return 0;
+}
+
+int gateway_listen(Gateway *g, const char *address, uint16_t *ret_port) {
+        _cleanup_(freep) char *host = NULL;
+        _cleanup_(closep) int fd = -EBADF;
+        struct addrinfo hints = {
+                .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                .ai_socktype = SOCK_STREAM,
+        };
+        struct addrinfo *ai = NULL;
+        struct sockaddr_storage sa = {};
+        socklen_t salen = sizeof(sa);
+        const char *colon, *port;
+        int r, one = 1;
+
+        colon = strrchr(address, ':');
+        if (!colon || colon[1] == 0)
+                return -EINVAL;
+        port = colon + 1;
+        if (address[0] == '[') {
+                if (colon == address || colon[-1] != ']')
+                        return -EINVAL;
+                host = strndup(address + 1, (size_t) (colon - address - 2));
+        } else
+                host = strndup(address, (size_t) (colon - address));
+        if (!host)
+                return -ENOMEM;
+
+        r = getaddrinfo(*host && !streq(host, "*") ? host : NULL, port, &hints, &ai);
+        if (r != 0)
+                return -EINVAL;
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                freeaddrinfo(ai);
+                return -errno;
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        r = bind(fd, ai->ai_addr, ai->ai_addrlen);
+        freeaddrinfo(ai);
+        if (r < 0)
+                return -errno;
+        if (listen(fd, SOMAXCONN) < 0)
+                return -errno;
+        if (getsockname(fd, (struct sockaddr *) &sa, &salen) < 0)
+                return -errno;
+        if (ret_port)
+                *ret_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &sa)->sin6_port :
+                                                             ((struct sockaddr_in *) &sa)->sin_port);
+        return gateway_add_listen_fd(g, TAKE_FD(fd));
+}
+
+/* ---- the gateway --------------------------------------------------------------------------------------- */
+
+int gateway_new(sd_event *event, sd_bus *bus, SSL_CTX *ssl_ctx, const GatewayConfig *config, Gateway **ret) {
+        _cleanup_(gateway_freep) Gateway *g = NULL;
+        int r;
+
+        g = new0(Gateway, 1);
+        if (!g)
+                return -ENOMEM;
+        g->event = sd_event_ref(event);
+        g->ssl_ctx = ssl_ctx;
+        if (config)
+                g->config = *config;
+        else
+                gateway_config_init(&g->config);
+
+        if (bus)
+                g->bus = sd_bus_ref(bus);
+        else {
+                g->bus_owned = true;
+                r = sd_bus_open_system(&g->bus);
+                if (r < 0)
+                        return r;
+                r = sd_bus_attach_event(g->bus, event, SD_EVENT_PRIORITY_NORMAL);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(g);
+        return 0;
+}
+
+Gateway *gateway_free(Gateway *g) {
+        if (!g)
+                return NULL;
+        while (g->connections)
+                connection_free(g->connections);
+        for (size_t i = 0; i < g->n_listen_sources; i++)
+                sd_event_source_disable_unref(g->listen_sources[i]);
+        free(g->listen_sources);
+        sd_event_source_disable_unref(g->accept_retry);
+        if (g->bus_owned)
+                sd_bus_flush_close_unref(g->bus);
+        else
+                sd_bus_unref(g->bus);
+        sd_event_unref(g->event);
+        free(g);
+        return NULL;
+}
+
+unsigned gateway_n_connections(const Gateway *g) {
+        return g->n_connections;
+}
