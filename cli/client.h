@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "bus-json.h"   /* the job object format, json_object_putp() */
 #include "macro.h"
 
 typedef enum ClientErrorKind {

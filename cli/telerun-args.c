@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "teleworker-build.h"
 #include "telerun.h"
 #include "util.h"
 

@@ -195,7 +195,8 @@ static int config_apply(Config *c, json_object *root, char *err) {
 
         JobLimitField f;
         if (job_limits_check(&c->default_limits, &c->max_limits, &f) < 0)
-                return config_error(err, "default %s is above the maximum", job_limit_name(f));
+                return config_error(err, "default %s is outside the allowed range (above the maximum or below "
+                                    "the minimum %" PRIu64 ")", job_limit_name(f), job_limit_minimum(f));
         return 0;
 }
 
@@ -210,6 +211,8 @@ int config_load_string(Config *c, const char *text, char err[static CONFIG_ERROR
         tok = json_tokener_new_ex(32);
         if (!tok)
                 return -ENOMEM;
+        /* Strict JSON: no trailing commas or other leniencies that hide a half-edited file. */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         root = json_tokener_parse_ex(tok, text, (int) len);
         if (!root || json_tokener_get_error(tok) != json_tokener_success ||
             json_tokener_get_parse_end(tok) < len) {

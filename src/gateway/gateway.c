@@ -55,10 +55,6 @@
                 _f_;                                                    \
         })
 
-static inline void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
 
 int gateway_log_max_level = LOG_INFO;
 

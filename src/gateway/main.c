@@ -13,7 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "config.h"
+#include "teleworker-build.h"
 #include "gateway.h"
 #include "macro.h"
 #include "tls.h"
