@@ -71,13 +71,20 @@ static void note_abnormal_end(json_object *job) {
 /* Blocks the signals that mean "stop" for `run` and returns a signalfd for them, so that no Ctrl-C is lost
  * between Start and the first poll, and none interrupts a D-Bus call halfway. */
 static int interrupt_setup(sigset_t *ret_old) {
+        static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
         sigset_t mask;
         int fd;
 
         sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
+        for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+                struct sigaction sa;
+
+                /* An ignored signal stays ignored: `nohup telerun run ...` must survive the hangup. (A blocked
+                 * signal is queued even when ignored, so the signalfd would see it.) */
+                if (sigaction(signals[i], NULL, &sa) >= 0 && sa.sa_handler == SIG_IGN)
+                        continue;
+                sigaddset(&mask, signals[i]);
+        }
         if (sigprocmask(SIG_BLOCK, &mask, ret_old) < 0)
                 return -errno;
         fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);

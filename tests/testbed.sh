@@ -229,6 +229,7 @@ ForwardToConsole=no
 ForwardToWall=no
 EOF
         : > "$etc/fstab"         # the host's fstab describes the host, not us
+        echo "teleworker-testbed-$mode" > "$etc/hostname"
         # shellcheck disable=SC2086 # one unit per word
         systemctl --root="$root" --quiet mask $MASK_UNITS ||
                 tb_log "warning: could not mask every unit of: $MASK_UNITS"
@@ -358,7 +359,7 @@ tb_pid1() {
         local R=$TB_DIR/root O=$TB_DIR/ovl mp path name c d b hostpid
         read -r hostpid _ < /proc/self/stat     # still the host's /proc: our PID as the host sees it
         tb_pid_record "$hostpid" "$TB_DIR/pid1.new"
-        hostname teleworker-testbed
+        hostname teleworker-testbed-namespace
 
         mkdir -p "$O" "$R"
         mount -t tmpfs -o mode=0755 tb-upper "$O"

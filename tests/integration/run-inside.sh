@@ -85,12 +85,13 @@ invocation=""
 
 print_journal() {
         [ -n "$invocation" ] || invocation=$(systemctl show -P InvocationID "$UNIT" 2> /dev/null) || true
+        # what the daemon wrote, and what the manager said about this run of it (exit status...)
         if [ -n "$invocation" ]; then
-                journalctl --no-pager -o short-monotonic "_SYSTEMD_INVOCATION_ID=$invocation" > "$JOURNAL" 2>&1 ||
-                        true
+                journalctl --no-pager -o short-monotonic "_SYSTEMD_INVOCATION_ID=$invocation" + \
+                        "INVOCATION_ID=$invocation" > "$JOURNAL" 2>&1 || true
+        else
+                journalctl --no-pager -o short-monotonic -u "$UNIT" > "$JOURNAL" 2>&1 || true
         fi
-        # the manager's own messages about the unit (start, exit status, timeouts...)
-        journalctl --no-pager -o short-monotonic _PID=1 UNIT="$UNIT" >> "$JOURNAL" 2>&1 || true
         if [ "${1:-}" = print ]; then
                 echo "======== journal of $UNIT ($JOURNAL)" >&2
                 cat "$JOURNAL" >&2
