@@ -624,6 +624,7 @@ tb_vm_prepare() {
         # a static busybox runs the initramfs (the plain "busybox" package is dynamically linked)
         if ! [ -x /bin/busybox ] || ldd /bin/busybox > /dev/null 2>&1; then need+=(busybox-static); fi
         command -v mkfs.ext4 > /dev/null || need+=(e2fsprogs)
+        command -v depmod > /dev/null || need+=(kmod)
         if [ ${#need[@]} -gt 0 ]; then
                 tb_log "apt-get install ${need[*]}"
                 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2
@@ -643,14 +644,14 @@ tb_vm_prepare() {
                 (cd "$dl" && apt-get download -q "$pkg" 2>&1 | grep -v unsandboxed >&2) || true
                 deb=$(echo "$dl"/"$pkg"_*.deb)
                 [ -f "$deb" ] || tb_die "apt-get download $pkg failed"
-                dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dl/x" --wildcards \
-                        './boot/vmlinuz-*' './lib/modules/*/modules.dep' './lib/modules/*/modules.builtin'
+                # the .deb has no modules.dep (depmod writes it at install time): extract the module
+                # tree, let depmod compute it, keep only the modules the initramfs needs
+                dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dl/x" --wildcards './boot/vmlinuz-*' './lib/modules/*'
+                rm -f "$deb"
                 kv=$(basename "$(echo "$dl"/x/lib/modules/*)")
+                depmod -b "$dl/x" "$kv"
                 mkdir -p "$TB_VM_DIR/kernel/mods"
                 tb_vm_module_closure "$dl/x/lib/modules/$kv" > "$dl/wanted"
-                # shellcheck disable=SC2046 # one module path per word
-                dpkg-deb --fsys-tarfile "$deb" |
-                        tar -x -C "$dl/x" $(sed "s|^|./lib/modules/$kv/|" "$dl/wanted")
                 while read -r m; do
                         case "$m" in
                         *.ko) cp "$dl/x/lib/modules/$kv/$m" "$TB_VM_DIR/kernel/mods/" ;;

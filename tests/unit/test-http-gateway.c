@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: MIT */
+/* test-http-gateway.c - the HTTP API end to end: a real TLS client against the gateway on 127.0.0.1, with a
+ * mock of teleworkerd's Remote interface behind it. Routing, the D-Bus calls made (principal included),
+ * JSON bodies, error statuses, output streaming and backpressure, keep-alive, limits and timeouts. */
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <json-c/json.h>
+
+#include "test-http-harness.h"
+
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
+#define JOB "/v1/jobs/" MOCK_JOB_ID
+
+static void connect_alice(TestServer *s, TestClient *c) {
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+
+        g_assert_cmpint(test_client_connect(c, s->port, crt, key, 0), ==, 1);
+}
+
+static json_object *parse_body(TestResponse *r) {
+        json_object *o = json_tokener_parse(r->body->str);
+
+        g_assert_nonnull(o);
+        return o;
+}
+
+static const char *json_str(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        g_assert_true(json_object_object_get_ex(o, key, &v));
+        return json_object_get_string(v);
+}
+
+static void expect_error(TestResponse *r, unsigned status, const char *code) {
+        json_object *o;
+        char ct[64];
+
+        g_assert_cmpuint(r->status, ==, status);
+        g_assert_cmpstr(test_response_header(r, "content-type", ct, sizeof(ct)), ==, "application/json");
+        o = parse_body(r);
+        g_assert_cmpstr(json_str(o, "error"), ==, code);
+        g_assert_nonnull(json_str(o, "message"));
+        json_object_put(o);
+}
+
+static void test_api(void) {
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+        MockRecord rec;
+        json_object *o, *jobs;
+        char buf[128];
+
+        test_server_start(&s, NULL);
+        connect_alice(&s, &c);
+
+        /* list */
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_true(r.keep_alive);
+        o = parse_body(&r);
+        g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+        g_assert_cmpuint(json_object_array_length(jobs), ==, 2);
+        g_assert_cmpstr(json_str(json_object_array_get_idx(jobs, 0), "id"), ==, MOCK_JOB_ID);
+        json_object_put(o);
+        test_response_done(&r);
+        test_server_record(&s, &rec);
+        g_assert_cmpstr(rec.method, ==, "ListAs");
+        g_assert_cmpstr(rec.principal, ==, "alice");
+        g_assert_false(rec.admin);
+        mock_record_done(&rec);
+
+        /* one job, same connection */
+        g_assert_cmpint(test_client_request(&c, GET(JOB), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_cmpstr(test_response_header(&r, "content-type", buf, sizeof(buf)), ==, "application/json");
+        o = parse_body(&r);
+        g_assert_cmpstr(json_str(o, "id"), ==, MOCK_JOB_ID);
+        g_assert_cmpstr(json_str(o, "owner"), ==, "alice");
+        g_assert_cmpstr(json_str(o, "state"), ==, "running");
+        json_object_put(o);
+        /* Slashes are not escaped, the same bytes as telerun --json. */
+        g_assert_nonnull(strstr(r.body->str, "\"/bin/echo\""));
+        test_response_done(&r);
+
+        /* wait */
+        g_assert_cmpint(test_client_request(&c, GET(JOB "?wait=true"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        o = parse_body(&r);
+        g_assert_cmpstr(json_str(o, "state"), ==, "success");
+        json_object_put(o);
+        test_response_done(&r);
+        test_server_record(&s, &rec);
+        g_assert_cmpstr(rec.method, ==, "WaitAs");
+        mock_record_done(&rec);
+
+        /* stop: StopAs, then GetJobAs */
+        test_server_record(&s, &rec);
+        {
+                unsigned before = rec.calls;
+
+                mock_record_done(&rec);
+                g_assert_cmpint(test_client_request(&c, "POST " JOB "/stop HTTP/1.1\r\nHost: x\r\n"
+                                                    "Content-Length: 0\r\n\r\n", &r), ==, 0);
+                g_assert_cmpuint(r.status, ==, 200);
+                test_response_done(&r);
+                test_server_record(&s, &rec);
+                g_assert_cmpuint(rec.calls, ==, before + 2);
+                g_assert_cmpstr(rec.method, ==, "GetJobAs");
+                mock_record_done(&rec);
+        }
+
+        /* errors from the daemon */
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/00000000-0000-4000-8000-000000000000"), &r), ==, 0);
+        expect_error(&r, 404, "no-such-job");
+        g_assert_true(r.keep_alive);
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/" MOCK_DENIED_ID), &r), ==, 0);
+        expect_error(&r, 403, "access-denied");
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs/" MOCK_DENIED_ID "/stop HTTP/1.1\r\n\r\n", &r), ==, 0);
+        expect_error(&r, 403, "access-denied");
+        test_response_done(&r);
+
+        /* errors of ours */
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/nope"), &r), ==, 0);
+        expect_error(&r, 400, "invalid-job-id");
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/nothing"), &r), ==, 0);
+        expect_error(&r, 404, "not-found");
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, "DELETE " JOB " HTTP/1.1\r\n\r\n", &r), ==, 0);
+        expect_error(&r, 405, "method-not-allowed");
+        g_assert_cmpstr(test_response_header(&r, "allow", buf, sizeof(buf)), ==, "GET");
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, "GET /v1/jobs HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", &r), ==, 0);
+        expect_error(&r, 400, "bad-request");
+        test_response_done(&r);
+
+        /* still the same connection */
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+
+        test_client_close(&c);
+        test_server_stop(&s);
+}
+
+static void test_start(void) {
+        static const char body[] = "{\"argv\": [\"/bin/echo\", \"hi there\"], \"env\": {\"FOO\": \"bar\"},"
+                                   " \"cwd\": \"/srv\", \"limits\": {\"cpu\": \"50%\", \"memory\": \"256M\","
+                                   " \"tasks\": 16}}";
+        g_autofree char *req = g_strdup_printf("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                                               "\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+        MockRecord rec;
+        json_object *o;
+        char buf[128];
+
+        test_server_start(&s, NULL);
+        connect_alice(&s, &c);
+
+        g_assert_cmpint(test_client_request(&c, req, &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 201);
+        g_assert_cmpstr(test_response_header(&r, "location", buf, sizeof(buf)), ==, JOB);
+        o = parse_body(&r);
+        g_assert_cmpstr(json_str(o, "id"), ==, MOCK_JOB_ID);
+        json_object_put(o);
+        test_response_done(&r);
+        test_server_record(&s, &rec);
+        g_assert_cmpstr(rec.argv_joined, ==, "/bin/echo hi there");
+        g_assert_cmpstr(rec.env_joined, ==, "FOO=bar");
+        g_assert_cmpstr(rec.cwd, ==, "/srv");
+        g_assert_cmpstr(rec.options, ==, "CPUQuotaPerSecUSec=500000 MemoryMax=268435456 TasksMax=16 ");
+        g_assert_cmpstr(rec.principal, ==, "alice");
+        mock_record_done(&rec);
+
+        /* The daemon's refusals. */
+        g_free(req);
+        req = g_strdup_printf("POST /v1/jobs HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                              strlen("{\"argv\": [\"/nonexistent\"]}"), "{\"argv\": [\"/nonexistent\"]}");
+        g_assert_cmpint(test_client_request(&c, req, &r), ==, 0);
+        expect_error(&r, 400, "executable-not-found");
+        test_response_done(&r);
+        g_free(req);
+        req = g_strdup_printf("POST /v1/jobs HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                              strlen("{\"argv\": [\"x\"], \"limits\": {\"memory\": \"2G\"}}"),
+                              "{\"argv\": [\"x\"], \"limits\": {\"memory\": \"2G\"}}");
+        g_assert_cmpint(test_client_request(&c, req, &r), ==, 0);
+        expect_error(&r, 400, "limit-exceeded");
+        test_response_done(&r);
+
+        /* Ours: bad JSON, unknown key; the connection stays usable. */
+        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 5\r\n\r\n{\"arg", &r), ==, 0);
+        expect_error(&r, 400, "invalid-json");
+        g_assert_true(r.keep_alive);
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 27\r\n\r\n"
+                                            "{\"argv\": [\"x\"], \"user\": 0}", &r), ==, 0);
+        expect_error(&r, 400, "invalid-request");
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\n\r\n", &r), ==, 0);
+        expect_error(&r, 400, "invalid-json");
+        test_response_done(&r);
+
+        /* Expect: 100-continue gets its go-ahead. */
+        g_free(req);
+        req = g_strdup_printf("POST /v1/jobs HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+                              strlen(body));
+        g_assert_cmpint(test_client_write(&c, req, strlen(req)), ==, 0);
+        {
+                char line[32] = "";
+                size_t n = 0;
+
+                g_assert_cmpint(SSL_read_ex(c.ssl, line, 25, &n), ==, 1);
+                g_assert_cmpmem(line, n, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        }
+        g_assert_cmpint(test_client_write(&c, body, strlen(body)), ==, 0);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        g_assert_cmpuint(r.status, ==, 201);
+        test_response_done(&r);
+
+        test_client_close(&c);
+        test_server_stop(&s);
+}
+
+static void check_output(TestResponse *r, uint64_t offset, uint64_t size) {
+        char buf[128];
+
+        g_assert_cmpuint(r->status, ==, 200);
+        g_assert_true(r->chunked);
+        g_assert_true(r->complete);
+        g_assert_cmpstr(test_response_header(r, "content-type", buf, sizeof(buf)), ==, "application/octet-stream");
+        g_assert_cmpuint(r->body->len, ==, size - offset);
+        for (uint64_t i = 0; i < size - offset; i++)
+                if (r->body->str[i] != mock_output_byte(offset + i))
+                        g_error("output differs at byte %" G_GUINT64_FORMAT, offset + i);
+}
+
+static void test_output(void) {
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+        MockRecord rec;
+
+        test_server_start(&s, NULL);
+        connect_alice(&s, &c);
+
+        g_assert_cmpint(test_client_request(&c, GET(JOB "/output"), &r), ==, 0);
+        check_output(&r, 0, MOCK_SMALL_SIZE);
+        test_response_done(&r);
+
+        g_assert_cmpint(test_client_request(&c, GET(JOB "/output?offset=1000&follow=true"), &r), ==, 0);
+        check_output(&r, 1000, MOCK_SMALL_SIZE);
+        test_response_done(&r);
+        test_server_record(&s, &rec);
+        g_assert_cmpstr(rec.method, ==, "OpenOutputAs");
+        g_assert_cmpuint(rec.offset, ==, 1000);
+        g_assert_true(rec.follow);
+        mock_record_done(&rec);
+
+        /* Past the end: an empty stream. */
+        g_assert_cmpint(test_client_request(&c, GET(JOB "/output?offset=999999999"), &r), ==, 0);
+        check_output(&r, MOCK_SMALL_SIZE, MOCK_SMALL_SIZE);
+        test_response_done(&r);
+
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/00000000-0000-4000-8000-000000000000/output"), &r), ==, 0);
+        expect_error(&r, 404, "no-such-job");
+        test_response_done(&r);
+
+        /* A big stream to a reader that starts late: everything arrives, in order. */
+        g_assert_cmpint(test_client_write(&c, GET("/v1/jobs/" MOCK_BIG_ID "/output"),
+                                          strlen(GET("/v1/jobs/" MOCK_BIG_ID "/output"))), ==, 0);
+        g_usleep(300 * 1000);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        check_output(&r, 0, MOCK_BIG_SIZE);
+        test_response_done(&r);
+
+        /* Pipelined requests are answered in order. */
+        g_assert_cmpint(test_client_write(&c, GET(JOB "/output?offset=200000") GET(JOB) GET("/v1/jobs"),
+                                          strlen(GET(JOB "/output?offset=200000") GET(JOB) GET("/v1/jobs"))), ==, 0);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        check_output(&r, 200000, MOCK_SMALL_SIZE);
+        test_response_done(&r);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        g_assert_nonnull(strstr(r.body->str, "\"id\":\"" MOCK_JOB_ID "\""));
+        test_response_done(&r);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        g_assert_nonnull(strstr(r.body->str, "\"jobs\":["));
+        test_response_done(&r);
+
+        test_client_close(&c);
+        test_server_stop(&s);
+}
+
+/* A client that stops reading: the gateway stops pulling job output (bounded buffer) and gives up after
+ * the write timeout; the stream then ends without its last chunk. */
+static void test_slow_reader(void) {
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+        int rcvbuf = 4096;
+
+        gateway_config_init(&cfg);
+        cfg.write_timeout_usec = 500 * 1000;
+        test_server_start(&s, &cfg);
+        connect_alice(&s, &c);
+        (void) setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+
+        g_assert_cmpint(test_client_write(&c, GET("/v1/jobs/" MOCK_BIG_ID "/output"),
+                                          strlen(GET("/v1/jobs/" MOCK_BIG_ID "/output"))), ==, 0);
+        g_usleep(2000 * 1000);
+        g_assert_cmpint(test_client_read_response(&c, &r, 5000), <, 0);
+        g_assert_false(r.complete);
+        g_assert_cmpuint(r.body->len, <, MOCK_BIG_SIZE);
+        g_test_message("slow reader got %zu of %u bytes before the gateway gave up", r.body->len, MOCK_BIG_SIZE);
+        test_response_done(&r);
+        test_client_close(&c);
+        g_assert_cmpuint(test_server_connections(&s), ==, 0);
+        test_server_stop(&s);
+}
+
+static bool closed_within(int fd, int ms) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char b[4096];
+
+        for (;;) {
+                if (poll(&p, 1, ms) <= 0)
+                        return false;
+                ssize_t n = recv(fd, b, sizeof(b), 0);
+                if (n <= 0)
+                        return true;   /* EOF or reset */
+                /* close_notify or alert bytes: keep reading to the EOF */
+        }
+}
+
+static void test_limits(void) {
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient c, c2, c3;
+        TestResponse r;
+        g_autoptr(GString) big = g_string_new("GET /v1/jobs HTTP/1.1\r\n");
+
+        gateway_config_init(&cfg);
+        cfg.rate_per_sec = 1;
+        cfg.rate_burst = 3;
+        cfg.max_connections = 2;
+        test_server_start(&s, &cfg);
+
+        /* Rate: the 4th request in a burst gets 429 and the connection closes. */
+        connect_alice(&s, &c);
+        for (unsigned i = 0; i < 3; i++) {
+                g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+                g_assert_cmpuint(r.status, ==, 200);
+                test_response_done(&r);
+        }
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        expect_error(&r, 429, "too-many-requests");
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        g_assert_true(closed_within(c.fd, 2000));
+        test_client_close(&c);
+
+        /* Header size: 413, then close. */
+        connect_alice(&s, &c);
+        while (big->len < 20000)
+                g_string_append(big, "X-Filler: 0123456789012345678901234567890123456789\r\n");
+        g_string_append(big, "\r\n");
+        g_assert_cmpint(test_client_request(&c, big->str, &r), ==, 0);
+        expect_error(&r, 413, "headers-too-large");
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        test_client_close(&c);
+
+        /* Body size: refused from the Content-Length alone. */
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", &r), ==, 0);
+        expect_error(&r, 413, "body-too-large");
+        test_response_done(&r);
+        test_client_close(&c);
+
+        /* Malformed HTTP: 400 and close. */
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_request(&c, "GET /v1/jobs HTTP/1.1\r\nBad Header\r\n\r\n", &r), ==, 0);
+        expect_error(&r, 400, "bad-request");
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        test_client_close(&c);
+
+        /* Connection cap: two open connections, the third is closed at once. */
+        while (test_server_connections(&s) > 0)
+                g_usleep(10 * 1000);
+        connect_alice(&s, &c);
+        connect_alice(&s, &c2);
+        {
+                g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+
+                g_assert_cmpint(test_client_connect(&c3, s.port, crt, key, 0), <, 0);
+                test_client_close(&c3);
+        }
+        /* The first two still work; once one goes, a new one is accepted. */
+        g_assert_cmpint(test_client_request(&c2, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        test_client_close(&c);
+        while (test_server_connections(&s) > 1)
+                g_usleep(10 * 1000);
+        connect_alice(&s, &c3);
+        g_assert_cmpint(test_client_request(&c3, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        test_client_close(&c2);
+        test_client_close(&c3);
+        test_server_stop(&s);
+}
+
+static void test_max_requests(void) {
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+
+        gateway_config_init(&cfg);
+        cfg.max_requests = 2;
+        test_server_start(&s, &cfg);
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_true(r.keep_alive);
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        g_assert_true(closed_within(c.fd, 2000));
+        test_client_close(&c);
+
+        /* HTTP/1.0 and Connection: close are honoured. */
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_request(&c, "GET /v1/jobs HTTP/1.1\r\nConnection: close\r\n\r\n", &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        g_assert_true(closed_within(c.fd, 2000));
+        test_client_close(&c);
+        test_server_stop(&s);
+}
+
+static void test_timeouts(void) {
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        int fd;
+        gint64 t0;
+
+        gateway_config_init(&cfg);
+        cfg.handshake_timeout_usec = 300 * 1000;
+        cfg.idle_timeout_usec = 300 * 1000;
+        cfg.request_timeout_usec = 300 * 1000;
+        test_server_start(&s, &cfg);
+
+        /* A TCP connection that never starts TLS. */
+        sa.sin_port = htons(s.port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        g_assert_cmpint(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+        t0 = g_get_monotonic_time();
+        g_assert_true(closed_within(fd, 3000));
+        g_assert_cmpint(g_get_monotonic_time() - t0, >=, 250 * 1000);
+        close(fd);
+
+        /* Idle after a request. */
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        test_response_done(&r);
+        g_assert_true(closed_within(c.fd, 3000));
+        test_client_close(&c);
+
+        /* A request that never completes (slowloris). */
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_write(&c, "GET /v1/jobs HTTP/1.1\r\nX-Slow: ", 32), ==, 0);
+        t0 = g_get_monotonic_time();
+        g_assert_true(closed_within(c.fd, 3000));
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, 2000 * 1000);
+        test_client_close(&c);
+        test_server_stop(&s);
+}
+
+static void test_daemon_down(void) {
+        TestServer s = { .bus_down = true };
+        TestClient c;
+        TestResponse r;
+
+        test_server_start(&s, NULL);
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        expect_error(&r, 503, "daemon-unavailable");
+        test_response_done(&r);
+        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 16\r\n\r\n"
+                                            "{\"argv\": [\"x\"]}", &r), ==, 0);
+        expect_error(&r, 503, "daemon-unavailable");
+        test_response_done(&r);
+        test_client_close(&c);
+        test_server_stop(&s);
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        g_test_init(&argc, &argv, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        gateway_log_max_level = g_test_verbose() ? 7 : 4;
+
+        g_test_add_func("/gateway/api", test_api);
+        g_test_add_func("/gateway/start", test_start);
+        g_test_add_func("/gateway/output", test_output);
+        g_test_add_func("/gateway/slow-reader", test_slow_reader);
+        g_test_add_func("/gateway/limits", test_limits);
+        g_test_add_func("/gateway/max-requests", test_max_requests);
+        g_test_add_func("/gateway/timeouts", test_timeouts);
+        g_test_add_func("/gateway/daemon-down", test_daemon_down);
+        r = g_test_run();
+        test_certs_cleanup();
+        return r;
+}

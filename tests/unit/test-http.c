@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/* test-http.c - request parsing and limits, routing, query strings, the job JSON decoder, response framing
+ * and the D-Bus error mapping, without any network. */
+#include <string.h>
+
+#include <glib.h>
+
+#include "gateway.h"
+#include "http-job.h"
+#include "http.h"
+
+/* Feeds the whole input (in pieces of step bytes) and returns the first non-MORE result. */
+static HttpFeedResult feed(HttpParser *p, const char *data, size_t size, size_t step, size_t *ret_used) {
+        size_t total = 0;
+
+        while (total < size) {
+                size_t used = 0, n = MIN(step, size - total);
+                HttpFeedResult f = http_parser_feed_data(p, data + total, n, &used);
+
+                total += used;
+                if (f != HTTP_FEED_MORE) {
+                        if (ret_used)
+                                *ret_used = total;
+                        return f;
+                }
+        }
+        if (ret_used)
+                *ret_used = total;
+        return HTTP_FEED_MORE;
+}
+
+static void test_parse_simple(void) {
+        static const char req[] = "GET /v1/jobs?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\n\r\n";
+        /* Every split position must give the same result. */
+        for (size_t step = 1; step <= sizeof(req); step++) {
+                HttpParser p;
+                size_t used;
+
+                http_parser_init_request(&p);
+                g_assert_cmpint(feed(&p, req, strlen(req), step, &used), ==, HTTP_FEED_REQUEST);
+                g_assert_cmpuint(used, ==, strlen(req));
+                g_assert_cmpint(p.request.method, ==, HTTP_GET);
+                g_assert_cmpstr(p.request.url, ==, "/v1/jobs?x=1");
+                g_assert_true(p.request.keep_alive);
+                g_assert_cmpuint(p.request.body_size, ==, 0);
+                http_parser_done(&p);
+        }
+}
+
+static void test_parse_pipelined(void) {
+        static const char req[] = "POST /v1/jobs HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"
+                                  "GET /v1/jobs HTTP/1.1\r\nConnection: close\r\n\r\n"
+                                  "GET /v1/jobs HTTP/1.0\r\n\r\n";
+        HttpParser p;
+        size_t used, off = 0;
+
+        http_parser_init_request(&p);
+        g_assert_cmpint(feed(&p, req, strlen(req), SIZE_MAX, &used), ==, HTTP_FEED_REQUEST);
+        g_assert_cmpint(p.request.method, ==, HTTP_POST);
+        g_assert_cmpuint(p.request.body_size, ==, 4);
+        g_assert_cmpmem(p.request.body, 4, "abcd", 4);
+        off += used;
+        /* Not calling next() keeps the request. */
+        g_assert_cmpint(feed(&p, req + off, strlen(req) - off, SIZE_MAX, &used), ==, HTTP_FEED_REQUEST);
+        g_assert_cmpuint(used, ==, 0);
+
+        http_parser_next(&p);
+        g_assert_cmpint(feed(&p, req + off, strlen(req) - off, SIZE_MAX, &used), ==, HTTP_FEED_REQUEST);
+        g_assert_cmpint(p.request.method, ==, HTTP_GET);
+        g_assert_false(p.request.keep_alive);
+        off += used;
+
+        http_parser_next(&p);
+        g_assert_cmpint(feed(&p, req + off, strlen(req) - off, SIZE_MAX, &used), ==, HTTP_FEED_REQUEST);
+        g_assert_false(p.request.keep_alive);   /* HTTP/1.0 without keep-alive */
+        off += used;
+        g_assert_cmpuint(off, ==, strlen(req));
+        http_parser_done(&p);
+}
+
+static void test_parse_chunked_body(void) {
+        static const char req[] = "POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        HttpParser p;
+
+        http_parser_init_request(&p);
+        g_assert_cmpint(feed(&p, req, strlen(req), 3, NULL), ==, HTTP_FEED_REQUEST);
+        g_assert_cmpuint(p.request.body_size, ==, 5);
+        g_assert_cmpstr(p.request.body, ==, "abcde");
+        http_parser_done(&p);
+}
+
+static void test_parse_expect_continue(void) {
+        static const char head[] = "POST /v1/jobs HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+        HttpParser p;
+        size_t used;
+
+        http_parser_init_request(&p);
+        g_assert_cmpint(feed(&p, head, strlen(head), SIZE_MAX, &used), ==, HTTP_FEED_CONTINUE);
+        g_assert_cmpint(feed(&p, "{}", 2, SIZE_MAX, &used), ==, HTTP_FEED_REQUEST);
+        g_assert_true(p.request.expect_continue);
+        http_parser_done(&p);
+}
+
+static void expect_error(const char *req, size_t size, unsigned status, const char *code) {
+        HttpParser p;
+
+        http_parser_init_request(&p);
+        g_assert_cmpint(feed(&p, req, size, 7, NULL), ==, HTTP_FEED_ERROR);
+        g_assert_cmpuint(p.error.status, ==, status);
+        g_assert_cmpstr(p.error.code, ==, code);
+        /* Errors are sticky. */
+        g_assert_cmpint(feed(&p, "GET / HTTP/1.1\r\n\r\n", 18, 100, NULL), ==, HTTP_FEED_ERROR);
+        http_parser_done(&p);
+}
+
+static void test_parse_errors(void) {
+        g_autoptr(GString) big = g_string_new("GET /v1/jobs HTTP/1.1\r\n");
+        g_autoptr(GString) longurl = g_string_new("GET /");
+        g_autoptr(GString) chunked = g_string_new("POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+
+        expect_error("BLAH\r\n\r\n", 8, 400, "bad-request");
+        expect_error("GET /v1/jobs HTTP/1.1\r\nHost a\r\n\r\n", 32, 400, "bad-request");
+        expect_error("GET /v1/jobs HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 64, 400,
+                     "bad-request");
+        expect_error("GET /v1/jobs HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 71, 400,
+                     "bad-request");
+        expect_error("GET /v1/jobs HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n", 64, 400,
+                     "bad-request");
+        expect_error("GET /v1/\0jobs HTTP/1.1\r\n\r\n", 26, 400, "bad-request");
+
+        /* Header limit: many small headers. */
+        for (unsigned i = 0; i < 2000; i++)
+                g_string_append_printf(big, "X-Filler-%u: 0123456789\r\n", i);
+        g_string_append(big, "\r\n");
+        expect_error(big->str, big->len, 413, "headers-too-large");
+        /* A request target above its own limit. */
+        for (unsigned i = 0; i < 5000; i++)
+                g_string_append_c(longurl, 'a');
+        g_string_append(longurl, " HTTP/1.1\r\n\r\n");
+        expect_error(longurl->str, longurl->len, 413, "headers-too-large");
+
+        /* Body limit: declared, and chunked. */
+        expect_error("POST /v1/jobs HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n", 51, 413, "body-too-large");
+        for (unsigned i = 0; i < 20; i++) {
+                g_string_append_printf(chunked, "10000\r\n");
+                for (unsigned k = 0; k < 0x10000; k++)
+                        g_string_append_c(chunked, 'x');
+                g_string_append(chunked, "\r\n");
+        }
+        expect_error(chunked->str, chunked->len, 413, "body-too-large");
+}
+
+static void test_parse_body_at_limit(void) {
+        g_autoptr(GString) req = g_string_new("");
+        HttpParser p;
+
+        g_string_printf(req, "POST /v1/jobs HTTP/1.1\r\nContent-Length: %u\r\n\r\n", HTTP_BODY_MAX);
+        for (unsigned i = 0; i < HTTP_BODY_MAX; i++)
+                g_string_append_c(req, ' ');
+        http_parser_init_request(&p);
+        g_assert_cmpint(feed(&p, req->str, req->len, 16384, NULL), ==, HTTP_FEED_REQUEST);
+        g_assert_cmpuint(p.request.body_size, ==, HTTP_BODY_MAX);
+        http_parser_done(&p);
+}
+
+#define ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
+
+static void test_route(void) {
+        HttpRoute r;
+        HttpError e = {};
+
+#define ROUTE(m, u) http_route(m, u, strlen(u), &r, &e)
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOBS_LIST);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOBS_START);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_GET);
+        g_assert_cmpstr(r.job_id, ==, ID);
+        g_assert_false(r.wait);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?wait=true"), ==, 0);
+        g_assert_true(r.wait);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?wait=0"), ==, 0);
+        g_assert_false(r.wait);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_STOP);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_OUTPUT);
+        g_assert_cmpuint(r.offset, ==, 0);
+        g_assert_false(r.follow);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?offset=4096&follow=true"), ==, 0);
+        g_assert_cmpuint(r.offset, ==, 4096);
+        g_assert_true(r.follow);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?follow=1&&offset=%31%30&"), ==, 0);
+        g_assert_cmpuint(r.offset, ==, 10);
+        g_assert_true(r.follow);
+
+        /* 404 */
+        g_assert_cmpint(ROUTE(HTTP_GET, "/"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output/x"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v2/jobs"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/../../etc"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+
+        /* 405 with Allow */
+        g_assert_cmpint(ROUTE(HTTP_DELETE, "/v1/jobs"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "GET, POST");
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/stop"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "POST");
+        g_assert_cmpint(ROUTE(HTTP_PUT, "/v1/jobs/" ID "/output"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+
+        /* 400: ids, queries, absolute forms */
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/not-a-job"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpstr(e.code, ==, "invalid-job-id");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "0000000000000"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?follow=true"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?wait=true"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?wait=maybe"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?wait=true&wait=true"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?offset=-1"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?offset=99999999999999999999999"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?offset=%zz"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?offset=1%00"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?offset"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "http://host/v1/jobs"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "*"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+#undef ROUTE
+}
+
+static void test_query(void) {
+        const char *p = "a=1&b=x%20y+z&&c=";
+        char k[8], v[16];
+
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, 1);
+        g_assert_cmpstr(k, ==, "a");
+        g_assert_cmpstr(v, ==, "1");
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, 1);
+        g_assert_cmpstr(k, ==, "b");
+        g_assert_cmpstr(v, ==, "x y z");
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, 1);
+        g_assert_cmpstr(k, ==, "c");
+        g_assert_cmpstr(v, ==, "");
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, 0);
+
+        p = "abcdefghij=1";
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, -EINVAL);
+        p = "a=%4";
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, -EINVAL);
+        p = "a=%";
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, -EINVAL);
+        p = "=1";
+        g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, -EINVAL);
+}
+
+static int parse_job(const char *json, HttpJobRequest *r, HttpError *e) {
+        *e = (HttpError) {};
+        return http_job_request_parse(json, strlen(json), r, e);
+}
+
+static void test_job_json_good(void) {
+        HttpJobRequest r = {};
+        HttpError e;
+
+        g_assert_cmpint(parse_job("{\"argv\": [\"/bin/echo\", \"hello world\"]}", &r, &e), ==, 0);
+        g_assert_cmpstr(r.argv[0], ==, "/bin/echo");
+        g_assert_cmpstr(r.argv[1], ==, "hello world");
+        g_assert_null(r.argv[2]);
+        g_assert_nonnull(r.env);
+        g_assert_null(r.env[0]);
+        g_assert_cmpstr(r.cwd, ==, "");
+        g_assert_false(r.limits.has_cpu || r.limits.has_memory || r.limits.has_tasks);
+        http_job_request_done(&r);
+
+        g_assert_cmpint(parse_job("{\"argv\": [\"env\"], \"env\": {\"A\": \"1\", \"B\": \"x=y\"}, \"cwd\": \"/tmp\","
+                                  " \"limits\": {\"cpu\": \"150%\", \"memory\": \"256M\", \"io_read\": 1048576,"
+                                  " \"io_write\": \"10M\", \"tasks\": 64}}\n", &r, &e), ==, 0);
+        g_assert_cmpstr(r.env[0], ==, "A=1");
+        g_assert_cmpstr(r.env[1], ==, "B=x=y");
+        g_assert_null(r.env[2]);
+        g_assert_cmpstr(r.cwd, ==, "/tmp");
+        g_assert_true(r.limits.has_cpu);
+        g_assert_cmpuint(r.limits.cpu_usec, ==, 1500000);
+        g_assert_cmpuint(r.limits.memory, ==, 256U << 20);
+        g_assert_cmpuint(r.limits.io_read, ==, 1048576);
+        g_assert_cmpuint(r.limits.io_write, ==, 10U << 20);
+        g_assert_cmpuint(r.limits.tasks, ==, 64);
+        http_job_request_done(&r);
+
+        g_assert_cmpint(parse_job("{\"argv\": [\"x\"], \"env\": [\"A=1\", \"B=\"], \"limits\": {\"cpu\": 250000,"
+                                  " \"tasks\": \"10\"}}", &r, &e), ==, 0);
+        g_assert_cmpstr(r.env[0], ==, "A=1");
+        g_assert_cmpstr(r.env[1], ==, "B=");
+        g_assert_cmpuint(r.limits.cpu_usec, ==, 250000);
+        g_assert_cmpuint(r.limits.tasks, ==, 10);
+        http_job_request_done(&r);
+
+        /* Unicode passes as UTF-8. */
+        g_assert_cmpint(parse_job("{\"argv\": [\"echo\", \"\\u00e9t\\u00e9\"]}", &r, &e), ==, 0);
+        g_assert_cmpstr(r.argv[1], ==, "\xc3\xa9t\xc3\xa9");
+        http_job_request_done(&r);
+}
+
+static void expect_job_error(const char *json, size_t size, unsigned status, const char *code) {
+        HttpJobRequest r = {};
+        HttpError e = {};
+
+        g_test_message("expect %u for: %.*s", status, (int) MIN(size, 80U), json);
+        g_assert_cmpint(http_job_request_parse(json, size, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, status);
+        g_assert_cmpstr(e.code, ==, code);
+        g_assert_null(r.argv);
+        g_assert_null(r.env);
+}
+
+#define BAD(json) expect_job_error(json, strlen(json), 400, "invalid-request")
+#define BADJSON(json) expect_job_error(json, strlen(json), 400, "invalid-json")
+
+static void test_job_json_bad(void) {
+        BADJSON("");
+        BADJSON("   ");
+        BADJSON("{");
+        BADJSON("{\"argv\": [\"x\"]} {}");
+        BADJSON("{\"argv\": [\"x\"]}x");
+        BADJSON("{'argv': ['x']}");
+        BADJSON("{\"argv\": [\"x\",]}");
+        BADJSON("{\"argv\": [\"\xff\"]}");                  /* invalid UTF-8 */
+        BADJSON("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+        expect_job_error("{\"argv\": [\"x\"]}\0", 16, 400, "invalid-json");
+
+        BAD("[]");
+        BAD("\"x\"");
+        BAD("{}");
+        BAD("{\"argv\": []}");
+        BAD("{\"argv\": [\"\"]}");
+        BAD("{\"argv\": \"/bin/true\"}");
+        BAD("{\"argv\": [1]}");
+        BAD("{\"argv\": [null]}");
+        BAD("{\"argv\": [\"a\\u0000b\"]}");               /* embedded NUL */
+        BAD("{\"argv\": [\"x\"], \"unknown\": 1}");
+        BAD("{\"argv\": [\"x\"], \"cwd\": 1}");
+        BAD("{\"argv\": [\"x\"], \"cwd\": null}");
+        BAD("{\"argv\": [\"x\"], \"env\": \"A=1\"}");
+        BAD("{\"argv\": [\"x\"], \"env\": [\"A\"]}");
+        BAD("{\"argv\": [\"x\"], \"env\": [\"=1\"]}");
+        BAD("{\"argv\": [\"x\"], \"env\": [1]}");
+        BAD("{\"argv\": [\"x\"], \"env\": {\"\": \"1\"}}");
+        BAD("{\"argv\": [\"x\"], \"env\": {\"A=B\": \"1\"}}");
+        BAD("{\"argv\": [\"x\"], \"env\": {\"A\": 1}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": []}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"cpus\": 1}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"cpu\": \"lots\"}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"cpu\": 1.5}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"cpu\": \"0%\"}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"memory\": -1}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"memory\": 0}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"memory\": \"12Q\"}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"memory\": true}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"memory\": \"99999999999T\"}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"tasks\": \"-3\"}}");
+        BAD("{\"argv\": [\"x\"], \"limits\": {\"io_write\": null}}");
+}
+
+static void test_responses(void) {
+        HttpBuffer b = {};
+        HttpError e = {};
+        g_autofree char *s = NULL;
+
+        http_error_set(&e, 405, "method-not-allowed", "Use \"GET\" / POST.");
+        e.allow = "GET, POST";
+        g_assert_cmpint(http_buffer_add_error_response(&b, &e, true), ==, 0);
+        s = g_strndup(http_buffer_head(&b), http_buffer_size(&b));
+        g_assert_true(g_str_has_prefix(s, "HTTP/1.1 405 Method Not Allowed\r\n"));
+        g_assert_nonnull(strstr(s, "\r\nAllow: GET, POST\r\n"));
+        g_assert_nonnull(strstr(s, "\r\nConnection: keep-alive\r\n"));
+        g_assert_nonnull(strstr(s, "\r\nContent-Type: application/json\r\n"));
+        g_assert_true(g_str_has_suffix(s, "\r\n\r\n{\"error\":\"method-not-allowed\",\"message\":\"Use \\\"GET\\\" / "
+                                          "POST.\"}\n"));
+        g_assert_nonnull(strstr(s, "Content-Length: 63\r\n"));
+        http_buffer_consume(&b, http_buffer_size(&b));
+        g_assert_cmpuint(http_buffer_size(&b), ==, 0);
+
+        g_assert_cmpint(http_buffer_add_chunk(&b, "hello", 5), ==, 0);
+        g_assert_cmpint(http_buffer_add_chunk(&b, NULL, 0), ==, 0);
+        g_assert_cmpmem(http_buffer_head(&b), http_buffer_size(&b), "5\r\nhello\r\n0\r\n\r\n", 15);
+        http_buffer_consume(&b, 3);
+        g_assert_cmpmem(http_buffer_head(&b), http_buffer_size(&b), "hello\r\n0\r\n\r\n", 12);
+        http_buffer_done(&b);
+        g_assert_cmpstr(http_status_text(429), ==, "Too Many Requests");
+        g_assert_cmpstr(http_status_text(999), ==, "Unknown");
+}
+
+static void test_bus_errors(void) {
+        static const struct {
+                const char *name;
+                unsigned status;
+                const char *code;
+        } cases[] = {
+                { "org.freedesktop.DBus.Error.AccessDenied", 403, "access-denied" },
+                { "org.freedesktop.DBus.Error.InvalidArgs", 400, "invalid-argument" },
+                { "org.teleworker.worker1.Error.NoSuchJob", 404, "no-such-job" },
+                { "org.teleworker.worker1.Error.ExecutableNotFound", 400, "executable-not-found" },
+                { "org.teleworker.worker1.Error.LimitExceeded", 400, "limit-exceeded" },
+                { "org.teleworker.worker1.Error.StartFailed", 500, "start-failed" },
+                { "org.freedesktop.DBus.Error.ServiceUnknown", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.NoReply", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.UnknownMethod", 500, "internal-error" },
+                { "com.example.Whatever", 500, "internal-error" },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                HttpError e = {};
+
+                sd_bus_error_set(&error, cases[i].name, "the daemon's words");
+                gateway_error_from_bus(&error, -EIO, &e);
+                g_assert_cmpuint(e.status, ==, cases[i].status);
+                g_assert_cmpstr(e.code, ==, cases[i].code);
+                if (e.status == 400 || e.status == 403 || e.status == 404)
+                        g_assert_cmpstr(e.message, ==, "the daemon's words");
+                sd_bus_error_free(&error);
+        }
+        {
+                HttpError e = {};
+
+                gateway_error_from_bus(NULL, -ENOTCONN, &e);
+                g_assert_cmpuint(e.status, ==, 503);
+                gateway_error_from_bus(NULL, -ENOMEM, &e);
+                g_assert_cmpuint(e.status, ==, 500);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        g_test_init(&argc, &argv, NULL);
+
+        g_test_add_func("/http/parse/simple", test_parse_simple);
+        g_test_add_func("/http/parse/pipelined", test_parse_pipelined);
+        g_test_add_func("/http/parse/chunked-body", test_parse_chunked_body);
+        g_test_add_func("/http/parse/expect-continue", test_parse_expect_continue);
+        g_test_add_func("/http/parse/errors", test_parse_errors);
+        g_test_add_func("/http/parse/body-at-limit", test_parse_body_at_limit);
+        g_test_add_func("/http/route", test_route);
+        g_test_add_func("/http/query", test_query);
+        g_test_add_func("/http/job-json/good", test_job_json_good);
+        g_test_add_func("/http/job-json/bad", test_job_json_bad);
+        g_test_add_func("/http/responses", test_responses);
+        g_test_add_func("/http/bus-errors", test_bus_errors);
+        return g_test_run();
+}
