@@ -133,7 +133,8 @@ static int bus_call_interruptible(ClientBus *cb, sd_bus_message *m, uint64_t tim
                 if (until != UINT64_MAX) {
                         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-                        timeout_ms = until <= now ? 0 : (int) MIN((until - now + 999) / 1000, (uint64_t) INT_MAX);
+                        timeout_ms = until <= now ? 0 :
+                                     (int) MIN((until - now + 999) / 1000, (uint64_t) INT_MAX);
                 }
 
                 if (poll(pfd, 2, timeout_ms) < 0) {
@@ -270,7 +271,8 @@ static int call_job_props(ClientBus *cb, const char *method, uint64_t timeout, c
                 return r;
         r = sd_bus_message_append(m, "s", id);
         if (r < 0)
-                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the %s call: %m", method);
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the %s call: %m",
+                                        method);
 
         r = bus_call(cb, m, timeout,
                      streq(method, "Wait") ? "Failed to wait for the job" : "Failed to get the job", &reply,
@@ -320,7 +322,8 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
                 return r;
         r = sd_bus_message_append(m, "stb", id, offset, (int) follow);
         if (r < 0)
-                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the OpenOutput call: %m");
+                return client_error_set(error, r, CLIENT_ERROR_OTHER,
+                                        "Failed to build the OpenOutput call: %m");
         r = bus_call(cb, m, CALL_TIMEOUT_DEFAULT, "Failed to open the job's output", &reply, error);
         if (r < 0)
                 return r;
@@ -332,7 +335,8 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
         /* The message owns the fd it carries: take a copy that outlives it. */
         fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
-                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to duplicate the output fd: %m");
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER,
+                                        "Failed to duplicate the output fd: %m");
         *ret_fd = fd;
         return 0;
 }

@@ -10,5 +10,6 @@
 #include "client.h"
 
 int client_remote_new(const ClientRemoteConfig *config, Client **ret, ClientError *error) {
-        return client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER, "remote mode not available in this build");
+        return client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER,
+                                "remote mode not available in this build");
 }

@@ -309,7 +309,8 @@ void print_job_status(FILE *f, json_object *job, uint64_t now) {
                 if (ended >= started) {
                         char span[32];
 
-                        (void) snprintf(buf, sizeof(buf), "%s%s", format_timespan(span, sizeof(span), ended - started),
+                        (void) snprintf(buf, sizeof(buf), "%s%s",
+                                        format_timespan(span, sizeof(span), ended - started),
                                         running ? " (running)" : "");
                         print_field(f, "Runtime", buf);
                 }
@@ -319,7 +320,9 @@ void print_job_status(FILE *f, json_object *job, uint64_t now) {
         if (job_json_uint64(job, "output_size", &v)) {
                 char size[32];
 
-                fprintf(f, "%10s: %" PRIu64 " bytes (%s)", "Output", v, format_size(size, sizeof(size), v));
+                fprintf(f, "%10s: %" PRIu64 " bytes", "Output", v);
+                if (v >= 1024)
+                        fprintf(f, " (%s)", format_size(size, sizeof(size), v));
                 if (job_json_uint64(job, "output_dropped", &dropped) && dropped > 0)
                         fprintf(f, ", %" PRIu64 " bytes dropped past the cap", dropped);
                 fputc('\n', f);
@@ -364,7 +367,8 @@ void print_job_summary(FILE *f, json_object *job) {
         const char *reason = job_json_string(job, "reason"), *signame = job_json_string(job, "signal");
         int code, sig;
 
-        fprintf(f, "%s: %s", str_or_dash(job_json_string(job, "id")), str_or_dash(job_json_string(job, "state")));
+        fprintf(f, "%s: %s", str_or_dash(job_json_string(job, "id")),
+                str_or_dash(job_json_string(job, "state")));
         if (job_json_int(job, "exit_code", &code))
                 fprintf(f, " (exit code %d)", code);
         else if (job_json_int(job, "exit_signal", &sig)) {
@@ -440,9 +444,9 @@ void print_job_table(FILE *f, json_object *jobs, size_t width, bool legend) {
                 /* On a terminal, keep one job per line; a pipe gets the whole command line. */
                 if (width > 0 && rows[i].command)
                         truncate_utf8(cmd, width > prefix + 16 ? width - prefix : 16);
-                fprintf(f, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", (int) w_id, rows[i].id, (int) w_owner,
-                        rows[i].owner, (int) w_state, rows[i].state, (int) w_exit, rows[i].exit, (int) w_started,
-                        rows[i].started, cmd);
+                fprintf(f, "%-*s  %-*s  %-*s  %-*s  %-*s  %s\n",
+                        (int) w_id, rows[i].id, (int) w_owner, rows[i].owner, (int) w_state, rows[i].state,
+                        (int) w_exit, rows[i].exit, (int) w_started, rows[i].started, cmd);
                 free(rows[i].command);
         }
         free(rows);
@@ -451,12 +455,16 @@ void print_job_table(FILE *f, json_object *jobs, size_t width, bool legend) {
 void print_json(FILE *f, json_object *o, JsonMode mode) {
         int flags = JSON_C_TO_STRING_NOSLASHESCAPE;
 
-        flags |= mode == JSON_PRETTY ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
+        if (mode == JSON_PRETTY)
+                flags |= JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+        else
+                flags |= JSON_C_TO_STRING_PLAIN;
         fputs(json_object_to_json_string_ext(o, flags), f);
         fputc('\n', f);
 }
 
-bool tail_scan(const uint8_t *buf, size_t n, uint64_t buf_offset, uint64_t size, uint64_t lines, uint64_t *count,
+bool tail_scan(const uint8_t *buf, size_t n, uint64_t buf_offset, uint64_t size, uint64_t lines,
+               uint64_t *count,
                uint64_t *ret_offset) {
         for (size_t i = n; i > 0; i--) {
                 uint64_t pos = buf_offset + i - 1;

@@ -53,5 +53,6 @@ void print_json(FILE *f, json_object *o, JsonMode mode);
  * bytes long) backwards for line starts, carrying *count over successive calls that move towards 0.
  * Returns true with *ret_offset = where the last `lines` lines start once found. A trailing newline at the
  * very end does not open an empty line. lines must be > 0. */
-bool tail_scan(const uint8_t *buf, size_t n, uint64_t buf_offset, uint64_t size, uint64_t lines, uint64_t *count,
+bool tail_scan(const uint8_t *buf, size_t n, uint64_t buf_offset, uint64_t size, uint64_t lines,
+               uint64_t *count,
                uint64_t *ret_offset);

@@ -63,7 +63,8 @@ typedef enum TelerunOption {
 } TelerunOption;
 
 #define OPT(o) (1U << (o))
-#define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | OPT(OPT_CACERT))
+#define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | \
+                     OPT(OPT_CACERT))
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
                        OPT(OPT_IO_WRITE) | OPT(OPT_TASKS))
 
@@ -144,53 +145,52 @@ static const char *option_name(TelerunOption o) {
 void telerun_help(void) {
         printf("Usage: telerun [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS...]\n"
                "\n"
-               "Run jobs with teleworker: each job runs in its own systemd scope with CPU, memory, IO and task\n"
-               "limits; its output (stdout and stderr, in order) is kept and can be replayed and followed.\n"
+               "Run jobs with teleworker: each job runs in its own systemd scope with CPU,\n"
+               "memory, IO and task limits; its output (stdout and stderr, in order) is kept\n"
+               "and can be replayed and followed.\n"
                "\n"
                "Commands:\n"
                "  start [OPTIONS] [--] CMD [ARGS...]  Start a job, print its id\n"
-               "  run [OPTIONS] [--] CMD [ARGS...]    Start a job, stream its output, exit with its status;\n"
-               "                                      Ctrl-C stops the job\n"
+               "  run [OPTIONS] [--] CMD [ARGS...]    Start a job, stream its output, exit\n"
+               "                                      with its status; Ctrl-C stops it\n"
                "  status ID                           Show a job\n"
-               "  logs [-f] [--offset N|--tail N] ID  Print a job's output (-f: follow until the job ends)\n"
-               "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL); waits until they ended\n"
-               "  list                                List jobs (own jobs; all for administrators)\n"
-               "  wait ID                             Wait until a job ends, exit with its status\n"
+               "  logs [OPTIONS] ID                   Print a job's output\n"
+               "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
+               "  list                                List jobs (all jobs for admins)\n"
+               "  wait ID                             Wait for a job, exit with its status\n"
                "\n"
                "Job options (start, run):\n"
-               "  -e, --env=KEY=VALUE   Set an environment variable (repeatable); by default the job gets\n"
-               "                        only PATH, HOME, USER, LOGNAME, SHELL and LANG\n"
-               "      --cwd=DIR         Working directory (default: the current one; '' = the account's home;\n"
-               "                        remote mode: the home)\n"
+               "  -e, --env=KEY=VALUE   Set an environment variable (repeatable)\n"
+               "      --cwd=DIR         Working directory (default: the current one;\n"
+               "                        '' or remote mode: the account's home)\n"
                "      --cpu=QUOTA       CPU quota: 150%% or 1.5 (CPUs)\n"
-               "      --memory=SIZE     Memory limit: 256M, 1G, ... (K, M, G, T are powers of 1024)\n"
+               "      --memory=SIZE     Memory limit: 256M, 1G (K, M, G, T: powers of 1024)\n"
                "      --io-read=SIZE    Read bandwidth limit per second\n"
                "      --io-write=SIZE   Write bandwidth limit per second\n"
                "      --tasks=N         Maximum number of processes and threads\n"
-               "                        (a limit may also be 'infinity'; unset = the worker's default profile)\n"
-               "  -f, --follow          start: stream the output and exit with the job's status;\n"
-               "                        Ctrl-C leaves the job running\n"
+               "                        A limit may be 'infinity'; unset = default profile\n"
+               "  -f, --follow          start: stream the output, exit with the job's\n"
+               "                        status; Ctrl-C leaves the job running\n"
                "\n"
                "Other options:\n"
                "      --json[=short|pretty]  JSON output (start, status, list, wait)\n"
-               "  -f, --follow          logs: keep printing new output until the job ends\n"
-               "      --offset=BYTES    logs: start at this byte of the output (default 0)\n"
+               "  -f, --follow          logs: print new output until the job ends\n"
+               "      --offset=BYTES    logs: start at this byte of the output\n"
                "  -n, --tail=LINES      logs: start at the last LINES lines\n"
                "  -q, --quiet           list: print job ids only\n"
                "      --no-legend       list: no header line\n"
                "  -h, --help            Show this help\n"
                "      --version         Show the version\n"
                "\n"
-               "Remote mode (a teleworker-gateway over mTLS instead of the local system bus):\n"
-               "      --addr=HOST:PORT  Gateway address               [$TELERUN_ADDR]\n"
-               "      --cert=FILE       Client certificate (PEM)      [$TELERUN_CERT]\n"
-               "      --key=FILE        Client private key (PEM)      [$TELERUN_KEY]\n"
-               "      --cacert=FILE     CA of the gateway (PEM)       [$TELERUN_CACERT]\n"
+               "Remote mode (a teleworker-gateway over mTLS instead of the system bus):\n"
+               "      --addr=HOST:PORT  Gateway address                 [$TELERUN_ADDR]\n"
+               "      --cert=FILE       Client certificate (PEM)        [$TELERUN_CERT]\n"
+               "      --key=FILE        Client private key (PEM)        [$TELERUN_KEY]\n"
+               "      --cacert=FILE     CA of the gateway (PEM)         [$TELERUN_CACERT]\n"
                "\n"
-               "Exit status: 0 success, 1 failure, 2 usage error or arguments refused, 3 no such job,\n"
-               "4 access denied, 5 worker unreachable; run, wait and start -f: the job's exit code,\n"
-               "128+N if it was killed by signal N.\n"
-               "See docs/cli.md for details.\n");
+               "Exit status: 0 success, 1 failure, 2 usage error or request refused as\n"
+               "invalid, 3 no such job, 4 access denied, 5 worker unreachable. run, wait\n"
+               "and start -f exit with the job's exit code (128+N if killed by signal N).\n");
 }
 
 void telerun_args_reset(void) {
@@ -309,7 +309,8 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                         else if (streq(optarg, "off"))
                                 arg_json = JSON_OFF;
                         else
-                                return usage_error("invalid --json mode '%s': expected short, pretty or off", optarg);
+                                return usage_error("invalid --json mode '%s': expected short, pretty or off",
+                                                   optarg);
                         break;
                 case OPT_FOLLOW:
                         arg_follow = true;
@@ -414,7 +415,8 @@ int parse_argv(int argc, char *argv[]) {
         allowed = OPTS_GLOBAL | verbs[arg_verb].options;
         for (TelerunOption o = 0; o < _OPT_MAX; o++)
                 if ((seen & OPT(o)) && !(allowed & OPT(o)))
-                        return usage_error("option --%s does not apply to '%s'", option_name(o), verbs[arg_verb].name);
+                        return usage_error("option --%s does not apply to '%s'", option_name(o),
+                                           verbs[arg_verb].name);
 
         remote_options = seen & (OPT(OPT_CERT) | OPT(OPT_KEY) | OPT(OPT_CACERT));
         if (!arg_addr)

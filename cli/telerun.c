@@ -63,7 +63,8 @@ static void note_abnormal_end(json_object *job) {
         if (!reason || streq(reason, "exited"))
                 return;
         if (signame)
-                fprintf(stderr, "telerun: job %s ended: %s (%s)\n", job_json_string(job, "id"), reason, signame);
+                fprintf(stderr, "telerun: job %s ended: %s (%s)\n", job_json_string(job, "id"), reason,
+                        signame);
         else
                 fprintf(stderr, "telerun: job %s ended: %s\n", job_json_string(job, "id"), reason);
 }
@@ -226,7 +227,8 @@ static int verb_start(Client *c) {
         return follow_job(c, id, interrupt_fd, &old_mask);
 }
 
-static int tail_offset(Client *c, const char *id, uint64_t size, uint64_t lines, uint64_t *ret, ClientError *e) {
+static int tail_offset(Client *c, const char *id, uint64_t size, uint64_t lines, uint64_t *ret,
+                       ClientError *e) {
         _cleanup_(freep) uint8_t *buf = NULL;
         uint64_t end = size, chunk = TAIL_CHUNK_MIN, count = 0;
         int r;
@@ -250,7 +252,8 @@ static int tail_offset(Client *c, const char *id, uint64_t size, uint64_t lines,
                         return r;
                 n = read_full(fd, buf, len);
                 if (n < 0)
-                        return client_error_set(e, (int) n, CLIENT_ERROR_OTHER, "Failed to read the output: %m");
+                        return client_error_set(e, (int) n, CLIENT_ERROR_OTHER,
+                                                "Failed to read the output: %m");
                 if (tail_scan(buf, (size_t) n, start, size, lines, &count, ret))
                         return 0;
                 end = start;

@@ -7,8 +7,10 @@
  * first spool write error, are spliced from the pipe into /dev/null and counted as dropped: the job never
  * blocks on its pipe, and the kept stream is always a prefix (never a silent gap in the middle).
  *
- * Readers. A reader is the write end of a pipe (non-blocking, enlarged to 1 MiB where the kernel allows) and
- * the next stream offset to send. It is in exactly one of two states:
+ * Readers. Every reader, of a live or a complete stream, is a pipe the store feeds (see
+ * output_store_open_reader() for why never a plain fd of the spool). The store keeps the write end
+ * (non-blocking, enlarged to 1 MiB where the kernel allows) and the next stream offset to send; the reader is
+ * in exactly one of two states:
  *   - active: it has bytes to send. Its io source watches EPOLLOUT, so it is dispatched while its pipe has
  *     room and sleeps in epoll while the pipe is full. A stalled reader therefore costs nothing.
  *   - waiting: it follows a live stream and has sent everything spooled. Its io source watches no events
@@ -23,12 +25,15 @@
  * Fairness. Each dispatch moves a bounded number of bytes (OUTPUT_INPUT_BUDGET, OUTPUT_READER_BUDGET); the
  * io sources are level-triggered, so unfinished work is dispatched again on the next iteration. The input and
  * the readers share one priority on purpose: sd-event dispatches pending sources of equal priority oldest
- * first, so a flooding job and the readers take turns, and the input's budget is the larger one, so capture
- * gets the larger share. A strictly higher input priority would let one job that writes without pause (or
- * one past its cap, discarding at full speed forever) starve every reader of every job.
+ * first, so a flooding job and the readers take turns (the input with the larger budget). A strictly higher
+ * input priority would let one job that writes without pause (or one past its cap, discarding at full speed
+ * forever) starve every reader of every job. Followers that keep up are not even in that queue: the input
+ * handler feeds them as part of the capture.
  *
  * Durability. Nothing here calls fsync(): the spool lives in the page cache and the kernel writes it back.
- * A daemon crash loses nothing that was spliced; a machine crash may lose the unwritten tail. */
+ * A daemon crash loses nothing that was spliced; a machine crash may lose the unwritten tail. The kernel may
+ * still throttle the splice into the spool when dirty pages pile up (balance_dirty_pages()); the cap is what
+ * bounds that. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +72,6 @@ struct OutputReader {
 
 struct OutputStore {
         sd_event *event;
-        char *spool_path;
         int spool_fd;                   /* O_RDWR; written and read by explicit offset only */
         int input_fd;                   /* read end of the job's pipe, O_NONBLOCK; -EBADF once complete */
         int null_fd;                    /* /dev/null, opened when the first byte is dropped */
@@ -349,15 +353,13 @@ OutputStore *output_store_free(OutputStore *s) {
         safe_close(s->null_fd);
         safe_close(s->spool_fd);
         sd_event_unref(s->event);
-        free(s->spool_path);
         free(s);
         return NULL;
 }
 DEFINE_FREE_FUNC(OutputStore, output_store_free);
 
 /* Common tail of output_store_new() and output_store_open(): takes spool_fd and input_fd, also on failure. */
-static int output_store_setup(sd_event *e, const char *spool_path, int spool_fd, int input_fd,
-                              uint64_t max_bytes, OutputStore **ret) {
+static int output_store_setup(sd_event *e, int spool_fd, int input_fd, uint64_t max_bytes, OutputStore **ret) {
         _cleanup_(closep) int spool = spool_fd, input = input_fd;
         _cleanup_(output_store_freep) OutputStore *s = NULL;
         struct stat st;
@@ -375,9 +377,6 @@ static int output_store_setup(sd_event *e, const char *spool_path, int spool_fd,
         s->event = sd_event_ref(e);
         s->max_bytes = max_bytes;
         s->size = (uint64_t) st.st_size;
-        s->spool_path = strdup(spool_path);
-        if (!s->spool_path)
-                return -ENOMEM;
         s->spool_fd = TAKE_FD(spool);
 
         if (input < 0) {
@@ -420,7 +419,7 @@ int output_store_new(sd_event *e, const char *spool_path, int input_fd, uint64_t
         if (spool < 0)
                 return -errno;
 
-        k = output_store_setup(e, spool_path, spool, TAKE_FD(input), max_bytes, ret);
+        k = output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
         if (k < 0)
                 (void) unlink(spool_path);      /* ours (O_EXCL): leave nothing that would fail a retry */
         return k;
@@ -437,7 +436,7 @@ int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_
         if (spool < 0)
                 return -errno;
 
-        return output_store_setup(e, spool_path, spool, TAKE_FD(input), max_bytes, ret);
+        return output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
 }
 
 void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata) {
@@ -495,25 +494,6 @@ ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, 
         return (ssize_t) done;
 }
 
-/* A fresh read-only open file description of the spool (its own file position), at offset. Reopened through
- * /proc/self/fd so it is the very inode we write even if the path was renamed or unlinked since. */
-static int output_store_open_file(OutputStore *s, uint64_t offset, int *ret_fd) {
-        _cleanup_(closep) int fd = -EBADF;
-        char path[sizeof("/proc/self/fd/") + 12];
-
-        (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", s->spool_fd);
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 && errno == ENOENT)  /* no /proc */
-                fd = open(s->spool_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0)
-                return -errno;
-        if (lseek(fd, (off_t) offset, SEEK_SET) < 0)
-                return -errno;
-
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *ret_fd) {
         _cleanup_(closep) int rfd = -EBADF, wfd = -EBADF;
         OutputReader *r;
@@ -524,18 +504,21 @@ int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *
         if (offset > s->size)
                 return -EINVAL;
 
-        /* Nothing more will be written: the file itself is the fastest reader and costs the store nothing. */
-        if (s->complete)
-                return output_store_open_file(s, offset, ret_fd);
-
-        /* Live: a plain file would also show bytes spooled after this call, which a snapshot must not, and
-         * would give a follower a premature EOF. So a pipe the store feeds, blocking on the caller's side. */
+        /* Always a pipe the store feeds, blocking on the caller's side, never an fd of the spool file, even
+         * for a complete stream where that would be allowed and a little faster:
+         *   - on a live stream a plain file would show bytes spooled after this call (a snapshot must not)
+         *     and give a follower a premature EOF;
+         *   - epoll refuses regular files (EPERM), so a client that watches its fd with sd-event, asyncio,
+         *     tokio... (the gateway does) would break on finished jobs only;
+         *   - a file fd pins the spool's inode, and its disk space, for as long as a client holds it, after
+         *     the job and its spool are removed; a reader pipe is closed by output_store_free().
+         * Pipe-fed readers run at page-cache splice speed anyway (GB/s). */
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         rfd = p[0];
         wfd = p[1];
 
-        if (!follow && offset == s->size) {     /* an empty snapshot: EOF right away */
+        if (offset == s->size && (!follow || s->complete)) {   /* nothing to send, ever: EOF right away */
                 *ret_fd = TAKE_FD(rfd);
                 return 0;
         }

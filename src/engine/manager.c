@@ -34,7 +34,8 @@
 #include "teleworker-build.h"
 #include "exec-protocol.h"
 #include "macro.h"
-#include "manager.h"
+#include "log.h"
+#include "manager-internal.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define ARGV_MAX 4096
@@ -42,77 +43,8 @@
 #define REQUEST_BYTES_MAX (1024 * 1024)
 #define SLICE "teleworker.slice"
 
-typedef enum WaitKind {
-        WAIT_STARTED,
-        WAIT_ENDED,
-        WAIT_STOPPED,
-} WaitKind;
-
-typedef struct JobWaiter JobWaiter;
-struct JobWaiter {
-        JobWaiter *next;
-        WaitKind kind;
-        job_callback_t cb;
-        void *userdata;
-};
-
-struct Job {
-        Manager *manager;
-        Job *prev, *next;
-
-        char id[JOB_ID_STRING_MAX];
-        char *unit;
-        char *owner;
-        char *user;
-        char *executable;
-        char *cwd;
-        char **argv;
-        uid_t uid;
-        gid_t gid;
-        JobLimits limits;
-
-        JobState state;
-        JobReason reason;
-        int exit_code;
-        int exit_signal;
-        uint64_t submitted_at, started_at, ended_at;
-        JobUsage final_usage;
-
-        CgroupPaths cgroup;
-        uint64_t oom_kills_at_start;
-        pid_t reaper_pid;
-        pid_t main_pid;
-        int control_fd;
-        sd_event_source *control_source;
-        sd_event_source *reaper_source;
-        sd_event_source *start_timer;
-        sd_bus_slot *start_slot;
-        sd_bus_slot *stop_slot;
-        char *stop_job_path;
-        bool go_sent;
-        bool stop_requested;
-        bool stop_pending; /* a StopUnit call or its job is under way */
-        unsigned causes;
-
-        OutputStore *output;
-        JobWaiter *waiters;
-};
-
-struct Manager {
-        sd_event *event;
-        sd_bus *bus;
-        const Config *config;
-        char *state_dir;
-        char *spool_dir;
-        char *exec_path;
-        Job *jobs_head, *jobs_tail;
-        unsigned n_jobs;
-        sd_bus_slot *job_removed_slot;
-        job_changed_handler_t changed;
-        void *changed_userdata;
-};
-
 static void job_fire(Job *j, WaitKind kind, const sd_bus_error *error);
+static int on_reaper_exit(sd_event_source *s, const siginfo_t *si, void *userdata);
 static void job_release_reaper(Job *j);
 static void job_finish_stop(Job *j, const sd_bus_error *error);
 
@@ -174,7 +106,9 @@ static Job *manager_find_job_by_unit(Manager *m, const char *unit) {
         return NULL;
 }
 
-static void job_changed(Job *j) {
+void job_changed(Job *j) {
+        /* The record is the truth a restarted daemon starts from: write it on every change. */
+        (void) job_save(j);
         if (j->manager->changed)
                 j->manager->changed(j, j->manager->changed_userdata);
 }
@@ -182,15 +116,17 @@ static void job_changed(Job *j) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Lifetime */
 
-static Job *job_free(Job *j) {
+Job *job_free(Job *j) {
         if (!j)
                 return NULL;
         j->start_slot = sd_bus_slot_unref(j->start_slot);
         j->stop_slot = sd_bus_slot_unref(j->stop_slot);
         j->control_source = sd_event_source_disable_unref(j->control_source);
         j->reaper_source = sd_event_source_disable_unref(j->reaper_source);
+        j->reaper_pidfd_source = sd_event_source_disable_unref(j->reaper_pidfd_source);
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
         safe_close(j->control_fd);
+        safe_close(j->reaper_pidfd);
         output_store_free(j->output);
         cgroup_paths_done(&j->cgroup);
         free(j->unit);
@@ -208,7 +144,16 @@ static Job *job_free(Job *j) {
         free(j);
         return NULL;
 }
-DEFINE_FREE_FUNC(Job, job_free);
+
+void job_link(Manager *m, Job *j) {
+        j->prev = m->jobs_tail;
+        if (m->jobs_tail)
+                m->jobs_tail->next = j;
+        else
+                m->jobs_head = j;
+        m->jobs_tail = j;
+        m->n_jobs++;
+}
 
 static void manager_unlink_job(Manager *m, Job *j) {
         if (j->prev)
@@ -232,6 +177,7 @@ static void manager_remove_job(Manager *m, Job *j) {
         job_fire(j, WAIT_ENDED, &e);
         job_fire(j, WAIT_STOPPED, &e);
         manager_unlink_job(m, j);
+        job_remove_record(j);
         if (asprintf(&path, "%s/%s.out", m->spool_dir, j->id) >= 0) {
                 (void) unlink(path);
                 free(path);
@@ -257,6 +203,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
         free(m->state_dir);
         free(m->spool_dir);
+        free(m->jobs_dir);
         free(m->exec_path);
         free(m);
         return NULL;
@@ -320,7 +267,7 @@ void manager_cancel_callbacks(Manager *m, void *userdata) {
 /* Ending */
 
 /* The job has ended (main process gone or never started): record it, let the reaper go, tell everyone. */
-static void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal) {
+void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal) {
         if (job_state_is_final(j->state))
                 return;
         j->state = state;
@@ -337,7 +284,7 @@ static void job_set_end(Job *j, JobState state, JobReason reason, int exit_code,
                 job_finish_stop(j, NULL);
 }
 
-static void job_start_failed(Job *j, const char *name, const char *message) {
+void job_start_failed(Job *j, const char *name, const char *message) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
 
         if (job_state_is_final(j->state))
@@ -367,6 +314,9 @@ static void job_exited(Job *j, int code, int status) {
 
 static void job_release_reaper(Job *j) {
         j->control_source = sd_event_source_disable_unref(j->control_source);
+        if (j->control_fd >= 0)
+                /* systemd's copy too: the reaper exits only when no end of its socket is left open */
+                manager_fdstore_remove(j->manager, "ctl", j);
         j->control_fd = safe_close(j->control_fd);
 }
 
@@ -447,7 +397,11 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
 static int on_reaper_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         Job *j = userdata;
 
-        j->reaper_source = sd_event_source_disable_unref(j->reaper_source);
+        if (s)
+                j->reaper_source = sd_event_source_disable_unref(j->reaper_source);
+        /* A report may still sit in the control socket: read it first. */
+        if (j->control_source)
+                (void) on_control(j->control_source, j->control_fd, EPOLLIN, j);
         j->reaper_pid = 0;
         if (job_state_is_final(j->state))
                 return 0;
@@ -458,6 +412,29 @@ static int on_reaper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         /* The reaper died before it could report (SIGKILL of the whole scope at the end of the grace period,
          * or the kernel's OOM killer): the job's main process shared that fate. */
         job_exited(j, CLD_KILLED, si->si_code == CLD_EXITED ? SIGKILL : si->si_status);
+        return 0;
+}
+
+/* The reaper of a job adopted after a daemon restart is not our child: its pidfd only says it is gone. */
+static int on_reaper_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Job *j = userdata;
+        siginfo_t si = { .si_code = CLD_KILLED, .si_status = SIGKILL };
+
+        j->reaper_pidfd_source = sd_event_source_disable_unref(j->reaper_pidfd_source);
+        j->reaper_pidfd = safe_close(j->reaper_pidfd);
+        j->reaper_source = NULL;
+        return on_reaper_exit(NULL, &si, j);
+}
+
+int job_watch_reaper_pidfd(Job *j, int pidfd) {
+        int r;
+
+        r = sd_event_add_io(j->manager->event, &j->reaper_pidfd_source, pidfd, EPOLLIN, on_reaper_pidfd, j);
+        if (r < 0)
+                return r;
+        j->reaper_pidfd = pidfd;
+        /* After the control socket: a report that is there must be read before the reaper's end. */
+        (void) sd_event_source_set_priority(j->reaper_pidfd_source, SD_EVENT_PRIORITY_NORMAL + 1);
         return 0;
 }
 
@@ -719,6 +696,7 @@ static int job_spawn_reaper(Job *j, char **env) {
         sigset_t none, all;
         _cleanup_(freep) char **args = NULL;
         _cleanup_(freep) char *spool = NULL;
+        _cleanup_(closep) int out_read_copy = -EBADF;
         size_t n = 0, nargv = strv_length(j->argv);
         pid_t pid;
         int r, pidfd;
@@ -730,6 +708,9 @@ static int job_spawn_reaper(Job *j, char **env) {
 
         if (asprintf(&spool, "%s/%s.out", m->spool_dir, j->id) < 0)
                 return -ENOMEM;
+        out_read_copy = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
+        if (out_read_copy < 0)
+                return -errno;
         r = output_store_new(m->event, spool, TAKE_FD(out[0]), m->config->output_max_bytes, &j->output);
         if (r < 0)
                 return r;
@@ -792,7 +773,21 @@ static int job_spawn_reaper(Job *j, char **env) {
         (void) sd_event_source_set_child_pidfd_own(j->reaper_source, true);
 
         j->control_fd = TAKE_FD(ctl[0]);
-        r = sd_event_add_io(m->event, &j->control_source, j->control_fd, EPOLLIN, on_control, j);
+        r = job_watch_control(j);
+        if (r < 0)
+                return r;
+
+        /* Both ends the daemon reads survive its restarts in systemd's fd store: the job keeps writing
+         * (and blocks once the pipe is full), and its exit report waits in the socket. */
+        (void) manager_fdstore_add(m, j->control_fd, "ctl", j);
+        (void) manager_fdstore_add(m, out_read_copy, "out", j);
+        return 0;
+}
+
+int job_watch_control(Job *j) {
+        int r;
+
+        r = sd_event_add_io(j->manager->event, &j->control_source, j->control_fd, EPOLLIN, on_control, j);
         if (r < 0)
                 return r;
         /* Before the job's own end: the exit report must be read before the reaper's exit is handled. */
@@ -914,6 +909,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return -ENOMEM;
         j->manager = m;
         j->control_fd = -EBADF;
+        j->reaper_pidfd = -EBADF;
         j->exit_code = -1;
         j->state = JOB_SUBMITTED;
         j->submitted_at = now_usec(CLOCK_REALTIME);
@@ -968,14 +964,8 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
 
         /* From here on the manager owns the job: a failure is recorded as failed/start-failed, and the
          * reaper's exit is still waited for. */
-        j->prev = m->jobs_tail;
-        if (m->jobs_tail)
-                m->jobs_tail->next = j;
-        else
-                m->jobs_head = j;
-        m->jobs_tail = j;
-        m->n_jobs++;
         job = TAKE_PTR(j);
+        job_link(m, job);
         if (ret)
                 *ret = job;
 
@@ -1013,6 +1003,30 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
+/* Whether systemd keeps fds for us: our own service has FileDescriptorStoreMax= > 0. Asked once, at start
+ * (systemd 252 does not announce it in $FDSTORE yet). */
+static bool manager_has_fdstore(Manager *m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *path;
+        uint32_t max = 0;
+        int r;
+
+        if (!getenv("NOTIFY_SOCKET"))
+                return false;
+        r = sd_bus_call_method(m->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "GetUnitByPID", &e, &reply, "u", (uint32_t) getpid());
+        if (r >= 0 && sd_bus_message_read(reply, "o", &path) >= 0)
+                r = sd_bus_get_property_trivial(m->bus, "org.freedesktop.systemd1", path,
+                                                "org.freedesktop.systemd1.Service", "FileDescriptorStoreMax", &e,
+                                                'u', &max);
+        sd_bus_error_free(&e);
+        if (r < 0 || max == 0)
+                log_warning("No file descriptor store (FileDescriptorStoreMax=0): running jobs lose their output "
+                            "and exit status if teleworkerd restarts.");
+        return r >= 0 && max > 0;
+}
+
 int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const char *state_dir, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *exec_path;
@@ -1034,6 +1048,11 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         r = mkdir_p(m->spool_dir, 0700);
         if (r < 0)
                 return r;
+        if (asprintf(&m->jobs_dir, "%s/jobs", state_dir) < 0)
+                return -ENOMEM;
+        r = mkdir_p(m->jobs_dir, 0700);
+        if (r < 0)
+                return r;
 
         /* The match goes out before any StartTransientUnit on this connection, so no JobRemoved is missed. */
         r = sd_bus_match_signal_async(m->bus, &m->job_removed_slot, "org.freedesktop.systemd1",
@@ -1045,6 +1064,11 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1",
                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Subscribe",
                                      NULL, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        m->fdstore = manager_has_fdstore(m);
+        r = manager_load_jobs(m);
         if (r < 0)
                 return r;
 

@@ -7,6 +7,7 @@
  * usage: teleworker-exec --uid UID --gid GID [--user NAME] [--cwd DIR] -- EXECUTABLE ARGV0 [ARGS...]
  * The job's environment is this process's environment. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -48,12 +49,15 @@ static int wait_for_go(void) {
         }
 }
 
+/* Until the daemon closes its end (every copy of it: systemd's fd store may hold one). */
 static void wait_for_release(void) {
-        char c;
+        ExecMessage m;
 
-        while (recv(EXEC_CONTROL_FD, &c, 1, 0) != 0)
-                if (errno != EINTR)
-                        break;
+        for (;;) {
+                ssize_t n = recv(EXEC_CONTROL_FD, &m, sizeof(m), 0);
+                if (n == 0 || (n < 0 && errno != EINTR))
+                        return;
+        }
 }
 
 _noreturn_ static void child_fail(int status, const char *what, const char *arg) {
@@ -105,7 +109,7 @@ int main(int argc, char **argv) {
         long uid = -1, gid = -1;
         siginfo_t si = {};
         pid_t pid;
-        int c;
+        int c, hold;
 
         while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
                 switch (c) {
@@ -153,7 +157,11 @@ int main(int argc, char **argv) {
         if (pid == 0)
                 run_child((uid_t) uid, (gid_t) gid, user, cwd, argv[optind], argv + optind + 1);
 
-        /* The reaper holds no end of the output pipe: the stream ends when the job's last writer closes. */
+        /* The reaper keeps one write end of the output pipe until the daemon releases it: while the
+         * daemon is down (restart, crash) systemd's fd store holds the read end, and must never see the
+         * pipe hang up with bytes still in it. After the release the stream ends when the job's last
+         * writer closes it. */
+        hold = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
         (void) dup2(STDIN_FILENO, STDOUT_FILENO);
         (void) dup2(STDIN_FILENO, STDERR_FILENO);
         (void) send_message(EXEC_MSG_STARTED, 0, (int32_t) pid);
@@ -169,5 +177,7 @@ int main(int argc, char **argv) {
         /* The job is over: a stop of the scope may now end the reaper too. */
         (void) signal(SIGTERM, SIG_DFL);
         wait_for_release();
+        if (hold >= 0)
+                (void) close(hold);
         return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 }

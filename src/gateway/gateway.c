@@ -306,7 +306,7 @@ static int connection_respond_json(Connection *c, unsigned status, json_object *
 static int connection_after_event(Connection *c, int r) {
         if (r >= 0)
                 r = connection_pump(c);
-        if (r >= 0)
+        if (r == 0)
                 r = connection_update(c);
         if (r != 0)
                 connection_end(c, r);
@@ -946,9 +946,9 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 r = connection_handshake(c);
         else
                 r = connection_pump(c);
-        if (r >= 0 && (revents & (EPOLLHUP | EPOLLERR)) && c->state == CONNECTION_HANDSHAKE)
+        if (r == 0 && (revents & (EPOLLHUP | EPOLLERR)) && c->state == CONNECTION_HANDSHAKE)
                 r = -ECONNRESET;
-        if (r >= 0)
+        if (r == 0)
                 r = connection_update(c);
         if (r != 0)
                 connection_end(c, r);

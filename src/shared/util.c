@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "log.h"
 #include "util.h"
 
 int parse_uint64(const char *s, uint64_t *ret) {
@@ -333,4 +334,14 @@ char *str_escape(const char *s, size_t max) {
                 o = stpcpy(o, "...");
         *o = 0;
         return e;
+}
+
+static int log_max_level = 6;
+
+int log_get_max_level(void) {
+        return log_max_level;
+}
+
+void log_set_max_level(int level) {
+        log_max_level = level;
 }

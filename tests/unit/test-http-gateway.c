@@ -2,6 +2,8 @@
 /* test-http-gateway.c - the HTTP API end to end: a real TLS client against the gateway on 127.0.0.1, with a
  * mock of teleworkerd's Remote interface behind it. Routing, the D-Bus calls made (principal included),
  * JSON bodies, error statuses, output streaming and backpressure, keep-alive, limits and timeouts. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>

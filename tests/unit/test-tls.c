@@ -85,7 +85,7 @@ static void test_subject_edge_cases(void) {
         /* UTF-8 outside the allowed set. */
         n = X509_NAME_new();
         g_assert_cmpint(X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-                                                   (unsigned char *) "al\xc3\xafce", -1, -1, 0), ==, 1);
+                                                   (unsigned char *) "al\xc3\xaf" "ce", -1, -1, 0), ==, 1);
         g_assert_cmpint(tls_principal_from_subject(n, &p, &reason), ==, -EBADMSG);
         X509_NAME_free(n);
 
@@ -98,7 +98,9 @@ static void test_subject_edge_cases(void) {
         g_assert_cmpuint(strlen(p.name), ==, 64);
         X509_NAME_free(n);
         n = X509_NAME_new();
-        g_assert_cmpint(X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC, (unsigned char *)
+        /* OpenSSL's own string table stops at 64 for MBSTRING input; a plain type bypasses it, like a
+         * crafted certificate would. */
+        g_assert_cmpint(X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING, (unsigned char *)
                                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                                                    -1, -1, 0), ==, 1);
         g_assert_cmpint(tls_principal_from_subject(n, &p, &reason), ==, -EBADMSG);
@@ -134,7 +136,8 @@ static void test_ctx_errors(void) {
 
         /* A key that does not belong to the certificate. */
         g_assert_cmpint(tls_server_ctx_new(crt, key, ca, &ctx, err, sizeof(err)), ==, -EINVAL);
-        g_assert_nonnull(strstr(err, "does not match"));
+        g_test_message("%s", err);
+        g_assert_nonnull(strstr(err, "alice.key"));
         g_assert_cmpint(tls_server_ctx_new("/nonexistent.crt", key, ca, &ctx, err, sizeof(err)), ==, -EINVAL);
         g_assert_nonnull(strstr(err, "/nonexistent.crt"));
         g_assert_null(ctx);

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* manager-internal.h - the job engine's own structures, shared by manager.c and persist.c only. */
+#pragma once
+
+#include "cgroup.h"
+#include "manager.h"
+
+#define JOB_RECORD_SUFFIX ".json"
+
+typedef enum WaitKind {
+        WAIT_STARTED,
+        WAIT_ENDED,
+        WAIT_STOPPED,
+} WaitKind;
+
+typedef struct JobWaiter JobWaiter;
+struct JobWaiter {
+        JobWaiter *next;
+        WaitKind kind;
+        job_callback_t cb;
+        void *userdata;
+};
+
+struct Job {
+        Manager *manager;
+        Job *prev, *next;
+
+        char id[JOB_ID_STRING_MAX];
+        char *unit;
+        char *owner;
+        char *user;
+        char *executable;
+        char *cwd;
+        char **argv;
+        uid_t uid;
+        gid_t gid;
+        JobLimits limits;
+
+        JobState state;
+        JobReason reason;
+        int exit_code;
+        int exit_signal;
+        uint64_t submitted_at, started_at, ended_at;
+        JobUsage final_usage;
+
+        CgroupPaths cgroup;
+        uint64_t oom_kills_at_start;
+        pid_t reaper_pid;
+        pid_t main_pid;
+        int control_fd;
+        sd_event_source *control_source;
+        sd_event_source *reaper_source;
+        sd_event_source *start_timer;
+        sd_bus_slot *start_slot;
+        sd_bus_slot *stop_slot;
+        char *stop_job_path;
+        int reaper_pidfd;          /* after a daemon restart the reaper is no longer our child */
+        sd_event_source *reaper_pidfd_source;
+        bool go_sent;
+        bool stop_requested;
+        bool stop_pending; /* a StopUnit call or its job is under way */
+        unsigned causes;
+
+        OutputStore *output;
+        JobWaiter *waiters;
+};
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        const Config *config;
+        char *state_dir;
+        char *spool_dir;
+        char *jobs_dir;
+        char *exec_path;
+        Job *jobs_head, *jobs_tail;
+        unsigned n_jobs;
+        sd_bus_slot *job_removed_slot;
+        job_changed_handler_t changed;
+        void *changed_userdata;
+        bool fdstore;               /* running under systemd with a file descriptor store */
+        sd_event_source *retention_timer;
+};
+
+
+/* manager.c */
+void job_link(Manager *m, Job *j);
+void job_changed(Job *j);
+void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal);
+void job_start_failed(Job *j, const char *name, const char *message);
+int job_watch_control(Job *j);
+int job_watch_reaper_pidfd(Job *j, int pidfd);
+Job *job_free(Job *j);
+DEFINE_FREE_FUNC(Job, job_free);
+
+/* persist.c: job records in <state>/jobs/<id>.json and the fds kept in systemd's fd store. */
+int job_save(Job *j);
+void job_remove_record(Job *j);
+int manager_fdstore_add(Manager *m, int fd, const char *kind, const Job *j);
+void manager_fdstore_remove(Manager *m, const char *kind, const Job *j);
+int manager_load_jobs(Manager *m);

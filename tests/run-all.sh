@@ -1,0 +1,218 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tests/run-all.sh - every test of the project, as CI runs them. As root on Debian 12:
+#
+#       sudo tests/run-all.sh
+#
+#   packages        apt-get install what the build and the testbeds need
+#   build-ci        meson setup + compile (the project sets werror)
+#   unit            meson test --suite unit
+#   build-asan      the same with -Db_sanitize=address,undefined
+#   unit-asan       its unit suite, ASAN_OPTIONS detect_leaks=1 where LeakSanitizer works
+#   ns-integration  namespace testbed (host cgroup layout; hybrid v1 on the CI machine):
+#                   up, tests/integration/run-inside.sh build-ci, down
+#   ns-integration-asan   the same for build-asan
+#   vm-integration  VM testbed (cgroup v2): vm-prepare, vm-run run-inside.sh build-ci
+#
+# A stage that cannot even run (build error, testbed that does not boot) counts as 1 failed; the
+# stages that do not depend on it still run. The last line of the output is the total over every
+# meson test run:  N passed, N failed, N skipped   (from each run's meson-logs/testlog.json, kept in
+# build-logs/). Exit status 0 only if nothing failed.
+#
+# Environment: TB_NO_APT=1 skips apt when every package is already installed; TB_SKIP_VM=1 skips the
+# VM stage (local quick runs only: CI runs it); TB_SKIP_ASAN=1 skips the sanitizer stages;
+# CC, and the testbeds' TB_* variables (tests/testbed.sh).
+set -uo pipefail
+
+PROJECT=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")
+cd "$PROJECT" || exit 1
+TESTBED=$PROJECT/tests/testbed.sh
+LOGS=$PROJECT/build-logs
+# our own testbed state, apart from a developer's testbed at the default place
+export TB_DIR=${TB_DIR:-$PROJECT/tests/testbed/run/ci}
+
+PACKAGES="meson ninja-build pkg-config gcc libc6-dev clang libsystemd-dev libglib2.0-dev libjson-c-dev
+libssl-dev libhttp-parser-dev python3 systemd dbus util-linux passwd openssl curl kmod e2fsprogs
+xz-utils busybox-static qemu-system-x86"
+
+PASSED=0 FAILED=0 SKIPPED=0
+STAGE_LINES=()
+T_START=$SECONDS
+
+say() { printf '\n==== %s\n' "$*"; }
+
+# record NAME STATUS SECONDS NOTE
+record() { STAGE_LINES+=("$(printf '%-22s %-8s %5ss  %s' "$1" "$2" "$3" "$4")"); }
+
+# count NAME BUILD_DIR RC: add the results of the meson test run that just wrote BUILD_DIR's
+# testlog.json; a non-zero RC with no failed test in it (the run itself broke) counts as 1 failed.
+count() {
+        local name=$1 log=$2/meson-logs/testlog.json rc=$3 p=0 f=0 s=0
+        if [ -s "$log" ]; then
+                cp "$log" "$LOGS/$name.testlog.json"
+                read -r p f s < <(python3 - "$log" <<'EOF'
+import json, sys
+passed = failed = skipped = 0
+for line in open(sys.argv[1]):
+    if not line.strip():
+        continue
+    result = json.loads(line).get("result")
+    if result in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    elif result == "SKIP":
+        skipped += 1
+    else:                       # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, INTERRUPT
+        failed += 1
+print(passed, failed, skipped)
+EOF
+                ) || { p=0 f=1 s=0; echo "run-all: cannot parse $log" >&2; }
+        fi
+        if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+                f=1
+                echo "run-all: $name: status $rc without a failed test: counted as 1 failed" >&2
+        fi
+        PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + s))
+        LAST_COUNTS="$p passed, $f failed, $s skipped"
+}
+
+# stage NAME BUILD_DIR|- CMD...: run, time, count (BUILD_DIR: the meson test run to count)
+stage() {
+        local name=$1 build=$2 t0=$SECONDS rc=0
+        shift 2
+        say "$name: $*"
+        [ "$build" = - ] || rm -f "$build/meson-logs/testlog.json"
+        "$@" || rc=$?
+        if [ "$build" = - ]; then
+                LAST_COUNTS=""
+                if [ $rc != 0 ]; then
+                        FAILED=$((FAILED + 1))
+                        LAST_COUNTS="counted as 1 failed"
+                fi
+        else
+                count "$name" "$build" $rc
+        fi
+        record "$name" "$([ $rc = 0 ] && echo ok || echo "FAIL($rc)")" $((SECONDS - t0)) "$LAST_COUNTS"
+        say "$name: $([ $rc = 0 ] && echo ok || echo "failed ($rc)") in $((SECONDS - t0))s"
+        return $rc
+}
+
+skip_stage() { record "$1" skipped 0 "$2"; say "$1: skipped ($2)"; }
+
+packages() {
+        local missing
+        # shellcheck disable=SC2086 # one package per word
+        missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $PACKAGES 2>&1 |
+                awk '$1 != "ii" { print $NF }')
+        if [ "${TB_NO_APT:-0}" = 1 ] && [ -z "$missing" ]; then
+                echo "every package is installed; TB_NO_APT=1: no apt"
+                return 0
+        fi
+        [ -z "$missing" ] || echo "missing: $missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q || return 1
+        # shellcheck disable=SC2086 # one package per word
+        apt-get install -y -q --no-install-recommends $PACKAGES
+}
+
+build() {               # build DIR [MESON_OPTIONS...]
+        local dir=$1
+        shift
+        if [ -f "$dir/meson-private/coredata.dat" ]; then
+                meson setup --reconfigure "$dir" "$@" || meson setup --wipe "$dir" "$@" || return 1
+        else
+                rm -rf "$dir"
+                meson setup "$dir" "$@" || return 1
+        fi
+        meson compile -C "$dir"
+}
+
+unit() { meson test -C "$1" --suite unit --print-errorlogs --no-rebuild; }
+
+# LeakSanitizer needs ptrace-like access to the process; some containers forbid it
+lsan_works() {
+        local d out
+        d=$(mktemp -d) || return 1
+        printf '#include <stdlib.h>\nint main(void) { return malloc(7) == NULL; }\n' > "$d/p.c"
+        "${CC:-cc}" -fsanitize=address -o "$d/p" "$d/p.c" 2> /dev/null || { rm -rf "$d"; return 1; }
+        out=$(ASAN_OPTIONS=detect_leaks=1 "$d/p" 2>&1)
+        rm -rf "$d"
+        [[ $out != *"LeakSanitizer has encountered a fatal error"* && $out != *"does not work under ptrace"* ]]
+}
+
+ns_integration() {      # ns_integration BUILD_DIR
+        local rc=0
+        "$TESTBED" up || return 1
+        "$TESTBED" run tests/integration/run-inside.sh "$1" || rc=$?
+        "$TESTBED" down || true
+        return $rc
+}
+
+vm_integration() {
+        "$TESTBED" vm-prepare || return 1
+        "$TESTBED" vm-run 'tests/integration/run-inside.sh build-ci'
+}
+
+on_signal() {
+        trap '' INT TERM
+        echo "run-all: interrupted: taking the testbed down" >&2
+        "$TESTBED" down > /dev/null 2>&1 || true
+        exit 130
+}
+
+main() {
+        local ok_ci=0 ok_asan=0
+        [ "$(id -u)" = 0 ] || { echo "run-all: run as root (sudo tests/run-all.sh)" >&2; exit 1; }
+        trap on_signal INT TERM
+        rm -rf "$LOGS"
+        mkdir -p "$LOGS"
+        # a testbed left over by a killed earlier run
+        "$TESTBED" down > /dev/null 2>&1 || true
+
+        stage packages - packages
+
+        if stage build-ci - build build-ci; then
+                ok_ci=1
+                stage unit build-ci unit build-ci
+        fi
+
+        if [ "${TB_SKIP_ASAN:-0}" = 1 ]; then
+                skip_stage build-asan "TB_SKIP_ASAN=1"
+        elif stage build-asan - build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+                ok_asan=1
+                local leaks=1
+                lsan_works || { leaks=0; echo "run-all: LeakSanitizer does not work here: detect_leaks=0"; }
+                export ASAN_OPTIONS="detect_leaks=$leaks:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1"
+                export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+                stage unit-asan build-asan unit build-asan
+                unset ASAN_OPTIONS UBSAN_OPTIONS
+        fi
+
+        if [ $ok_ci = 1 ]; then
+                stage ns-integration build-ci ns_integration build-ci
+        else
+                skip_stage ns-integration "build-ci failed"
+        fi
+        if [ $ok_asan = 1 ]; then
+                export ASAN_OPTIONS="detect_leaks=${leaks:-1}:halt_on_error=1:detect_stack_use_after_return=1"
+                export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+                stage ns-integration-asan build-asan ns_integration build-asan
+                unset ASAN_OPTIONS UBSAN_OPTIONS
+        fi
+
+        if [ "${TB_SKIP_VM:-0}" = 1 ]; then
+                [ "${CI:-}" = true ] && echo "run-all: WARNING: TB_SKIP_VM=1 in CI: the cgroup v2 run is missing"
+                skip_stage vm-integration "TB_SKIP_VM=1"
+        elif [ $ok_ci = 1 ]; then
+                stage vm-integration build-ci vm_integration
+        else
+                skip_stage vm-integration "build-ci failed"
+        fi
+
+        say "stages"
+        printf '%s\n' "${STAGE_LINES[@]}"
+        printf '%-22s %-8s %5ss\n' total "" $((SECONDS - T_START))
+        echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+        [ "$FAILED" = 0 ]
+}
+
+main "$@"
