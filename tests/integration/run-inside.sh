@@ -80,6 +80,8 @@ while IFS= read -r v; do
 done < <(compgen -e)
 systemd-run --quiet --no-block --unit="$UNIT" --description="teleworkerd from $BUILD (tests)" \
         -p Type=notify -p NotifyAccess=main -p TimeoutStartSec=120 -p TimeoutStopSec=30 \
+        -p FileDescriptorStoreMax=4096 -p LimitNOFILE=65536 -p Restart=on-failure -p RestartSec=200ms \
+        -p StartLimitIntervalSec=0 \
         "${envs[@]}" -- "$DAEMON" --config "$CONFIG"
 invocation=""
 

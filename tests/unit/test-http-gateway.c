@@ -38,6 +38,13 @@ static const char *json_str(json_object *o, const char *key) {
         return json_object_get_string(v);
 }
 
+static int post_jobs(TestClient *c, const char *body, TestResponse *r) {
+        g_autofree char *req = g_strdup_printf("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+                                               strlen(body), body);
+
+        return test_client_request(c, req, r);
+}
+
 static void expect_error(TestResponse *r, unsigned status, const char *code) {
         json_object *o;
         char ct[64];
@@ -204,8 +211,7 @@ static void test_start(void) {
         expect_error(&r, 400, "invalid-json");
         g_assert_true(r.keep_alive);
         test_response_done(&r);
-        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 27\r\n\r\n"
-                                            "{\"argv\": [\"x\"], \"user\": 0}", &r), ==, 0);
+        g_assert_cmpint(post_jobs(&c, "{\"argv\": [\"x\"], \"user\": 0}", &r), ==, 0);
         expect_error(&r, 400, "invalid-request");
         test_response_done(&r);
         g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\n\r\n", &r), ==, 0);
@@ -507,8 +513,7 @@ static void test_daemon_down(void) {
         g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
         expect_error(&r, 503, "daemon-unavailable");
         test_response_done(&r);
-        g_assert_cmpint(test_client_request(&c, "POST /v1/jobs HTTP/1.1\r\nContent-Length: 16\r\n\r\n"
-                                            "{\"argv\": [\"x\"]}", &r), ==, 0);
+        g_assert_cmpint(post_jobs(&c, "{\"argv\": [\"x\"]}", &r), ==, 0);
         expect_error(&r, 503, "daemon-unavailable");
         test_response_done(&r);
         test_client_close(&c);

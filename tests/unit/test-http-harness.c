@@ -211,7 +211,7 @@ static char *mock_read_strv_joined(sd_bus_message *m) {
 
         if (sd_bus_message_read_strv(m, &l) < 0)
                 return NULL;
-        return g_strjoinv(" ", l);
+        return l ? g_strjoinv(" ", l) : g_strdup("");
 }
 
 static int mock_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* test-restart - nothing lost when teleworkerd is killed or restarted while jobs run (real systemd, real
+ * fd store). Runs inside the testbed with the daemon as $TELEWORKER_TEST_UNIT (Restart=on-failure,
+ * FileDescriptorStoreMax=). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tb-client.h"
+
+static const char *unit(void) {
+        const char *u = g_getenv("TELEWORKER_TEST_UNIT");
+        return u ? u : "teleworkerd.service";
+}
+
+static void systemctl(const char *const *args) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        int status;
+
+        g_ptr_array_add(argv, (char *) "systemctl");
+        for (const char *const *a = args; *a; a++)
+                g_ptr_array_add(argv, (char *) *a);
+        g_ptr_array_add(argv, NULL);
+        g_assert_true(g_spawn_sync(NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                                   &status, NULL));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+}
+
+/* A new connection once the daemon answers again (the old one may have seen it go). */
+static sd_bus *wait_for_daemon(void) {
+        for (int i = 0; i < 600; i++) {
+                sd_bus *bus = tb_bus_as(0);
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                if (sd_bus_call_method(bus, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                       "org.teleworker.worker1.Manager", "List", &e, &reply, "") >= 0) {
+                        sd_bus_message_unref(reply);
+                        return bus;
+                }
+                sd_bus_error_free(&e);
+                sd_bus_unref(bus);
+                g_usleep(50000);
+        }
+        g_error("teleworkerd did not come back");
+}
+
+static void kill_daemon(void) {
+        const char *kill[] = { "kill", "--signal=SIGKILL", unit(), NULL };
+        systemctl(kill);
+}
+
+static void restart_daemon(void) {
+        const char *restart[] = { "restart", unit(), NULL };
+        systemctl(restart);
+}
+
+static uint64_t output_size(sd_bus *bus, const char *id) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        TbJob j;
+        uint64_t n;
+
+        g_assert_cmpint(tb_get(bus, id, &j, &e), ==, 0);
+        n = j.output_size;
+        tb_job_clear(&j);
+        return n;
+}
+
+static void wait_output(sd_bus **bus, const char *id, uint64_t min) {
+        for (int i = 0; i < 1000 && output_size(*bus, id) < min; i++)
+                g_usleep(10000);
+}
+
+static GString *expected_seq(unsigned n) {
+        GString *s = g_string_new(NULL);
+        for (unsigned i = 1; i <= n; i++)
+                g_string_append_printf(s, "%u\n", i);
+        return s;
+}
+
+static void test_kill_twice_and_restart(void) {
+        const char *argv[] = { tb_gen_path(), "seq", "4000", "1", NULL };
+        g_autoptr(GString) expect = expected_seq(4000);
+        g_autoptr(GByteArray) out = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus = tb_bus_as(0);
+        g_autofree char *id = NULL;
+        TbJob j;
+        int fd;
+
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        wait_output(&bus, id, 1000);
+        kill_daemon();
+        sd_bus_unref(bus);
+        bus = wait_for_daemon();
+        wait_output(&bus, id, output_size(bus, id) + 2000);
+        kill_daemon();
+        sd_bus_unref(bus);
+        bus = wait_for_daemon();
+        restart_daemon();
+        sd_bus_unref(bus);
+        bus = wait_for_daemon();
+
+        g_assert_cmpint(tb_wait(bus, id, &j, &e), ==, 0);
+        g_assert_cmpstr(j.state, ==, "success");
+        g_assert_cmpint(j.exit_code, ==, 0);
+        tb_job_clear(&j);
+        g_assert_cmpint(tb_open_output(bus, id, 0, true, &fd, &e), ==, 0);
+        out = tb_read_all(fd);
+        close(fd);
+        /* every byte, no gap, no duplicate */
+        g_assert_cmpuint(out->len, ==, expect->len);
+        g_assert_true(memcmp(out->data, expect->str, expect->len) == 0);
+        sd_bus_unref(bus);
+}
+
+static void test_exit_while_down(void) {
+        const char *argv[] = { "/bin/sh", "-c", "echo before; sleep 1; echo after; exit 5", NULL };
+        g_autoptr(GByteArray) out = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus = tb_bus_as(0);
+        g_autofree char *id = NULL;
+        const char *stop[] = { "stop", unit(), NULL }, *start[] = { "start", unit(), NULL };
+        TbJob j;
+        int fd;
+
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        wait_output(&bus, id, 7);
+        /* a clean stop (a queued restart job keeps the fd store; a plain stop must too while jobs run) */
+        kill_daemon();
+        sd_bus_unref(bus);
+        g_usleep(1500000); /* the job ends while the daemon is down */
+        (void) stop;
+        (void) start;
+        bus = wait_for_daemon();
+        g_assert_cmpint(tb_wait(bus, id, &j, &e), ==, 0);
+        g_assert_cmpstr(j.state, ==, "failed");
+        g_assert_cmpstr(j.reason, ==, "exited");
+        g_assert_cmpint(j.exit_code, ==, 5);
+        tb_job_clear(&j);
+        g_assert_cmpint(tb_open_output(bus, id, 0, true, &fd, &e), ==, 0);
+        out = tb_read_all(fd);
+        close(fd);
+        g_assert_cmpmem(out->data, out->len, "before\nafter\n", 13);
+        sd_bus_unref(bus);
+}
+
+static void test_started_just_before_restart(void) {
+        const char *argv[] = { "/bin/echo", "quick", NULL };
+        g_autoptr(GByteArray) out = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus = tb_bus_as(0);
+        g_autofree char *id = NULL;
+        TbJob j;
+
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        restart_daemon();
+        sd_bus_unref(bus);
+        bus = wait_for_daemon();
+        g_assert_cmpint(tb_wait(bus, id, &j, &e), ==, 0);
+        g_assert_cmpstr(j.state, ==, "success");
+        tb_job_clear(&j);
+        g_assert_cmpint(tb_run(bus, (const char *[]) { "/bin/true", NULL }, &j, NULL), ==, 0);
+        tb_job_clear(&j);
+        sd_bus_unref(bus);
+}
+
+static void test_stale_state(void) {
+        const char *state = g_getenv("TELEWORKER_TEST_STATE_DIR");
+        g_autofree char *corrupt = NULL, *gone = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus;
+        TbJob j;
+
+        if (!state) {
+                g_test_skip("TELEWORKER_TEST_STATE_DIR not set");
+                return;
+        }
+        /* a record that is not JSON, and a "running" record whose scope and reaper are long gone */
+        corrupt = g_build_filename(state, "jobs", "11111111-1111-4111-8111-111111111111.json", NULL);
+        g_assert_true(g_file_set_contents(corrupt, "{ not json", -1, NULL));
+        gone = g_build_filename(state, "jobs", "22222222-2222-4222-8222-222222222222.json", NULL);
+        g_assert_true(g_file_set_contents(
+                gone,
+                "{\"id\":\"22222222-2222-4222-8222-222222222222\",\"unit\":\"teleworker-22222222-2222-4222-8222-"
+                "222222222222.scope\",\"owner\":\"root\",\"user\":\"root\",\"uid\":0,\"gid\":0,\"argv\":[\"/bin/true\"],"
+                "\"executable\":\"/bin/true\",\"cwd\":\"/\",\"limits\":{\"CPUQuotaPerSecUSec\":1000000,\"MemoryMax\":"
+                "536870912,\"IOReadBandwidthMax\":1,\"IOWriteBandwidthMax\":1,\"TasksMax\":512},\"state\":\"running\","
+                "\"reason\":\"\",\"exit_code\":-1,\"exit_signal\":0,\"submitted_at\":1,\"started_at\":1,\"ended_at\":0,"
+                "\"reaper_pid\":999999,\"main_pid\":0,\"go_sent\":true,\"causes\":0,\"oom_kills_at_start\":0,"
+                "\"usage\":{\"memory_current\":0,\"memory_peak\":0,\"cpu_usage_nsec\":0,\"io_read_bytes\":0,"
+                "\"io_write_bytes\":0}}",
+                -1, NULL));
+        restart_daemon();
+        bus = wait_for_daemon();
+        g_assert_cmpint(tb_get(bus, "11111111-1111-4111-8111-111111111111", &j, &e), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.teleworker.worker1.Error.NoSuchJob");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(tb_get(bus, "22222222-2222-4222-8222-222222222222", &j, &e), ==, 0);
+        g_assert_cmpstr(j.state, ==, "failed");
+        tb_job_clear(&j);
+        {
+                g_autofree char *moved = g_strconcat(corrupt, ".corrupt", NULL);
+                g_assert_true(g_file_test(moved, G_FILE_TEST_EXISTS));
+                unlink(moved);
+        }
+        sd_bus_unref(bus);
+}
+
+int main(int argc, char **argv) {
+        sd_bus *bus;
+
+        g_test_init(&argc, &argv, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        bus = tb_bus_as(0);
+        if (!tb_daemon_present(bus))
+                return 77;
+        sd_bus_unref(bus);
+        g_test_add_func("/restart/kill-twice-and-restart", test_kill_twice_and_restart);
+        g_test_add_func("/restart/exit-while-down", test_exit_while_down);
+        g_test_add_func("/restart/started-just-before", test_started_just_before_restart);
+        g_test_add_func("/restart/stale-state", test_stale_state);
+        return g_test_run();
+}
