@@ -108,8 +108,16 @@ static int follow_job(Client *c, const char *id, int interrupt_fd, const sigset_
         int r;
 
         r = c->ops->open_output(c, id, 0, true, &fd, &e);
-        if (r < 0)
-                return report(&e);
+        if (r < 0) {
+                int k = report(&e);
+
+                /* run promises that the job does not outlive telerun; best effort. */
+                if (interrupt_fd >= 0) {
+                        client_error_done(&e);
+                        (void) c->ops->stop(c, id, &e);
+                }
+                return k;
+        }
 
         fflush(stdout);
         r = copy_stream(fd, STDOUT_FILENO, interrupt_fd, NULL);

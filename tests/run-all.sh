@@ -109,9 +109,10 @@ packages() {
         fi
         [ -z "$missing" ] || echo "missing: $missing"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q || return 1
+        # wait for another apt or dpkg (unattended upgrades, a concurrent install) instead of failing
+        apt-get -o DPkg::Lock::Timeout=600 update -q || return 1
         # shellcheck disable=SC2086 # one package per word
-        apt-get install -y -q --no-install-recommends $PACKAGES
+        apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $PACKAGES
 }
 
 build() {               # build DIR [MESON_OPTIONS...]

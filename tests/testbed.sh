@@ -167,9 +167,7 @@ tb_pass_env() {
                 case " ${PASS_ENV//$'\n'/ } " in *" $v "*) ;; *)
                         case "$v" in TB_* | TELEWORKER_*) ;; *) continue ;; esac ;;
                 esac
-                case "$v" in TB_DIR | TB_VM_DIR | TB_BIND | TB_DBUS_POLICY | TB_DEVICE | TB_INSIDE | TB_SCRATCH)
-                        continue ;;      # testbed plumbing, or set by the testbed itself
-                esac
+                case "$v" in TB_DEVICE | TB_INSIDE | TB_SCRATCH) continue ;; esac     # the testbed's own
                 printf '%s=%s\n' "$v" "${!v}"
         done
 }

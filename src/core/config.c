@@ -24,6 +24,7 @@ int config_init_defaults(Config *c) {
                 .start_timeout_usec = 30 * USEC_PER_SEC,
                 .output_max_bytes = UINT64_C(1) << 30,
                 .max_jobs = 10000,
+                .retention_usec = 7 * 24 * 3600 * USEC_PER_SEC,
                 .default_limits = {
                         .cpu_quota_per_sec_usec = USEC_PER_SEC,
                         .memory_max = UINT64_C(512) << 20,
@@ -172,6 +173,8 @@ static int config_apply(Config *c, json_object *root, char *err) {
                         r = config_read_accounts(c, v, err);
                 else if (streq(key, "stop_grace_sec"))
                         r = config_read_seconds(v, key, &c->stop_grace_usec, err);
+                else if (streq(key, "retention_sec"))
+                        r = config_read_seconds(v, key, &c->retention_usec, err);
                 else if (streq(key, "start_timeout_sec"))
                         r = config_read_seconds(v, key, &c->start_timeout_usec, err);
                 else if (streq(key, "output_max_bytes")) {

@@ -22,6 +22,7 @@ typedef struct Config {
         uint64_t start_timeout_usec;
         uint64_t output_max_bytes;
         unsigned max_jobs;       /* jobs kept in the table (running and ended) */
+        uint64_t retention_usec; /* ended jobs (and their output) are removed this long after they ended */
         JobLimits default_limits;
         JobLimits max_limits;
 } Config;

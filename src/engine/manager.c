@@ -198,6 +198,7 @@ Manager *manager_free(Manager *m) {
                 manager_unlink_job(m, j);
                 job_free(j);
         }
+        sd_event_source_disable_unref(m->retention_timer);
         sd_bus_slot_unref(m->job_removed_slot);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
@@ -873,16 +874,32 @@ static int manager_check_limits(Manager *m, const JobLimits *l, sd_bus_error *er
         return r;
 }
 
-/* Keeps the table bounded: the oldest ended jobs go first. */
-static void manager_apply_retention(Manager *m) {
-        Job *j = m->jobs_head;
+static bool job_removable(const Job *j) {
+        return job_state_is_final(j->state) && !j->stop_pending && !j->reaper_source && !j->reaper_pidfd_source;
+}
 
-        while (j && m->n_jobs >= m->config->max_jobs) {
-                Job *next = j->next;
-                if (job_state_is_final(j->state) && !j->stop_pending && !j->reaper_source)
+/* Keeps the table bounded: ended jobs older than retention_sec go, and the oldest ended jobs go first when
+ * the table is full. Their records and output go with them. */
+static void manager_apply_retention(Manager *m) {
+        uint64_t now = now_usec(CLOCK_REALTIME);
+
+        for (Job *j = m->jobs_head, *next; j; j = next) {
+                next = j->next;
+                if (job_removable(j) && j->ended_at + m->config->retention_usec < now)
                         manager_remove_job(m, j);
-                j = next;
         }
+        for (Job *j = m->jobs_head, *next; j && m->n_jobs >= m->config->max_jobs; j = next) {
+                next = j->next;
+                if (job_removable(j))
+                        manager_remove_job(m, j);
+        }
+}
+
+static int on_retention_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        manager_apply_retention(m);
+        return sd_event_source_set_time_relative(s, MIN(m->config->retention_usec, 3600 * USEC_PER_SEC));
 }
 
 int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job_callback_t done, void *userdata,
@@ -1071,6 +1088,13 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         r = manager_load_jobs(m);
         if (r < 0)
                 return r;
+        manager_apply_retention(m);
+        r = sd_event_add_time_relative(m->event, &m->retention_timer, CLOCK_MONOTONIC,
+                                       MIN(m->config->retention_usec, 3600 * USEC_PER_SEC), USEC_PER_SEC,
+                                       on_retention_timer, m);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(m->retention_timer, SD_EVENT_ON);
 
         *ret = TAKE_PTR(m);
         return 0;

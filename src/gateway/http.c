@@ -230,7 +230,9 @@ void http_parser_next(HttpParser *p) {
         p->request.body_size = 0;
         if (p->request.url)
                 p->request.url[0] = 0;
-        http_parser_pause(&p->parser, 0);
+        /* libhttp-parser asserts when an errored parser is (un)paused; an error is final anyway. */
+        if (HTTP_PARSER_ERRNO(&p->parser) == HPE_PAUSED)
+                http_parser_pause(&p->parser, 0);
 }
 
 bool http_parser_in_request(const HttpParser *p) {

@@ -36,7 +36,7 @@ static void test_defaults(void) {
 static void test_full(void) {
         Config c;
         char err[CONFIG_ERROR_MAX];
-        const char *text = "{\"admin_group\": \"wheel\", \"stop_grace_sec\": 2.5, \"output_max_bytes\": \"64M\","
+        const char *text = "{\"admin_group\": \"wheel\", \"stop_grace_sec\": 2.5, \"retention_sec\": 3600, \"output_max_bytes\": \"64M\","
                            " \"remote_accounts\": {\"alice\": \"alice-remote\"},"
                            " \"default_limits\": {\"MemoryMax\": \"256M\", \"CPUQuotaPerSecUSec\": \"50%\"},"
                            " \"max_limits\": {\"TasksMax\": 4096}}";
@@ -45,6 +45,7 @@ static void test_full(void) {
         g_assert_cmpint(config_load_string(&c, text, err), ==, 0);
         g_assert_cmpstr(c.admin_group, ==, "wheel");
         g_assert_cmpuint(c.stop_grace_usec, ==, 2500000);
+        g_assert_cmpuint(c.retention_usec, ==, 3600000000ULL);
         g_assert_cmpuint(c.output_max_bytes, ==, 64ULL << 20);
         g_assert_cmpuint(c.default_limits.memory_max, ==, 256ULL << 20);
         g_assert_cmpuint(c.default_limits.cpu_quota_per_sec_usec, ==, 500000);
