@@ -187,6 +187,13 @@ static const struct {
         { "IOReadBandwidthMax", "t" },
         { "IOWriteBandwidthMax", "t" },
         { "TasksMax", "t" },
+        { "RuntimeMaxUSec", "t" },
+        { "Profile", "s" },
+        { "Slice", "s" },
+        { "PrivatePID", "b" },
+        { "PrivateTmp", "b" },
+        { "PrivateNetwork", "b" },
+        { "ProtectSystem", "b" },
         { "MemoryCurrent", "t" },
         { "MemoryPeak", "t" },
         { "CPUUsageNSec", "t" },
@@ -209,6 +216,8 @@ static const uint64_t *job_usage_field(const JobUsage *u, const char *name) {
         return NULL;
 }
 
+static int *isolation_field(JobIsolation *iso, const char *name);
+
 /* Appends the bare value of a property (the caller opened the variant). */
 static int job_append_value(sd_bus_message *m, Job *j, const char *name, const JobUsage *u) {
         const uint64_t *usage = job_usage_field(u, name);
@@ -218,6 +227,14 @@ static int job_append_value(sd_bus_message *m, Job *j, const char *name, const J
                 return sd_bus_message_append(m, "t", *usage);
         if (job_limit_from_name(name) != _JOB_LIMIT_MAX)
                 return sd_bus_message_append(m, "t", job_limits_get(job_limits(j), job_limit_from_name(name)));
+        if (isolation_field((JobIsolation *) job_isolation(j), name))
+                return sd_bus_message_append(m, "b", *isolation_field((JobIsolation *) job_isolation(j), name) > 0);
+        if (streq(name, "RuntimeMaxUSec"))
+                return sd_bus_message_append(m, "t", job_runtime_max_usec(j));
+        if (streq(name, "Profile"))
+                return sd_bus_message_append(m, "s", job_profile(j) ? job_profile(j) : "default");
+        if (streq(name, "Slice"))
+                return sd_bus_message_append(m, "s", job_slice(j) ? job_slice(j) : "");
         if (streq(name, "Id"))
                 return sd_bus_message_append(m, "s", job_id(j));
         if (streq(name, "Owner"))
@@ -335,7 +352,25 @@ static void on_job_waited(Job *j, const sd_bus_error *error, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Methods */
 
-static int bus_read_limits(sd_bus_message *msg, JobLimits *l, sd_bus_error *error) {
+static int *isolation_field(JobIsolation *iso, const char *name) {
+        if (streq(name, "PrivatePID"))
+                return &iso->private_pid;
+        if (streq(name, "PrivateTmp"))
+                return &iso->private_tmp;
+        if (streq(name, "PrivateNetwork"))
+                return &iso->private_network;
+        if (streq(name, "ProtectSystem"))
+                return &iso->protect_system;
+        return NULL;
+}
+
+static int bus_option_type_error(sd_bus_error *error, const char *key, const char *want, const char *got) {
+        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s must be of type '%s', got '%s'.", key, want,
+                                 got);
+}
+
+/* Start options (docs/dbus.md): limits, profile, run-time limit, isolation. Unknown keys are errors. */
+static int bus_read_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -344,30 +379,53 @@ static int bus_read_limits(sd_bus_message *msg, JobLimits *l, sd_bus_error *erro
         while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
                 const char *key, *contents;
                 JobLimitField f;
-                uint64_t v;
+                int *iso;
 
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                f = job_limit_from_name(key);
-                if (f == _JOB_LIMIT_MAX) {
-                        _cleanup_(freep) char *esc = str_escape(key, 64);
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
-                                                 "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax.", esc ? esc : "?");
-                }
                 r = sd_bus_message_peek_type(msg, NULL, &contents);
                 if (r < 0)
                         return r;
-                if (!streq(contents, "t"))
+                f = job_limit_from_name(key);
+                iso = isolation_field(&req->isolation, key);
+                if (f != _JOB_LIMIT_MAX || streq(key, "RuntimeMaxUSec")) {
+                        uint64_t v;
+                        if (!streq(contents, "t"))
+                                return bus_option_type_error(error, key, "t", contents);
+                        r = sd_bus_message_read(msg, "v", "t", &v);
+                        if (r < 0)
+                                return r;
+                        if (v == 0)
+                                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED, "%s must be positive.", key);
+                        if (f != _JOB_LIMIT_MAX)
+                                *job_limits_field(&req->limits, f) = v;
+                        else
+                                req->runtime_max_usec = v;
+                } else if (iso) {
+                        int b;
+                        if (!streq(contents, "b"))
+                                return bus_option_type_error(error, key, "b", contents);
+                        r = sd_bus_message_read(msg, "v", "b", &b);
+                        if (r < 0)
+                                return r;
+                        *iso = !!b;
+                } else if (streq(key, "Profile")) {
+                        const char *name;
+                        if (!streq(contents, "s"))
+                                return bus_option_type_error(error, key, "s", contents);
+                        r = sd_bus_message_read(msg, "v", "s", &name);
+                        if (r < 0)
+                                return r;
+                        req->profile = name; /* borrowed from msg, which outlives the request */
+                } else {
+                        _cleanup_(freep) char *esc = str_escape(key, 64);
                         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Option %s must be of type 't' (uint64), got '%s'.", key, contents);
-                r = sd_bus_message_read(msg, "v", "t", &v);
-                if (r < 0)
-                        return r;
-                if (v == 0)
-                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED, "%s must be positive.", key);
-                *job_limits_field(l, f) = v;
+                                                 "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
+                                                 "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax, RuntimeMaxUSec, "
+                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem.",
+                                                 esc ? esc : "?");
+                }
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
                         return r;
@@ -381,7 +439,7 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         BusApi *a = userdata;
         _cleanup_(principal_done) Principal p = {};
         _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
-        JobRequest req = {};
+        JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
         const char *cwd;
         int r;
 
@@ -397,7 +455,7 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = sd_bus_message_read(msg, "s", &cwd);
         if (r < 0)
                 return r;
-        r = bus_read_limits(msg, &req.limits, error);
+        r = bus_read_options(msg, &req, error);
         if (r < 0)
                 return r;
         req.argv = argv;
@@ -779,6 +837,13 @@ static const sd_bus_vtable job_vtable[] = {
         JOB_PROPERTY("IOReadBandwidthMax", "t"),
         JOB_PROPERTY("IOWriteBandwidthMax", "t"),
         JOB_PROPERTY("TasksMax", "t"),
+        JOB_PROPERTY("RuntimeMaxUSec", "t"),
+        JOB_PROPERTY("Profile", "s"),
+        JOB_PROPERTY("Slice", "s"),
+        JOB_PROPERTY("PrivatePID", "b"),
+        JOB_PROPERTY("PrivateTmp", "b"),
+        JOB_PROPERTY("PrivateNetwork", "b"),
+        JOB_PROPERTY("ProtectSystem", "b"),
         JOB_PROPERTY("MemoryCurrent", "t"),
         JOB_PROPERTY("MemoryPeak", "t"),
         JOB_PROPERTY("CPUUsageNSec", "t"),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* config.c - JSON policy file: strict keys, sizes with suffixes, clear errors, defaults built in. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -55,11 +56,16 @@ void config_done(Config *c) {
         free(c->gateway_user);
         free(c->remote_user);
         free(c->io_device);
-        for (size_t i = 0; i < c->n_accounts; i++) {
-                free(c->accounts[i].principal);
-                free(c->accounts[i].account);
+        for (size_t i = 0; i < c->n_principals; i++) {
+                free(c->principals[i].principal);
+                free(c->principals[i].account);
+                free(c->principals[i].profile);
+                strv_free(c->principals[i].allow);
         }
-        free(c->accounts);
+        free(c->principals);
+        for (size_t i = 0; i < c->n_profiles; i++)
+                free(c->profiles[i].name);
+        free(c->profiles);
         *c = (Config) {};
 }
 
@@ -120,23 +126,44 @@ static int config_read_limits(json_object *obj, const char *key, JobLimits *l, c
         return 0;
 }
 
+static ConfigPrincipal *config_principal_get(Config *c, const char *name) {
+        ConfigPrincipal *a;
+
+        for (size_t i = 0; i < c->n_principals; i++)
+                if (streq(c->principals[i].principal, name))
+                        return &c->principals[i];
+        a = realloc(c->principals, (c->n_principals + 1) * sizeof(*a));
+        if (!a)
+                return NULL;
+        c->principals = a;
+        a = &c->principals[c->n_principals];
+        *a = (ConfigPrincipal) { .principal = strdup(name), .network = -1 };
+        if (!a->principal)
+                return NULL;
+        c->n_principals++;
+        return a;
+}
+
+static bool principal_key_is_valid(const char *name) {
+        return streq(name, "*") || principal_name_is_valid(name);
+}
+
 static int config_read_accounts(Config *c, json_object *obj, char *err) {
         if (!json_object_is_type(obj, json_type_object))
                 return config_error(err, "\"remote_accounts\" must be an object of principal: account");
         json_object_object_foreach(obj, name, v) {
-                ConfigAccount *a;
+                ConfigPrincipal *p;
 
-                if (!principal_name_is_valid(name))
+                if (!principal_key_is_valid(name))
                         return config_error(err, "\"remote_accounts\": invalid principal name");
                 if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
                         return config_error(err, "\"remote_accounts\".\"%s\" must be an account name", name);
-                a = realloc(c->accounts, (c->n_accounts + 1) * sizeof(*a));
-                if (!a)
+                p = config_principal_get(c, name);
+                if (!p)
                         return -ENOMEM;
-                c->accounts = a;
-                a[c->n_accounts] = (ConfigAccount) { strdup(name), strdup(json_object_get_string(v)) };
-                c->n_accounts++;
-                if (!a[c->n_accounts - 1].principal || !a[c->n_accounts - 1].account)
+                free(p->account);
+                p->account = strdup(json_object_get_string(v));
+                if (!p->account)
                         return -ENOMEM;
         }
         return 0;
@@ -151,6 +178,119 @@ static int config_read_seconds(json_object *v, const char *key, uint64_t *ret, c
         if (!(d > 0 && d <= 86400.0 * 365))
                 return config_error(err, "\"%s\" must be between 0 and one year", key);
         *ret = (uint64_t) (d * (double) USEC_PER_SEC);
+        return 0;
+}
+
+static int config_read_profiles(Config *c, json_object *obj, char *err) {
+        if (!json_object_is_type(obj, json_type_object))
+                return config_error(err, "\"profiles\" must be an object of name: limits");
+        json_object_object_foreach(obj, name, v) {
+                ConfigProfile *p;
+                json_object *rt;
+                int r;
+
+                if (!principal_name_is_valid(name))
+                        return config_error(err, "\"profiles\": invalid profile name");
+                if (config_find_profile(c, name))
+                        return config_error(err, "\"profiles\": duplicate profile \"%s\"", name);
+                p = realloc(c->profiles, (c->n_profiles + 1) * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                c->profiles = p;
+                p = &c->profiles[c->n_profiles];
+                *p = (ConfigProfile) { .name = strdup(name) };
+                if (!p->name)
+                        return -ENOMEM;
+                c->n_profiles++;
+                if (json_object_is_type(v, json_type_object) && json_object_object_get_ex(v, "RuntimeMaxSec", &rt)) {
+                        char key[96];
+                        snprintf(key, sizeof(key), "profiles.%s.RuntimeMaxSec", name);
+                        r = config_read_seconds(rt, key, &p->runtime_max_usec, err);
+                        if (r < 0)
+                                return r;
+                        json_object_object_del(v, "RuntimeMaxSec");
+                }
+                r = config_read_limits(v, name, &p->limits, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int config_read_principals(Config *c, json_object *obj, char *err) {
+        if (!json_object_is_type(obj, json_type_object))
+                return config_error(err, "\"principals\" must be an object of name: policy");
+        json_object_object_foreach(obj, name, v) {
+                ConfigPrincipal *p;
+                int r = 0;
+
+                if (!principal_key_is_valid(name))
+                        return config_error(err, "\"principals\": invalid principal name");
+                if (!json_object_is_type(v, json_type_object))
+                        return config_error(err, "\"principals\".\"%s\" must be an object", name);
+                p = config_principal_get(c, name);
+                if (!p)
+                        return -ENOMEM;
+                json_object_object_foreach(v, key, val) {
+                        if (streq(key, "account"))
+                                r = config_read_string(val, key, &p->account, err);
+                        else if (streq(key, "profile"))
+                                r = config_read_string(val, key, &p->profile, err);
+                        else if (streq(key, "max_jobs")) {
+                                uint64_t n;
+                                if (config_read_number(val, NULL, &n) < 0 || n > 100000)
+                                        r = config_error(err, "\"%s\".\"max_jobs\" must be 0..100000", name);
+                                else
+                                        p->max_jobs = (unsigned) n;
+                        } else if (streq(key, "network")) {
+                                if (!json_object_is_type(val, json_type_boolean))
+                                        r = config_error(err, "\"%s\".\"network\" must be true or false", name);
+                                else
+                                        p->network = json_object_get_boolean(val);
+                        } else if (streq(key, "allow")) {
+                                size_t n;
+                                if (!json_object_is_type(val, json_type_array))
+                                        return config_error(err, "\"%s\".\"allow\" must be a list of paths", name);
+                                n = json_object_array_length(val);
+                                strv_free(p->allow);
+                                p->allow = new0(char *, n + 1);
+                                if (!p->allow)
+                                        return -ENOMEM;
+                                for (size_t i = 0; i < n; i++) {
+                                        json_object *e = json_object_array_get_idx(val, i);
+                                        if (!json_object_is_type(e, json_type_string) ||
+                                            json_object_get_string(e)[0] != '/')
+                                                return config_error(err, "\"%s\".\"allow\": entries must be absolute "
+                                                                    "paths or patterns", name);
+                                        p->allow[i] = strdup(json_object_get_string(e));
+                                        if (!p->allow[i])
+                                                return -ENOMEM;
+                                }
+                        } else if (streq(key, "slice_limits"))
+                                r = config_read_limits(val, key, &p->slice_limits, err);
+                        else
+                                r = config_error(err, "\"principals\".\"%s\": unknown key \"%s\"", name, key);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int config_check_references(Config *c, char *err) {
+        for (size_t i = 0; i < c->n_principals; i++)
+                if (c->principals[i].profile && !streq(c->principals[i].profile, "default") &&
+                    !config_find_profile(c, c->principals[i].profile))
+                        return config_error(err, "principal \"%s\" uses the unknown profile \"%s\"",
+                                            c->principals[i].principal, c->principals[i].profile);
+        for (size_t i = 0; i < c->n_profiles; i++) {
+                JobLimits l = c->profiles[i].limits;
+                JobLimitField f;
+                job_limits_apply_defaults(&l, &c->default_limits);
+                if (job_limits_check(&l, &c->max_limits, &f) < 0)
+                        return config_error(err, "profile \"%s\": %s is outside the allowed range", c->profiles[i].name,
+                                            job_limit_name(f));
+        }
         return 0;
 }
 
@@ -171,6 +311,10 @@ static int config_apply(Config *c, json_object *root, char *err) {
                         r = config_read_string(v, key, &c->io_device, err);
                 else if (streq(key, "remote_accounts"))
                         r = config_read_accounts(c, v, err);
+                else if (streq(key, "profiles"))
+                        r = config_read_profiles(c, v, err);
+                else if (streq(key, "principals"))
+                        r = config_read_principals(c, v, err);
                 else if (streq(key, "stop_grace_sec"))
                         r = config_read_seconds(v, key, &c->stop_grace_usec, err);
                 else if (streq(key, "retention_sec"))
@@ -197,6 +341,9 @@ static int config_apply(Config *c, json_object *root, char *err) {
         }
 
         JobLimitField f;
+        r = config_check_references(c, err);
+        if (r < 0)
+                return r;
         if (job_limits_check(&c->default_limits, &c->max_limits, &f) < 0)
                 return config_error(err, "default %s is outside the allowed range (above the maximum or below "
                                     "the minimum %" PRIu64 ")", job_limit_name(f), job_limit_minimum(f));
@@ -266,9 +413,59 @@ int config_load(Config *c, const char *path, char err[static CONFIG_ERROR_MAX]) 
         return config_load_string(c, text, err);
 }
 
+static const ConfigPrincipal *config_find_principal(const Config *c, const char *name) {
+        for (size_t i = 0; i < c->n_principals; i++)
+                if (streq(c->principals[i].principal, name))
+                        return &c->principals[i];
+        return NULL;
+}
+
+const ConfigProfile *config_find_profile(const Config *c, const char *name) {
+        for (size_t i = 0; i < c->n_profiles; i++)
+                if (streq(c->profiles[i].name, name))
+                        return &c->profiles[i];
+        return NULL;
+}
+
+void config_principal_policy(const Config *c, const char *principal, PrincipalPolicy *ret) {
+        const ConfigPrincipal *own = config_find_principal(c, principal), *all = config_find_principal(c, "*");
+        const ConfigPrincipal *layers[] = { own, all };
+        const char *profile = NULL;
+
+        *ret = (PrincipalPolicy) { .account = c->remote_user, .network = false };
+        for (int i = (int) ELEMENTSOF(layers) - 1; i >= 0; i--) {
+                const ConfigPrincipal *p = layers[i];
+                if (!p)
+                        continue;
+                if (p->account)
+                        ret->account = p->account;
+                if (p->profile)
+                        profile = p->profile;
+                if (p->max_jobs)
+                        ret->max_jobs = p->max_jobs;
+                if (p->allow)
+                        ret->allow = p->allow;
+                if (p->network >= 0)
+                        ret->network = p->network;
+                for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
+                        if (job_limits_get(&p->slice_limits, f))
+                                *job_limits_field(&ret->slice_limits, f) = job_limits_get(&p->slice_limits, f);
+        }
+        ret->profile = profile ? config_find_profile(c, profile) : NULL;
+}
+
 const char *config_remote_account(const Config *c, const char *principal) {
-        for (size_t i = 0; i < c->n_accounts; i++)
-                if (streq(c->accounts[i].principal, principal))
-                        return c->accounts[i].account;
-        return c->remote_user;
+        PrincipalPolicy p;
+
+        config_principal_policy(c, principal, &p);
+        return p.account;
+}
+
+bool config_executable_allowed(char **allow, const char *path) {
+        if (!allow)
+                return true;
+        for (char **a = allow; *a; a++)
+                if (fnmatch(*a, path, FNM_PATHNAME) == 0)
+                        return true;
+        return false;
 }

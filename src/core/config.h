@@ -6,17 +6,42 @@
 
 #include "job.h"
 
-typedef struct ConfigAccount {
+/* A named set of limits a job may ask for ("Profile" option) or a principal gets by default. */
+typedef struct ConfigProfile {
+        char *name;
+        JobLimits limits;          /* 0 fields: the global default_limits */
+        uint64_t runtime_max_usec; /* 0: no run-time limit */
+} ConfigProfile;
+
+/* Policy for one principal, or for every principal without an entry of its own ("*"). */
+typedef struct ConfigPrincipal {
         char *principal;
-        char *account;
-} ConfigAccount;
+        char *account;      /* remote principals' jobs run as this account (local callers: themselves) */
+        char *profile;      /* default profile of its jobs */
+        unsigned max_jobs;  /* concurrent (not ended) jobs; 0 = no cap */
+        char **allow;       /* executables it may run (fnmatch patterns on the resolved path); NULL = any */
+        int network;        /* -1 unset (inherit "*"), 0 loopback only, 1 the host's network */
+        JobLimits slice_limits; /* caps on the sum of its jobs (its teleworker-<name>.slice); 0 = none */
+} ConfigPrincipal;
+
+/* What a principal may do, all entries merged: its own, then "*", then the built-in defaults. */
+typedef struct PrincipalPolicy {
+        const char *account;
+        const ConfigProfile *profile;
+        unsigned max_jobs;
+        char **allow;
+        bool network;
+        JobLimits slice_limits;
+} PrincipalPolicy;
 
 typedef struct Config {
         char *admin_group;       /* members (and root) administer every job */
         char *gateway_user;      /* the only uid allowed to assert remote principals */
         char *remote_user;       /* account remote principals' jobs run as, unless mapped */
-        ConfigAccount *accounts; /* principal -> account for remote principals */
-        size_t n_accounts;
+        ConfigPrincipal *principals;
+        size_t n_principals;
+        ConfigProfile *profiles;
+        size_t n_profiles;
         char *io_device;         /* NULL: the block device behind the state directory */
         uint64_t stop_grace_usec;
         uint64_t start_timeout_usec;
@@ -40,3 +65,8 @@ void config_done(Config *c);
 
 /* The account a remote principal's jobs run as. */
 const char *config_remote_account(const Config *c, const char *principal);
+/* The merged policy of a principal. */
+void config_principal_policy(const Config *c, const char *principal, PrincipalPolicy *ret);
+const ConfigProfile *config_find_profile(const Config *c, const char *name);
+/* Whether the policy lets path be executed (allow-list of fnmatch patterns; NULL = anything). */
+bool config_executable_allowed(char **allow, const char *path);

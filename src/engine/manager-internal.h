@@ -35,6 +35,14 @@ struct Job {
         uid_t uid;
         gid_t gid;
         JobLimits limits;
+        JobIsolation isolation;
+        char *profile;
+        char *slice;
+        uint64_t runtime_max_usec;
+        sd_event_source *runtime_timer;
+        sd_bus_slot *slice_slot;
+        JobLimits slice_limits;
+        bool slice_limits_set;
 
         JobState state;
         JobReason reason;
@@ -90,6 +98,8 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
 void job_start_failed(Job *j, const char *name, const char *message);
 int job_watch_control(Job *j);
 int job_watch_reaper_pidfd(Job *j, int pidfd);
+int job_arm_runtime_timer(Job *j);
+int job_slice_name(const char *principal, char **ret);
 Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
 

@@ -65,6 +65,10 @@ uint64_t job_submitted_at(const Job *j) { return j->submitted_at; }
 uint64_t job_started_at(const Job *j) { return j->started_at; }
 uint64_t job_ended_at(const Job *j) { return j->ended_at; }
 const JobLimits *job_limits(const Job *j) { return &j->limits; }
+const JobIsolation *job_isolation(const Job *j) { return &j->isolation; }
+const char *job_profile(const Job *j) { return j->profile; }
+const char *job_slice(const Job *j) { return j->slice; }
+uint64_t job_runtime_max_usec(const Job *j) { return j->runtime_max_usec; }
 OutputStore *job_output(Job *j) { return j->output; }
 
 void job_usage(Job *j, JobUsage *ret) {
@@ -125,6 +129,10 @@ Job *job_free(Job *j) {
         j->reaper_source = sd_event_source_disable_unref(j->reaper_source);
         j->reaper_pidfd_source = sd_event_source_disable_unref(j->reaper_pidfd_source);
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
+        j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
+        j->slice_slot = sd_bus_slot_unref(j->slice_slot);
+        free(j->profile);
+        free(j->slice);
         safe_close(j->control_fd);
         safe_close(j->reaper_pidfd);
         output_store_free(j->output);
@@ -277,6 +285,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->exit_signal = exit_signal;
         j->ended_at = now_usec(CLOCK_REALTIME);
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
+        j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->start_slot = sd_bus_slot_unref(j->start_slot);
         job_release_reaper(j);
         job_changed(j);
@@ -342,6 +351,30 @@ static void job_send_go(Job *j) {
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
 }
 
+/* The run-time limit is the daemon's own timer rather than the scope's RuntimeMaxSec=: the daemon then
+ * knows the end was a timeout, and the stop follows the same SIGTERM, grace, SIGKILL path as Stop. */
+static int on_runtime_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+
+        j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
+        if (job_state_is_final(j->state))
+                return 0;
+        j->causes |= JOB_END_CAUSE_TIMEOUT;
+        (void) manager_stop_job(j->manager, j, NULL, NULL);
+        return 0;
+}
+
+int job_arm_runtime_timer(Job *j) {
+        uint64_t deadline, now = now_usec(CLOCK_REALTIME);
+
+        if (j->runtime_max_usec == 0 || j->runtime_timer)
+                return 0;
+        deadline = j->started_at + j->runtime_max_usec;
+        return sd_event_add_time_relative(j->manager->event, &j->runtime_timer, CLOCK_MONOTONIC,
+                                          deadline > now ? deadline - now : 0, 10 * USEC_PER_MSEC,
+                                          on_runtime_timeout, j);
+}
+
 static void job_on_started(Job *j, pid_t pid) {
         int r;
 
@@ -352,6 +385,7 @@ static void job_on_started(Job *j, pid_t pid) {
                 j->oom_kills_at_start = 0;
         j->state = JOB_RUNNING;
         j->started_at = now_usec(CLOCK_REALTIME);
+        (void) job_arm_runtime_timer(j);
         job_changed(j);
         job_fire(j, WAIT_STARTED, NULL);
 }
@@ -519,6 +553,61 @@ static int append_limits(sd_bus_message *msg, const JobLimits *l, const char *io
                                      "IOWriteBandwidthMax", "a(st)", 1, io_device, l->io_write_bandwidth_max);
 }
 
+static int on_slice_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        j->slice_slot = sd_bus_slot_unref(j->slice_slot);
+        if (e) {
+                char msg[512];
+                /* The user's cap could not be put in place: better no job than an uncapped one. */
+                snprintf(msg, sizeof(msg), "systemd refused the limits of %s: %s", j->slice,
+                         e->message ? e->message : e->name);
+                job_start_failed(j, TW_ERROR_START_FAILED, msg);
+        }
+        return 0;
+}
+
+/* Caps on the sum of a principal's jobs go on its slice, before the scope is started in it (the calls
+ * are handled in order). */
+static int job_set_slice_limits(Job *j, const JobLimits *l) {
+        Manager *m = j->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        const char *io_device = m->config->io_device ? m->config->io_device : m->state_dir;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "sb", j->slice, 1);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(msg, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)", "CPUAccounting", "b", 1, "MemoryAccounting", "b", 1,
+                                  "IOAccounting", "b", 1, "TasksAccounting", "b", 1);
+        if (r >= 0 && l->cpu_quota_per_sec_usec)
+                r = sd_bus_message_append(msg, "(sv)", "CPUQuotaPerSecUSec", "t", l->cpu_quota_per_sec_usec);
+        if (r >= 0 && l->memory_max)
+                r = sd_bus_message_append(msg, "(sv)", "MemoryMax", "t", l->memory_max);
+        if (r >= 0 && l->tasks_max)
+                r = sd_bus_message_append(msg, "(sv)", "TasksMax", "t", l->tasks_max);
+        if (r >= 0 && l->io_read_bandwidth_max)
+                r = sd_bus_message_append(msg, "(sv)", "IOReadBandwidthMax", "a(st)", 1, io_device,
+                                          l->io_read_bandwidth_max);
+        if (r >= 0 && l->io_write_bandwidth_max)
+                r = sd_bus_message_append(msg, "(sv)", "IOWriteBandwidthMax", "a(st)", 1, io_device,
+                                          l->io_write_bandwidth_max);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_close_container(msg);
+        if (r < 0)
+                return r;
+        return sd_bus_call_async(m->bus, &j->slice_slot, msg, on_slice_reply, j, m->config->start_timeout_usec);
+}
+
 static int job_start_scope(Job *j) {
         Manager *m = j->manager;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
@@ -528,6 +617,11 @@ static int job_start_scope(Job *j) {
 
         if (asprintf(&description, "teleworker job %s for %s: %s", j->id, j->owner, j->executable) < 0)
                 return -ENOMEM;
+        if (j->slice_limits_set) {
+                r = job_set_slice_limits(j, &j->slice_limits);
+                if (r < 0)
+                        return r;
+        }
 
         r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                            "org.freedesktop.systemd1.Manager", "StartTransientUnit");
@@ -541,7 +635,7 @@ static int job_start_scope(Job *j) {
                 return r;
         r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)(sv)",
                                   "Description", "s", description,
-                                  "Slice", "s", SLICE,
+                                  "Slice", "s", j->slice,
                                   "PIDs", "au", 1, (uint32_t) j->reaper_pid,
                                   "CollectMode", "s", "inactive-or-failed",
                                   "TimeoutStopUSec", "t", m->config->stop_grace_usec,
@@ -718,7 +812,7 @@ static int job_spawn_reaper(Job *j, char **env) {
 
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) j->uid);
         snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) j->gid);
-        args = new0(char *, 12 + nargv);
+        args = new0(char *, 16 + nargv);
         if (!args)
                 return -ENOMEM;
         args[n++] = (char *) "teleworker-exec";
@@ -730,6 +824,14 @@ static int job_spawn_reaper(Job *j, char **env) {
         args[n++] = j->user;
         args[n++] = (char *) "--cwd";
         args[n++] = j->cwd;
+        if (j->isolation.private_pid > 0)
+                args[n++] = (char *) "--private-pid";
+        if (j->isolation.private_tmp > 0)
+                args[n++] = (char *) "--private-tmp";
+        if (j->isolation.private_network > 0)
+                args[n++] = (char *) "--private-network";
+        if (j->isolation.protect_system > 0)
+                args[n++] = (char *) "--protect-system";
         args[n++] = (char *) "--";
         args[n++] = j->executable;
         for (size_t i = 0; i < nargv; i++)
@@ -857,6 +959,52 @@ static int manager_validate_request(Manager *m, const JobRequest *req, sd_bus_er
         return 0;
 }
 
+static unsigned manager_count_active(Manager *m, const char *owner) {
+        unsigned n = 0;
+
+        for (Job *j = m->jobs_head; j; j = j->next)
+                if (!job_state_is_final(j->state) && streq(j->owner, owner))
+                        n++;
+        return n;
+}
+
+/* teleworker-<principal>.slice, below teleworker.slice ('-' is the hierarchy separator of slice names, so
+ * the name is escaped the way systemd escapes unit names: every byte but [A-Za-z0-9_.] as \xNN). */
+int job_slice_name(const char *principal, char **ret) {
+        size_t n = strlen(principal);
+        char *s = malloc(strlen("teleworker-.slice") + n * 4 + 1), *o;
+
+        if (!s)
+                return -ENOMEM;
+        o = stpcpy(s, "teleworker-");
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) principal[i];
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    (c == '.' && i > 0))
+                        *o++ = (char) c;
+                else
+                        o += sprintf(o, "\\x%02x", c);
+        }
+        strcpy(o, ".slice");
+        *ret = s;
+        return 0;
+}
+
+static int manager_check_isolation(const PrincipalPolicy *policy, const JobIsolation *req, JobIsolation *ret,
+                                   sd_bus_error *error) {
+        *ret = (JobIsolation) {
+                .private_pid = req->private_pid >= 0 ? req->private_pid : 1,
+                .private_tmp = req->private_tmp >= 0 ? req->private_tmp : 1,
+                .private_network = req->private_network >= 0 ? req->private_network : !policy->network,
+                .protect_system = req->protect_system >= 0 ? req->protect_system : 0,
+        };
+        if (!ret->private_network && !policy->network)
+                return sd_bus_error_set(error, TW_ERROR_ACCESS_DENIED,
+                                        "The policy does not allow this principal's jobs on the network "
+                                        "(PrivateNetwork=false refused).");
+        return 0;
+}
+
 static int manager_check_limits(Manager *m, const JobLimits *l, sd_bus_error *error) {
         JobLimitField f;
         int r;
@@ -906,6 +1054,8 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                       Job **ret, sd_bus_error *error) {
         _cleanup_(job_freep) Job *j = NULL;
         _cleanup_(strv_freep) char **env = NULL;
+        const ConfigProfile *profile;
+        PrincipalPolicy policy;
         Job *job;
         struct passwd *pw = NULL;
         const char *path;
@@ -932,11 +1082,39 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         j->submitted_at = now_usec(CLOCK_REALTIME);
         job_usage_reset(&j->final_usage);
 
+        config_principal_policy(m->config, p->name, &policy);
+        profile = policy.profile;
+        if (req->profile && *req->profile) {
+                profile = config_find_profile(m->config, req->profile);
+                if (!profile && !streq(req->profile, "default"))
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Unknown profile '%s'.", req->profile);
+        }
+        j->profile = strdup(profile ? profile->name : "default");
+        if (!j->profile)
+                return -ENOMEM;
         j->limits = req->limits;
+        if (profile)
+                job_limits_apply_defaults(&j->limits, &profile->limits);
         job_limits_apply_defaults(&j->limits, &m->config->default_limits);
         r = manager_check_limits(m, &j->limits, error);
         if (r < 0)
                 return r;
+        j->runtime_max_usec = req->runtime_max_usec ? req->runtime_max_usec : profile ? profile->runtime_max_usec : 0;
+
+        r = manager_check_isolation(&policy, &req->isolation, &j->isolation, error);
+        if (r < 0)
+                return r;
+        if (policy.max_jobs > 0 && manager_count_active(m, p->name) >= policy.max_jobs)
+                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
+                                         "'%s' already runs %u jobs, the most the policy allows.", p->name,
+                                         policy.max_jobs);
+        r = job_slice_name(p->name, &j->slice);
+        if (r < 0)
+                return r;
+        j->slice_limits = policy.slice_limits;
+        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
+                if (job_limits_get(&policy.slice_limits, f))
+                        j->slice_limits_set = true;
 
         r = job_resolve_account(m, j, p, &pw, error);
         if (r < 0)
@@ -961,6 +1139,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                                          esc ? esc : "?",
                                          strchr(req->argv[0], '/') ? "" : " (looked up in PATH)");
         }
+        if (!config_executable_allowed(policy.allow, j->executable))
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "The policy does not allow '%s' to run %s.", p->name, j->executable);
 
         r = job_id_generate(j->id);
         if (r < 0)

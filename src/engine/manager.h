@@ -23,11 +23,25 @@
 typedef struct Manager Manager;
 typedef struct Job Job;
 
+/* Per-job namespaces, set up by teleworker-exec before the job execs: a tri-state each (-1 = default). */
+typedef struct JobIsolation {
+        int private_pid;     /* own PID namespace, /proc remounted (default yes) */
+        int private_tmp;     /* own mount namespace with empty /tmp and /var/tmp (default yes) */
+        int private_network; /* own network namespace with only loopback (default: unless the policy allows
+                              * the network) */
+        int protect_system;  /* /usr, /boot, /efi, /etc read-only (default no) */
+} JobIsolation;
+
+#define JOB_ISOLATION_UNSET ((JobIsolation) { -1, -1, -1, -1 })
+
 typedef struct JobRequest {
         char **argv;
         char **env;      /* KEY=VALUE, may be NULL */
         const char *cwd; /* NULL or "" = the account's home */
         JobLimits limits;
+        const char *profile;       /* NULL: the principal's profile */
+        uint64_t runtime_max_usec; /* 0: the profile's */
+        JobIsolation isolation;    /* -1 fields: the defaults (docs/design.md, "Isolation") */
 } JobRequest;
 
 /* error is NULL on success, else the reason (name and message set). */
@@ -76,6 +90,10 @@ uint64_t job_submitted_at(const Job *j);
 uint64_t job_started_at(const Job *j);
 uint64_t job_ended_at(const Job *j);
 const JobLimits *job_limits(const Job *j);
+const JobIsolation *job_isolation(const Job *j);
+const char *job_profile(const Job *j);
+const char *job_slice(const Job *j);
+uint64_t job_runtime_max_usec(const Job *j);
 /* Current usage while the scope exists, the final one after the job ended. */
 void job_usage(Job *j, JobUsage *ret);
 OutputStore *job_output(Job *j);

@@ -139,6 +139,13 @@ int job_save(Job *j) {
         add_u64(o, "causes", j->causes);
         add_u64(o, "oom_kills_at_start", j->oom_kills_at_start);
         json_object_object_add(o, "usage", usage);
+        add_str(o, "profile", j->profile);
+        add_str(o, "slice", j->slice);
+        add_u64(o, "runtime_max_usec", j->runtime_max_usec);
+        json_object_object_add(o, "private_pid", json_object_new_int(j->isolation.private_pid));
+        json_object_object_add(o, "private_tmp", json_object_new_int(j->isolation.private_tmp));
+        json_object_object_add(o, "private_network", json_object_new_int(j->isolation.private_network));
+        json_object_object_add(o, "protect_system", json_object_new_int(j->isolation.protect_system));
 
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
         path = job_record_path(j);
@@ -276,6 +283,17 @@ static int job_from_record(Manager *m, json_object *o, Job **ret) {
         j->go_sent = json_object_get_boolean(v);
         j->stop_requested = j->causes & JOB_END_CAUSE_STOP;
 
+        /* Later additions: optional, so records of older versions still load. */
+        if ((r = get_str(o, "profile", false, &j->profile)) < 0 || (r = get_str(o, "slice", false, &j->slice)) < 0)
+                return r;
+        if (get_u64(o, "runtime_max_usec", &j->runtime_max_usec) < 0)
+                j->runtime_max_usec = 0;
+        j->isolation = JOB_ISOLATION_UNSET;
+        (void) get_int(o, "private_pid", &j->isolation.private_pid);
+        (void) get_int(o, "private_tmp", &j->isolation.private_tmp);
+        (void) get_int(o, "private_network", &j->isolation.private_network);
+        (void) get_int(o, "protect_system", &j->isolation.protect_system);
+
         *ret = TAKE_PTR(j);
         return 0;
 }
@@ -378,6 +396,8 @@ static void job_adopt(Manager *m, Job *j, StoredFds *fds) {
         if (j->state == JOB_SUBMITTED)
                 j->state = JOB_RUNNING; /* GO was sent: the job runs (or ran) */
         r = job_watch_control(j);
+        if (r >= 0)
+                r = job_arm_runtime_timer(j);
         if (r >= 0 && pidfd >= 0)
                 r = job_watch_reaper_pidfd(j, pidfd);
         else
