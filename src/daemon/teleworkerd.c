@@ -2,6 +2,7 @@
 /* teleworkerd - the job worker daemon: one sd-event loop, the system bus, the job engine. */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/signalfd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,13 @@
 
 #include "bus-api.h"
 #include "config.h"
+#include "log.h"
 #include "macro.h"
 #include "manager.h"
 #include "teleworker-build.h"
 
 static const char *arg_config = TELEWORKER_CONFIG_FILE;
+static Config *the_config;
 static const char *arg_state_dir = NULL;
 
 static void help(void) {
@@ -75,6 +78,32 @@ static char *state_dir_from_env(void) {
         return strndup(e, strcspn(e, ":"));
 }
 
+/* SIGHUP / systemctl reload: a new policy for new jobs; running jobs and connections are untouched. A
+ * broken file is refused and the policy in force stays. */
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Config fresh;
+        char err[CONFIG_ERROR_MAX] = "";
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading the policy.");
+        r = config_init_defaults(&fresh);
+        if (r >= 0) {
+                r = config_load(&fresh, arg_config, err);
+                if (r == -ENOENT)
+                        r = 0; /* no file: the built-in defaults */
+        }
+        if (r < 0) {
+                log_error("Keeping the current policy: %s is invalid: %s", arg_config, err[0] ? err : strerror(-r));
+                config_done(&fresh);
+        } else {
+                config_done(the_config);
+                *the_config = fresh;
+                log_info("Reloaded the policy from %s.", arg_config);
+        }
+        (void) sd_notify(false, "READY=1\nSTATUS=Running jobs.");
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -110,6 +139,7 @@ static int run(int argc, char **argv) {
         sigaddset(&ss, SIGCHLD);
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
         if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
                 return -errno;
         (void) signal(SIGPIPE, SIG_IGN);
@@ -121,6 +151,10 @@ static int run(int argc, char **argv) {
         if (r < 0)
                 return r;
         r = sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
+        if (r < 0)
+                return r;
+        the_config = &config;
+        r = sd_event_add_signal(event, NULL, SIGHUP, on_reload, NULL);
         if (r < 0)
                 return r;
         (void) sd_event_set_watchdog(event, true);

@@ -49,13 +49,17 @@ SRC=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["director
         "$BUILD/meson-info/meson-info.json")
 DAEMON=$BUILD/src/daemon/teleworkerd
 EXEC_HELPER=$BUILD/src/exec/teleworker-exec
-CONFIG=$SRC/tests/integration/teleworker.json
+CONFIG_SOURCE=$SRC/tests/integration/teleworker.json
+# a copy the daemon reads: the reload test rewrites it (and puts it back)
+CONFIG=$BUILD/tb-config/teleworker.json
 STATE=${TELEWORKER_TEST_STATE_DIR:-${TB_SCRATCH:+$TB_SCRATCH/teleworker-state}}
 STATE=${STATE:-$BUILD/tb-state}
 JOURNAL=$BUILD/meson-logs/teleworkerd.journal
 [ -x "$DAEMON" ] || die "$DAEMON is not built"
 [ -x "$EXEC_HELPER" ] || die "$EXEC_HELPER is not built"
-[ -f "$CONFIG" ] || die "no $CONFIG"
+[ -f "$CONFIG_SOURCE" ] || die "no $CONFIG_SOURCE"
+mkdir -p "$(dirname "$CONFIG")"
+cp "$CONFIG_SOURCE" "$CONFIG"
 case "$STATE" in /?*) ;; *) die "bad state directory '$STATE'" ;; esac
 
 # 1. the bus policy: only root may own the name, anyone may call

@@ -148,8 +148,14 @@ int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, ch
         g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
         g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
         g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
-        for (const char *const *l = limits; l && l[0]; l += 2)
-                g_assert_cmpint(sd_bus_message_append(m, "{sv}", l[0], "t", g_ascii_strtoull(l[1], NULL, 10)), >=, 0);
+        for (const char *const *l = limits; l && l[0]; l += 2) {
+                if (g_str_has_prefix(l[0], "Private") || g_str_has_prefix(l[0], "Protect"))
+                        g_assert_cmpint(sd_bus_message_append(m, "{sv}", l[0], "b", atoi(l[1])), >=, 0);
+                else if (g_str_equal(l[0], "Profile"))
+                        g_assert_cmpint(sd_bus_message_append(m, "{sv}", l[0], "s", l[1]), >=, 0);
+                else
+                        g_assert_cmpint(sd_bus_message_append(m, "{sv}", l[0], "t", g_ascii_strtoull(l[1], NULL, 10)), >=, 0);
+        }
         g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
         r = sd_bus_call(bus, m, LONG_TIMEOUT, error, &reply);
         sd_bus_message_unref(m);

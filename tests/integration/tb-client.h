@@ -27,7 +27,8 @@ void tb_job_clear(TbJob *j);
  * only while connecting: the bus records the peer's credentials at connect and authentication time). */
 sd_bus *tb_bus_as(uid_t uid);
 
-/* Start argv with options given as NULL-terminated pairs of limit name and value ("MemoryMax", "104857600"). */
+/* Start argv with options given as NULL-terminated pairs of name and value: limits as numbers
+ * ("MemoryMax", "104857600"), Private and Protect options as "0"/"1", "Profile" as a name. */
 int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error);
 int tb_get(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);
 int tb_wait(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);

@@ -201,6 +201,8 @@ static void test_stop_kills_everything(void) {
         g_autofree char *dir = g_dir_make_tmp("tb-stop-XXXXXX", NULL);
         g_autofree char *pidfile = g_build_filename(dir, "pids", NULL);
         const char *argv[] = { gen(), "orphans", pidfile, "3", NULL };
+        /* host PIDs and the host's /tmp: the test reads both */
+        const char *opts[] = { "PrivatePID", "0", "PrivateTmp", "0", NULL };
         sd_bus_error e = SD_BUS_ERROR_NULL;
         g_autofree char *id = NULL;
         g_autoptr(GArray) pids = NULL;
@@ -208,7 +210,7 @@ static void test_stop_kills_everything(void) {
         TbJob j;
 
         g_assert_cmpint(chmod(dir, 0777), ==, 0);
-        g_assert_cmpint(tb_start(root_bus, argv, NULL, &id, &e), ==, 0);
+        g_assert_cmpint(tb_start(root_bus, argv, opts, &id, &e), ==, 0);
         for (int i = 0; i < 500; i++) {
                 TbJob k;
                 g_assert_cmpint(tb_get(root_bus, id, &k, &e), ==, 0);
