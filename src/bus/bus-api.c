@@ -24,6 +24,8 @@
 #define REMOTE_IFACE "org.teleworker.worker1.Remote"
 #define JOB_IFACE "org.teleworker.worker1.Job"
 #define READ_OUTPUT_MAX (1024 * 1024)
+/* Each reader costs the daemon an fd and a pipe buffer: bounded per job. */
+#define READERS_PER_JOB_MAX 4096
 
 struct BusApi {
         sd_bus *bus;
@@ -150,6 +152,17 @@ static int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, Auth
         return 0;
 }
 
+/* The caller's principal (argument or credentials), then the job id argument, found and authorized. */
+static int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error) {
+        _cleanup_(principal_done) Principal p = {};
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        return bus_read_job(a, msg, &p, op, ret, error);
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* Job properties: one table of names, used by the a{sv} replies and by the Job objects. */
 
@@ -264,7 +277,7 @@ static int job_append_value(sd_bus_message *m, Job *j, const char *name, const J
         if (streq(name, "OutputSize"))
                 return sd_bus_message_append(m, "t", o ? output_store_size(o) : (uint64_t) 0);
         if (streq(name, "OutputDropped"))
-                return sd_bus_message_append(m, "t", o ? output_store_dropped(o) : (uint64_t) 0);
+                return sd_bus_message_append(m, "t", job_output_dropped(j));
         return -EINVAL;
 }
 
@@ -472,14 +485,10 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
 
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
-        _cleanup_(principal_done) Principal p = {};
         Job *j;
         int r;
 
-        r = bus_principal(a, msg, &p, error);
-        if (r < 0)
-                return r;
-        r = bus_read_job(a, msg, &p, AUTHZ_STOP, &j, error);
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
         if (r < 0)
                 return r;
         r = manager_stop_job(a->manager, j, on_job_stopped, sd_bus_message_ref(msg));
@@ -492,14 +501,10 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
-        _cleanup_(principal_done) Principal p = {};
         Job *j;
         int r;
 
-        r = bus_principal(a, msg, &p, error);
-        if (r < 0)
-                return r;
-        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
         if (r < 0)
                 return r;
         r = manager_wait_job(a->manager, j, on_job_waited, sd_bus_message_ref(msg));
@@ -512,15 +517,11 @@ static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
-        _cleanup_(principal_done) Principal p = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Job *j;
         int r;
 
-        r = bus_principal(a, msg, &p, error);
-        if (r < 0)
-                return r;
-        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -560,40 +561,33 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        BusApi *a = userdata;
-        _cleanup_(principal_done) Principal p = {};
+/* ReadOutput and OpenOutput, after the job was found and the caller authorized: the "t offset, t max" or
+ * "t offset, b follow" arguments are next in msg. Shared by the Manager, Remote and Job objects. */
+static int reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(freep) void *buf = NULL;
+        OutputStore *o = job_output(j);
         uint64_t offset, max;
         bool eof = false;
         ssize_t n = 0;
-        Job *j;
         int r;
 
-        r = bus_principal(a, msg, &p, error);
-        if (r < 0)
-                return r;
-        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read(msg, "tt", &offset, &max);
         if (r < 0)
                 return r;
+        if (!o)
+                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "Job %s has no output.", job_id(j));
+        if (offset > output_store_size(o))
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).", offset,
+                                         output_store_size(o));
         max = MIN(max, (uint64_t) READ_OUTPUT_MAX);
-        if (job_output(j)) {
-                if (offset > output_store_size(job_output(j)))
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
-                                                 offset, output_store_size(job_output(j)));
-                buf = malloc(MAX(max, (uint64_t) 1));
-                if (!buf)
-                        return -ENOMEM;
-                n = output_store_read(job_output(j), offset, buf, (size_t) max, &eof);
-                if (n < 0)
-                        return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output of job %s: %m",
-                                                       job_id(j));
-        }
+        buf = malloc(MAX(max, (uint64_t) 1));
+        if (!buf)
+                return -ENOMEM;
+        n = output_store_read(o, offset, buf, (size_t) max, &eof);
+        if (n < 0)
+                return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output of job %s: %m", job_id(j));
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
@@ -606,34 +600,51 @@ static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error 
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        BusApi *a = userdata;
-        _cleanup_(principal_done) Principal p = {};
+static int reply_open_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
         _cleanup_(closep) int fd = -EBADF;
+        OutputStore *o = job_output(j);
         uint64_t offset;
-        int follow;
-        Job *j;
-        int r;
+        int follow, r;
 
-        r = bus_principal(a, msg, &p, error);
-        if (r < 0)
-                return r;
-        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
-        if (r < 0)
-                return r;
         r = sd_bus_message_read(msg, "tb", &offset, &follow);
         if (r < 0)
                 return r;
-        if (!job_output(j))
+        if (!o)
                 return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "Job %s has no output.", job_id(j));
-        if (offset > output_store_size(job_output(j)))
+        if (offset > output_store_size(o))
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
-                                         offset, output_store_size(job_output(j)));
-        r = output_store_open_reader(job_output(j), offset, follow, &fd);
+                                         "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).", offset,
+                                         output_store_size(o));
+        if (output_store_n_readers(o) >= READERS_PER_JOB_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
+                                         "Job %s already has %d readers, the most it may have.", job_id(j),
+                                         READERS_PER_JOB_MAX);
+        r = output_store_open_reader(o, offset, follow, &fd);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to open the output of job %s: %m", job_id(j));
         return sd_bus_reply_method_return(msg, "h", fd);
+}
+
+static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        Job *j;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
+        if (r < 0)
+                return r;
+        return reply_read_output(msg, j, error);
+}
+
+static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        Job *j;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
+        if (r < 0)
+                return r;
+        return reply_open_output(msg, j, error);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -727,61 +738,13 @@ static int job_method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *er
 }
 
 static int job_method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Job *j = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(freep) void *buf = NULL;
-        uint64_t offset, max;
-        bool eof = false;
-        ssize_t n = 0;
-        int r;
-
-        r = job_method_forward(msg, j, AUTHZ_VIEW, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(msg, "tt", &offset, &max);
-        if (r < 0)
-                return r;
-        if (offset > output_store_size(job_output(j)))
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Offset %" PRIu64 " is past the end of the output.",
-                                         offset);
-        max = MIN(max, (uint64_t) READ_OUTPUT_MAX);
-        buf = malloc(MAX(max, (uint64_t) 1));
-        if (!buf)
-                return -ENOMEM;
-        n = output_store_read(job_output(j), offset, buf, (size_t) max, &eof);
-        if (n < 0)
-                return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output: %m");
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(reply, 'y', buf, (size_t) n);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(reply, "tb", offset + (uint64_t) n, (int) eof);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        int r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
+        return r < 0 ? r : reply_read_output(msg, userdata, error);
 }
 
 static int job_method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Job *j = userdata;
-        _cleanup_(closep) int fd = -EBADF;
-        uint64_t offset;
-        int follow, r;
-
-        r = job_method_forward(msg, j, AUTHZ_VIEW, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(msg, "tb", &offset, &follow);
-        if (r < 0)
-                return r;
-        if (offset > output_store_size(job_output(j)))
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Offset %" PRIu64 " is past the end of the output.",
-                                         offset);
-        r = output_store_open_reader(job_output(j), offset, follow, &fd);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to open the output: %m");
-        return sd_bus_reply_method_return(msg, "h", fd);
+        int r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
+        return r < 0 ? r : reply_open_output(msg, userdata, error);
 }
 
 static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {

@@ -43,12 +43,12 @@ unsigned output_store_n_readers(const OutputStore *s);
  * is true when the stream is complete and offset + returned count is its end. Never blocks on the job. */
 ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, bool *ret_eof);
 
-/* Opens a reader: returns (in *ret_fd, O_CLOEXEC, blocking, for the caller to pass on) a file descriptor that
- * yields the stream from offset on, then EOF. With follow, EOF comes only when the stream is complete;
- * without, at the size the stream had at this call. A complete stream (or a snapshot) may be handed out as a
- * read-only fd of the spool file itself, positioned at offset (page-cache speed); a live one as the read end
- * of a pipe the store feeds. A reader that stops reading never blocks the job or other readers; one that
- * closes its end is dropped. offset past the current end is -EINVAL. */
+/* Opens a reader: returns (in *ret_fd, O_CLOEXEC, blocking, for the caller to pass on) the read end of a pipe
+ * the store feeds with the stream from offset on, then EOF. With follow, EOF comes only when the stream is
+ * complete; without, at the size the stream had at this call. Always a pipe, never the spool file itself:
+ * pollable (the gateway puts it in its event loop), it pins no disk space after the job is removed, and a
+ * snapshot cannot show later bytes. A reader that stops reading never blocks the job or other readers; one
+ * that closes its end is dropped. offset past the current end is -EINVAL. */
 int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *ret_fd);
 
 /* Offset where the last `lines` lines start (a trailing newline does not open an empty line); 0 if there

@@ -70,6 +70,7 @@ struct Job {
         unsigned causes;
 
         OutputStore *output;
+        uint64_t output_dropped_before; /* dropped by earlier runs of the daemon (the store counts its own) */
         JobWaiter *waiters;
 };
 

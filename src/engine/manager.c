@@ -71,6 +71,10 @@ const char *job_slice(const Job *j) { return j->slice; }
 uint64_t job_runtime_max_usec(const Job *j) { return j->runtime_max_usec; }
 OutputStore *job_output(Job *j) { return j->output; }
 
+uint64_t job_output_dropped(Job *j) {
+        return j->output_dropped_before + (j->output ? output_store_dropped(j->output) : 0);
+}
+
 void job_usage(Job *j, JobUsage *ret) {
         if (job_state_is_final(j->state) || j->state == JOB_SUBMITTED) {
                 *ret = j->final_usage;

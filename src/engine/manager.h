@@ -97,3 +97,5 @@ uint64_t job_runtime_max_usec(const Job *j);
 /* Current usage while the scope exists, the final one after the job ended. */
 void job_usage(Job *j, JobUsage *ret);
 OutputStore *job_output(Job *j);
+/* Bytes discarded past the output cap (or lost to a spool write error), over every run of the daemon. */
+uint64_t job_output_dropped(Job *j);

@@ -139,6 +139,7 @@ int job_save(Job *j) {
         add_u64(o, "causes", j->causes);
         add_u64(o, "oom_kills_at_start", j->oom_kills_at_start);
         json_object_object_add(o, "usage", usage);
+        add_u64(o, "output_dropped", job_output_dropped(j));
         add_str(o, "profile", j->profile);
         add_str(o, "slice", j->slice);
         add_u64(o, "runtime_max_usec", j->runtime_max_usec);
@@ -288,6 +289,8 @@ static int job_from_record(Manager *m, json_object *o, Job **ret) {
                 return r;
         if (get_u64(o, "runtime_max_usec", &j->runtime_max_usec) < 0)
                 j->runtime_max_usec = 0;
+        if (get_u64(o, "output_dropped", &j->output_dropped_before) < 0)
+                j->output_dropped_before = 0;
         j->isolation = JOB_ISOLATION_UNSET;
         (void) get_int(o, "private_pid", &j->isolation.private_pid);
         (void) get_int(o, "private_tmp", &j->isolation.private_tmp);

@@ -25,7 +25,7 @@ static char *run_opts(sd_bus *bus, const char *const *argv, const char *const *o
         close(fd);
         g_assert_cmpint(tb_wait(bus, id, ret, &e), ==, 0);
         g_byte_array_append(out, (const guint8 *) "", 1);
-        g_test_message("%s: %s", argv[2] ? argv[2] : argv[0], (char *) out->data);
+        g_test_message("%s: %s", argv[1] && argv[2] ? argv[2] : argv[0], (char *) out->data);
         return (char *) g_byte_array_free(out, false);
 }
 

@@ -83,8 +83,9 @@ static void test_runs_in_scope(void) {
         g_assert_cmpstr(j.state, ==, "success");
         text = g_strndup((const char *) out->data, out->len);
         g_test_message("job's /proc/self/cgroup:\n%s", text);
-        expect = g_strdup_printf("/teleworker.slice/%s\n", j.unit);
-        /* every hierarchy line (v2's "0::", or v1's name=systemd) names the job's own scope */
+        expect = g_strdup_printf("/teleworker.slice/teleworker-root.slice/%s\n", j.unit);
+        /* every hierarchy line (v2's "0::", or v1's name=systemd) names the job's own scope, in its owner's
+         * slice below teleworker.slice */
         g_assert_nonnull(strstr(text, expect));
         tb_job_clear(&j);
 }
