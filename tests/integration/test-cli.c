@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/* test-cli - telerun against the real teleworkerd, run as different users inside the testbed: output and
+ * exit codes of run/start/status/logs/wait/stop/list, JSON output, and authorization as a user sees it. */
+#include <errno.h>
+#include <grp.h>
+#include <sys/wait.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tb-client.h"
+
+typedef struct Result {
+        char *out, *err;
+        int status; /* exit code */
+} Result;
+
+static void result_clear(Result *r) {
+        g_free(r->out);
+        g_free(r->err);
+}
+
+static void drop_to(gpointer data) {
+        uid_t uid = (uid_t) GPOINTER_TO_UINT(data);
+
+        if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+                _exit(126);
+}
+
+/* telerun ARGS... as uid; NULL-terminated. */
+static Result telerun_as(uid_t uid, const char *first, ...) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        Result r = {};
+        GError *error = NULL;
+        int wait_status;
+        va_list ap;
+
+        g_ptr_array_add(argv, (char *) TELERUN_PATH);
+        va_start(ap, first);
+        for (const char *a = first; a; a = va_arg(ap, const char *))
+                g_ptr_array_add(argv, (char *) a);
+        va_end(ap);
+        g_ptr_array_add(argv, NULL);
+        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, drop_to, GUINT_TO_POINTER(uid),
+                                   &r.out, &r.err, &wait_status, &error));
+        g_assert_true(WIFEXITED(wait_status));
+        r.status = WEXITSTATUS(wait_status);
+        g_test_message("telerun %s ... (uid %u) -> %d\nstdout: %s\nstderr: %s", first, (unsigned) uid, r.status,
+                       r.out, r.err);
+        return r;
+}
+
+static char *start_as(uid_t uid, const char *cmd) {
+        Result r = telerun_as(uid, "start", "--", "/bin/sh", "-c", cmd, NULL);
+        char *id;
+
+        g_assert_cmpint(r.status, ==, 0);
+        id = g_strstrip(g_strdup(r.out));
+        g_assert_cmpuint(strlen(id), ==, 36);
+        result_clear(&r);
+        return id;
+}
+
+static void test_run_exit_code(void) {
+        Result r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL);
+
+        g_assert_cmpint(r.status, ==, 3);
+        g_assert_cmpstr(r.out, ==, "out\nerr\n");
+        g_assert_cmpstr(r.err, ==, "");
+        result_clear(&r);
+
+        r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "kill -KILL $$", NULL);
+        g_assert_cmpint(r.status, ==, 128 + SIGKILL);
+        result_clear(&r);
+}
+
+static void test_status_json(void) {
+        g_autofree char *id = start_as(TB_UID_USER1, "echo hello");
+        Result w = telerun_as(TB_UID_USER1, "wait", id, NULL), s;
+        json_object *o, *v;
+
+        g_assert_cmpint(w.status, ==, 0);
+        result_clear(&w);
+        s = telerun_as(TB_UID_USER1, "status", "--json", id, NULL);
+        g_assert_cmpint(s.status, ==, 0);
+        o = json_tokener_parse(s.out);
+        g_assert_nonnull(o);
+        g_assert_true(json_object_object_get_ex(o, "id", &v));
+        g_assert_cmpstr(json_object_get_string(v), ==, id);
+        g_assert_true(json_object_object_get_ex(o, "state", &v));
+        g_assert_cmpstr(json_object_get_string(v), ==, "success");
+        g_assert_true(json_object_object_get_ex(o, "owner", &v));
+        g_assert_cmpstr(json_object_get_string(v), ==, "tbuser1");
+        g_assert_true(json_object_object_get_ex(o, "exit_code", &v));
+        g_assert_cmpint(json_object_get_int(v), ==, 0);
+        json_object_put(o);
+        result_clear(&s);
+
+        s = telerun_as(TB_UID_USER1, "status", id, NULL);
+        g_assert_cmpint(s.status, ==, 0);
+        g_assert_nonnull(strstr(s.out, "success"));
+        /* never systemd's "unset" as a number */
+        g_assert_null(strstr(s.out, "18446744073709551615"));
+        result_clear(&s);
+
+        s = telerun_as(TB_UID_USER1, "logs", id, NULL);
+        g_assert_cmpint(s.status, ==, 0);
+        g_assert_cmpstr(s.out, ==, "hello\n");
+        result_clear(&s);
+}
+
+static void test_logs_follow_live(void) {
+        g_autofree char *id = start_as(TB_UID_USER1, "for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done");
+        Result r = telerun_as(TB_UID_USER1, "logs", "-f", id, NULL);
+
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpstr(r.out, ==, "line 1\nline 2\nline 3\nline 4\nline 5\n");
+        result_clear(&r);
+}
+
+static void test_other_user(void) {
+        g_autofree char *id = start_as(TB_UID_USER1, "sleep 60");
+        Result r;
+
+        r = telerun_as(TB_UID_USER2, "status", id, NULL);
+        g_assert_cmpint(r.status, ==, 4);
+        g_assert_true(g_str_has_prefix(r.err, "telerun: "));
+        g_assert_nonnull(strstr(r.err, "denied"));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER2, "stop", id, NULL);
+        g_assert_cmpint(r.status, ==, 4);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER2, "logs", id, NULL);
+        g_assert_cmpint(r.status, ==, 4);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER2, "list", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_null(strstr(r.out, id));
+        result_clear(&r);
+
+        /* still running: the refused stop did nothing */
+        r = telerun_as(TB_UID_USER1, "status", "--json", id, NULL);
+        g_assert_nonnull(strstr(r.out, "\"running\""));
+        result_clear(&r);
+        r = telerun_as(TB_UID_ADMIN, "list", NULL);
+        g_assert_nonnull(strstr(r.out, id));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "stop", id, NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "wait", id, NULL);
+        g_assert_cmpint(r.status, ==, 128 + SIGTERM);
+        result_clear(&r);
+}
+
+static void test_errors(void) {
+        Result r;
+
+        r = telerun_as(TB_UID_USER1, "status", "00000000-0000-4000-8000-000000000000", NULL);
+        g_assert_cmpint(r.status, ==, 3);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "status", "not-an-id", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "run", "--", "./does/not/exist", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, "does/not/exist"));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "run", "--memory", "64G", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, "MemoryMax"));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "frobnicate", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+}
+
+int main(int argc, char **argv) {
+        sd_bus *bus;
+
+        g_test_init(&argc, &argv, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        bus = tb_bus_as(0);
+        if (!tb_daemon_present(bus))
+                return 77;
+        sd_bus_unref(bus);
+
+        g_test_add_func("/cli/run-exit-code", test_run_exit_code);
+        g_test_add_func("/cli/status-json-logs", test_status_json);
+        g_test_add_func("/cli/logs-follow-live", test_logs_follow_live);
+        g_test_add_func("/cli/other-user", test_other_user);
+        g_test_add_func("/cli/errors", test_errors);
+        return g_test_run();
+}
