@@ -383,7 +383,7 @@ static int bus_option_type_error(sd_bus_error *error, const char *key, const cha
 }
 
 /* Start options (docs/dbus.md): limits, profile, run-time limit, isolation. Unknown keys are errors. */
-static int bus_read_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *error) {
+int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -468,7 +468,7 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = sd_bus_message_read(msg, "s", &cwd);
         if (r < 0)
                 return r;
-        r = bus_read_options(msg, &req, error);
+        r = bus_read_start_options(msg, &req, error);
         if (r < 0)
                 return r;
         req.argv = argv;

@@ -19,3 +19,6 @@ int bus_api_request_name(BusApi *a);
 /* Appends the a{sv} of a job's properties (docs/dbus.md): the one serialization of a job. */
 int bus_append_job_props(sd_bus_message *m, Job *j);
 int bus_job_object_path(const Job *j, char **ret);
+/* Decodes Start's a{sv} options into req (limits, profile, run-time limit, isolation): untrusted input,
+ * every key and type checked, errors in error. req->profile borrows from msg. */
+int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *error);

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* fuzz-bus-options - Start's a{sv} options as an untrusted caller may send them: the fuzz input picks keys
+ * (known, near-miss and arbitrary), D-Bus types and values; bus_read_start_options() must accept or refuse
+ * each message with an error, never crash. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-bus.h>
+
+#include "bus-api.h"
+#include "fuzz.h"
+
+static const char *const keys[] = {
+        "CPUQuotaPerSecUSec", "MemoryMax", "IOReadBandwidthMax", "IOWriteBandwidthMax", "TasksMax",
+        "RuntimeMaxUSec", "Profile", "PrivatePID", "PrivateTmp", "PrivateNetwork", "ProtectSystem",
+        "MemoryHigh", "", "Private", "memorymax",
+};
+
+typedef struct Input {
+        const uint8_t *p;
+        size_t n;
+} Input;
+
+static uint8_t take(Input *in) {
+        uint8_t b = in->n ? *in->p : 0;
+
+        if (in->n) {
+                in->p++;
+                in->n--;
+        }
+        return b;
+}
+
+static uint64_t take64(Input *in) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++)
+                v = (v << 8) | take(in);
+        return v;
+}
+
+/* Messages need a started bus object: one over a socketpair nobody reads, made once per process. */
+static sd_bus *fuzz_bus(void) {
+        static sd_bus *bus;
+        int p[2];
+
+        if (bus)
+                return bus;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0 || sd_bus_new(&bus) < 0 ||
+            sd_bus_set_fd(bus, p[0], p[0]) < 0 || sd_bus_start(bus) < 0)
+                abort();
+        return bus;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        Input in = { data, size };
+        sd_bus *bus = fuzz_bus();
+        sd_bus_message *m = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
+        unsigned n;
+
+        if (size > 4096)
+                return 0;
+        if (sd_bus_message_new_method_call(bus, &m, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                           "org.teleworker.worker1.Manager", "Start") < 0)
+                goto finish;
+        if (sd_bus_message_open_container(m, 'a', "{sv}") < 0)
+                goto finish;
+        n = take(&in) % 24;
+        for (unsigned i = 0; i < n; i++) {
+                uint8_t k = take(&in), t = take(&in);
+                char name[33];
+                const char *key;
+                int r;
+
+                if (k < 200)
+                        key = keys[k % (sizeof(keys) / sizeof(keys[0]))];
+                else {
+                        size_t len = take(&in) % 32;
+                        for (size_t c = 0; c < len; c++)
+                                name[c] = (char) (take(&in) % 94 + 33);
+                        name[len] = 0;
+                        key = name;
+                }
+                switch (t % 6) {
+                case 0:
+                        r = sd_bus_message_append(m, "{sv}", key, "t", take64(&in));
+                        break;
+                case 1:
+                        r = sd_bus_message_append(m, "{sv}", key, "b", (int) (take(&in) & 1));
+                        break;
+                case 2: {
+                        char s[17];
+                        size_t len = take(&in) % 16;
+                        for (size_t c = 0; c < len; c++)
+                                s[c] = (char) (take(&in) % 94 + 33);
+                        s[len] = 0;
+                        r = sd_bus_message_append(m, "{sv}", key, "s", s);
+                        break;
+                }
+                case 3:
+                        r = sd_bus_message_append(m, "{sv}", key, "u", (uint32_t) take64(&in));
+                        break;
+                case 4:
+                        r = sd_bus_message_append(m, "{sv}", key, "i", (int32_t) take64(&in));
+                        break;
+                default:
+                        r = sd_bus_message_append(m, "{sv}", key, "as", 2, "a", "b");
+                        break;
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        if (sd_bus_message_close_container(m) < 0 || sd_bus_message_seal(m, 1, 0) < 0 ||
+            sd_bus_message_rewind(m, true) < 0)
+                goto finish;
+
+        if (bus_read_start_options(m, &req, &e) >= 0) {
+                /* accepted: isolation options are booleans or unset */
+                const int iso[] = { req.isolation.private_pid, req.isolation.private_tmp,
+                                    req.isolation.private_network, req.isolation.protect_system };
+                for (size_t i = 0; i < sizeof(iso) / sizeof(iso[0]); i++)
+                        if (iso[i] < -1 || iso[i] > 1)
+                                abort();
+        } else if (sd_bus_error_is_set(&e) && (!e.message || !e.message[0]))
+                abort(); /* a refusal always says why */
+
+finish:
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+        return 0;
+}
