@@ -1,15 +1,751 @@
 /* SPDX-License-Identifier: MIT */
-/* client-remote.c - telerun's remote backend: a teleworker-gateway over HTTPS with mTLS.
+/* client-remote.c - telerun's remote backend: a teleworker-gateway over HTTPS with mTLS (docs/http.md).
  *
- * Placeholder: the gateway work replaces this file with a ClientOps implementation (see client.h) that maps
- * POST/GET /v1/jobs... onto start/stop/get_job/list/wait/open_output, and HTTP statuses onto
- * ClientErrorKind (404 -> NOT_FOUND, 403 -> ACCESS_DENIED, 400/422 -> INVALID, connect/TLS failure ->
- * UNREACHABLE). */
+ * Each operation is one blocking HTTP/1.1 request on a connection of its own (TLS 1.3, our client
+ * certificate, the gateway verified against --cacert and the host name of --addr). Responses are parsed
+ * with libhttp-parser. HTTP errors map onto ClientErrorKind by status (404 -> NOT_FOUND, 403 ->
+ * ACCESS_DENIED, 400 -> INVALID, 503 and connection/TLS failures -> UNREACHABLE), with the gateway's
+ * message.
+ *
+ * open_output() must hand out a plain fd: a detached thread owns the streaming connection, decodes the
+ * chunked body and writes the bytes into one end of a socketpair; the caller reads the other. When the
+ * caller closes its end the thread's next send fails (EPIPE, without SIGPIPE) and it ends. All signals are
+ * blocked in that thread, so telerun's signalfd keeps seeing them. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+#include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "client.h"
+#include "macro.h"
+#include "teleworker-build.h"
+#include "tls.h"
+#include "util.h"
+
+#define REMOTE_CONNECT_TIMEOUT_MS 15000
+#define REMOTE_REPLY_TIMEOUT_MS 120000          /* quick requests: no byte for this long is a failure */
+#define REMOTE_NO_TIMEOUT -1                     /* wait, stop: as long as it takes */
+#define REMOTE_BODY_MAX (64U * 1024U * 1024U)    /* a JSON body; a list of many jobs stays far below */
+
+typedef struct ClientRemote {
+        Client client;
+        char *host;       /* for SNI, certificate verification and the Host header (no brackets) */
+        char *port;
+        char *host_header;
+        SSL_CTX *ctx;
+} ClientRemote;
+
+typedef struct RemoteConnection {
+        int fd;
+        SSL *ssl;
+} RemoteConnection;
+
+typedef struct RemoteResponse {
+        http_parser parser;
+        unsigned status;
+        char *body;
+        size_t body_size, body_allocated;
+        bool headers_done, complete, too_large;
+        int stream_fd;                /* output streaming: body bytes go here instead (-EBADF: buffered) */
+        int stream_error;
+} RemoteResponse;
+
+static void remote_connection_close(RemoteConnection *c) {
+        if (c->ssl)
+                SSL_free(c->ssl);
+        c->ssl = NULL;
+        c->fd = safe_close(c->fd);
+}
+
+static void remote_response_done(RemoteResponse *r) {
+        free(r->body);
+        r->body = NULL;
+        r->body_size = r->body_allocated = 0;
+}
+
+static int remote_parse_addr(const char *addr, char **ret_host, char **ret_port) {
+        const char *colon;
+        char *host, *port;
+
+        colon = strrchr(addr, ':');
+        if (!colon || colon == addr || !colon[1])
+                return -EINVAL;
+        if (addr[0] == '[') {
+                if (colon[-1] != ']' || colon - addr < 3)
+                        return -EINVAL;
+                host = strndup(addr + 1, (size_t) (colon - addr - 2));
+        } else {
+                if (memchr(addr, ':', (size_t) (colon - addr)))
+                        return -EINVAL;   /* an IPv6 address needs brackets */
+                host = strndup(addr, (size_t) (colon - addr));
+        }
+        port = strdup(colon + 1);
+        if (!host || !port) {
+                free(host);
+                free(port);
+                return -ENOMEM;
+        }
+        for (const char *p = port; *p; p++)
+                if (*p < '0' || *p > '9') {
+                        free(host);
+                        free(port);
+                        return -EINVAL;
+                }
+        *ret_host = host;
+        *ret_port = port;
+        return 0;
+}
+
+/* Writes with SIGPIPE blocked in this thread (telerun keeps SIGPIPE's default for stdout). */
+static int remote_write(RemoteConnection *c, const void *data, size_t size) {
+        sigset_t pipe_set, old;
+        int r = 0;
+
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        (void) pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+        while (size > 0) {
+                size_t n = 0;
+
+                ERR_clear_error();
+                if (SSL_write_ex(c->ssl, data, size, &n) != 1) {
+                        r = -EPIPE;
+                        break;
+                }
+                data = (const char *) data + n;
+                size -= n;
+        }
+        if (r < 0 && !sigismember(&old, SIGPIPE)) {
+                struct timespec zero = {};
+
+                /* Consume the SIGPIPE the failed write raised, so it does not fire on unblocking. */
+                (void) sigtimedwait(&pipe_set, NULL, &zero);
+        }
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+static int remote_connect(ClientRemote *cr, RemoteConnection *ret, ClientError *error) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+        struct addrinfo *ai = NULL;
+        RemoteConnection c = { .fd = -EBADF };
+        char ebuf[512];
+        int r, k, last = -ECONNREFUSED;
+
+        r = getaddrinfo(cr->host, cr->port, &hints, &ai);
+        if (r != 0)
+                return client_error_set(error, -EHOSTUNREACH, CLIENT_ERROR_UNREACHABLE,
+                                        "Failed to resolve '%s': %s", cr->host, gai_strerror(r));
+        for (struct addrinfo *a = ai; a; a = a->ai_next) {
+                struct pollfd pfd;
+                socklen_t len = sizeof(k);
+
+                c.fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (c.fd < 0) {
+                        last = -errno;
+                        continue;
+                }
+                if (connect(c.fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+                        last = -errno;
+                        c.fd = safe_close(c.fd);
+                        continue;
+                }
+                pfd = (struct pollfd) { .fd = c.fd, .events = POLLOUT };
+                k = poll(&pfd, 1, REMOTE_CONNECT_TIMEOUT_MS);
+                if (k <= 0) {
+                        last = k == 0 ? -ETIMEDOUT : -errno;
+                        c.fd = safe_close(c.fd);
+                        continue;
+                }
+                if (getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &k, &len) < 0 || k != 0) {
+                        last = k != 0 ? -k : -errno;
+                        c.fd = safe_close(c.fd);
+                        continue;
+                }
+                break;
+        }
+        freeaddrinfo(ai);
+        if (c.fd < 0)
+                return client_error_set(error, last, CLIENT_ERROR_UNREACHABLE, "Failed to connect to %s:%s: %m",
+                                        cr->host_header, cr->port);
+
+        /* The handshake blocks, bounded by socket timeouts; later reads poll on their own. */
+        r = fd_nonblock(c.fd, false);
+        if (r >= 0) {
+                struct timeval tv = { .tv_sec = REMOTE_CONNECT_TIMEOUT_MS / 1000 };
+
+                (void) setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+                (void) setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        }
+        ERR_clear_error();
+        c.ssl = SSL_new(cr->ctx);
+        if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1 || tls_client_set_host(c.ssl, cr->host) < 0) {
+                remote_connection_close(&c);
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to set up TLS");
+        }
+        if (SSL_connect(c.ssl) != 1) {
+                long v = SSL_get_verify_result(c.ssl);
+
+                if (v != X509_V_OK)
+                        (void) snprintf(ebuf, sizeof(ebuf), "server certificate: %s",
+                                        X509_verify_cert_error_string(v));
+                else
+                        tls_errors_to_string(ebuf, sizeof(ebuf));
+                remote_connection_close(&c);
+                return client_error_set(error, -ECONNREFUSED, CLIENT_ERROR_UNREACHABLE,
+                                        "TLS handshake with %s:%s failed: %s", cr->host_header, cr->port,
+                                        *ebuf ? ebuf : "connection closed");
+        }
+        *ret = c;
+        return 0;
+}
+
+/* ---- responses ----------------------------------------------------------------------------------------- */
+
+static RemoteResponse *remote_response_from(http_parser *p) {
+        return (RemoteResponse *) ((char *) p - offsetof(RemoteResponse, parser));
+}
+
+static int on_headers_complete(http_parser *p) {
+        RemoteResponse *r = remote_response_from(p);
+
+        /* (We never send "Expect: 100-continue", so no informational response comes first.) */
+        r->status = p->status_code;
+        r->headers_done = true;
+        return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n) {
+        RemoteResponse *r = remote_response_from(p);
+
+        if (r->stream_fd >= 0 && r->status == 200) {
+                while (n > 0) {
+                        ssize_t k = send(r->stream_fd, at, n, MSG_NOSIGNAL);
+
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                r->stream_error = -errno;   /* the reader went away */
+                                return -1;
+                        }
+                        at += k;
+                        n -= (size_t) k;
+                }
+                return 0;
+        }
+        if (n > REMOTE_BODY_MAX - r->body_size) {
+                r->too_large = true;
+                return -1;
+        }
+        if (r->body_size + n + 1 > r->body_allocated) {
+                size_t a = MAX(r->body_size + n + 1, r->body_allocated * 2);
+                char *b = realloc(r->body, a);
+
+                if (!b)
+                        return -1;
+                r->body = b;
+                r->body_allocated = a;
+        }
+        memcpy(r->body + r->body_size, at, n);
+        r->body_size += n;
+        r->body[r->body_size] = 0;
+        return 0;
+}
+
+static int on_message_complete(http_parser *p) {
+        RemoteResponse *r = remote_response_from(p);
+
+        r->complete = true;
+        http_parser_pause(p, 1);
+        return 0;
+}
+
+static const http_parser_settings remote_settings = {
+        .on_headers_complete = on_headers_complete,
+        .on_body = on_body,
+        .on_message_complete = on_message_complete,
+};
+
+/* Waits until c has something to read: 0, -EINTR (interrupt_fd readable), -ETIMEDOUT. */
+static int remote_wait(RemoteConnection *c, int interrupt_fd, int timeout_ms) {
+        struct pollfd pfd[2] = {
+                { .fd = c->fd, .events = POLLIN },
+                { .fd = interrupt_fd, .events = POLLIN },
+        };
+        int k;
+
+        if (SSL_pending(c->ssl) > 0)
+                return 0;
+        for (;;) {
+                k = poll(pfd, interrupt_fd >= 0 ? 2 : 1, timeout_ms);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return -ETIMEDOUT;
+                if (interrupt_fd >= 0 && pfd[1].revents)
+                        return -EINTR;
+                return 0;
+        }
+}
+
+/* Reads and parses until the response is complete (or, for a 200 stream, its headers are: the rest is the
+ * streaming thread's). 0 or -errno; on a
+ * TLS alert from the gateway -EACCES. */
+static int remote_read_response(RemoteConnection *c, RemoteResponse *r, int interrupt_fd, int timeout_ms,
+                                 char *ebuf, size_t ebuf_size) {
+        char buf[16384];
+
+        ebuf[0] = 0;
+        for (;;) {
+                size_t n = 0, used;
+                int k;
+
+                if (r->complete || (r->stream_fd >= 0 && r->headers_done && r->status == 200))
+                        return 0;
+                k = remote_wait(c, interrupt_fd, timeout_ms);
+                if (k < 0)
+                        return k;
+                ERR_clear_error();
+                if (SSL_read_ex(c->ssl, buf, sizeof(buf), &n) != 1) {
+                        int e = SSL_get_error(c->ssl, 0);
+                        unsigned long err = ERR_peek_error();
+
+                        if (e == SSL_ERROR_SSL && ERR_GET_LIB(err) == ERR_LIB_SSL &&
+                            ERR_GET_REASON(err) >= SSL_AD_REASON_OFFSET) {
+                                tls_errors_to_string(ebuf, ebuf_size);
+                                return -EACCES;
+                        }
+                        tls_errors_to_string(ebuf, ebuf_size);
+                        /* EOF: ends a response without a length, otherwise it came too early. */
+                        (void) http_parser_execute(&r->parser, &remote_settings, buf, 0);
+                        return r->complete ? 0 : -ECONNRESET;
+                }
+                used = http_parser_execute(&r->parser, &remote_settings, buf, n);
+                if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED)
+                        continue;   /* done; the loop head returns */
+                if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK || used != n) {
+                        if (r->too_large)
+                                return -EFBIG;
+                        return r->stream_error < 0 ? r->stream_error : -EBADMSG;
+                }
+        }
+}
+
+/* The error a non-success response stands for. */
+static int remote_status_error(const RemoteResponse *r, const char *what, ClientError *error) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *message = NULL;
+        json_object *m;
+        ClientErrorKind kind;
+        int e;
+
+        if (r->body)
+                o = json_tokener_parse(r->body);
+        if (o && json_object_object_get_ex(o, "message", &m) && json_object_is_type(m, json_type_string))
+                message = json_object_get_string(m);
+
+        switch (r->status) {
+        case 400:
+        case 413:
+                kind = CLIENT_ERROR_INVALID;
+                e = -EINVAL;
+                break;
+        case 401:
+        case 403:
+                kind = CLIENT_ERROR_ACCESS_DENIED;
+                e = -EACCES;
+                break;
+        case 404:
+                kind = CLIENT_ERROR_NOT_FOUND;
+                e = -ENOENT;
+                break;
+        case 502:
+        case 503:
+        case 504:
+                kind = CLIENT_ERROR_UNREACHABLE;
+                e = -EHOSTUNREACH;
+                break;
+        default:
+                kind = CLIENT_ERROR_OTHER;
+                e = -EIO;
+        }
+        if (message)
+                return client_error_set(error, e, kind, "%s", message);
+        return client_error_set(error, e, kind, "%s: the gateway answered %u", what, r->status);
+}
+
+static int remote_send_request(RemoteConnection *c, ClientRemote *cr, const char *method, const char *target,
+                               const char *body) {
+        _cleanup_(freep) char *head = NULL;
+        char length[96] = "";
+        int r;
+
+        if (body)
+                (void) snprintf(length, sizeof(length), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+                                strlen(body));
+        if (asprintf(&head,
+                     "%s %s HTTP/1.1\r\n"
+                     "Host: %s:%s\r\n"
+                     "User-Agent: telerun/" TELEWORKER_VERSION "\r\n"
+                     "Accept: application/json\r\n"
+                     "Connection: close\r\n"
+                     "%s"
+                     "\r\n",
+                     method, target, cr->host_header, cr->port, length) < 0) {
+                head = NULL;
+                return -ENOMEM;
+        }
+        r = remote_write(c, head, strlen(head));
+        if (r >= 0 && body)
+                r = remote_write(c, body, strlen(body));
+        return r;
+}
+
+/* One request on a new connection, the whole response read. On an HTTP status other than expected the
+ * error is set from the body. */
+static int remote_request(ClientRemote *cr, const char *method, const char *target, const char *body,
+                          unsigned expected, int timeout_ms, const char *what, RemoteResponse *ret,
+                          ClientError *error) {
+        RemoteConnection c = { .fd = -EBADF };
+        char ebuf[512];
+        int r;
+
+        *ret = (RemoteResponse) { .stream_fd = -EBADF };
+        http_parser_init(&ret->parser, HTTP_RESPONSE);
+
+        r = remote_connect(cr, &c, error);
+        if (r < 0)
+                return r;
+        r = remote_send_request(&c, cr, method, target, body);
+        if (r < 0) {
+                remote_connection_close(&c);
+                return client_error_set(error, r, CLIENT_ERROR_UNREACHABLE, "%s: the gateway closed the "
+                                        "connection", what);
+        }
+        r = remote_read_response(&c, ret, cr->client.interrupt_fd, timeout_ms, ebuf, sizeof(ebuf));
+        remote_connection_close(&c);
+        if (r == -EINTR)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Interrupted");
+        if (r == -EACCES)
+                return client_error_set(error, r, CLIENT_ERROR_ACCESS_DENIED,
+                                        "The gateway refused the client certificate (%s)", ebuf);
+        if (r < 0)
+                return client_error_set(error, r, r == -ETIMEDOUT || r == -ECONNRESET ? CLIENT_ERROR_UNREACHABLE :
+                                        CLIENT_ERROR_OTHER, "%s: %s%s%m", what, *ebuf ? ebuf : "", *ebuf ? ": " : "");
+        if (ret->status != expected)
+                return remote_status_error(ret, what, error);
+        return 0;
+}
+
+/* The JSON body of a successful response. */
+static int remote_json(RemoteResponse *r, const char *what, json_object **ret, ClientError *error) {
+        json_object *o;
+
+        o = r->body ? json_tokener_parse(r->body) : NULL;
+        if (!o || !json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "%s: malformed answer from the gateway",
+                                        what);
+        }
+        *ret = o;
+        return 0;
+}
+
+/* ---- operations ---------------------------------------------------------------------------------------- */
+
+static int remote_job_request(Client *c, const char *method, const char *id, const char *suffix,
+                              unsigned expected, int timeout_ms, const char *what, json_object **ret,
+                              ClientError *error) {
+        ClientRemote *cr = c->userdata;
+        RemoteResponse resp;
+        char target[128];
+        int r;
+
+        if (!job_id_is_valid(id))
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        (void) snprintf(target, sizeof(target), "/v1/jobs/%s%s", id, suffix);
+        r = remote_request(cr, method, target, NULL, expected, timeout_ms, what, &resp, error);
+        if (r >= 0 && ret)
+                r = remote_json(&resp, what, ret, error);
+        remote_response_done(&resp);
+        return r;
+}
+
+static int client_remote_start(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *job = NULL;
+        ClientRemote *cr = c->userdata;
+        json_object *argv, *env, *limits, *id;
+        RemoteResponse resp;
+        const struct {
+                const char *key;
+                uint64_t value;
+        } lim[] = {
+                { "cpu", req->cpu_quota_per_sec_usec },
+                { "memory", req->memory_max },
+                { "io_read", req->io_read_bandwidth_max },
+                { "io_write", req->io_write_bandwidth_max },
+                { "tasks", req->tasks_max },
+        };
+        int r;
+
+        o = json_object_new_object();
+        argv = json_object_new_array();
+        env = json_object_new_array();
+        limits = json_object_new_object();
+        if (!o || !argv || !env || !limits) {
+                json_object_put(argv);
+                json_object_put(env);
+                json_object_put(limits);
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        }
+        json_object_object_add(o, "argv", argv);
+        json_object_object_add(o, "env", env);
+        json_object_object_add(o, "limits", limits);
+        for (char **a = req->argv; a && *a; a++)
+                json_object_array_add(argv, json_object_new_string(*a));
+        for (char **e = req->env; e && *e; e++)
+                json_object_array_add(env, json_object_new_string(*e));
+        json_object_object_add(o, "cwd", json_object_new_string(req->cwd ?: ""));
+        for (size_t i = 0; i < ELEMENTSOF(lim); i++)
+                if (lim[i].value != 0)
+                        json_object_object_add(limits, lim[i].key, json_object_new_uint64(lim[i].value));
+
+        r = remote_request(cr, "POST", "/v1/jobs",
+                           json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                           201, REMOTE_NO_TIMEOUT, "Failed to start the job", &resp, error);
+        if (r >= 0)
+                r = remote_json(&resp, "Failed to start the job", &job, error);
+        remote_response_done(&resp);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(job, "id", &id) || !json_object_is_type(id, json_type_string))
+                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway's answer has no job id");
+        *ret_id = strdup(json_object_get_string(id));
+        if (!*ret_id)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        return 0;
+}
+
+static int client_remote_stop(Client *c, const char *id, ClientError *error) {
+        return remote_job_request(c, "POST", id, "/stop", 200, REMOTE_NO_TIMEOUT, "Failed to stop the job", NULL,
+                                  error);
+}
+
+static int client_remote_get_job(Client *c, const char *id, json_object **ret, ClientError *error) {
+        return remote_job_request(c, "GET", id, "", 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to get the job", ret,
+                                  error);
+}
+
+static int client_remote_wait(Client *c, const char *id, json_object **ret, ClientError *error) {
+        return remote_job_request(c, "GET", id, "?wait=true", 200, REMOTE_NO_TIMEOUT, "Failed to wait for the job",
+                                  ret, error);
+}
+
+static int client_remote_list(Client *c, json_object **ret, ClientError *error) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        ClientRemote *cr = c->userdata;
+        RemoteResponse resp;
+        json_object *jobs;
+        int r;
+
+        r = remote_request(cr, "GET", "/v1/jobs", NULL, 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to list jobs", &resp,
+                           error);
+        if (r >= 0)
+                r = remote_json(&resp, "Failed to list jobs", &o, error);
+        remote_response_done(&resp);
+        if (r < 0)
+                return r;
+        if (!json_object_object_get_ex(o, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
+                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway's answer has no job list");
+        *ret = json_object_get(jobs);
+        return 0;
+}
+
+typedef struct RemoteStream {
+        RemoteConnection conn;
+        RemoteResponse resp;
+        int fd;   /* our end of the socketpair */
+} RemoteStream;
+
+static void *remote_stream_thread(void *userdata) {
+        RemoteStream *s = userdata;
+        char buf[65536];
+
+        /* The headers (and any body bytes that came with them) were handled by open_output(). */
+        while (!s->resp.complete) {
+                size_t n = 0, used;
+
+                ERR_clear_error();
+                if (SSL_read_ex(s->conn.ssl, buf, sizeof(buf), &n) != 1)
+                        break;
+                used = http_parser_execute(&s->resp.parser, &remote_settings, buf, n);
+                if (s->resp.complete)
+                        break;
+                if (HTTP_PARSER_ERRNO(&s->resp.parser) != HPE_OK || used != n)
+                        break;
+        }
+        if (!s->resp.complete && s->resp.stream_error == 0)
+                /* The reader sees EOF; say that it is not the end of the output. */
+                fprintf(stderr, "telerun: the output stream from the gateway was cut off\n");
+        ERR_clear_error();
+        remote_connection_close(&s->conn);
+        safe_close(s->fd);
+        remote_response_done(&s->resp);
+        free(s);
+        OPENSSL_thread_stop();
+        return NULL;
+}
+
+static int client_remote_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
+                                     ClientError *error) {
+        ClientRemote *cr = c->userdata;
+        RemoteStream *s;
+        char target[160], ebuf[512];
+        int sp[2], r;
+        sigset_t all, old;
+        pthread_attr_t attr;
+        pthread_t thread;
+
+        if (!job_id_is_valid(id))
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
+                        follow ? "&follow=true" : "");
+
+        s = new0(RemoteStream, 1);
+        if (!s)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        s->fd = -EBADF;
+        s->resp.stream_fd = -EBADF;
+        http_parser_init(&s->resp.parser, HTTP_RESPONSE);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                free(s);
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a socket pair: %m");
+        }
+        s->fd = sp[1];
+        /* The body of a 200 goes to the socket pair from the first byte (also the bytes read together with
+         * the headers); any other status's body (an error's JSON) is buffered. */
+        s->resp.stream_fd = sp[1];
+
+        r = remote_connect(cr, &s->conn, error);
+        if (r >= 0) {
+                r = remote_send_request(&s->conn, cr, "GET", target, NULL);
+                if (r < 0)
+                        r = client_error_set(error, r, CLIENT_ERROR_UNREACHABLE,
+                                             "Failed to open the job's output: the gateway closed the connection");
+        }
+        if (r >= 0) {
+                r = remote_read_response(&s->conn, &s->resp, c->interrupt_fd, REMOTE_REPLY_TIMEOUT_MS, ebuf,
+                                         sizeof(ebuf));
+                if (r == -EACCES)
+                        r = client_error_set(error, r, CLIENT_ERROR_ACCESS_DENIED,
+                                             "The gateway refused the client certificate (%s)", ebuf);
+                else if (r < 0)
+                        r = client_error_set(error, r, CLIENT_ERROR_UNREACHABLE, "Failed to open the job's output: %m");
+                else if (s->resp.status != 200)
+                        r = remote_status_error(&s->resp, "Failed to open the job's output", error);
+        }
+        if (r < 0)
+                goto fail;
+
+        /* The thread must not take signals meant for telerun's signalfd. */
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        (void) pthread_attr_init(&attr);
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = -pthread_create(&thread, &attr, remote_stream_thread, s);
+        (void) pthread_attr_destroy(&attr);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0) {
+                r = client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to start the output thread: %m");
+                goto fail;
+        }
+        *ret_fd = sp[0];
+        return 0;
+
+fail:
+        remote_connection_close(&s->conn);
+        remote_response_done(&s->resp);
+        safe_close(s->fd);
+        safe_close(sp[0]);
+        free(s);
+        return r;
+}
+
+static void client_remote_free(Client *c) {
+        ClientRemote *cr = c->userdata;
+
+        if (cr->ctx)
+                SSL_CTX_free(cr->ctx);
+        free(cr->host);
+        free(cr->port);
+        free(cr->host_header);
+        free(cr);
+}
+
+static const ClientOps client_remote_ops = {
+        .name = "remote",
+        .start = client_remote_start,
+        .stop = client_remote_stop,
+        .get_job = client_remote_get_job,
+        .list = client_remote_list,
+        .wait = client_remote_wait,
+        .open_output = client_remote_open_output,
+        .free = client_remote_free,
+};
 
 int client_remote_new(const ClientRemoteConfig *config, Client **ret, ClientError *error) {
-        return client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER,
-                                "remote mode not available in this build");
+        ClientRemote *cr;
+        char err[1024];
+        int r;
+
+        if (!config->addr)
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "No gateway address given");
+        if (!config->cert || !config->key || !config->cacert)
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID,
+                                        "A remote gateway needs --cert, --key and --cacert");
+        cr = new0(ClientRemote, 1);
+        if (!cr)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        client_init(&cr->client, &client_remote_ops, cr);
+
+        r = remote_parse_addr(config->addr, &cr->host, &cr->port);
+        if (r < 0) {
+                client_remote_free(&cr->client);
+                return client_error_set(error, r, CLIENT_ERROR_INVALID,
+                                        "Invalid gateway address '%s' (HOST:PORT or [IPv6]:PORT expected)",
+                                        config->addr);
+        }
+        if (strchr(cr->host, ':'))
+                r = asprintf(&cr->host_header, "[%s]", cr->host);
+        else
+                r = asprintf(&cr->host_header, "%s", cr->host);
+        if (r < 0) {
+                cr->host_header = NULL;
+                client_remote_free(&cr->client);
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        }
+        r = tls_client_ctx_new(config->cert, config->key, config->cacert, &cr->ctx, err, sizeof(err));
+        if (r < 0) {
+                client_remote_free(&cr->client);
+                return client_error_set(error, r, CLIENT_ERROR_INVALID, "%s", err);
+        }
+        *ret = &cr->client;
+        return 0;
 }

@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <json-c/json.h>
 
+#include "client.h"
 #include "test-http-harness.h"
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -520,6 +521,109 @@ static void test_daemon_down(void) {
         test_server_stop(&s);
 }
 
+/* telerun's remote backend (cli/client-remote.c) against the same gateway. */
+static void test_client_remote(void) {
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
+                        *ca = test_cert_path("ca.crt"), *addr = NULL;
+        ClientError e = {};
+        TestServer s = {};
+        Client *c = NULL;
+        json_object *o = NULL;
+        char *id = NULL;
+        char *argv[] = { (char *) "/bin/echo", (char *) "hi", NULL }, *env[] = { (char *) "A=1", NULL };
+        ClientStartRequest req = { .argv = argv, .env = env, .cwd = "", .memory_max = 1 << 20 };
+        MockRecord rec;
+        GByteArray *out;
+        int fd;
+
+        test_server_start(&s, NULL);
+        addr = g_strdup_printf("localhost:%u", s.port);
+        {
+                ClientRemoteConfig cfg = { .addr = addr, .cert = crt, .key = key, .cacert = ca };
+
+                g_assert_cmpint(client_remote_new(&cfg, &c, &e), ==, 0);
+        }
+
+        g_assert_cmpint(c->ops->start(c, &req, &id, &e), ==, 0);
+        g_assert_cmpstr(id, ==, MOCK_JOB_ID);
+        g_free(id);
+        test_server_record(&s, &rec);
+        g_assert_cmpstr(rec.argv_joined, ==, "/bin/echo hi");
+        g_assert_cmpstr(rec.env_joined, ==, "A=1");
+        g_assert_cmpstr(rec.options, ==, "MemoryMax=1048576 ");
+        g_assert_cmpstr(rec.principal, ==, "alice");
+        mock_record_done(&rec);
+
+        g_assert_cmpint(c->ops->get_job(c, MOCK_JOB_ID, &o, &e), ==, 0);
+        g_assert_cmpstr(json_str(o, "owner"), ==, "alice");
+        json_object_put(o);
+        g_assert_cmpint(c->ops->wait(c, MOCK_JOB_ID, &o, &e), ==, 0);
+        g_assert_cmpstr(json_str(o, "state"), ==, "success");
+        json_object_put(o);
+        g_assert_cmpint(c->ops->list(c, &o, &e), ==, 0);
+        g_assert_true(json_object_is_type(o, json_type_array));
+        g_assert_cmpuint(json_object_array_length(o), ==, 2);
+        json_object_put(o);
+        g_assert_cmpint(c->ops->stop(c, MOCK_JOB_ID, &e), ==, 0);
+
+        /* Errors keep their kind and the gateway's message. */
+        g_assert_cmpint(c->ops->get_job(c, "00000000-0000-4000-8000-000000000000", &o, &e), <, 0);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_NOT_FOUND);
+        client_error_done(&e);
+        g_assert_cmpint(c->ops->stop(c, MOCK_DENIED_ID, &e), <, 0);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_ACCESS_DENIED);
+        g_assert_cmpstr(e.message, ==, "Job belongs to another principal.");
+        client_error_done(&e);
+        argv[0] = (char *) "/nonexistent";
+        g_assert_cmpint(c->ops->start(c, &req, &id, &e), <, 0);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_INVALID);
+        client_error_done(&e);
+
+        /* Output as an fd: every byte, in order, then EOF. */
+        for (unsigned k = 0; k < 2; k++) {
+                const char *job = k == 0 ? MOCK_JOB_ID : MOCK_BIG_ID;
+                uint64_t size = k == 0 ? MOCK_SMALL_SIZE : MOCK_BIG_SIZE, offset = k == 0 ? 0 : 12345;
+                char buf[65536];
+                ssize_t n;
+
+                g_assert_cmpint(c->ops->open_output(c, job, offset, true, &fd, &e), ==, 0);
+                out = g_byte_array_new();
+                while ((n = read(fd, buf, sizeof(buf))) > 0)
+                        g_byte_array_append(out, (guint8 *) buf, (guint) n);
+                g_assert_cmpint(n, ==, 0);
+                close(fd);
+                g_assert_cmpuint(out->len, ==, size - offset);
+                for (uint64_t i = 0; i < out->len; i++)
+                        if (out->data[i] != (guint8) mock_output_byte(offset + i))
+                                g_error("remote output differs at %" G_GUINT64_FORMAT, i);
+                g_byte_array_unref(out);
+        }
+        /* A reader that gives up early: the streaming thread ends on its own. */
+        g_assert_cmpint(c->ops->open_output(c, MOCK_BIG_ID, 0, false, &fd, &e), ==, 0);
+        {
+                char b[100];
+
+                g_assert_cmpint(read(fd, b, sizeof(b)), >, 0);
+        }
+        close(fd);
+        g_assert_cmpint(c->ops->open_output(c, "00000000-0000-4000-8000-000000000000", 0, false, &fd, &e), <, 0);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_NOT_FOUND);
+        client_error_done(&e);
+
+        client_free(c);
+        /* Unreachable: nothing listens there any more. */
+        test_server_stop(&s);
+        {
+                ClientRemoteConfig cfg = { .addr = addr, .cert = crt, .key = key, .cacert = ca };
+
+                g_assert_cmpint(client_remote_new(&cfg, &c, &e), ==, 0);
+                g_assert_cmpint(c->ops->list(c, &o, &e), <, 0);
+                g_assert_cmpint(e.kind, ==, CLIENT_ERROR_UNREACHABLE);
+                client_error_done(&e);
+                client_free(c);
+        }
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -535,6 +639,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/gateway/max-requests", test_max_requests);
         g_test_add_func("/gateway/timeouts", test_timeouts);
         g_test_add_func("/gateway/daemon-down", test_daemon_down);
+        g_test_add_func("/gateway/telerun-remote", test_client_remote);
         r = g_test_run();
         test_certs_cleanup();
         return r;
