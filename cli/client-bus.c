@@ -207,6 +207,16 @@ static int client_bus_start(Client *c, const ClientStartRequest *req, char **ret
                 { "IOReadBandwidthMax",  req->io_read_bandwidth_max },
                 { "IOWriteBandwidthMax", req->io_write_bandwidth_max },
                 { "TasksMax",            req->tasks_max },
+                { "RuntimeMaxUSec",      req->runtime_max_usec },
+        };
+        const struct {
+                const char *key;
+                ClientFlag value;
+        } flags[] = {
+                { "PrivateNetwork", req->private_network },
+                { "PrivatePID",     req->private_pid },
+                { "PrivateTmp",     req->private_tmp },
+                { "ProtectSystem",  req->protect_system },
         };
         const char *id, *path;
         char *copy;
@@ -226,6 +236,11 @@ static int client_bus_start(Client *c, const ClientStartRequest *req, char **ret
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(options); i++)
                 if (options[i].value != 0)
                         r = sd_bus_message_append(m, "{sv}", options[i].key, "t", options[i].value);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(flags); i++)
+                if (flags[i].value != CLIENT_FLAG_DEFAULT)
+                        r = sd_bus_message_append(m, "{sv}", flags[i].key, "b", flags[i].value == CLIENT_FLAG_YES);
+        if (r >= 0 && req->profile)
+                r = sd_bus_message_append(m, "{sv}", "Profile", "s", req->profile);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)

@@ -32,6 +32,13 @@ typedef struct ClientError {
         char *message; /* one line, without "telerun: " */
 } ClientError;
 
+/* A per-job yes/no option; zero-initialized = not given, the worker's default applies. */
+typedef enum ClientFlag {
+        CLIENT_FLAG_DEFAULT = 0,
+        CLIENT_FLAG_YES,
+        CLIENT_FLAG_NO,
+} ClientFlag;
+
 /* What `start`/`run` ask for. 0 in a limit = not set (the worker's default profile applies). */
 typedef struct ClientStartRequest {
         char **argv;      /* non-empty */
@@ -42,6 +49,12 @@ typedef struct ClientStartRequest {
         uint64_t io_read_bandwidth_max;
         uint64_t io_write_bandwidth_max;
         uint64_t tasks_max;
+        const char *profile;       /* NULL = the principal's profile */
+        uint64_t runtime_max_usec; /* 0 = none requested */
+        ClientFlag private_network;
+        ClientFlag private_pid;
+        ClientFlag private_tmp;
+        ClientFlag protect_system;
 } ClientStartRequest;
 
 typedef struct Client Client;

@@ -262,6 +262,31 @@ static void fput_size_item(FILE *f, json_object *group, const char *key, const c
                 fputs(none, f);
 }
 
+/* "Isolation: PID, /tmp, network (loopback only)" from the job's "isolation" object; nothing if absent. */
+static void print_isolation(FILE *f, json_object *job) {
+        static const struct {
+                const char *key, *label;
+        } items[] = {
+                { "private_pid", "own PID namespace" },
+                { "private_tmp", "private /tmp" },
+                { "private_network", "loopback-only network" },
+                { "protect_system", "read-only system" },
+        };
+        json_object *iso, *v;
+        bool any = false;
+
+        if (!json_object_object_get_ex(job, "isolation", &iso) || !json_object_is_type(iso, json_type_object))
+                return;
+        fprintf(f, "%10s: ", "Isolation");
+        for (size_t i = 0; i < ELEMENTSOF(items); i++)
+                if (json_object_object_get_ex(iso, items[i].key, &v) && json_object_is_type(v, json_type_boolean) &&
+                    json_object_get_boolean(v)) {
+                        fprintf(f, "%s%s", any ? ", " : "", items[i].label);
+                        any = true;
+                }
+        fputs(any ? "\n" : "none\n", f);
+}
+
 void print_job_status(FILE *f, json_object *job, uint64_t now) {
         _cleanup_(freep) char *cmd = NULL;
         json_object *argv = NULL, *limits = NULL, *usage = NULL;
@@ -345,7 +370,12 @@ void print_job_status(FILE *f, json_object *job, uint64_t now) {
                 fprintf(f, "%" PRIu64, v);
         else
                 fputs("unlimited", f);
+        if (job_json_uint64(limits, "runtime_max_usec", &v))
+                fprintf(f, ", run time %s", format_timespan(buf, sizeof(buf), v));
+        if (job_json_string(job, "profile"))
+                fprintf(f, " (profile %s)", job_json_string(job, "profile"));
         fputc('\n', f);
+        print_isolation(f, job);
 
         fprintf(f, "%10s: memory ", "Usage");
         fput_size_item(f, usage, "memory_current", "unavailable", "");

@@ -26,6 +26,9 @@ uint64_t arg_memory_max = 0;
 uint64_t arg_io_read_max = 0;
 uint64_t arg_io_write_max = 0;
 uint64_t arg_tasks_max = 0;
+const char *arg_profile = NULL;
+uint64_t arg_timeout_usec = 0;
+ClientFlag arg_private_network, arg_private_pid, arg_private_tmp, arg_protect_system;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
 JsonMode arg_json = JSON_OFF;
@@ -55,6 +58,13 @@ typedef enum TelerunOption {
         OPT_IO_READ,
         OPT_IO_WRITE,
         OPT_TASKS,
+        OPT_PROFILE,
+        OPT_TIMEOUT,
+        OPT_NETWORK,
+        OPT_NO_NETWORK,
+        OPT_NO_PRIVATE_PID,
+        OPT_NO_PRIVATE_TMP,
+        OPT_PROTECT_SYSTEM,
         OPT_OFFSET,
         OPT_TAIL,
         OPT_QUIET,
@@ -66,7 +76,9 @@ typedef enum TelerunOption {
 #define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | \
                      OPT(OPT_CACERT))
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
-                       OPT(OPT_IO_WRITE) | OPT(OPT_TASKS))
+                       OPT(OPT_IO_WRITE) | OPT(OPT_TASKS) | OPT(OPT_PROFILE) | OPT(OPT_TIMEOUT) |          \
+                       OPT(OPT_NETWORK) | OPT(OPT_NO_NETWORK) | OPT(OPT_NO_PRIVATE_PID) |                     \
+                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM))
 
 static const struct {
         const char *name;
@@ -99,6 +111,13 @@ static const struct option long_options[] = {
         { "io-read",   required_argument, NULL, 0x100 + OPT_IO_READ },
         { "io-write",  required_argument, NULL, 0x100 + OPT_IO_WRITE },
         { "tasks",     required_argument, NULL, 0x100 + OPT_TASKS },
+        { "profile",   required_argument, NULL, 0x100 + OPT_PROFILE },
+        { "timeout",   required_argument, NULL, 0x100 + OPT_TIMEOUT },
+        { "network",   no_argument,       NULL, 0x100 + OPT_NETWORK },
+        { "no-network", no_argument,      NULL, 0x100 + OPT_NO_NETWORK },
+        { "no-private-pid", no_argument,  NULL, 0x100 + OPT_NO_PRIVATE_PID },
+        { "no-private-tmp", no_argument,  NULL, 0x100 + OPT_NO_PRIVATE_TMP },
+        { "protect-system", no_argument,  NULL, 0x100 + OPT_PROTECT_SYSTEM },
         { "offset",    required_argument, NULL, 0x100 + OPT_OFFSET },
         { "tail",      required_argument, NULL, 'n' },
         { "quiet",     no_argument,       NULL, 'q' },
@@ -169,6 +188,13 @@ void telerun_help(void) {
                "      --io-write=SIZE   Write bandwidth limit per second\n"
                "      --tasks=N         Maximum number of processes and threads\n"
                "                        A limit may be 'infinity'; unset = default profile\n"
+               "      --profile=NAME    Take limits from a profile of the worker's policy\n"
+               "      --timeout=SEC     Stop the job after SEC seconds (ends killed/timeout)\n"
+               "      --network         Share the host's network (if the policy allows)\n"
+               "      --no-network      Only a private loopback interface\n"
+               "      --no-private-pid  See the host's processes (default: own PID namespace)\n"
+               "      --no-private-tmp  Use the host's /tmp (default: a private, empty one)\n"
+               "      --protect-system  Make /usr, /boot, /efi and /etc read-only\n"
                "  -f, --follow          start: stream the output, exit with the job's\n"
                "                        status; Ctrl-C leaves the job running\n"
                "\n"
@@ -202,6 +228,9 @@ void telerun_args_reset(void) {
         arg_follow = false;
         arg_cwd = NULL;
         arg_cpu_quota = arg_memory_max = arg_io_read_max = arg_io_write_max = arg_tasks_max = 0;
+        arg_profile = NULL;
+        arg_timeout_usec = 0;
+        arg_private_network = arg_private_pid = arg_private_tmp = arg_protect_system = CLIENT_FLAG_DEFAULT;
         arg_offset = 0;
         arg_offset_set = false;
         arg_tail = UINT64_MAX;
@@ -347,6 +376,36 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                         r = parse_limit("tasks", optarg, parse_uint64, &arg_tasks_max);
                         if (r < 0)
                                 return r;
+                        break;
+                case OPT_PROFILE:
+                        if (!*optarg)
+                                return usage_error("--profile needs a name");
+                        arg_profile = optarg;
+                        break;
+                case OPT_TIMEOUT: {
+                        char *end = NULL;
+                        double sec = strtod(optarg, &end);
+                        if (!end || *end || !(sec > 0) || sec > 365.0 * 24 * 3600)
+                                return usage_error("invalid --timeout value '%s' (seconds, e.g. 90 or 0.5)", optarg);
+                        arg_timeout_usec = (uint64_t) (sec * 1e6);
+                        if (arg_timeout_usec == 0)
+                                arg_timeout_usec = 1;
+                        break;
+                }
+                case OPT_NETWORK:
+                        arg_private_network = CLIENT_FLAG_NO;
+                        break;
+                case OPT_NO_NETWORK:
+                        arg_private_network = CLIENT_FLAG_YES;
+                        break;
+                case OPT_NO_PRIVATE_PID:
+                        arg_private_pid = CLIENT_FLAG_NO;
+                        break;
+                case OPT_NO_PRIVATE_TMP:
+                        arg_private_tmp = CLIENT_FLAG_NO;
+                        break;
+                case OPT_PROTECT_SYSTEM:
+                        arg_protect_system = CLIENT_FLAG_YES;
                         break;
                 case OPT_OFFSET:
                         if (parse_uint64(optarg, &arg_offset) < 0)

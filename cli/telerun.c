@@ -177,6 +177,12 @@ static int verb_start(Client *c) {
                 .io_read_bandwidth_max = arg_io_read_max,
                 .io_write_bandwidth_max = arg_io_write_max,
                 .tasks_max = arg_tasks_max,
+                .profile = arg_profile,
+                .runtime_max_usec = arg_timeout_usec,
+                .private_network = arg_private_network,
+                .private_pid = arg_private_pid,
+                .private_tmp = arg_private_tmp,
+                .protect_system = arg_protect_system,
         };
         sigset_t old_mask;
         int r;

@@ -43,6 +43,9 @@ extern uint64_t arg_memory_max;
 extern uint64_t arg_io_read_max;
 extern uint64_t arg_io_write_max;
 extern uint64_t arg_tasks_max;
+extern const char *arg_profile;      /* NULL = the principal's profile */
+extern uint64_t arg_timeout_usec;    /* 0 = none requested */
+extern ClientFlag arg_private_network, arg_private_pid, arg_private_tmp, arg_protect_system;
 extern uint64_t arg_offset;
 extern uint64_t arg_tail;        /* UINT64_MAX = not given */
 extern JsonMode arg_json;

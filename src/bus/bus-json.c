@@ -22,12 +22,15 @@ typedef enum PropKind {
         PROP_TIMESTAMP,       /* t -> RFC 3339 string, 0 -> null */
         PROP_UINT64,          /* t -> int */
         PROP_UINT64_INFINITY, /* t -> int, UINT64_MAX -> null */
+        PROP_UINT64_NONZERO,  /* t -> int, 0 -> null */
+        PROP_BOOL,            /* b -> bool */
 } PropKind;
 
 typedef enum PropGroup {
         GROUP_TOP,
         GROUP_LIMITS,
         GROUP_USAGE,
+        GROUP_ISOLATION,
 } PropGroup;
 
 typedef struct PropInfo {
@@ -55,11 +58,18 @@ static const PropInfo props[] = {
         { "Unit",                "s",  PROP_STRING,          GROUP_TOP,    "unit" },
         { "OutputSize",          "t",  PROP_UINT64,          GROUP_TOP,    "output_size" },
         { "OutputDropped",       "t",  PROP_UINT64,          GROUP_TOP,    "output_dropped" },
+        { "Profile",             "s",  PROP_STRING,          GROUP_TOP,    "profile" },
+        { "Slice",               "s",  PROP_STRING,          GROUP_TOP,    "slice" },
         { "CPUQuotaPerSecUSec",  "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "cpu_quota_per_sec_usec" },
         { "MemoryMax",           "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "memory_max" },
         { "IOReadBandwidthMax",  "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "io_read_bandwidth_max" },
         { "IOWriteBandwidthMax", "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "io_write_bandwidth_max" },
         { "TasksMax",            "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "tasks_max" },
+        { "RuntimeMaxUSec",      "t",  PROP_UINT64_NONZERO,  GROUP_LIMITS, "runtime_max_usec" },
+        { "PrivatePID",          "b",  PROP_BOOL,            GROUP_ISOLATION, "private_pid" },
+        { "PrivateTmp",          "b",  PROP_BOOL,            GROUP_ISOLATION, "private_tmp" },
+        { "PrivateNetwork",      "b",  PROP_BOOL,            GROUP_ISOLATION, "private_network" },
+        { "ProtectSystem",       "b",  PROP_BOOL,            GROUP_ISOLATION, "protect_system" },
         { "MemoryCurrent",       "t",  PROP_UINT64_INFINITY, GROUP_USAGE,  "memory_current" },
         { "MemoryPeak",          "t",  PROP_UINT64_INFINITY, GROUP_USAGE,  "memory_peak" },
         { "CPUUsageNSec",        "t",  PROP_UINT64_INFINITY, GROUP_USAGE,  "cpu_usage_nsec" },
@@ -105,18 +115,21 @@ const char *bus_json_signal_name(int sig) {
 
 /* The skeleton: every member present (null) in output order, so a key's position never depends on the
  * order of the a{sv}. json_object_object_add() replaces an existing member's value in place. */
-static int job_json_skeleton(json_object **ret, json_object **ret_limits, json_object **ret_usage) {
-        _cleanup_(json_object_putp) json_object *o = NULL, *limits = NULL, *usage = NULL;
+static int job_json_skeleton(json_object **ret, json_object **ret_limits, json_object **ret_usage,
+                             json_object **ret_isolation) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *limits = NULL, *usage = NULL, *isolation = NULL;
 
         o = json_object_new_object();
         limits = json_object_new_object();
         usage = json_object_new_object();
-        if (!o || !limits || !usage)
+        isolation = json_object_new_object();
+        if (!o || !limits || !usage || !isolation)
                 return -ENOMEM;
 
         for (size_t i = 0; i < ELEMENTSOF(props); i++) {
                 json_object *target = props[i].group == GROUP_LIMITS ? limits :
-                                      props[i].group == GROUP_USAGE ? usage : o;
+                                      props[i].group == GROUP_USAGE ? usage :
+                                      props[i].group == GROUP_ISOLATION ? isolation : o;
                 json_object *v = NULL;
 
                 if (props[i].kind == PROP_STRV) {
@@ -139,6 +152,9 @@ static int job_json_skeleton(json_object **ret, json_object **ret_limits, json_o
         if (json_object_object_add(o, "usage", usage) < 0)
                 return -ENOMEM;
         *ret_usage = TAKE_PTR(usage);
+        if (json_object_object_add(o, "isolation", isolation) < 0)
+                return -ENOMEM;
+        *ret_isolation = TAKE_PTR(isolation);
         *ret = TAKE_PTR(o);
         return 0;
 }
@@ -237,8 +253,21 @@ static int read_prop_value(sd_bus_message *m, const PropInfo *p, json_object *o,
                 return 0;
         }
 
+        case PROP_BOOL: {
+                int b;
+
+                r = sd_bus_message_read_basic(m, 'b', &b);
+                if (r < 0)
+                        return r;
+                v = json_object_new_boolean(b);
+                if (!v)
+                        return -ENOMEM;
+                return json_add(target, p->json, v);
+        }
+
         case PROP_TIMESTAMP:
         case PROP_UINT64:
+        case PROP_UINT64_NONZERO:
         case PROP_UINT64_INFINITY: {
                 uint64_t t;
 
@@ -253,7 +282,7 @@ static int read_prop_value(sd_bus_message *m, const PropInfo *p, json_object *o,
                                 if (!v)
                                         return -ENOMEM;
                         }
-                } else if (p->kind == PROP_UINT64 || t != UINT64_MAX) {
+                } else if (p->kind == PROP_UINT64 || (p->kind == PROP_UINT64_NONZERO ? t != 0 : t != UINT64_MAX)) {
                         v = json_object_new_uint64(t);
                         if (!v)
                                 return -ENOMEM;
@@ -268,7 +297,7 @@ static int read_prop_value(sd_bus_message *m, const PropInfo *p, json_object *o,
 /* Returns 1 and the object, or 0 when m is at the end of an enclosing array (nothing read). */
 static int job_props_read(sd_bus_message *m, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *limits, *usage;
+        json_object *limits, *usage, *isolation;
         unsigned n = 0;
         int r;
 
@@ -278,7 +307,7 @@ static int job_props_read(sd_bus_message *m, json_object **ret) {
         if (r <= 0)
                 return r;
 
-        r = job_json_skeleton(&o, &limits, &usage);
+        r = job_json_skeleton(&o, &limits, &usage, &isolation);
         if (r < 0)
                 return r;
 
@@ -313,7 +342,8 @@ static int job_props_read(sd_bus_message *m, json_object **ret) {
                                 return r;
                         r = read_prop_value(m, p, o,
                                             p->group == GROUP_LIMITS ? limits :
-                                            p->group == GROUP_USAGE ? usage : o);
+                                            p->group == GROUP_USAGE ? usage :
+                                            p->group == GROUP_ISOLATION ? isolation : o);
                         if (r < 0)
                                 return r;
                         r = sd_bus_message_exit_container(m);

@@ -10,11 +10,12 @@
  *    "exit_signal": int|null     (0 -> null),
  *    "signal": "SIGKILL"|null    (the name of exit_signal),
  *    "submitted_at", "started_at", "ended_at": "2026-11-23T18:30:00.123456Z"|null   (0 -> null),
- *    "unit": s, "output_size": int, "output_dropped": int,
+ *    "unit": s, "output_size": int, "output_dropped": int, "profile": s, "slice": s,
  *    "limits": {"cpu_quota_per_sec_usec", "memory_max", "io_read_bandwidth_max", "io_write_bandwidth_max",
- *               "tasks_max"}: int|null    (UINT64_MAX = no limit -> null),
+ *               "tasks_max"}: int|null    (UINT64_MAX = no limit -> null), "runtime_max_usec": int|null (0 -> null),
  *    "usage": {"memory_current", "memory_peak", "cpu_usage_nsec", "io_read_bytes", "io_write_bytes"}: int|null
- *               (key absent from the a{sv}, or UINT64_MAX -> null: unavailable)}
+ *               (key absent from the a{sv}, or UINT64_MAX -> null: unavailable),
+ *    "isolation": {"private_pid", "private_tmp", "private_network", "protect_system"}: bool|null}
  *
  * A key missing from the a{sv} is null in the JSON ("argv": []). Unknown keys are skipped; a known key with a
  * different D-Bus type is -EBADMSG, so is a dictionary of more than BUS_JOB_PROPS_MAX entries. */
