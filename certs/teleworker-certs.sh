@@ -64,6 +64,7 @@ for u in "${USERS[@]}"; do
         name_ok "$u" || die "invalid user name '$u'"
         case "$u" in ca|server) die "user name '$u' clashes with the CA/server files" ;; esac
 done
+SERVER_NAMES_GIVEN=${#SERVER_NAMES[@]}
 if [ ${#SERVER_NAMES[@]} -eq 0 ]; then
         SERVER_NAMES=("$(hostname -f 2>/dev/null || hostname)")
 fi
@@ -88,6 +89,7 @@ sign() {
         openssl req -new -key "$1" -subj "$2" -out "$TMP/req.csr"
         openssl x509 -req -in "$TMP/req.csr" -CA "$5" -CAkey "$6" -set_serial "0x$(openssl rand -hex 16)" \
                 -days "${7:-$DAYS}" -sha256 -extfile "$3" -out "$4.tmp" 2>/dev/null
+        chmod 0644 "$4.tmp"   # certificates are public; keys stay 0600 (umask)
         mv -f "$4.tmp" "$4"
 }
 
@@ -109,6 +111,7 @@ if [ ! -s "$DIR/ca.crt" ] || [ ! -s "$DIR/ca.key" ]; then
                 -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
                 -addext "keyUsage=critical,keyCertSign,cRLSign" \
                 -addext "subjectKeyIdentifier=hash" -out "$DIR/ca.crt"
+        chmod 0644 "$DIR/ca.crt"
         say "created CA $DIR/ca.crt"
 fi
 
@@ -121,6 +124,7 @@ server_matches() {
         [ -s "$DIR/server.crt" ] && [ -s "$DIR/server.key" ] || return 1
         openssl x509 -in "$DIR/server.crt" -noout -checkend 86400 >/dev/null || return 1
         openssl verify -CAfile "$DIR/ca.crt" "$DIR/server.crt" >/dev/null 2>&1 || return 1
+        [ "$SERVER_NAMES_GIVEN" = 0 ] && return 0   # a re-run that only adds users keeps the server's names
         local have
         have=$(openssl x509 -in "$DIR/server.crt" -noout -ext subjectAltName 2>/dev/null | tr -d ' \n')
         for h in "${SERVER_NAMES[@]}"; do

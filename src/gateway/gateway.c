@@ -121,6 +121,7 @@ struct Connection {
         bool peer_closed;
         bool close_after_flush;
         uint64_t bytes_in, bytes_out;
+        bool out_pending;
 
         char in[GATEWAY_IN_MAX];
         size_t in_start, in_end;
@@ -741,6 +742,13 @@ static int connection_process_input(Connection *c) {
 /* Writes pending output. 0 when blocked or done; <0 on a dead connection. */
 static int connection_flush(Connection *c) {
         c->write_wants_read = false;
+        /* The write timeout counts from when output became pending, not from the last response: a reply
+         * that took the daemon ten minutes must not look like a ten minute stall of the client. */
+        if (http_buffer_size(&c->out) > 0 && !c->out_pending) {
+                c->out_pending = true;
+                c->write_progress_usec = gateway_now(c->gateway);
+        } else if (http_buffer_size(&c->out) == 0)
+                c->out_pending = false;
         while (http_buffer_size(&c->out) > 0) {
                 size_t written = 0;
                 int k;

@@ -118,7 +118,8 @@ static char *credential_path(const char *arg, const char *name) {
         if (dir && *dir) {
                 if (asprintf(&p, "%s/%s", dir, name) < 0)
                         return NULL;
-                if (access(p, R_OK) == 0)
+                /* Present (even if unreadable: then the error names this path) or absent: fall back. */
+                if (access(p, F_OK) == 0 || errno == EACCES)
                         return p;
                 free(p);
         }

@@ -27,6 +27,7 @@
 # (seconds, default 60), any other TELEWORKER_*, ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS and
 # G_DEBUG are passed to the daemon too.
 set -euo pipefail
+{       # parsed whole before it runs: an edit of this file during a run must not feed bash new text
 
 UNIT=teleworkerd.service
 BUS_NAME=org.teleworker.worker1
@@ -82,22 +83,18 @@ while IFS= read -r v; do
         TELEWORKER_* | ASAN_OPTIONS | UBSAN_OPTIONS | LSAN_OPTIONS | G_DEBUG) envs+=(--setenv="$v=${!v}") ;;
         esac
 done < <(compgen -e)
+# everything the journal gets from here on about the unit, across restarts, is this run's
+cursor=$(journalctl -q -n 0 --show-cursor 2> /dev/null | sed -n 's/^-- cursor: //p') || cursor=
 systemd-run --quiet --no-block --unit="$UNIT" --description="teleworkerd from $BUILD (tests)" \
         -p Type=notify -p NotifyAccess=main -p TimeoutStartSec=120 -p TimeoutStopSec=30 \
         -p FileDescriptorStoreMax=4096 -p LimitNOFILE=65536 -p Restart=on-failure -p RestartSec=200ms \
         -p StartLimitIntervalSec=0 \
         "${envs[@]}" -- "$DAEMON" --config "$CONFIG"
-invocation=""
 
 print_journal() {
-        [ -n "$invocation" ] || invocation=$(systemctl show -P InvocationID "$UNIT" 2> /dev/null) || true
-        # what the daemon wrote, and what the manager said about this run of it (exit status...)
-        if [ -n "$invocation" ]; then
-                journalctl --no-pager -o short-monotonic "_SYSTEMD_INVOCATION_ID=$invocation" + \
-                        "INVOCATION_ID=$invocation" > "$JOURNAL" 2>&1 || true
-        else
-                journalctl --no-pager -o short-monotonic -u "$UNIT" > "$JOURNAL" 2>&1 || true
-        fi
+        # what the daemon wrote, and what the manager said about it (exit statuses, restarts...)
+        journalctl -q --no-pager -o short-monotonic ${cursor:+--after-cursor="$cursor"} -u "$UNIT" \
+                > "$JOURNAL" 2>&1 || true
         if [ "${1:-}" = print ]; then
                 echo "======== journal of $UNIT ($JOURNAL)" >&2
                 cat "$JOURNAL" >&2
@@ -112,7 +109,9 @@ while :; do
         owned=$(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
                 NameHasOwner s "$BUS_NAME" 2> /dev/null) || owned=
         [ "$state" = active ] && [ "$owned" = "b true" ] && break
-        if [ "$state" = failed ] || [ "$state" = inactive ] || [ $SECONDS -ge $deadline ]; then
+        # with Restart=on-failure a daemon that dies at start loops in "activating": fail at once
+        if [ "$state" = failed ] || [ "$state" = inactive ] || [ $SECONDS -ge $deadline ] ||
+           [ "$(systemctl show -P NRestarts "$UNIT")" != 0 ]; then
                 log "$UNIT did not come up (state $state, name owned: ${owned:-?})"
                 systemctl --no-pager status "$UNIT" >&2 || true
                 print_journal print
@@ -120,7 +119,6 @@ while :; do
         fi
         sleep 0.1
 done
-invocation=$(systemctl show -P InvocationID "$UNIT")
 log "$UNIT is up (pid $(systemctl show -P MainPID "$UNIT"))"
 
 # 3. the suite
@@ -148,11 +146,20 @@ if [ -n "$leftover" ]; then
         # shellcheck disable=SC2086 # one unit per word
         systemctl stop $leftover || true
 fi
+# A crash during the tests is hidden by Restart=on-failure (the tests themselves SIGKILL it, which
+# is fine): look for sanitizer reports and crash signals in what the daemon and systemd logged.
+print_journal
+crash=$(grep -E 'Sanitizer|runtime error:|code=dumped|status=(4/ILL|6/ABRT|7/BUS|8/FPE|11/SEGV)' "$JOURNAL" |
+        head -n 5) || true
+if [ -n "$crash" ]; then
+        log "the daemon crashed or a sanitizer reported during the tests:"
+        echo "$crash" >&2
+        daemon_ok=0
+fi
 if [ $rc -ne 0 ] || [ $daemon_ok = 0 ]; then
         print_journal print
         [ $rc -ne 0 ] || rc=1
-else
-        print_journal
 fi
 log "meson test status $rc, daemon $([ $daemon_ok = 1 ] && echo ok || echo FAILED)"
 exit $rc
+}

@@ -36,7 +36,8 @@ const char *test_certs_dir(void) {
         {
                 char *argv[] = { (char *) TEST_CERTS_SCRIPT, certs_dir, (char *) "--server-name", (char *) "localhost",
                                  (char *) "--user", (char *) "alice", (char *) "--user", (char *) "admin1",
-                                 (char *) "--admin", (char *) "--test-certs", NULL };
+                                 (char *) "--admin", (char *) "--user", (char *) "bob", (char *) "--user",
+                                 (char *) "tbuser1", (char *) "--test-certs", NULL };
 
                 g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
         }

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/* test-gateway - teleworker-gateway against the real teleworkerd, systemd and system bus: the gateway runs
+ * as the teleworker-gw account (a transient Type=notify service), clients speak
+ * HTTPS with certificates from certs/teleworker-certs.sh. Byte-exact remote output, live following, the
+ * authorization matrix across principals (and with local D-Bus users: one name space), error mapping, and
+ * telerun's remote mode. Runs inside the testbed as root, with teleworkerd running (run-inside.sh). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <json-c/json.h>
+
+#include "tb-client.h"
+#include "test-http-harness.h"
+
+#define GW_UNIT "teleworker-gateway-test.service"
+#define GW_PORT 18443
+
+static sd_bus *root_bus;
+static char *build_dir;
+
+/* ---- the gateway service -------------------------------------------------------------------------------- */
+
+static void run_cmd(char **argv, int *ret_status, char **ret_out) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *err = NULL;
+        int status = 0;
+
+        g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, ret_out, &err, &status, &error);
+        g_assert_no_error(error);
+        if (err && *err)
+                g_test_message("%s: %s", argv[0], err);
+        *ret_status = status;
+}
+
+static void gateway_start(void) {
+        g_autofree char *exe = g_build_filename(build_dir, "src", "gateway", "teleworker-gateway", NULL);
+        g_autofree char *crt = NULL, *key = NULL, *ca = NULL, *listen = NULL, *gwdir = NULL;
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        const char *vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+        char **a;
+        int status;
+
+        /* The service reads copies owned by its account. (teleworker-gateway.service uses LoadCredential=;
+         * in the namespace testbed a User= service cannot read its credentials directory.) */
+        gwdir = g_build_filename(test_certs_dir(), "gateway", NULL);
+        g_assert_cmpint(g_mkdir_with_parents(gwdir, 0700), ==, 0);
+        for (size_t i = 0; i < 3; i++) {
+                const char *names[] = { "server.crt", "server.key", "ca.crt" };
+                g_autofree char *from = test_cert_path(names[i]), *to = g_build_filename(gwdir, names[i], NULL);
+                g_autofree char *data = NULL;
+                gsize size;
+
+                g_assert_true(g_file_get_contents(from, &data, &size, NULL));
+                g_assert_true(g_file_set_contents(to, data, (gssize) size, NULL));
+        }
+        a = (char *[]) { "chown", "-R", "teleworker-gw:teleworker-gw", gwdir, NULL };
+        run_cmd(a, &status, NULL);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        /* The service must be able to reach it: the certificate directory itself is 0700 root. */
+        g_assert_cmpint(chmod(test_certs_dir(), 0711), ==, 0);
+        crt = g_strdup_printf("--cert=%s/server.crt", gwdir);
+        key = g_strdup_printf("--key=%s/server.key", gwdir);
+        ca = g_strdup_printf("--ca=%s/ca.crt", gwdir);
+        listen = g_strdup_printf("--listen=127.0.0.1:%d", GW_PORT);
+
+        g_assert_true(g_file_test(exe, G_FILE_TEST_IS_EXECUTABLE));
+        a = (char *[]) { "systemctl", "stop", GW_UNIT, NULL };
+        run_cmd(a, &status, NULL);
+        a = (char *[]) { "systemctl", "reset-failed", GW_UNIT, NULL };
+        run_cmd(a, &status, NULL);
+
+        /* Like teleworker-gateway.service: the unprivileged account, certificates as credentials, notify. */
+        {
+                const char *fixed[] = { "systemd-run", "--quiet", "--unit=" GW_UNIT, "-p", "Type=notify", "-p",
+                                        "User=teleworker-gw", "-p", "Group=teleworker-gw", "-p",
+                                        "NoNewPrivileges=yes", "-p", "TimeoutStopSec=20" };
+
+                for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
+                        g_ptr_array_add(argv, g_strdup(fixed[i]));
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(vars); i++)
+                if (getenv(vars[i]))
+                        g_ptr_array_add(argv, g_strdup_printf("--setenv=%s=%s", vars[i], getenv(vars[i])));
+        g_ptr_array_add(argv, g_strdup("--"));
+        g_ptr_array_add(argv, g_strdup(exe));
+        g_ptr_array_add(argv, g_strdup(listen));
+        g_ptr_array_add(argv, g_strdup(crt));
+        g_ptr_array_add(argv, g_strdup(key));
+        g_ptr_array_add(argv, g_strdup(ca));
+        g_ptr_array_add(argv, g_strdup("--verbose"));
+        g_ptr_array_add(argv, NULL);
+        run_cmd((char **) argv->pdata, &status, NULL);
+        if (!g_spawn_check_wait_status(status, NULL)) {
+                a = (char *[]) { "journalctl", "--no-pager", "-u", GW_UNIT, NULL };
+                run_cmd(a, &status, NULL);
+                g_error("the gateway did not start");
+        }
+}
+
+/* Stops the gateway; it must have exited cleanly (no sanitizer report, no crash). */
+static void gateway_stop(void) {
+        g_autofree char *out = NULL;
+        char **a;
+        int status;
+
+        a = (char *[]) { "systemctl", "stop", GW_UNIT, NULL };
+        run_cmd(a, &status, NULL);
+        a = (char *[]) { "systemctl", "show", "-P", "Result", GW_UNIT, NULL };
+        run_cmd(a, &status, &out);
+        g_strstrip(out);
+        if (!g_str_equal(out, "success")) {
+                g_autofree char *journal = NULL;
+
+                a = (char *[]) { "journalctl", "--no-pager", "-o", "cat", "-u", GW_UNIT, NULL };
+                run_cmd(a, &status, &journal);
+                g_printerr("%s\n", journal);
+                g_error("the gateway ended with result '%s'", out);
+        }
+}
+
+/* ---- HTTP helpers -------------------------------------------------------------------------------------- */
+
+static void connect_as(const char *principal, TestClient *c) {
+        g_autofree char *crt = g_strdup_printf("%s.crt", principal), *key = g_strdup_printf("%s.key", principal);
+        g_autofree char *crt_path = test_cert_path(crt), *key_path = test_cert_path(key);
+
+        g_assert_cmpint(test_client_connect(c, GW_PORT, crt_path, key_path, 0), ==, 1);
+}
+
+/* One request on a connection of its own; the response's JSON (or NULL) and status. */
+static unsigned request(const char *principal, const char *method, const char *target, const char *body,
+                        json_object **ret_json, GString **ret_body) {
+        g_autofree char *req = NULL;
+        TestClient c;
+        TestResponse r;
+        unsigned status;
+
+        req = g_strdup_printf("%s %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n%s", method, target,
+                              body ? strlen(body) : 0, body ?: "");
+        connect_as(principal, &c);
+        g_assert_cmpint(test_client_write(&c, req, strlen(req)), ==, 0);
+        g_assert_cmpint(test_client_read_response(&c, &r, 120000), ==, 0);
+        test_client_close(&c);
+        status = r.status;
+        if (ret_json) {
+                *ret_json = json_tokener_parse(r.body->str);
+                g_assert_nonnull(*ret_json);
+        }
+        if (ret_body) {
+                g_assert_true(r.complete);
+                *ret_body = g_string_new_len(r.body->str, (gssize) r.body->len);
+        }
+        test_response_done(&r);
+        return status;
+}
+
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int64_t jint(json_object *o, const char *key) {
+        json_object *v;
+
+        g_assert_true(json_object_object_get_ex(o, key, &v));
+        return json_object_get_int64(v);
+}
+
+static char *start_job(const char *principal, const char *body) {
+        json_object *o = NULL;
+        char *id;
+
+        g_assert_cmpuint(request(principal, "POST", "/v1/jobs", body, &o, NULL), ==, 201);
+        id = g_strdup(jstr(o, "id"));
+        g_assert_nonnull(id);
+        json_object_put(o);
+        return id;
+}
+
+static bool list_has(const char *principal, const char *id) {
+        json_object *o = NULL, *jobs;
+        bool found = false;
+
+        g_assert_cmpuint(request(principal, "GET", "/v1/jobs", NULL, &o, NULL), ==, 200);
+        g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+        for (size_t i = 0; i < json_object_array_length(jobs); i++)
+                if (g_strcmp0(jstr(json_object_array_get_idx(jobs, i), "id"), id) == 0)
+                        found = true;
+        json_object_put(o);
+        return found;
+}
+
+static void expect_error(const char *principal, const char *method, const char *target, const char *body,
+                         unsigned status, const char *code) {
+        json_object *o = NULL;
+
+        g_test_message("%s %s %s -> expect %u %s", principal, method, target, status, code);
+        g_assert_cmpuint(request(principal, method, target, body, &o, NULL), ==, status);
+        g_assert_cmpstr(jstr(o, "error"), ==, code);
+        json_object_put(o);
+}
+
+/* ---- tests --------------------------------------------------------------------------------------------- */
+
+static void test_runs_unprivileged(void) {
+        g_autofree char *out = NULL, *path = NULL, *status_text = NULL;
+        char **a = (char *[]) { "systemctl", "show", "-P", "MainPID", GW_UNIT, NULL };
+        int status;
+
+        run_cmd(a, &status, &out);
+        g_strstrip(out);
+        g_assert_cmpstr(out, !=, "0");
+        path = g_strdup_printf("/proc/%s/status", out);
+        g_assert_true(g_file_get_contents(path, &status_text, NULL, NULL));
+        /* Uid: real effective saved fs -- never 0 */
+        g_assert_null(strstr(status_text, "\nUid:\t0"));
+        g_assert_nonnull(strstr(status_text, "\nUid:\t"));
+}
+
+static void test_output_byte_exact(void) {
+        /* Binary bytes (NUL, CR, 0xff), stderr interleaved with stdout, and some volume. */
+        const char *body = "{\"argv\": [\"/bin/sh\", \"-c\", \"printf 'a\\\\000b\\\\r\\\\n\\\\377'; echo err >&2; "
+                           "seq 1 60000; printf end\"]}";
+        g_autofree char *id = NULL, *target = NULL;
+        g_autoptr(GByteArray) local = NULL;
+        GString *remote = NULL;
+        json_object *o = NULL;
+        int fd;
+
+        id = start_job("alice", body);
+        target = g_strdup_printf("/v1/jobs/%s?wait=true", id);
+        g_assert_cmpuint(request("alice", "GET", target, NULL, &o, NULL), ==, 200);
+        g_assert_cmpstr(jstr(o, "state"), ==, "success");
+        g_assert_cmpint(jint(o, "exit_code"), ==, 0);
+        g_assert_cmpstr(jstr(o, "owner"), ==, "alice");
+        g_assert_cmpstr(jstr(o, "user"), ==, "teleworker-job");
+
+        g_free(target);
+        target = g_strdup_printf("/v1/jobs/%s/output", id);
+        g_assert_cmpuint(request("alice", "GET", target, NULL, NULL, &remote), ==, 200);
+        g_assert_cmpint((int64_t) remote->len, ==, jint(o, "output_size"));
+        json_object_put(o);
+
+        /* The same bytes as the local D-Bus reader gets. */
+        g_assert_cmpint(tb_open_output(root_bus, id, 0, false, &fd, NULL), ==, 0);
+        local = tb_read_all(fd);
+        close(fd);
+        g_assert_cmpmem(remote->str, remote->len, local->data, local->len);
+        g_assert_cmpuint(remote->len, >, 300000);
+        g_assert_cmpmem(remote->str, 6, "a\0b\r\n\377", 6);
+        g_assert_cmpmem(remote->str + remote->len - 9, 9, "60000\nend", 9);
+
+        /* From an offset. */
+        g_free(target);
+        target = g_strdup_printf("/v1/jobs/%s/output?offset=100000", id);
+        g_string_free(remote, TRUE);
+        g_assert_cmpuint(request("alice", "GET", target, NULL, NULL, &remote), ==, 200);
+        g_assert_cmpmem(remote->str, remote->len, local->data + 100000, local->len - 100000);
+        g_string_free(remote, TRUE);
+}
+
+static void test_follow_live(void) {
+        g_autofree char *id = NULL, *target = NULL;
+        GString *remote = NULL;
+        gint64 t0;
+
+        id = start_job("alice", "{\"argv\": [\"/bin/sh\", \"-c\", \"echo one; sleep 1; echo two\"]}");
+        target = g_strdup_printf("/v1/jobs/%s/output?follow=true", id);
+        t0 = g_get_monotonic_time();
+        g_assert_cmpuint(request("alice", "GET", target, NULL, NULL, &remote), ==, 200);
+        g_assert_cmpstr(remote->str, ==, "one\ntwo\n");
+        g_assert_cmpint(g_get_monotonic_time() - t0, >=, 800 * 1000);
+        g_string_free(remote, TRUE);
+}
+
+static void test_authz_matrix(void) {
+        g_autofree char *id = NULL, *path = NULL, *out = NULL, *stop = NULL, *local_id = NULL, *local_path = NULL;
+        const char *sleep_argv[] = { "/bin/sleep", "30", NULL };
+        sd_bus *u1 = tb_bus_as(TB_UID_USER1);
+        json_object *o = NULL;
+
+        id = start_job("alice", "{\"argv\": [\"/bin/sleep\", \"30\"]}");
+        path = g_strdup_printf("/v1/jobs/%s", id);
+        out = g_strdup_printf("/v1/jobs/%s/output", id);
+        stop = g_strdup_printf("/v1/jobs/%s/stop", id);
+
+        /* The owner. */
+        g_assert_cmpuint(request("alice", "GET", path, NULL, &o, NULL), ==, 200);
+        g_assert_cmpstr(jstr(o, "state"), ==, "running");
+        json_object_put(o);
+        g_assert_true(list_has("alice", id));
+
+        /* Another principal: explicit denials, not in its list. */
+        expect_error("bob", "GET", path, NULL, 403, "access-denied");
+        expect_error("bob", "GET", out, NULL, 403, "access-denied");
+        expect_error("bob", "POST", stop, NULL, 403, "access-denied");
+        {
+                g_autofree char *wait = g_strdup_printf("%s?wait=true", path);
+
+                expect_error("bob", "GET", wait, NULL, 403, "access-denied");
+        }
+        g_assert_false(list_has("bob", id));
+
+        /* Local and remote principals share one name space: remote tbuser1 is local tbuser1. */
+        g_assert_cmpint(tb_start(u1, sleep_argv, NULL, &local_id, NULL), ==, 0);
+        local_path = g_strdup_printf("/v1/jobs/%s", local_id);
+        g_assert_cmpuint(request("tbuser1", "GET", local_path, NULL, &o, NULL), ==, 200);
+        g_assert_cmpstr(jstr(o, "owner"), ==, "tbuser1");
+        json_object_put(o);
+        g_assert_true(list_has("tbuser1", local_id));
+        expect_error("alice", "GET", local_path, NULL, 403, "access-denied");
+        g_assert_false(list_has("alice", local_id));
+        expect_error("tbuser1", "GET", path, NULL, 403, "access-denied");
+
+        /* The administrator (OU=admin) sees and stops everybody's jobs. */
+        g_assert_true(list_has("admin1", id));
+        g_assert_true(list_has("admin1", local_id));
+        g_assert_cmpuint(request("admin1", "GET", path, NULL, &o, NULL), ==, 200);
+        g_assert_cmpstr(jstr(o, "owner"), ==, "alice");
+        json_object_put(o);
+        g_assert_cmpuint(request("admin1", "POST", stop, NULL, &o, NULL), ==, 200);
+        g_assert_cmpstr(jstr(o, "state"), ==, "killed");
+        g_assert_cmpstr(jstr(o, "reason"), ==, "stopped");
+        json_object_put(o);
+
+        /* The owner stops its own (the local one, remotely). */
+        {
+                g_autofree char *local_stop = g_strdup_printf("/v1/jobs/%s/stop", local_id);
+
+                g_assert_cmpuint(request("tbuser1", "POST", local_stop, NULL, &o, NULL), ==, 200);
+                g_assert_cmpstr(jstr(o, "state"), ==, "killed");
+                json_object_put(o);
+        }
+        sd_bus_flush_close_unref(u1);
+}
+
+static void test_errors(void) {
+        expect_error("alice", "POST", "/v1/jobs", "{\"argv\": [\"/nonexistent/program\"]}", 400,
+                     "executable-not-found");
+        expect_error("alice", "POST", "/v1/jobs", "{\"argv\": [\"/bin/true\"], \"limits\": {\"memory\": \"2G\"}}", 400,
+                     "limit-exceeded");
+        expect_error("alice", "POST", "/v1/jobs", "{\"argv\": []}", 400, "invalid-request");
+        expect_error("alice", "POST", "/v1/jobs", "{\"argv\": [\"/bin/true\"], \"env\": [\"=x\"]}", 400,
+                     "invalid-request");
+        expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000", NULL, 404, "no-such-job");
+        expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000/output", NULL, 404,
+                     "no-such-job");
+        expect_error("alice", "GET", "/v1/jobs/x", NULL, 400, "invalid-job-id");
+}
+
+static void test_limits_applied(void) {
+        g_autofree char *id = NULL, *target = NULL;
+        json_object *o = NULL, *limits;
+
+        id = start_job("alice", "{\"argv\": [\"/bin/true\"], \"limits\": {\"cpu\": \"50%\", \"memory\": \"128M\","
+                                " \"tasks\": 20}}");
+        target = g_strdup_printf("/v1/jobs/%s?wait=true", id);
+        g_assert_cmpuint(request("alice", "GET", target, NULL, &o, NULL), ==, 200);
+        g_assert_true(json_object_object_get_ex(o, "limits", &limits));
+        g_assert_cmpint(jint(limits, "cpu_quota_per_sec_usec"), ==, 500000);
+        g_assert_cmpint(jint(limits, "memory_max"), ==, 128 << 20);
+        g_assert_cmpint(jint(limits, "tasks_max"), ==, 20);
+        json_object_put(o);
+}
+
+static void test_telerun_remote(void) {
+        g_autofree char *telerun = g_build_filename(build_dir, "cli", "telerun", NULL);
+        g_autofree char *addr = g_strdup_printf("127.0.0.1:%d", GW_PORT);
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
+                        *ca = test_cert_path("ca.crt"), *out = NULL;
+        int status;
+
+        {
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "run", "--",
+                              "/bin/sh", "-c", "echo remote hello; exit 3", NULL };
+
+                run_cmd(a, &status, &out);
+                g_assert_cmpstr(out, ==, "remote hello\n");
+                g_assert_true(WIFEXITED(status));
+                g_assert_cmpint(WEXITSTATUS(status), ==, 3);
+        }
+        g_free(out);
+        {
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
+                              NULL };
+                json_object *o;
+
+                run_cmd(a, &status, &out);
+                g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                o = json_tokener_parse(out);
+                g_assert_nonnull(o);
+                g_assert_true(json_object_is_type(o, json_type_array));
+                g_assert_cmpuint(json_object_array_length(o), >, 0);
+                json_object_put(o);
+        }
+}
+
+int main(int argc, char **argv) {
+        int r;
+
+        g_test_init(&argc, &argv, NULL);
+        root_bus = tb_bus_as(0);
+        if (!tb_daemon_present(root_bus))
+                return 77;
+        build_dir = g_strdup(getenv("TELEWORKER_TEST_BUILD_DIR"));
+        g_assert_nonnull(build_dir);
+
+        (void) test_certs_dir();
+        gateway_start();
+
+        g_test_add_func("/gateway/runs-unprivileged", test_runs_unprivileged);
+        g_test_add_func("/gateway/output-byte-exact", test_output_byte_exact);
+        g_test_add_func("/gateway/follow-live", test_follow_live);
+        g_test_add_func("/gateway/authz-matrix", test_authz_matrix);
+        g_test_add_func("/gateway/errors", test_errors);
+        g_test_add_func("/gateway/limits", test_limits_applied);
+        g_test_add_func("/gateway/telerun-remote", test_telerun_remote);
+        r = g_test_run();
+
+        gateway_stop();
+        test_certs_cleanup();
+        sd_bus_flush_close_unref(root_bus);
+        g_free(build_dir);
+        return r;
+}
