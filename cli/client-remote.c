@@ -526,6 +526,35 @@ static int client_remote_start(Client *c, const ClientStartRequest *req, char **
         for (size_t i = 0; i < ELEMENTSOF(lim); i++)
                 if (lim[i].value != 0)
                         json_object_object_add(limits, lim[i].key, json_object_new_uint64(lim[i].value));
+        if (req->profile)
+                json_object_object_add(o, "profile", json_object_new_string(req->profile));
+        if (req->runtime_max_usec)
+                json_object_object_add(o, "timeout_sec", json_object_new_double((double) req->runtime_max_usec / 1e6));
+        {
+                const struct {
+                        const char *key;
+                        ClientFlag value;
+                } flags[] = {
+                        { "private_pid", req->private_pid },
+                        { "private_tmp", req->private_tmp },
+                        { "private_network", req->private_network },
+                        { "protect_system", req->protect_system },
+                };
+                json_object *iso = NULL;
+
+                for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                        if (flags[i].value == CLIENT_FLAG_DEFAULT)
+                                continue;
+                        if (!iso) {
+                                iso = json_object_new_object();
+                                if (!iso)
+                                        return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+                                json_object_object_add(o, "isolation", iso);
+                        }
+                        json_object_object_add(iso, flags[i].key,
+                                               json_object_new_boolean(flags[i].value == CLIENT_FLAG_YES));
+                }
+        }
 
         r = remote_request(cr, "POST", "/v1/jobs",
                            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),

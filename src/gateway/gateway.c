@@ -594,6 +594,24 @@ static int connection_start(Connection *c, const HttpRequest *req) {
                 r = sd_bus_message_append(m, "{sv}", "IOWriteBandwidthMax", "t", l->io_write);
         if (r >= 0 && l->has_tasks)
                 r = sd_bus_message_append(m, "{sv}", "TasksMax", "t", l->tasks);
+        if (r >= 0 && j.timeout_usec > 0)
+                r = sd_bus_message_append(m, "{sv}", "RuntimeMaxUSec", "t", j.timeout_usec);
+        if (r >= 0 && j.profile)
+                r = sd_bus_message_append(m, "{sv}", "Profile", "s", j.profile);
+        {
+                const struct {
+                        const char *key;
+                        int value;
+                } flags[] = {
+                        { "PrivatePID", j.private_pid },
+                        { "PrivateTmp", j.private_tmp },
+                        { "PrivateNetwork", j.private_network },
+                        { "ProtectSystem", j.protect_system },
+                };
+                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(flags); i++)
+                        if (flags[i].value >= 0)
+                                r = sd_bus_message_append(m, "{sv}", flags[i].key, "b", flags[i].value);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r == -EINVAL) {

@@ -18,6 +18,7 @@ void http_job_request_done(HttpJobRequest *r) {
         r->env = strv_free(r->env);
         free(r->cwd);
         r->cwd = NULL;
+        r->profile = mfree(r->profile);
         r->limits = (HttpJobLimits) {};
 }
 
@@ -190,6 +191,40 @@ static int http_job_parse_limits(json_object *o, HttpJobLimits *l, HttpError *e)
         return 0;
 }
 
+static int http_job_parse_isolation(json_object *o, HttpJobRequest *r, HttpError *e) {
+        if (!json_object_is_type(o, json_type_object))
+                return http_error_set(e, 400, "invalid-request", "'isolation' must be an object.");
+        json_object_object_foreach(o, key, v) {
+                int *target = streq(key, "private_pid")     ? &r->private_pid :
+                              streq(key, "private_tmp")     ? &r->private_tmp :
+                              streq(key, "private_network") ? &r->private_network :
+                              streq(key, "protect_system")  ? &r->protect_system : NULL;
+
+                if (!target) {
+                        _cleanup_(freep) char *k = str_escape(key, 64);
+                        return http_error_set(e, 400, "invalid-request", "Unknown key 'isolation.%s'.", k ?: "?");
+                }
+                if (!json_object_is_type(v, json_type_boolean))
+                        return http_error_set(e, 400, "invalid-request", "'isolation.%s' must be true or false.", key);
+                *target = json_object_get_boolean(v);
+        }
+        return 0;
+}
+
+static int http_job_parse_timeout(json_object *v, HttpJobRequest *r, HttpError *e) {
+        double sec;
+
+        if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+                return http_error_set(e, 400, "invalid-request", "'timeout_sec' must be a number of seconds.");
+        sec = json_object_get_double(v);
+        if (!(sec > 0) || sec > 365.0 * 24 * 3600)
+                return http_error_set(e, 400, "invalid-request", "'timeout_sec' must be between 0 and one year.");
+        r->timeout_usec = (uint64_t) (sec * 1e6);
+        if (r->timeout_usec == 0)
+                r->timeout_usec = 1;
+        return 0;
+}
+
 static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, HttpError *e) {
         int k;
 
@@ -212,7 +247,23 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
                         }
                 } else if (streq(key, "limits"))
                         k = http_job_parse_limits(v, &r->limits, e);
-                else {
+                else if (streq(key, "isolation"))
+                        k = http_job_parse_isolation(v, r, e);
+                else if (streq(key, "timeout_sec"))
+                        k = http_job_parse_timeout(v, r, e);
+                else if (streq(key, "profile")) {
+                        const char *s;
+
+                        k = http_json_string(v, "profile", &s, e);
+                        if (k >= 0 && !*s)
+                                k = http_error_set(e, 400, "invalid-request", "'profile' must not be empty.");
+                        if (k >= 0) {
+                                free(r->profile);
+                                r->profile = strdup(s);
+                                if (!r->profile)
+                                        k = -ENOMEM;
+                        }
+                } else {
                         _cleanup_(freep) char *esc = str_escape(key, 64);
 
                         k = http_error_set(e, 400, "invalid-request", "Unknown key '%s'.", esc ?: "?");
@@ -237,7 +288,7 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
 
 int http_job_request_parse(const char *body, size_t size, HttpJobRequest *ret, HttpError *e) {
         _cleanup_(http_json_putp) json_object *root = NULL;
-        HttpJobRequest r = {};
+        HttpJobRequest r = { .private_pid = -1, .private_tmp = -1, .private_network = -1, .protect_system = -1 };
         json_tokener *tok;
         enum json_tokener_error jerr;
         size_t used;

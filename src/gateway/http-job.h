@@ -34,11 +34,15 @@ typedef struct HttpJobRequest {
         char **env;              /* NULL-terminated "KEY=VALUE" list, possibly empty (never NULL after parse) */
         char *cwd;               /* "" when not given */
         HttpJobLimits limits;
+        char *profile;           /* NULL when not given */
+        uint64_t timeout_usec;   /* RuntimeMaxUSec; 0 when not given */
+        int private_pid, private_tmp, private_network, protect_system; /* -1 when not given */
 } HttpJobRequest;
 
 void http_job_request_done(HttpJobRequest *r);
 
-/* Decodes {"argv": [...], "env": {...} | [...], "cwd": "...", "limits": {...}}. Unknown keys, wrong types,
+/* Decodes {"argv": [...], "env": {...} | [...], "cwd": "...", "limits": {...}, "profile": "...",
+ * "timeout_sec": N, "isolation": {"private_pid": b, "private_tmp": b, "private_network": b, "protect_system": b}}. Unknown keys, wrong types,
  * embedded NUL bytes, invalid UTF-8, trailing garbage, an empty argv and malformed limits are refused with
  * -EINVAL and a 400 in e; -ENOMEM on allocation failure. */
 int http_job_request_parse(const char *body, size_t size, HttpJobRequest *ret, HttpError *e);
