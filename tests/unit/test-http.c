@@ -321,6 +321,17 @@ static void test_job_json_good(void) {
         g_assert_cmpuint(r.limits.tasks, ==, 10);
         http_job_request_done(&r);
 
+        /* Profile, run-time limit and isolation: absent isolation keys stay -1 (the daemon's default). */
+        g_assert_cmpint(parse_job("{\"argv\": [\"x\"], \"profile\": \"small\", \"timeout_sec\": 1.5,"
+                                  " \"isolation\": {\"private_network\": false, \"protect_system\": true}}", &r, &e), ==, 0);
+        g_assert_cmpstr(r.profile, ==, "small");
+        g_assert_cmpuint(r.timeout_usec, ==, 1500000);
+        g_assert_cmpint(r.private_network, ==, 0);
+        g_assert_cmpint(r.protect_system, ==, 1);
+        g_assert_cmpint(r.private_pid, ==, -1);
+        g_assert_cmpint(r.private_tmp, ==, -1);
+        http_job_request_done(&r);
+
         /* Unicode passes as UTF-8. */
         g_assert_cmpint(parse_job("{\"argv\": [\"echo\", \"\\u00e9t\\u00e9\"]}", &r, &e), ==, 0);
         g_assert_cmpstr(r.argv[1], ==, "\xc3\xa9t\xc3\xa9");
@@ -343,6 +354,14 @@ static void expect_job_error(const char *json, size_t size, unsigned status, con
 #define BADJSON(json) expect_job_error(json, strlen(json), 400, "invalid-json")
 
 static void test_job_json_bad(void) {
+        BAD("{\"argv\": [\"x\"], \"profile\": \"\"}");
+        BAD("{\"argv\": [\"x\"], \"profile\": 3}");
+        BAD("{\"argv\": [\"x\"], \"timeout_sec\": 0}");
+        BAD("{\"argv\": [\"x\"], \"timeout_sec\": \"10\"}");
+        BAD("{\"argv\": [\"x\"], \"timeout_sec\": 1e12}");
+        BAD("{\"argv\": [\"x\"], \"isolation\": []}");
+        BAD("{\"argv\": [\"x\"], \"isolation\": {\"private_pid\": 1}}");
+        BAD("{\"argv\": [\"x\"], \"isolation\": {\"private_users\": true}}");
         BADJSON("");
         BADJSON("   ");
         BADJSON("{");
