@@ -176,42 +176,48 @@ int bus_job_object_path(const Job *j, char **ret) {
         return asprintf(ret, JOB_PATH_PREFIX "/%s", hex) < 0 ? -ENOMEM : 0;
 }
 
+/* Every job property: name and D-Bus type. One list for the a{sv} replies and the Job objects' vtable. */
+#define JOB_PROPERTIES(X) \
+        X("Id", "s") \
+        X("Owner", "s") \
+        X("User", "s") \
+        X("Argv", "as") \
+        X("Executable", "s") \
+        X("State", "s") \
+        X("Reason", "s") \
+        X("ExitCode", "i") \
+        X("ExitSignal", "i") \
+        X("SubmittedAt", "t") \
+        X("StartedAt", "t") \
+        X("EndedAt", "t") \
+        X("Unit", "s") \
+        X("OutputSize", "t") \
+        X("OutputDropped", "t") \
+        X("CPUQuotaPerSecUSec", "t") \
+        X("MemoryMax", "t") \
+        X("IOReadBandwidthMax", "t") \
+        X("IOWriteBandwidthMax", "t") \
+        X("TasksMax", "t") \
+        X("RuntimeMaxUSec", "t") \
+        X("Profile", "s") \
+        X("Slice", "s") \
+        X("PrivatePID", "b") \
+        X("PrivateTmp", "b") \
+        X("PrivateNetwork", "b") \
+        X("ProtectSystem", "b") \
+        X("MemoryCurrent", "t") \
+        X("MemoryPeak", "t") \
+        X("CPUUsageNSec", "t") \
+        X("IOReadBytes", "t") \
+        X("IOWriteBytes", "t")
+
 static const struct {
         const char *name;
         const char *signature;
 } job_properties[] = {
-        { "Id", "s" },
-        { "Owner", "s" },
-        { "User", "s" },
-        { "Argv", "as" },
-        { "Executable", "s" },
-        { "State", "s" },
-        { "Reason", "s" },
-        { "ExitCode", "i" },
-        { "ExitSignal", "i" },
-        { "SubmittedAt", "t" },
-        { "StartedAt", "t" },
-        { "EndedAt", "t" },
-        { "Unit", "s" },
-        { "OutputSize", "t" },
-        { "OutputDropped", "t" },
-        { "CPUQuotaPerSecUSec", "t" },
-        { "MemoryMax", "t" },
-        { "IOReadBandwidthMax", "t" },
-        { "IOWriteBandwidthMax", "t" },
-        { "TasksMax", "t" },
-        { "RuntimeMaxUSec", "t" },
-        { "Profile", "s" },
-        { "Slice", "s" },
-        { "PrivatePID", "b" },
-        { "PrivateTmp", "b" },
-        { "PrivateNetwork", "b" },
-        { "ProtectSystem", "b" },
-        { "MemoryCurrent", "t" },
-        { "MemoryPeak", "t" },
-        { "CPUUsageNSec", "t" },
-        { "IOReadBytes", "t" },
-        { "IOWriteBytes", "t" },
+#define X(name, signature) { name, signature },
+        JOB_PROPERTIES(X)
+#undef X
 };
 
 /* Usage counters: JOB_USAGE_UNAVAILABLE, or NULL for a property that is not one. */
@@ -780,38 +786,9 @@ static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, ch
 
 static const sd_bus_vtable job_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        JOB_PROPERTY("Id", "s"),
-        JOB_PROPERTY("Owner", "s"),
-        JOB_PROPERTY("User", "s"),
-        JOB_PROPERTY("Argv", "as"),
-        JOB_PROPERTY("Executable", "s"),
-        JOB_PROPERTY("State", "s"),
-        JOB_PROPERTY("Reason", "s"),
-        JOB_PROPERTY("ExitCode", "i"),
-        JOB_PROPERTY("ExitSignal", "i"),
-        JOB_PROPERTY("SubmittedAt", "t"),
-        JOB_PROPERTY("StartedAt", "t"),
-        JOB_PROPERTY("EndedAt", "t"),
-        JOB_PROPERTY("Unit", "s"),
-        JOB_PROPERTY("OutputSize", "t"),
-        JOB_PROPERTY("OutputDropped", "t"),
-        JOB_PROPERTY("CPUQuotaPerSecUSec", "t"),
-        JOB_PROPERTY("MemoryMax", "t"),
-        JOB_PROPERTY("IOReadBandwidthMax", "t"),
-        JOB_PROPERTY("IOWriteBandwidthMax", "t"),
-        JOB_PROPERTY("TasksMax", "t"),
-        JOB_PROPERTY("RuntimeMaxUSec", "t"),
-        JOB_PROPERTY("Profile", "s"),
-        JOB_PROPERTY("Slice", "s"),
-        JOB_PROPERTY("PrivatePID", "b"),
-        JOB_PROPERTY("PrivateTmp", "b"),
-        JOB_PROPERTY("PrivateNetwork", "b"),
-        JOB_PROPERTY("ProtectSystem", "b"),
-        JOB_PROPERTY("MemoryCurrent", "t"),
-        JOB_PROPERTY("MemoryPeak", "t"),
-        JOB_PROPERTY("CPUUsageNSec", "t"),
-        JOB_PROPERTY("IOReadBytes", "t"),
-        JOB_PROPERTY("IOWriteBytes", "t"),
+#define X(name, signature) JOB_PROPERTY(name, signature),
+        JOB_PROPERTIES(X)
+#undef X
         SD_BUS_METHOD("Stop", "", "", job_method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Wait", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{sv}", props), job_method_wait,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -93,6 +93,7 @@ struct Manager {
 
 
 /* manager.c */
+Job *job_alloc(Manager *m);
 void job_link(Manager *m, Job *j);
 void job_changed(Job *j);
 void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal);

@@ -157,6 +157,19 @@ Job *job_free(Job *j) {
         return NULL;
 }
 
+/* An empty job of m: no fds, nothing linked yet. */
+Job *job_alloc(Manager *m) {
+        Job *j = new0(Job, 1);
+
+        if (!j)
+                return NULL;
+        j->manager = m;
+        j->control_fd = -EBADF;
+        j->reaper_pidfd = -EBADF;
+        j->isolation = JOB_ISOLATION_UNSET;
+        return j;
+}
+
 void job_link(Manager *m, Job *j) {
         j->prev = m->jobs_tail;
         if (m->jobs_tail)
@@ -1075,12 +1088,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
                                          "The job table is full (%u jobs, none ended yet).", m->n_jobs);
 
-        j = new0(Job, 1);
+        j = job_alloc(m);
         if (!j)
                 return -ENOMEM;
-        j->manager = m;
-        j->control_fd = -EBADF;
-        j->reaper_pidfd = -EBADF;
         j->exit_code = -1;
         j->state = JOB_SUBMITTED;
         j->submitted_at = now_usec(CLOCK_REALTIME);

@@ -212,12 +212,9 @@ static int job_from_record(Manager *m, json_object *o, Job **ret) {
 
         if (!json_object_is_type(o, json_type_object))
                 return -EBADMSG;
-        j = new0(Job, 1);
+        j = job_alloc(m);
         if (!j)
                 return -ENOMEM;
-        j->manager = m;
-        j->control_fd = -EBADF;
-        j->reaper_pidfd = -EBADF;
 
         if ((r = get_str(o, "id", true, &id)) < 0 || !job_id_is_valid(id))
                 return r < 0 ? r : -EBADMSG;
@@ -291,7 +288,6 @@ static int job_from_record(Manager *m, json_object *o, Job **ret) {
                 j->runtime_max_usec = 0;
         if (get_u64(o, "output_dropped", &j->output_dropped_before) < 0)
                 j->output_dropped_before = 0;
-        j->isolation = JOB_ISOLATION_UNSET;
         (void) get_int(o, "private_pid", &j->isolation.private_pid);
         (void) get_int(o, "private_tmp", &j->isolation.private_tmp);
         (void) get_int(o, "private_network", &j->isolation.private_network);

@@ -287,15 +287,6 @@ HttpFeedResult http_parser_feed_data(HttpParser *p, const void *data, size_t siz
 
 /* ---- query strings ------------------------------------------------------------------------------------ */
 
-static int http_unhex(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 static int http_decode(const char *s, size_t n, char *out, size_t max) {
         size_t k = 0;
@@ -308,8 +299,8 @@ static int http_decode(const char *s, size_t n, char *out, size_t max) {
 
                         if (i + 2 >= n)
                                 return -EINVAL;
-                        hi = http_unhex(s[i + 1]);
-                        lo = http_unhex(s[i + 2]);
+                        hi = unhexchar(s[i + 1]);
+                        lo = unhexchar(s[i + 2]);
                         if (hi < 0 || lo < 0)
                                 return -EINVAL;
                         c = (char) (hi << 4 | lo);

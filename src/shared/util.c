@@ -109,7 +109,7 @@ const char *format_size(char *buf, size_t n, uint64_t bytes) {
 
 static const char hexchars[] = "0123456789abcdef";
 
-static int unhex(char c) {
+int unhexchar(char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'a' && c <= 'f')
@@ -154,7 +154,7 @@ bool job_id_is_valid(const char *id) {
                 if (is_dash_position(i)) {
                         if (id[i] != '-')
                                 return false;
-                } else if (unhex(id[i]) < 0)
+                } else if (unhexchar(id[i]) < 0)
                         return false;
         }
         return true;
@@ -182,7 +182,7 @@ int job_id_from_hex(const char *hex, char ret[static JOB_ID_STRING_MAX]) {
                         ret[i] = '-';
                         continue;
                 }
-                if (unhex(hex[k]) < 0)
+                if (unhexchar(hex[k]) < 0)
                         return -EINVAL;
                 ret[i] = (char) tolower((unsigned char) hex[k++]);
         }

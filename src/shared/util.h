@@ -26,6 +26,9 @@ bool job_id_is_valid(const char *id);
 int job_id_to_hex(const char *id, char ret[static JOB_ID_HEX_MAX]);
 int job_id_from_hex(const char *hex, char ret[static JOB_ID_STRING_MAX]);
 
+/* The value of a hex digit, -EINVAL for anything else. */
+int unhexchar(char c);
+
 uint64_t now_usec(int clock);
 /* RFC 3339 UTC with microseconds ("2026-11-23T18:30:00.123456Z"); buf needs 32 bytes. */
 const char *format_timestamp(char *buf, size_t n, uint64_t realtime_usec);
