@@ -130,7 +130,7 @@ static int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_
 static int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret,
                         sd_bus_error *error) {
         const char *id;
-        Job *j;
+        Job *j = NULL;
         int r;
 
         r = sd_bus_message_read(msg, "s", &id);
@@ -491,7 +491,7 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
 
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
-        Job *j;
+        Job *j = NULL;
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
@@ -507,7 +507,7 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 
 static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
-        Job *j;
+        Job *j = NULL;
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
@@ -524,7 +524,7 @@ static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        Job *j;
+        Job *j = NULL;
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
@@ -633,7 +633,7 @@ static int reply_open_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
 
 static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
-        Job *j;
+        Job *j = NULL;
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
@@ -644,7 +644,7 @@ static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error 
 
 static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
-        Job *j;
+        Job *j = NULL;
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
@@ -661,7 +661,7 @@ static int job_object_find(sd_bus *bus, const char *path, const char *interface,
         BusApi *a = userdata;
         char id[JOB_ID_STRING_MAX];
         const char *hex;
-        Job *j;
+        Job *j = NULL;
 
         if (strncmp(path, JOB_PATH_PREFIX "/", strlen(JOB_PATH_PREFIX) + 1) != 0)
                 return 0;

@@ -24,7 +24,7 @@ void http_job_request_done(HttpJobRequest *r) {
 
 /* A JSON string as a C string: NUL bytes inside it would silently cut it, so they are refused. */
 static int http_json_string(json_object *o, const char *what, const char **ret, HttpError *e) {
-        const char *s;
+        const char *s = NULL;
 
         if (!json_object_is_type(o, json_type_string))
                 return http_error_set(e, 400, "invalid-request", "'%s' must be a string.", what);
@@ -50,7 +50,7 @@ static int http_job_parse_argv(json_object *a, HttpJobRequest *r, HttpError *e) 
         if (!r->argv)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                const char *s;
+                const char *s = NULL;
 
                 if (http_json_string(json_object_array_get_idx(a, i), "argv[]", &s, e) < 0)
                         return -EINVAL;
@@ -83,7 +83,7 @@ static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
                 if (!r->env)
                         return -ENOMEM;
                 for (size_t i = 0; i < n; i++) {
-                        const char *s, *eq;
+                        const char *s = NULL, *eq;
 
                         if (http_json_string(json_object_array_get_idx(o, i), "env[]", &s, e) < 0)
                                 return -EINVAL;
@@ -106,7 +106,7 @@ static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
                 if (!r->env)
                         return -ENOMEM;
                 json_object_object_foreach(o, key, val) {
-                        const char *s;
+                        const char *s = NULL;
 
                         if (!http_env_key_is_valid(key, strlen(key)))
                                 return http_error_set(e, 400, "invalid-request",
@@ -137,7 +137,7 @@ static int http_job_parse_limit(json_object *v, const char *key, int (*parser)(c
                         goto invalid;
                 u = json_object_get_uint64(v);
         } else if (json_object_is_type(v, json_type_string)) {
-                const char *s;
+                const char *s = NULL;
 
                 if (http_json_string(v, key, &s, e) < 0)
                         return -EINVAL;
@@ -237,7 +237,7 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
                 else if (streq(key, "env"))
                         k = http_job_parse_env(v, r, e);
                 else if (streq(key, "cwd")) {
-                        const char *s;
+                        const char *s = NULL;
 
                         k = http_json_string(v, "cwd", &s, e);
                         if (k >= 0) {
@@ -252,7 +252,7 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
                 else if (streq(key, "timeout_sec"))
                         k = http_job_parse_timeout(v, r, e);
                 else if (streq(key, "profile")) {
-                        const char *s;
+                        const char *s = NULL;
 
                         k = http_json_string(v, "profile", &s, e);
                         if (k >= 0 && !*s)
