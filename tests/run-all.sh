@@ -22,6 +22,7 @@
 # Environment: TB_NO_APT=1 skips apt when every package is already installed; TB_SKIP_VM=1 skips the
 # VM stage (local quick runs only: CI runs it); TB_SKIP_ASAN=1 skips the sanitizer stages;
 # CC, and the testbeds' TB_* variables (tests/testbed.sh).
+# shellcheck disable=SC2317 # (whole file) the stage functions run through "$@" and traps
 set -uo pipefail
 
 PROJECT=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")
@@ -145,7 +146,7 @@ ns_integration() {      # ns_integration BUILD_DIR
         "$TESTBED" up || return 1
         "$TESTBED" run tests/integration/run-inside.sh "$1" || rc=$?
         "$TESTBED" down || true
-        return $rc
+        return "$rc"
 }
 
 vm_integration() {
@@ -216,4 +217,4 @@ main() {
         [ "$FAILED" = 0 ]
 }
 
-main "$@"
+main "$@"; exit         # one line: an edit of this file during a run must not feed bash new text

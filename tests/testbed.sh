@@ -44,6 +44,8 @@
 #   TB_DBUS_POLICY    space-separated bus policy files copied into /etc/dbus-1/system.d inside
 #   TB_BOOT_TIMEOUT   seconds for the namespace testbed to boot (default 60)
 #   TB_DOWN_TIMEOUT   seconds for a clean poweroff before SIGKILL (default 15)
+#   TB_KEEP_FAILED=1  leave a testbed that failed to boot in place, to look at it (then: down)
+#   TB_PID1_ARGS      extra arguments for the testbed's systemd (--log-target=console --log-level=debug)
 #   TB_VM_TIMEOUT     seconds a whole vm-run may take (default 900)
 #   TB_VM_MEM         VM memory in MiB (default 2048)
 #   TB_VM_ACCEL       qemu accelerator (default tcg,thread=multi; kvm where KVM runs a stock kernel)
@@ -52,7 +54,7 @@ shopt -s nullglob
 
 # (builtins where possible: the script starts three times per boot, and forks are slow on a busy host)
 SELF=${BASH_SOURCE[0]}
-[[ $SELF == /* && $SELF != *..* && $SELF != */./* ]] || SELF=$(readlink -f "$SELF")
+[[ $SELF == /* && $SELF != *..* && $SELF != */./* && ! -L $SELF ]] || SELF=$(readlink -f "$SELF")
 PROJECT=${SELF%/*/*}
 TB_DIR=${TB_DIR:-$PROJECT/tests/testbed/run}
 [[ $TB_DIR == /* && $TB_DIR != *..* && $TB_DIR != */./* ]] || TB_DIR=$(readlink -m "$TB_DIR")
@@ -112,20 +114,21 @@ tb_running() {          # alive and not a zombie waiting for its parent
         [ "${stat%% *}" != Z ]
 }
 
+# Every wait has a wall-clock deadline: under emulation (the VM) a loop iteration costs far more than
+# its sleep, so counting iterations would stretch a 60 s timeout into many minutes.
 tb_wait_gone() {        # tb_wait_gone PID SECONDS
-        local i
-        for ((i = 0; i < $2 * 10; i++)); do
-                tb_running "$1" || return 0
+        local end=$((SECONDS + $2))
+        while tb_running "$1"; do
+                [ $SECONDS -lt $end ] || return 1
                 sleep 0.1
         done
-        ! tb_running "$1"
 }
 
 # ------------------------------------------------------------------------------------------------
 # Checks shared by both testbeds.
 
-tb_check_binds() {
-        local b r
+tb_check_binds() {       # and make TB_BIND canonical: absolute, no symlinks
+        local b r canon=()
         [ -n "$TB_BIND" ] || return 0
         for b in $TB_BIND; do
                 [ -d "$b" ] || tb_die "TB_BIND '$b' is not a directory"
@@ -137,7 +140,9 @@ tb_check_binds() {
                                "or empty it (systemd-tmpfiles cleans /tmp). Bind a subdirectory instead," \
                                "e.g. /tmp/mytests or the project tree." ;;
                 esac
+                canon+=("$r")
         done
+        TB_BIND=${canon[*]}
 }
 
 tb_host_is_systemd() { [ -d /run/systemd/system ]; }   # sd_booted()
@@ -235,7 +240,12 @@ EOF
                 [ -f "$f" ] || tb_die "TB_DBUS_POLICY: no such file '$f'"
                 cp "$f" "$etc/dbus-1/system.d/"
         done
-        [ "$mode" = vm ] || return 0
+        if [ "$mode" = namespace ]; then
+                # a namespace testbed inside the VM testbed inherits the VM's /etc: drop the VM's
+                # command unit (it would fail here and power this testbed off)
+                rm -f "$sd/testbed-run.service" "$sd/testbed.target.wants/testbed-run.service"
+                return 0
+        fi
 
         # no generator is needed (empty fstab, no getty, no SysV scripts), and under TCG they cost
         # seconds; natively they are cheap, so the namespace testbed keeps them
@@ -264,12 +274,12 @@ EOF
 # "MOUNTPOINT PATH" for every cgroup hierarchy the testbed gets: the v1 controllers systemd 252 can
 # drive (cpu, cpuacct, memory, blkio, pids), name=systemd and cgroup2; PATH = our cgroup in it.
 tb_cg_hierarchies() {
-        local id ctrls path c mp
+        local ctrls path c mp
         if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
                 printf '/sys/fs/cgroup %s\n' "$(sed -n 's/^0:://p' /proc/self/cgroup)"
                 return 0
         fi
-        while IFS=: read -r id ctrls path; do
+        while IFS=: read -r _ ctrls path; do
                 case "$ctrls" in
                 "") mp=/sys/fs/cgroup/unified ;;
                 name=systemd) mp=/sys/fs/cgroup/systemd ;;
@@ -281,7 +291,6 @@ tb_cg_hierarchies() {
                 esac
                 [ -d "$mp" ] && printf '%s %s\n' "$mp" "$path"
         done < /proc/self/cgroup
-        : "$id"
 }
 
 # <our cgroup>/NAME/{payload,supervisor} in each hierarchy, recorded in $TB_DIR/cgroups. PID 1 of
@@ -302,27 +311,33 @@ tb_cg_move() {          # tb_cg_move PID payload|supervisor
         while read -r d; do echo "$1" > "$d/$2/cgroup.procs"; done < "$TB_DIR/cgroups"
 }
 
-# On cgroup v2, hand the controllers we have down to payload. Our cgroup must hold no process by
-# now (we moved to supervisor); on a systemd host it is a scope with Delegate=yes.
+# On cgroup v2, hand our controllers down to payload: enable them in the subtree_control of the
+# cgroup we started in (on a systemd host our scope with Delegate=yes, which by now holds no process:
+# we moved to supervisor), then in our own directory below it.
 tb_cg_delegate() {
-        local d c ctrls=()
+        local d level c ctrls
         [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] || return 0
         d=$(head -n1 "$TB_DIR/cgroups")
-        read -ra ctrls < "$d/cgroup.controllers" || true
-        for c in "${ctrls[@]}"; do
-                echo "+$c" > "$d/cgroup.subtree_control" 2>/dev/null ||
-                        tb_log "warning: cannot enable the $c controller for the testbed"
+        for level in "${d%/*}" "$d"; do
+                ctrls=()
+                read -ra ctrls < "$level/cgroup.controllers" || true
+                for c in "${ctrls[@]}"; do
+                        echo "+$c" > "$level/cgroup.subtree_control" 2>/dev/null ||
+                                tb_log "warning: cannot enable the $c controller in $level"
+                done
         done
+        read -ra ctrls < "$d/payload/cgroup.controllers" || true
+        tb_log "controllers for the testbed: ${ctrls[*]:-none}"
 }
 
 tb_cg_remove() {
-        local d i left
+        local d end left
         [ -s "$TB_DIR/cgroups" ] || return 0
         while read -r d; do
-                [ -d "$d" ] || continue
-                for ((i = 0; i < 50; i++)); do
+                end=$((SECONDS + 5))
+                while [ -d "$d" ]; do   # a cgroup goes once its last process has been reaped
                         find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-                        [ -d "$d" ] || break
+                        if ! [ -d "$d" ] || [ $SECONDS -ge $end ]; then break; fi
                         sleep 0.1
                 done
                 if [ -d "$d" ]; then
@@ -354,7 +369,7 @@ tb_launch() {
 
 # PID 1 of the new namespaces, still seeing the host's / and /proc: build the root, exec systemd.
 tb_pid1() {
-        local R=$TB_DIR/root O=$TB_DIR/ovl mp path name c d b hostpid
+        local R=$TB_DIR/root O=$TB_DIR/ovl mp name c d b hostpid
         read -r hostpid _ < /proc/self/stat     # still the host's /proc: our PID as the host sees it
         tb_pid_record "$hostpid" "$TB_DIR/pid1.new"
         hostname teleworker-testbed-namespace
@@ -377,7 +392,7 @@ tb_pid1() {
                 mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"
         else
                 mount -t tmpfs -o mode=0755,nosuid,nodev,noexec tb-cgroup "$R/sys/fs/cgroup"
-                while read -r mp path; do
+                while read -r mp _; do
                         name=${mp#/sys/fs/cgroup/}
                         mkdir "$R/sys/fs/cgroup/$name"
                         case "$name" in
@@ -391,7 +406,6 @@ tb_pid1() {
                 done < <(tb_cg_hierarchies)
                 mount -o remount,ro "$R/sys/fs/cgroup"
         fi
-        : "$path"
 
         # A small /dev, plus the real disks: IO bandwidth limits need a block device to point at.
         mount -t tmpfs -o mode=0755,nosuid tb-dev "$R/dev"
@@ -407,8 +421,10 @@ tb_pid1() {
                 : > "$R/dev/$name"
                 mount --bind "/dev/$name" "$R/dev/$name"
         done
-        : > "$R/dev/console"                          # PID 1 logs to its stderr (console.log)
-        mount --bind /dev/null "$R/dev/console"
+        # systemd as a container's PID 1 writes its own log to /dev/console: make that console.log
+        # (a file answers terminal ioctls with ENOTTY, as /dev/null would)
+        : > "$R/dev/console"
+        mount --bind "$TB_DIR/console.log" "$R/dev/console"
         mkdir "$R/dev/pts" "$R/dev/shm" "$R/dev/mqueue"
         mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts "$R/dev/pts"
         ln -s pts/ptmx "$R/dev/ptmx"
@@ -438,8 +454,9 @@ tb_pid1() {
         rmdir /.tb-oldroot
         # container=... makes systemd (and systemd-shutdown) behave as a container payload: no clock,
         # hostname, kmsg, module, swap or loop business with the kernel it shares with the host.
+        # shellcheck disable=SC2086 # TB_PID1_ARGS: words
         exec env -i container=teleworker-testbed TERM=dumb PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-                /lib/systemd/systemd --unit=testbed.target --show-status=no
+                /lib/systemd/systemd --unit=testbed.target --show-status=no ${TB_PID1_ARGS:-}
 }
 
 tb_pid1_of() { tb_pid_alive "$TB_DIR/pid1"; }
@@ -451,7 +468,7 @@ tb_nsenter() {          # tb_nsenter PID1 [nsenter options] -- CMD...
 }
 
 tb_up() {
-        local t0 name p i state ver
+        local t0 name p state ver end comm
         t0=$(tb_now)
         tb_check_binds
         for i in unshare nsenter findmnt flock /lib/systemd/systemd dbus-daemon useradd; do
@@ -477,7 +494,7 @@ tb_up() {
         name=teleworker-testbed-$$
         (
                 exec 9>&- < /dev/null > "$TB_DIR/console.log" 2>&1
-                export TB_DIR TB_BIND TB_DBUS_POLICY TB_DEVICE
+                export TB_DIR TB_BIND TB_DBUS_POLICY TB_DEVICE TB_PID1_ARGS
                 if tb_host_is_systemd; then     # our cgroup belongs to the host's systemd: ask for one
                         exec setsid systemd-run --quiet --scope --collect --unit="$name.scope" \
                                 -p Delegate=yes --description="teleworker testbed $TB_DIR" \
@@ -486,8 +503,8 @@ tb_up() {
                 exec setsid bash "$SELF" __launch "$name"
         ) &
         tb_pid_record $! "$TB_DIR/launcher"
-        for ((i = 0; i < 200; i++)); do
-                [ -s "$TB_DIR/pid1.new" ] && break
+        end=$((SECONDS + TB_BOOT_TIMEOUT))
+        while ! [ -s "$TB_DIR/pid1.new" ] && [ $SECONDS -lt $end ]; do
                 tb_pid_alive "$TB_DIR/launcher" > /dev/null || break
                 sleep 0.05
         done
@@ -495,23 +512,29 @@ tb_up() {
         mv "$TB_DIR/pid1.new" "$TB_DIR/pid1"
         p=$(tb_pid1_of) || tb_die "PID 1 died at once"
 
-        # wait for the manager's private socket, then let systemctl wait for the boot to finish
-        for ((i = 0; i < TB_BOOT_TIMEOUT * 20; i++)); do
-                [ -S "/proc/$p/root/run/systemd/private" ] && break
+        # Wait for the manager's private socket, then let systemctl wait for the boot to finish. Until
+        # PID 1 has exec'd systemd its root is still the host's, whose /run/systemd/private (on a
+        # systemd host) belongs to the host's manager: look only once PID 1 is systemd.
+        while :; do
+                comm=
+                read -r comm < "/proc/$p/comm" 2>/dev/null || true
+                [ "$comm" = systemd ] && [ -S "/proc/$p/root/run/systemd/private" ] && break
                 tb_pid1_of > /dev/null || tb_die "PID 1 died during boot"
+                [ $SECONDS -lt $end ] || break
                 sleep 0.05
         done
-        state=$(timeout "$TB_BOOT_TIMEOUT" nsenter --target "$p" --mount --pid \
+        state=$(timeout "$((end > SECONDS ? end - SECONDS : 1))" nsenter --target "$p" --mount --pid \
                 systemctl is-system-running --wait 2>/dev/null) || true
         case "$state" in
         running) ;;
         degraded)
                 tb_log "booted degraded; failed units:"
-                tb_nsenter "$p" -- systemctl --no-pager --failed >&2 || true ;;
-        *)      tb_nsenter "$p" -- systemctl --no-pager list-jobs >&2 || true
+                timeout -k 2 10 nsenter --target "$p" --mount --pid systemctl --no-pager --failed >&2 || true ;;
+        *)      timeout -k 2 10 nsenter --target "$p" --mount --pid systemctl --no-pager list-jobs >&2 || true
                 tb_die "boot did not finish in ${TB_BOOT_TIMEOUT}s (state '$state')" ;;
         esac
-        tb_nsenter "$p" -- busctl --system --timeout=10 call org.freedesktop.DBus /org/freedesktop/DBus \
+        timeout -k 2 15 nsenter --target "$p" --mount --pid busctl --system --timeout=10 \
+                call org.freedesktop.DBus /org/freedesktop/DBus \
                 org.freedesktop.DBus GetId > /dev/null || tb_die "the system bus does not answer"
         trap - EXIT INT TERM
         ver=$(tb_nsenter "$p" -- systemctl --version | head -n1)
@@ -519,20 +542,35 @@ tb_up() {
                "cgroups $(tb_nsenter "$p" -- stat -fc %T /sys/fs/cgroup/), TB_DEVICE=${TB_DEVICE:-none}"
 }
 
+# shellcheck disable=SC2317 # called from a trap
 tb_up_failed() {
         local rc=$?
         tb_log "up failed; console of the testbed:"
         sed 's/^/  | /' "$TB_DIR/console.log" >&2 2>/dev/null || true
-        tb_teardown
+        if [ "${TB_KEEP_FAILED:-0}" = 1 ]; then
+                tb_log "TB_KEEP_FAILED=1: left as it is for a look ('$0 enter ...'); '$0 down' removes it"
+        else
+                tb_teardown
+                rm -f "$TB_DIR/lock"
+                rmdir "$TB_DIR" 2>/dev/null || true
+        fi
         exit "$rc"
 }
 
 # Stop everything up started and remove it. Safe to run on any state: nothing, half-built, crashed.
 tb_teardown() {
-        local p u f
+        local p u f comm
         p=$(tb_pid_alive "$TB_DIR/pid1" || tb_pid_alive "$TB_DIR/pid1.new") || p=
         if [ -n "$p" ]; then
-                kill -s SIGRTMIN+4 "$p" 2>/dev/null || true    # systemd: start poweroff.target
+                comm=
+                read -r comm < "/proc/$p/comm" 2>/dev/null || true
+                case "$comm" in
+                systemd) kill -s SIGRTMIN+4 "$p" 2>/dev/null || true ;;  # systemd: start poweroff.target
+                systemd-shutdow) ;;                                      # already on its way out
+                *)      # still the script that builds the root: nothing to shut down cleanly, and as
+                        # PID 1 of its namespace it ignores every signal but SIGKILL
+                        kill -KILL "$p" 2>/dev/null || true ;;
+                esac
                 if ! tb_wait_gone "$p" "$TB_DOWN_TIMEOUT"; then
                         tb_log "PID 1 ($p) still there after ${TB_DOWN_TIMEOUT}s: SIGKILL (ends its whole pid namespace)"
                         if [ "$(tb_pid_alive "$TB_DIR/pid1" || tb_pid_alive "$TB_DIR/pid1.new")" = "$p" ]; then
@@ -804,15 +842,22 @@ EOF
 }
 
 # ================================================================================================
-case "${1:-}" in
-up) tb_up ;;
-down) tb_down ;;
-run) shift; tb_run "$@" ;;
-enter) shift; tb_enter "$@" ;;
-vm-prepare) tb_vm_prepare ;;
-vm-run) shift; tb_vm_run "$@" ;;
-__launch) tb_launch "$2" ;;
-__pid1) tb_pid1 ;;
-*)      sed -n '3,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//' >&2
-        exit 2 ;;
-esac
+tb_main() {
+        case "${1:-}" in
+        up) tb_up ;;
+        down) tb_down ;;
+        run) shift; tb_run "$@" ;;
+        enter) shift; tb_enter "$@" ;;
+        vm-prepare) tb_vm_prepare ;;
+        vm-run) shift; tb_vm_run "$@" ;;
+        __launch) tb_launch "$2" ;;
+        __pid1) tb_pid1 ;;
+        *)      sed -n '3,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//' >&2
+                return 2 ;;
+        esac
+}
+
+# One line, parsed before it runs: bash reads scripts as it goes, and the launcher lives as long as
+# the testbed, so an edit of this file while a testbed is up must not feed it new text. (Edit by
+# writing a new file and renaming it over this one.)
+tb_main "$@"; exit
