@@ -24,9 +24,20 @@
 #define CALL_TIMEOUT_INFINITY UINT64_MAX
 #define CALL_TIMEOUT_DEFAULT 0
 
+/* A method call on its way: sent, its reply not processed yet. */
+typedef struct PendingCall {
+        sd_bus_slot *slot;
+        bool done;
+        sd_bus_message *reply;
+        sd_bus_error error;
+} PendingCall;
+
 typedef struct ClientBus {
         Client client;
         sd_bus *bus;
+        /* The Wait that start_follow() sent ahead for job wait_id (NULL: none). */
+        char *wait_id;
+        PendingCall wait_call;
 } ClientBus;
 
 static const struct {
@@ -82,11 +93,12 @@ static int bus_error_to_client(const sd_bus_error *e, int r, const char *what, C
         return client_error_set(error, r, kind, "%s: %m", what);
 }
 
-typedef struct PendingCall {
-        bool done;
-        sd_bus_message *reply;
-        sd_bus_error error;
-} PendingCall;
+static void pending_call_done(PendingCall *p) {
+        p->slot = sd_bus_slot_unref(p->slot);
+        p->reply = sd_bus_message_unref(p->reply);
+        sd_bus_error_free(&p->error);
+        p->done = false;
+}
 
 static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         PendingCall *p = userdata;
@@ -99,37 +111,41 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         return 0;
 }
 
-/* sd_bus_call(), but giving up with -EINTR when the interrupt fd turns readable. */
-static int bus_call_interruptible(ClientBus *cb, sd_bus_message *m, uint64_t timeout, sd_bus_error *ret_error,
-                                  sd_bus_message **ret) {
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
-        PendingCall p = { .error = SD_BUS_ERROR_NULL };
+/* Sends m without waiting for anything: not for the reply, and not for the bus's Hello either, which a
+ * synchronous sd_bus_call() would wait for first (one round trip through the bus daemon less). */
+static int bus_call_begin(ClientBus *cb, sd_bus_message *m, uint64_t timeout, PendingCall *p) {
+        *p = (PendingCall) { .error = SD_BUS_ERROR_NULL };
+        return sd_bus_call_async(cb->bus, &p->slot, m, on_reply, p, timeout);
+}
+
+/* Processes the bus until p's reply is in; gives up with -EINTR when interruptible and the interrupt fd
+ * turns readable (p stays pending then, to be finished later). Returns 1 with *ret (if not NULL) the reply,
+ * or a negative errno with ret_error set from an error reply. */
+static int bus_call_finish(ClientBus *cb, PendingCall *p, bool interruptible, sd_bus_error *ret_error,
+                           sd_bus_message **ret) {
         int r;
 
-        r = sd_bus_call_async(cb->bus, &slot, m, on_reply, &p, timeout);
-        if (r < 0)
-                return r;
-
-        while (!p.done) {
+        while (!p->done) {
                 struct pollfd pfd[2];
                 uint64_t until;
                 int timeout_ms = -1;
 
                 r = sd_bus_process(cb->bus, NULL);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 if (r > 0)
                         continue;
 
                 r = sd_bus_get_events(cb->bus);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 pfd[0] = (struct pollfd) { .fd = sd_bus_get_fd(cb->bus), .events = (short) r };
-                pfd[1] = (struct pollfd) { .fd = cb->client.interrupt_fd, .events = POLLIN };
+                pfd[1] = (struct pollfd) { .fd = interruptible ? cb->client.interrupt_fd : -EBADF,
+                                           .events = POLLIN };
 
                 r = sd_bus_get_timeout(cb->bus, &until);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 if (until != UINT64_MAX) {
                         uint64_t now = now_usec(CLOCK_MONOTONIC);
 
@@ -140,46 +156,45 @@ static int bus_call_interruptible(ClientBus *cb, sd_bus_message *m, uint64_t tim
                 if (poll(pfd, 2, timeout_ms) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        r = -errno;
-                        goto fail;
+                        return -errno;
                 }
-                if (pfd[1].revents != 0) {
-                        r = -EINTR;
-                        goto fail;
-                }
+                if (pfd[1].revents != 0)
+                        return -EINTR;
         }
 
-        if (sd_bus_error_is_set(&p.error)) {
-                r = -sd_bus_error_get_errno(&p.error);
-                (void) sd_bus_error_move(ret_error, &p.error);
+        if (sd_bus_error_is_set(&p->error)) {
+                r = -sd_bus_error_get_errno(&p->error);
+                (void) sd_bus_error_move(ret_error, &p->error);
+                pending_call_done(p);
                 return r < 0 ? r : -EIO;
         }
         if (ret)
-                *ret = p.reply;
-        else
-                sd_bus_message_unref(p.reply);
+                *ret = TAKE_PTR(p->reply);
+        pending_call_done(p);
         return 1;
-
-fail:
-        sd_bus_error_free(&p.error);
-        sd_bus_message_unref(p.reply);
-        return r;
 }
 
-static int bus_call(ClientBus *cb, sd_bus_message *m, uint64_t timeout, const char *what,
-                    sd_bus_message **ret, ClientError *error) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        int r;
-
-        if (timeout == CALL_TIMEOUT_INFINITY && cb->client.interrupt_fd >= 0)
-                r = bus_call_interruptible(cb, m, timeout, &e, ret);
-        else
-                r = sd_bus_call(cb->bus, m, timeout, &e, ret);
+static int bus_result(int r, const sd_bus_error *e, const char *what, ClientError *error) {
         if (r == -EINTR)
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Interrupted");
         if (r < 0)
-                return bus_error_to_client(&e, r, what, error);
+                return bus_error_to_client(e, r, what, error);
         return 0;
+}
+
+/* Calls with an infinite timeout (Start, Stop, Wait) give up when the interrupt fd turns readable. */
+static int bus_call(ClientBus *cb, sd_bus_message *m, uint64_t timeout, const char *what,
+                    sd_bus_message **ret, ClientError *error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        PendingCall p;
+        int r;
+
+        r = bus_call_begin(cb, m, timeout, &p);
+        if (r >= 0) {
+                r = bus_call_finish(cb, &p, timeout == CALL_TIMEOUT_INFINITY, &e, ret);
+                pending_call_done(&p); /* also when interrupted: nobody will ask for this one again */
+        }
+        return bus_result(r, &e, what, error);
 }
 
 static int new_call(ClientBus *cb, const char *method, sd_bus_message **ret, ClientError *error) {
@@ -195,9 +210,10 @@ static int bad_reply(ClientError *error, int r, const char *method) {
         return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to parse the reply to %s: %m", method);
 }
 
-static int client_bus_start(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        ClientBus *cb = c->userdata;
+/* Start or StartWithOutput: the same arguments. */
+static int new_start_call(ClientBus *cb, const char *method, const ClientStartRequest *req, sd_bus_message **ret,
+                          ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         const struct {
                 const char *key;
                 uint64_t value;
@@ -218,11 +234,9 @@ static int client_bus_start(Client *c, const ClientStartRequest *req, char **ret
                 { "PrivateTmp",     req->private_tmp },
                 { "ProtectSystem",  req->protect_system },
         };
-        const char *id, *path;
-        char *copy;
         int r;
 
-        r = new_call(cb, "Start", &m, error);
+        r = new_call(cb, method, &m, error);
         if (r < 0)
                 return r;
 
@@ -244,20 +258,104 @@ static int client_bus_start(Client *c, const ClientStartRequest *req, char **ret
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
-                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the Start call: %m");
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the %s call: %m", method);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
 
-        r = bus_call(cb, m, CALL_TIMEOUT_INFINITY, "Failed to start the job", &reply, error);
-        if (r < 0)
-                return r;
+static int reply_read_id(sd_bus_message *reply, const char *method, char **ret_id, ClientError *error) {
+        const char *id, *path;
+        char *copy;
+        int r;
 
         r = sd_bus_message_read(reply, "so", &id, &path);
         if (r < 0)
-                return bad_reply(error, r, "Start");
-
+                return bad_reply(error, r, method);
         copy = strdup(id);
         if (!copy)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
         *ret_id = copy;
+        return 0;
+}
+
+static int client_bus_start(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        ClientBus *cb = c->userdata;
+        int r;
+
+        r = new_start_call(cb, "Start", req, &m, error);
+        if (r < 0)
+                return r;
+        r = bus_call(cb, m, CALL_TIMEOUT_INFINITY, "Failed to start the job", &reply, error);
+        if (r < 0)
+                return r;
+        return reply_read_id(reply, "Start", ret_id, error);
+}
+
+/* Sends Wait(id) now; client_bus_wait(id) collects the reply. The job's end then reaches us while its output
+ * is still being copied, instead of one more round trip through the bus daemon after that. */
+static void wait_ahead(ClientBus *cb, const char *id) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+        if (cb->wait_id || new_call(cb, "Wait", &m, NULL) < 0 || sd_bus_message_append(m, "s", id) < 0)
+                return;
+        cb->wait_id = strdup(id);
+        if (!cb->wait_id)
+                return;
+        if (bus_call_begin(cb, m, CALL_TIMEOUT_INFINITY, &cb->wait_call) < 0 ||
+            /* out of the write queue: nobody processes the bus while the output is copied */
+            sd_bus_flush(cb->bus) < 0) {
+                pending_call_done(&cb->wait_call);
+                cb->wait_id = mfree(cb->wait_id);
+        }
+}
+
+static int client_bus_start_follow(Client *c, const ClientStartRequest *req, char **ret_id, int *ret_fd,
+                                   ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(freep) char *id = NULL;
+        _cleanup_(closep) int fd = -EBADF;
+        ClientBus *cb = c->userdata;
+        PendingCall p;
+        const char *s, *path;
+        int r, reply_fd;
+
+        /* One round trip: the job and its output (docs/dbus.md). */
+        r = new_start_call(cb, "StartWithOutput", req, &m, error);
+        if (r < 0)
+                return r;
+        r = bus_call_begin(cb, m, CALL_TIMEOUT_INFINITY, &p);
+        if (r >= 0)
+                r = bus_call_finish(cb, &p, false, &e, &reply);
+        pending_call_done(&p);
+        if (r < 0 && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                /* A worker from before StartWithOutput: nothing was started, do it in two steps. */
+                r = client_bus_start(c, req, &id, error);
+                if (r < 0)
+                        return r;
+                r = c->ops->open_output(c, id, 0, true, &fd, error);
+                if (r < 0)
+                        return r;
+        } else if (r < 0)
+                return bus_result(r, &e, "Failed to start the job", error);
+        else {
+                r = sd_bus_message_read(reply, "soh", &s, &path, &reply_fd);
+                if (r < 0)
+                        return bad_reply(error, r, "StartWithOutput");
+                id = strdup(s);
+                if (!id)
+                        return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+                /* The message owns the fd it carries: take a copy that outlives it. */
+                fd = fcntl(reply_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return client_error_set(error, -errno, CLIENT_ERROR_OTHER,
+                                                "Failed to duplicate the output fd: %m");
+        }
+
+        wait_ahead(cb, id);
+        *ret_id = TAKE_PTR(id);
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
@@ -306,7 +404,27 @@ static int client_bus_get_job(Client *c, const char *id, json_object **ret, Clie
 }
 
 static int client_bus_wait(Client *c, const char *id, json_object **ret, ClientError *error) {
-        return call_job_props(c->userdata, "Wait", CALL_TIMEOUT_INFINITY, id, ret, error);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        ClientBus *cb = c->userdata;
+        int r;
+
+        if (!cb->wait_id || !streq(cb->wait_id, id))
+                return call_job_props(cb, "Wait", CALL_TIMEOUT_INFINITY, id, ret, error);
+
+        /* The Wait that start_follow() sent: its reply may well be here already. Interrupted, it stays
+         * pending for the next wait(). */
+        r = bus_call_finish(cb, &cb->wait_call, true, &e, &reply);
+        if (r != -EINTR) {
+                pending_call_done(&cb->wait_call);
+                cb->wait_id = mfree(cb->wait_id);
+        }
+        if (r < 0)
+                return bus_result(r, &e, "Failed to wait for the job", error);
+        r = bus_job_props_to_json(reply, ret);
+        if (r < 0)
+                return bad_reply(error, r, "Wait");
+        return 0;
 }
 
 static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
@@ -359,6 +477,8 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
 static void client_bus_free(Client *c) {
         ClientBus *cb = c->userdata;
 
+        pending_call_done(&cb->wait_call);
+        free(cb->wait_id);
         sd_bus_flush_close_unref(cb->bus);
         free(cb);
 }
@@ -371,6 +491,7 @@ static const ClientOps client_bus_ops = {
         .list = client_bus_list,
         .wait = client_bus_wait,
         .open_output = client_bus_open_output,
+        .start_follow = client_bus_start_follow,
         .free = client_bus_free,
 };
 

@@ -1,21 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /* client-remote.c - telerun's remote backend: a teleworker-gateway over HTTPS with mTLS (docs/http.md).
  *
- * Each operation is one blocking HTTP/1.1 request on a connection of its own (TLS 1.3, our client
- * certificate, the gateway verified against --cacert and the host name of --addr). Responses are parsed
- * with libhttp-parser. HTTP errors map onto ClientErrorKind by status (404 -> NOT_FOUND, 403 ->
- * ACCESS_DENIED, 400 -> INVALID, 503 and connection/TLS failures -> UNREACHABLE), with the gateway's
- * message.
+ * Each operation is one blocking HTTP/1.1 request (TLS 1.3, our client certificate, the gateway verified
+ * against --cacert and the host name of --addr). Responses are parsed with libhttp-parser. HTTP errors map
+ * onto ClientErrorKind by status (404 -> NOT_FOUND, 403 -> ACCESS_DENIED, 400 -> INVALID, 503 and
+ * connection/TLS failures -> UNREACHABLE), with the gateway's message.
+ *
+ * Connections are kept alive: a full mutual-auth handshake costs more than a request, and `run` makes three
+ * (start, output, wait). After a complete response that does not say "Connection: close", the connection
+ * goes to a slot of one idle connection, and the next request takes it from there (after checking that the
+ * gateway has not closed it meanwhile: it does after 60 s idle). A request that fails on a reused connection
+ * before any byte of the answer came is sent once more on a new connection, unless it starts a job: the
+ * gateway closes idle connections without reading what arrives, but a start must never run twice.
  *
  * open_output() must hand out a plain fd: a detached thread owns the streaming connection, decodes the
  * chunked body and writes the bytes into one end of a socketpair; the caller reads the other. When the
- * caller closes its end the thread's next send fails (EPIPE, without SIGPIPE) and it ends. All signals are
- * blocked in that thread, so telerun's signalfd keeps seeing them. */
+ * stream is complete the thread puts the connection in the idle slot *before* closing its end, so the
+ * caller's next request (run's wait) finds it. When the caller closes its end first the thread ends (its
+ * send fails with EPIPE, without SIGPIPE, or its poll sees the hangup). All signals are blocked in that
+ * thread, so telerun's signalfd keeps seeing them. The thread holds a reference on the ClientRemote, which
+ * the last of the caller and the threads frees. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -42,18 +53,25 @@
 #define REMOTE_NO_TIMEOUT -1                     /* wait, stop: as long as it takes */
 #define REMOTE_BODY_MAX (64U * 1024U * 1024U)    /* a JSON body; a list of many jobs stays far below */
 
+#define REMOTE_READ_BUFFER (64U * 1024U)         /* OpenSSL's read-ahead: several records per recv(2) */
+
+typedef struct RemoteConnection {
+        int fd;
+        SSL *ssl;
+} RemoteConnection;
+
 typedef struct ClientRemote {
         Client client;
         char *host;       /* for SNI, certificate verification and the Host header (no brackets) */
         char *port;
         char *host_header;
         SSL_CTX *ctx;
-} ClientRemote;
 
-typedef struct RemoteConnection {
-        int fd;
-        SSL *ssl;
-} RemoteConnection;
+        /* Shared with the output threads. */
+        pthread_mutex_t lock;
+        unsigned n_ref;
+        RemoteConnection idle;   /* kept alive for the next request (fd -EBADF: none) */
+} ClientRemote;
 
 typedef struct RemoteResponse {
         http_parser parser;
@@ -61,15 +79,119 @@ typedef struct RemoteResponse {
         char *body;
         size_t body_size, body_allocated;
         bool headers_done, complete, too_large;
+        bool received;                /* some bytes of the answer arrived */
+        bool keep_alive;              /* complete, nothing after it, and the gateway keeps the connection */
         int stream_fd;                /* output streaming: body bytes go here instead (-EBADF: buffered) */
         int stream_error;
 } RemoteResponse;
 
-static void remote_connection_close(RemoteConnection *c) {
+/* Runs f(ssl) with SIGPIPE blocked in this thread (telerun keeps SIGPIPE's default for stdout, and OpenSSL
+ * writes to the socket with write(2)); a SIGPIPE it raised is consumed. */
+static int remote_ssl_nosigpipe(SSL *ssl, int (*f)(SSL *ssl, const void *data, size_t size), const void *data,
+                                size_t size) {
+        sigset_t pipe_set, old;
+        int r;
+
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        (void) pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+        r = f(ssl, data, size);
+        if (r < 0 && !sigismember(&old, SIGPIPE)) {
+                struct timespec zero = {};
+
+                /* Consume the SIGPIPE a failed write raised, so it does not fire on unblocking. */
+                (void) sigtimedwait(&pipe_set, NULL, &zero);
+        }
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
+static int remote_ssl_shutdown(SSL *ssl, const void *data, size_t size) {
+        int k;
+
+        ERR_clear_error();
+        k = SSL_shutdown(ssl);   /* 0: sent, the peer's not awaited */
+        ERR_clear_error();
+        return k < 0 ? -EPIPE : 0;
+}
+
+/* Closes c. notify: say goodbye with close_notify first (a connection in a clean state, between requests). */
+static void remote_connection_close(RemoteConnection *c, bool notify) {
+        if (c->ssl && notify)
+                (void) remote_ssl_nosigpipe(c->ssl, remote_ssl_shutdown, NULL, 0);
         if (c->ssl)
                 SSL_free(c->ssl);
         c->ssl = NULL;
         c->fd = safe_close(c->fd);
+}
+
+static ClientRemote *client_remote_ref(ClientRemote *cr) {
+        pthread_mutex_lock(&cr->lock);
+        cr->n_ref++;
+        pthread_mutex_unlock(&cr->lock);
+        return cr;
+}
+
+static void client_remote_unref(ClientRemote *cr) {
+        unsigned n;
+
+        pthread_mutex_lock(&cr->lock);
+        n = --cr->n_ref;
+        pthread_mutex_unlock(&cr->lock);
+        if (n > 0)
+                return;
+        remote_connection_close(&cr->idle, true);
+        if (cr->ctx)
+                SSL_CTX_free(cr->ctx);
+        free(cr->host);
+        free(cr->port);
+        free(cr->host_header);
+        pthread_mutex_destroy(&cr->lock);
+        free(cr);
+}
+
+/* Whether an idle connection can carry another request: the gateway has not closed it (nor sent anything,
+ * which it never does unasked). */
+static bool remote_connection_usable(RemoteConnection *c) {
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+
+        if (SSL_has_pending(c->ssl))
+                return false;
+        return poll(&pfd, 1, 0) == 0;
+}
+
+/* Takes the idle connection, if it is still usable. */
+static bool remote_connection_take_idle(ClientRemote *cr, RemoteConnection *ret) {
+        RemoteConnection c;
+
+        pthread_mutex_lock(&cr->lock);
+        c = cr->idle;
+        cr->idle = (RemoteConnection) { .fd = -EBADF };
+        pthread_mutex_unlock(&cr->lock);
+        if (c.fd < 0)
+                return false;
+        if (!remote_connection_usable(&c)) {
+                remote_connection_close(&c, false);
+                return false;
+        }
+        *ret = c;
+        return true;
+}
+
+/* After a response: keeps c for the next request if the response allows it, else closes it. */
+static void remote_connection_release(ClientRemote *cr, RemoteConnection *c, const RemoteResponse *r) {
+        if (c->fd < 0)
+                return;
+        if (r && r->keep_alive && !SSL_has_pending(c->ssl)) {
+                pthread_mutex_lock(&cr->lock);
+                if (cr->idle.fd < 0) {
+                        cr->idle = *c;
+                        *c = (RemoteConnection) { .fd = -EBADF };
+                }
+                pthread_mutex_unlock(&cr->lock);
+        }
+        /* Not reusable, or the slot is taken (a stop sent while an output stream was running). */
+        remote_connection_close(c, c->fd >= 0 && r && r->keep_alive);
 }
 
 static void remote_response_done(RemoteResponse *r) {
@@ -111,33 +233,22 @@ static int remote_parse_addr(const char *addr, char **ret_host, char **ret_port)
         return 0;
 }
 
-/* Writes with SIGPIPE blocked in this thread (telerun keeps SIGPIPE's default for stdout). */
-static int remote_write(RemoteConnection *c, const void *data, size_t size) {
-        sigset_t pipe_set, old;
-        int r = 0;
-
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        (void) pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+static int remote_ssl_write_all(SSL *ssl, const void *data, size_t size) {
         while (size > 0) {
                 size_t n = 0;
 
                 ERR_clear_error();
-                if (SSL_write_ex(c->ssl, data, size, &n) != 1) {
-                        r = -EPIPE;
-                        break;
-                }
+                if (SSL_write_ex(ssl, data, size, &n) != 1)
+                        return -EPIPE;
                 data = (const char *) data + n;
                 size -= n;
         }
-        if (r < 0 && !sigismember(&old, SIGPIPE)) {
-                struct timespec zero = {};
+        return 0;
+}
 
-                /* Consume the SIGPIPE the failed write raised, so it does not fire on unblocking. */
-                (void) sigtimedwait(&pipe_set, NULL, &zero);
-        }
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return r;
+/* Writes with SIGPIPE blocked in this thread. */
+static int remote_write(RemoteConnection *c, const void *data, size_t size) {
+        return remote_ssl_nosigpipe(c->ssl, remote_ssl_write_all, data, size);
 }
 
 static int remote_connect(ClientRemote *cr, RemoteConnection *ret, ClientError *error) {
@@ -184,6 +295,10 @@ static int remote_connect(ClientRemote *cr, RemoteConnection *ret, ClientError *
                 return client_error_set(error, last, CLIENT_ERROR_UNREACHABLE, "Failed to connect to %s:%s: %m",
                                         cr->host_header, cr->port);
 
+        /* Our writes are whole messages (the request in one write): without Nagle's algorithm, a write that
+         * follows another (the request after the handshake's Finished) does not wait for the gateway's
+         * delayed ACK (40 ms). */
+        (void) setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &(int) { 1 }, sizeof(int));
         /* The handshake blocks, bounded by socket timeouts; later reads poll on their own. */
         r = fd_nonblock(c.fd, false);
         if (r >= 0) {
@@ -195,7 +310,7 @@ static int remote_connect(ClientRemote *cr, RemoteConnection *ret, ClientError *
         ERR_clear_error();
         c.ssl = SSL_new(cr->ctx);
         if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1 || tls_client_set_host(c.ssl, cr->host) < 0) {
-                remote_connection_close(&c);
+                remote_connection_close(&c, false);
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to set up TLS");
         }
         if (SSL_connect(c.ssl) != 1) {
@@ -206,7 +321,7 @@ static int remote_connect(ClientRemote *cr, RemoteConnection *ret, ClientError *
                                         X509_verify_cert_error_string(v));
                 else
                         tls_errors_to_string(ebuf, sizeof(ebuf));
-                remote_connection_close(&c);
+                remote_connection_close(&c, false);
                 return client_error_set(error, -ECONNREFUSED, CLIENT_ERROR_UNREACHABLE,
                                         "TLS handshake with %s:%s failed: %s", cr->host_header, cr->port,
                                         *ebuf ? ebuf : "connection closed");
@@ -271,6 +386,9 @@ static int on_message_complete(http_parser *p) {
         RemoteResponse *r = remote_response_from(p);
 
         r->complete = true;
+        /* HTTP/1.1 without "Connection: close" (and a body with a known end: a response without one ends
+         * with the connection, and the parser says so). */
+        r->keep_alive = http_should_keep_alive(p);
         http_parser_pause(p, 1);
         return 0;
 }
@@ -289,7 +407,8 @@ static int remote_wait(RemoteConnection *c, int interrupt_fd, int timeout_ms) {
         };
         int k;
 
-        if (SSL_pending(c->ssl) > 0)
+        /* Read-ahead: OpenSSL may hold whole records that poll() would not report. */
+        if (SSL_has_pending(c->ssl))
                 return 0;
         for (;;) {
                 k = poll(pfd, interrupt_fd >= 0 ? 2 : 1, timeout_ms);
@@ -327,6 +446,9 @@ static int remote_read_response(RemoteConnection *c, RemoteResponse *r, int inte
                         int e = SSL_get_error(c->ssl, 0);
                         unsigned long err = ERR_peek_error();
 
+                        if (e == SSL_ERROR_WANT_READ)
+                                continue;   /* nothing yet after all (SO_RCVTIMEO): poll() decides */
+
                         if (e == SSL_ERROR_SSL && ERR_GET_LIB(err) == ERR_LIB_SSL &&
                             ERR_GET_REASON(err) >= SSL_AD_REASON_OFFSET) {
                                 tls_errors_to_string(ebuf, ebuf_size);
@@ -337,9 +459,13 @@ static int remote_read_response(RemoteConnection *c, RemoteResponse *r, int inte
                         (void) http_parser_execute(&r->parser, &remote_settings, buf, 0);
                         return r->complete ? 0 : -ECONNRESET;
                 }
+                r->received = true;
                 used = http_parser_execute(&r->parser, &remote_settings, buf, n);
-                if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED)
+                if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED) {
+                        if (used < n)
+                                r->keep_alive = false;   /* bytes after the response: not ours to reuse */
                         continue;   /* done; the loop head returns */
+                }
                 if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK || used != n) {
                         if (r->too_large)
                                 return -EFBIG;
@@ -393,62 +519,94 @@ static int remote_status_error(const RemoteResponse *r, const char *what, Client
 
 static int remote_send_request(RemoteConnection *c, ClientRemote *cr, const char *method, const char *target,
                                const char *body) {
-        _cleanup_(freep) char *head = NULL;
+        _cleanup_(freep) char *request = NULL;
         char length[96] = "";
-        int r;
+        int n;
 
         if (body)
                 (void) snprintf(length, sizeof(length), "Content-Type: application/json\r\nContent-Length: %zu\r\n",
                                 strlen(body));
-        if (asprintf(&head,
+        /* Head and body in one write: one TLS record for a small request. */
+        n = asprintf(&request,
                      "%s %s HTTP/1.1\r\n"
                      "Host: %s:%s\r\n"
                      "User-Agent: telerun/" TELEWORKER_VERSION "\r\n"
                      "Accept: application/json\r\n"
-                     "Connection: close\r\n"
                      "%s"
-                     "\r\n",
-                     method, target, cr->host_header, cr->port, length) < 0) {
-                head = NULL;
+                     "\r\n"
+                     "%s",
+                     method, target, cr->host_header, cr->port, length, body ?: "");
+        if (n < 0) {
+                request = NULL;
                 return -ENOMEM;
         }
-        r = remote_write(c, head, strlen(head));
-        if (r >= 0 && body)
-                r = remote_write(c, body, strlen(body));
-        return r;
+        return remote_write(c, request, (size_t) n);
 }
 
-/* One request on a new connection, the whole response read. On an HTTP status other than expected the
- * error is set from the body. */
+/* Sends one request and reads its response (a 200 stream: up to its headers), on the idle connection or a
+ * new one. A request that fails on a reused connection before any byte of the answer arrived is sent once
+ * more on a new connection if retry says it may be. On success *conn is the connection, for the caller to
+ * release (remote_connection_release()) once the response is done with; on failure error is set and the
+ * connection is closed. resp must be initialized (stream_fd). */
+static int remote_exchange(ClientRemote *cr, const char *method, const char *target, const char *body, bool retry,
+                           int timeout_ms, const char *what, RemoteConnection *conn, RemoteResponse *resp,
+                           ClientError *error) {
+        int stream_fd = resp->stream_fd;
+        char ebuf[512] = "";
+
+        for (unsigned attempt = 0;; attempt++) {
+                RemoteConnection c = { .fd = -EBADF };
+                bool reused;
+                int r;
+
+                remote_response_done(resp);
+                *resp = (RemoteResponse) { .stream_fd = stream_fd };
+                http_parser_init(&resp->parser, HTTP_RESPONSE);
+
+                reused = remote_connection_take_idle(cr, &c);
+                if (!reused) {
+                        r = remote_connect(cr, &c, error);
+                        if (r < 0)
+                                return r;
+                }
+                r = remote_send_request(&c, cr, method, target, body);
+                if (r >= 0)
+                        r = remote_read_response(&c, resp, cr->client.interrupt_fd, timeout_ms, ebuf, sizeof(ebuf));
+                if (r >= 0) {
+                        *conn = c;
+                        return 0;
+                }
+                remote_connection_close(&c, false);
+                if (reused && retry && attempt == 0 && !resp->received && (r == -EPIPE || r == -ECONNRESET))
+                        continue;   /* the gateway had closed the idle connection */
+
+                if (r == -EINTR)
+                        return client_error_set(error, r, CLIENT_ERROR_OTHER, "Interrupted");
+                if (r == -EACCES)
+                        return client_error_set(error, r, CLIENT_ERROR_ACCESS_DENIED,
+                                                "The gateway refused the client certificate (%s)", ebuf);
+                if (r == -EPIPE)
+                        return client_error_set(error, r, CLIENT_ERROR_UNREACHABLE,
+                                                "%s: the gateway closed the connection", what);
+                return client_error_set(error, r, r == -ETIMEDOUT || r == -ECONNRESET ? CLIENT_ERROR_UNREACHABLE :
+                                        CLIENT_ERROR_OTHER, "%s: %s%s%m", what, *ebuf ? ebuf : "", *ebuf ? ": " : "");
+        }
+}
+
+/* One request, the whole response read. On an HTTP status other than expected the error is set from the
+ * body. Starting a job (POST /v1/jobs) is never sent twice. */
 static int remote_request(ClientRemote *cr, const char *method, const char *target, const char *body,
                           unsigned expected, int timeout_ms, const char *what, RemoteResponse *ret,
                           ClientError *error) {
         RemoteConnection c = { .fd = -EBADF };
-        char ebuf[512];
+        bool retry = !(streq(method, "POST") && streq(target, "/v1/jobs"));
         int r;
 
         *ret = (RemoteResponse) { .stream_fd = -EBADF };
-        http_parser_init(&ret->parser, HTTP_RESPONSE);
-
-        r = remote_connect(cr, &c, error);
+        r = remote_exchange(cr, method, target, body, retry, timeout_ms, what, &c, ret, error);
         if (r < 0)
                 return r;
-        r = remote_send_request(&c, cr, method, target, body);
-        if (r < 0) {
-                remote_connection_close(&c);
-                return client_error_set(error, r, CLIENT_ERROR_UNREACHABLE, "%s: the gateway closed the "
-                                        "connection", what);
-        }
-        r = remote_read_response(&c, ret, cr->client.interrupt_fd, timeout_ms, ebuf, sizeof(ebuf));
-        remote_connection_close(&c);
-        if (r == -EINTR)
-                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Interrupted");
-        if (r == -EACCES)
-                return client_error_set(error, r, CLIENT_ERROR_ACCESS_DENIED,
-                                        "The gateway refused the client certificate (%s)", ebuf);
-        if (r < 0)
-                return client_error_set(error, r, r == -ETIMEDOUT || r == -ECONNRESET ? CLIENT_ERROR_UNREACHABLE :
-                                        CLIENT_ERROR_OTHER, "%s: %s%s%m", what, *ebuf ? ebuf : "", *ebuf ? ": " : "");
+        remote_connection_release(cr, &c, ret);
         if (ret->status != expected)
                 return remote_status_error(ret, what, error);
         return 0;
@@ -608,10 +766,35 @@ static int client_remote_list(Client *c, json_object **ret, ClientError *error) 
 }
 
 typedef struct RemoteStream {
+        ClientRemote *cr;   /* a reference */
         RemoteConnection conn;
         RemoteResponse resp;
         int fd;   /* our end of the socketpair */
 } RemoteStream;
+
+/* Waits until the stream's connection has something to read: 1; or the reader closed its end: 0. */
+static int remote_stream_wait(RemoteStream *s) {
+        struct pollfd pfd[2] = {
+                { .fd = s->conn.fd, .events = POLLIN },
+                { .fd = s->fd, .events = 0 },   /* POLLHUP: the reader is gone */
+        };
+
+        if (SSL_has_pending(s->conn.ssl))
+                return 1;
+        for (;;) {
+                /* No timeout: a followed job may print nothing for hours; the gateway keeps such a
+                 * stream open, and closes it (we see EOF) when it goes away. */
+                if (poll(pfd, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (pfd[1].revents & (POLLHUP | POLLERR))
+                        return 0;
+                if (pfd[0].revents)
+                        return 1;
+        }
+}
 
 static void *remote_stream_thread(void *userdata) {
         RemoteStream *s = userdata;
@@ -621,12 +804,22 @@ static void *remote_stream_thread(void *userdata) {
         while (!s->resp.complete) {
                 size_t n = 0, used;
 
+                if (remote_stream_wait(s) <= 0) {
+                        s->resp.stream_error = -EPIPE;
+                        break;
+                }
                 ERR_clear_error();
-                if (SSL_read_ex(s->conn.ssl, buf, sizeof(buf), &n) != 1)
+                if (SSL_read_ex(s->conn.ssl, buf, sizeof(buf), &n) != 1) {
+                        if (SSL_get_error(s->conn.ssl, 0) == SSL_ERROR_WANT_READ)
+                                continue;   /* a record without data, or SO_RCVTIMEO mid-record */
                         break;
+                }
                 used = http_parser_execute(&s->resp.parser, &remote_settings, buf, n);
-                if (s->resp.complete)
+                if (s->resp.complete) {
+                        if (used < n)
+                                s->resp.keep_alive = false;
                         break;
+                }
                 if (HTTP_PARSER_ERRNO(&s->resp.parser) != HPE_OK || used != n)
                         break;
         }
@@ -634,9 +827,11 @@ static void *remote_stream_thread(void *userdata) {
                 /* The reader sees EOF; say that it is not the end of the output. */
                 fprintf(stderr, "telerun: the output stream from the gateway was cut off\n");
         ERR_clear_error();
-        remote_connection_close(&s->conn);
+        /* The connection first, then EOF for the reader: its next request (run's wait) finds it idle. */
+        remote_connection_release(s->cr, &s->conn, s->resp.complete ? &s->resp : NULL);
         safe_close(s->fd);
         remote_response_done(&s->resp);
+        client_remote_unref(s->cr);
         free(s);
         OPENSSL_thread_stop();
         return NULL;
@@ -646,7 +841,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
                                      ClientError *error) {
         ClientRemote *cr = c->userdata;
         RemoteStream *s;
-        char target[160], ebuf[512];
+        char target[160];
         int sp[2], r;
         sigset_t all, old;
         pthread_attr_t attr;
@@ -660,9 +855,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
         s = new0(RemoteStream, 1);
         if (!s)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
-        s->fd = -EBADF;
-        s->resp.stream_fd = -EBADF;
-        http_parser_init(&s->resp.parser, HTTP_RESPONSE);
+        s->conn.fd = -EBADF;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
                 free(s);
                 return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a socket pair: %m");
@@ -672,28 +865,17 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
          * the headers); any other status's body (an error's JSON) is buffered. */
         s->resp.stream_fd = sp[1];
 
-        r = remote_connect(cr, &s->conn, error);
-        if (r >= 0) {
-                r = remote_send_request(&s->conn, cr, "GET", target, NULL);
-                if (r < 0)
-                        r = client_error_set(error, r, CLIENT_ERROR_UNREACHABLE,
-                                             "Failed to open the job's output: the gateway closed the connection");
-        }
-        if (r >= 0) {
-                r = remote_read_response(&s->conn, &s->resp, c->interrupt_fd, REMOTE_REPLY_TIMEOUT_MS, ebuf,
-                                         sizeof(ebuf));
-                if (r == -EACCES)
-                        r = client_error_set(error, r, CLIENT_ERROR_ACCESS_DENIED,
-                                             "The gateway refused the client certificate (%s)", ebuf);
-                else if (r < 0)
-                        r = client_error_set(error, r, CLIENT_ERROR_UNREACHABLE, "Failed to open the job's output: %m");
-                else if (s->resp.status != 200)
-                        r = remote_status_error(&s->resp, "Failed to open the job's output", error);
+        r = remote_exchange(cr, "GET", target, NULL, true, REMOTE_REPLY_TIMEOUT_MS, "Failed to open the job's output",
+                            &s->conn, &s->resp, error);
+        if (r >= 0 && s->resp.status != 200) {
+                r = remote_status_error(&s->resp, "Failed to open the job's output", error);
+                remote_connection_release(cr, &s->conn, &s->resp);
         }
         if (r < 0)
                 goto fail;
 
         /* The thread must not take signals meant for telerun's signalfd. */
+        s->cr = client_remote_ref(cr);
         sigfillset(&all);
         (void) pthread_sigmask(SIG_SETMASK, &all, &old);
         (void) pthread_attr_init(&attr);
@@ -702,6 +884,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
         (void) pthread_attr_destroy(&attr);
         (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0) {
+                client_remote_unref(cr);
                 r = client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to start the output thread: %m");
                 goto fail;
         }
@@ -709,7 +892,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
         return 0;
 
 fail:
-        remote_connection_close(&s->conn);
+        remote_connection_close(&s->conn, false);
         remote_response_done(&s->resp);
         safe_close(s->fd);
         safe_close(sp[0]);
@@ -718,14 +901,7 @@ fail:
 }
 
 static void client_remote_free(Client *c) {
-        ClientRemote *cr = c->userdata;
-
-        if (cr->ctx)
-                SSL_CTX_free(cr->ctx);
-        free(cr->host);
-        free(cr->port);
-        free(cr->host_header);
-        free(cr);
+        client_remote_unref(c->userdata);
 }
 
 static const ClientOps client_remote_ops = {
@@ -753,6 +929,9 @@ int client_remote_new(const ClientRemoteConfig *config, Client **ret, ClientErro
         if (!cr)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
         client_init(&cr->client, &client_remote_ops, cr);
+        (void) pthread_mutex_init(&cr->lock, NULL);
+        cr->n_ref = 1;
+        cr->idle.fd = -EBADF;
 
         r = remote_parse_addr(config->addr, &cr->host, &cr->port);
         if (r < 0) {
@@ -775,6 +954,10 @@ int client_remote_new(const ClientRemoteConfig *config, Client **ret, ClientErro
                 client_remote_free(&cr->client);
                 return client_error_set(error, r, CLIENT_ERROR_INVALID, "%s", err);
         }
+        /* Read-ahead into a larger buffer: an output stream arrives in several records per recv(2) instead
+         * of two recv(2)s per record (header, then the rest). */
+        SSL_CTX_set_read_ahead(cr->ctx, 1);
+        SSL_CTX_set_default_read_buffer_len(cr->ctx, REMOTE_READ_BUFFER);
         *ret = &cr->client;
         return 0;
 }

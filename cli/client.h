@@ -75,6 +75,11 @@ typedef struct ClientOps {
          * backend that gets the bytes some other way may hand out the read end of a pipe it feeds. */
         int (*open_output)(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
                            ClientError *error);
+        /* Optional (NULL: start, then open_output(id, 0, follow)): start, and the output followed from its
+         * first byte, in as few round trips as the transport allows. The backend may also ask for the job's
+         * end right away, so that the wait() that follows the copy has its answer at hand. */
+        int (*start_follow)(Client *c, const ClientStartRequest *req, char **ret_id, int *ret_fd,
+                            ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

@@ -348,8 +348,11 @@ void print_job_status(FILE *f, json_object *job, uint64_t now) {
                 fprintf(f, "%10s: %" PRIu64 " bytes", "Output", v);
                 if (v >= 1024)
                         fprintf(f, " (%s)", format_size(size, sizeof(size), v));
+                const char *error = job_json_string(job, "output_error");
                 if (job_json_uint64(job, "output_dropped", &dropped) && dropped > 0)
-                        fprintf(f, ", %" PRIu64 " bytes dropped past the cap", dropped);
+                        fprintf(f, ", %" PRIu64 " bytes dropped %s", dropped, error ? "" : "past the cap");
+                if (error)
+                        fprintf(f, "%s(capture stopped: %s)", dropped > 0 ? "" : ", ", error);
                 fputc('\n', f);
         } else
                 print_field(f, "Output", "-");

@@ -3,6 +3,7 @@
  *
  * Commands only see the Client interface (client.h): job objects as JSON (bus-json.h), an fd for output,
  * and categorized errors; which transport serves them is decided once, in client_open(). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,44 @@ static int report_errno(int r, const char *what) {
         return TELERUN_EXIT_FAILURE;
 }
 
+/* Remote mode lives in its own module (OpenSSL, libhttp-parser; cli/meson.build says why), loaded here and
+ * only here: from beside the executable in a build tree, else from the package's module directory. (Not
+ * "$ORIGIN/..." in dlopen(): that is the directory of the caller of dlopen(), which is the sanitizer
+ * runtime when one intercepts it.) Never unloaded: the client's operations are its code until telerun
+ * exits. */
+static void *remote_module_open(void) {
+        _cleanup_(freep) char *exe = NULL, *beside = NULL;
+        const char *slash;
+        void *module;
+
+        exe = realpath("/proc/self/exe", NULL);
+        slash = exe ? strrchr(exe, '/') : NULL;
+        if (slash && asprintf(&beside, "%.*s/%s", (int) (slash - exe), exe, TELERUN_REMOTE_MODULE) >= 0 &&
+            access(beside, F_OK) >= 0) {
+                module = dlopen(beside, RTLD_NOW | RTLD_LOCAL);
+                if (module)
+                        return module;
+        }
+        return dlopen(TELERUN_MODULE_DIR "/" TELERUN_REMOTE_MODULE, RTLD_NOW | RTLD_LOCAL);
+}
+
+static int client_remote_load(const ClientRemoteConfig *config, Client **ret, ClientError *e) {
+        int (*remote_new)(const ClientRemoteConfig *config, Client **ret, ClientError *error);
+        void *module;
+
+        module = remote_module_open();
+        if (!module)
+                return client_error_set(e, -ENOENT, CLIENT_ERROR_OTHER, "Remote mode is not available: %s",
+                                        dlerror());
+        remote_new = (int (*)(const ClientRemoteConfig *, Client **, ClientError *)) dlsym(module,
+                                                                                          "client_remote_new");
+        if (!remote_new)
+                return client_error_set(e, -ENOENT, CLIENT_ERROR_OTHER,
+                                        "Remote mode is not available: %s has no client_remote_new()",
+                                        TELERUN_REMOTE_MODULE);
+        return remote_new(config, ret, e);
+}
+
 /* Returns 0, or the exit code after reporting the error. */
 static int client_open(Client **ret) {
         _cleanup_(client_error_done) ClientError e = {};
@@ -48,7 +87,7 @@ static int client_open(Client **ret) {
                         .cacert = arg_cacert,
                 };
 
-                r = client_remote_new(&config, ret, &e);
+                r = client_remote_load(&config, ret, &e);
         } else
                 r = client_bus_new(ret, &e);
         if (r < 0)
@@ -98,25 +137,28 @@ static int interrupt_setup(sigset_t *ret_old) {
 }
 
 /* Streams the job's output from the start until it is complete, waits for the end, returns the job's exit
- * status. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed stdout stop the job; without
- * (start -f), they only end telerun. */
-static int follow_job(Client *c, const char *id, int interrupt_fd, const sigset_t *old_mask) {
+ * status. output_fd: the output followed from its first byte, if start_follow() handed it out already (taken
+ * over), else -EBADF. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed stdout stop the job;
+ * without (start -f), they only end telerun. */
+static int follow_job(Client *c, const char *id, int output_fd, int interrupt_fd, const sigset_t *old_mask) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(json_object_putp) json_object *job = NULL;
-        _cleanup_(closep) int fd = -EBADF;
+        _cleanup_(closep) int fd = output_fd;
         bool stdout_gone;
         int r;
 
-        r = c->ops->open_output(c, id, 0, true, &fd, &e);
-        if (r < 0) {
-                int k = report(&e);
+        if (fd < 0) {
+                r = c->ops->open_output(c, id, 0, true, &fd, &e);
+                if (r < 0) {
+                        int k = report(&e);
 
-                /* run promises that the job does not outlive telerun; best effort. */
-                if (interrupt_fd >= 0) {
-                        client_error_done(&e);
-                        (void) c->ops->stop(c, id, &e);
+                        /* run promises that the job does not outlive telerun; best effort. */
+                        if (interrupt_fd >= 0) {
+                                client_error_done(&e);
+                                (void) c->ops->stop(c, id, &e);
+                        }
+                        return k;
                 }
-                return k;
         }
 
         fflush(stdout);
@@ -167,7 +209,7 @@ stop:
 static int verb_start(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(freep) char *id = NULL, *cwd = NULL;
-        _cleanup_(closep) int interrupt_fd = -EBADF;
+        _cleanup_(closep) int interrupt_fd = -EBADF, output_fd = -EBADF;
         ClientStartRequest req = {
                 .argv = arg_args,
                 .env = arg_env,
@@ -210,7 +252,11 @@ static int verb_start(Client *c) {
                 (void) signal(SIGPIPE, SIG_IGN);
         }
 
-        r = c->ops->start(c, &req, &id, &e);
+        /* Following: the job and its output in one go where the transport can. */
+        if ((arg_verb == VERB_RUN || arg_follow) && c->ops->start_follow)
+                r = c->ops->start_follow(c, &req, &id, &output_fd, &e);
+        else
+                r = c->ops->start(c, &req, &id, &e);
         if (r < 0)
                 return report(&e);
 
@@ -238,7 +284,7 @@ static int verb_start(Client *c) {
                 fflush(f);
         }
 
-        return follow_job(c, id, interrupt_fd, &old_mask);
+        return follow_job(c, id, TAKE_FD(output_fd), interrupt_fd, &old_mask);
 }
 
 static int tail_offset(Client *c, const char *id, uint64_t size, uint64_t lines, uint64_t *ret,

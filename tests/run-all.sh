@@ -7,21 +7,27 @@
 #   packages        apt-get install what the build and the testbeds need
 #   build-ci        meson setup + compile (the project sets werror)
 #   unit            meson test --suite unit
+#   unit-valgrind   the same unit suite under valgrind memcheck (tests/valgrind-unit.sh build-ci)
 #   build-asan      the same with -Db_sanitize=address,undefined
 #   unit-asan       its unit suite, ASAN_OPTIONS detect_leaks=1 where LeakSanitizer works
+#   fuzz            every libFuzzer target for a bounded time (tests/fuzz/run-bounded.sh build-fuzz
+#                   $TB_FUZZ_SECONDS, default 30 s each), from a copy of the committed corpus
 #   ns-integration  namespace testbed (host cgroup layout; hybrid v1 on the CI machine):
 #                   up, tests/integration/run-inside.sh build-ci, down
 #   ns-integration-asan   the same for build-asan
 #   vm-integration  VM testbed (cgroup v2): vm-prepare, vm-run run-inside.sh build-ci
+#   package         tests/package/run.sh: dpkg-buildpackage (PKG_NOCHECK=1: the unit stage ran the
+#                   suite already), lintian, apt install/upgrade/remove/purge in a namespace testbed
 #
 # A stage that cannot even run (build error, testbed that does not boot) counts as 1 failed; the
 # stages that do not depend on it still run. The last line of the output is the total over every
 # meson test run:  N passed, N failed, N skipped   (from each run's meson-logs/testlog.json, kept in
-# build-logs/). Exit status 0 only if nothing failed.
+# build-logs/; for the package stage its "package: N passed, N failed, N not yet testable" line, the
+# last number counted as skipped). Exit status 0 only if nothing failed.
 #
 # Environment: TB_NO_APT=1 skips apt when every package is already installed; TB_SKIP_VM=1 skips the
 # VM stage (local quick runs only: CI runs it); TB_SKIP_ASAN=1 skips the sanitizer stages;
-# CC, and the testbeds' TB_* variables (tests/testbed.sh).
+# TB_SKIP_PACKAGE=1 skips the package stage; CC, and the testbeds' TB_* variables (tests/testbed.sh).
 # shellcheck disable=SC2317 # (whole file) the stage functions run through "$@" and traps
 set -uo pipefail
 
@@ -34,7 +40,7 @@ export TB_DIR=${TB_DIR:-$PROJECT/tests/testbed/run/ci}
 
 PACKAGES="meson ninja-build pkg-config gcc libc6-dev clang libsystemd-dev libglib2.0-dev libjson-c-dev
 libssl-dev libhttp-parser-dev python3 systemd dbus util-linux passwd openssl curl kmod e2fsprogs
-xz-utils busybox-static qemu-system-x86"
+xz-utils busybox-static qemu-system-x86 dpkg-dev debhelper lintian libclang-rt-14-dev valgrind"
 
 PASSED=0 FAILED=0 SKIPPED=0
 STAGE_LINES=()
@@ -76,14 +82,40 @@ EOF
         LAST_COUNTS="$p passed, $f failed, $s skipped"
 }
 
-# stage NAME BUILD_DIR|- CMD...: run, time, count (BUILD_DIR: the meson test run to count)
+# count_line NAME LOG RC: add the counts of the last "NAME: N passed, N failed, N ..." line of LOG
+# (the third number counts as skipped); no such line, or RC != 0 with no failure in it: 1 failed
+count_line() {
+        local name=$1 log=$2 rc=$3 p=0 f=0 s=0 line
+        line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$log" | tail -n 1)
+        if [[ $line =~ ^$name:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+))? ]]; then
+                p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[4]:-0}
+        fi
+        if { [ -z "$line" ] || [ "$rc" != 0 ]; } && [ "$f" = 0 ]; then
+                f=1
+                echo "run-all: $name: status $rc without a failed check: counted as 1 failed" >&2
+        fi
+        PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + s))
+        LAST_COUNTS="$p passed, $f failed, $s skipped"
+}
+
+# stage NAME BUILD_DIR|-|@LOG CMD...: run, time, count (BUILD_DIR: the meson test run to count;
+# @LOG: the command's output, kept in LOG, ends with a "NAME: N passed, N failed..." line)
 stage() {
         local name=$1 build=$2 t0=$SECONDS rc=0
         shift 2
         say "$name: $*"
-        [ "$build" = - ] || rm -f "$build/meson-logs/testlog.json"
-        "$@" || rc=$?
-        if [ "$build" = - ]; then
+        if [[ $build == @* ]]; then
+                "$@" 2>&1 | tee "${build#@}"
+                rc=${PIPESTATUS[0]}
+                count_line "$name" "${build#@}" $rc
+                build=@
+        else
+                [ "$build" = - ] || rm -f "$build/meson-logs/testlog.json"
+                "$@" || rc=$?
+        fi
+        if [ "$build" = @ ]; then
+                :
+        elif [ "$build" = - ]; then
                 LAST_COUNTS=""
                 if [ $rc != 0 ]; then
                         FAILED=$((FAILED + 1))
@@ -130,16 +162,8 @@ build() {               # build DIR [MESON_OPTIONS...]
 
 unit() { meson test -C "$1" --suite unit --print-errorlogs --no-rebuild; }
 
-# LeakSanitizer needs ptrace-like access to the process; some containers forbid it
-lsan_works() {
-        local d out
-        d=$(mktemp -d) || return 1
-        printf '#include <stdlib.h>\nint main(void) { return malloc(7) == NULL; }\n' > "$d/p.c"
-        "${CC:-cc}" -fsanitize=address -o "$d/p" "$d/p.c" 2> /dev/null || { rm -rf "$d"; return 1; }
-        out=$(ASAN_OPTIONS=detect_leaks=1 "$d/p" 2>&1)
-        rm -rf "$d"
-        [[ $out != *"LeakSanitizer has encountered a fatal error"* && $out != *"does not work under ptrace"* ]]
-}
+# shellcheck source=tests/lib/lsan-works.sh
+. "$PROJECT/tests/lib/lsan-works.sh"
 
 ns_integration() {      # ns_integration BUILD_DIR
         local rc=0
@@ -175,6 +199,7 @@ main() {
         if stage build-ci - build build-ci; then
                 ok_ci=1
                 stage unit build-ci unit build-ci
+                stage unit-valgrind build-ci tests/valgrind-unit.sh build-ci
         fi
 
         if [ "${TB_SKIP_ASAN:-0}" = 1 ]; then
@@ -182,12 +207,14 @@ main() {
         elif stage build-asan - build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
                 ok_asan=1
                 local leaks=1
-                lsan_works || { leaks=0; echo "run-all: LeakSanitizer does not work here: detect_leaks=0"; }
+                lsan_works "${CC:-cc}" || { leaks=0; echo "run-all: LeakSanitizer does not work here: detect_leaks=0"; }
                 export ASAN_OPTIONS="detect_leaks=$leaks:halt_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1"
                 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
                 stage unit-asan build-asan unit build-asan
                 unset ASAN_OPTIONS UBSAN_OPTIONS
         fi
+        # (its own sanitizer options: tests/fuzz/run-one.sh)
+        stage fuzz build-fuzz tests/fuzz/run-bounded.sh build-fuzz "${TB_FUZZ_SECONDS:-30}"
 
         if [ $ok_ci = 1 ]; then
                 stage ns-integration build-ci ns_integration build-ci
@@ -208,6 +235,13 @@ main() {
                 stage vm-integration build-ci vm_integration
         else
                 skip_stage vm-integration "build-ci failed"
+        fi
+
+        if [ "${TB_SKIP_PACKAGE:-0}" = 1 ]; then
+                skip_stage package "TB_SKIP_PACKAGE=1"
+        else
+                stage package "@$LOGS/package.log" env PKG_NOCHECK=1 PKG_OUT="$PROJECT/build-pkg" \
+                        TB_DIR="$PROJECT/tests/testbed/run/pkg" tests/package/run.sh
         fi
 
         say "stages"

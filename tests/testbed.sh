@@ -444,6 +444,9 @@ tb_pid1() {
 
         # "if" rather than &&: the exit status of a PID 1 script matters to no one, errexit does
         rm -f "$R/.dockerenv"           # else systemd-detect-virt says "docker"
+        # a container image's policy-rc.d (exit 101) would keep deb-systemd-invoke of packages
+        # installed inside from starting anything (removed in the overlay only)
+        rm -f "$R/usr/sbin/policy-rc.d"
         if [ -L "$R/etc/systemd/system/dbus.service" ]; then rm -f "$R/etc/systemd/system/dbus.service"; fi
         tb_render_etc "$R" namespace "${TB_DEVICE:+TB_DEVICE=$TB_DEVICE}"
 
@@ -452,6 +455,9 @@ tb_pid1() {
         pivot_root . .tb-oldroot
         umount -l /.tb-oldroot
         rmdir /.tb-oldroot
+        # shared, as systemd-nspawn leaves it: systemd mounts credentials (LoadCredential=) and
+        # other per-service mounts in a child namespace that must propagate back
+        mount --make-rshared /
         # container=... makes systemd (and systemd-shutdown) behave as a container payload: no clock,
         # hostname, kmsg, module, swap or loop business with the kernel it shares with the host.
         # shellcheck disable=SC2086 # TB_PID1_ARGS: words

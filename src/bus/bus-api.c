@@ -27,9 +27,19 @@
 /* Each reader costs the daemon an fd and a pipe buffer: bounded per job. */
 #define READERS_PER_JOB_MAX 4096
 
+/* Senders whose uid is known: see bus_sender_uid(). */
+#define SENDER_CACHE_SIZE 16
+
+typedef struct SenderUid {
+        char *name; /* unique bus name, NULL = free slot */
+        uid_t uid;
+} SenderUid;
+
 struct BusApi {
         sd_bus *bus;
         Manager *manager;
+        SenderUid senders[SENDER_CACHE_SIZE];
+        unsigned senders_next; /* the slot the next new sender takes (round robin) */
         sd_bus_slot *manager_slot;
         sd_bus_slot *remote_slot;
         sd_bus_slot *job_slot;
@@ -59,17 +69,43 @@ static bool user_in_group(const struct passwd *pw, const char *group) {
         return false;
 }
 
-static int bus_sender_uid(sd_bus_message *msg, uid_t *ret) {
+/* The uid of msg's sender. Asking the bus costs a synchronous round trip through dbus-daemon (sd-bus has no
+ * other way to get credentials there), with the event loop stopped meanwhile. But the answer for a unique
+ * name never changes: the bus records a connection's credentials when it connects, and never reuses a
+ * unique name while our connection to it lasts. So the last few senders are remembered: a client's second
+ * call (telerun run's Wait) and every call on the gateway's one connection cost no round trip. */
+static int bus_sender_uid(BusApi *a, sd_bus_message *msg, uid_t *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender = sd_bus_message_get_sender(msg);
+        bool cacheable = sender && sender[0] == ':';
+        SenderUid *slot;
+        uid_t uid;
         int r;
+
+        for (size_t i = 0; cacheable && i < ELEMENTSOF(a->senders); i++)
+                if (a->senders[i].name && streq(a->senders[i].name, sender)) {
+                        *ret = a->senders[i].uid;
+                        return 0;
+                }
 
         r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID, &creds);
         if (r < 0)
                 return r;
-        r = sd_bus_creds_get_euid(creds, ret);
+        r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
-                r = sd_bus_creds_get_uid(creds, ret);
-        return r;
+                r = sd_bus_creds_get_uid(creds, &uid);
+        if (r < 0)
+                return r;
+
+        if (cacheable) {
+                slot = &a->senders[a->senders_next];
+                free(slot->name);
+                slot->name = strdup(sender); /* NULL: just not remembered */
+                slot->uid = uid;
+                a->senders_next = (a->senders_next + 1) % ELEMENTSOF(a->senders);
+        }
+        *ret = uid;
+        return 0;
 }
 
 /* The sender's principal: its effective uid's user name; root and the admin group administer. */
@@ -78,7 +114,7 @@ static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, s
         uid_t uid;
         int r;
 
-        r = bus_sender_uid(msg, &uid);
+        r = bus_sender_uid(a, msg, &uid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to determine the caller's credentials: %m");
         pw = getpwuid(uid);
@@ -100,7 +136,7 @@ static int bus_remote_principal(BusApi *a, sd_bus_message *msg, Principal *ret, 
         int admin, r;
         uid_t uid;
 
-        r = bus_sender_uid(msg, &uid);
+        r = bus_sender_uid(a, msg, &uid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to determine the caller's credentials: %m");
         pw = gateway ? getpwnam(gateway) : NULL;
@@ -193,6 +229,7 @@ int bus_job_object_path(const Job *j, char **ret) {
         X("Unit", "s") \
         X("OutputSize", "t") \
         X("OutputDropped", "t") \
+        X("OutputError", "s") \
         X("CPUQuotaPerSecUSec", "t") \
         X("MemoryMax", "t") \
         X("IOReadBandwidthMax", "t") \
@@ -284,6 +321,8 @@ static int job_append_value(sd_bus_message *m, Job *j, const char *name, const J
                 return sd_bus_message_append(m, "t", o ? output_store_size(o) : (uint64_t) 0);
         if (streq(name, "OutputDropped"))
                 return sd_bus_message_append(m, "t", job_output_dropped(j));
+        if (streq(name, "OutputError"))
+                return sd_bus_message_append(m, "s", job_output_error(j) < 0 ? strerror(-job_output_error(j)) : "");
         return -EINVAL;
 }
 
@@ -331,19 +370,47 @@ static void reply_error_or(sd_bus_message *msg, const sd_bus_error *error) {
                 (void) sd_bus_reply_method_error(msg, error);
 }
 
+/* A Start or StartWithOutput call waiting for its job to run. */
+typedef struct StartCall {
+        Manager *manager;
+        sd_bus_message *msg;
+        int output_fd; /* StartWithOutput: the job's output, followed from offset 0; else -EBADF */
+} StartCall;
+
+static StartCall *start_call_free(StartCall *c) {
+        if (!c)
+                return NULL;
+        sd_bus_message_unref(c->msg);
+        safe_close(c->output_fd);
+        free(c);
+        return NULL;
+}
+DEFINE_FREE_FUNC(StartCall, start_call_free);
+
 static void on_job_started(Job *j, const sd_bus_error *error, void *userdata) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
+        _cleanup_(start_call_freep) StartCall *c = userdata;
         _cleanup_(freep) char *path = NULL;
+        int r;
 
         if (error) {
-                reply_error_or(msg, error);
+                reply_error_or(c->msg, error);
                 return;
         }
         if (bus_job_object_path(j, &path) < 0) {
-                (void) sd_bus_reply_method_errno(msg, ENOMEM, NULL);
+                (void) sd_bus_reply_method_errno(c->msg, ENOMEM, NULL);
                 return;
         }
-        (void) sd_bus_reply_method_return(msg, "so", job_id(j), path);
+        if (c->output_fd < 0) {
+                (void) sd_bus_reply_method_return(c->msg, "so", job_id(j), path);
+                return;
+        }
+        r = sd_bus_reply_method_return(c->msg, "soh", job_id(j), path, c->output_fd);
+        if (r < 0) {
+                /* The caller would not learn of a job it asked to follow: it must not run on without it. */
+                (void) sd_bus_reply_method_errnof(c->msg, r, "Failed to hand out the output of job %s: %m",
+                                                  job_id(j));
+                (void) manager_stop_job(c->manager, j, NULL, NULL);
+        }
 }
 
 static void on_job_stopped(Job *j, const sd_bus_error *error, void *userdata) {
@@ -454,12 +521,16 @@ int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *e
         return sd_bus_message_exit_container(msg);
 }
 
+/* Start, StartAs and StartWithOutput: the same arguments; the last also hands out the job's output. */
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         _cleanup_(principal_done) Principal p = {};
         _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
+        _cleanup_(start_call_freep) StartCall *c = NULL;
         JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
+        bool with_output = sd_bus_message_is_method_call(msg, MANAGER_IFACE, "StartWithOutput") > 0;
         const char *cwd;
+        Job *j = NULL;
         int r;
 
         r = bus_principal(a, msg, &p, error);
@@ -481,11 +552,32 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         req.env = env;
         req.cwd = cwd;
 
-        r = manager_start_job(a->manager, &p, &req, on_job_started, sd_bus_message_ref(msg), NULL, error);
+        c = new0(StartCall, 1);
+        if (!c)
+                return -ENOMEM;
+        c->manager = a->manager;
+        c->msg = sd_bus_message_ref(msg);
+        c->output_fd = -EBADF;
+        r = manager_start_job(a->manager, &p, &req, on_job_started, c, &j, error);
         if (r < 0) {
-                sd_bus_message_unref(msg);
+                if (j)
+                        manager_cancel_callbacks(a->manager, c);
                 return r;
         }
+
+        if (with_output) {
+                /* Opened before the job is released: the reader replays from the first byte whenever the
+                 * caller gets to it. Without its output the caller would have a job it cannot follow, which
+                 * StartWithOutput promises never to leave behind. */
+                r = output_store_open_reader(job_output(j), 0, true, &c->output_fd);
+                if (r < 0) {
+                        manager_cancel_callbacks(a->manager, c);
+                        (void) manager_stop_job(a->manager, j, NULL, NULL);
+                        return sd_bus_error_set_errnof(error, r, "Failed to open the output of job %s: %m",
+                                                       job_id(j));
+                }
+        }
+        TAKE_PTR(c); /* on_job_started() owns it now */
         return 1;
 }
 
@@ -804,6 +896,10 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("as", argv, "as", env, "s", cwd, "a{sv}", options),
                                 SD_BUS_RESULT("s", id, "o", job), method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StartWithOutput",
+                                SD_BUS_ARGS("as", argv, "as", env, "s", cwd, "a{sv}", options),
+                                SD_BUS_RESULT("s", id, "o", job, "h", output), method_start,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_stop,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetJob", SD_BUS_ARGS("s", id), SD_BUS_RESULT("a{sv}", props), method_get_job,
@@ -874,6 +970,8 @@ BusApi *bus_api_free(BusApi *a) {
         sd_bus_slot_unref(a->remote_slot);
         sd_bus_slot_unref(a->job_slot);
         sd_bus_slot_unref(a->enumerator_slot);
+        for (size_t i = 0; i < ELEMENTSOF(a->senders); i++)
+                free(a->senders[i].name);
         sd_bus_unref(a->bus);
         if (the_api == a)
                 the_api = NULL;

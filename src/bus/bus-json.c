@@ -58,6 +58,7 @@ static const PropInfo props[] = {
         { "Unit",                "s",  PROP_STRING,          GROUP_TOP,    "unit" },
         { "OutputSize",          "t",  PROP_UINT64,          GROUP_TOP,    "output_size" },
         { "OutputDropped",       "t",  PROP_UINT64,          GROUP_TOP,    "output_dropped" },
+        { "OutputError",         "s",  PROP_STRING_EMPTY,    GROUP_TOP,    "output_error" },
         { "Profile",             "s",  PROP_STRING,          GROUP_TOP,    "profile" },
         { "Slice",               "s",  PROP_STRING,          GROUP_TOP,    "slice" },
         { "CPUQuotaPerSecUSec",  "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "cpu_quota_per_sec_usec" },

@@ -462,6 +462,11 @@ int output_store_error(const OutputStore *s) {
         return s ? s->error : 0;
 }
 
+void output_store_set_error(OutputStore *s, int error) {
+        if (s && error < 0 && s->error == 0)
+                s->error = error;
+}
+
 unsigned output_store_n_readers(const OutputStore *s) {
         return s ? s->n_readers : 0;
 }

@@ -37,6 +37,9 @@ uint64_t output_store_size(const OutputStore *s);     /* bytes in the spool = en
 uint64_t output_store_dropped(const OutputStore *s);  /* bytes read past the cap or lost to a spool error */
 bool output_store_complete(const OutputStore *s);     /* input reached EOF and everything is spooled */
 int output_store_error(const OutputStore *s);         /* negative errno of the first spool write failure */
+/* Records a spool write failure of an earlier run of the daemon (error < 0): capture stops there, as if it
+ * had just happened, so that bytes written later never follow a gap. */
+void output_store_set_error(OutputStore *s, int error);
 unsigned output_store_n_readers(const OutputStore *s);
 
 /* Copies up to n bytes at offset into buf. Returns the count (0 = nothing there yet, or the end); *ret_eof

@@ -119,6 +119,13 @@ static int run(int argc, char **argv) {
         if (r <= 0)
                 return r;
 
+        /* Every caller's identity is an NSS lookup in the event loop (getpwuid, getgrouplist), and nss-systemd
+         * answers those for DynamicUser= accounts by asking PID 1 over Varlink, synchronously: a manager that
+         * is busy or hung would stall every client of the daemon with it. Leave those accounts out, as PID 1
+         * does for dbus-daemon; a dynamic account has no business here (jobs need real accounts). */
+        if (setenv("SYSTEMD_NSS_DYNAMIC_BYPASS", "1", 1) < 0)
+                return -errno;
+
         r = config_init_defaults(&config);
         if (r < 0)
                 return r;

@@ -71,6 +71,7 @@ struct Job {
 
         OutputStore *output;
         uint64_t output_dropped_before; /* dropped by earlier runs of the daemon (the store counts its own) */
+        int output_error_before;        /* spool write failure (negative errno) of an earlier run, or 0 */
         JobWaiter *waiters;
 };
 

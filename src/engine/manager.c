@@ -75,6 +75,10 @@ uint64_t job_output_dropped(Job *j) {
         return j->output_dropped_before + (j->output ? output_store_dropped(j->output) : 0);
 }
 
+int job_output_error(Job *j) {
+        return j->output_error_before ?: output_store_error(j->output);
+}
+
 void job_usage(Job *j, JobUsage *ret) {
         if (job_state_is_final(j->state) || j->state == JOB_SUBMITTED) {
                 *ret = j->final_usage;
@@ -301,6 +305,11 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->exit_code = exit_code;
         j->exit_signal = exit_signal;
         j->ended_at = now_usec(CLOCK_REALTIME);
+        if (job_output_error(j) < 0)
+                log_warning_errno(job_output_error(j),
+                                  "Job %s: output capture stopped at byte %" PRIu64 " on a spool write error "
+                                  "(%" PRIu64 " bytes dropped so far)",
+                                  j->id, output_store_size(j->output), job_output_dropped(j));
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->start_slot = sd_bus_slot_unref(j->start_slot);
@@ -341,9 +350,13 @@ static void job_exited(Job *j, int code, int status) {
 
 static void job_release_reaper(Job *j) {
         j->control_source = sd_event_source_disable_unref(j->control_source);
-        if (j->control_fd >= 0)
-                /* systemd's copy too: the reaper exits only when no end of its socket is left open */
+        if (j->control_fd >= 0) {
+                /* Shut the socket down, not just our fd: the reaper's recv() ends at once whoever else holds a
+                 * copy. systemd's copy goes with FDSTOREREMOVE, which a busy or hung manager handles late or
+                 * never, and until then a reaper that was never released would wait outside any scope. */
+                (void) shutdown(j->control_fd, SHUT_RDWR);
                 manager_fdstore_remove(j->manager, "ctl", j);
+        }
         j->control_fd = safe_close(j->control_fd);
 }
 

@@ -99,3 +99,4 @@ void job_usage(Job *j, JobUsage *ret);
 OutputStore *job_output(Job *j);
 /* Bytes discarded past the output cap (or lost to a spool write error), over every run of the daemon. */
 uint64_t job_output_dropped(Job *j);
+int job_output_error(Job *j);   /* negative errno: capture stopped at a spool write failure; 0: none */

@@ -140,6 +140,7 @@ int job_save(Job *j) {
         add_u64(o, "oom_kills_at_start", j->oom_kills_at_start);
         json_object_object_add(o, "usage", usage);
         add_u64(o, "output_dropped", job_output_dropped(j));
+        json_object_object_add(o, "output_error", json_object_new_int(job_output_error(j)));
         add_str(o, "profile", j->profile);
         add_str(o, "slice", j->slice);
         add_u64(o, "runtime_max_usec", j->runtime_max_usec);
@@ -288,6 +289,8 @@ static int job_from_record(Manager *m, json_object *o, Job **ret) {
                 j->runtime_max_usec = 0;
         if (get_u64(o, "output_dropped", &j->output_dropped_before) < 0)
                 j->output_dropped_before = 0;
+        if (get_int(o, "output_error", &j->output_error_before) < 0 || j->output_error_before > 0)
+                j->output_error_before = 0;
         (void) get_int(o, "private_pid", &j->isolation.private_pid);
         (void) get_int(o, "private_tmp", &j->isolation.private_tmp);
         (void) get_int(o, "private_network", &j->isolation.private_network);
@@ -363,6 +366,8 @@ static void job_adopt(Manager *m, Job *j, StoredFds *fds) {
                 r = output_store_open(m->event, spool, copy, m->config->output_max_bytes, &j->output);
                 if (r < 0)
                         log_warning_errno(r, "Job %s: cannot reopen its output %s", j->id, spool);
+                else    /* capture stopped at that failure: what the job writes now is dropped, never spooled after a gap */
+                        output_store_set_error(j->output, j->output_error_before);
         }
         safe_close(out_fd);
 

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,10 +39,13 @@
 #include "util.h"
 
 #define GATEWAY_IN_MAX (16U * 1024U)        /* unparsed (pipelined) request bytes held per connection */
-#define GATEWAY_OUT_HIGH (64U * 1024U)      /* stop reading job output above this much pending output */
-#define GATEWAY_OUT_LOW (16U * 1024U)       /* ... and resume below this */
-#define GATEWAY_CHUNK_MAX (16U * 1024U)     /* one read from the output fd, one HTTP chunk */
+#define GATEWAY_OUT_HIGH (64U * 1024U)      /* the next pipelined request waits while more output is pending */
+#define GATEWAY_OUTPUT_READ (256U * 1024U)  /* one read(2) from a job's output fd, one HTTP chunk */
+#define GATEWAY_OUTPUT_LOW (16U * 1024U)    /* read job output only when less than a full TLS record waits */
+#define GATEWAY_TLS_OUT_MAX (256U * 1024U)  /* ciphertext waiting for the socket (many records per send(2)) */
+#define GATEWAY_OUTPUT_BUDGET (1024U * 1024U) /* job output moved per event dispatch before others get a turn */
 #define GATEWAY_ACCEPT_BATCH 64
+#define GATEWAY_BUS_USERS_MAX 100U          /* connections per bus connection (see connection_get_bus()) */
 #define USEC_INFINITY UINT64_MAX
 
 #define IN_SET(x, ...)                                                  \
@@ -89,9 +93,15 @@ typedef enum ConnectionState {
 
 typedef struct Connection Connection;
 
+typedef struct GatewayBus {
+        sd_bus *bus;
+        unsigned n_users;          /* connections that make their calls on it */
+} GatewayBus;
+
 struct Gateway {
         sd_event *event;
-        sd_bus *bus;
+        GatewayBus *buses;         /* [0]: the one given to gateway_new(), or ours; more of ours when busy */
+        size_t n_buses;
         bool bus_owned;            /* opened by us: reopened after a disconnect */
         SSL_CTX *ssl_ctx;
         GatewayConfig config;
@@ -102,11 +112,14 @@ struct Gateway {
 
         Connection *connections;
         unsigned n_connections;
+        uint64_t n_accepted;
 };
 
 struct Connection {
         Gateway *gateway;
         Connection *prev, *next;
+        size_t bus_index;
+        bool has_bus;
 
         int fd;
         SSL *ssl;
@@ -122,6 +135,7 @@ struct Connection {
         bool close_after_flush;
         uint64_t bytes_in, bytes_out;
         bool out_pending;
+        TlsWriteBuffer tls_out;     /* records waiting for the socket */
 
         char in[GATEWAY_IN_MAX];
         size_t in_start, in_end;
@@ -143,7 +157,8 @@ struct Connection {
         char job_id[JOB_ID_STRING_MAX];
         int output_fd;
         sd_event_source *output_source;
-        bool output_paused;
+        bool output_waiting;        /* output_source is on: reading resumes when it fires (the fd had nothing,
+                                     * or this connection had its share of the event loop) */
         uint64_t output_bytes;
 };
 
@@ -223,6 +238,15 @@ void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret) {
 
 /* ---- connections: lifetime ------------------------------------------------------------------------------ */
 
+/* A connection is done with its bus connection (see connection_get_bus()): an extra one of ours that nobody
+ * uses any more is closed. */
+static void gateway_release_bus(Gateway *g, size_t i) {
+        GatewayBus *b = &g->buses[i];
+
+        if (--b->n_users == 0 && i > 0 && g->bus_owned)
+                b->bus = sd_bus_close_unref(b->bus);
+}
+
 static Connection *connection_free(Connection *c) {
         if (!c)
                 return NULL;
@@ -236,12 +260,15 @@ static Connection *connection_free(Connection *c) {
                 c->gateway->n_connections--;
         }
         sd_bus_slot_unref(c->slot);
+        if (c->gateway && c->has_bus)
+                gateway_release_bus(c->gateway, c->bus_index);
         sd_event_source_disable_unref(c->output_source);
         safe_close(c->output_fd);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         if (c->ssl)
                 SSL_free(c->ssl);
+        tls_write_buffer_done(&c->tls_out);   /* after SSL_free: its write BIO points here */
         safe_close(c->fd);
         http_parser_done(&c->parser);
         http_buffer_done(&c->out);
@@ -254,14 +281,34 @@ static const char *connection_who(Connection *c) {
         return c->state == CONNECTION_OPEN ? c->principal.name : "-";
 }
 
-/* Ends a connection from an event callback. A graceful end sends close_notify first (best effort: the
- * socket is non-blocking and nothing waits for the peer's). */
+/* Response bytes not yet handed to the socket: plaintext and records. */
+static size_t connection_out_pending(const Connection *c) {
+        return http_buffer_size(&c->out) + tls_write_buffer_pending(&c->tls_out);
+}
+
+/* Discards what the peer sent that nobody will read. With unread bytes in its receive queue the kernel
+ * answers close() with a reset instead of a FIN, and a reset can make the peer throw away what we sent last
+ * (a handshake alert, an error response) before reading it. Bounded: a peer that keeps sending gets its
+ * reset. */
+static void connection_drain_input(int fd) {
+        char buf[16384];
+
+        for (unsigned i = 0; i < 4; i++)
+                if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+                        break;
+}
+
+/* Ends a connection from an event callback. A graceful end sends close_notify first. Whatever records are
+ * pending (close_notify, a handshake alert, the rest of a cut response) get one try to leave: the socket is
+ * non-blocking and nothing waits for the peer. */
 static void connection_end(Connection *c, int r) {
         if (r > 0 && c->state == CONNECTION_OPEN && !c->peer_closed) {
                 ERR_clear_error();
                 (void) SSL_shutdown(c->ssl);
         }
         ERR_clear_error();
+        (void) tls_write_buffer_send(&c->tls_out, c->fd, NULL);
+        connection_drain_input(c->fd);
         connection_free(c);
 }
 
@@ -333,26 +380,60 @@ static int connection_fail_bus(Connection *c, sd_bus_message *reply, int r, cons
 
 /* ---- the bus ------------------------------------------------------------------------------------------- */
 
-static int gateway_get_bus(Gateway *g, sd_bus **ret) {
+/* (Re)opens a bus connection of ours. */
+static int gateway_open_bus(Gateway *g, sd_bus **bus) {
         int r;
 
-        if (g->bus && sd_bus_is_open(g->bus) > 0) {
-                *ret = g->bus;
+        *bus = sd_bus_flush_close_unref(*bus);
+        r = sd_bus_open_system(bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(*bus, g->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                *bus = sd_bus_flush_close_unref(*bus);
+        return r;
+}
+
+/* The bus connection c makes its calls on. dbus-daemon refuses a bus connection more than 128 pending calls
+ * (max_replies_per_connection: LimitsExceeded, a 503 for the client), and a call may be pending for as long as
+ * a job runs (wait=true). A connection has at most one call pending, so each bus connection of ours serves at
+ * most GATEWAY_BUS_USERS_MAX connections, and more are opened as connections come: a few waiting clients
+ * cannot lock everybody else out. */
+static int connection_get_bus(Connection *c, sd_bus **ret) {
+        Gateway *g = c->gateway;
+        GatewayBus *b;
+        int r;
+
+        if (!c->has_bus) {
+                size_t i = 0;
+
+                /* A bus given to us is the only one. */
+                while (g->bus_owned && i < g->n_buses && g->buses[i].n_users >= GATEWAY_BUS_USERS_MAX)
+                        i++;
+                if (i == g->n_buses) {
+                        GatewayBus *a = reallocarray(g->buses, g->n_buses + 1, sizeof(*a));
+
+                        if (!a)
+                                return -ENOMEM;
+                        g->buses = a;
+                        g->buses[g->n_buses++] = (GatewayBus) {};
+                }
+                c->bus_index = i;
+                c->has_bus = true;
+                g->buses[i].n_users++;
+        }
+        b = &g->buses[c->bus_index];
+        if (b->bus && sd_bus_is_open(b->bus) > 0) {
+                *ret = b->bus;
                 return 0;
         }
         if (!g->bus_owned)
                 return -ENOTCONN;
-        /* The system bus went away (dbus restarted): connect again for this and later requests. */
-        g->bus = sd_bus_flush_close_unref(g->bus);
-        r = sd_bus_open_system(&g->bus);
+        /* Not opened yet, or the system bus went away (dbus restarted): connect for this and later requests. */
+        r = gateway_open_bus(g, &b->bus);
         if (r < 0)
                 return r;
-        r = sd_bus_attach_event(g->bus, g->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-                g->bus = sd_bus_flush_close_unref(g->bus);
-                return r;
-        }
-        *ret = g->bus;
+        *ret = b->bus;
         return 0;
 }
 
@@ -360,7 +441,7 @@ static int connection_new_call(Connection *c, const char *method, sd_bus_message
         sd_bus *bus;
         int r;
 
-        r = gateway_get_bus(c->gateway, &bus);
+        r = connection_get_bus(c, &bus);
         if (r < 0)
                 return r;
         r = sd_bus_message_new_method_call(bus, ret, GATEWAY_BUS_NAME, GATEWAY_BUS_PATH, GATEWAY_BUS_INTERFACE,
@@ -470,52 +551,60 @@ static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
 
 /* ---- output streaming ---------------------------------------------------------------------------------- */
 
+/* The job's output is copied by connection_flush(): whenever less than a TLS record of response is left to
+ * encrypt, it reads the next chunk (up to GATEWAY_OUTPUT_READ bytes, straight into the response buffer,
+ * framed in place) from the output fd. Reading is paced by the socket, not by epoll: while the client keeps
+ * up, the fd is read without asking epoll first, and output_source (EPOLLIN) is switched on only after a
+ * read found the pipe empty, or after GATEWAY_OUTPUT_BUDGET bytes in one go (a fast client of a finished
+ * job would otherwise keep the loop to itself). When the client does not read, the socket fills, flushing
+ * stops, and so does reading: the daemon keeps the bytes in its spool. Per connection that bounds what the
+ * gateway holds to one chunk, one TLS record in OpenSSL and GATEWAY_TLS_OUT_MAX of records. */
+
 static void connection_output_done(Connection *c) {
         c->output_source = sd_event_source_disable_unref(c->output_source);
         c->output_fd = safe_close(c->output_fd);
-        c->output_paused = false;
+        c->output_waiting = false;
 }
 
-/* Moves what the output fd has into chunks, up to the high-water mark. 1 at EOF, 0 otherwise. */
-static int connection_output_read(Connection *c) {
-        char buf[GATEWAY_CHUNK_MAX];
+/* Stops reading until output_source fires. */
+static int connection_output_wait(Connection *c) {
         int r;
 
-        while (http_buffer_size(&c->out) < GATEWAY_OUT_HIGH) {
-                ssize_t n;
-
-                n = read(c->output_fd, buf, sizeof(buf));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        log_warning("%s %s: reading output of %s failed: %m", c->peer, connection_who(c),
-                                    c->route.job_id);
-                        return -errno;   /* no terminating chunk: the client sees the stream cut */
-                }
-                if (n == 0)
-                        return 1;
-                r = http_buffer_add_chunk(&c->out, buf, (size_t) n);
-                if (r < 0)
-                        return r;
-                c->output_bytes += (uint64_t) n;
-        }
-        /* Backpressure: the client is behind; wait until it has read most of what is pending. */
-        r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
+        r = sd_event_source_set_enabled(c->output_source, SD_EVENT_ON);
         if (r < 0)
                 return r;
-        c->output_paused = true;
+        c->output_waiting = true;
         return 0;
 }
 
-/* 0: keep going; <0 fatal. Finishes the response at EOF. */
-static int connection_output_pump(Connection *c) {
+/* Reads one chunk of output into the response. At EOF, ends the response. 0, or <0 (fatal: the client sees
+ * the stream cut, without the last chunk). */
+static int connection_output_read(Connection *c) {
+        char *p;
+        ssize_t n;
         int r;
 
-        r = connection_output_read(c);
-        if (r <= 0)
+        r = http_buffer_begin_chunk(&c->out, GATEWAY_OUTPUT_READ, &p);
+        if (r < 0)
                 return r;
+        do
+                n = read(c->output_fd, p, GATEWAY_OUTPUT_READ);
+        while (n < 0 && errno == EINTR);
+        http_buffer_commit_chunk(&c->out, n > 0 ? (size_t) n : 0);
+        if (n > 0) {
+                c->output_bytes += (uint64_t) n;
+                return 0;
+        }
+        if (n < 0 && errno == EAGAIN)
+                /* Nothing yet (a running job): let epoll say when there is. */
+                return connection_output_wait(c);
+        if (n < 0) {
+                r = -errno;
+                log_warning("%s %s: reading output of %s failed: %s", c->peer, connection_who(c),
+                            c->route.job_id, strerror(-r));
+                return r;
+        }
+
         connection_output_done(c);
         r = http_buffer_add_chunk(&c->out, NULL, 0);
         if (r < 0)
@@ -528,8 +617,12 @@ static int connection_output_pump(Connection *c) {
 
 static int on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Connection *c = userdata;
+        int r;
 
-        return connection_after_event(c, connection_output_pump(c));
+        /* Readable (or hung up): connection_flush() reads from here on, as long as the client keeps up. */
+        c->output_waiting = false;
+        r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
+        return connection_after_event(c, r);
 }
 
 static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -549,15 +642,15 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         r = fd_nonblock(c->output_fd, true);
         if (r >= 0)
                 r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN, on_output_io, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
         if (r < 0) {
                 connection_output_done(c);
                 return connection_after_event(c, connection_fail_bus(c, NULL, r, "OpenOutputAs"));
         }
         (void) sd_event_source_set_description(c->output_source, "gateway-output");
         r = http_buffer_add_response_head(&c->out, 200, "application/octet-stream", -1, c->keep_alive, NULL);
-        if (r < 0)
-                return connection_after_event(c, r);
-        return connection_after_event(c, connection_output_pump(c));
+        return connection_after_event(c, r);
 }
 
 /* ---- requests ------------------------------------------------------------------------------------------ */
@@ -758,37 +851,82 @@ static int connection_process_input(Connection *c) {
 
 /* ---- TLS I/O ------------------------------------------------------------------------------------------- */
 
-/* Writes pending output. 0 when blocked or done; <0 on a dead connection. */
+/* Writes pending output: the response buffer (and job output, read as the socket takes it) is encrypted into
+ * tls_out, a socket write's worth of TLS records at a time, then sent. 0 when blocked or done; <0 on a dead
+ * connection. */
 static int connection_flush(Connection *c) {
+        uint64_t output_start = c->output_bytes;
+
         c->write_wants_read = false;
         /* The write timeout counts from when output became pending, not from the last response: a reply
          * that took the daemon ten minutes must not look like a ten minute stall of the client. */
-        if (http_buffer_size(&c->out) > 0 && !c->out_pending) {
+        if (connection_out_pending(c) > 0 && !c->out_pending) {
                 c->out_pending = true;
                 c->write_progress_usec = gateway_now(c->gateway);
-        } else if (http_buffer_size(&c->out) == 0)
-                c->out_pending = false;
-        while (http_buffer_size(&c->out) > 0) {
-                size_t written = 0;
-                int k;
+        }
 
-                ERR_clear_error();
-                k = SSL_write_ex(c->ssl, http_buffer_head(&c->out), http_buffer_size(&c->out), &written);
-                if (k > 0) {
-                        http_buffer_consume(&c->out, written);
-                        c->bytes_out += written;
-                        c->write_progress_usec = gateway_now(c->gateway);
-                        continue;
+        for (;;) {
+                size_t sent = 0;
+                int r;
+
+                /* Plaintext -> records, until tls_out is full. */
+                while (!c->write_wants_read) {
+                        size_t written = 0;
+                        int k;
+
+                        if (c->output_fd >= 0 && !c->output_waiting &&
+                            http_buffer_size(&c->out) < GATEWAY_OUTPUT_LOW) {
+                                if (c->output_bytes - output_start >= GATEWAY_OUTPUT_BUDGET)
+                                        r = connection_output_wait(c);   /* the fd is readable: soon back */
+                                else
+                                        r = connection_output_read(c);
+                                if (r < 0)
+                                        return r;
+                        }
+                        if (http_buffer_size(&c->out) == 0)
+                                break;
+
+                        ERR_clear_error();
+                        k = SSL_write_ex(c->ssl, http_buffer_head(&c->out), http_buffer_size(&c->out), &written);
+                        if (k > 0) {
+                                http_buffer_consume(&c->out, written);
+                                continue;
+                        }
+                        switch (SSL_get_error(c->ssl, k)) {
+                        case SSL_ERROR_WANT_WRITE:   /* tls_out is full */
+                                break;
+                        case SSL_ERROR_WANT_READ:
+                                c->write_wants_read = true;
+                                break;
+                        default:
+                                log_debug("%s %s: TLS write failed", c->peer, connection_who(c));
+                                return -EPIPE;
+                        }
+                        break;
                 }
-                switch (SSL_get_error(c->ssl, k)) {
-                case SSL_ERROR_WANT_WRITE:
+
+                /* Records -> socket. */
+                if (tls_write_buffer_pending(&c->tls_out) == 0)
+                        break;
+                r = tls_write_buffer_send(&c->tls_out, c->fd, &sent);
+                if (sent > 0) {
+                        c->bytes_out += sent;
+                        c->write_progress_usec = gateway_now(c->gateway);
+                }
+                if (r == -EAGAIN)
                         return 0;
-                case SSL_ERROR_WANT_READ:
-                        c->write_wants_read = true;
-                        return 0;
-                default:
-                        log_debug("%s %s: TLS write failed", c->peer, connection_who(c));
+                if (r < 0) {
+                        log_debug("%s %s: sending failed: %s", c->peer, connection_who(c), strerror(-r));
                         return -EPIPE;
+                }
+        }
+
+        if (connection_out_pending(c) == 0) {
+                c->out_pending = false;
+                /* Nothing in flight: an idle connection holds no output buffers. */
+                if (c->output_fd < 0) {
+                        http_buffer_release(&c->out);
+                        tls_write_buffer_release(&c->tls_out);
                 }
         }
         return 0;
@@ -842,28 +980,21 @@ static int connection_pump(Connection *c) {
 
         for (;;) {
                 uint64_t bytes_in = c->bytes_in, bytes_out = c->bytes_out;
-                size_t out_before = http_buffer_size(&c->out);
+                size_t out_before = connection_out_pending(c);
                 bool busy_before = c->busy;
 
                 r = connection_flush(c);
                 if (r < 0)
                         return r;
-                if (c->close_after_flush && http_buffer_size(&c->out) == 0)
+                if (c->close_after_flush && connection_out_pending(c) == 0)
                         return 1;
-
-                if (c->output_paused && http_buffer_size(&c->out) < GATEWAY_OUT_LOW) {
-                        r = sd_event_source_set_enabled(c->output_source, SD_EVENT_ON);
-                        if (r < 0)
-                                return r;
-                        c->output_paused = false;
-                }
 
                 if (!c->peer_closed)
                         connection_read(c);
 
                 /* Answer only when the previous response is mostly out: a client that pipelines but does
                  * not read cannot make us buffer responses. */
-                if (http_buffer_size(&c->out) < GATEWAY_OUT_HIGH) {
+                if (connection_out_pending(c) < GATEWAY_OUT_HIGH) {
                         r = connection_process_input(c);
                         if (r < 0)
                                 return r;
@@ -879,8 +1010,8 @@ static int connection_pump(Connection *c) {
                 }
 
                 if (bytes_in == c->bytes_in && bytes_out == c->bytes_out &&
-                    out_before == http_buffer_size(&c->out) && busy_before == c->busy &&
-                    !(c->close_after_flush && http_buffer_size(&c->out) == 0))
+                    out_before == connection_out_pending(c) && busy_before == c->busy &&
+                    !(c->close_after_flush && connection_out_pending(c) == 0))
                         return 0;
         }
 }
@@ -890,7 +1021,7 @@ static uint64_t connection_deadline(Connection *c) {
 
         if (c->state == CONNECTION_HANDSHAKE)
                 return c->accepted_usec + cfg->handshake_timeout_usec;
-        if (http_buffer_size(&c->out) > 0)
+        if (connection_out_pending(c) > 0)
                 return c->write_progress_usec + cfg->write_timeout_usec;
         if (c->busy)
                 return USEC_INFINITY;   /* waiting for the daemon or for job output, not for the client */
@@ -906,13 +1037,15 @@ static int connection_update(Connection *c) {
         int r;
 
         if (c->state == CONNECTION_HANDSHAKE)
-                events = c->read_wants_write ? EPOLLOUT : EPOLLIN;
+                events = c->read_wants_write || tls_write_buffer_pending(&c->tls_out) > 0 ? EPOLLOUT : EPOLLIN;
         else {
                 bool room = c->in_end - c->in_start < sizeof(c->in);
 
                 if ((!c->peer_closed && room) || c->write_wants_read)
                         events |= EPOLLIN;
-                if ((http_buffer_size(&c->out) > 0 && !c->write_wants_read) || c->read_wants_write)
+                /* After connection_flush(), pending output means the socket is full (or TLS waits for a
+                 * read); records left by a read (an alert, a key update) are sent from there too. */
+                if ((connection_out_pending(c) > 0 && !c->write_wants_read) || c->read_wants_write)
                         events |= EPOLLOUT;
         }
         r = sd_event_source_set_io_events(c->io, events);
@@ -928,9 +1061,26 @@ static int connection_update(Connection *c) {
         return sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
+/* Sends the handshake records OpenSSL left in tls_out. 0 when they are out or the socket is full. */
+static int connection_handshake_send(Connection *c) {
+        int r;
+
+        r = tls_write_buffer_send(&c->tls_out, c->fd, NULL);
+        if (r < 0 && r != -EAGAIN) {
+                log_debug("%s: sending during the TLS handshake failed: %s", c->peer, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 static int connection_handshake(Connection *c) {
         char ebuf[512];
-        int k;
+        int k, r;
+
+        /* Our previous flight first: the client answers only once it has it. */
+        r = connection_handshake_send(c);
+        if (r < 0 || tls_write_buffer_pending(&c->tls_out) > 0)
+                return r;
 
         ERR_clear_error();
         k = SSL_accept(c->ssl);
@@ -951,10 +1101,10 @@ static int connection_handshake(Connection *c) {
         switch (SSL_get_error(c->ssl, k)) {
         case SSL_ERROR_WANT_READ:
                 c->read_wants_write = false;
-                return 0;
+                return connection_handshake_send(c);
         case SSL_ERROR_WANT_WRITE:
                 c->read_wants_write = true;
-                return 0;
+                return connection_handshake_send(c);
         default: {
                 const char *reason = tls_get_refusal_reason(c->ssl);
 
@@ -973,7 +1123,10 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 r = connection_handshake(c);
         else
                 r = connection_pump(c);
-        if (r == 0 && (revents & (EPOLLHUP | EPOLLERR)) && c->state == CONNECTION_HANDSHAKE)
+        /* Reset, or shut down both ways: nothing can be sent any more. In any state: epoll reports these even
+         * when EPOLLIN is off (input buffer full behind a stream), and level-triggered they would wake us in a
+         * loop, the connection never freed, until the job's output moved again. */
+        if (r == 0 && (revents & (EPOLLHUP | EPOLLERR)))
                 r = -ECONNRESET;
         if (r == 0)
                 r = connection_update(c);
@@ -987,7 +1140,7 @@ static int on_connection_timer(sd_event_source *s, uint64_t usec, void *userdata
 
         if (c->state == CONNECTION_HANDSHAKE)
                 log_notice("%s: TLS handshake timed out", c->peer);
-        else if (http_buffer_size(&c->out) > 0)
+        else if (connection_out_pending(c) > 0)
                 log_notice("%s %s: client stopped reading; closing", c->peer, connection_who(c));
         else if (c->request_started)
                 log_notice("%s %s: request not completed in time; closing", c->peer, connection_who(c));
@@ -995,7 +1148,7 @@ static int on_connection_timer(sd_event_source *s, uint64_t usec, void *userdata
                 log_debug("%s %s: idle; closing", c->peer, connection_who(c));
         /* An idle connection ends cleanly; a stuck one just ends. */
         connection_end(c, c->state == CONNECTION_OPEN && !c->request_started &&
-                          http_buffer_size(&c->out) == 0 ? 1 : -ETIMEDOUT);
+                          connection_out_pending(c) == 0 ? 1 : -ETIMEDOUT);
         return 0;
 }
 
@@ -1038,10 +1191,15 @@ static int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_stor
         format_peer(sa, c->peer, sizeof(c->peer));
         http_parser_init_request(&c->parser);
         c->accepted_usec = gateway_now(g);
+        /* Every write is already a whole flight, response or buffer of records (tls_out): Nagle's algorithm
+         * would only hold back the small ones, e.g. a stream's last chunk after its data, until the client's
+         * delayed ACK (40 ms). */
+        if (IN_SET(sa->ss_family, AF_INET, AF_INET6))
+                (void) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int) { 1 }, sizeof(int));
 
         ERR_clear_error();
         c->ssl = SSL_new(g->ssl_ctx);
-        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+        if (!c->ssl || tls_set_fd_buffered(c->ssl, c->fd, &c->tls_out, GATEWAY_TLS_OUT_MAX) < 0) {
                 connection_free(c);
                 return -ENOMEM;
         }
@@ -1104,6 +1262,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         safe_close(cfd);
                         continue;
                 }
+                g->n_accepted++;
                 r = gateway_add_connection(g, cfd, &sa);
                 if (r < 0)
                         log_warning("Failed to set up a connection: %s", strerror(-r));
@@ -1198,14 +1357,15 @@ int gateway_new(sd_event *event, sd_bus *bus, SSL_CTX *ssl_ctx, const GatewayCon
         else
                 gateway_config_init(&g->config);
 
+        g->buses = new0(GatewayBus, 1);
+        if (!g->buses)
+                return -ENOMEM;
+        g->n_buses = 1;
         if (bus)
-                g->bus = sd_bus_ref(bus);
+                g->buses[0].bus = sd_bus_ref(bus);
         else {
                 g->bus_owned = true;
-                r = sd_bus_open_system(&g->bus);
-                if (r < 0)
-                        return r;
-                r = sd_bus_attach_event(g->bus, event, SD_EVENT_PRIORITY_NORMAL);
+                r = gateway_open_bus(g, &g->buses[0].bus);
                 if (r < 0)
                         return r;
         }
@@ -1222,10 +1382,12 @@ Gateway *gateway_free(Gateway *g) {
                 sd_event_source_disable_unref(g->listen_sources[i]);
         free(g->listen_sources);
         sd_event_source_disable_unref(g->accept_retry);
-        if (g->bus_owned)
-                sd_bus_flush_close_unref(g->bus);
-        else
-                sd_bus_unref(g->bus);
+        for (size_t i = 0; i < g->n_buses; i++)
+                if (g->bus_owned)
+                        sd_bus_flush_close_unref(g->buses[i].bus);
+                else
+                        sd_bus_unref(g->buses[i].bus);
+        free(g->buses);
         sd_event_unref(g->event);
         free(g);
         return NULL;
@@ -1233,4 +1395,8 @@ Gateway *gateway_free(Gateway *g) {
 
 unsigned gateway_n_connections(const Gateway *g) {
         return g->n_connections;
+}
+
+uint64_t gateway_n_accepted(const Gateway *g) {
+        return g->n_accepted;
 }

@@ -49,6 +49,8 @@ int gateway_add_listen_fd(Gateway *g, int fd);
 /* Binds and listens on "ADDR:PORT" ("127.0.0.1:8443", "[::1]:0", "*:8443"); *ret_port is the bound port. */
 int gateway_listen(Gateway *g, const char *address, uint16_t *ret_port);
 unsigned gateway_n_connections(const Gateway *g);
+/* Connections accepted since the start and set up (not those closed at once for the connection limit). */
+uint64_t gateway_n_accepted(const Gateway *g);
 
 /* The HTTP error for a failed D-Bus call: a method error reply (error set) or a local failure r < 0. */
 void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret);

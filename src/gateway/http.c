@@ -255,7 +255,7 @@ HttpFeedResult http_parser_feed_data(HttpParser *p, const void *data, size_t siz
         *ret_consumed = n;
         err = HTTP_PARSER_ERRNO(&p->parser);
         if (err == HPE_PAUSED && p->complete) {
-                if (memchr(p->request.url, 0, p->request.url_size) || !p->request.url ||
+                if (!p->request.url || memchr(p->request.url, 0, p->request.url_size) ||
                     p->request.url_size == 0) {
                         http_error_set(&p->error, 400, "bad-request", "Malformed request target.");
                         return HTTP_FEED_ERROR;
@@ -634,4 +634,46 @@ int http_buffer_add_chunk(HttpBuffer *b, const void *data, size_t size) {
         if (r < 0)
                 return r;
         return http_buffer_append(b, "\r\n", 2);
+}
+
+int http_buffer_begin_chunk(HttpBuffer *b, size_t max, char **ret_data) {
+        size_t digits = 1;
+        int r;
+
+        if (max == 0)
+                return -EINVAL;
+        while (digits < sizeof(size_t) * 2 && (max >> (4 * digits)) != 0)
+                digits++;
+        /* size line, data, CRLF */
+        r = http_buffer_reserve(b, digits + 2 + max + 2);
+        if (r < 0)
+                return r;
+        b->chunk_digits = digits;
+        *ret_data = b->data + b->end + digits + 2;
+        return 0;
+}
+
+void http_buffer_commit_chunk(HttpBuffer *b, size_t size) {
+        static const char hex[] = "0123456789abcdef";
+        size_t digits = b->chunk_digits, v = size;
+        char *p = b->data + b->end;
+
+        b->chunk_digits = 0;
+        if (size == 0 || digits == 0)
+                return;
+        for (size_t i = digits; i > 0; i--) {
+                p[i - 1] = hex[v & 0xf];
+                v >>= 4;
+        }
+        p[digits] = '\r';
+        p[digits + 1] = '\n';
+        p[digits + 2 + size] = '\r';
+        p[digits + 2 + size + 1] = '\n';
+        b->end += digits + 2 + size + 2;
+}
+
+void http_buffer_release(HttpBuffer *b) {
+        if (b->start != b->end)
+                return;
+        http_buffer_done(b);
 }

@@ -105,6 +105,7 @@ int http_parse_bool(const char *s, bool *ret);
 typedef struct HttpBuffer {
         char *data;
         size_t start, end, allocated;
+        size_t chunk_digits;   /* between http_buffer_begin_chunk() and _commit_chunk(): the size's width */
 } HttpBuffer;
 
 void http_buffer_done(HttpBuffer *b);
@@ -129,3 +130,12 @@ int http_buffer_add_json_response(HttpBuffer *b, unsigned status, const char *js
 int http_buffer_add_error_response(HttpBuffer *b, const HttpError *e, bool keep_alive);
 /* One chunk of a chunked body (size > 0), or the last chunk (size == 0). */
 int http_buffer_add_chunk(HttpBuffer *b, const void *data, size_t size);
+/* A chunk read straight into the buffer, without a copy: http_buffer_begin_chunk() makes room for a chunk of
+ * up to max bytes at the end and returns where its data goes (e.g. read(2) there); http_buffer_commit_chunk()
+ * then frames the size bytes that arrived (0 < size <= max), or http_buffer_commit_chunk(b, 0) drops the
+ * room. Nothing else may touch b in between. The size line has as many hex digits as max needs, with
+ * leading zeros for smaller chunks (chunk-size is 1*HEXDIG, RFC 9112 7.1). */
+int http_buffer_begin_chunk(HttpBuffer *b, size_t max, char **ret_data);
+void http_buffer_commit_chunk(HttpBuffer *b, size_t size);
+/* Frees the storage if nothing is pending (an idle connection keeps no buffer). */
+void http_buffer_release(HttpBuffer *b);

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -257,6 +259,139 @@ int tls_client_set_host(SSL *ssl, const char *host) {
         if (X509_VERIFY_PARAM_set1_host(param, host, 0) != 1)
                 return -EINVAL;
         return 0;
+}
+
+/* ---- buffered writes ----------------------------------------------------------------------------------- */
+
+static BIO_METHOD *tls_wbio_method;
+static CRYPTO_ONCE tls_wbio_once = CRYPTO_ONCE_STATIC_INIT;
+
+static int tls_wbio_write(BIO *b, const char *data, size_t n, size_t *ret_written) {
+        TlsWriteBuffer *wb = BIO_get_data(b);
+        size_t room;
+
+        BIO_clear_retry_flags(b);
+        if (!wb->data) {
+                wb->data = malloc(wb->max);
+                if (!wb->data)
+                        return 0;
+                wb->allocated = wb->max;
+                wb->start = wb->end = 0;
+        }
+        if (wb->start > 0 && wb->end + n > wb->allocated) {
+                /* Make room at the end; this only happens when the socket took part of a write. */
+                memmove(wb->data, wb->data + wb->start, wb->end - wb->start);
+                wb->end -= wb->start;
+                wb->start = 0;
+        }
+        room = wb->allocated - wb->end;
+        if (room == 0) {
+                /* Full: OpenSSL keeps the rest of the record and reports SSL_ERROR_WANT_WRITE. */
+                BIO_set_retry_write(b);
+                return 0;
+        }
+        n = MIN(n, room);
+        memcpy(wb->data + wb->end, data, n);
+        wb->end += n;
+        *ret_written = n;
+        return 1;
+}
+
+static long tls_wbio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+        TlsWriteBuffer *wb = BIO_get_data(b);
+
+        switch (cmd) {
+        case BIO_CTRL_FLUSH:
+                /* Records are complete once here; the connection sends them when the socket takes them. */
+                return 1;
+        case BIO_CTRL_WPENDING:
+                return (long) tls_write_buffer_pending(wb);
+        case BIO_CTRL_PENDING:
+                return 0;
+        default:
+                return 0;
+        }
+}
+
+static int tls_wbio_create(BIO *b) {
+        BIO_set_init(b, 1);
+        return 1;
+}
+
+static void tls_wbio_method_init(void) {
+        BIO_METHOD *m;
+        int type;
+
+        type = BIO_get_new_index();
+        if (type < 0)
+                return;
+        m = BIO_meth_new(type | BIO_TYPE_SOURCE_SINK, "teleworker write buffer");
+        if (!m)
+                return;
+        if (BIO_meth_set_write_ex(m, tls_wbio_write) != 1 || BIO_meth_set_ctrl(m, tls_wbio_ctrl) != 1 ||
+            BIO_meth_set_create(m, tls_wbio_create) != 1) {
+                BIO_meth_free(m);
+                return;
+        }
+        tls_wbio_method = m;   /* kept for the life of the process */
+}
+
+int tls_set_fd_buffered(SSL *ssl, int fd, TlsWriteBuffer *wb, size_t max) {
+        BIO *rbio, *wbio;
+
+        if (max == 0)
+                return -EINVAL;
+        if (CRYPTO_THREAD_run_once(&tls_wbio_once, tls_wbio_method_init) != 1 || !tls_wbio_method)
+                return -ENOMEM;
+        wb->max = max;
+        rbio = BIO_new_socket(fd, BIO_NOCLOSE);
+        if (!rbio)
+                return -ENOMEM;
+        wbio = BIO_new(tls_wbio_method);
+        if (!wbio) {
+                BIO_free(rbio);
+                return -ENOMEM;
+        }
+        BIO_set_data(wbio, wb);
+        SSL_set_bio(ssl, rbio, wbio);   /* takes both */
+        return 0;
+}
+
+int tls_write_buffer_send(TlsWriteBuffer *wb, int fd, size_t *ret_sent) {
+        size_t sent = 0;
+        int r = 0;
+
+        while (wb->end > wb->start) {
+                ssize_t k;
+
+                /* MSG_NOSIGNAL: a peer that reset the connection is an error here, not a signal. */
+                k = send(fd, wb->data + wb->start, wb->end - wb->start, MSG_NOSIGNAL);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+                        break;
+                }
+                wb->start += (size_t) k;
+                sent += (size_t) k;
+        }
+        if (wb->start == wb->end)
+                wb->start = wb->end = 0;
+        if (ret_sent)
+                *ret_sent = sent;
+        return r;
+}
+
+void tls_write_buffer_release(TlsWriteBuffer *wb) {
+        if (wb->start != wb->end)
+                return;
+        wb->data = mfree(wb->data);
+        wb->allocated = wb->start = wb->end = 0;
+}
+
+void tls_write_buffer_done(TlsWriteBuffer *wb) {
+        wb->data = mfree(wb->data);
+        wb->allocated = wb->start = wb->end = 0;
 }
 
 int tls_get_principal(SSL *ssl, TlsPrincipal *ret) {

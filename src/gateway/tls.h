@@ -37,6 +37,36 @@ int tls_client_ctx_new(const char *cert_file, const char *key_file, const char *
 /* SNI and host name (or IP address) verification for one client connection. */
 int tls_client_set_host(SSL *ssl, const char *host);
 
+/* Outgoing ciphertext of one connection, written to its socket by the caller in large writes.
+ *
+ * With a socket BIO, OpenSSL makes one write(2) per TLS record (at most 16 KiB of plaintext): a large
+ * response costs a system call per 16 KiB. tls_set_fd_buffered() gives the SSL object a write BIO that
+ * appends records here instead, and the caller sends what accumulated with tls_write_buffer_send(), many
+ * records per call. The buffer is bounded (max): when it is full the SSL call reports SSL_ERROR_WANT_WRITE
+ * until the caller has sent some. Storage is allocated on first use and can be released when empty.
+ *
+ * Ownership: the connection owns both the SSL object and this buffer; the BIO only points here, so the
+ * buffer must outlive the SSL object (free the SSL first). */
+typedef struct TlsWriteBuffer {
+        unsigned char *data;
+        size_t start, end;     /* pending ciphertext: data[start, end) */
+        size_t allocated;      /* 0 or max */
+        size_t max;
+} TlsWriteBuffer;
+
+/* Reads from fd through a socket BIO, writes into wb. max: the most ciphertext held (> 0). */
+int tls_set_fd_buffered(SSL *ssl, int fd, TlsWriteBuffer *wb, size_t max);
+static inline size_t tls_write_buffer_pending(const TlsWriteBuffer *wb) {
+        return wb->end - wb->start;
+}
+/* Sends pending ciphertext to the socket fd until it is all out or the socket is full. 0 when nothing is
+ * left, -EAGAIN when the socket is full, another -errno when the connection is dead. *ret_sent (may be
+ * NULL) counts the bytes sent by this call. */
+int tls_write_buffer_send(TlsWriteBuffer *wb, int fd, size_t *ret_sent);
+/* Frees the storage if nothing is pending (an idle connection keeps no buffer). */
+void tls_write_buffer_release(TlsWriteBuffer *wb);
+void tls_write_buffer_done(TlsWriteBuffer *wb);
+
 /* The principal recorded for a connection whose handshake completed (from the verified peer certificate). */
 int tls_get_principal(SSL *ssl, TlsPrincipal *ret);
 /* Why the handshake of ssl was refused, for logs: our rule's reason or OpenSSL's verify result; NULL if

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz-http-request.c - the request parser, router and (for POST /v1/jobs) the body decoder, on arbitrary
- * bytes: a connection's input split into pieces whose sizes come from the first input byte. */
+ * bytes: a connection's input split into pieces whose size comes from the first input byte (bits 0-6); its
+ * bit 7 lowers the header and body limits, so that inputs of a fuzzer's sizes reach them too. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,11 +16,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (size < 1)
                 return 0;
-        step = (size_t) data[0] + 1;
+        step = (size_t) (data[0] & 0x7f) + 1;
+        http_parser_init_request(&p);
+        if (data[0] & 0x80) {
+                p.header_max = 512;
+                p.body_max = 256;
+        }
         data++;
         size--;
 
-        http_parser_init_request(&p);
         while (off < size) {
                 size_t used = 0, n = size - off < step ? size - off : step;
                 HttpFeedResult f = http_parser_feed_data(&p, (const char *) data + off, n, &used);

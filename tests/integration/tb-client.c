@@ -45,6 +45,7 @@ void tb_job_clear(TbJob *j) {
         g_free(j->reason);
         g_free(j->unit);
         g_free(j->executable);
+        g_free(j->output_error);
         memset(j, 0, sizeof(*j));
 }
 
@@ -97,6 +98,10 @@ static int read_job_props(sd_bus_message *m, TbJob *j) {
                         i = &j->exit_signal;
                 else if (g_str_equal(key, "OutputSize"))
                         t = &j->output_size;
+                else if (g_str_equal(key, "OutputDropped"))
+                        t = &j->output_dropped;
+                else if (g_str_equal(key, "OutputError"))
+                        target = &j->output_error;
                 else if (g_str_equal(key, "StartedAt"))
                         t = &j->started_at;
                 else if (g_str_equal(key, "EndedAt"))

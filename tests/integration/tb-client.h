@@ -13,9 +13,9 @@
 #define TB_UID_ADMIN 4003
 
 typedef struct TbJob {
-        char *id, *owner, *user, *state, *reason, *unit, *executable;
+        char *id, *owner, *user, *state, *reason, *unit, *executable, *output_error;
         int exit_code, exit_signal;
-        uint64_t output_size, started_at, ended_at;
+        uint64_t output_size, output_dropped, started_at, ended_at;
         uint64_t memory_max, cpu_quota, tasks_max, io_read_max, io_write_max;
         bool have_memory_current, have_cpu_usage;
         uint64_t memory_current, memory_peak, cpu_usage_nsec;

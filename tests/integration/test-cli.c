@@ -177,6 +177,52 @@ static void test_errors(void) {
         result_clear(&r);
 }
 
+/* run ties the job to telerun: SIGTERM stops it and telerun exits with the job's status, which the Wait
+ * telerun sent ahead (before copying the output) reports once the stop is through. */
+static void test_run_interrupted(void) {
+        const char *argv[] = { TELERUN_PATH, "run", "--", "/bin/sh", "-c", "echo ready; exec sleep 1000", NULL };
+        g_autoptr(GString) out = g_string_new(NULL);
+        g_autoptr(GString) err = g_string_new(NULL);
+        GError *error = NULL;
+        int out_fd, err_fd, status;
+        char buf[256];
+        ssize_t n;
+        GPid pid;
+
+        g_assert_true(g_spawn_async_with_pipes("/", (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, drop_to,
+                                               GUINT_TO_POINTER(TB_UID_USER1), &pid, NULL, &out_fd, &err_fd,
+                                               &error));
+        while (!strstr(out->str, "ready\n") && (n = read(out_fd, buf, sizeof(buf))) > 0)
+                g_string_append_len(out, buf, n);
+        g_assert_cmpstr(out->str, ==, "ready\n");
+        g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+        while ((n = read(out_fd, buf, sizeof(buf))) > 0)
+                g_string_append_len(out, buf, n);
+        while ((n = read(err_fd, buf, sizeof(buf))) > 0)
+                g_string_append_len(err, buf, n);
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_test_message("telerun run, SIGTERM -> %d\nstdout: %s\nstderr: %s", status, out->str, err->str);
+        g_assert_true(WIFEXITED(status));
+        /* SIGTERM, or SIGKILL when a loaded machine let the grace period (2 s in the tests' policy) pass */
+        g_assert_true(WEXITSTATUS(status) == 128 + SIGTERM || WEXITSTATUS(status) == 128 + SIGKILL);
+        g_assert_cmpstr(out->str, ==, "ready\n");
+        g_assert_true(g_str_has_prefix(err->str, "telerun: stopping job "));
+        close(out_fd);
+        close(err_fd);
+        g_spawn_close_pid(pid);
+}
+
+/* start -f: the id on stderr, the output on stdout, the job's status as telerun's. */
+static void test_start_follow(void) {
+        Result r = telerun_as(TB_UID_USER1, "start", "-f", "--", "/bin/sh", "-c", "echo one; sleep 0.2; echo two; exit 4",
+                              NULL);
+
+        g_assert_cmpint(r.status, ==, 4);
+        g_assert_cmpstr(r.out, ==, "one\ntwo\n");
+        g_assert_true(g_str_has_prefix(r.err, "telerun: job "));
+        result_clear(&r);
+}
+
 int main(int argc, char **argv) {
         sd_bus *bus;
 
@@ -192,5 +238,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/cli/logs-follow-live", test_logs_follow_live);
         g_test_add_func("/cli/other-user", test_other_user);
         g_test_add_func("/cli/errors", test_errors);
+        g_test_add_func("/cli/run-interrupted", test_run_interrupted);
+        g_test_add_func("/cli/start-follow", test_start_follow);
         return g_test_run();
 }

@@ -2,11 +2,14 @@
 /* test-gateway - teleworker-gateway against the real teleworkerd, systemd and system bus: the gateway runs
  * as the teleworker-gw account (a transient Type=notify service), clients speak
  * HTTPS with certificates from certs/teleworker-certs.sh. Byte-exact remote output, live following, the
- * authorization matrix across principals (and with local D-Bus users: one name space), error mapping, and
- * telerun's remote mode. Runs inside the testbed as root, with teleworkerd running (run-inside.sh). */
+ * authorization matrix across principals (and with local D-Bus users: one name space), error mapping,
+ * persistent connections (a job's whole life and a 48 MiB stream on one connection) and telerun's remote
+ * mode (one connection per command). Runs inside the testbed as root, with teleworkerd running (run-inside.sh). */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,7 +79,7 @@ static void gateway_start(void) {
 
         /* Like teleworker-gateway.service: the unprivileged account, certificates as credentials, notify. */
         {
-                const char *fixed[] = { "systemd-run", "--quiet", "--unit=" GW_UNIT, "-p", "Type=notify", "-p",
+                const char *fixed[] = { "systemd-run", "--quiet", ("--unit=" GW_UNIT), "-p", "Type=notify", "-p",
                                         "User=teleworker-gw", "-p", "Group=teleworker-gw", "-p",
                                         "NoNewPrivileges=yes", "-p", "TimeoutStopSec=20" };
 
@@ -267,6 +270,79 @@ static void test_output_byte_exact(void) {
         g_string_free(remote, TRUE);
 }
 
+/* Sends req on c and reads one response. */
+static void exchange(TestClient *c, const char *req, TestResponse *r) {
+        g_assert_cmpint(test_client_write(c, req, strlen(req)), ==, 0);
+        g_assert_cmpint(test_client_read_response(c, r, 120000), ==, 0);
+        g_assert_true(r->complete);
+}
+
+/* One connection for a job's whole life: start, wait, a large output (binary, 48 MiB: many full-size
+ * chunks and TLS records) byte-exact against the local D-Bus reader, a request pipelined behind the stream,
+ * and Connection: close honoured after a stream. */
+static void test_keep_alive(void) {
+        const char *body = "{\"argv\": [\"/bin/sh\", \"-c\", \"head -c 50331648 /dev/urandom; printf end\"]}";
+        g_autofree char *start = NULL, *id = NULL, *req = NULL;
+        g_autoptr(GByteArray) local = NULL;
+        TestClient c;
+        TestResponse r;
+        json_object *o;
+        char buf[128];
+        int fd;
+
+        connect_as("alice", &c);
+        start = g_strdup_printf("POST /v1/jobs HTTP/1.1\r\nHost: localhost\r\nContent-Length: %zu\r\n\r\n%s",
+                                strlen(body), body);
+        exchange(&c, start, &r);
+        g_assert_cmpuint(r.status, ==, 201);
+        g_assert_true(r.keep_alive);
+        o = json_tokener_parse(r.body->str);
+        id = g_strdup(jstr(o, "id"));
+        json_object_put(o);
+        test_response_done(&r);
+
+        req = g_strdup_printf("GET /v1/jobs/%s?wait=true HTTP/1.1\r\nHost: localhost\r\n\r\n", id);
+        exchange(&c, req, &r);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_nonnull(strstr(r.body->str, "\"state\":\"success\""));
+        test_response_done(&r);
+
+        g_assert_cmpint(tb_open_output(root_bus, id, 0, false, &fd, NULL), ==, 0);
+        local = tb_read_all(fd);
+        close(fd);
+        g_assert_cmpuint(local->len, ==, 50331648 + 3);
+
+        /* The stream and, pipelined behind it in the same write, the job. */
+        g_free(req);
+        req = g_strdup_printf("GET /v1/jobs/%s/output HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                              "GET /v1/jobs/%s HTTP/1.1\r\nHost: localhost\r\n\r\n", id, id);
+        g_assert_cmpint(test_client_write(&c, req, strlen(req)), ==, 0);
+        g_assert_cmpint(test_client_read_response(&c, &r, 120000), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_true(r.chunked);
+        g_assert_true(r.complete);
+        g_assert_true(r.keep_alive);
+        g_assert_cmpmem(r.body->str, r.body->len, local->data, local->len);
+        test_response_done(&r);
+        g_assert_cmpint(test_client_read_response(&c, &r, 120000), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_nonnull(strstr(r.body->str, id));
+        test_response_done(&r);
+
+        /* From an offset inside the stream, then Connection: close: the whole rest, the end, then closed. */
+        g_free(req);
+        req = g_strdup_printf("GET /v1/jobs/%s/output?offset=12345678 HTTP/1.1\r\nHost: localhost\r\n"
+                              "Connection: close\r\n\r\n", id);
+        exchange(&c, req, &r);
+        g_assert_cmpuint(r.status, ==, 200);
+        g_assert_false(r.keep_alive);
+        g_assert_cmpstr(test_response_header(&r, "connection", buf, sizeof(buf)), ==, "close");
+        g_assert_cmpmem(r.body->str, r.body->len, local->data + 12345678, local->len - 12345678);
+        test_response_done(&r);
+        g_assert_true(test_socket_closed_within(c.fd, 5000));
+        test_client_close(&c);
+}
+
 static void test_follow_live(void) {
         g_autofree char *id = NULL, *target = NULL;
         GString *remote = NULL;
@@ -403,6 +479,81 @@ static void test_telerun_remote(void) {
         }
 }
 
+/* The gateway's access log lines for a job's requests ("PEER PRINCIPAL \"METHOD TARGET\" STATUS"), from the
+ * journal; the peer (address:port) tells which connection carried them. */
+static char *peer_of(const char *journal, const char *needle) {
+        const char *p = strstr(journal, needle), *line;
+
+        if (!p)
+                return NULL;
+        line = p;
+        while (line > journal && line[-1] != '\n')
+                line--;
+        return g_strndup(line, strcspn(line, " "));
+}
+
+/* telerun --addr run: start, the output stream and wait on one connection (one TLS handshake). */
+static void test_telerun_one_connection(void) {
+        g_autofree char *telerun = g_build_filename(build_dir, "cli", "telerun", NULL);
+        g_autofree char *addr = g_strdup_printf("127.0.0.1:%d", GW_PORT);
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
+                        *ca = test_cert_path("ca.crt"), *out = NULL, *journal = NULL, *id = NULL;
+        g_autofree char *started = NULL, *output = NULL, *wait = NULL, *p1 = NULL, *p2 = NULL, *p3 = NULL;
+        const char *marker;
+        int status;
+
+        {
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "run", "--",
+                              "/bin/sh", "-c", "echo keepalive-marker; seq 1 200000 | tail -n 1", NULL };
+
+                run_cmd(a, &status, &out);
+                g_assert_cmpstr(out, ==, "keepalive-marker\n200000\n");
+                g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        /* The job id: the newest of alice's jobs whose argv has the marker. */
+        {
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
+                              NULL };
+                json_object *o;
+
+                g_free(out);
+                run_cmd(a, &status, &out);
+                o = json_tokener_parse(out);
+                g_assert_nonnull(o);
+                for (size_t i = 0; i < json_object_array_length(o); i++) {
+                        json_object *job = json_object_array_get_idx(o, i);
+
+                        if (strstr(json_object_to_json_string(job), "keepalive-marker")) {
+                                g_free(id);
+                                id = g_strdup(jstr(job, "id"));
+                        }
+                }
+                json_object_put(o);
+                g_assert_nonnull(id);
+        }
+        started = g_strdup_printf("alice: started job %s", id);
+        output = g_strdup_printf("alice \"GET /v1/jobs/%s/output?offset=0&follow=true\" 200", id);
+        wait = g_strdup_printf("alice \"GET /v1/jobs/%s?wait=true\" 200", id);
+        /* journald may take a moment to have the last lines */
+        for (unsigned i = 0; i < 50; i++) {
+                char *a[] = { "journalctl", "--no-pager", "-o", "cat", "-u", GW_UNIT, NULL };
+
+                g_free(journal);
+                run_cmd(a, &status, &journal);
+                if (strstr(journal, wait))
+                        break;
+                g_usleep(100 * 1000);
+        }
+        p1 = peer_of(journal, started);
+        p2 = peer_of(journal, output);
+        p3 = peer_of(journal, wait);
+        marker = p1 && p2 && p3 ? "" : " (missing lines)";
+        g_test_message("peers: start %s, output %s, wait %s%s", p1, p2, p3, marker);
+        g_assert_nonnull(p1);
+        g_assert_cmpstr(p1, ==, p2);
+        g_assert_cmpstr(p2, ==, p3);
+}
+
 int main(int argc, char **argv) {
         int r;
 
@@ -423,6 +574,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/gateway/errors", test_errors);
         g_test_add_func("/gateway/limits", test_limits_applied);
         g_test_add_func("/gateway/telerun-remote", test_telerun_remote);
+        g_test_add_func("/gateway/keep-alive", test_keep_alive);
+        g_test_add_func("/gateway/telerun-one-connection", test_telerun_one_connection);
         r = g_test_run();
 
         gateway_stop();

@@ -162,6 +162,13 @@ static void test_started_just_before_restart(void) {
         g_assert_cmpint(tb_wait(bus, id, &j, &e), ==, 0);
         g_assert_cmpstr(j.state, ==, "success");
         tb_job_clear(&j);
+        {       /* its output made it across */
+                int fd = -1;
+                g_assert_cmpint(tb_open_output(bus, id, 0, false, &fd, &e), ==, 0);
+                out = tb_read_all(fd);
+                close(fd);
+                g_assert_cmpmem(out->data, out->len, "quick\n", 6);
+        }
         g_assert_cmpint(tb_run(bus, (const char *[]) { "/bin/true", NULL }, &j, NULL), ==, 0);
         tb_job_clear(&j);
         sd_bus_unref(bus);
@@ -209,6 +216,103 @@ static void test_stale_state(void) {
         sd_bus_unref(bus);
 }
 
+/* Replaces the daemon's policy file by ORIG with FIELDS added at the top level, and reloads. */
+static void reload_with(const char *path, const char *orig, const char *fields) {
+        const char *brace = strchr(orig, '{');
+        const char *kill[] = { "kill", "--signal=SIGHUP", unit(), NULL };
+
+        g_assert_nonnull(brace);
+        g_autofree char *text = g_strdup_printf("{ %s, %s", fields, brace + 1);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        systemctl(kill);
+        g_usleep(300000);      /* the reload is asynchronous; the next Start applies retention */
+}
+
+static bool job_files_exist(const char *state, const char *id, bool want) {
+        g_autofree char *record = g_strdup_printf("%s/jobs/%s.json", state, id);
+        g_autofree char *spool = g_strdup_printf("%s/output/%s.out", state, id);
+        return g_file_test(record, G_FILE_TEST_EXISTS) == want && g_file_test(spool, G_FILE_TEST_EXISTS) == want;
+}
+
+static bool job_known(sd_bus *bus, const char *id) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        TbJob j;
+        int r = tb_get(bus, id, &j, &e);
+
+        if (r >= 0) {
+                tb_job_clear(&j);
+                return true;
+        }
+        g_assert_cmpstr(e.name, ==, "org.teleworker.worker1.Error.NoSuchJob");
+        sd_bus_error_free(&e);
+        return false;
+}
+
+static char *run_true(sd_bus *bus) {
+        const char *argv[] = { "/bin/echo", "kept", NULL };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        char *id = NULL;
+        TbJob j;
+
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        g_assert_cmpint(tb_wait(bus, id, &j, &e), ==, 0);
+        g_assert_cmpstr(j.state, ==, "success");
+        tb_job_clear(&j);
+        return id;
+}
+
+/* Ended jobs go with their record and output: by age (retention_sec), and oldest first when the table is
+ * full (max_jobs). Running jobs never go. */
+static void test_retention(void) {
+        const char *state = g_getenv("TELEWORKER_TEST_STATE_DIR"), *path = g_getenv("TELEWORKER_TEST_CONFIG");
+        const char *sleeper[] = { "/bin/sleep", "60", NULL };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *orig = NULL, *running = NULL;
+        char *ids[5] = {};
+        sd_bus *bus;
+
+        if (!state || !path || !g_file_get_contents(path, &orig, NULL, NULL)) {
+                g_test_skip("TELEWORKER_TEST_STATE_DIR or TELEWORKER_TEST_CONFIG not set");
+                return;
+        }
+        bus = wait_for_daemon();
+
+        /* by age: one second */
+        reload_with(path, orig, "\"retention_sec\": 1");
+        g_assert_cmpint(tb_start(bus, sleeper, NULL, &running, &e), ==, 0);
+        ids[0] = run_true(bus);
+        g_assert_true(job_known(bus, ids[0]));
+        g_assert_true(job_files_exist(state, ids[0], true));
+        g_usleep(1500000);
+        ids[1] = run_true(bus);        /* a Start applies the policy */
+        g_assert_false(job_known(bus, ids[0]));
+        g_assert_true(job_files_exist(state, ids[0], false));
+        g_assert_true(job_known(bus, running));         /* older, but not ended */
+
+        /* by count: a table of 4 = the running job + the 3 newest ended ones */
+        reload_with(path, orig, "\"max_jobs\": 4");
+        for (unsigned i = 2; i < G_N_ELEMENTS(ids); i++)
+                ids[i] = run_true(bus);
+        g_assert_true(job_known(bus, running));
+        g_assert_false(job_known(bus, ids[1]));
+        g_assert_true(job_files_exist(state, ids[1], false));
+        for (unsigned i = 2; i < G_N_ELEMENTS(ids); i++) {
+                g_assert_true(job_known(bus, ids[i]));
+                g_assert_true(job_files_exist(state, ids[i], true));
+        }
+
+        /* back to the test policy */
+        g_assert_true(g_file_set_contents(path, orig, -1, NULL));
+        {
+                const char *kill[] = { "kill", "--signal=SIGHUP", unit(), NULL };
+                systemctl(kill);
+        }
+        g_assert_cmpint(tb_stop(bus, running, &e), ==, 0);
+        for (unsigned i = 0; i < G_N_ELEMENTS(ids); i++)
+                free(ids[i]);
+        sd_bus_unref(bus);
+}
+
 int main(int argc, char **argv) {
         sd_bus *bus;
 
@@ -222,5 +326,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/exit-while-down", test_exit_while_down);
         g_test_add_func("/restart/started-just-before", test_started_just_before_restart);
         g_test_add_func("/restart/stale-state", test_stale_state);
+        g_test_add_func("/restart/retention", test_retention);
         return g_test_run();
 }

@@ -66,18 +66,8 @@ curl_tls() {    # curl_tls USER CURL-ARGS...: curl with USER's client certificat
 }
 
 # ------------------------------------------------------------------------------------------------
-# The testbed's root is an overlay of the host's /. Two things of the host must not leak into a test of
-# what a Debian system does with the packages (both only in the testbed's overlay and namespace):
-# - /usr/sbin/policy-rc.d of container images (exit 101) keeps deb-systemd-invoke from starting, restarting
-#   and stopping anything, so the maintainer scripts' service handling would go untested;
-# - systemd leaves mount propagation alone when it runs in a container, and the testbed's mounts are
-#   private, but LoadCredential= needs / shared: systemd mounts the credentials in a child mount namespace
-#   and the mount must propagate back (systemd-nspawn makes / shared for that reason).
-if [ -e /usr/sbin/policy-rc.d ]; then
-        rm -f /usr/sbin/policy-rc.d
-        echo "INFO: removed the host's /usr/sbin/policy-rc.d in the testbed"
-fi
-mount --make-rshared /
+# tests/testbed.sh leaves / shared (LoadCredential= needs that) and removes a container image's
+# policy-rc.d in the overlay, so the maintainer scripts' service handling is really exercised.
 
 section "install (the testbed already has the accounts teleworker-gw and teleworker-job)"
 gw_uid_before=$(id -u teleworker-gw 2>/dev/null || echo none)

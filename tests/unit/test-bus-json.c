@@ -56,7 +56,7 @@ static void seal(sd_bus_message *m) {
 }
 
 static void append_full_job(sd_bus_message *m, const char *id) {
-        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 32,
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 33,
                 "Id", "s", id,
                 "Owner", "s", "alice",
                 "User", "s", "alice",
@@ -72,6 +72,7 @@ static void append_full_job(sd_bus_message *m, const char *id) {
                 "Unit", "s", "teleworker-x.scope",
                 "OutputSize", "t", UINT64_C(5000000000),
                 "OutputDropped", "t", UINT64_C(7),
+                "OutputError", "s", "No space left on device",
                 "Profile", "s", "small",
                 "Slice", "s", "teleworker-alice.slice",
                 "RuntimeMaxUSec", "t", UINT64_C(2000000),
@@ -97,7 +98,8 @@ static const char full_job_json[] =
         "\"state\":\"killed\",\"reason\":\"oom-kill\",\"exit_code\":null,\"exit_signal\":9,\"signal\":\"SIGKILL\","
         "\"submitted_at\":\"2026-11-22T18:30:00.123456Z\",\"started_at\":\"2026-11-22T18:30:00.200000Z\","
         "\"ended_at\":\"2026-11-22T18:30:01.000001Z\",\"unit\":\"teleworker-x.scope\","
-        "\"output_size\":5000000000,\"output_dropped\":7,\"profile\":\"small\",\"slice\":\"teleworker-alice.slice\","
+        "\"output_size\":5000000000,\"output_dropped\":7,\"output_error\":\"No space left on device\","
+        "\"profile\":\"small\",\"slice\":\"teleworker-alice.slice\","
         "\"limits\":{\"cpu_quota_per_sec_usec\":1500000,\"memory_max\":268435456,"
         "\"io_read_bandwidth_max\":10485760,\"io_write_bandwidth_max\":null,\"tasks_max\":64,"
         "\"runtime_max_usec\":2000000},"
@@ -110,7 +112,8 @@ static const char full_job_json[] =
 static const char empty_job_json[] =
         "{\"id\":null,\"owner\":null,\"user\":null,\"argv\":[],\"executable\":null,\"state\":null,\"reason\":null,"
         "\"exit_code\":null,\"exit_signal\":null,\"signal\":null,\"submitted_at\":null,\"started_at\":null,"
-        "\"ended_at\":null,\"unit\":null,\"output_size\":null,\"output_dropped\":null,\"profile\":null,"
+        "\"ended_at\":null,\"unit\":null,\"output_size\":null,\"output_dropped\":null,\"output_error\":null,"
+        "\"profile\":null,"
         "\"slice\":null,"
         "\"limits\":{\"cpu_quota_per_sec_usec\":null,\"memory_max\":null,\"io_read_bandwidth_max\":null,"
         "\"io_write_bandwidth_max\":null,\"tasks_max\":null,\"runtime_max_usec\":null},"
@@ -192,15 +195,16 @@ static void test_running_and_order(Fixture *f, gconstpointer data) {
                         g_assert_cmpuint(n, <, G_N_ELEMENTS(keys));
                         keys[n++] = key;
                 }
-                g_assert_cmpuint(n, ==, 21);
+                g_assert_cmpuint(n, ==, 22);
                 g_assert_cmpstr(keys[0], ==, "id");
                 g_assert_cmpstr(keys[5], ==, "state");
                 g_assert_cmpstr(keys[9], ==, "signal");
-                g_assert_cmpstr(keys[16], ==, "profile");
-                g_assert_cmpstr(keys[17], ==, "slice");
-                g_assert_cmpstr(keys[18], ==, "limits");
-                g_assert_cmpstr(keys[19], ==, "usage");
-                g_assert_cmpstr(keys[20], ==, "isolation");
+                g_assert_cmpstr(keys[16], ==, "output_error");
+                g_assert_cmpstr(keys[17], ==, "profile");
+                g_assert_cmpstr(keys[18], ==, "slice");
+                g_assert_cmpstr(keys[19], ==, "limits");
+                g_assert_cmpstr(keys[20], ==, "usage");
+                g_assert_cmpstr(keys[21], ==, "isolation");
         }
 }
 

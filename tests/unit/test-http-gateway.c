@@ -240,6 +240,7 @@ static void test_start(void) {
         test_server_stop(&s);
 }
 
+
 static void check_output(TestResponse *r, uint64_t offset, uint64_t size) {
         char buf[128];
 
@@ -309,6 +310,62 @@ static void test_output(void) {
         test_server_stop(&s);
 }
 
+/* Persistent connections around output streams: several requests on one connection, a request pipelined
+ * behind a big stream, Connection: close and HTTP/1.0 on a stream (complete, then closed). */
+static void test_keep_alive(void) {
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+
+        test_server_start(&s, NULL);
+        connect_alice(&s, &c);
+
+        for (unsigned i = 0; i < 3; i++) {
+                g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/" MOCK_BIG_ID "/output"), &r), ==, 0);
+                check_output(&r, 0, MOCK_BIG_SIZE);
+                g_assert_true(r.keep_alive);
+                test_response_done(&r);
+                g_assert_cmpint(test_client_request(&c, GET(JOB), &r), ==, 0);
+                g_assert_cmpuint(r.status, ==, 200);
+                test_response_done(&r);
+        }
+
+        /* Pipelined behind a big stream, in one write: answered after the stream, in order. */
+        g_assert_cmpint(test_client_write(&c, GET("/v1/jobs/" MOCK_BIG_ID "/output?offset=777") GET(JOB "?wait=true")
+                                                      GET(JOB "/output"),
+                                          strlen(GET("/v1/jobs/" MOCK_BIG_ID "/output?offset=777")
+                                                         GET(JOB "?wait=true") GET(JOB "/output"))), ==, 0);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        check_output(&r, 777, MOCK_BIG_SIZE);
+        test_response_done(&r);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        g_assert_nonnull(strstr(r.body->str, "\"state\":\"success\""));
+        test_response_done(&r);
+        g_assert_cmpint(test_client_read_response(&c, &r, 10000), ==, 0);
+        check_output(&r, 0, MOCK_SMALL_SIZE);
+        test_response_done(&r);
+        g_assert_cmpuint(test_server_accepted(&s), ==, 1);
+
+        /* Connection: close on a stream: all of it, the last chunk, then the end of the connection. */
+        g_assert_cmpint(test_client_request(&c, "GET /v1/jobs/" MOCK_BIG_ID "/output HTTP/1.1\r\nHost: x\r\n"
+                                            "Connection: close\r\n\r\n", &r), ==, 0);
+        check_output(&r, 0, MOCK_BIG_SIZE);
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        g_assert_true(test_socket_closed_within(c.fd, 2000));
+        test_client_close(&c);
+
+        /* HTTP/1.0: the same (chunked framing is HTTP/1.1's, but the client only asked for a close). */
+        connect_alice(&s, &c);
+        g_assert_cmpint(test_client_request(&c, "GET " JOB "/output HTTP/1.0\r\n\r\n", &r), ==, 0);
+        check_output(&r, 0, MOCK_SMALL_SIZE);
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        g_assert_true(test_socket_closed_within(c.fd, 2000));
+        test_client_close(&c);
+        test_server_stop(&s);
+}
+
 /* A client that stops reading: the gateway stops pulling job output (bounded buffer) and gives up after
  * the write timeout; the stream then ends without its last chunk. */
 static void test_slow_reader(void) {
@@ -335,20 +392,6 @@ static void test_slow_reader(void) {
         test_server_stop(&s);
 }
 
-static bool closed_within(int fd, int ms) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        char b[4096];
-
-        for (;;) {
-                if (poll(&p, 1, ms) <= 0)
-                        return false;
-                ssize_t n = recv(fd, b, sizeof(b), 0);
-                if (n <= 0)
-                        return true;   /* EOF or reset */
-                /* close_notify or alert bytes: keep reading to the EOF */
-        }
-}
-
 static void test_limits(void) {
         GatewayConfig cfg;
         TestServer s = {};
@@ -373,7 +416,7 @@ static void test_limits(void) {
         expect_error(&r, 429, "too-many-requests");
         g_assert_false(r.keep_alive);
         test_response_done(&r);
-        g_assert_true(closed_within(c.fd, 2000));
+        g_assert_true(test_socket_closed_within(c.fd, 2000));
         test_client_close(&c);
 
         /* Header size: 413, then close. */
@@ -446,7 +489,7 @@ static void test_max_requests(void) {
         g_assert_cmpuint(r.status, ==, 200);
         g_assert_false(r.keep_alive);
         test_response_done(&r);
-        g_assert_true(closed_within(c.fd, 2000));
+        g_assert_true(test_socket_closed_within(c.fd, 2000));
         test_client_close(&c);
 
         /* HTTP/1.0 and Connection: close are honoured. */
@@ -455,7 +498,7 @@ static void test_max_requests(void) {
         g_assert_cmpuint(r.status, ==, 200);
         g_assert_false(r.keep_alive);
         test_response_done(&r);
-        g_assert_true(closed_within(c.fd, 2000));
+        g_assert_true(test_socket_closed_within(c.fd, 2000));
         test_client_close(&c);
         test_server_stop(&s);
 }
@@ -481,7 +524,7 @@ static void test_timeouts(void) {
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         g_assert_cmpint(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
         t0 = g_get_monotonic_time();
-        g_assert_true(closed_within(fd, 3000));
+        g_assert_true(test_socket_closed_within(fd, 3000));
         g_assert_cmpint(g_get_monotonic_time() - t0, >=, 250 * 1000);
         close(fd);
 
@@ -489,14 +532,14 @@ static void test_timeouts(void) {
         connect_alice(&s, &c);
         g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
         test_response_done(&r);
-        g_assert_true(closed_within(c.fd, 3000));
+        g_assert_true(test_socket_closed_within(c.fd, 3000));
         test_client_close(&c);
 
         /* A request that never completes (slowloris). */
         connect_alice(&s, &c);
         g_assert_cmpint(test_client_write(&c, "GET /v1/jobs HTTP/1.1\r\nX-Slow: ", 32), ==, 0);
         t0 = g_get_monotonic_time();
-        g_assert_true(closed_within(c.fd, 3000));
+        g_assert_true(test_socket_closed_within(c.fd, 3000));
         g_assert_cmpint(g_get_monotonic_time() - t0, <, 2000 * 1000);
         test_client_close(&c);
         test_server_stop(&s);
@@ -622,6 +665,72 @@ static void test_client_remote(void) {
         }
 }
 
+/* telerun's remote backend keeps its connection: run's start, output stream and wait (and more) take one
+ * TLS handshake; an idle connection the gateway closed meanwhile is replaced without an error. */
+static void test_client_remote_keep_alive(void) {
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
+                        *ca = test_cert_path("ca.crt"), *addr = NULL;
+        char *argv[] = { (char *) "/bin/true", NULL };
+        ClientStartRequest req = { .argv = argv, .cwd = "" };
+        ClientError e = {};
+        GatewayConfig cfg;
+        TestServer s = {};
+        Client *c = NULL;
+        json_object *o = NULL;
+        char *id = NULL, buf[65536];
+        uint64_t total = 0;
+        ssize_t n;
+        int fd;
+
+        gateway_config_init(&cfg);
+        /* Short enough to wait for below, long enough for a loaded machine between two requests. */
+        cfg.idle_timeout_usec = 1500 * 1000;
+        test_server_start(&s, &cfg);
+        addr = g_strdup_printf("localhost:%u", s.port);
+        {
+                ClientRemoteConfig rc = { .addr = addr, .cert = crt, .key = key, .cacert = ca };
+
+                g_assert_cmpint(client_remote_new(&rc, &c, &e), ==, 0);
+        }
+
+        /* What `telerun run` does, then a few more. */
+        g_assert_cmpint(c->ops->start(c, &req, &id, &e), ==, 0);
+        g_assert_cmpint(c->ops->open_output(c, MOCK_BIG_ID, 0, true, &fd, &e), ==, 0);
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                total += (uint64_t) n;
+        g_assert_cmpint(n, ==, 0);
+        close(fd);
+        g_assert_cmpuint(total, ==, MOCK_BIG_SIZE);
+        g_assert_cmpint(c->ops->wait(c, id, &o, &e), ==, 0);
+        json_object_put(o);
+        g_assert_cmpint(c->ops->get_job(c, id, &o, &e), ==, 0);
+        json_object_put(o);
+        g_assert_cmpint(c->ops->stop(c, id, &e), ==, 0);
+        g_assert_cmpint(c->ops->get_job(c, "00000000-0000-4000-8000-000000000000", &o, &e), <, 0);
+        client_error_done(&e);
+        g_assert_cmpint(c->ops->list(c, &o, &e), ==, 0);
+        json_object_put(o);
+        g_assert_cmpuint(test_server_accepted(&s), ==, 1);
+
+        /* The gateway closes the idle connection; the next request takes a new one. */
+        while (test_server_connections(&s) > 0)
+                g_usleep(20 * 1000);
+        g_assert_cmpint(c->ops->get_job(c, id, &o, &e), ==, 0);
+        json_object_put(o);
+        g_assert_cmpuint(test_server_accepted(&s), ==, 2);
+
+        /* A stream abandoned by its reader does not leave a connection in a bad state behind. */
+        g_assert_cmpint(c->ops->open_output(c, MOCK_BIG_ID, 0, false, &fd, &e), ==, 0);
+        g_assert_cmpint(read(fd, buf, 100), >, 0);
+        close(fd);
+        g_assert_cmpint(c->ops->get_job(c, id, &o, &e), ==, 0);
+        json_object_put(o);
+
+        g_free(id);
+        client_free(c);
+        test_server_stop(&s);
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -632,12 +741,14 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/gateway/api", test_api);
         g_test_add_func("/gateway/start", test_start);
         g_test_add_func("/gateway/output", test_output);
+        g_test_add_func("/gateway/keep-alive", test_keep_alive);
         g_test_add_func("/gateway/slow-reader", test_slow_reader);
         g_test_add_func("/gateway/limits", test_limits);
         g_test_add_func("/gateway/max-requests", test_max_requests);
         g_test_add_func("/gateway/timeouts", test_timeouts);
         g_test_add_func("/gateway/daemon-down", test_daemon_down);
         g_test_add_func("/gateway/telerun-remote", test_client_remote);
+        g_test_add_func("/gateway/telerun-remote-keep-alive", test_client_remote_keep_alive);
         r = g_test_run();
         test_certs_cleanup();
         return r;

@@ -343,6 +343,7 @@ static int on_post_count(sd_event_source *source, void *userdata) {
 
         g_mutex_lock(&t->server->lock);
         t->server->n_connections = gateway_n_connections(t->gateway);
+        t->server->n_accepted = gateway_n_accepted(t->gateway);
         g_mutex_unlock(&t->server->lock);
         return 0;
 }
@@ -494,6 +495,15 @@ unsigned test_server_connections(TestServer *s) {
         return n;
 }
 
+uint64_t test_server_accepted(TestServer *s) {
+        uint64_t n;
+
+        g_mutex_lock(&s->lock);
+        n = s->n_accepted;
+        g_mutex_unlock(&s->lock);
+        return n;
+}
+
 void test_server_record(TestServer *s, MockRecord *ret) {
         g_mutex_lock(&s->lock);
         *ret = s->record;
@@ -552,6 +562,7 @@ int test_client_connect(TestClient *c, uint16_t port, const char *cert, const ch
         if (r != 1) {
                 char ebuf[512];
 
+                c->ssl_error = ERR_peek_error();
                 g_test_message("SSL_connect failed: %s", tls_errors_to_string(ebuf, sizeof(ebuf)));
                 return -EPERM;
         }
@@ -681,6 +692,8 @@ int test_client_read_response(TestClient *c, TestResponse *ret, int timeout_ms) 
                         }
                         ERR_clear_error();
                         if (SSL_read_ex(c->ssl, buf, sizeof(buf), &n) != 1) {
+                                if (!c->ssl_error)
+                                        c->ssl_error = ERR_peek_error();
                                 /* EOF ends a response without length, else it is a failure. */
                                 used = http_parser_execute(&hp, &settings, buf, 0);
                                 (void) used;
@@ -736,4 +749,16 @@ const char *test_response_header(TestResponse *r, const char *name, char *buf, s
                         p++;
         }
         return buf;
+}
+
+bool test_socket_closed_within(int fd, int ms) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        char b[4096];
+
+        for (;;) {
+                if (poll(&p, 1, ms) <= 0)
+                        return false;
+                if (recv(fd, b, sizeof(b), 0) <= 0)
+                        return true;
+        }
 }

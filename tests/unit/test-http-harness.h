@@ -45,6 +45,7 @@ typedef struct TestServer {
         char *certdir;
         MockRecord record;
         unsigned n_connections;   /* gateway_n_connections(), updated by the server thread */
+        uint64_t n_accepted;      /* gateway_n_accepted(), likewise */
         bool bus_down;            /* the mock is not connected: calls fail like a missing daemon */
 } TestServer;
 
@@ -57,6 +58,8 @@ char *test_cert_path(const char *name);
 void test_server_start(TestServer *s, const GatewayConfig *config);
 void test_server_stop(TestServer *s);
 unsigned test_server_connections(TestServer *s);
+/* Connections the gateway accepted so far (each one a full TLS handshake). */
+uint64_t test_server_accepted(TestServer *s);
 /* A copy of the record (strings owned by the caller: mock_record_done()). */
 void test_server_record(TestServer *s, MockRecord *ret);
 void mock_record_done(MockRecord *r);
@@ -67,6 +70,7 @@ typedef struct TestClient {
         SSL_CTX *ctx;
         SSL *ssl;
         GByteArray *pending;   /* bytes read past the last response */
+        unsigned long ssl_error;   /* the first OpenSSL error of a failed connect or read (0: none) */
 } TestClient;
 
 /* 1 = handshake completed from the client's side, <0 = refused during SSL_connect. */
@@ -89,6 +93,9 @@ int test_client_read_response(TestClient *c, TestResponse *ret, int timeout_ms);
 void test_response_done(TestResponse *r);
 /* Sends request (a complete HTTP message) and reads the response. */
 int test_client_request(TestClient *c, const char *request, TestResponse *ret);
+/* Whether the peer closes the socket fd (EOF or reset) within ms; close_notify or alert bytes before that
+ * are read over. */
+bool test_socket_closed_within(int fd, int ms);
 /* The value of a header ("" if absent); lower-case name. */
 const char *test_response_header(TestResponse *r, const char *name, char *buf, size_t size);
 /* The byte the mock produces at position i of a job's output. */

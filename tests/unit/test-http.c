@@ -435,6 +435,96 @@ static void test_responses(void) {
         g_assert_cmpstr(http_status_text(999), ==, "Unknown");
 }
 
+/* Collects a chunked body with libhttp-parser, as a client would. */
+typedef struct ChunkedBody {
+        GString *body;
+        bool complete;
+} ChunkedBody;
+
+static int on_chunked_body(http_parser *hp, const char *at, size_t n) {
+        g_string_append_len(((ChunkedBody *) hp->data)->body, at, (gssize) n);
+        return 0;
+}
+
+static int on_chunked_complete(http_parser *hp) {
+        ((ChunkedBody *) hp->data)->complete = true;
+        return 0;
+}
+
+/* Chunks read in place: fixed-width size lines (leading zeros), any size up to max, a dropped reservation,
+ * and a client's parser sees exactly the bytes. */
+static void test_chunks_in_place(void) {
+        static const http_parser_settings settings = {
+                .on_body = on_chunked_body,
+                .on_message_complete = on_chunked_complete,
+        };
+        static const size_t sizes[] = { 1, 15, 16, 4096, 65535, 65536, 262143, 262144 };
+        ChunkedBody cb = { .body = g_string_new("") };
+        g_autoptr(GString) expect = g_string_new("");
+        HttpBuffer b = {};
+        http_parser hp;
+        char *p;
+        size_t used;
+
+        g_assert_cmpint(http_buffer_add_response_head(&b, 200, "application/octet-stream", -1, true, NULL), ==, 0);
+
+        /* 262144 = 0x40000: five digits for every chunk. */
+        g_assert_cmpint(http_buffer_begin_chunk(&b, 262144, &p), ==, 0);
+        memcpy(p, "x", 1);
+        http_buffer_commit_chunk(&b, 1);
+        g_string_append_c(expect, 'x');
+        g_assert_nonnull(g_strstr_len(http_buffer_head(&b), (gssize) http_buffer_size(&b), "\r\n\r\n00001\r\nx\r\n"));
+
+        /* A reservation that read nothing leaves no trace. */
+        g_assert_cmpint(http_buffer_begin_chunk(&b, 262144, &p), ==, 0);
+        http_buffer_commit_chunk(&b, 0);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+                g_assert_cmpint(http_buffer_begin_chunk(&b, 262144, &p), ==, 0);
+                for (size_t k = 0; k < sizes[i]; k++)
+                        p[k] = (char) ('a' + (i * 7 + k) % 26);
+                g_string_append_len(expect, p, (gssize) sizes[i]);
+                http_buffer_commit_chunk(&b, sizes[i]);
+                /* Consumed from the front meanwhile, as the connection does. */
+                if (i % 2 == 0)
+                        http_buffer_consume(&b, 100);
+        }
+        /* A small maximum: one digit. */
+        g_assert_cmpint(http_buffer_begin_chunk(&b, 15, &p), ==, 0);
+        memcpy(p, "0123456789abcde", 15);
+        http_buffer_commit_chunk(&b, 15);
+        g_string_append(expect, "0123456789abcde");
+        g_assert_cmpint(http_buffer_add_chunk(&b, NULL, 0), ==, 0);
+        g_assert_cmpmem(http_buffer_head(&b) + http_buffer_size(&b) - 25, 25, "f\r\n0123456789abcde\r\n0\r\n\r\n", 25);
+
+        /* Parse what is left after the consumed bytes: rebuild from a fresh buffer instead. */
+        http_buffer_done(&b);
+        g_assert_cmpint(http_buffer_add_response_head(&b, 200, "application/octet-stream", -1, true, NULL), ==, 0);
+        for (size_t off = 0; off < expect->len;) {
+                size_t n = MIN(expect->len - off, (size_t) 100000);
+
+                g_assert_cmpint(http_buffer_begin_chunk(&b, 100000, &p), ==, 0);
+                memcpy(p, expect->str + off, n);
+                http_buffer_commit_chunk(&b, n);
+                off += n;
+        }
+        g_assert_cmpint(http_buffer_add_chunk(&b, NULL, 0), ==, 0);
+        http_parser_init(&hp, HTTP_RESPONSE);
+        hp.data = &cb;
+        used = http_parser_execute(&hp, &settings, http_buffer_head(&b), http_buffer_size(&b));
+        g_assert_cmpuint(used, ==, http_buffer_size(&b));
+        g_assert_cmpint(HTTP_PARSER_ERRNO(&hp), ==, HPE_OK);
+        g_assert_true(cb.complete);
+        g_assert_cmpmem(cb.body->str, cb.body->len, expect->str, expect->len);
+
+        http_buffer_release(&b);   /* not empty: kept */
+        g_assert_nonnull(b.data);
+        http_buffer_consume(&b, http_buffer_size(&b));
+        http_buffer_release(&b);
+        g_assert_null(b.data);
+        g_string_free(cb.body, TRUE);
+}
+
 static void test_bus_errors(void) {
         static const struct {
                 const char *name;
@@ -489,6 +579,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/http/job-json/good", test_job_json_good);
         g_test_add_func("/http/job-json/bad", test_job_json_bad);
         g_test_add_func("/http/responses", test_responses);
+        g_test_add_func("/http/chunks-in-place", test_chunks_in_place);
         g_test_add_func("/http/bus-errors", test_bus_errors);
         return g_test_run();
 }

@@ -840,6 +840,27 @@ static void test_spool_error(Fixture *f, gconstpointer data) {
         assert_spool_checksum(f, blob, limit);
 }
 
+/* A spool write failure of an earlier daemon run, carried over when the store is reopened on the same pipe:
+ * what the job writes after that is dropped, never appended after the gap. */
+static void test_set_error(Fixture *f, gconstpointer data) {
+        int p[2];
+
+        g_assert_true(g_file_set_contents(f->spool, "first", 5, NULL));
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        g_assert_cmpint(output_store_open(f->event, f->spool, p[0], 0, &f->store), ==, 0);
+        output_store_set_error(f->store, 0);                  /* not an error: ignored */
+        g_assert_cmpint(output_store_error(f->store), ==, 0);
+        output_store_set_error(f->store, -ENOSPC);
+        output_store_set_error(f->store, -EIO);               /* the first one stays */
+        g_assert_cmpint(write(p[1], "second", 6), ==, 6);
+        close(p[1]);
+        RUN_UNTIL(f, output_store_complete(f->store));
+        g_assert_cmpint(output_store_error(f->store), ==, -ENOSPC);
+        g_assert_cmpuint(output_store_size(f->store), ==, 5);
+        g_assert_cmpuint(output_store_dropped(f->store), ==, 6);
+        assert_read(f, 0, 100, (const uint8_t *) "first", 5, true);
+}
+
 static void test_invalid(Fixture *f, gconstpointer data) {
         g_autofree char *other = g_build_filename(f->dir, "other", NULL);
         OutputStore *s = NULL;
@@ -900,6 +921,7 @@ int main(int argc, char *argv[]) {
         ADD("reopen", test_reopen);
         ADD("tail-offset", test_tail_offset);
         ADD("spool-error", test_spool_error);
+        ADD("spool-error-carried-over", test_set_error);
         ADD("invalid", test_invalid);
 
         return g_test_run();

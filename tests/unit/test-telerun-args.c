@@ -384,6 +384,20 @@ static void test_status_block(void) {
         g_assert_nonnull(strstr(b, "     Usage: memory unavailable (peak unavailable), CPU unavailable, "
                                    "IO read unavailable, IO write unavailable\n"));
         g_assert_null(strstr(b, "18446744073709551615"));
+
+        /* capture stopped by a full state directory */
+        {
+                g_autofree char *text = g_strdup(job_killed);
+                char *at = strstr(text, "\"output_dropped\":7,");
+                g_assert_nonnull(at);
+                g_autofree char *full = g_strdup_printf("%.*s\"output_dropped\":7,\"output_error\":\"No space left on "
+                                                        "device\",%s", (int) (at - text), text,
+                                                        at + strlen("\"output_dropped\":7,"));
+                _cleanup_(json_object_putp) json_object *e = parse_json(full);
+                _cleanup_(freep) char *c = capture(status_wrapper, e, 0);
+                g_assert_nonnull(strstr(c, "    Output: 5000 bytes (4.9K), 7 bytes dropped (capture stopped: No space "
+                                           "left on device)\n"));
+        }
 }
 
 static void test_table(void) {

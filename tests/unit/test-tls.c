@@ -4,8 +4,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <glib.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "test-http-harness.h"
@@ -145,35 +148,47 @@ static void test_ctx_errors(void) {
 
 static TestServer server;
 
-/* Connects with a client certificate and asks for a job: the mock echoes the principal as the owner. */
-static int handshake_and_request(const char *cert, const char *key, int max_version, TestResponse *resp) {
+/* Connects with a client certificate and asks for a job: the mock echoes the principal as the owner.
+ * *ret_error (may be NULL): the client's first OpenSSL error, if it failed. */
+static int handshake_and_request_err(const char *cert, const char *key, int max_version, TestResponse *resp,
+                                     unsigned long *ret_error) {
         g_autofree char *c = cert ? test_cert_path(cert) : NULL, *k = key ? test_cert_path(key) : NULL;
         TestClient client;
         int r;
 
         r = test_client_connect(&client, server.port, c, k, max_version);
-        if (r < 0) {
-                test_client_close(&client);
+        if (r >= 0)
+                /* TLS 1.3: the client finishes its side before the server judged its certificate; a refusal
+                 * shows up as an alert on the first read. */
+                r = test_client_request(&client, "GET /v1/jobs/" MOCK_JOB_ID " HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                                        resp);
+        else
                 *resp = (TestResponse) {};
-                return r;
-        }
-        /* TLS 1.3: the client finishes its side before the server judged its certificate; a refusal shows
-         * up as an alert on the first read. */
-        r = test_client_request(&client, "GET /v1/jobs/" MOCK_JOB_ID " HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                resp);
+        if (ret_error)
+                *ret_error = client.ssl_error;
         test_client_close(&client);
         return r;
 }
 
+static int handshake_and_request(const char *cert, const char *key, int max_version, TestResponse *resp) {
+        return handshake_and_request_err(cert, key, max_version, resp, NULL);
+}
+
 static void expect_refused(const char *cert, const char *key, int max_version) {
         TestResponse resp;
+        unsigned long e = 0;
         int r;
 
         g_test_message("expect refusal: %s (max version %x)", cert ?: "(no certificate)", max_version);
-        r = handshake_and_request(cert, key, max_version, &resp);
+        r = handshake_and_request_err(cert, key, max_version, &resp, &e);
         g_assert_cmpint(r, <, 0);
         g_assert_cmpuint(resp.status, ==, 0);
         test_response_done(&resp);
+        /* The refusal is a TLS alert from the gateway (sent from its write buffer before it closes), not a
+         * bare end of the connection. */
+        g_test_message("client error: %s", ERR_reason_error_string(e) ?: "(none)");
+        g_assert_cmpint(ERR_GET_LIB(e), ==, ERR_LIB_SSL);
+        g_assert_cmpint(ERR_GET_REASON(e), >=, SSL_AD_REASON_OFFSET);
 }
 
 static void test_handshakes(void) {
@@ -234,6 +249,94 @@ static void test_tls13_negotiated(void) {
         test_client_close(&client);
 }
 
+/* The buffered write BIO of the gateway's connections: a server SSL writing through a tiny TlsWriteBuffer
+ * (smaller than one record, so records are taken in pieces and SSL_write reports WANT_WRITE over and over),
+ * sent to a socketpair by hand; the client reads every byte, in order. */
+static void test_write_buffer(void) {
+        g_autofree char *crt = test_cert_path("server.crt"), *key = test_cert_path("server.key"),
+                        *ca = test_cert_path("ca.crt"), *ccrt = test_cert_path("alice.crt"),
+                        *ckey = test_cert_path("alice.key");
+        const size_t total = 3 * 1024 * 1024 + 17;
+        g_autofree unsigned char *data = g_malloc(total), *got = g_malloc(total);
+        SSL_CTX *sctx = NULL, *cctx = NULL;
+        SSL *ss, *cs;
+        TlsWriteBuffer wb = {};
+        size_t written = 0, received = 0, max_pending = 0;
+        bool server_done = false, client_done = false;
+        char err[1024];
+        int sp[2];
+
+        for (size_t i = 0; i < total; i++)
+                data[i] = (unsigned char) (i * 131 + i / 7);
+        g_assert_cmpint(tls_server_ctx_new(crt, key, ca, &sctx, err, sizeof(err)), ==, 0);
+        g_assert_cmpint(tls_client_ctx_new(ccrt, ckey, ca, &cctx, err, sizeof(err)), ==, 0);
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp), ==, 0);
+        ss = SSL_new(sctx);
+        cs = SSL_new(cctx);
+        g_assert_cmpint(tls_set_fd_buffered(ss, sp[0], &wb, 5000), ==, 0);
+        SSL_set_accept_state(ss);
+        g_assert_cmpint(SSL_set_fd(cs, sp[1]), ==, 1);
+        g_assert_cmpint(tls_client_set_host(cs, "localhost"), ==, 0);
+        SSL_set_connect_state(cs);
+
+        /* Handshake and transfer in one loop: both sides non-blocking, the server's records sent by hand. */
+        for (unsigned rounds = 0; !client_done; rounds++) {
+                size_t n = 0;
+                int k;
+
+                g_assert_cmpuint(rounds, <, 1000000);
+                if (!server_done) {
+                        ERR_clear_error();
+                        if (!SSL_is_init_finished(ss))
+                                k = SSL_accept(ss);
+                        else if (written < total) {
+                                k = SSL_write_ex(ss, data + written, total - written, &n);
+                                written += n;
+                        } else {
+                                (void) SSL_shutdown(ss);   /* close_notify; 0: the peer's is not in yet */
+                                server_done = true;
+                                k = 1;
+                        }
+                        if (k <= 0)
+                                g_assert_true(SSL_get_error(ss, k) == SSL_ERROR_WANT_READ ||
+                                              SSL_get_error(ss, k) == SSL_ERROR_WANT_WRITE);
+                }
+                max_pending = MAX(max_pending, tls_write_buffer_pending(&wb));
+                g_assert_cmpuint(tls_write_buffer_pending(&wb), <=, 5000);
+                k = tls_write_buffer_send(&wb, sp[0], NULL);
+                g_assert_true(k == 0 || k == -EAGAIN);
+
+                ERR_clear_error();
+                if (!SSL_is_init_finished(cs))
+                        k = SSL_connect(cs);
+                else {
+                        k = SSL_read_ex(cs, got + received, total - received, &n);
+                        received += n;
+                }
+                if (k <= 0) {
+                        int e = SSL_get_error(cs, k);
+
+                        if (e == SSL_ERROR_ZERO_RETURN)
+                                client_done = true;
+                        else
+                                g_assert_true(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE);
+                }
+        }
+        g_assert_cmpuint(max_pending, ==, 5000);
+        g_assert_cmpuint(received, ==, total);
+        g_assert_cmpmem(got, total, data, total);
+
+        SSL_free(cs);
+        SSL_free(ss);
+        tls_write_buffer_release(&wb);
+        g_assert_null(wb.data);
+        tls_write_buffer_done(&wb);
+        close(sp[0]);
+        close(sp[1]);
+        SSL_CTX_free(cctx);
+        SSL_CTX_free(sctx);
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -246,6 +349,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/tls/context-errors", test_ctx_errors);
         g_test_add_func("/tls/handshakes", test_handshakes);
         g_test_add_func("/tls/tls13", test_tls13_negotiated);
+        g_test_add_func("/tls/write-buffer", test_write_buffer);
 
         test_server_start(&server, NULL);
         r = g_test_run();
