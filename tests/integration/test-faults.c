@@ -124,6 +124,19 @@ static char *proc_cgroup(const char *pid) {
         return g_strndup(p, strcspn(p, "\n"));
 }
 
+/* Kernel threads (the VM's kworkers come and go on their own) are not ours to count: PF_KTHREAD in the
+ * flags field of /proc/PID/stat. A process that is gone counts as not one. */
+static bool kernel_thread(const char *pid) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/stat", pid), *text = NULL;
+        unsigned long flags;
+        const char *p;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL) || !(p = strrchr(text, ')')))
+                return false;
+        /* ") state ppid pgrp session tty_nr tpgid flags" */
+        return sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) == 1 && (flags & 0x00200000UL);
+}
+
 static void count_processes(Snapshot *s) {
         g_autoptr(GDir) d = g_dir_open("/proc", 0, NULL);
         g_autofree char *daemon_suffix = g_strdup_printf("/%s", daemon_unit);
@@ -139,7 +152,7 @@ static void count_processes(Snapshot *s) {
                 cg = proc_cgroup(name);
                 /* gone, ours, or outside the testbed's cgroup namespace (the host side of "testbed.sh run") */
                 if (!cg || g_str_has_prefix(cg, "/..") || g_str_equal(cg, self_cgroup) ||
-                    (g_str_has_prefix(cg, self_cgroup) && cg[strlen(self_cgroup)] == '/'))
+                    (g_str_has_prefix(cg, self_cgroup) && cg[strlen(self_cgroup)] == '/') || kernel_thread(name))
                         continue;
                 s->procs++;
                 if (strstr(cg, "/teleworker-") && g_str_has_suffix(cg, ".scope"))
