@@ -198,7 +198,7 @@ bench_latency() {
                 anchor_med=$(awk '$1 == "systemd-run" { print $3 }' <<< "$out")
                 row latency "telerun --addr … run -- /bin/true (TLS, gateway)" "$(ms "$med")" "$(ms "$p99")" \
                         "$(calc '%.2f×' "$med / $anchor_med")" "" \
-                        "a second series, systemd-run interleaved again: $(ms "$anchor_med") there; new TLS connection per request"
+                        "a second series, systemd-run interleaved again: $(ms "$anchor_med") there; one TLS connection per command (keep-alive)"
         else
                 row latency "telerun --addr … run -- /bin/true (TLS, gateway)" "not measured yet" "-" "-" "" \
                         "gateway pending (does not start or answer)"
