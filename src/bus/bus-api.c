@@ -321,8 +321,10 @@ static int job_append_value(sd_bus_message *m, Job *j, const char *name, const J
                 return sd_bus_message_append(m, "t", o ? output_store_size(o) : (uint64_t) 0);
         if (streq(name, "OutputDropped"))
                 return sd_bus_message_append(m, "t", job_output_dropped(j));
-        if (streq(name, "OutputError"))
-                return sd_bus_message_append(m, "s", job_output_error(j) < 0 ? strerror(-job_output_error(j)) : "");
+        if (streq(name, "OutputError")) {
+                int e = job_output_error(j);
+                return sd_bus_message_append(m, "s", e < 0 ? strerror(-e) : "");
+        }
         return -EINVAL;
 }
 

@@ -298,6 +298,8 @@ void manager_cancel_callbacks(Manager *m, void *userdata) {
 
 /* The job has ended (main process gone or never started): record it, let the reaper go, tell everyone. */
 void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal) {
+        int output_error = job_output_error(j);
+
         if (job_state_is_final(j->state))
                 return;
         j->state = state;
@@ -305,8 +307,8 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->exit_code = exit_code;
         j->exit_signal = exit_signal;
         j->ended_at = now_usec(CLOCK_REALTIME);
-        if (job_output_error(j) < 0)
-                log_warning_errno(job_output_error(j),
+        if (output_error < 0)
+                log_warning_errno(output_error,
                                   "Job %s: output capture stopped at byte %" PRIu64 " on a spool write error "
                                   "(%" PRIu64 " bytes dropped so far)",
                                   j->id, output_store_size(j->output), job_output_dropped(j));

@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 
 #include "tb-client.h"
+#include "tb-gateway.h"
 #include "test-http-harness.h"
 
 #define GW_UNIT "teleworker-gateway-test.service"
@@ -25,6 +26,7 @@
 
 static sd_bus *root_bus;
 static char *build_dir;
+static TbGateway gateway;
 
 /* ---- the gateway service -------------------------------------------------------------------------------- */
 
@@ -38,92 +40,6 @@ static void run_cmd(char **argv, int *ret_status, char **ret_out) {
         if (err && *err)
                 g_test_message("%s: %s", argv[0], err);
         *ret_status = status;
-}
-
-static void gateway_start(void) {
-        g_autofree char *exe = g_build_filename(build_dir, "src", "gateway", "teleworker-gateway", NULL);
-        g_autofree char *crt = NULL, *key = NULL, *ca = NULL, *listen = NULL, *gwdir = NULL;
-        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-        const char *vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
-        char **a;
-        int status;
-
-        /* The service reads copies owned by its account. (teleworker-gateway.service uses LoadCredential=;
-         * in the namespace testbed a User= service cannot read its credentials directory.) */
-        gwdir = g_build_filename(test_certs_dir(), "gateway", NULL);
-        g_assert_cmpint(g_mkdir_with_parents(gwdir, 0700), ==, 0);
-        for (size_t i = 0; i < 3; i++) {
-                const char *names[] = { "server.crt", "server.key", "ca.crt" };
-                g_autofree char *from = test_cert_path(names[i]), *to = g_build_filename(gwdir, names[i], NULL);
-                g_autofree char *data = NULL;
-                gsize size;
-
-                g_assert_true(g_file_get_contents(from, &data, &size, NULL));
-                g_assert_true(g_file_set_contents(to, data, (gssize) size, NULL));
-        }
-        a = (char *[]) { "chown", "-R", "teleworker-gw:teleworker-gw", gwdir, NULL };
-        run_cmd(a, &status, NULL);
-        g_assert_true(g_spawn_check_wait_status(status, NULL));
-        /* The service must be able to reach it: the certificate directory itself is 0700 root. */
-        g_assert_cmpint(chmod(test_certs_dir(), 0711), ==, 0);
-        crt = g_strdup_printf("--cert=%s/server.crt", gwdir);
-        key = g_strdup_printf("--key=%s/server.key", gwdir);
-        ca = g_strdup_printf("--ca=%s/ca.crt", gwdir);
-        listen = g_strdup_printf("--listen=127.0.0.1:%d", GW_PORT);
-
-        g_assert_true(g_file_test(exe, G_FILE_TEST_IS_EXECUTABLE));
-        a = (char *[]) { "systemctl", "stop", GW_UNIT, NULL };
-        run_cmd(a, &status, NULL);
-        a = (char *[]) { "systemctl", "reset-failed", GW_UNIT, NULL };
-        run_cmd(a, &status, NULL);
-
-        /* Like teleworker-gateway.service: the unprivileged account, certificates as credentials, notify. */
-        {
-                const char *fixed[] = { "systemd-run", "--quiet", ("--unit=" GW_UNIT), "-p", "Type=notify", "-p",
-                                        "User=teleworker-gw", "-p", "Group=teleworker-gw", "-p",
-                                        "NoNewPrivileges=yes", "-p", "TimeoutStopSec=20" };
-
-                for (size_t i = 0; i < G_N_ELEMENTS(fixed); i++)
-                        g_ptr_array_add(argv, g_strdup(fixed[i]));
-        }
-        for (size_t i = 0; i < G_N_ELEMENTS(vars); i++)
-                if (getenv(vars[i]))
-                        g_ptr_array_add(argv, g_strdup_printf("--setenv=%s=%s", vars[i], getenv(vars[i])));
-        g_ptr_array_add(argv, g_strdup("--"));
-        g_ptr_array_add(argv, g_strdup(exe));
-        g_ptr_array_add(argv, g_strdup(listen));
-        g_ptr_array_add(argv, g_strdup(crt));
-        g_ptr_array_add(argv, g_strdup(key));
-        g_ptr_array_add(argv, g_strdup(ca));
-        g_ptr_array_add(argv, g_strdup("--verbose"));
-        g_ptr_array_add(argv, NULL);
-        run_cmd((char **) argv->pdata, &status, NULL);
-        if (!g_spawn_check_wait_status(status, NULL)) {
-                a = (char *[]) { "journalctl", "--no-pager", "-u", GW_UNIT, NULL };
-                run_cmd(a, &status, NULL);
-                g_error("the gateway did not start");
-        }
-}
-
-/* Stops the gateway; it must have exited cleanly (no sanitizer report, no crash). */
-static void gateway_stop(void) {
-        g_autofree char *out = NULL;
-        char **a;
-        int status;
-
-        a = (char *[]) { "systemctl", "stop", GW_UNIT, NULL };
-        run_cmd(a, &status, NULL);
-        a = (char *[]) { "systemctl", "show", "-P", "Result", GW_UNIT, NULL };
-        run_cmd(a, &status, &out);
-        g_strstrip(out);
-        if (!g_str_equal(out, "success")) {
-                g_autofree char *journal = NULL;
-
-                a = (char *[]) { "journalctl", "--no-pager", "-o", "cat", "-u", GW_UNIT, NULL };
-                run_cmd(a, &status, &journal);
-                g_printerr("%s\n", journal);
-                g_error("the gateway ended with result '%s'", out);
-        }
 }
 
 /* ---- HTTP helpers -------------------------------------------------------------------------------------- */
@@ -214,14 +130,11 @@ static void expect_error(const char *principal, const char *method, const char *
 /* ---- tests --------------------------------------------------------------------------------------------- */
 
 static void test_runs_unprivileged(void) {
-        g_autofree char *out = NULL, *path = NULL, *status_text = NULL;
-        char **a = (char *[]) { "systemctl", "show", "-P", "MainPID", GW_UNIT, NULL };
-        int status;
+        g_autofree char *path = NULL, *status_text = NULL;
+        pid_t pid = tb_unit_main_pid(GW_UNIT);
 
-        run_cmd(a, &status, &out);
-        g_strstrip(out);
-        g_assert_cmpstr(out, !=, "0");
-        path = g_strdup_printf("/proc/%s/status", out);
+        g_assert_cmpint(pid, >, 0);
+        path = g_strdup_printf("/proc/%d/status", (int) pid);
         g_assert_true(g_file_get_contents(path, &status_text, NULL, NULL));
         /* Uid: real effective saved fs -- never 0 */
         g_assert_null(strstr(status_text, "\nUid:\t0"));
@@ -565,7 +478,7 @@ int main(int argc, char **argv) {
         g_assert_nonnull(build_dir);
 
         (void) test_certs_dir();
-        gateway_start();
+        tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, (const char *const[]) { "--verbose", NULL }, NULL);
 
         g_test_add_func("/gateway/runs-unprivileged", test_runs_unprivileged);
         g_test_add_func("/gateway/output-byte-exact", test_output_byte_exact);
@@ -578,7 +491,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/gateway/telerun-one-connection", test_telerun_one_connection);
         r = g_test_run();
 
-        gateway_stop();
+        tb_gateway_stop(&gateway);
         test_certs_cleanup();
         sd_bus_flush_close_unref(root_bus);
         g_free(build_dir);
