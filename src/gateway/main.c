@@ -2,6 +2,7 @@
 /* main.c - teleworker-gateway: options, credentials, sockets (systemd socket activation or --listen), loop. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,12 @@ static int run(int argc, char *argv[]) {
         char err[1024];
         sigset_t mask;
         int r, n;
+
+        /* Each streaming connection holds buffers of a few hundred KiB (docs/design.md). glibc raises its mmap
+         * threshold after the first such buffer is freed, so later ones come from the heap, and after a peak of
+         * connections the freed heap stays with the process (RSS 25 -> 60 MB after 400 connections, with under
+         * 1 MB in use). A fixed threshold keeps them mmap()ed: freed buffers go back to the kernel at once. */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
         gateway_config_init(&arg_config);
         r = parse_argv(argc, argv);
