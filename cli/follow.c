@@ -56,9 +56,8 @@ int follow_retry_wait(FollowRetry *t, int r, ClientError *e) {
                 _cleanup_(freep) char *why = e->message ? strdup(e->message) : NULL;
 
                 return client_error_set(e, r, CLIENT_ERROR_UNREACHABLE,
-                                        "The worker did not come back within %" PRIu64 " s: %s",
-                                        (t->timeout_usec + USEC_PER_SEC - 1) / USEC_PER_SEC,
-                                        why ? why : "unreachable");
+                                        "The worker did not come back within %g s: %s",
+                                        (double) t->timeout_usec / USEC_PER_SEC, why ? why : "unreachable");
         }
         left = t->timeout_usec - (now - t->since);
         k = retry_sleep(t, MIN(t->delay, left));
