@@ -529,7 +529,7 @@ static void test_status_block(void) {
                 "   Runtime: 1.500s\n"
                 "      Unit: teleworker-" ID1 ".scope\n"
                 "    Output: 5000 bytes (4.9K), 7 bytes dropped past the cap\n"
-                "    Limits: CPU 150%, memory 256.0M, IO read 10.0M/s, IO write unlimited, tasks 64\n"
+                "    Limits: CPU 150%, memory 256M, IO read 10M/s, IO write unlimited, tasks 64\n"
                 "     Usage: memory 1.2K (peak unavailable), CPU 42.0ms, IO read 0B, IO write unavailable\n");
 
         g_assert_nonnull(strstr(b, "     State: running\n"));
