@@ -13,6 +13,11 @@
 #include <unistd.h>
 
 #include "tb-client.h"
+#include "tb-gateway.h"
+#include "test-http-harness.h"
+
+#define GW_UNIT "teleworker-gateway-restart.service"
+#define GW_PORT 18445
 
 static const char *unit(void) {
         const char *u = g_getenv("TELEWORKER_TEST_UNIT");
@@ -330,7 +335,11 @@ static void cli_drop_to(gpointer data) {
                 _exit(126);
 }
 
-/* telerun ARGS... as tbuser1, in the background, its stdout and stderr into memfds. NULL-terminated. */
+/* Remote mode: telerun's options for the test gateway (NULL: local, over the bus). */
+static char **cli_remote;
+
+/* telerun [remote options] ARGS... in the background (as tbuser1 locally, as root with alice's certificate
+ * remotely), its stdout and stderr into memfds. NULL-terminated. */
 static Cli cli_spawn(const char *first, ...) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         GError *error = NULL;
@@ -338,6 +347,8 @@ static Cli cli_spawn(const char *first, ...) {
         va_list ap;
 
         g_ptr_array_add(argv, (char *) TELERUN_PATH);
+        for (char **o = cli_remote; o && *o; o++)
+                g_ptr_array_add(argv, *o);
         va_start(ap, first);
         for (const char *a = first; a; a = va_arg(ap, const char *))
                 g_ptr_array_add(argv, (char *) a);
@@ -348,7 +359,8 @@ static Cli cli_spawn(const char *first, ...) {
         g_assert_cmpint(c.out_fd, >=, 0);
         g_assert_cmpint(c.err_fd, >=, 0);
         g_assert_true(g_spawn_async_with_fds("/", (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD, cli_drop_to,
-                                             GUINT_TO_POINTER(TB_UID_USER1), &c.pid, -1, c.out_fd, c.err_fd, &error));
+                                             GUINT_TO_POINTER(cli_remote ? 0 : TB_UID_USER1), &c.pid, -1, c.out_fd,
+                                             c.err_fd, &error));
         return c;
 }
 
@@ -476,6 +488,35 @@ static void test_cli_follow_restart(void) {
         follow_across(restart_daemon, 1);
 }
 
+/* The same through teleworker-gateway: its output stream ends when the daemon goes away (and its calls fail
+ * with 503 until it is back); telerun --addr asks again from where it was. */
+static void test_cli_remote_follow(void) {
+        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
+        g_autofree char *addr = g_strdup_printf("127.0.0.1:%d", GW_PORT);
+        g_autofree char *crt = NULL, *key = NULL, *ca = NULL;
+        TbGateway gw = {};
+
+        if (!build_dir) {
+                g_test_skip("TELEWORKER_TEST_BUILD_DIR not set");
+                return;
+        }
+        (void) test_certs_dir();
+        crt = test_cert_path("alice.crt");
+        key = test_cert_path("alice.key");
+        ca = test_cert_path("ca.crt");
+        tb_gateway_start(&gw, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
+        {
+                char *remote[] = { "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, NULL };
+
+                cli_remote = remote;
+                follow_across(kill_daemon, 1);
+                follow_across(restart_daemon, 1);
+                cli_remote = NULL;
+        }
+        tb_gateway_stop(&gw);
+        test_certs_cleanup();
+}
+
 /* A daemon that does not come back (its policy file does not parse, so every restart fails): the follower
  * and wait give up after --reconnect-timeout and say so, non-zero. */
 static void test_cli_follow_gone(void) {
@@ -538,5 +579,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/cli-follow-kill", test_cli_follow_kill);
         g_test_add_func("/restart/cli-follow-restart", test_cli_follow_restart);
         g_test_add_func("/restart/cli-follow-gone", test_cli_follow_gone);
+        g_test_add_func("/restart/cli-remote-follow", test_cli_remote_follow);
         return g_test_run();
 }
