@@ -424,6 +424,16 @@ static GString *local_output(const char *const *argv) {
         return s;
 }
 
+/* c must end 0 with exactly expect on stdout and nothing on stderr. */
+static void cli_reap_exact(Cli *c, const char *what, const GString *expect) {
+        g_autoptr(GString) out = NULL, err = NULL;
+
+        g_assert_cmpint(cli_reap(c, what, &out, &err), ==, 0);
+        g_assert_cmpuint(out->len, ==, expect->len);
+        g_assert_true(memcmp(out->str, expect->str, expect->len) == 0);
+        g_assert_cmpstr(err->str, ==, "");
+}
+
 #define FOLLOW_LINES "3000"
 #define FOLLOW_DELAY_MS "2"
 
@@ -460,20 +470,8 @@ static void follow_across(void (*disrupt)(void), unsigned times) {
                 bus = wait_for_daemon();
         }
 
-        g_assert_cmpint(cli_reap(&logs, "logs -f", &out, &err), ==, 0);
-        g_assert_cmpuint(out->len, ==, expect->len);
-        g_assert_true(memcmp(out->str, expect->str, expect->len) == 0);
-        g_assert_cmpstr(err->str, ==, "");
-        g_string_free(g_steal_pointer(&out), true);
-        g_string_free(g_steal_pointer(&err), true);
-
-        g_assert_cmpint(cli_reap(&run, "run", &out, &err), ==, 0);
-        g_assert_cmpuint(out->len, ==, expect->len);
-        g_assert_true(memcmp(out->str, expect->str, expect->len) == 0);
-        g_assert_cmpstr(err->str, ==, "");
-        g_string_free(g_steal_pointer(&out), true);
-        g_string_free(g_steal_pointer(&err), true);
-
+        cli_reap_exact(&logs, "logs -f", expect);
+        cli_reap_exact(&run, "run", expect);
         g_assert_cmpint(cli_reap(&wait, "wait", &out, &err), ==, 0);
         g_assert_nonnull(strstr(out->str, "success"));
         g_assert_cmpstr(err->str, ==, "");
