@@ -5,6 +5,7 @@
  * and categorized errors; which transport serves them is decided once, in client_open(). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,6 +505,14 @@ static int run(int argc, char *argv[]) {
         }
 }
 
+/* Whether stdout is a pipe or socket whose reader went away (an earlier write failed with EPIPE, which errno no
+ * longer says by the time main() looks). */
+static bool stdout_reader_gone(void) {
+        struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+        return poll(&p, 1, 0) > 0 && (p.revents & POLLERR);
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -517,7 +526,7 @@ int main(int argc, char *argv[]) {
 
         errno = 0;
         if (fflush(stdout) != 0 || ferror(stdout)) {
-                if (errno == EPIPE)
+                if (errno == EPIPE || stdout_reader_gone())
                         return r == TELERUN_EXIT_OK ? TELERUN_EXIT_PIPE : r;
                 fprintf(stderr, "telerun: failed to write to standard output\n");
                 if (r == TELERUN_EXIT_OK)
