@@ -465,9 +465,22 @@ static void follow_across(void (*disrupt)(void), unsigned times) {
                 g_assert_cmpint(fd_size(logs.out_fd), >, 0);
                 g_assert_cmpint(fd_size(run.out_fd), >, 0);
                 g_assert_cmpuint(output_size(bus, id->str), <, expect->len);
-                disrupt();
-                sd_bus_unref(bus);
-                bus = wait_for_daemon();
+                {
+                        uint64_t t0 = g_get_monotonic_time(), back;
+                        off_t had;
+
+                        disrupt();
+                        had = fd_size(logs.out_fd);
+                        sd_bus_unref(bus);
+                        bus = wait_for_daemon();
+                        back = g_get_monotonic_time();
+                        /* the follower resumes soon after the daemon is back (its retries back off to 2 s) */
+                        for (int k = 0; k < 1000 && fd_size(logs.out_fd) == had; k++)
+                                g_usleep(10000);
+                        g_assert_cmpint(fd_size(logs.out_fd), >, had);
+                        g_test_message("daemon back after %.0f ms, follower resumed after %.0f ms",
+                                       (back - t0) / 1000.0, (g_get_monotonic_time() - t0) / 1000.0);
+                }
         }
 
         cli_reap_exact(&logs, "logs -f", expect);
