@@ -200,6 +200,17 @@ static int bus_call(ClientBus *cb, sd_bus_message *m, uint64_t timeout, const ch
 static int new_call(ClientBus *cb, const char *method, sd_bus_message **ret, ClientError *error) {
         int r;
 
+        /* The bus itself went away (dbus-daemon restarted): a new connection, the pending Wait is lost. */
+        if (sd_bus_is_open(cb->bus) <= 0) {
+                pending_call_done(&cb->wait_call);
+                cb->wait_id = mfree(cb->wait_id);
+                cb->bus = sd_bus_flush_close_unref(cb->bus);
+                r = sd_bus_open_system(&cb->bus);
+                if (r < 0)
+                        return client_error_set(error, r, CLIENT_ERROR_UNREACHABLE,
+                                                "Failed to connect to the system bus: %m");
+        }
+
         r = sd_bus_message_new_method_call(cb->bus, ret, WORKER_SERVICE, WORKER_PATH, WORKER_MANAGER, method);
         if (r < 0)
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to create %s call: %m", method);
@@ -474,6 +485,32 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
         return 0;
 }
 
+/* ReadOutput(id, offset, 0): no data, only whether the output is complete at offset ("eof"). */
+static int client_bus_output_complete(Client *c, const char *id, uint64_t offset, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        ClientBus *cb = c->userdata;
+        const void *data;
+        size_t size;
+        uint64_t next;
+        int r, eof;
+
+        r = new_call(cb, "ReadOutput", &m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "stt", id, offset, UINT64_C(0));
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the ReadOutput call: %m");
+        r = bus_call(cb, m, CALL_TIMEOUT_DEFAULT, "Failed to read the job's output", &reply, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(reply, 'y', &data, &size);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "tb", &next, &eof);
+        if (r < 0)
+                return bad_reply(error, r, "ReadOutput");
+        return eof && next == offset;
+}
+
 static void client_bus_free(Client *c) {
         ClientBus *cb = c->userdata;
 
@@ -492,6 +529,7 @@ static const ClientOps client_bus_ops = {
         .wait = client_bus_wait,
         .open_output = client_bus_open_output,
         .start_follow = client_bus_start_follow,
+        .output_complete = client_bus_output_complete,
         .free = client_bus_free,
 };
 

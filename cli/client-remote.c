@@ -85,8 +85,8 @@ typedef struct RemoteResponse {
         int stream_error;
 } RemoteResponse;
 
-/* Runs f(ssl) with SIGPIPE blocked in this thread (telerun keeps SIGPIPE's default for stdout, and OpenSSL
- * writes to the socket with write(2)); a SIGPIPE it raised is consumed. */
+/* Runs f(ssl) with SIGPIPE blocked in this thread (telerun ignores SIGPIPE, but this module must not depend on
+ * its host's disposition, and OpenSSL writes to the socket with write(2)); a SIGPIPE it raised is consumed. */
 static int remote_ssl_nosigpipe(SSL *ssl, int (*f)(SSL *ssl, const void *data, size_t size), const void *data,
                                 size_t size) {
         sigset_t pipe_set, old;
@@ -770,6 +770,7 @@ typedef struct RemoteStream {
         RemoteConnection conn;
         RemoteResponse resp;
         int fd;   /* our end of the socketpair */
+        bool follow;
 } RemoteStream;
 
 /* Waits until the stream's connection has something to read: 1; or the reader closed its end: 0. */
@@ -823,8 +824,9 @@ static void *remote_stream_thread(void *userdata) {
                 if (HTTP_PARSER_ERRNO(&s->resp.parser) != HPE_OK || used != n)
                         break;
         }
-        if (!s->resp.complete && s->resp.stream_error == 0)
-                /* The reader sees EOF; say that it is not the end of the output. */
+        if (!s->resp.complete && s->resp.stream_error == 0 && !s->follow)
+                /* The reader sees EOF; say that it is not the end of the output. (A follower finds out by itself
+                 * and resumes: follow.h.) */
                 fprintf(stderr, "telerun: the output stream from the gateway was cut off\n");
         ERR_clear_error();
         /* The connection first, then EOF for the reader: its next request (run's wait) finds it idle. */
@@ -856,6 +858,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
         if (!s)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
         s->conn.fd = -EBADF;
+        s->follow = follow;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
                 free(s);
                 return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a socket pair: %m");

@@ -29,15 +29,15 @@ int config_init_defaults(Config *c) {
                 .default_limits = {
                         .cpu_quota_per_sec_usec = USEC_PER_SEC,
                         .memory_max = UINT64_C(512) << 20,
-                        .io_read_bandwidth_max = 10 * 1000 * 1000,
-                        .io_write_bandwidth_max = 10 * 1000 * 1000,
+                        .io_read_bandwidth_max = UINT64_C(10) << 20,
+                        .io_write_bandwidth_max = UINT64_C(10) << 20,
                         .tasks_max = 512,
                 },
                 .max_limits = {
                         .cpu_quota_per_sec_usec = (uint64_t) (ncpu > 0 ? ncpu : 1) * USEC_PER_SEC,
                         .memory_max = UINT64_C(1024) << 20,
-                        .io_read_bandwidth_max = 100 * 1000 * 1000,
-                        .io_write_bandwidth_max = 100 * 1000 * 1000,
+                        .io_read_bandwidth_max = UINT64_C(100) << 20,
+                        .io_write_bandwidth_max = UINT64_C(100) << 20,
                         .tasks_max = 1024,
                 },
         };
@@ -115,10 +115,13 @@ static int config_read_limits(json_object *obj, const char *key, JobLimits *l, c
 
                 if (f == _JOB_LIMIT_MAX)
                         return config_error(err, "unknown limit \"%s\" in \"%s\"", name, key);
-                r = config_read_number(v, f == JOB_LIMIT_CPU ? parse_cpu_quota :
-                                              f == JOB_LIMIT_TASKS ? parse_uint64 : parse_size, &n);
+                if (json_object_is_type(v, json_type_string))
+                        r = job_limit_parse(f, json_object_get_string(v), &n);
+                else
+                        r = config_read_number(v, NULL, &n);
                 if (r < 0 || n == 0)
-                        return config_error(err, "\"%s\".\"%s\": expected a positive number%s", key, name,
+                        return config_error(err, "\"%s\".\"%s\": expected a positive number%s, or \"infinity\"", key,
+                                            name,
                                             f == JOB_LIMIT_CPU ? " (µs per second) or a percentage like \"150%\"" :
                                             f == JOB_LIMIT_TASKS ? "" : " of bytes, or a size like \"512M\"");
                 *job_limits_field(l, f) = n;
@@ -334,6 +337,8 @@ static int config_apply(Config *c, json_object *root, char *err) {
                         r = config_read_limits(v, key, &c->default_limits, err);
                 else if (streq(key, "max_limits"))
                         r = config_read_limits(v, key, &c->max_limits, err);
+                else if (streq(key, "admin_max_limits"))
+                        r = config_read_limits(v, key, &c->admin_max_limits, err);
                 else
                         r = config_error(err, "unknown key \"%s\"", key);
                 if (r < 0)
@@ -468,4 +473,13 @@ bool config_executable_allowed(char **allow, const char *path) {
                 if (fnmatch(*a, path, FNM_PATHNAME) == 0)
                         return true;
         return false;
+}
+
+void config_max_limits(const Config *c, bool admin, JobLimits *ret) {
+        *ret = c->max_limits;
+        if (!admin)
+                return;
+        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
+                if (job_limits_get(&c->admin_max_limits, f) != 0)
+                        *job_limits_field(ret, f) = job_limits_get(&c->admin_max_limits, f);
 }

@@ -50,12 +50,16 @@ typedef struct Config {
         uint64_t retention_usec; /* ended jobs (and their output) are removed this long after they ended */
         JobLimits default_limits;
         JobLimits max_limits;
+        /* What administrators may ask for, per field (0: max_limits applies to them too). "infinity" here
+         * lets them lift a limit that stays capped for everyone else. */
+        JobLimits admin_max_limits;
 } Config;
 
 #define CONFIG_ERROR_MAX 256
 
-/* Built-in defaults: 1 CPU, 512 MiB, 10 MB/s read and write, 512 tasks; maximums 2x the defaults for memory
- * and tasks, every CPU of the machine, 100 MB/s IO; 10 s stop grace; 1 GiB output cap. */
+/* Built-in defaults: 1 CPU, 512 MiB, 10 MiB/s read and write, 512 tasks; maximums 2x the defaults for memory
+ * and tasks, every CPU of the machine, 100 MiB/s IO; 10 s stop grace; 1 GiB output cap. Sizes are powers of
+ * 1024 everywhere (systemd's convention, and what parse_size() reads): "100M" is the built-in maximum. */
 int config_init_defaults(Config *c);
 /* Loads path over the defaults. A missing file (-ENOENT) leaves the defaults. On a parse or validation
  * error returns -EINVAL and describes it in err. Unknown keys are errors: a typo never passes silently. */
@@ -63,6 +67,9 @@ int config_load(Config *c, const char *path, char err[static CONFIG_ERROR_MAX]);
 int config_load_string(Config *c, const char *text, char err[static CONFIG_ERROR_MAX]);
 void config_done(Config *c);
 
+/* The ceiling a job's limits are checked against: max_limits, with admin_max_limits over it for an
+ * administrator. JOB_LIMIT_INFINITY in a field = no ceiling. */
+void config_max_limits(const Config *c, bool admin, JobLimits *ret);
 /* The account a remote principal's jobs run as. */
 const char *config_remote_account(const Config *c, const char *principal);
 /* The merged policy of a principal. */

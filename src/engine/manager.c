@@ -1037,16 +1037,21 @@ static int manager_check_isolation(const PrincipalPolicy *policy, const JobIsola
         return 0;
 }
 
-static int manager_check_limits(Manager *m, const JobLimits *l, sd_bus_error *error) {
+static int manager_check_limits(Manager *m, const JobLimits *l, bool admin, sd_bus_error *error) {
+        JobLimits max;
         JobLimitField f;
         int r;
 
-        r = job_limits_check(l, &m->config->max_limits, &f);
+        config_max_limits(m->config, admin, &max);
+        r = job_limits_check(l, &max, &f);
+        if (r == -E2BIG && job_limits_get(l, f) == JOB_LIMIT_INFINITY)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "%s=infinity (no limit) is above the maximum %" PRIu64 " this host allows.",
+                                         job_limit_name(f), job_limits_get(&max, f));
         if (r == -E2BIG)
                 return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
                                          "%s=%" PRIu64 " is above the maximum %" PRIu64 " this host allows.",
-                                         job_limit_name(f), job_limits_get(l, f),
-                                         job_limits_get(&m->config->max_limits, f));
+                                         job_limit_name(f), job_limits_get(l, f), job_limits_get(&max, f));
         if (r == -ERANGE)
                 return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
                                          "%s=%" PRIu64 " is below the minimum %" PRIu64 " a job needs.",
@@ -1125,7 +1130,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (profile)
                 job_limits_apply_defaults(&j->limits, &profile->limits);
         job_limits_apply_defaults(&j->limits, &m->config->default_limits);
-        r = manager_check_limits(m, &j->limits, error);
+        r = manager_check_limits(m, &j->limits, p->admin, error);
         if (r < 0)
                 return r;
         j->runtime_max_usec = req->runtime_max_usec ? req->runtime_max_usec : profile ? profile->runtime_max_usec : 0;

@@ -24,7 +24,7 @@ static void test_defaults(void) {
         g_assert_cmpint(config_init_defaults(&c), ==, 0);
         g_assert_cmpuint(c.default_limits.cpu_quota_per_sec_usec, ==, 1000000);
         g_assert_cmpuint(c.default_limits.memory_max, ==, 512ULL << 20);
-        g_assert_cmpuint(c.default_limits.io_read_bandwidth_max, ==, 10000000);
+        g_assert_cmpuint(c.default_limits.io_read_bandwidth_max, ==, 10ULL << 20);
         g_assert_cmpuint(c.default_limits.tasks_max, ==, 512);
         g_assert_cmpuint(c.stop_grace_usec, ==, 10000000);
         g_assert_cmpuint(c.output_max_bytes, ==, 1ULL << 30);
@@ -53,6 +53,57 @@ static void test_full(void) {
         g_assert_cmpstr(config_remote_account(&c, "alice"), ==, "alice-remote");
         g_assert_cmpstr(config_remote_account(&c, "bob"), ==, "teleworker-job");
         config_done(&c);
+}
+
+/* One convention for sizes (powers of 1024): what telerun sends for "100M" is within the built-in maximum, and
+ * "infinity" lifts a ceiling (admin_max_limits: for administrators only). */
+static void test_units_and_infinity(void) {
+        Config c;
+        JobLimits l = {}, max;
+        JobLimitField f;
+        uint64_t v;
+        char err[CONFIG_ERROR_MAX];
+
+        g_assert_cmpint(config_init_defaults(&c), ==, 0);
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_IO_WRITE, "100M", &v), ==, 0);
+        g_assert_cmpuint(v, ==, 104857600);
+        g_assert_cmpuint(c.max_limits.io_write_bandwidth_max, ==, 104857600);
+        g_assert_cmpuint(c.max_limits.io_read_bandwidth_max, ==, 104857600);
+        l.io_write_bandwidth_max = v;
+        config_max_limits(&c, false, &max);
+        g_assert_cmpint(job_limits_check(&l, &max, &f), ==, 0);
+        l.io_write_bandwidth_max = v + 1;
+        g_assert_cmpint(job_limits_check(&l, &max, &f), ==, -E2BIG);
+        g_assert_cmpint(f, ==, JOB_LIMIT_IO_WRITE);
+        config_done(&c);
+
+        g_assert_cmpint(config_init_defaults(&c), ==, 0);
+        g_assert_cmpint(config_load_string(&c, "{\"admin_max_limits\": {\"MemoryMax\": \"infinity\", \"TasksMax\": 2048}}",
+                                           err), ==, 0);
+        l = (JobLimits) { .memory_max = JOB_LIMIT_INFINITY };
+        config_max_limits(&c, false, &max);
+        g_assert_cmpint(job_limits_check(&l, &max, &f), ==, -E2BIG);
+        g_assert_cmpint(f, ==, JOB_LIMIT_MEMORY);
+        config_max_limits(&c, true, &max);
+        g_assert_cmpuint(max.memory_max, ==, JOB_LIMIT_INFINITY);
+        g_assert_cmpuint(max.tasks_max, ==, 2048);
+        g_assert_cmpuint(max.io_read_bandwidth_max, ==, c.max_limits.io_read_bandwidth_max);
+        g_assert_cmpint(job_limits_check(&l, &max, &f), ==, 0);
+        config_done(&c);
+
+        /* "infinity" in max_limits: no ceiling for anyone */
+        g_assert_cmpint(config_init_defaults(&c), ==, 0);
+        g_assert_cmpint(config_load_string(&c, "{\"max_limits\": {\"IOReadBandwidthMax\": \"infinity\"},"
+                                           " \"default_limits\": {\"IOReadBandwidthMax\": \"infinity\"}}", err), ==, 0);
+        g_assert_cmpuint(c.default_limits.io_read_bandwidth_max, ==, JOB_LIMIT_INFINITY);
+        l = (JobLimits) { .io_read_bandwidth_max = JOB_LIMIT_INFINITY };
+        config_max_limits(&c, false, &max);
+        g_assert_cmpint(job_limits_check(&l, &max, &f), ==, 0);
+        config_done(&c);
+
+        load("{\"default_limits\": {\"MemoryMax\": \"infinity\"}}", -EINVAL, "MemoryMax");
+        load("{\"admin_max_limits\": {\"MemoryMax\": \"infinite\"}}", -EINVAL, "\"infinity\"");
+        load("{\"admin_max_limits\": {\"MemoryMax\": 0}}", -EINVAL, "MemoryMax");
 }
 
 static void test_errors(void) {
@@ -92,6 +143,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/defaults", test_defaults);
         g_test_add_func("/config/full", test_full);
         g_test_add_func("/config/errors", test_errors);
+        g_test_add_func("/config/units-and-infinity", test_units_and_infinity);
         g_test_add_func("/config/missing-file", test_missing_file);
         return g_test_run();
 }
