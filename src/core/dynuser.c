@@ -30,7 +30,7 @@
 
 struct DynUserTable {
         char *dir;
-        DynUser *users;
+        DynUser **users; /* pointers: entries stay where they are while the table grows */
         size_t n_users;
 };
 
@@ -82,27 +82,27 @@ int dynuser_taken_nss(uid_t n, const char *name, void *userdata) {
 
 const DynUser *dynuser_by_uid(const DynUserTable *t, uid_t uid) {
         for (size_t i = 0; t && i < t->n_users; i++)
-                if (t->users[i].uid == uid)
-                        return &t->users[i];
+                if (t->users[i]->uid == uid)
+                        return t->users[i];
         return NULL;
 }
 
 const DynUser *dynuser_by_name(const DynUserTable *t, const char *name) {
         for (size_t i = 0; t && name && i < t->n_users; i++)
-                if (streq(t->users[i].name, name))
-                        return &t->users[i];
+                if (streq(t->users[i]->name, name))
+                        return t->users[i];
         return NULL;
 }
 
 const DynUser *dynuser_by_principal(const DynUserTable *t, const char *principal) {
         for (size_t i = 0; t && principal && i < t->n_users; i++)
-                if (streq(t->users[i].principal, principal))
-                        return &t->users[i];
+                if (streq(t->users[i]->principal, principal))
+                        return t->users[i];
         return NULL;
 }
 
 const DynUser *dynuser_at(const DynUserTable *t, size_t i) {
-        return t && i < t->n_users ? &t->users[i] : NULL;
+        return t && i < t->n_users ? t->users[i] : NULL;
 }
 
 size_t dynuser_count(const DynUserTable *t) {
@@ -112,8 +112,10 @@ size_t dynuser_count(const DynUserTable *t) {
 DynUserTable *dynuser_table_free(DynUserTable *t) {
         if (!t)
                 return NULL;
-        for (size_t i = 0; i < t->n_users; i++)
-                free(t->users[i].principal);
+        for (size_t i = 0; i < t->n_users; i++) {
+                free(t->users[i]->principal);
+                free(t->users[i]);
+        }
         free(t->users);
         free(t->dir);
         free(t);
@@ -121,7 +123,7 @@ DynUserTable *dynuser_table_free(DynUserTable *t) {
 }
 
 static int dynuser_table_add(DynUserTable *t, const char *principal, uid_t uid, const char *name) {
-        DynUser *a;
+        DynUser **a, *u;
 
         if (t->n_users >= DYNUSER_TABLE_MAX)
                 return -ENOSPC;
@@ -129,12 +131,16 @@ static int dynuser_table_add(DynUserTable *t, const char *principal, uid_t uid, 
         if (!a)
                 return -ENOMEM;
         t->users = a;
-        a = &t->users[t->n_users];
-        *a = (DynUser) { .principal = strdup(principal), .uid = uid };
-        if (!a->principal)
+        u = new0(DynUser, 1);
+        if (!u)
                 return -ENOMEM;
-        snprintf(a->name, sizeof(a->name), "%s", name);
-        t->n_users++;
+        *u = (DynUser) { .principal = strdup(principal), .uid = uid };
+        if (!u->principal) {
+                free(u);
+                return -ENOMEM;
+        }
+        snprintf(u->name, sizeof(u->name), "%s", name);
+        t->users[t->n_users++] = u;
         return 0;
 }
 
@@ -340,7 +346,7 @@ int dynuser_acquire(DynUserTable *t, const char *principal, uid_t min, uid_t max
                 r = dynuser_table_add(t, principal, uid, name);
                 if (r < 0)
                         return r;
-                *ret = &t->users[t->n_users - 1];
+                *ret = t->users[t->n_users - 1];
                 return 0;
         }
         return -ENOSPC;

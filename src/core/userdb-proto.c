@@ -189,7 +189,7 @@ static int userdb_out_add(UserdbOut *o, json_object *obj) {
 
         if (!obj)
                 return -ENOMEM;
-        s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+        s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!s) {
                 json_object_put(obj);
                 return -ENOMEM;
