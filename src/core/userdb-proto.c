@@ -240,6 +240,8 @@ static json_object *userdb_record(const DynUser *u, bool group) {
         } else
                 json_object_object_add(rec, "gid", json_object_new_int64(u->uid));
         json_object_object_add(rec, "disposition", json_object_new_string("dynamic"));
+        /* nss-systemd refuses records that do not say which service they come from */
+        json_object_object_add(rec, "service", json_object_new_string(USERDB_SERVICE));
         return rec;
 }
 

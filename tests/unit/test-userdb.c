@@ -80,6 +80,7 @@ static void test_lookups(Fixture *f, gconstpointer data) {
         assert_contains(a, "\"gid\":80000");
         assert_contains(a, "\"homeDirectory\":\"/\"");
         assert_contains(a, "\"incomplete\":false");
+        assert_contains(a, "\"service\":\"" USERDB_SERVICE "\"");
         g_assert_null(strstr(a, "continues"));
 
         g_autofree char *b = ask(f->table, GETUSER "\"userName\":\"tw_80001\"," SVC "}}");
