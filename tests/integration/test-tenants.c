@@ -45,17 +45,7 @@ static int remote_start(const char *principal, const char *const *argv, const ch
         g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
         g_assert_cmpint(sd_bus_message_append_strv(m, (char **) env), >=, 0);
         g_assert_cmpint(sd_bus_message_append(m, "s", ""), >=, 0);
-        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
-        for (const char *const *o = opts; o && o[0]; o += 2) {
-                if (g_str_has_prefix(o[0], "Private"))
-                        g_assert_cmpint(sd_bus_message_append(m, "{sv}", o[0], "b", atoi(o[1])), >=, 0);
-                else if (g_str_equal(o[0], "Profile"))
-                        g_assert_cmpint(sd_bus_message_append(m, "{sv}", o[0], "s", o[1]), >=, 0);
-                else
-                        g_assert_cmpint(sd_bus_message_append(m, "{sv}", o[0], "t",
-                                                              g_ascii_strtoull(o[1], NULL, 10)), >=, 0);
-        }
-        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        tb_append_options(m, opts);
         r = sd_bus_call(gw, m, LONG_TIMEOUT, error, &reply);
         sd_bus_message_unref(m);
         if (r < 0)
