@@ -147,7 +147,6 @@ static int bus_check_remote_name(BusApi *a, const char *name, sd_bus_error *erro
         struct passwd *pw;
         PrincipalPolicy policy;
 
-        errno = 0;
         pw = getpwnam(name);
         if (!streq(name, "root") && (!pw || pw->pw_uid >= 1000))
                 return 0;
