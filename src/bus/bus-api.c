@@ -15,6 +15,7 @@
 
 #include "bus-api.h"
 #include "errors.h"
+#include "log.h"
 #include "macro.h"
 
 #define BUS_NAME "org.teleworker.worker1"
@@ -108,8 +109,11 @@ static int bus_sender_uid(BusApi *a, sd_bus_message *msg, uid_t *ret) {
         return 0;
 }
 
-/* The sender's principal: its effective uid's user name; root and the admin group administer. */
+/* The sender's principal: its effective uid's user name; root and the admin group administer. A uid of a
+ * remote principal's dynamic user (its job calling us) is that remote principal, never an administrator:
+ * the job sees and may do what its principal may through the gateway, and no more. */
 static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error) {
+        const DynUser *dyn;
         struct passwd *pw;
         uid_t uid;
         int r;
@@ -117,6 +121,11 @@ static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, s
         r = bus_sender_uid(a, msg, &uid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to determine the caller's credentials: %m");
+        dyn = dynuser_by_uid(manager_dynamic_users(a->manager), uid);
+        if (dyn) {
+                *ret = (Principal) { .name = strdup(dyn->principal), .uid = uid, .remote = true };
+                return ret->name ? 0 : -ENOMEM;
+        }
         pw = getpwuid(uid);
         if (!pw || !principal_name_is_valid(pw->pw_name))
                 return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
@@ -127,6 +136,28 @@ static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, s
                 .admin = uid == 0 || user_in_group(pw, manager_config(a->manager)->admin_group),
         };
         return ret->name ? 0 : -ENOMEM;
+}
+
+/* A certificate's name never stands for a system account: "root", or a name the user database gives a
+ * uid below 1000, would own (and, through the shared name space of principals, list and stop) that
+ * account's local jobs and inherit its policy entry. Only a policy entry of that very name with
+ * "remote_system_account": true lets such a principal in. (teleworkerd sets SYSTEMD_BYPASS_USERDB for
+ * its own userdb service, so this lookup never waits for this process.) */
+static int bus_check_remote_name(BusApi *a, const char *name, sd_bus_error *error) {
+        struct passwd *pw;
+        PrincipalPolicy policy;
+
+        pw = getpwnam(name);
+        if (!streq(name, "root") && (!pw || pw->pw_uid >= 1000))
+                return 0;
+        config_principal_policy(manager_config(a->manager), name, &policy);
+        if (policy.named && policy.remote_system_account)
+                return 0;
+        log_warning("Refused remote principal '%s': it names the system account %s (uid %u); a policy entry "
+                    "\"%s\" with \"remote_system_account\": true would allow it.", name, name,
+                    pw ? (unsigned) pw->pw_uid : 0u, name);
+        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                 "The remote principal '%s' names a system account.", name);
 }
 
 /* Reads "sb" (principal, admin) of a Remote call, after checking the sender is the gateway's account. */
@@ -149,6 +180,9 @@ static int bus_remote_principal(BusApi *a, sd_bus_message *msg, Principal *ret, 
                 return r;
         if (!principal_name_is_valid(name))
                 return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "Invalid principal name.");
+        r = bus_check_remote_name(a, name, error);
+        if (r < 0)
+                return r;
         *ret = (Principal) { .name = strdup(name), .uid = UID_INVALID, .admin = admin, .remote = true };
         return ret->name ? 0 : -ENOMEM;
 }

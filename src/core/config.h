@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "job.h"
 
@@ -16,17 +17,25 @@ typedef struct ConfigProfile {
 /* Policy for one principal, or for every principal without an entry of its own ("*"). */
 typedef struct ConfigPrincipal {
         char *principal;
-        char *account;      /* remote principals' jobs run as this account (local callers: themselves) */
+        char *account;      /* remote principals' jobs run as this account (local callers: themselves); unset: a
+                             * dynamic user of its own (dynuser.h) */
         char *profile;      /* default profile of its jobs */
         unsigned max_jobs;  /* concurrent (not ended) jobs; 0 = no cap */
         char **allow;       /* executables it may run (fnmatch patterns on the resolved path); NULL = any */
         int network;        /* -1 unset (inherit "*"), 0 loopback only, 1 the host's network */
         JobLimits slice_limits; /* caps on the sum of its jobs (its teleworker-<name>.slice); 0 = none */
+        int profile_locked;     /* -1 unset; 1: its jobs may not pick another profile nor exceed its limits */
+        int isolation_optional; /* -1 unset; 1: its remote jobs may turn PrivatePID/PrivateTmp off */
+        bool remote_system_account; /* a certificate may name this system account (root, uid < 1000) */
 } ConfigPrincipal;
 
 /* What a principal may do, all entries merged: its own, then "*", then the built-in defaults. */
 typedef struct PrincipalPolicy {
-        const char *account;
+        const char *account;           /* NULL: remote jobs run as the principal's dynamic user */
+        bool named;                    /* the policy has an entry of this very name (not just "*") */
+        bool profile_locked;
+        bool isolation_optional;
+        bool remote_system_account;    /* only from the principal's own entry, never from "*" */
         const ConfigProfile *profile;
         unsigned max_jobs;
         char **allow;
@@ -37,7 +46,8 @@ typedef struct PrincipalPolicy {
 typedef struct Config {
         char *admin_group;       /* members (and root) administer every job */
         char *gateway_user;      /* the only uid allowed to assert remote principals */
-        char *remote_user;       /* account remote principals' jobs run as, unless mapped */
+        uid_t dynamic_uid_min;   /* remote principals without an account get a uid of this range */
+        uid_t dynamic_uid_max;
         ConfigPrincipal *principals;
         size_t n_principals;
         ConfigProfile *profiles;
@@ -70,7 +80,11 @@ void config_done(Config *c);
 /* The ceiling a job's limits are checked against: max_limits, with admin_max_limits over it for an
  * administrator. JOB_LIMIT_INFINITY in a field = no ceiling. */
 void config_max_limits(const Config *c, bool admin, JobLimits *ret);
-/* The account a remote principal's jobs run as. */
+/* Checks the policy's accounts against the user database (config_load checks only names): none may be
+ * root (uid 0), the gateway_user's uid or a uid of the dynamic range. -EINVAL with err set. */
+int config_check_accounts(const Config *c, char err[static CONFIG_ERROR_MAX]);
+
+/* The account a remote principal's jobs run as; NULL: its own dynamic user. */
 const char *config_remote_account(const Config *c, const char *principal);
 /* The merged policy of a principal. */
 void config_principal_policy(const Config *c, const char *principal, PrincipalPolicy *ret);

@@ -90,6 +90,7 @@ struct Manager {
         void *changed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */
         sd_event_source *retention_timer;
+        DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
 };
 
 

@@ -930,21 +930,80 @@ int job_watch_control(Job *j) {
         return 0;
 }
 
-static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct passwd **ret_pw, sd_bus_error *error) {
+void manager_set_dynamic_users(Manager *m, DynUserTable *t) {
+        m->dynamic_users = t;
+}
+
+DynUserTable *manager_dynamic_users(Manager *m) {
+        return m->dynamic_users;
+}
+
+/* A remote principal without an account in the policy runs as its own dynamic user: allocated (and
+ * persisted) on its first job, the same uid ever after, a group of the same number, no home. */
+static int job_dynamic_account(Manager *m, const Principal *p, struct passwd *ret, sd_bus_error *error) {
+        const Config *c = m->config;
+        const DynUser *u;
+        int r;
+
+        if (!m->dynamic_users)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
+                                         "Remote principal '%s' has no account and dynamic users are unavailable.",
+                                         p->name);
+        r = dynuser_acquire(m->dynamic_users, p->name, c->dynamic_uid_min, c->dynamic_uid_max, dynuser_taken_nss,
+                            NULL, &u);
+        if (r == -ENOSPC)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
+                                         "No free uid left in the dynamic range %u-%u for '%s'.",
+                                         (unsigned) c->dynamic_uid_min, (unsigned) c->dynamic_uid_max, p->name);
+        if (r == -EADDRINUSE)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
+                                         "The dynamic uid of '%s' now belongs to an account of the host; its "
+                                         "jobs are refused until that is resolved.", p->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to allocate a dynamic user for '%s': %m", p->name);
+        *ret = (struct passwd) {
+                .pw_name = (char *) u->name,
+                .pw_uid = u->uid,
+                .pw_gid = (gid_t) u->uid,
+                .pw_dir = (char *) "/",
+                .pw_shell = (char *) "/usr/sbin/nologin",
+        };
+        return 0;
+}
+
+/* A mapped account must not be one that acts for others (config_check_accounts() said so at load, but
+ * the user database may have changed since). */
+static bool job_account_forbidden(Manager *m, uid_t uid) {
+        const Config *c = m->config;
+        struct passwd *gw = c->gateway_user ? getpwnam(c->gateway_user) : NULL;
+
+        return uid == 0 || (gw && gw->pw_uid == uid) || (uid >= c->dynamic_uid_min && uid <= c->dynamic_uid_max) ||
+               dynuser_by_uid(m->dynamic_users, uid);
+}
+
+static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct passwd *dyn, struct passwd **ret_pw,
+                               sd_bus_error *error) {
         struct passwd *pw;
+        int r;
 
         errno = 0;
-        if (p->remote) {
+        if (p->remote && !config_remote_account(m->config, p->name)) {
+                r = job_dynamic_account(m, p, dyn, error);
+                if (r < 0)
+                        return r;
+                pw = dyn;
+        } else if (p->remote) {
                 const char *account = config_remote_account(m->config, p->name);
                 pw = getpwnam(account);
                 if (!pw)
                         return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
                                                  "The account '%s' that remote jobs of '%s' run as does not exist.",
                                                  account, p->name);
-                if (pw->pw_uid == 0)
+                if (job_account_forbidden(m, pw->pw_uid))
                         return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                                 "Remote jobs may not run as root ('%s' maps to '%s').", p->name,
-                                                 account);
+                                                 "Remote jobs may not run as '%s' (uid %u is root's, the gateway's "
+                                                 "or a dynamic user's; '%s' maps to it).", account,
+                                                 (unsigned) pw->pw_uid, p->name);
         } else {
                 pw = getpwuid(p->uid);
                 if (!pw)
@@ -1022,8 +1081,11 @@ int job_slice_name(const char *principal, char **ret) {
         return 0;
 }
 
-static int manager_check_isolation(const PrincipalPolicy *policy, const JobIsolation *req, JobIsolation *ret,
-                                   sd_bus_error *error) {
+/* Remote principals share the host with each other: their jobs always get their own PID namespace (no
+ * /proc of another tenant's processes, no signals across) and their own /tmp, /var/tmp and /dev/shm,
+ * unless the policy lets that principal turn them off ("isolation_optional"). */
+static int manager_check_isolation(const PrincipalPolicy *policy, bool remote, const JobIsolation *req,
+                                   JobIsolation *ret, sd_bus_error *error) {
         *ret = (JobIsolation) {
                 .private_pid = req->private_pid >= 0 ? req->private_pid : 1,
                 .private_tmp = req->private_tmp >= 0 ? req->private_tmp : 1,
@@ -1034,6 +1096,40 @@ static int manager_check_isolation(const PrincipalPolicy *policy, const JobIsola
                 return sd_bus_error_set(error, TW_ERROR_ACCESS_DENIED,
                                         "The policy does not allow this principal's jobs on the network "
                                         "(PrivateNetwork=false refused).");
+        if (remote && !policy->isolation_optional && (!ret->private_pid || !ret->private_tmp))
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "Remote jobs always run with PrivatePID and PrivateTmp (%s=false refused; "
+                                         "the policy's \"isolation_optional\" allows it).",
+                                         !ret->private_pid ? "PrivatePID" : "PrivateTmp");
+        return 0;
+}
+
+/* With "profile_locked" the principal's profile is a ceiling: no other profile, and no limit above the
+ * profile's own (or the defaults, for the "default" profile). */
+static int manager_check_profile_lock(Manager *m, const PrincipalPolicy *policy, const JobRequest *req,
+                                      sd_bus_error *error) {
+        const char *own = policy->profile ? policy->profile->name : "default";
+        const JobLimits *ceiling = policy->profile ? &policy->profile->limits : &m->config->default_limits;
+
+        if (!policy->profile_locked)
+                return 0;
+        if (req->profile && *req->profile && !streq(req->profile, own))
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "The policy locks this principal's jobs to the profile '%s' "
+                                         "(Profile=%s refused).", own, req->profile);
+        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++) {
+                uint64_t cap = job_limits_get(ceiling, f) ? job_limits_get(ceiling, f) :
+                                                            job_limits_get(&m->config->default_limits, f);
+                if (cap && job_limits_get(&req->limits, f) > cap)
+                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                                 "%s=%" PRIu64 " is above %" PRIu64 ", the limit of the profile '%s' "
+                                                 "this principal is locked to.", job_limit_name(f),
+                                                 job_limits_get(&req->limits, f), cap, own);
+        }
+        if (policy->profile && policy->profile->runtime_max_usec &&
+            req->runtime_max_usec > policy->profile->runtime_max_usec)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "RuntimeMaxSec is above the profile '%s' this principal is locked to.", own);
         return 0;
 }
 
@@ -1094,7 +1190,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         const ConfigProfile *profile;
         PrincipalPolicy policy;
         Job *job;
-        struct passwd *pw = NULL;
+        struct passwd *pw = NULL, dyn = {};
         const char *path;
         struct stat st;
         int r;
@@ -1117,6 +1213,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         job_usage_reset(&j->final_usage);
 
         config_principal_policy(m->config, p->name, &policy);
+        r = manager_check_profile_lock(m, &policy, req, error);
+        if (r < 0)
+                return r;
         profile = policy.profile;
         if (req->profile && *req->profile) {
                 profile = config_find_profile(m->config, req->profile);
@@ -1135,7 +1234,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return r;
         j->runtime_max_usec = req->runtime_max_usec ? req->runtime_max_usec : profile ? profile->runtime_max_usec : 0;
 
-        r = manager_check_isolation(&policy, &req->isolation, &j->isolation, error);
+        r = manager_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
         if (r < 0)
                 return r;
         if (policy.max_jobs > 0 && manager_count_active(m, p->name) >= policy.max_jobs)
@@ -1150,7 +1249,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 if (job_limits_get(&policy.slice_limits, f))
                         j->slice_limits_set = true;
 
-        r = job_resolve_account(m, j, p, &pw, error);
+        r = job_resolve_account(m, j, p, &dyn, &pw, error);
         if (r < 0)
                 return r;
 

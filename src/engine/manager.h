@@ -15,6 +15,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "dynuser.h"
 #include "job.h"
 #include "macro.h"
 #include "output.h"
@@ -55,6 +56,10 @@ Manager *manager_free(Manager *m);
 DEFINE_FREE_FUNC(Manager, manager_free);
 void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *userdata);
 const Config *manager_config(Manager *m);
+/* The table remote principals' uids come from (owned by the caller, outlives the manager). Without one,
+ * remote principals that the policy maps to no account are refused. */
+void manager_set_dynamic_users(Manager *m, DynUserTable *t);
+DynUserTable *manager_dynamic_users(Manager *m);
 
 /* Validates and starts; *ret gets the job (owned by the manager) as soon as it exists. done fires once the
  * job runs in its scope, or with the reason it could not start. Returns <0 with error set when the request

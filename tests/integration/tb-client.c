@@ -144,16 +144,9 @@ static int read_job_props(sd_bus_message *m, TbJob *j) {
         return sd_bus_message_exit_container(m);
 }
 
-int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error) {
-        sd_bus_message *m = NULL, *reply = NULL;
-        const char *id;
-        int r;
-
-        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE, "Start"), >=, 0);
-        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
+void tb_append_options(sd_bus_message *m, const char *const *opts) {
         g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
-        for (const char *const *l = limits; l && l[0]; l += 2) {
+        for (const char *const *l = opts; l && l[0]; l += 2) {
                 if (g_str_has_prefix(l[0], "Private") || g_str_has_prefix(l[0], "Protect"))
                         g_assert_cmpint(sd_bus_message_append(m, "{sv}", l[0], "b", atoi(l[1])), >=, 0);
                 else if (g_str_equal(l[0], "Profile"))
@@ -162,6 +155,17 @@ int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, ch
                         g_assert_cmpint(sd_bus_message_append(m, "{sv}", l[0], "t", g_ascii_strtoull(l[1], NULL, 10)), >=, 0);
         }
         g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+}
+
+int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        const char *id;
+        int r;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE, "Start"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
+        tb_append_options(m, limits);
         r = sd_bus_call(bus, m, LONG_TIMEOUT, error, &reply);
         sd_bus_message_unref(m);
         if (r < 0)

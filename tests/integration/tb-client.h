@@ -27,6 +27,8 @@ void tb_job_clear(TbJob *j);
  * only while connecting: the bus records the peer's credentials at connect and authentication time). */
 sd_bus *tb_bus_as(uid_t uid);
 
+/* Appends Start's a{sv} options from NULL-terminated pairs of name and value (also for Remote StartAs). */
+void tb_append_options(sd_bus_message *m, const char *const *opts);
 /* Start argv with options given as NULL-terminated pairs of name and value: limits as numbers
  * ("MemoryMax", "104857600"), Private and Protect options as "0"/"1", "Profile" as a name. */
 int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error);

@@ -157,7 +157,7 @@ static void test_output_byte_exact(void) {
         g_assert_cmpstr(jstr(o, "state"), ==, "success");
         g_assert_cmpint(jint(o, "exit_code"), ==, 0);
         g_assert_cmpstr(jstr(o, "owner"), ==, "alice");
-        g_assert_cmpstr(jstr(o, "user"), ==, "teleworker-job");
+        g_assert_cmpstr(jstr(o, "user"), ==, "tw-alice"); /* its own dynamic user (issue #12) */
 
         g_free(target);
         target = g_strdup_printf("/v1/jobs/%s/output", id);
