@@ -24,6 +24,7 @@ struct JobWaiter {
 struct Job {
         Manager *manager;
         Job *prev, *next;
+        uint64_t seq; /* job_seq() */
 
         char id[JOB_ID_STRING_MAX];
         char *unit;
@@ -85,6 +86,7 @@ struct Manager {
         char *exec_path;
         Job *jobs_head, *jobs_tail;
         unsigned n_jobs;
+        uint64_t last_seq;          /* the seq of the newest job linked */
         sd_bus_slot *job_removed_slot;
         job_changed_handler_t changed;
         void *changed_userdata;
