@@ -114,3 +114,6 @@ void job_remove_record(Job *j);
 int manager_fdstore_add(Manager *m, int fd, const char *kind, const Job *j);
 void manager_fdstore_remove(Manager *m, const char *kind, const Job *j);
 int manager_load_jobs(Manager *m);
+/* The records of jobs_dir as unlinked jobs, one per id, oldest first; -ENOMEM and nothing when any could
+ * not be read for want of memory (manager_load_jobs() then leaves the fd store alone). */
+int manager_read_records(Manager *m, Job ***ret, size_t *ret_n);
