@@ -233,6 +233,25 @@ static void test_list_attack(void) {
                                                     "list", "--json", NULL });
         g_assert_cmpuint(count_ids(o, (char **) ids->pdata, ids->len), ==, BIG_JOBS);
         json_object_put(o);
+        {
+                /* the same per-argument bound for a remote start: the daemon's InvalidArgs, a 400 */
+                g_autoptr(GString) body = g_string_new("{\"argv\": [\"/bin/echo\", \"");
+                SSL_CTX *ctx = tb_tls_ctx("alice");
+                TbTls c;
+                TbHttp h;
+
+                for (int i = 0; i < 200 * 1024; i++)
+                        g_string_append_c(body, 'z');
+                g_string_append(body, "\"]}");
+                g_assert_cmpint(tb_tls_connect(&c, ctx, GW_PORT), ==, 0);
+                g_assert_cmpint(tb_http_request(&c, "POST", "/v1/jobs", body->str, &h, 30000), ==, 0);
+                g_test_message("POST /v1/jobs with a 200 KiB argument: %u %s", h.status, h.body->str);
+                g_assert_cmpuint(h.status, ==, 400);
+                g_assert_nonnull(strstr(h.body->str, "invalid-argument"));
+                tb_http_done(&h);
+                tb_tls_close(&c, TB_CLOSE_NOTIFY);
+                SSL_CTX_free(ctx);
+        }
         tb_gateway_stop(&gateway);
 
         /* the daemon is the same process, still on the bus, and serves another user */
