@@ -753,25 +753,32 @@ static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *err
 }
 
 /* List cursors: "<instance>-<seq>", the last job of the page. Opaque to callers (docs/dbus.md). */
-static int list_cursor_parse(BusApi *a, const char *cursor, uint64_t *ret, sd_bus_error *error) {
+int bus_list_cursor_parse(const char *cursor, uint64_t instance, uint64_t *ret_seq) {
         size_t len = cursor ? strlen(cursor) : 0;
-        uint64_t instance, seq;
 
         if (len == 0) {
-                *ret = 0;
+                *ret_seq = 0;
                 return 0;
         }
         /* 16 hex digits, '-', 1 to 19 decimal digits (strtoull alone would take signs and spaces too). */
         if (len < 18 || len > 16 + 1 + 19 || cursor[16] != '-' || strspn(cursor, "0123456789abcdef") != 16 ||
             strspn(cursor + 17, "0123456789") != len - 17)
-                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS,
-                                        "Malformed cursor: pass \"\" or the 'next' of the previous page.");
-        instance = strtoull(cursor, NULL, 16);
-        seq = strtoull(cursor + 17, NULL, 10);
-        if (instance != a->instance)
+                return -EINVAL;
+        if (strtoull(cursor, NULL, 16) != instance)
+                return -ESTALE;
+        *ret_seq = strtoull(cursor + 17, NULL, 10);
+        return 0;
+}
+
+static int list_cursor_parse(BusApi *a, const char *cursor, uint64_t *ret, sd_bus_error *error) {
+        int r = bus_list_cursor_parse(cursor, a->instance, ret);
+
+        if (r == -ESTALE)
                 return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS,
                                         "The cursor is from an earlier run of teleworkerd: list again from \"\".");
-        *ret = seq;
+        if (r < 0)
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS,
+                                        "Malformed cursor: pass \"\" or the 'next' of the previous page.");
         return 0;
 }
 

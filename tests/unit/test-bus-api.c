@@ -218,6 +218,25 @@ static void test_options_runtime(void) {
         sd_bus_message_unref(m);
 }
 
+static void test_list_cursor(void) {
+        uint64_t seq = 99;
+
+        g_assert_cmpint(bus_list_cursor_parse("", 0xab, &seq), ==, 0);
+        g_assert_cmpuint(seq, ==, 0);
+        g_assert_cmpint(bus_list_cursor_parse(NULL, 0xab, &seq), ==, 0);
+        g_assert_cmpint(bus_list_cursor_parse("00000000000000ab-42", 0xab, &seq), ==, 0);
+        g_assert_cmpuint(seq, ==, 42);
+        g_assert_cmpint(bus_list_cursor_parse("00000000000000ab-9999999999999999999", 0xab, &seq), ==, 0);
+        g_assert_cmpuint(seq, ==, UINT64_C(9999999999999999999));
+        g_assert_cmpint(bus_list_cursor_parse("00000000000000ac-42", 0xab, &seq), ==, -ESTALE);
+        const char *bad[] = { "x", "00000000000000ab", "00000000000000ab-", "00000000000000ab--1",
+                              "00000000000000ab-+1", "00000000000000ab- 1", "00000000000000AB-1",
+                              "0000000000000ab-1", "000000000000000ab-1", "00000000000000ab-1x",
+                              "00000000000000ab-99999999999999999999", " 0000000000000ab-1" };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+                g_assert_cmpint(bus_list_cursor_parse(bad[i], 0xab, &seq), ==, -EINVAL);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/bus-api/strv/within-bounds", test_strv_within_bounds);
@@ -227,5 +246,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/bus-api/strv/huge-array-is-cheap", test_strv_huge_array_is_cheap);
         g_test_add_func("/bus-api/options/duplicate", test_options_duplicate);
         g_test_add_func("/bus-api/options/runtime", test_options_runtime);
+        g_test_add_func("/bus-api/list-cursor", test_list_cursor);
         return g_test_run();
 }
