@@ -477,6 +477,8 @@ static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
                 r = bus_job_list_append_json(reply, jobs);
                 if (r >= 0)
                         r = sd_bus_message_read(reply, "s", &next);
+                if (r >= 0 && *next && streq(next, cursor))
+                        r = -EBADMSG; /* the same page again: it would never end */
                 if (r < 0)
                         return bad_reply(error, r, "ListPage");
                 free(cursor);
