@@ -745,23 +745,49 @@ static int client_remote_wait(Client *c, const char *id, json_object **ret, Clie
                                   ret, error);
 }
 
+/* GET /v1/jobs page by page (docs/http.md): "next" is the cursor of the following page, null after the last. */
 static int client_remote_list(Client *c, json_object **ret, ClientError *error) {
-        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(json_object_putp) json_object *all = NULL;
+        _cleanup_(freep) char *target = strdup("/v1/jobs");
         ClientRemote *cr = c->userdata;
-        RemoteResponse resp;
-        json_object *jobs;
         int r;
 
-        r = remote_request(cr, "GET", "/v1/jobs", NULL, 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to list jobs", &resp,
-                           error);
-        if (r >= 0)
-                r = remote_json(&resp, "Failed to list jobs", &o, error);
-        remote_response_done(&resp);
-        if (r < 0)
-                return r;
-        if (!json_object_object_get_ex(o, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
-                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway's answer has no job list");
-        *ret = json_object_get(jobs);
+        all = json_object_new_array();
+        if (!all || !target)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
+        while (target) {
+                _cleanup_(json_object_putp) json_object *o = NULL;
+                json_object *jobs, *next = NULL;
+                RemoteResponse resp;
+                size_t n;
+
+                r = remote_request(cr, "GET", target, NULL, 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to list jobs",
+                                   &resp, error);
+                if (r >= 0)
+                        r = remote_json(&resp, "Failed to list jobs", &o, error);
+                remote_response_done(&resp);
+                if (r < 0)
+                        return r;
+                if (!json_object_object_get_ex(o, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
+                        return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER,
+                                                "The gateway's answer has no job list");
+                n = json_object_array_length(jobs);
+                for (size_t i = 0; i < n; i++)
+                        if (json_object_array_add(all, json_object_get(json_object_array_get_idx(jobs, i))) < 0)
+                                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
+                /* A gateway from before paging sends no "next": its one answer was the whole list. */
+                target = mfree(target);
+                if (json_object_object_get_ex(o, "next", &next) && json_object_is_type(next, json_type_string)) {
+                        if (n == 0 || strspn(json_object_get_string(next), "0123456789abcdef-") !=
+                                              strlen(json_object_get_string(next)))
+                                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER,
+                                                        "The gateway's answer has a malformed \"next\"");
+                        if (asprintf(&target, "/v1/jobs?cursor=%s", json_object_get_string(next)) < 0)
+                                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER,
+                                                        "Failed to list jobs: %m");
+                }
+        }
+        *ret = TAKE_PTR(all);
         return 0;
 }
 

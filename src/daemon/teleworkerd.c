@@ -108,6 +108,18 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The bus closed our connection (dbus-daemon drops a client whose message passes its limits, or it was
+ * restarted): the name is gone and no caller can reach us again. Staying up "active" without it would keep
+ * systemd from restarting us and bus activation from starting us, so the service fails instead: systemd
+ * restarts it (Restart=on-failure) with the fd store, and the running jobs are adopted. */
+static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        sd_event *event = userdata;
+
+        log_error("Lost the connection to the system bus; exiting so that systemd restarts the service.");
+        (void) sd_notify(false, "STATUS=Lost the system bus.");
+        return sd_event_exit(event, -ENOTCONN);
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_(dynuser_table_freep) DynUserTable *users = NULL; /* outlives the manager and the service */
@@ -202,6 +214,11 @@ static int run(int argc, char **argv) {
                 return r;
         }
         r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        /* sd-bus delivers the loss of the connection as this local signal (never sent by a peer). */
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, event);
         if (r < 0)
                 return r;
 

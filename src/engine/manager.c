@@ -38,9 +38,6 @@
 #include "manager-internal.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define ARGV_MAX 4096
-#define ENV_MAX 1024
-#define REQUEST_BYTES_MAX (1024 * 1024)
 #define SLICE "teleworker.slice"
 
 static void job_fire(Job *j, WaitKind kind, const sd_bus_error *error);
@@ -57,6 +54,7 @@ const char *job_user(const Job *j) { return j->user; }
 const char *job_unit(const Job *j) { return j->unit; }
 const char *job_executable(const Job *j) { return j->executable; }
 char **job_argv(const Job *j) { return j->argv; }
+uint64_t job_seq(const Job *j) { return j->seq; }
 JobState job_state(const Job *j) { return j->state; }
 JobReason job_reason(const Job *j) { return j->reason; }
 int job_exit_code(const Job *j) { return j->exit_code; }
@@ -182,6 +180,7 @@ void job_link(Manager *m, Job *j) {
                 m->jobs_head = j;
         m->jobs_tail = j;
         m->n_jobs++;
+        j->seq = ++m->last_seq;
 }
 
 static void manager_unlink_job(Manager *m, Job *j) {
@@ -399,7 +398,8 @@ static int on_runtime_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 int job_arm_runtime_timer(Job *j) {
         uint64_t deadline, now = now_usec(CLOCK_REALTIME);
 
-        if (j->runtime_max_usec == 0 || j->runtime_timer)
+        /* Beyond the bound (a record of an older version): no deadline rather than one that wrapped. */
+        if (j->runtime_max_usec == 0 || j->runtime_max_usec > JOB_RUNTIME_USEC_MAX || j->runtime_timer)
                 return 0;
         deadline = j->started_at + j->runtime_max_usec;
         return sd_event_add_time_relative(j->manager->event, &j->runtime_timer, CLOCK_MONOTONIC,
@@ -1019,34 +1019,57 @@ static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct pa
         return 0;
 }
 
+/* One argv or env string: the kernel refuses longer ones at exec (E2BIG); the caller learns it here. */
+static int manager_check_arg(const char *what, size_t i, const char *s, size_t *total, sd_bus_error *error) {
+        size_t len = strnlen(s, JOB_ARG_BYTES_MAX);
+
+        if (len >= JOB_ARG_BYTES_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "%s %zu is too long (at most %u bytes with its NUL, the kernel's "
+                                         "MAX_ARG_STRLEN).", what, i, JOB_ARG_BYTES_MAX);
+        *total += len + 1;
+        return 0;
+}
+
 static int manager_validate_request(Manager *m, const JobRequest *req, sd_bus_error *error) {
-        size_t total = 0, n = strv_length(req->argv);
+        size_t total = 0, n = strv_length(req->argv), i = 0;
+        int r;
 
         if (n == 0 || !req->argv[0][0])
                 return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The command line is empty.");
-        if (n > ARGV_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many arguments (%zu, at most %d).", n,
-                                         ARGV_MAX);
-        for (size_t i = 0; i < n; i++)
-                total += strlen(req->argv[i]) + 1;
-        if (strv_length(req->env) > ENV_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many environment entries (at most %d).",
-                                         ENV_MAX);
-        for (char **e = req->env; e && *e; e++) {
+        if (n > JOB_ARGV_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many arguments (%zu, at most %u).", n,
+                                         JOB_ARGV_MAX);
+        for (i = 0; i < n; i++) {
+                r = manager_check_arg("Argument", i, req->argv[i], &total, error);
+                if (r < 0)
+                        return r;
+        }
+        if (strv_length(req->env) > JOB_ENV_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many environment entries (at most %u).",
+                                         JOB_ENV_MAX);
+        i = 0;
+        for (char **e = req->env; e && *e; e++, i++) {
                 if (!env_entry_is_valid(*e)) {
                         _cleanup_(freep) char *esc = str_escape(*e, 64);
                         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                                  "Invalid environment entry '%s': expected NAME=VALUE.",
                                                  esc ? esc : "?");
                 }
-                total += strlen(*e) + 1;
+                r = manager_check_arg("Environment entry", i, *e, &total, error);
+                if (r < 0)
+                        return r;
         }
-        if (total > REQUEST_BYTES_MAX)
+        if (total > JOB_REQUEST_BYTES_MAX)
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Command line and environment are too large (%zu bytes, at most %d).",
-                                         total, REQUEST_BYTES_MAX);
+                                         "Command line and environment are too large (%zu bytes, at most %u).",
+                                         total, JOB_REQUEST_BYTES_MAX);
         if (req->cwd && *req->cwd && req->cwd[0] != '/')
                 return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The working directory must be an absolute path.");
+        if (req->runtime_max_usec > JOB_RUNTIME_USEC_MAX && req->runtime_max_usec != JOB_RUNTIME_USEC_INFINITY)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "RuntimeMaxUSec %" PRIu64 " is beyond 100 years; %" PRIu64
+                                         " (UINT64_MAX) means no limit.", req->runtime_max_usec, UINT64_MAX);
         return 0;
 }
 
@@ -1233,6 +1256,8 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (r < 0)
                 return r;
         j->runtime_max_usec = req->runtime_max_usec ? req->runtime_max_usec : profile ? profile->runtime_max_usec : 0;
+        if (j->runtime_max_usec == JOB_RUNTIME_USEC_INFINITY)
+                j->runtime_max_usec = 0; /* asked for no limit: the job's record says "none" */
 
         r = manager_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
         if (r < 0)

@@ -536,16 +536,25 @@ static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         int r;
 
         c->slot = sd_bus_slot_unref(c->slot);
+        const char *next = NULL;
+
         if (sd_bus_message_is_method_error(reply, NULL))
-                return connection_after_event(c, connection_fail_bus(c, reply, 0, "ListAs"));
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "ListPageAs"));
         r = bus_job_list_to_json(reply, &jobs);
-        if (r < 0)
-                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "ListAs"));
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &next);
+        if (r < 0) {
+                json_object_put(jobs);
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "ListPageAs"));
+        }
+        /* One page of the daemon's (docs/http.md): "next" is the cursor of the following page, null at the end. */
         o = json_object_new_object();
         if (!o || json_object_object_add(o, "jobs", jobs) < 0) {
                 json_object_put(jobs);
                 return connection_after_event(c, -ENOMEM);
         }
+        if (json_object_object_add(o, "next", *next ? json_object_new_string(next) : NULL) < 0)
+                return connection_after_event(c, -ENOMEM);
         return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
 }
 
@@ -767,7 +776,9 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 return connection_start(c, req);
 
         case HTTP_ROUTE_JOBS_LIST:
-                r = connection_new_call(c, "ListAs", &m);
+                r = connection_new_call(c, "ListPageAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "su", c->route.cursor, c->route.limit);
                 if (r >= 0)
                         r = connection_call(c, m, on_list_reply, cfg->bus_timeout_usec);
                 break;

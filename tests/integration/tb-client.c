@@ -26,7 +26,8 @@ bool tb_daemon_present(sd_bus *bus) {
         sd_bus_message *reply = NULL;
         bool must = g_strcmp0(g_getenv("TELEWORKER_INTEGRATION"), "1") == 0;
 
-        if (sd_bus_call_method(bus, DEST, PATH, IFACE, "List", &e, &reply, "") >= 0) {
+        /* One job at most: List of a big table is refused (docs/dbus.md), ListPage always answers. */
+        if (sd_bus_call_method(bus, DEST, PATH, IFACE, "ListPage", &e, &reply, "su", "", (uint32_t) 1) >= 0) {
                 sd_bus_message_unref(reply);
                 return true;
         }
@@ -208,27 +209,37 @@ int tb_stop(sd_bus *bus, const char *id, sd_bus_error *error) {
 }
 
 int tb_list(sd_bus *bus, GPtrArray **ret, sd_bus_error *error) {
-        sd_bus_message *reply = NULL;
         GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *cursor = g_strdup("");
         int r;
 
-        r = sd_bus_call_method(bus, DEST, PATH, IFACE, "List", error, &reply, "");
-        if (r < 0) {
-                g_ptr_array_unref(ids);
-                return r;
-        }
-        g_assert_cmpint(sd_bus_message_enter_container(reply, 'a', "a{sv}"), >=, 0);
-        for (;;) {
-                TbJob j;
-                r = sd_bus_message_peek_type(reply, NULL, NULL);
-                g_assert_cmpint(r, >=, 0);
-                if (r == 0)
-                        break;
-                g_assert_cmpint(read_job_props(reply, &j), >=, 0);
-                g_ptr_array_add(ids, g_strdup(j.id));
-                tb_job_clear(&j);
-        }
-        sd_bus_message_unref(reply);
+        /* Page by page: a table with big command lines is too large for one List reply. */
+        do {
+                sd_bus_message *reply = NULL;
+                const char *next;
+
+                r = sd_bus_call_method(bus, DEST, PATH, IFACE, "ListPage", error, &reply, "su", cursor, (uint32_t) 0);
+                if (r < 0) {
+                        g_ptr_array_unref(ids);
+                        return r;
+                }
+                g_assert_cmpint(sd_bus_message_enter_container(reply, 'a', "a{sv}"), >=, 0);
+                for (;;) {
+                        TbJob j;
+                        r = sd_bus_message_peek_type(reply, NULL, NULL);
+                        g_assert_cmpint(r, >=, 0);
+                        if (r == 0)
+                                break;
+                        g_assert_cmpint(read_job_props(reply, &j), >=, 0);
+                        g_ptr_array_add(ids, g_strdup(j.id));
+                        tb_job_clear(&j);
+                }
+                g_assert_cmpint(sd_bus_message_exit_container(reply), >=, 0);
+                g_assert_cmpint(sd_bus_message_read(reply, "s", &next), >=, 0);
+                g_free(cursor);
+                cursor = g_strdup(next);
+                sd_bus_message_unref(reply);
+        } while (*cursor);
         *ret = ids;
         return 0;
 }

@@ -35,7 +35,7 @@ int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, ch
 int tb_get(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);
 int tb_wait(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);
 int tb_stop(sd_bus *bus, const char *id, sd_bus_error *error);
-/* The ids in List. */
+/* The ids the caller may see (ListPage, every page). */
 int tb_list(sd_bus *bus, GPtrArray **ret, sd_bus_error *error);
 int tb_open_output(sd_bus *bus, const char *id, uint64_t offset, bool follow, int *ret_fd, sd_bus_error *error);
 /* Reads fd to EOF. */

@@ -104,16 +104,25 @@ static char *start_job(const char *principal, const char *body) {
         return id;
 }
 
+/* Whether GET /v1/jobs lists id, following "next" page by page (docs/http.md). */
 static bool list_has(const char *principal, const char *id) {
-        json_object *o = NULL, *jobs;
+        g_autofree char *target = g_strdup("/v1/jobs");
         bool found = false;
 
-        g_assert_cmpuint(request(principal, "GET", "/v1/jobs", NULL, &o, NULL), ==, 200);
-        g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
-        for (size_t i = 0; i < json_object_array_length(jobs); i++)
-                if (g_strcmp0(jstr(json_object_array_get_idx(jobs, i), "id"), id) == 0)
-                        found = true;
-        json_object_put(o);
+        while (target && !found) {
+                json_object *o = NULL, *jobs;
+                const char *next;
+
+                g_assert_cmpuint(request(principal, "GET", target, NULL, &o, NULL), ==, 200);
+                g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+                for (size_t i = 0; i < json_object_array_length(jobs); i++)
+                        if (g_strcmp0(jstr(json_object_array_get_idx(jobs, i), "id"), id) == 0)
+                                found = true;
+                next = jstr(o, "next");
+                g_free(target);
+                target = next ? g_strdup_printf("/v1/jobs?cursor=%s", next) : NULL;
+                json_object_put(o);
+        }
         return found;
 }
 

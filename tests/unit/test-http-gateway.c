@@ -75,12 +75,28 @@ static void test_api(void) {
         g_assert_true(r.keep_alive);
         o = parse_body(&r);
         g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
-        g_assert_cmpuint(json_object_array_length(jobs), ==, 2);
+        g_assert_cmpuint(json_object_array_length(jobs), ==, 1);
         g_assert_cmpstr(json_str(json_object_array_get_idx(jobs, 0), "id"), ==, MOCK_JOB_ID);
+        g_assert_cmpstr(json_str(o, "next"), ==, MOCK_CURSOR);
         json_object_put(o);
         test_response_done(&r);
         test_server_record(&s, &rec);
-        g_assert_cmpstr(rec.method, ==, "ListAs");
+        g_assert_cmpstr(rec.method, ==, "ListPageAs");
+        mock_record_done(&rec);
+
+        /* the next (last) page: "next" is null */
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs?cursor=" MOCK_CURSOR), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        o = parse_body(&r);
+        g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+        g_assert_cmpuint(json_object_array_length(jobs), ==, 1);
+        g_assert_cmpstr(json_str(json_object_array_get_idx(jobs, 0), "id"), ==, MOCK_BIG_ID);
+        g_assert_true(json_object_object_get_ex(o, "next", &jobs));
+        g_assert_null(jobs);
+        json_object_put(o);
+        test_response_done(&r);
+        test_server_record(&s, &rec);
+        g_assert_cmpstr(rec.method, ==, "ListPageAs");
         g_assert_cmpstr(rec.principal, ==, "alice");
         g_assert_false(rec.admin);
         mock_record_done(&rec);

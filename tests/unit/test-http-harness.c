@@ -180,28 +180,36 @@ static int mock_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* ListPageAs: one job per page, so the gateway's and telerun's paging is exercised: "" -> the first job and
+ * the cursor MOCK_CURSOR, MOCK_CURSOR -> the second job and "" (the end). */
 static int mock_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         TestServer *s = userdata;
-        const char *principal;
+        const char *principal, *cursor;
+        uint32_t max;
         int admin, r;
+        bool second;
 
-        r = sd_bus_message_read(m, "sb", &principal, &admin);
+        r = sd_bus_message_read(m, "sbsu", &principal, &admin, &cursor, &max);
         if (r < 0)
                 return r;
         mock_record(s, m, principal, admin);
+        second = streq(cursor, MOCK_CURSOR);
+        if (!second && *cursor)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Malformed cursor.");
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         if (r < 0)
                 return r;
-        for (unsigned i = 0; i < 2; i++) {
-                r = mock_append_props(reply, i == 0 ? MOCK_JOB_ID : MOCK_BIG_ID, principal, "running");
-                if (r < 0)
-                        return r;
-        }
+        r = mock_append_props(reply, second ? MOCK_BIG_ID : MOCK_JOB_ID, principal, "running");
+        if (r < 0)
+                return r;
         r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "s", second ? "" : MOCK_CURSOR);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -322,7 +330,7 @@ static const sd_bus_vtable mock_vtable[] = {
         SD_BUS_METHOD("StopAs", "sbs", "", mock_stop, 0),
         SD_BUS_METHOD("GetJobAs", "sbs", "a{sv}", mock_get, 0),
         SD_BUS_METHOD("WaitAs", "sbs", "a{sv}", mock_get, 0),
-        SD_BUS_METHOD("ListAs", "sb", "aa{sv}", mock_list, 0),
+        SD_BUS_METHOD("ListPageAs", "sbsu", "aa{sv}s", mock_list, 0),
         SD_BUS_METHOD("OpenOutputAs", "sbstb", "h", mock_open_output, 0),
         SD_BUS_VTABLE_END,
 };

@@ -15,6 +15,7 @@
 /* Ids the mock knows. */
 #define MOCK_JOB_ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
 #define MOCK_DENIED_ID "11111111-2222-4333-8444-555555555555"
+#define MOCK_CURSOR "00000000000000ab-1"                     /* ListPageAs: the page after MOCK_JOB_ID */
 #define MOCK_BIG_ID "22222222-3333-4444-8555-666666666666"   /* output: MOCK_BIG_SIZE bytes */
 #define MOCK_BIG_SIZE (8U * 1024U * 1024U)
 #define MOCK_SMALL_SIZE (200U * 1024U)                        /* output of MOCK_JOB_ID */
