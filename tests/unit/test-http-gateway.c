@@ -445,26 +445,34 @@ static void test_limits(void) {
         test_response_done(&r);
         test_client_close(&c);
 
-        /* Connection cap: two open connections, the third is closed at once. */
+        /* Connection cap: two open connections; a third makes room by closing the one idle longest. */
         while (test_server_connections(&s) > 0)
                 g_usleep(10 * 1000);
         connect_alice(&s, &c);
         connect_alice(&s, &c2);
-        {
-                g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
-
-                g_assert_cmpint(test_client_connect(&c3, s.port, crt, key, 0), <, 0);
-                test_client_close(&c3);
-        }
-        /* The first two still work; once one goes, a new one is accepted. */
+        g_assert_cmpint(test_client_request(&c2, GET("/v1/jobs"), &r), ==, 0);   /* c is idle longer */
+        test_response_done(&r);
+        connect_alice(&s, &c3);
+        g_assert_true(test_socket_closed_within(c.fd, 2000));
+        test_client_close(&c);
         g_assert_cmpint(test_client_request(&c2, GET("/v1/jobs"), &r), ==, 0);
         g_assert_cmpuint(r.status, ==, 200);
         test_response_done(&r);
-        test_client_close(&c);
-        while (test_server_connections(&s) > 1)
-                g_usleep(10 * 1000);
-        connect_alice(&s, &c3);
         g_assert_cmpint(test_client_request(&c3, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+
+        /* A connection with a request under way is not idle: with both busy, a new one is refused. */
+        g_assert_cmpint(test_client_write(&c2, "GET /v1/jobs HTTP/1.1\r\n", 23), ==, 0);
+        g_assert_cmpint(test_client_write(&c3, "GET /v1/jobs HTTP/1.1\r\n", 23), ==, 0);
+        g_usleep(100 * 1000);
+        {
+                g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+
+                g_assert_cmpint(test_client_connect(&c, s.port, crt, key, 0), <, 0);
+                test_client_close(&c);
+        }
+        g_assert_cmpint(test_client_request(&c2, "\r\n", &r), ==, 0);
         g_assert_cmpuint(r.status, ==, 200);
         test_response_done(&r);
         test_client_close(&c2);
