@@ -154,6 +154,7 @@ struct Connection {
         HttpBuffer out;
 
         uint64_t accepted_usec, activity_usec, request_start_usec, write_progress_usec;
+        uint64_t handshake_deadline_usec;   /* shortened under pressure, never lengthened again */
         bool request_started;
         unsigned n_requests;
         double tokens;
@@ -354,16 +355,23 @@ typedef enum GatewayEvict {
         GATEWAY_EVICT_ANY,          /* an unfinished handshake (oldest), else an idle connection (longest idle) */
 } GatewayEvict;
 
-/* Nothing in flight and nothing the client started: closing it costs the client a reconnect, nothing else. */
-static bool connection_is_idle(const Connection *c) {
-        return c->state == CONNECTION_OPEN && !c->busy && !c->request_started && connection_out_pending(c) == 0;
+/* Nothing in flight and nothing the client started: closing it costs the client a reconnect, nothing else.
+ * A new connection's first request gets handshake_timeout_busy_usec to arrive before the connection counts as
+ * idle: it may be on its way (the handshake ends before the client's first bytes are read). */
+static bool connection_is_idle(const Connection *c, uint64_t now) {
+        if (c->state != CONNECTION_OPEN || c->busy || c->request_started || connection_out_pending(c) > 0)
+                return false;
+        return c->n_requests > 0 || now >= c->activity_usec + c->gateway->config.handshake_timeout_busy_usec;
 }
 
 /* The connection that gives way for another, among those of entry (the source address or the principal;
- * NULL: all), never keep. The list is oldest first, so the first unfinished handshake is the oldest. */
+ * NULL: all), never keep. First an unfinished handshake (the list is oldest first, so the first found is the
+ * oldest), then one refused for its principal's limit (it only waits to be told so), then the one idle
+ * longest. */
 static Connection *gateway_find_victim(Gateway *g, const Connection *keep, GatewayEvict what,
                                        const PeerEntry *entry) {
-        Connection *idle = NULL;
+        Connection *refused = NULL, *idle = NULL;
+        uint64_t now = gateway_now(g);
 
         for (Connection *c = g->connections; c; c = c->next) {
                 if (c == keep || (entry && c->address != entry && c->owner != entry))
@@ -371,11 +379,15 @@ static Connection *gateway_find_victim(Gateway *g, const Connection *keep, Gatew
                 if (c->state == CONNECTION_HANDSHAKE) {
                         if (what != GATEWAY_EVICT_IDLE)
                                 return c;
-                } else if (what != GATEWAY_EVICT_HANDSHAKE && connection_is_idle(c) &&
-                           (!idle || c->activity_usec < idle->activity_usec))
+                } else if (what == GATEWAY_EVICT_HANDSHAKE)
+                        continue;
+                else if (c->over_principal_limit && !c->busy && connection_out_pending(c) == 0) {
+                        if (!refused)
+                                refused = c;
+                } else if (connection_is_idle(c, now) && (!idle || c->activity_usec < idle->activity_usec))
                         idle = c;
         }
-        return idle;
+        return refused ?: idle;
 }
 
 /* Closes a connection to make room; false if there was none to close. */
@@ -393,21 +405,30 @@ static bool gateway_evict(Gateway *g, const Connection *keep, GatewayEvict what,
 
 static int connection_update(Connection *c);
 
-/* Under pressure (more than half of the slots in use) an unfinished handshake gets the short deadline; the
- * deadlines of those already waiting change when the pressure comes or goes. */
+static uint64_t gateway_handshake_timeout(const Gateway *g) {
+        return g->busy ? MIN(g->config.handshake_timeout_busy_usec, g->config.handshake_timeout_usec) :
+                         g->config.handshake_timeout_usec;
+}
+
+/* Under pressure (more than half of the slots in use) an unfinished handshake gets the short deadline, those
+ * already waiting too when it begins. It is not lengthened again when the pressure ends: a flood that keeps
+ * the count near the threshold would otherwise buy its connections the long deadline back. */
 static void gateway_update_busy(Gateway *g) {
         bool busy = (uint64_t) g->n_connections * 2 > g->config.max_connections;
 
         if (busy == g->busy)
                 return;
         g->busy = busy;
-        if (busy)
-                log_info("More than half of %u connections in use (%u in TLS handshakes): handshake deadline "
-                         "now %" PRIu64 " ms", g->config.max_connections, g->n_handshakes,
-                         g->config.handshake_timeout_busy_usec / USEC_PER_MSEC);
+        if (!busy)
+                return;
+        log_info("More than half of %u connections in use (%u in TLS handshakes): handshake deadline now %" PRIu64
+                 " ms", g->config.max_connections, g->n_handshakes, gateway_handshake_timeout(g) / USEC_PER_MSEC);
         for (Connection *c = g->connections; c; c = c->next)
-                if (c->state == CONNECTION_HANDSHAKE && c->io && c->timer)
+                if (c->state == CONNECTION_HANDSHAKE && c->io && c->timer) {
+                        c->handshake_deadline_usec = MIN(c->handshake_deadline_usec,
+                                                         c->accepted_usec + gateway_handshake_timeout(g));
                         (void) connection_update(c);
+                }
 }
 
 /* Makes room for a new connection from address entry (may be NULL: a new address), oldest unauthenticated
@@ -1142,15 +1163,15 @@ static uint64_t connection_deadline(Connection *c) {
         const GatewayConfig *cfg = &c->gateway->config;
 
         if (c->state == CONNECTION_HANDSHAKE)
-                return c->accepted_usec + (c->gateway->busy ? MIN(cfg->handshake_timeout_busy_usec,
-                                                                  cfg->handshake_timeout_usec) :
-                                                              cfg->handshake_timeout_usec);
+                return c->handshake_deadline_usec;
         if (connection_out_pending(c) > 0)
                 return c->write_progress_usec + cfg->write_timeout_usec;
         if (c->busy)
                 return USEC_INFINITY;   /* waiting for the daemon or for job output, not for the client */
         if (c->request_started)
                 return c->request_start_usec + cfg->request_timeout_usec;
+        if (c->over_principal_limit)    /* refused: a moment for the request that learns why, no more */
+                return c->activity_usec + MIN(cfg->handshake_timeout_busy_usec, cfg->idle_timeout_usec);
         return c->activity_usec + cfg->idle_timeout_usec;
 }
 
@@ -1354,6 +1375,7 @@ static int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_stor
         format_peer(sa, c->peer, sizeof(c->peer));
         http_parser_init_request(&c->parser);
         c->accepted_usec = gateway_now(g);
+        c->handshake_deadline_usec = c->accepted_usec + gateway_handshake_timeout(g);
         /* Every write is already a whole flight, response or buffer of records (tls_out): Nagle's algorithm
          * would only hold back the small ones, e.g. a stream's last chunk after its data, until the client's
          * delayed ACK (40 ms). */

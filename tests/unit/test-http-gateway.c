@@ -450,6 +450,9 @@ static void test_limits(void) {
                 g_usleep(10 * 1000);
         connect_alice(&s, &c);
         connect_alice(&s, &c2);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        test_response_done(&r);
+        g_usleep(10 * 1000);
         g_assert_cmpint(test_client_request(&c2, GET("/v1/jobs"), &r), ==, 0);   /* c is idle longer */
         test_response_done(&r);
         connect_alice(&s, &c3);
@@ -477,6 +480,100 @@ static void test_limits(void) {
         test_response_done(&r);
         test_client_close(&c2);
         test_client_close(&c3);
+        test_server_stop(&s);
+}
+
+/* Per source address, per principal, and the short handshake deadline under pressure. */
+static void test_limits_per_peer(void) {
+        g_autofree char *bcrt = test_cert_path("bob.crt"), *bkey = test_cert_path("bob.key");
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient a1, a2, a3, b;
+        TestResponse r;
+        int raw[3];
+        gint64 t0;
+
+        gateway_config_init(&cfg);
+        cfg.max_handshakes_per_address = 2;
+        cfg.max_per_principal = 2;
+        cfg.max_connections = 8;
+        cfg.handshake_timeout_busy_usec = 300 * 1000;
+        test_server_start(&s, &cfg);
+        sa.sin_port = htons(s.port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+        /* Three connections that never start TLS from one address: the third pushes out the first. */
+        for (unsigned i = 0; i < 3; i++) {
+                raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                g_assert_cmpint(connect(raw[i], (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+                g_usleep(50 * 1000);
+        }
+        g_assert_true(test_socket_closed_within(raw[0], 2000));
+        g_assert_cmpuint(test_server_connections(&s), ==, 2);
+        /* And a real client from that address gets in, at the cost of the oldest of them. */
+        connect_alice(&s, &a1);
+        g_assert_true(test_socket_closed_within(raw[1], 2000));
+        g_assert_cmpint(test_client_request(&a1, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        close(raw[0]);
+        close(raw[1]);
+        close(raw[2]);
+
+        /* Per principal: alice's third connection, with her two others fresh (their first request may be on its
+         * way), is answered 429 and closed; bob is served. */
+        test_client_close(&a1);
+        while (test_server_connections(&s) > 0)
+                g_usleep(10 * 1000);
+        connect_alice(&s, &a1);
+        connect_alice(&s, &a2);
+        connect_alice(&s, &a3);
+        g_assert_cmpint(test_client_request(&a3, GET("/v1/jobs"), &r), ==, 0);
+        expect_error(&r, 429, "too-many-connections");
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        test_client_close(&a3);
+        g_assert_cmpint(test_client_connect(&b, s.port, bcrt, bkey, 0), ==, 1);
+        g_assert_cmpint(test_client_request(&b, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        test_client_close(&b);
+        /* Once a1 is idle past the grace (handshake_timeout_busy_usec), it makes room for alice's next. */
+        g_usleep(400 * 1000);
+        connect_alice(&s, &a3);
+        g_assert_cmpint(test_client_request(&a3, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        g_assert_true(test_socket_closed_within(a1.fd, 2000));
+        test_client_close(&a1);
+        test_client_close(&a2);
+        test_client_close(&a3);
+
+        /* Over half of max_connections in use: an unfinished handshake has handshake_timeout_busy_usec. */
+        while (test_server_connections(&s) > 0)
+                g_usleep(10 * 1000);
+        for (unsigned i = 0; i < 3; i++) {
+                struct sockaddr_in src = { .sin_family = AF_INET };
+
+                /* from three addresses: under the per-address limit */
+                src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 10 + i);
+                raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                g_assert_cmpint(bind(raw[i], (struct sockaddr *) &src, sizeof(src)), ==, 0);
+                g_assert_cmpint(connect(raw[i], (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+        }
+        connect_alice(&s, &a1);
+        connect_alice(&s, &a2);   /* 5 of 8: busy */
+        t0 = g_get_monotonic_time();
+        for (unsigned i = 0; i < 3; i++)
+                g_assert_true(test_socket_closed_within(raw[i], 5000));
+        g_test_message("unfinished handshakes closed after %.3f s under pressure",
+                       (double) (g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * G_USEC_PER_SEC);   /* the normal deadline: 10 s */
+        for (unsigned i = 0; i < 3; i++)
+                close(raw[i]);
+        test_client_close(&a1);
+        test_client_close(&a2);
         test_server_stop(&s);
 }
 
@@ -752,6 +849,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/gateway/keep-alive", test_keep_alive);
         g_test_add_func("/gateway/slow-reader", test_slow_reader);
         g_test_add_func("/gateway/limits", test_limits);
+        g_test_add_func("/gateway/limits-per-peer", test_limits_per_peer);
         g_test_add_func("/gateway/max-requests", test_max_requests);
         g_test_add_func("/gateway/timeouts", test_timeouts);
         g_test_add_func("/gateway/daemon-down", test_daemon_down);
