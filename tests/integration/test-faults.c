@@ -1485,7 +1485,7 @@ int main(int argc, char **argv) {
                          soak_props);
         tb_gateway_start(&gateways[GW_FLOOD], build_dir, "teleworker-gateway-flood.service", FLOOD_PORT, flood_args,
                          NULL);
-        tb_gateway_start(&gateways[GW_IDLE], build_dir, "teleworker-gateway-idle.service", IDLE_PORT, (const char *const[]) { "--verbose", NULL }, NULL);
+        tb_gateway_start(&gateways[GW_IDLE], build_dir, "teleworker-gateway-idle.service", IDLE_PORT, NULL, NULL);
 
         g_test_add_func("/faults/soak", test_soak);
         g_test_add_func("/faults/handshake-flood", test_handshake_flood);
