@@ -185,7 +185,7 @@ void gateway_config_init(GatewayConfig *c) {
                 .max_per_principal = 32,
                 .handshake_timeout_usec = 10 * USEC_PER_SEC,
                 .handshake_timeout_busy_usec = 1 * USEC_PER_SEC,
-                .idle_timeout_usec = 30 * USEC_PER_SEC,
+                .idle_timeout_usec = 60 * USEC_PER_SEC,
                 .request_timeout_usec = 30 * USEC_PER_SEC,
                 .write_timeout_usec = 60 * USEC_PER_SEC,
                 .max_requests = 1000,
