@@ -517,38 +517,6 @@ static char *journal_now(void) {
         return g_date_time_format(t, "%Y-%m-%d %H:%M:%S");
 }
 
-/* certs/teleworker-certs.sh on the test directory with more arguments (NULL-terminated); its exit status. */
-static int certs_tool(const char *first, ...) {
-        g_autoptr(GPtrArray) argv = g_ptr_array_new();
-        va_list ap;
-        int status;
-
-        g_ptr_array_add(argv, (char *) TEST_CERTS_SCRIPT);
-        g_ptr_array_add(argv, (char *) test_certs_dir());
-        va_start(ap, first);
-        for (const char *a = first; a; a = va_arg(ap, const char *))
-                g_ptr_array_add(argv, (char *) a);
-        va_end(ap);
-        g_ptr_array_add(argv, NULL);
-        run_cmd((char **) argv->pdata, &status, NULL);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-/* A copy of NAME.crt/.key as NAME-kept.* (--revoke moves the originals to revoked/). */
-static void keep_copy(const char *name) {
-        static const char *const ext[] = { "crt", "key" };
-
-        for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
-                g_autofree char *from = g_strdup_printf("%s/%s.%s", test_certs_dir(), name, ext[i]);
-                g_autofree char *to = g_strdup_printf("%s/%s-kept.%s", test_certs_dir(), name, ext[i]);
-                g_autofree char *data = NULL;
-                gsize size;
-
-                g_assert_true(g_file_get_contents(from, &data, &size, NULL));
-                g_assert_true(g_file_set_contents(to, data, (gssize) size, NULL));
-        }
-}
-
 /* Replaces path atomically, mode 0644 (the gateway's account reads it). */
 static void write_file_0644(const char *path, const char *text) {
         g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
@@ -567,10 +535,10 @@ static void test_revocation(void) {
         pid_t pid;
 
         /* The tool issues three users and revokes carol: crl.pem. */
-        g_assert_cmpint(certs_tool("--user", "carol", "--user", "dave", "--user", "erin", NULL), ==, 0);
-        keep_copy("carol");
-        keep_copy("dave");
-        g_assert_cmpint(certs_tool("--revoke", "carol", NULL), ==, 0);
+        g_assert_cmpint(test_certs_tool(NULL, "--user", "carol", "--user", "dave", "--user", "erin", NULL), ==, 0);
+        test_certs_keep_copy("carol");
+        test_certs_keep_copy("dave");
+        g_assert_cmpint(test_certs_tool(NULL, "--revoke", "carol", NULL), ==, 0);
         g_assert_cmpuint(try_list("carol-kept.crt", "carol-kept.key", GW_PORT), ==, 200);   /* no --crl there */
 
         since = journal_now();
@@ -587,7 +555,7 @@ static void test_revocation(void) {
         /* --revoke of another: the file changes, the next connection is refused; same process, no signal. */
         g_free(since);
         since = journal_now();
-        g_assert_cmpint(certs_tool("--revoke", "dave", NULL), ==, 0);
+        g_assert_cmpint(test_certs_tool(NULL, "--revoke", "dave", NULL), ==, 0);
         g_assert_cmpuint(try_list("dave-kept.crt", "dave-kept.key", CRL_PORT), ==, 0);
         g_assert_cmpuint(try_list("carol-kept.crt", "carol-kept.key", CRL_PORT), ==, 0);
         g_assert_cmpuint(try_list("erin.crt", "erin.key", CRL_PORT), ==, 200);
@@ -601,7 +569,7 @@ static void test_revocation(void) {
         g_assert_true(journal_wait(CRL_UNIT, since, "the CRL loaded before stays in force"));
 
         /* SIGHUP re-reads it (systemctl reload in the packaged unit). */
-        g_assert_cmpint(certs_tool("--gencrl", NULL), ==, 0);
+        g_assert_cmpint(test_certs_tool(NULL, "--gencrl", NULL), ==, 0);
         {
                 char *a[] = { "systemctl", "kill", "--kill-whom=main", "--signal=SIGHUP", CRL_UNIT, NULL };
                 int status;

@@ -21,8 +21,7 @@
 
 #define IN_SET_SSL(e) ((e) == SSL_ERROR_WANT_READ || (e) == SSL_ERROR_WANT_WRITE)
 
-static X509 *load_cert(const char *name) {
-        g_autofree char *path = test_cert_path(name);
+static X509 *read_cert_file(const char *path) {
         FILE *f = fopen(path, "re");
         X509 *x;
 
@@ -31,6 +30,12 @@ static X509 *load_cert(const char *name) {
         fclose(f);
         g_assert_nonnull(x);
         return x;
+}
+
+static X509 *load_cert(const char *name) {
+        g_autofree char *path = test_cert_path(name);
+
+        return read_cert_file(path);
 }
 
 static int check(const char *name, TlsPrincipal *p, const char **reason) {
@@ -350,42 +355,6 @@ static void test_write_buffer(void) {
 
 /* ---- revocation ----------------------------------------------------------------------------------------- */
 
-/* Runs certs/teleworker-certs.sh on the test directory with more arguments; its exit status. */
-static int certs_tool(char **ret_err, ...) {
-        g_autoptr(GPtrArray) argv = g_ptr_array_new();
-        g_autoptr(GError) error = NULL;
-        g_autofree char *out = NULL;
-        const char *a;
-        va_list ap;
-        int status = 0;
-
-        g_ptr_array_add(argv, (char *) TEST_CERTS_SCRIPT);
-        g_ptr_array_add(argv, (char *) test_certs_dir());
-        va_start(ap, ret_err);
-        while ((a = va_arg(ap, const char *)))
-                g_ptr_array_add(argv, (char *) a);
-        va_end(ap);
-        g_ptr_array_add(argv, NULL);
-        g_spawn_sync(NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, ret_err, &status, &error);
-        g_assert_no_error(error);
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-/* Keeps a copy of NAME.crt/NAME.key as NAME-kept.* (--revoke moves the originals away). */
-static void keep_copy(const char *name) {
-        static const char *const ext[] = { "crt", "key" };
-
-        for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
-                g_autofree char *from = g_strdup_printf("%s/%s.%s", test_certs_dir(), name, ext[i]);
-                g_autofree char *to = g_strdup_printf("%s/%s-kept.%s", test_certs_dir(), name, ext[i]);
-                g_autofree char *data = NULL;
-                gsize size;
-
-                g_assert_true(g_file_get_contents(from, &data, &size, NULL));
-                g_assert_true(g_file_set_contents(to, data, (gssize) size, NULL));
-        }
-}
-
 /* One TLS handshake in memory between a client of NAME.crt/.key and a server of sctx. 0 when the server
  * accepted, -EPERM with *ret_reason (the server's refusal reason) when it refused. */
 static int handshake_pair(SSL_CTX *sctx, const char *name, const char **ret_reason) {
@@ -460,17 +429,6 @@ static void expect_revoked(SSL_CTX *ctx, const char *name) {
         g_assert_cmpstr(reason, ==, "certificate revoked");
 }
 
-static X509 *read_cert_file(const char *path) {
-        FILE *f = fopen(path, "re");
-        X509 *x;
-
-        g_assert_nonnull(f);
-        x = PEM_read_X509(f, NULL, NULL, NULL);
-        fclose(f);
-        g_assert_nonnull(x);
-        return x;
-}
-
 static EVP_PKEY *read_key_file(const char *path) {
         FILE *f = fopen(path, "re");
         EVP_PKEY *k;
@@ -526,12 +484,12 @@ static void test_crl(void) {
         char err[1024];
 
         /* Three users; the tool revokes one and writes crl.pem. */
-        g_assert_cmpint(certs_tool(NULL, "--user", "crlgood", "--user", "crlbad", "--user", "crllater", NULL), ==, 0);
-        keep_copy("crlbad");
-        keep_copy("crllater");
+        g_assert_cmpint(test_certs_tool(NULL, "--user", "crlgood", "--user", "crlbad", "--user", "crllater", NULL), ==, 0);
+        test_certs_keep_copy("crlbad");
+        test_certs_keep_copy("crllater");
         /* Without a CRL everybody gets in. */
         expect_accepted(ctx, "crlbad-kept");
-        g_assert_cmpint(certs_tool(&err_text, "--revoke", "crlbad", NULL), ==, 0);
+        g_assert_cmpint(test_certs_tool(&err_text, "--revoke", "crlbad", NULL), ==, 0);
         g_test_message("%s", err_text);
         g_assert_false(g_file_test(test_cert_path("crlbad.crt"), G_FILE_TEST_EXISTS));
 
@@ -547,7 +505,7 @@ static void test_crl(void) {
         g_assert_cmpint(tls_crl_refresh(ctx, ca, crl, false, &state, err, sizeof(err)), ==, 0);
 
         /* Reload: a second revocation applies to the next handshake, the first still does. */
-        g_assert_cmpint(certs_tool(NULL, "--revoke", "crllater", NULL), ==, 0);
+        g_assert_cmpint(test_certs_tool(NULL, "--revoke", "crllater", NULL), ==, 0);
         g_assert_cmpint(tls_crl_refresh(ctx, ca, crl, false, &state, err, sizeof(err)), ==, 1);
         g_assert_cmpuint(state.n_revoked, ==, 2);
         expect_revoked(ctx, "crllater-kept");
@@ -625,7 +583,7 @@ static void test_certs_tool_system_names(void) {
         struct passwd *pw = getpwuid(1);
 
         /* root always; any account with uid < 1000 of this host's user database. */
-        g_assert_cmpint(certs_tool(&err_text, "--user", "root", NULL), !=, 0);
+        g_assert_cmpint(test_certs_tool(&err_text, "--user", "root", NULL), !=, 0);
         g_test_message("%s", err_text);
         g_assert_nonnull(strstr(err_text, "system account"));
         g_assert_nonnull(strstr(err_text, "--allow-system-name"));
@@ -634,12 +592,12 @@ static void test_certs_tool_system_names(void) {
                 g_autofree char *crt = g_strdup_printf("%s/%s.crt", test_certs_dir(), pw->pw_name);
 
                 g_clear_pointer(&err_text, g_free);
-                g_assert_cmpint(certs_tool(&err_text, "--user", "alice", "--user", pw->pw_name, NULL), !=, 0);
+                g_assert_cmpint(test_certs_tool(&err_text, "--user", "alice", "--user", pw->pw_name, NULL), !=, 0);
                 g_assert_nonnull(strstr(err_text, "system account"));
                 g_assert_false(g_file_test(crt, G_FILE_TEST_EXISTS));
         }
         /* The explicit override issues it. */
-        g_assert_cmpint(certs_tool(NULL, "--user", "root", "--allow-system-name", NULL), ==, 0);
+        g_assert_cmpint(test_certs_tool(NULL, "--user", "root", "--allow-system-name", NULL), ==, 0);
         g_assert_true(g_file_test(root_crt, G_FILE_TEST_EXISTS));
         (void) unlink(root_crt);
 }
