@@ -254,11 +254,10 @@ static void tls_crl_remember(TlsCrlState *state, const struct stat *st) {
         state->ctime = st->st_ctim;
 }
 
-/* Reads all of an open regular file of at most TLS_CRL_FILE_MAX bytes into a memory BIO. */
-static int tls_crl_read(int fd, const struct stat *st, BIO **ret) {
+/* Reads all of an open regular file of at most TLS_CRL_FILE_MAX bytes. */
+static int tls_crl_read(int fd, const struct stat *st, char **ret, size_t *ret_size) {
         _cleanup_(freep) char *buf = NULL;
         size_t n = 0, size = (size_t) st->st_size;
-        BIO *b;
 
         buf = malloc(size + 1);
         if (!buf)
@@ -278,14 +277,8 @@ static int tls_crl_read(int fd, const struct stat *st, BIO **ret) {
         }
         if (n > size)
                 return -EAGAIN;
-        b = BIO_new(BIO_s_mem());
-        if (!b)
-                return -ENOMEM;
-        if (n > 0 && BIO_write(b, buf, (int) n) != (int) n) {
-                BIO_free(b);
-                return -ENOMEM;
-        }
-        *ret = b;
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
         return 0;
 }
 
@@ -304,15 +297,27 @@ static void tls_biop(BIO **p) {
                 BIO_free(*p);
 }
 
-/* The PEM CRLs of b, at most TLS_CRL_MAX; anything else in the file (certificates, text) is an error. */
-static int tls_crl_parse(BIO *b, STACK_OF(X509_CRL) **ret, char *err, size_t err_size) {
-        _cleanup_(tls_x509_crl_pop_free) STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+int tls_crl_parse_buffer(const void *buf, size_t size, STACK_OF(X509_CRL) **ret, char *err, size_t err_size) {
+        _cleanup_(tls_x509_crl_pop_free) STACK_OF(X509_CRL) *crls = NULL;
+        _cleanup_(tls_biop) BIO *b = NULL;
         char *name = NULL, *header = NULL;
         unsigned char *data = NULL;
         long len = 0;
 
-        if (!crls)
+        if (size == 0) {
+                (void) snprintf(err, err_size, "the CRL file holds no CRL");
+                return -EBADMSG;
+        }
+        if (size > TLS_CRL_FILE_MAX) {
+                (void) snprintf(err, err_size, "the CRL file is larger than %u MiB", TLS_CRL_FILE_MAX / 1024U / 1024U);
+                return -EFBIG;
+        }
+        crls = sk_X509_CRL_new_null();
+        b = BIO_new_mem_buf(buf, (int) size);
+        if (!crls || !b) {
+                (void) snprintf(err, err_size, "out of memory");
                 return -ENOMEM;
+        }
         for (;;) {
                 const unsigned char *p;
                 X509_CRL *crl;
@@ -424,8 +429,9 @@ int tls_crl_refresh(SSL_CTX *ctx, const char *ca_file, const char *crl_file, boo
                     char *err, size_t err_size) {
         _cleanup_(tls_x509_crl_pop_free) STACK_OF(X509_CRL) *crls = NULL;
         _cleanup_(tls_x509_store_freep) X509_STORE *store = NULL;
-        _cleanup_(tls_biop) BIO *b = NULL;
+        _cleanup_(freep) char *buf = NULL;
         _cleanup_(closep) int fd = -EBADF;
+        size_t size = 0;
         unsigned revoked = 0;
         bool expired = false;
         struct stat st;
@@ -457,7 +463,7 @@ int tls_crl_refresh(SSL_CTX *ctx, const char *ca_file, const char *crl_file, boo
                                 TLS_CRL_FILE_MAX / 1024U / 1024U);
                 return -EFBIG;
         }
-        r = tls_crl_read(fd, &st, &b);
+        r = tls_crl_read(fd, &st, &buf, &size);
         if (r < 0) {
                 if (r == -EAGAIN)
                         state->have_id = false;   /* it is being written: look again next time */
@@ -466,7 +472,7 @@ int tls_crl_refresh(SSL_CTX *ctx, const char *ca_file, const char *crl_file, boo
                 return r;
         }
         ERR_clear_error();
-        r = tls_crl_parse(b, &crls, err, err_size);
+        r = tls_crl_parse_buffer(buf, size, &crls, err, err_size);
         if (r >= 0)
                 r = tls_crl_store_new(ca_file, crls, &store, &expired, &revoked, err, err_size);
         if (r < 0) {

@@ -61,6 +61,10 @@ typedef struct TlsCrlState {
 
 int tls_crl_refresh(SSL_CTX *ctx, const char *ca_file, const char *crl_file, bool force, TlsCrlState *state,
                     char *err, size_t err_size);
+/* The CRLs of a CRL file's contents: PEM blocks "X509 CRL" only (anything else, a broken block or none at
+ * all is -EBADMSG with err set), at most TLS_CRL_MAX of them in at most TLS_CRL_FILE_MAX bytes. Signatures
+ * are not checked here (tls_crl_refresh() does). The fuzz target's entry point. */
+int tls_crl_parse_buffer(const void *buf, size_t size, STACK_OF(X509_CRL) **ret, char *err, size_t err_size);
 
 /* Client context (telerun, tests): TLS 1.3 only, our certificate and key, the server verified against
  * ca_file. The caller sets the expected host name per connection with tls_client_set_host(). */

@@ -547,6 +547,23 @@ static void test_crl_bad_files(void) {
         g_test_message("%s", err);
         g_assert_false(state.loaded);
         expect_accepted(ctx, "crlbad-kept");
+        /* More than TLS_CRL_MAX CRLs. */
+        {
+                g_autofree char *one = NULL;
+                g_autoptr(GString) many = g_string_new("");
+                STACK_OF(X509_CRL) *crls = NULL;
+
+                write_crl(path, ca, cakey, NULL, 0, 30);
+                g_assert_true(g_file_get_contents(path, &one, NULL, NULL));
+                g_assert_cmpint(tls_crl_parse_buffer(one, strlen(one), &crls, err, sizeof(err)), ==, 0);
+                g_assert_cmpint(sk_X509_CRL_num(crls), ==, 1);
+                sk_X509_CRL_pop_free(crls, X509_CRL_free);
+                for (unsigned i = 0; i <= TLS_CRL_MAX; i++)
+                        g_string_append(many, one);
+                g_assert_cmpint(tls_crl_parse_buffer(many->str, many->len, &crls, err, sizeof(err)), ==, -E2BIG);
+                g_test_message("%s", err);
+                g_assert_cmpint(tls_crl_parse_buffer(many->str, 0, &crls, err, sizeof(err)), ==, -EBADMSG);
+        }
 
         /* Signed by another CA with the same name as ours: refused. */
         write_crl(path, other, otherkey, revoked, 0, 30);
