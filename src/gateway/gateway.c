@@ -431,16 +431,20 @@ static void gateway_update_busy(Gateway *g) {
                 }
 }
 
-/* Makes room for a new connection from address entry (may be NULL: a new address), oldest unauthenticated
- * first. false: none of the limits has room, and nothing can give way; the new connection is refused. */
-static bool gateway_make_room(Gateway *g, const PeerEntry *entry) {
+/* Makes room for a new connection from the address of key, oldest unauthenticated first. false: none of the
+ * limits has room, and nothing can give way; the new connection is refused. The address's entry is looked up
+ * again after each eviction: closing its last connection frees it. */
+static bool gateway_make_room(Gateway *g, const PeerKey *key) {
         const GatewayConfig *cfg = &g->config;
+        PeerEntry *e;
 
-        if (entry && entry->n_handshakes >= cfg->max_handshakes_per_address &&
-            !gateway_evict(g, NULL, GATEWAY_EVICT_HANDSHAKE, entry, "unfinished handshakes of this address"))
+        e = peer_table_get(&g->peers, key);
+        if (e && e->n_handshakes >= cfg->max_handshakes_per_address &&
+            !gateway_evict(g, NULL, GATEWAY_EVICT_HANDSHAKE, e, "unfinished handshakes of this address"))
                 return false;
-        if (entry && entry->n_connections >= cfg->max_per_address &&
-            !gateway_evict(g, NULL, GATEWAY_EVICT_ANY, entry, "connections of this address"))
+        e = peer_table_get(&g->peers, key);
+        if (e && e->n_connections >= cfg->max_per_address &&
+            !gateway_evict(g, NULL, GATEWAY_EVICT_ANY, e, "connections of this address"))
                 return false;
         if (g->n_connections >= cfg->max_connections &&
             !gateway_evict(g, NULL, GATEWAY_EVICT_ANY, NULL, "all connections in use"))
@@ -1446,7 +1450,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         return 0;
                 }
                 peer_key_from_sockaddr(&sa, &key);
-                if (!gateway_make_room(g, peer_table_get(&g->peers, &key))) {
+                if (!gateway_make_room(g, &key)) {
                         char peer[64];
 
                         format_peer(&sa, peer, sizeof(peer));

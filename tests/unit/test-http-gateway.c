@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "peer-table.h"
 #include "test-http-harness.h"
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -577,6 +578,101 @@ static void test_limits_per_peer(void) {
         test_server_stop(&s);
 }
 
+/* Limits of one: the address's last connection gives way to the next (its counters are freed and made anew). */
+static void test_limits_of_one(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+        int raw[2];
+
+        gateway_config_init(&cfg);
+        cfg.max_handshakes_per_address = 1;
+        cfg.max_per_address = 1;
+        test_server_start(&s, &cfg);
+        sa.sin_port = htons(s.port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (unsigned i = 0; i < 2; i++) {
+                raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                g_assert_cmpint(connect(raw[i], (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+                g_usleep(50 * 1000);
+        }
+        g_assert_true(test_socket_closed_within(raw[0], 2000));
+        connect_alice(&s, &c);
+        g_assert_true(test_socket_closed_within(raw[1], 2000));
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        g_assert_cmpuint(test_server_connections(&s), ==, 1);
+        test_client_close(&c);
+        close(raw[0]);
+        close(raw[1]);
+        test_server_stop(&s);
+}
+
+static void test_peer_table(void) {
+        struct sockaddr_storage a = {}, b = {};
+        struct sockaddr_in *in = (struct sockaddr_in *) &a;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &b;
+        PeerKey ka, kb;
+        PeerTable t;
+        PeerEntry *e, *f;
+
+        /* An IPv4 address and the same one IPv4-mapped in IPv6: one key. */
+        in->sin_family = AF_INET;
+        g_assert_cmpint(inet_pton(AF_INET, "192.0.2.7", &in->sin_addr), ==, 1);
+        in6->sin6_family = AF_INET6;
+        g_assert_cmpint(inet_pton(AF_INET6, "::ffff:192.0.2.7", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&a, &ka);
+        peer_key_from_sockaddr(&b, &kb);
+        g_assert_cmpmem(ka.data, ka.size, kb.data, kb.size);
+        /* Two hosts of one IPv6 /64: one key; another /64: another. */
+        g_assert_cmpint(inet_pton(AF_INET6, "2001:db8:1:2::1", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&b, &ka);
+        g_assert_cmpint(inet_pton(AF_INET6, "2001:db8:1:2:ffff:1:2:3", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&b, &kb);
+        g_assert_cmpmem(ka.data, ka.size, kb.data, kb.size);
+        g_assert_cmpint(inet_pton(AF_INET6, "2001:db8:1:3::1", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&b, &kb);
+        g_assert_false(ka.size == kb.size && memcmp(ka.data, kb.data, ka.size) == 0);
+        /* A principal never equals an address. */
+        peer_key_from_principal("alice", &kb);
+        g_assert_false(ka.size == kb.size && memcmp(ka.data, kb.data, ka.size) == 0);
+
+        /* Entries live while referenced; many of them grow the table. */
+        g_assert_cmpint(peer_table_init(&t), ==, 0);
+        e = peer_table_ref(&t, &kb);
+        f = peer_table_ref(&t, &kb);
+        g_assert_true(e == f);
+        g_assert_cmpuint(e->n_refs, ==, 2);
+        for (unsigned i = 0; i < 5000; i++) {
+                char name[32];
+                PeerKey k;
+
+                (void) snprintf(name, sizeof(name), "user%u", i);
+                peer_key_from_principal(name, &k);
+                g_assert_nonnull(peer_table_ref(&t, &k));
+        }
+        g_assert_cmpuint(t.n_entries, ==, 5001);
+        g_assert_cmpuint(t.n_buckets, >=, 5001);
+        for (unsigned i = 0; i < 5000; i++) {
+                char name[32];
+                PeerKey k;
+
+                (void) snprintf(name, sizeof(name), "user%u", i);
+                peer_key_from_principal(name, &k);
+                peer_table_unref(&t, peer_table_get(&t, &k));
+        }
+        g_assert_cmpuint(t.n_entries, ==, 1);
+        peer_table_unref(&t, e);
+        g_assert_true(peer_table_get(&t, &kb) == f);
+        peer_table_unref(&t, f);
+        g_assert_null(peer_table_get(&t, &kb));
+        g_assert_cmpuint(t.n_entries, ==, 0);
+        peer_table_done(&t);
+}
+
 static void test_max_requests(void) {
         GatewayConfig cfg;
         TestServer s = {};
@@ -850,6 +946,8 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/gateway/slow-reader", test_slow_reader);
         g_test_add_func("/gateway/limits", test_limits);
         g_test_add_func("/gateway/limits-per-peer", test_limits_per_peer);
+        g_test_add_func("/gateway/limits-of-one", test_limits_of_one);
+        g_test_add_func("/gateway/peer-table", test_peer_table);
         g_test_add_func("/gateway/max-requests", test_max_requests);
         g_test_add_func("/gateway/timeouts", test_timeouts);
         g_test_add_func("/gateway/daemon-down", test_daemon_down);
