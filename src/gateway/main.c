@@ -150,9 +150,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "verbose", no_argument, NULL, 'v' },
                 {},
         };
-        int c;
+        int c, idx = 0;
 
-        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hv", options, &idx)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -189,8 +189,8 @@ static int parse_argv(int argc, char *argv[]) {
                                                                    &arg_config.max_handshakes_per_address;
 
                         if (parse_count(optarg, 65536, v) < 0) {
-                                fprintf(stderr, "teleworker-gateway: invalid %s '%s' (1..65536)\n",
-                                        argv[optind - 1], optarg);
+                                fprintf(stderr, "teleworker-gateway: invalid --%s '%s' (1..65536)\n",
+                                        options[idx].name, optarg);
                                 return -EINVAL;
                         }
                         break;
@@ -203,8 +203,8 @@ static int parse_argv(int argc, char *argv[]) {
                                                                         &arg_config.idle_timeout_usec;
 
                         if (parse_time(optarg, v) < 0) {
-                                fprintf(stderr, "teleworker-gateway: invalid time '%s' (1ms..1h: 10, 500ms, 2min)\n",
-                                        optarg);
+                                fprintf(stderr, "teleworker-gateway: invalid --%s '%s' (1ms..1h: 10, 500ms, 2min)\n",
+                                        options[idx].name, optarg);
                                 return -EINVAL;
                         }
                         break;
