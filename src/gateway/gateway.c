@@ -116,7 +116,10 @@ struct Gateway {
         unsigned n_connections;
         unsigned n_handshakes;         /* of them: TLS handshake unfinished */
         bool busy;                     /* more than half of max_connections in use: short handshake deadline */
-        uint64_t n_accepted, n_evicted, n_refused;
+        uint64_t n_accepted;
+        uint64_t n_evicted, n_refused; /* since room_report_usec: connections closed to make room, new ones
+                                        * refused for lack of it (gateway_report_room()) */
+        uint64_t room_report_usec;
         PeerTable peers;               /* per source address and per principal */
 
         GatewayAcceptHook accept_hook;
@@ -390,6 +393,22 @@ static Connection *gateway_find_victim(Gateway *g, const Connection *keep, Gatew
         return refused ?: idle;
 }
 
+#define GATEWAY_ROOM_REPORT_USEC (10 * USEC_PER_SEC)
+
+/* A flood would fill the journal with a line per connection: at most one summary per 10 s instead (the first
+ * at once, so that the start of a flood shows). Each connection is still logged at debug level. */
+static void gateway_report_room(Gateway *g) {
+        uint64_t now = gateway_now(g);
+
+        if (g->room_report_usec > 0 && now < g->room_report_usec + GATEWAY_ROOM_REPORT_USEC)
+                return;
+        log_notice("Connection limits reached: %" PRIu64 " connections closed to make room, %" PRIu64 " new ones "
+                   "refused for lack of it (since the last report, at most %" PRIu64 " s ago)", g->n_evicted,
+                   g->n_refused, GATEWAY_ROOM_REPORT_USEC / USEC_PER_SEC);
+        g->n_evicted = g->n_refused = 0;
+        g->room_report_usec = now;
+}
+
 /* Closes a connection to make room; false if there was none to close. */
 static bool gateway_evict(Gateway *g, const Connection *keep, GatewayEvict what, const PeerEntry *entry,
                           const char *why) {
@@ -400,6 +419,7 @@ static bool gateway_evict(Gateway *g, const Connection *keep, GatewayEvict what,
         log_debug("%s %s: closed to make room (%s)", victim->peer, connection_who(victim), why);
         g->n_evicted++;
         connection_end(victim, victim->state == CONNECTION_OPEN ? 1 : -ECONNABORTED);
+        gateway_report_room(g);
         return true;
 }
 
@@ -1457,6 +1477,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         log_debug("%s: no room (every connection of this address, or all %u, busy); closing it",
                                   peer, g->config.max_connections);
                         g->n_refused++;
+                        gateway_report_room(g);
                         safe_close(cfd);
                         continue;
                 }
@@ -1606,14 +1627,6 @@ unsigned gateway_n_connections(const Gateway *g) {
 
 uint64_t gateway_n_accepted(const Gateway *g) {
         return g->n_accepted;
-}
-
-uint64_t gateway_n_evicted(const Gateway *g) {
-        return g->n_evicted;
-}
-
-uint64_t gateway_n_refused(const Gateway *g) {
-        return g->n_refused;
 }
 
 void gateway_set_accept_hook(Gateway *g, GatewayAcceptHook hook, void *userdata) {

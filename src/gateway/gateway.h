@@ -58,9 +58,6 @@ int gateway_listen(Gateway *g, const char *address, uint16_t *ret_port);
 unsigned gateway_n_connections(const Gateway *g);
 /* Connections accepted since the start and set up (not those closed at once for the connection limit). */
 uint64_t gateway_n_accepted(const Gateway *g);
-/* Connections closed to make room for another (see GatewayConfig), and new ones refused for lack of it. */
-uint64_t gateway_n_evicted(const Gateway *g);
-uint64_t gateway_n_refused(const Gateway *g);
 
 /* Called once per batch of accepted connections, before they get their TLS objects: main.c re-reads a
  * changed CRL there, so that a revocation applies to the next connection. */
