@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -49,6 +51,39 @@ const char *test_certs_dir(void) {
 
 char *test_cert_path(const char *name) {
         return g_build_filename(test_certs_dir(), name, NULL);
+}
+
+int test_certs_tool(char **ret_err, ...) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autoptr(GError) error = NULL;
+        const char *a;
+        va_list ap;
+        int status = 0;
+
+        g_ptr_array_add(argv, (char *) TEST_CERTS_SCRIPT);
+        g_ptr_array_add(argv, (char *) test_certs_dir());
+        va_start(ap, ret_err);
+        while ((a = va_arg(ap, const char *)))
+                g_ptr_array_add(argv, (char *) a);
+        va_end(ap);
+        g_ptr_array_add(argv, NULL);
+        g_spawn_sync(NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, ret_err, &status, &error);
+        g_assert_no_error(error);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void test_certs_keep_copy(const char *name) {
+        static const char *const ext[] = { "crt", "key" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
+                g_autofree char *from = g_strdup_printf("%s/%s.%s", test_certs_dir(), name, ext[i]);
+                g_autofree char *to = g_strdup_printf("%s/%s-kept.%s", test_certs_dir(), name, ext[i]);
+                g_autofree char *data = NULL;
+                gsize size;
+
+                g_assert_true(g_file_get_contents(from, &data, &size, NULL));
+                g_assert_true(g_file_set_contents(to, data, (gssize) size, NULL));
+        }
 }
 
 void test_certs_cleanup(void) {

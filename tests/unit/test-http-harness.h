@@ -55,6 +55,11 @@ const char *test_certs_dir(void);
 void test_certs_cleanup(void);
 /* Path of a file in that directory, e.g. "alice.crt" or "test/expired.crt"; g_free() it. */
 char *test_cert_path(const char *name);
+/* certs/teleworker-certs.sh on test_certs_dir() with more arguments (NULL-terminated); its exit status.
+ * ret_err (may be NULL): its stderr (g_free()); otherwise stderr is inherited. */
+int test_certs_tool(char **ret_err, ...) G_GNUC_NULL_TERMINATED;
+/* A copy of NAME.crt/NAME.key as NAME-kept.* in test_certs_dir() (--revoke moves the originals away). */
+void test_certs_keep_copy(const char *name);
 
 void test_server_start(TestServer *s, const GatewayConfig *config);
 void test_server_stop(TestServer *s);
