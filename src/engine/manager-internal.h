@@ -67,6 +67,9 @@ struct Job {
         bool go_sent;
         bool stop_requested;
         bool stop_pending; /* a StopUnit call or its job is under way */
+        bool no_new_privs; /* the job runs with PR_SET_NO_NEW_PRIVS (remote principals' jobs) */
+        bool discarded;    /* refused after the fact (cwd, executable, allow-list): hidden, freed once
+                            * its reaper is gone, as if Start had refused it up front */
         unsigned causes;
 
         OutputStore *output;
@@ -83,6 +86,7 @@ struct Manager {
         char *spool_dir;
         char *jobs_dir;
         char *exec_path;
+        char **exec_env;            /* the helper's whole environment: fixed, never the caller's */
         Job *jobs_head, *jobs_tail;
         unsigned n_jobs;
         sd_bus_slot *job_removed_slot;

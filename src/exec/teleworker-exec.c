@@ -1,18 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /* teleworker-exec - the first process of every job's scope: waits to be placed in the scope, forks the job
- * (which drops to the job's account and execs), and reaps it, so the job's exit status is known from inside
- * the scope. Small and single-purpose: the daemon spawns it with posix_spawn (vfork speed) instead of
- * forking itself. See exec-protocol.h for the conversation with teleworkerd.
+ * (which drops to the job's account, resolves and execs it), and reaps it, so the job's exit status is known
+ * from inside the scope. Small and single-purpose: the daemon spawns it with posix_spawn (vfork speed) instead
+ * of forking itself. See exec-protocol.h for the conversation with teleworkerd.
  *
- * usage: teleworker-exec --uid UID --gid GID [--user NAME] [--cwd DIR] [--private-pid] [--private-tmp]
- *                        [--private-network] [--protect-system] -- EXECUTABLE ARGV0 [ARGS...]
- * The job's environment is this process's environment.
+ * usage: teleworker-exec --uid UID --gid GID [--user NAME] [--no-new-privs] [--private-pid] [--private-tmp]
+ *                        [--private-network] [--protect-system]
  *
- * Isolation (set up as root in the forked child, before it drops privileges):
+ * It runs as root, so nothing a caller chose reaches it as code-steering input: the daemon gives it a fixed
+ * environment (PATH, and the daemon's own sanitizer options) and a command line of the daemon's own choosing
+ * (ids and flags, the account name from the user database; parsed strictly). The job's argv, environment,
+ * working directory and the policy's allow-list arrive as data on EXEC_SPEC_FD (a sealed memfd, exec-spec.h)
+ * and are used only in the job's child after the credentials are dropped:
+ *   setgroups/initgroups, setresgid, setresuid (verified: the ids are what we asked, root cannot be regained),
+ *   PR_SET_NO_NEW_PRIVS with --no-new-privs (remote principals' jobs), then as the job's user
+ *   chdir(cwd, or the home directory, or "/"), the PATH lookup of argv[0], the allow-list (fnmatch on the
+ *   resolved path), execve(path, argv, env).
+ * Whether a path exists is therefore only ever learnt with the job user's own rights. The child reports each
+ * step's failure (or the resolved path) on an O_CLOEXEC pipe; EOF without a failure means execve succeeded,
+ * and only then does the reaper tell the daemon EXEC_MSG_STARTED.
+ *
+ * Isolation (set up as root in the forked child, before it drops privileges; none of it uses caller data):
  *   --private-pid      the child is PID 1 of a new PID namespace with its own /proc; it runs the job as
  *                      PID 2, forwards termination signals to it, reaps orphans, and reports the job's
  *                      own wait status (a namespace's init cannot die by a signal it sends itself)
- *   --private-tmp      new mount namespace, empty tmpfs on /tmp and /var/tmp
+ *   --private-tmp      new mount namespace, empty tmpfs on /tmp, /var/tmp and /dev/shm
  *   --private-network  new network namespace: only the loopback interface, brought up
  *   --protect-system   /usr, /boot, /efi and /etc read-only (bind mounts) */
 #include <errno.h>
@@ -35,7 +47,9 @@
 #include <sys/stat.h>
 
 #include "exec-protocol.h"
+#include "exec-spec.h"
 #include "macro.h"
+#include "util.h"
 
 typedef struct Isolation {
         bool private_pid, private_tmp, private_network, protect_system;
@@ -98,8 +112,14 @@ static int setup_isolation(const Isolation *iso, const char **ret_what) {
         }
         if (iso->private_tmp) {
                 *ret_what = "mount a private /tmp";
-                if (mount_tmpfs("/tmp") < 0 || mount_tmpfs("/var/tmp") < 0)
-                        return -errno;
+                int r = mount_tmpfs("/tmp");
+                if (r >= 0)
+                        r = mount_tmpfs("/var/tmp");
+                /* POSIX shared memory is a tmp directory too: without this, jobs meet in the host's. */
+                if (r >= 0)
+                        r = mount_tmpfs("/dev/shm");
+                if (r < 0)
+                        return r;
         }
         if (iso->protect_system) {
                 static const char *const dirs[] = { "/usr", "/boot", "/efi", "/etc" };
@@ -135,7 +155,7 @@ static void on_forward_signal(int sig) {
 /* PID 1 of a job's PID namespace: runs the job as its child, passes termination signals on, reaps every
  * orphan, and reports the job's own status through status_fd. When it returns, the kernel ends whatever
  * is left in the namespace. */
-_noreturn_ static void run_pid_namespace_init(int status_fd, void (*run_job)(void *), void *userdata) {
+_noreturn_ static void run_pid_namespace_init(int status_fd, int report_fd, void (*run_job)(void *), void *userdata) {
         static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
         struct sigaction sa = { .sa_handler = on_forward_signal, .sa_flags = SA_RESTART };
         siginfo_t si;
@@ -157,6 +177,8 @@ _noreturn_ static void run_pid_namespace_init(int status_fd, void (*run_job)(voi
         }
         forward_to = job;
         (void) close(EXEC_CONTROL_FD);
+        /* Only the job's copy may keep the report pipe open: its execve closes it, and that EOF means "started". */
+        (void) close(report_fd);
         for (;;) {
                 memset(&si, 0, sizeof(si));
                 if (waitid(P_ALL, 0, &si, WEXITED) < 0) {
@@ -184,6 +206,18 @@ static int send_message(uint8_t type, int32_t code, int32_t value) {
         }
 }
 
+/* EXEC_MSG_EXECUTABLE: the header, then the path, in one datagram. */
+static void send_executable(const char *path, size_t len) {
+        struct {
+                ExecMessage m;
+                char path[EXEC_PATH_MAX];
+        } buf = { .m = { .type = EXEC_MSG_EXECUTABLE, .value = (int32_t) len } };
+
+        memcpy(buf.path, path, len);
+        while (send(EXEC_CONTROL_FD, &buf, sizeof(ExecMessage) + len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+                ;
+}
+
 static int wait_for_go(void) {
         ExecMessage m;
 
@@ -208,39 +242,132 @@ static void wait_for_release(void) {
         }
 }
 
-_noreturn_ static void child_fail(int status, const char *what, const char *arg) {
-        int e = errno;
+/* ---------------------------------------------------------------------------------------------------- */
+/* The job's child → the reaper: a CLOEXEC pipe of ChildReport records (a path record carries len bytes). */
 
-        (void) send_message(EXEC_MSG_FAILED, 0, e);
-        dprintf(STDERR_FILENO, "teleworker-exec: %s '%s': %s\n", what, arg, strerror(e));
-        _exit(status);
-}
+enum { REPORT_PATH = 1, REPORT_FAILED = 2 };
+
+typedef struct ChildReport {
+        uint32_t kind;
+        int32_t stage;
+        int32_t error;
+        uint32_t len;
+} ChildReport;
 
 typedef struct Child {
         uid_t uid;
         gid_t gid;
-        const char *user, *cwd, *exe;
-        char **argv;
+        const char *user;
+        bool no_new_privs;
+        const ExecSpec *spec;
+        int report_fd;
 } Child;
 
-/* The job itself: drop to the account, change directory, exec. */
+static void child_report(const Child *c, const ChildReport *rep, const char *path) {
+        (void) loop_write(c->report_fd, rep, sizeof(*rep));
+        if (path)
+                (void) loop_write(c->report_fd, path, rep->len);
+}
+
+_noreturn_ static void child_fail(const Child *c, ExecStage stage, int error, const char *what, const char *arg) {
+        ChildReport rep = { .kind = REPORT_FAILED, .stage = stage, .error = error };
+
+        child_report(c, &rep, NULL);
+        /* Only the set-up steps, which use no caller data, leave a word in the output: the other failures
+         * are the caller's Start error. */
+        if (stage == EXEC_STAGE_SETUP)
+                dprintf(STDERR_FILENO, "teleworker-exec: %s '%s': %s\n", what, arg, strerror(error));
+        _exit(stage == EXEC_STAGE_LOOKUP || stage == EXEC_STAGE_EXEC ?
+              (error == ENOENT ? EXEC_EXIT_NOTFOUND : EXEC_EXIT_NOEXEC) : EXEC_EXIT_SETUP);
+}
+
+/* Drops to the job's account and proves it: every id is the target, and root cannot be taken back. */
+static int drop_privileges(const Child *c, const char **ret_what) {
+        uid_t ru, eu, su;
+        gid_t rg, eg, sg;
+
+        /* Not dumpable while it still holds root's memory (the spec, the reaper's state): the job's user
+         * cannot ptrace or read it; execve makes the job itself dumpable again as usual. */
+        (void) prctl(PR_SET_DUMPABLE, 0);
+        *ret_what = "cannot set groups for";
+        if ((c->user ? initgroups(c->user, c->gid) : setgroups(0, NULL)) < 0)
+                return -errno;
+        *ret_what = "cannot switch to group of";
+        if (setresgid(c->gid, c->gid, c->gid) < 0)
+                return -errno;
+        *ret_what = "cannot switch to user";
+        if (setresuid(c->uid, c->uid, c->uid) < 0)
+                return -errno;
+        *ret_what = "credentials did not drop for";
+        if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+                return -errno;
+        if (ru != c->uid || eu != c->uid || su != c->uid || rg != c->gid || eg != c->gid || sg != c->gid)
+                return -EPERM;
+        if (c->uid != 0 && (setresuid(0, 0, 0) == 0 || setegid(0) == 0))
+                return -EPERM;
+        if (c->no_new_privs) {
+                *ret_what = "cannot set no_new_privs for";
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+static const char *env_get(char *const *env, const char *key) {
+        size_t n = strlen(key);
+
+        for (char *const *e = env; e && *e; e++)
+                if (strncmp(*e, key, n) == 0 && (*e)[n] == '=')
+                        return *e + n + 1;
+        return NULL;
+}
+
+/* The working directory, as the job's user: the requested one, or home if it can be entered, or "/". */
+static const char *enter_cwd(const Child *c) {
+        const ExecSpec *s = c->spec;
+
+        if (s->cwd[0]) {
+                if (chdir(s->cwd) < 0)
+                        child_fail(c, EXEC_STAGE_CWD, errno, "cannot change to directory", s->cwd);
+                return s->cwd;
+        }
+        if (s->home[0] == '/' && chdir(s->home) == 0)
+                return s->home;
+        if (chdir("/") < 0)
+                child_fail(c, EXEC_STAGE_CWD, errno, "cannot change to directory", "/");
+        return "/";
+}
+
+/* The job itself: drop to the account, then — with the job's rights only — change directory, resolve
+ * argv[0], check the allow-list, exec. */
 _noreturn_ static void run_job(void *userdata) {
         const Child *c = userdata;
+        const ExecSpec *s = c->spec;
+        _cleanup_(freep) char *exe = NULL;
+        const char *what = NULL, *cwd, *path;
+        ChildReport rep = { .kind = REPORT_PATH };
+        int r;
 
-        if (getuid() != c->uid || getgid() != c->gid) {
-                if ((c->user ? initgroups(c->user, c->gid) : setgroups(0, NULL)) < 0)
-                        child_fail(EXEC_EXIT_SETUP, "cannot set groups for", c->user ? c->user : "(none)");
-                if (setresgid(c->gid, c->gid, c->gid) < 0)
-                        child_fail(EXEC_EXIT_SETUP, "cannot switch to group", c->user ? c->user : "(gid)");
-                if (setresuid(c->uid, c->uid, c->uid) < 0)
-                        child_fail(EXEC_EXIT_SETUP, "cannot switch to user", c->user ? c->user : "(uid)");
-        }
-        if (c->cwd && chdir(c->cwd) < 0)
-                child_fail(EXEC_EXIT_SETUP, "cannot change to directory", c->cwd);
+        r = drop_privileges(c, &what);
+        if (r < 0)
+                child_fail(c, EXEC_STAGE_SETUP, -r, what, c->user ? c->user : "(uid)");
         (void) close(EXEC_CONTROL_FD);
 
-        execv(c->exe, c->argv);
-        child_fail(errno == ENOENT ? EXEC_EXIT_NOTFOUND : EXEC_EXIT_NOEXEC, "cannot execute", c->exe);
+        cwd = enter_cwd(c);
+        path = env_get(s->env, "PATH");
+        r = find_executable(s->argv[0], path ? path : EXEC_DEFAULT_PATH, cwd, &exe);
+        if (r >= 0 && strlen(exe) > EXEC_PATH_MAX)
+                r = -ENAMETOOLONG;
+        if (r < 0)
+                child_fail(c, EXEC_STAGE_LOOKUP, -r, "cannot find", s->argv[0]);
+
+        rep.len = (uint32_t) strlen(exe);
+        child_report(c, &rep, exe);
+        if (!exec_spec_allowed(s->allow, exe))
+                child_fail(c, EXEC_STAGE_DENIED, EPERM, "not allowed", exe);
+
+        execve(exe, s->argv, s->env);
+        child_fail(c, EXEC_STAGE_EXEC, errno, "cannot execute", exe);
 }
 
 _noreturn_ static void run_child(const Child *c, const Isolation *iso, int status_fd) {
@@ -258,69 +385,119 @@ _noreturn_ static void run_child(const Child *c, const Isolation *iso, int statu
         (void) setsid();
 
         r = setup_isolation(iso, &what);
-        if (r < 0) {
-                errno = -r;
-                child_fail(EXEC_EXIT_SETUP, "cannot", what);
-        }
+        if (r < 0)
+                child_fail(c, EXEC_STAGE_SETUP, -r, "cannot", what);
         if (iso->private_pid)
-                run_pid_namespace_init(status_fd, run_job, (void *) c);
+                run_pid_namespace_init(status_fd, c->report_fd, run_job, (void *) c);
         if (status_fd >= 0)
                 (void) close(status_fd);
         run_job((void *) c);
 }
 
-int main(int argc, char **argv) {
+/* Reads the child's reports until its execve (or its exit) closes the pipe. Returns 0 when the job runs,
+ * else the failed stage's report in *ret_failed. Bounded: one path of at most EXEC_PATH_MAX bytes. */
+static int read_child_reports(int fd, ChildReport *ret_failed) {
+        char path[EXEC_PATH_MAX];
+        ChildReport rep;
+
+        for (;;) {
+                ssize_t n = read(fd, &rep, sizeof(rep));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n != (ssize_t) sizeof(rep))
+                        return 0; /* EOF: execve closed the pipe (or the child died: its exit tells) */
+                if (rep.kind == REPORT_FAILED) {
+                        *ret_failed = rep;
+                        return -1;
+                }
+                if (rep.kind != REPORT_PATH || rep.len == 0 || rep.len > sizeof(path))
+                        continue;
+                if (read(fd, path, rep.len) != (ssize_t) rep.len)
+                        return 0;
+                send_executable(path, rep.len);
+        }
+}
+
+static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const char **user, bool *nnp,
+                         Isolation *iso) {
         static const struct option options[] = {
                 { "uid", required_argument, NULL, 'u' },
                 { "gid", required_argument, NULL, 'g' },
                 { "user", required_argument, NULL, 'U' },
-                { "cwd", required_argument, NULL, 'C' },
+                { "no-new-privs", no_argument, NULL, 'n' },
                 { "private-pid", no_argument, NULL, 'P' },
                 { "private-tmp", no_argument, NULL, 'T' },
                 { "private-network", no_argument, NULL, 'N' },
                 { "protect-system", no_argument, NULL, 'S' },
                 {},
         };
-        const char *user = NULL, *cwd = NULL;
-        long uid = -1, gid = -1;
-        siginfo_t si = {}, inner;
-        Isolation iso = {};
-        int status_pipe[2] = { -EBADF, -EBADF };
-        pid_t pid;
-        int c, hold;
+        bool have_uid = false, have_gid = false;
+        uint32_t id;
+        int c;
 
         while ((c = getopt_long(argc, argv, "+", options, NULL)) >= 0) {
                 switch (c) {
                 case 'u':
-                        uid = strtol(optarg, NULL, 10);
-                        break;
                 case 'g':
-                        gid = strtol(optarg, NULL, 10);
+                        if (exec_parse_id(optarg, &id) < 0) {
+                                fprintf(stderr, "teleworker-exec: invalid %s '%s'\n", c == 'u' ? "uid" : "gid", optarg);
+                                return -EINVAL;
+                        }
+                        if (c == 'u')
+                                *uid = id, have_uid = true;
+                        else
+                                *gid = id, have_gid = true;
                         break;
                 case 'U':
-                        user = optarg;
+                        *user = optarg;
                         break;
-                case 'C':
-                        cwd = optarg;
+                case 'n':
+                        *nnp = true;
                         break;
                 case 'P':
-                        iso.private_pid = true;
+                        iso->private_pid = true;
                         break;
                 case 'T':
-                        iso.private_tmp = true;
+                        iso->private_tmp = true;
                         break;
                 case 'N':
-                        iso.private_network = true;
+                        iso->private_network = true;
                         break;
                 case 'S':
-                        iso.protect_system = true;
+                        iso->protect_system = true;
                         break;
                 default:
-                        return EXIT_FAILURE;
+                        return -EINVAL;
                 }
         }
-        if (uid < 0 || gid < 0 || argc - optind < 2) {
-                fprintf(stderr, "usage: teleworker-exec --uid UID --gid GID [--user NAME] [--cwd DIR] -- EXE ARGV...\n");
+        if (!have_uid || !have_gid || optind != argc) {
+                fprintf(stderr, "usage: teleworker-exec --uid UID --gid GID [--user NAME] [--no-new-privs] "
+                                "[--private-pid] [--private-tmp] [--private-network] [--protect-system] "
+                                "(job spec on fd %d)\n", EXEC_SPEC_FD);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        const char *user = NULL, *spec_error = NULL;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        bool nnp = false;
+        siginfo_t si = {}, inner;
+        Isolation iso = {};
+        ExecSpec spec = {};
+        ChildReport failed = {};
+        int status_pipe[2] = { -EBADF, -EBADF }, report_pipe[2] = { -EBADF, -EBADF };
+        pid_t pid;
+        int hold, r;
+
+        if (parse_options(argc, argv, &uid, &gid, &user, &nnp, &iso) < 0)
+                return EXIT_FAILURE;
+        r = exec_spec_from_fd(EXEC_SPEC_FD, &spec, &spec_error);
+        (void) close(EXEC_SPEC_FD);
+        if (r < 0) {
+                fprintf(stderr, "teleworker-exec: invalid job spec: %s\n", r == -EBADMSG ? spec_error : strerror(-r));
                 return EXIT_FAILURE;
         }
 
@@ -339,21 +516,26 @@ int main(int argc, char **argv) {
         /* From here the job runs: it must survive a daemon restart, so no parent-death signal any more. */
         (void) prctl(PR_SET_PDEATHSIG, 0);
 
+        if (pipe2(report_pipe, O_CLOEXEC) < 0) {
+                (void) send_message(EXEC_MSG_FAILED, EXEC_STAGE_SETUP, errno);
+                return EXEC_EXIT_SETUP;
+        }
         if (iso.private_pid) {
                 /* The next child is PID 1 of a new namespace; it tells us the job's own status. */
                 if (pipe2(status_pipe, O_CLOEXEC) < 0 || unshare(CLONE_NEWPID) < 0) {
-                        (void) send_message(EXEC_MSG_FAILED, 0, errno);
+                        (void) send_message(EXEC_MSG_FAILED, EXEC_STAGE_SETUP, errno);
                         fprintf(stderr, "teleworker-exec: cannot create a PID namespace: %m\n");
                         return EXEC_EXIT_SETUP;
                 }
         }
         pid = fork();
         if (pid < 0) {
-                (void) send_message(EXEC_MSG_FAILED, 0, errno);
+                (void) send_message(EXEC_MSG_FAILED, EXEC_STAGE_SETUP, errno);
                 return EXIT_FAILURE;
         }
         if (pid == 0) {
-                const Child child = { (uid_t) uid, (gid_t) gid, user, cwd, argv[optind], argv + optind + 1 };
+                const Child child = { uid, gid, user, nnp, &spec, report_pipe[1] };
+                (void) close(report_pipe[0]);
                 if (status_pipe[0] >= 0)
                         (void) close(status_pipe[0]);
                 run_child(&child, &iso, status_pipe[1]);
@@ -362,6 +544,8 @@ int main(int argc, char **argv) {
                 (void) close(status_pipe[1]);
                 status_pipe[1] = -EBADF;
         }
+        (void) close(report_pipe[1]);
+        exec_spec_done(&spec);
 
         /* The reaper keeps one write end of the output pipe until the daemon releases it: while the
          * daemon is down (restart, crash) systemd's fd store holds the read end, and must never see the
@@ -370,7 +554,13 @@ int main(int argc, char **argv) {
         hold = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
         (void) dup2(STDIN_FILENO, STDOUT_FILENO);
         (void) dup2(STDIN_FILENO, STDERR_FILENO);
-        (void) send_message(EXEC_MSG_STARTED, 0, (int32_t) pid);
+
+        /* "Started" only once execve succeeded: a job that could not be entered, found or run is a refusal. */
+        if (read_child_reports(report_pipe[0], &failed) < 0)
+                (void) send_message(EXEC_MSG_FAILED, failed.stage, failed.error);
+        else
+                (void) send_message(EXEC_MSG_STARTED, 0, (int32_t) pid);
+        (void) close(report_pipe[0]);
 
         for (;;) {
                 if (waitid(P_PID, (id_t) pid, &si, WEXITED) == 0)
