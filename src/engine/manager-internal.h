@@ -70,6 +70,7 @@ struct Job {
         bool no_new_privs; /* the job runs with PR_SET_NO_NEW_PRIVS (remote principals' jobs) */
         bool discarded;    /* refused after the fact (cwd, executable, allow-list): hidden, freed once
                             * its reaper is gone, as if Start had refused it up front */
+        sd_bus_error refusal; /* Start's answer for a discarded job, held until systemd unloaded its scope */
         unsigned causes;
 
         OutputStore *output;
@@ -90,6 +91,7 @@ struct Manager {
         Job *jobs_head, *jobs_tail;
         unsigned n_jobs;
         sd_bus_slot *job_removed_slot;
+        sd_bus_slot *unit_removed_slot;
         job_changed_handler_t changed;
         void *changed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */

@@ -162,6 +162,7 @@ Job *job_free(Job *j) {
         free(j->executable);
         free(j->cwd);
         free(j->stop_job_path);
+        sd_bus_error_free(&j->refusal);
         strv_free(j->argv);
         while (j->waiters) {
                 JobWaiter *w = j->waiters;
@@ -240,6 +241,7 @@ Manager *manager_free(Manager *m) {
         }
         sd_event_source_disable_unref(m->retention_timer);
         sd_bus_slot_unref(m->job_removed_slot);
+        sd_bus_slot_unref(m->unit_removed_slot);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m->state_dir);
@@ -347,20 +349,39 @@ void job_start_failed(Job *j, const char *name, const char *message) {
                     j->stop_requested ? JOB_REASON_STOPPED : JOB_REASON_START_FAILED, -1, 0);
 }
 
+/* Start's answer for a refused job, once systemd has unloaded its scope (or after REFUSAL_WAIT_USEC): a
+ * caller who lists units after the error finds nothing left, as for a refusal up front. */
+#define REFUSAL_WAIT_USEC (5 * USEC_PER_SEC)
+
+static void job_answer_refusal(Job *j) {
+        if (!sd_bus_error_is_set(&j->refusal))
+                return;
+        j->start_timer = sd_event_source_disable_unref(j->start_timer);
+        job_fire(j, WAIT_STARTED, &j->refusal);
+        sd_bus_error_free(&j->refusal);
+        if (j->reaper_pid == 0 && !j->reaper_source && !j->reaper_pidfd_source)
+                manager_remove_job(j->manager, j);
+}
+
+static int on_refusal_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        job_answer_refusal(userdata);
+        return 0;
+}
+
 /* The job's child could not enter its cwd, find, be allowed or exec its executable (as the job's user).
  * Start answers with the same error it gives for what it refuses up front, and the job goes the way of
- * a refused one: hidden at once, its record removed, freed once its reaper has left. */
+ * a refused one: hidden at once, its record removed, freed once its reaper and its scope have left. */
 static void job_refuse(Job *j, const char *name, const char *message) {
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-
         if (job_state_is_final(j->state))
                 return;
         j->discarded = true;
         job_remove_record(j);
-        (void) sd_bus_error_set(&e, name, message);
-        job_fire(j, WAIT_STARTED, &e);
-        sd_bus_error_free(&e);
+        if (sd_bus_error_set(&j->refusal, name, message) < 0 && !sd_bus_error_is_set(&j->refusal))
+                (void) sd_bus_error_set_const(&j->refusal, name, "The job could not be started.");
         job_set_end(j, JOB_FAILED, JOB_REASON_START_FAILED, -1, 0);
+        if (sd_event_add_time_relative(j->manager->event, &j->start_timer, CLOCK_MONOTONIC, REFUSAL_WAIT_USEC, 0,
+                                       on_refusal_timeout, j) < 0)
+                job_answer_refusal(j);
 }
 
 /* A step of the job's child failed before execve succeeded. The messages depend only on the request and
@@ -559,7 +580,9 @@ static int on_reaper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 (void) on_control(j->control_source, j->control_fd, EPOLLIN, j);
         j->reaper_pid = 0;
         if (j->discarded) {
-                manager_remove_job(j->manager, j);
+                /* Removed now, unless Start's answer still waits for systemd to unload the scope. */
+                if (!sd_bus_error_is_set(&j->refusal))
+                        manager_remove_job(j->manager, j);
                 return 0;
         }
         if (job_state_is_final(j->state))
@@ -638,6 +661,19 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
                 snprintf(m2, sizeof(m2), "systemd's start job for %s finished with result '%s'", unit, result);
                 job_start_failed(j, TW_ERROR_START_FAILED, m2);
         }
+        return 0;
+}
+
+static int on_unit_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *unit;
+        Job *j;
+
+        if (sd_bus_message_read(msg, "s", &unit) < 0 || strncmp(unit, "teleworker-", 11) != 0)
+                return 0;
+        j = manager_find_job_by_unit(m, unit);
+        if (j && j->discarded)
+                job_answer_refusal(j);
         return 0;
 }
 
@@ -1404,6 +1440,11 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         r = sd_bus_match_signal_async(m->bus, &m->job_removed_slot, "org.freedesktop.systemd1",
                                       "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved",
                                       on_job_removed, NULL, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal_async(m->bus, &m->unit_removed_slot, "org.freedesktop.systemd1",
+                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "UnitRemoved",
+                                      on_unit_removed, NULL, m);
         if (r < 0)
                 return r;
         /* No slot and no callback: sent with NO_REPLY_EXPECTED, nothing to wait for. */
