@@ -941,7 +941,23 @@ static char **job_build_env(const struct passwd *pw, char **req) {
         return env;
 }
 
-static int job_spawn_reaper(Job *j, int spec_fd) {
+/* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
+ * actions in order, so a source fd that is itself a target (fds 1-4 are free after a restart with fds from
+ * the fd store closed) would be overwritten before it is copied. */
+static int fd_move_above_targets(int *fd) {
+        int moved;
+
+        if (*fd > EXEC_SPEC_FD)
+                return 0;
+        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_SPEC_FD + 1);
+        if (moved < 0)
+                return -errno;
+        safe_close(*fd);
+        *fd = moved;
+        return 0;
+}
+
+static int job_spawn_reaper(Job *j, int *spec_fd) {
         Manager *m = j->manager;
         _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
@@ -968,6 +984,10 @@ static int job_spawn_reaper(Job *j, int spec_fd) {
                 return -errno;
         r = output_store_new(m->event, spool, TAKE_FD(out[0]), m->config->output_max_bytes, &j->output);
         if (r < 0)
+                return r;
+
+        if ((r = fd_move_above_targets(&out[1])) < 0 || (r = fd_move_above_targets(&ctl[1])) < 0 ||
+            (r = fd_move_above_targets(spec_fd)) < 0)
                 return r;
 
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) j->uid);
@@ -1005,7 +1025,7 @@ static int job_spawn_reaper(Job *j, int spec_fd) {
         posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
         posix_spawn_file_actions_adddup2(&fa, ctl[1], EXEC_CONTROL_FD);
-        posix_spawn_file_actions_adddup2(&fa, spec_fd, EXEC_SPEC_FD);
+        posix_spawn_file_actions_adddup2(&fa, *spec_fd, EXEC_SPEC_FD);
 
         /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
         r = posix_spawn(&pid, m->exec_path, &fa, &attr, args, m->exec_env);
@@ -1312,7 +1332,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (!j->argv || !j->owner)
                 return -ENOMEM;
 
-        r = job_spawn_reaper(j, spec_fd);
+        r = job_spawn_reaper(j, &spec_fd);
         if (r < 0)
                 return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to spawn the job's process: %s",
                                          strerror(-r));
