@@ -199,7 +199,8 @@ static bool proc_file_has(const char *pid, const char *file, const char *needle)
 }
 
 /* Every process of the job's scope: a root process has none of the caller's environment and maps none of
- * the caller's files; some process of the job's user maps lib_needle (the variable reached the job). */
+ * the caller's files; some process of the job's user maps lib_needle, if given (the variable reached the
+ * job). Stops the job. */
 static void check_scope_processes(const char *id, const char *lib_needle) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         unsigned root_procs = 0, user_maps = 0;
@@ -219,14 +220,15 @@ static void check_scope_processes(const char *id, const char *lib_needle) {
                         g_assert_false(proc_file_has(pid, "environ", "LD_"));
                         g_assert_false(proc_file_has(pid, "environ", "GCONV_PATH"));
                         g_assert_false(proc_file_has(pid, "maps", DIR_ATTACK));
-                } else if (proc_file_has(pid, "maps", lib_needle))
+                } else if (lib_needle && proc_file_has(pid, "maps", lib_needle))
                         user_maps++;
         }
         g_test_message("scope of %s: %u root processes, %u user processes map %s", id, root_procs, user_maps,
                        lib_needle);
         /* the reaper at least is root; the job mapped the caller's library as its own user */
         g_assert_cmpuint(root_procs, >=, 1);
-        g_assert_cmpuint(user_maps, >=, 1);
+        if (lib_needle)
+                g_assert_cmpuint(user_maps, >=, 1);
         g_assert_cmpint(tb_stop(root_bus, id, &e), ==, 0);
         tb_job_clear(&j);
 }
@@ -282,9 +284,30 @@ static void test_ld_audit_local(void) {
         attack_env_local("audit-local", "LD_AUDIT=" MARK_SO, argv);
 }
 
+/* gconv modules load only where iconv is used: the job uses it (and loads the module as its user); the
+ * root processes of its scope must not even carry the variable. */
 static void test_gconv_path_local(void) {
         const char *argv[] = { "/bin/sh", "-c", "echo x | iconv -f TWMARK -t UTF-8 >/dev/null 2>&1; exit 0", NULL };
+        const char *sleeper[] = { "/bin/sh", "-c", "echo x | iconv -f TWMARK -t UTF-8 >/dev/null 2>&1; exec sleep 30",
+                                  NULL };
+        const char *env[] = { "TW_ATTACK_TAG=gconv-scope", "GCONV_PATH=" DIR_GCONV, NULL };
+        sd_bus *u1 = tb_bus_as(TB_UID_USER1);
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *id = NULL;
+        unsigned user = 0, root = 0;
+
         attack_env_local("gconv-local", "GCONV_PATH=" DIR_GCONV, argv);
+
+        id = start_local(u1, sleeper, env, NULL, &e);
+        if (!id)
+                g_error("Start: %s: %s", e.name, e.message);
+        for (int i = 0; i < 500 && user == 0; i++, g_usleep(10 * 1000))
+                count_marks("gconv-scope", &user, &root);
+        g_assert_cmpuint(user, >=, 1);
+        check_scope_processes(id, NULL);
+        count_marks("gconv-scope", &user, &root);
+        g_assert_cmpuint(root, ==, 0);
+        sd_bus_unref(u1);
 }
 
 /* LD_LIBRARY_PATH shadows libc with a copy: a root process honouring it would map the copy. */
