@@ -105,6 +105,20 @@ static void append_string(GByteArray *a, const char *s, size_t n) {
         g_byte_array_append(a, (const guint8 *) s, (guint) n);
 }
 
+/* A spec of one argument (and one env entry, if env): cwd, an empty home, argv[0], env; refused for why. */
+static void expect_one_arg_refused(const char *cwd, size_t cwd_len, const char *arg0, size_t arg0_len,
+                                   const char *env, const char *why) {
+        GByteArray *a = raw(0, 1, env ? 1 : 0, 0, NULL, 0);
+
+        append_string(a, cwd, cwd_len);
+        append_string(a, "", 0);
+        append_string(a, arg0, arg0_len);
+        if (env)
+                append_string(a, env, strlen(env));
+        expect_refused(a->data, a->len, why);
+        g_byte_array_unref(a);
+}
+
 static void test_refusals(void) {
         GByteArray *a;
 
@@ -139,41 +153,14 @@ static void test_refusals(void) {
         expect_refused(a->data, a->len, "too many allow");
         g_byte_array_unref(a);
 
-        /* a relative working directory */
-        a = raw(0, 1, 0, 0, NULL, 0);
-        append_string(a, "tmp", 3);
-        append_string(a, "", 0);
-        append_string(a, "/bin/true", 9);
-        expect_refused(a->data, a->len, "not absolute");
-        g_byte_array_unref(a);
-
-        /* a NUL inside a string would cut it short in execve */
-        a = raw(0, 1, 0, 0, NULL, 0);
-        append_string(a, "", 0);
-        append_string(a, "", 0);
-        append_string(a, "/bin/true\0x", 11);
-        expect_refused(a->data, a->len, "NUL");
-        g_byte_array_unref(a);
-
-        /* an empty argv[0] */
-        a = raw(0, 1, 0, 0, NULL, 0);
-        append_string(a, "", 0);
-        append_string(a, "", 0);
-        append_string(a, "", 0);
-        expect_refused(a->data, a->len, "empty executable");
-        g_byte_array_unref(a);
-
-        /* env entries must be NAME=VALUE */
-        for (size_t i = 0; i < 3; i++) {
-                const char *bad[] = { "NOEQUALS", "=value", "" };
-                a = raw(0, 1, 1, 0, NULL, 0);
-                append_string(a, "", 0);
-                append_string(a, "", 0);
-                append_string(a, "/bin/true", 9);
-                append_string(a, bad[i], strlen(bad[i]));
-                expect_refused(a->data, a->len, "NAME=");
-                g_byte_array_unref(a);
-        }
+        /* a relative working directory; a NUL inside a string would cut it short in execve; an empty
+         * argv[0]; env entries that are not NAME=VALUE */
+        expect_one_arg_refused("tmp", 3, "/bin/true", 9, NULL, "not absolute");
+        expect_one_arg_refused("", 0, "/bin/true\0x", 11, NULL, "NUL");
+        expect_one_arg_refused("", 0, "", 0, NULL, "empty executable");
+        expect_one_arg_refused("", 0, "/bin/true", 9, "NOEQUALS", "NAME=");
+        expect_one_arg_refused("", 0, "/bin/true", 9, "=value", "NAME=");
+        expect_one_arg_refused("", 0, "/bin/true", 9, "", "NAME=");
 
         /* a string longer than the limit, and a length past the end */
         a = raw(0, 1, 0, 0, NULL, 0);
