@@ -435,6 +435,11 @@ static void job_exited(Job *j, int code, int status) {
 static void job_release_reaper(Job *j) {
         j->control_source = sd_event_source_disable_unref(j->control_source);
         if (j->control_fd >= 0) {
+                ExecMessage release = { .type = EXEC_MSG_RELEASE };
+
+                /* Said, not only implied by the hang-up: a reaper that sees its socket close without it
+                 * knows the daemon went away for good and waits for the next one (exec-protocol.h). */
+                (void) send(j->control_fd, &release, sizeof(release), MSG_NOSIGNAL | MSG_DONTWAIT);
                 /* Shut the socket down, not just our fd: the reaper's recv() ends at once whoever else holds a
                  * copy. systemd's copy goes with FDSTOREREMOVE, which a busy or hung manager handles late or
                  * never, and until then a reaper that was never released would wait outside any scope. */
@@ -942,14 +947,14 @@ static char **job_build_env(const struct passwd *pw, char **req) {
 }
 
 /* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
- * actions in order, so a source fd that is itself a target (fds 1-4 are free after a restart with fds from
+ * actions in order, so a source fd that is itself a target (fds 1-5 are free after a restart with fds from
  * the fd store closed) would be overwritten before it is copied. */
 static int fd_move_above_targets(int *fd) {
         int moved;
 
-        if (*fd > EXEC_SPEC_FD)
+        if (*fd > EXEC_OUTPUT_READ_FD)
                 return 0;
-        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_SPEC_FD + 1);
+        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_OUTPUT_READ_FD + 1);
         if (moved < 0)
                 return -errno;
         safe_close(*fd);
@@ -987,7 +992,7 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
                 return r;
 
         if ((r = fd_move_above_targets(&out[1])) < 0 || (r = fd_move_above_targets(&ctl[1])) < 0 ||
-            (r = fd_move_above_targets(spec_fd)) < 0)
+            (r = fd_move_above_targets(spec_fd)) < 0 || (r = fd_move_above_targets(&out_read_copy)) < 0)
                 return r;
 
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) j->uid);
@@ -1002,6 +1007,8 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         args[n++] = gid_s;
         args[n++] = (char *) "--user";
         args[n++] = j->user;
+        args[n++] = (char *) "--job-id";
+        args[n++] = j->id;
         if (j->no_new_privs)
                 args[n++] = (char *) "--no-new-privs";
         if (j->isolation.private_pid > 0)
@@ -1026,6 +1033,8 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
         posix_spawn_file_actions_adddup2(&fa, ctl[1], EXEC_CONTROL_FD);
         posix_spawn_file_actions_adddup2(&fa, *spec_fd, EXEC_SPEC_FD);
+        /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
+        posix_spawn_file_actions_adddup2(&fa, out_read_copy, EXEC_OUTPUT_READ_FD);
 
         /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
         r = posix_spawn(&pid, m->exec_path, &fa, &attr, args, m->exec_env);
@@ -1455,6 +1464,12 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         r = mkdir_p(m->jobs_dir, 0700);
         if (r < 0)
                 return r;
+        /* Where reapers wait for us after systemd dropped our fds; without it jobs still run, but a
+         * `systemctl stop` loses what they report. */
+        r = mkdir_p(EXEC_HANDOVER_DIR, 0700);
+        if (r < 0)
+                log_warning_errno(r, "Cannot create %s; running jobs will not survive a stop of the daemon",
+                                  EXEC_HANDOVER_DIR);
 
         /* The match goes out before any StartTransientUnit on this connection, so no JobRemoved is missed. */
         r = sd_bus_match_signal_async(m->bus, &m->job_removed_slot, "org.freedesktop.systemd1",

@@ -10,12 +10,22 @@
  * the step that failed; when the job's main process ends, EXEC_MSG_EXITED. It stays in the scope until the
  * daemon closes the socket, so the scope (and its cgroup counters: OOM kills, memory peak, CPU time) still
  * exists while the daemon reads how the job ended. EOF before EXEC_MSG_GO means "do not run": the reaper
- * exits without executing anything. */
+ * exits without executing anything.
+ *
+ * The daemon releases the reaper with EXEC_MSG_RELEASE, then shuts the socket down. EOF without a release
+ * means the daemon's end went away for good (systemd drops its fd store on `systemctl stop`): the reaper
+ * then listens on EXEC_HANDOVER_DIR/<job id>.sock (root only), where the next daemon connects and gets
+ * EXEC_MSG_HANDOVER with two fds (SCM_RIGHTS): its end of a new control socket and the output pipe's read
+ * end, which the reaper keeps a copy of (fd EXEC_OUTPUT_READ_FD) so the job never sees its output hang up.
+ * Until released, the reaper sends its reports (STARTED or FAILED, and EXITED) again after each handover;
+ * the daemon ignores what it already knows. */
 #pragma once
 
 #include <stdint.h>
 
 #define EXEC_CONTROL_FD 3
+#define EXEC_OUTPUT_READ_FD 5
+#define EXEC_HANDOVER_DIR "/run/teleworker/reapers"
 
 enum {
         EXEC_MSG_GO = 'G',
@@ -23,6 +33,8 @@ enum {
         EXEC_MSG_STARTED = 'S',    /* value: pid of the job's main process; execve has succeeded */
         EXEC_MSG_EXITED = 'X',     /* code: CLD_EXITED / CLD_KILLED / CLD_DUMPED, value: exit status or signal */
         EXEC_MSG_FAILED = 'F',     /* code: ExecStage that failed before execve succeeded, value: errno */
+        EXEC_MSG_RELEASE = 'R',    /* daemon → reaper: the reports are read, the reaper may go */
+        EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output] */
 };
 
 /* The steps of the job's child before it runs the job. The daemon turns a failure into Start's error:

@@ -45,6 +45,9 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 
 #include "exec-protocol.h"
 #include "exec-spec.h"
@@ -231,17 +234,6 @@ static int wait_for_go(void) {
         }
 }
 
-/* Until the daemon closes its end (every copy of it: systemd's fd store may hold one). */
-static void wait_for_release(void) {
-        ExecMessage m;
-
-        for (;;) {
-                ssize_t n = recv(EXEC_CONTROL_FD, &m, sizeof(m), 0);
-                if (n == 0 || (n < 0 && errno != EINTR))
-                        return;
-        }
-}
-
 /* ---------------------------------------------------------------------------------------------------- */
 /* The job's child → the reaper: a CLOEXEC pipe of ChildReport records (a path record carries len bytes). */
 
@@ -383,6 +375,8 @@ _noreturn_ static void run_child(const Child *c, const Isolation *iso, int statu
 
         /* Its own session: no terminal, and stop signals from the scope reach it like any other process. */
         (void) setsid();
+        /* Only the reaper keeps the output's read end (for a handover); the job and its init must not. */
+        (void) close(EXEC_OUTPUT_READ_FD);
 
         r = setup_isolation(iso, &what);
         if (r < 0)
@@ -418,13 +412,14 @@ static int read_child_reports(int fd, ChildReport *ret_failed) {
         }
 }
 
-static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const char **user, bool *nnp,
-                         Isolation *iso) {
+static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const char **user, const char **job_id,
+                         bool *nnp, Isolation *iso) {
         static const struct option options[] = {
                 { "uid", required_argument, NULL, 'u' },
                 { "gid", required_argument, NULL, 'g' },
                 { "user", required_argument, NULL, 'U' },
                 { "no-new-privs", no_argument, NULL, 'n' },
+                { "job-id", required_argument, NULL, 'j' },
                 { "private-pid", no_argument, NULL, 'P' },
                 { "private-tmp", no_argument, NULL, 'T' },
                 { "private-network", no_argument, NULL, 'N' },
@@ -454,6 +449,14 @@ static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const ch
                 case 'n':
                         *nnp = true;
                         break;
+                case 'j':
+                        /* It names the handover socket: a UUID, nothing that could walk a path. */
+                        if (!job_id_is_valid(optarg) || strlen(optarg) != JOB_ID_STRING_MAX - 1) {
+                                fprintf(stderr, "teleworker-exec: invalid job id '%s'\n", optarg);
+                                return -EINVAL;
+                        }
+                        *job_id = optarg;
+                        break;
                 case 'P':
                         iso->private_pid = true;
                         break;
@@ -471,7 +474,7 @@ static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const ch
                 }
         }
         if (!have_uid || !have_gid || optind != argc) {
-                fprintf(stderr, "usage: teleworker-exec --uid UID --gid GID [--user NAME] [--no-new-privs] "
+                fprintf(stderr, "usage: teleworker-exec --uid UID --gid GID [--user NAME] [--job-id ID] [--no-new-privs] "
                                 "[--private-pid] [--private-tmp] [--private-network] [--protect-system] "
                                 "(job spec on fd %d)\n", EXEC_SPEC_FD);
                 return -EINVAL;
@@ -479,21 +482,183 @@ static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const ch
         return 0;
 }
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* After the fork: report, reap, and outlive a daemon that went away for good (see exec-protocol.h). */
+
+typedef struct Reaper {
+        pid_t pid;
+        int pidfd;          /* the job's child; -EBADF: polled every 100 ms instead */
+        int status_fd;      /* with --private-pid: how the job itself ended */
+        int listen_fd;      /* the handover socket while no daemon holds our control socket */
+        const char *job_id;
+        bool control_live, released, child_done, exec_ok;
+        ChildReport failed;
+        siginfo_t si;
+} Reaper;
+
+static void reaper_send_reports(Reaper *r) {
+        if (!r->control_live)
+                return;
+        if (r->exec_ok)
+                (void) send_message(EXEC_MSG_STARTED, 0, (int32_t) r->pid);
+        else
+                (void) send_message(EXEC_MSG_FAILED, r->failed.stage, r->failed.error);
+        if (r->child_done)
+                (void) send_message(EXEC_MSG_EXITED, r->si.si_code, r->si.si_status);
+}
+
+static void reaper_child_exited(Reaper *r) {
+        siginfo_t si = {}, inner;
+
+        if (waitid(P_PID, (id_t) r->pid, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+                return;
+        /* With a PID namespace, its init reports how the job itself ended. */
+        if (r->status_fd >= 0 && read(r->status_fd, &inner, sizeof(inner)) == (ssize_t) sizeof(inner))
+                si = inner;
+        r->si = si;
+        r->child_done = true;
+        if (r->control_live)
+                (void) send_message(EXEC_MSG_EXITED, si.si_code, si.si_status);
+        /* The job is over: a stop of the scope may now end the reaper too. */
+        (void) signal(SIGTERM, SIG_DFL);
+}
+
+static int handover_listen(const char *job_id) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (!job_id)
+                return -EBADF;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock", EXEC_HANDOVER_DIR, job_id);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) unlink(sa.sun_path);
+        (void) umask(0077);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+                int r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* The daemon's end is gone: without a release, it went away for good and the next one will ask. */
+static void reaper_read_control(Reaper *r) {
+        ExecMessage m;
+        ssize_t n = recv(EXEC_CONTROL_FD, &m, sizeof(m), MSG_DONTWAIT);
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n == (ssize_t) sizeof(m) && m.type == EXEC_MSG_RELEASE) {
+                r->released = true;
+                return;
+        }
+        if (n > 0)
+                return;
+        /* Keep fd 3 taken (by /dev/null) so a handed-over socket gets it back. */
+        (void) dup3(STDIN_FILENO, EXEC_CONTROL_FD, O_CLOEXEC);
+        r->control_live = false;
+        if (!r->released)
+                r->listen_fd = handover_listen(r->job_id);
+}
+
+/* A daemon asks for the job: hand it a new control socket and the output's read end. Root only. */
+static void reaper_handover(Reaper *r) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+        } control = {};
+        ExecMessage m = { .type = EXEC_MSG_HANDOVER };
+        struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        struct cmsghdr *c;
+        int conn, pair[2], fds[2];
+
+        conn = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0)
+                return;
+        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 ||
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+                (void) close(conn);
+                return;
+        }
+        fds[0] = pair[0];
+        fds[1] = EXEC_OUTPUT_READ_FD;
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(fds));
+        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        if (sendmsg(conn, &mh, MSG_NOSIGNAL) != (ssize_t) sizeof(m) || dup3(pair[1], EXEC_CONTROL_FD, O_CLOEXEC) < 0) {
+                (void) close(pair[0]);
+                (void) close(pair[1]);
+                (void) close(conn);
+                return;
+        }
+        (void) close(pair[0]);
+        (void) close(pair[1]);
+        (void) close(conn);
+        r->listen_fd = safe_close(r->listen_fd);
+        {
+                char path[sizeof(((struct sockaddr_un *) NULL)->sun_path)];
+                snprintf(path, sizeof(path), "%s/%s.sock", EXEC_HANDOVER_DIR, r->job_id);
+                (void) unlink(path);
+        }
+        r->control_live = true;
+        reaper_send_reports(r);
+}
+
+/* Until the job's child is reaped and the daemon released us. */
+static void reaper_loop(Reaper *r) {
+        while (!(r->child_done && r->released)) {
+                struct pollfd p[3];
+                int n = 0, i_ctl = -1, i_child = -1, i_listen = -1;
+
+                if (r->control_live) {
+                        i_ctl = n;
+                        p[n++] = (struct pollfd) { .fd = EXEC_CONTROL_FD, .events = POLLIN };
+                }
+                if (!r->child_done && r->pidfd >= 0) {
+                        i_child = n;
+                        p[n++] = (struct pollfd) { .fd = r->pidfd, .events = POLLIN };
+                }
+                if (r->listen_fd >= 0) {
+                        i_listen = n;
+                        p[n++] = (struct pollfd) { .fd = r->listen_fd, .events = POLLIN };
+                }
+                if (n == 0 && r->child_done)
+                        return; /* no daemon, none to come (no handover socket): nobody to report to */
+                if (poll(p, (nfds_t) n, r->pidfd < 0 && !r->child_done ? 100 : -1) < 0 && errno != EINTR)
+                        return;
+                if (!r->child_done && (r->pidfd < 0 || (i_child >= 0 && p[i_child].revents)))
+                        reaper_child_exited(r);
+                if (i_ctl >= 0 && p[i_ctl].revents)
+                        reaper_read_control(r);
+                if (i_listen >= 0 && p[i_listen].revents)
+                        reaper_handover(r);
+        }
+}
+
 int main(int argc, char **argv) {
-        const char *user = NULL, *spec_error = NULL;
+        const char *user = NULL, *job_id = NULL, *spec_error = NULL;
         uid_t uid = 0;
         gid_t gid = 0;
         bool nnp = false;
-        siginfo_t si = {}, inner;
         Isolation iso = {};
         ExecSpec spec = {};
-        ChildReport failed = {};
+        Reaper reaper = { .pidfd = -EBADF, .status_fd = -EBADF, .listen_fd = -EBADF, .control_live = true };
         int status_pipe[2] = { -EBADF, -EBADF }, report_pipe[2] = { -EBADF, -EBADF };
         pid_t pid;
         int hold, r;
 
-        if (parse_options(argc, argv, &uid, &gid, &user, &nnp, &iso) < 0)
+        if (parse_options(argc, argv, &uid, &gid, &user, &job_id, &nnp, &iso) < 0)
                 return EXIT_FAILURE;
+        reaper.job_id = job_id;
+        /* The output's read end (for a handover) stays with the reaper alone. */
+        (void) fcntl(EXEC_OUTPUT_READ_FD, F_SETFD, FD_CLOEXEC);
         r = exec_spec_from_fd(EXEC_SPEC_FD, &spec, &spec_error);
         (void) close(EXEC_SPEC_FD);
         if (r < 0) {
@@ -540,12 +705,14 @@ int main(int argc, char **argv) {
                         (void) close(status_pipe[0]);
                 run_child(&child, &iso, status_pipe[1]);
         }
-        if (status_pipe[1] >= 0) {
+        if (status_pipe[1] >= 0)
                 (void) close(status_pipe[1]);
-                status_pipe[1] = -EBADF;
-        }
         (void) close(report_pipe[1]);
         exec_spec_done(&spec);
+        reaper.pid = pid;
+        reaper.status_fd = status_pipe[0];
+        /* Our unreaped child: its PID cannot be reused before we wait for it. */
+        reaper.pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
 
         /* The reaper keeps one write end of the output pipe until the daemon releases it: while the
          * daemon is down (restart, crash) systemd's fd store holds the read end, and must never see the
@@ -556,27 +723,12 @@ int main(int argc, char **argv) {
         (void) dup2(STDIN_FILENO, STDERR_FILENO);
 
         /* "Started" only once execve succeeded: a job that could not be entered, found or run is a refusal. */
-        if (read_child_reports(report_pipe[0], &failed) < 0)
-                (void) send_message(EXEC_MSG_FAILED, failed.stage, failed.error);
-        else
-                (void) send_message(EXEC_MSG_STARTED, 0, (int32_t) pid);
+        reaper.exec_ok = read_child_reports(report_pipe[0], &reaper.failed) >= 0;
         (void) close(report_pipe[0]);
+        reaper_send_reports(&reaper);
 
-        for (;;) {
-                if (waitid(P_PID, (id_t) pid, &si, WEXITED) == 0)
-                        break;
-                if (errno != EINTR)
-                        return EXIT_FAILURE;
-        }
-        /* With a PID namespace, its init reports how the job itself ended. */
-        if (status_pipe[0] >= 0 && read(status_pipe[0], &inner, sizeof(inner)) == (ssize_t) sizeof(inner))
-                si = inner;
-        (void) send_message(EXEC_MSG_EXITED, si.si_code, si.si_status);
-
-        /* The job is over: a stop of the scope may now end the reaper too. */
-        (void) signal(SIGTERM, SIG_DFL);
-        wait_for_release();
+        reaper_loop(&reaper);
         if (hold >= 0)
                 (void) close(hold);
-        return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        return reaper.si.si_code == CLD_EXITED ? reaper.si.si_status : 128 + reaper.si.si_status;
 }
