@@ -20,6 +20,11 @@
  * step's failure (or the resolved path) on an O_CLOEXEC pipe; EOF without a failure means execve succeeded,
  * and only then does the reaper tell the daemon EXEC_MSG_STARTED.
  *
+ * The reaper also holds a copy of the output's read end (fd 5). If its control socket closes without the
+ * daemon's RELEASE (systemd dropped the daemon's fds on `systemctl stop`), it waits on
+ * /run/teleworker/reapers/<--job-id>.sock and hands a new control socket and that read end to the next
+ * daemon (root only), then repeats its reports: the job's output and exit status outlive the stop.
+ *
  * Isolation (set up as root in the forked child, before it drops privileges; none of it uses caller data):
  *   --private-pid      the child is PID 1 of a new PID namespace with its own /proc; it runs the job as
  *                      PID 2, forwards termination signals to it, reaps orphans, and reports the job's

@@ -214,6 +214,10 @@ static void test_stop_and_start(void) {
         close(fd);
         g_assert_cmpuint(out->len, ==, expect->len);
         g_assert_true(memcmp(out->data, expect->str, expect->len) == 0);
+        {       /* the reaper handed over and left no socket behind */
+                g_autofree char *sock = g_strdup_printf("/run/teleworker/reapers/%s.sock", id);
+                g_assert_cmpint(access(sock, F_OK), <, 0);
+        }
         /* and the daemon runs jobs as before */
         g_assert_cmpint(tb_run(bus, (const char *[]) { "/bin/true", NULL }, &j, NULL), ==, 0);
         tb_job_clear(&j);
