@@ -166,10 +166,16 @@ static void start_daemon_unit(void) {
         g_ptr_array_add(argv, g_strdup("-pFileDescriptorStoreMax=4096"));
         g_ptr_array_add(argv, g_strdup("-pLimitNOFILE=65536"));
         g_ptr_array_add(argv, g_strdup("-pRestart=on-failure"));
+        g_ptr_array_add(argv, g_strdup("-pRestartSec=200ms"));
+        g_ptr_array_add(argv, g_strdup("-pTimeoutStartSec=120"));
+        g_ptr_array_add(argv, g_strdup("-pTimeoutStopSec=30"));
+        g_ptr_array_add(argv, g_strdup("-pStartLimitIntervalSec=0"));
         g_ptr_array_add(argv, g_strdup_printf("--setenv=STATE_DIRECTORY=%s", state));
         g_ptr_array_add(argv, g_strdup_printf("--setenv=TELEWORKER_EXEC_PATH=%s/src/exec/teleworker-exec", build));
         for (char **e = env; *e; e++)
-                if (g_str_has_prefix(*e, "ASAN_OPTIONS=") || g_str_has_prefix(*e, "UBSAN_OPTIONS=") ||
+                if ((g_str_has_prefix(*e, "TELEWORKER_") && !g_str_has_prefix(*e, "TELEWORKER_TEST_") &&
+                     !g_str_has_prefix(*e, "TELEWORKER_EXEC_PATH=") && !g_str_has_prefix(*e, "TELEWORKER_INTEGRATION=")) ||
+                    g_str_has_prefix(*e, "ASAN_OPTIONS=") || g_str_has_prefix(*e, "UBSAN_OPTIONS=") ||
                     g_str_has_prefix(*e, "LSAN_OPTIONS=") || g_str_has_prefix(*e, "G_DEBUG="))
                         g_ptr_array_add(argv, g_strdup_printf("--setenv=%s", *e));
         g_ptr_array_add(argv, g_strdup("--"));
