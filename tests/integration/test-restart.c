@@ -80,15 +80,26 @@ static GString *expected_seq(unsigned n) {
         return s;
 }
 
+/* The job's whole output is "1\n".."n\n": every byte, no gap, no duplicate. */
+static void assert_output_is_seq(sd_bus *bus, const char *id, unsigned n) {
+        g_autoptr(GString) expect = expected_seq(n);
+        g_autoptr(GByteArray) out = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int fd;
+
+        g_assert_cmpint(tb_open_output(bus, id, 0, true, &fd, &e), ==, 0);
+        out = tb_read_all(fd);
+        close(fd);
+        g_assert_cmpuint(out->len, ==, expect->len);
+        g_assert_true(memcmp(out->data, expect->str, expect->len) == 0);
+}
+
 static void test_kill_twice_and_restart(void) {
         const char *argv[] = { tb_gen_path(), "seq", "4000", "1", NULL };
-        g_autoptr(GString) expect = expected_seq(4000);
-        g_autoptr(GByteArray) out = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus *bus = tb_bus_as(0);
         g_autofree char *id = NULL;
         TbJob j;
-        int fd;
 
         g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
         wait_output(&bus, id, 1000);
@@ -107,12 +118,7 @@ static void test_kill_twice_and_restart(void) {
         g_assert_cmpstr(j.state, ==, "success");
         g_assert_cmpint(j.exit_code, ==, 0);
         tb_job_clear(&j);
-        g_assert_cmpint(tb_open_output(bus, id, 0, true, &fd, &e), ==, 0);
-        out = tb_read_all(fd);
-        close(fd);
-        /* every byte, no gap, no duplicate */
-        g_assert_cmpuint(out->len, ==, expect->len);
-        g_assert_true(memcmp(out->data, expect->str, expect->len) == 0);
+        assert_output_is_seq(bus, id, 4000);
         sd_bus_unref(bus);
 }
 
@@ -194,13 +200,10 @@ static void start_daemon_unit(void) {
 static void test_stop_and_start(void) {
         const char *argv[] = { "/bin/sh", "-c", "\"$0\" seq 2500 1; exit 7", tb_gen_path(), NULL };
         const char *stop[] = { "stop", unit(), NULL };
-        g_autoptr(GString) expect = expected_seq(2500);
-        g_autoptr(GByteArray) out = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus *bus = tb_bus_as(0);
         g_autofree char *id = NULL;
         TbJob j;
-        int fd;
 
         g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
         wait_output(&bus, id, 1000);
@@ -215,11 +218,7 @@ static void test_stop_and_start(void) {
         g_assert_cmpstr(j.reason, ==, "exited");
         g_assert_cmpint(j.exit_code, ==, 7);
         tb_job_clear(&j);
-        g_assert_cmpint(tb_open_output(bus, id, 0, true, &fd, &e), ==, 0);
-        out = tb_read_all(fd);
-        close(fd);
-        g_assert_cmpuint(out->len, ==, expect->len);
-        g_assert_true(memcmp(out->data, expect->str, expect->len) == 0);
+        assert_output_is_seq(bus, id, 2500);
         {       /* the reaper handed over and left no socket behind */
                 g_autofree char *sock = g_strdup_printf("/run/teleworker/reapers/%s.sock", id);
                 g_assert_cmpint(access(sock, F_OK), <, 0);
