@@ -528,13 +528,18 @@ static void reaper_child_exited(Reaper *r) {
         (void) signal(SIGTERM, SIG_DFL);
 }
 
+static void handover_address(const char *job_id, struct sockaddr_un *ret) {
+        *ret = (struct sockaddr_un) { .sun_family = AF_UNIX };
+        snprintf(ret->sun_path, sizeof(ret->sun_path), "%s/%s.sock", EXEC_HANDOVER_DIR, job_id);
+}
+
 static int handover_listen(const char *job_id) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct sockaddr_un sa;
         int fd;
 
         if (!job_id)
                 return -EBADF;
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock", EXEC_HANDOVER_DIR, job_id);
+        handover_address(job_id, &sa);
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
@@ -546,6 +551,14 @@ static int handover_listen(const char *job_id) {
                 return r;
         }
         return fd;
+}
+
+static void handover_unlisten(Reaper *r) {
+        struct sockaddr_un sa;
+
+        r->listen_fd = safe_close(r->listen_fd);
+        handover_address(r->job_id, &sa);
+        (void) unlink(sa.sun_path);
 }
 
 /* The daemon's end is gone: without a release, it went away for good and the next one will ask. */
@@ -585,9 +598,15 @@ static void reaper_handover(Reaper *r) {
         conn = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0)
                 return;
-        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0 ||
-            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
                 (void) close(conn);
+                return;
+        }
+        /* Gone before the answer: whoever got it finds no socket left (and a failure listens anew). */
+        handover_unlisten(r);
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+                (void) close(conn);
+                r->listen_fd = handover_listen(r->job_id);
                 return;
         }
         fds[0] = pair[0];
@@ -601,17 +620,12 @@ static void reaper_handover(Reaper *r) {
                 (void) close(pair[0]);
                 (void) close(pair[1]);
                 (void) close(conn);
+                r->listen_fd = handover_listen(r->job_id);
                 return;
         }
         (void) close(pair[0]);
         (void) close(pair[1]);
         (void) close(conn);
-        r->listen_fd = safe_close(r->listen_fd);
-        {
-                char path[sizeof(((struct sockaddr_un *) NULL)->sun_path)];
-                snprintf(path, sizeof(path), "%s/%s.sock", EXEC_HANDOVER_DIR, r->job_id);
-                (void) unlink(path);
-        }
         r->control_live = true;
         reaper_send_reports(r);
 }

@@ -229,6 +229,45 @@ static void test_stop_and_start(void) {
         sd_bus_unref(bus);
 }
 
+/* A reaper waiting for a daemon that has no record of its job (the state was wiped while the daemon was
+ * stopped) is released at start instead of waiting for ever: its handover socket goes, and it ends with its
+ * job. */
+static void test_stray_reaper_released(void) {
+        const char *argv[] = { "/bin/sleep", "30", NULL };
+        const char *stop[] = { "stop", unit(), NULL };
+        const char *state = g_getenv("TELEWORKER_TEST_STATE_DIR");
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus = tb_bus_as(0);
+        g_autofree char *id = NULL, *sock = NULL, *record = NULL, *scope = NULL;
+        TbJob j;
+
+        g_assert_nonnull(state);
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        g_assert_cmpint(tb_get(bus, id, &j, &e), ==, 0);
+        scope = g_strdup(j.unit);
+        tb_job_clear(&j);
+        sock = g_strdup_printf("/run/teleworker/reapers/%s.sock", id);
+        record = g_strdup_printf("%s/jobs/%s.json", state, id);
+        systemctl(stop);
+        sd_bus_unref(bus);
+        for (int i = 0; i < 200 && access(sock, F_OK) < 0; i++)
+                g_usleep(10000);
+        g_assert_cmpint(access(sock, F_OK), ==, 0); /* the reaper waits for the next daemon */
+        g_assert_cmpint(unlink(record), ==, 0);
+        start_daemon_unit();
+        bus = wait_for_daemon();
+        g_assert_cmpint(access(sock, F_OK), <, 0);
+        g_assert_cmpint(tb_get(bus, id, &j, &e), <, 0);
+        sd_bus_error_free(&e);
+        /* released: it no longer listens; the scope ends with its job */
+        {
+                const char *stop_scope[] = { "stop", scope, NULL };
+                systemctl(stop_scope);
+        }
+        g_assert_cmpstr(tb_unit_cgroup(scope), ==, "");
+        sd_bus_unref(bus);
+}
+
 static void test_started_just_before_restart(void) {
         const char *argv[] = { "/bin/echo", "quick", NULL };
         g_autoptr(GByteArray) out = NULL;
@@ -408,6 +447,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/exit-while-down", test_exit_while_down);
         g_test_add_func("/restart/started-just-before", test_started_just_before_restart);
         g_test_add_func("/restart/stop-and-start", test_stop_and_start);
+        g_test_add_func("/restart/stray-reaper-released", test_stray_reaper_released);
         g_test_add_func("/restart/stale-state", test_stale_state);
         g_test_add_func("/restart/retention", test_retention);
         return g_test_run();
