@@ -563,17 +563,24 @@ static void handover_unlisten(Reaper *r) {
 
 /* The daemon's end is gone: without a release, it went away for good and the next one will ask. */
 static void reaper_read_control(Reaper *r) {
-        ExecMessage m;
-        ssize_t n = recv(EXEC_CONTROL_FD, &m, sizeof(m), MSG_DONTWAIT);
+        unsigned resets = 0;
 
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                return;
-        if (n == (ssize_t) sizeof(m) && m.type == EXEC_MSG_RELEASE) {
-                r->released = true;
-                return;
+        for (;;) {
+                ExecMessage m;
+                ssize_t n = recv(EXEC_CONTROL_FD, &m, sizeof(m), MSG_DONTWAIT);
+
+                if (n < 0 && (errno == EINTR || (errno == ECONNRESET && resets++ == 0)))
+                        /* ECONNRESET: the daemon closed with our reports unread. The kernel says so once,
+                         * before what is still queued for us (a release, then the end): read on. */
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n == (ssize_t) sizeof(m) && m.type == EXEC_MSG_RELEASE)
+                        r->released = true;
+                if (n > 0)
+                        continue;
+                break;
         }
-        if (n > 0)
-                return;
         /* Keep fd 3 taken (by /dev/null) so a handed-over socket gets it back. */
         (void) dup3(STDIN_FILENO, EXEC_CONTROL_FD, O_CLOEXEC);
         r->control_live = false;

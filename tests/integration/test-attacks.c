@@ -458,6 +458,15 @@ static void test_no_root_mark_at_all(void) {
         g_assert_cmpuint(user, >=, 4);
 }
 
+/* Every refused or ended job's reaper was released: none waits for a daemon on a handover socket (a reaper
+ * that read its release badly would, see exec-protocol.h). */
+static void test_no_orphaned_reaper(void) {
+        glob_t g = {};
+
+        g_assert_cmpint(glob("/run/teleworker/reapers/*.sock", 0, NULL, &g), ==, GLOB_NOMATCH);
+        globfree(&g);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_assert_cmpint(sd_bus_open_system(&root_bus), >=, 0);
@@ -475,5 +484,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/attacks/allow-list", test_allow_list);
         g_test_add_func("/attacks/private-dev-shm", test_private_dev_shm);
         g_test_add_func("/attacks/no-root-mark-at-all", test_no_root_mark_at_all);
+        g_test_add_func("/attacks/no-orphaned-reaper", test_no_orphaned_reaper);
         return g_test_run();
 }

@@ -264,7 +264,10 @@ static void test_stray_reaper_released(void) {
                 const char *stop_scope[] = { "stop", scope, NULL };
                 systemctl(stop_scope);
         }
-        g_assert_cmpstr(tb_unit_cgroup(scope), ==, "");
+        {
+                g_autofree char *cgroup = tb_unit_cgroup(scope);
+                g_assert_cmpstr(cgroup, ==, "");
+        }
         sd_bus_unref(bus);
 }
 
