@@ -68,6 +68,10 @@ struct Job {
         bool go_sent;
         bool stop_requested;
         bool stop_pending; /* a StopUnit call or its job is under way */
+        bool no_new_privs; /* the job runs with PR_SET_NO_NEW_PRIVS (remote principals' jobs) */
+        bool discarded;    /* refused after the fact (cwd, executable, allow-list): hidden, freed once
+                            * its reaper is gone, as if Start had refused it up front */
+        sd_bus_error refusal; /* Start's answer for a discarded job, held until systemd unloaded its scope */
         unsigned causes;
 
         OutputStore *output;
@@ -84,10 +88,12 @@ struct Manager {
         char *spool_dir;
         char *jobs_dir;
         char *exec_path;
+        char **exec_env;            /* the helper's whole environment: fixed, never the caller's */
         Job *jobs_head, *jobs_tail;
         unsigned n_jobs;
         uint64_t last_seq;          /* the seq of the newest job linked */
         sd_bus_slot *job_removed_slot;
+        sd_bus_slot *unit_removed_slot;
         job_changed_handler_t changed;
         void *changed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */

@@ -2,11 +2,15 @@
 /* manager.c - the job engine: spawn the reaper, put it in a transient scope, release it, learn the end.
  *
  * A job's life, and why each step is where it is:
- *  1. posix_spawn() teleworker-exec (the reaper) with the output pipe on fds 1+2 and a control socket on
- *     fd 3. posix_spawn is vfork-fast whatever the daemon's size; the reaper blocks before running anything.
+ *  1. posix_spawn() teleworker-exec (the reaper) with the output pipe on fds 1+2, a control socket on fd 3
+ *     and the job spec (argv, env, cwd, allow-list: a sealed memfd) on fd 4, in a fixed environment of our
+ *     own: the reaper is root, and nothing the caller sent may steer it (LD_PRELOAD...). posix_spawn is
+ *     vfork-fast whatever the daemon's size; the reaper blocks before running anything.
  *  2. StartTransientUnit("teleworker-<id>.scope", PIDs=[reaper], limits...) asynchronously, then wait for
  *     the JobRemoved signal of that unit (the PID is only moved when systemd runs the start job).
- *  3. Result "done": send GO. The reaper forks the job, which drops privileges and execs — inside the scope.
+ *  3. Result "done": send GO. The reaper forks the job, which drops privileges, then resolves its cwd and
+ *     argv[0] as the job's user and execs — inside the scope. Start answers once execve succeeded, or with
+ *     the error of the step that failed (a refused job is discarded, as if refused up front).
  *     Anything else, or no answer in time: close the control socket; the reaper exits without running
  *     anything. No job ever runs outside its scope.
  *  4. The reaper reports the job's wait status, then stays in the scope until we close the socket, so the
@@ -33,11 +37,12 @@
 #include "errors.h"
 #include "teleworker-build.h"
 #include "exec-protocol.h"
+#include "exec-spec.h"
 #include "macro.h"
 #include "log.h"
 #include "manager-internal.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH EXEC_DEFAULT_PATH
 #define SLICE "teleworker.slice"
 
 static void job_fire(Job *j, WaitKind kind, const sd_bus_error *error);
@@ -96,13 +101,17 @@ void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *user
 
 Job *manager_find_job(Manager *m, const char *id) {
         for (Job *j = m->jobs_head; j; j = j->next)
-                if (strcasecmp(j->id, id) == 0)
+                if (!j->discarded && strcasecmp(j->id, id) == 0)
                         return j;
         return NULL;
 }
 
 Job *manager_next_job(Manager *m, Job *prev) {
-        return prev ? prev->next : m->jobs_head;
+        Job *j = prev ? prev->next : m->jobs_head;
+
+        while (j && j->discarded)
+                j = j->next;
+        return j;
 }
 
 unsigned manager_n_jobs(Manager *m) {
@@ -117,6 +126,8 @@ static Job *manager_find_job_by_unit(Manager *m, const char *unit) {
 }
 
 void job_changed(Job *j) {
+        if (j->discarded)
+                return;
         /* The record is the truth a restarted daemon starts from: write it on every change. */
         (void) job_save(j);
         if (j->manager->changed)
@@ -149,6 +160,7 @@ Job *job_free(Job *j) {
         free(j->executable);
         free(j->cwd);
         free(j->stop_job_path);
+        sd_bus_error_free(&j->refusal);
         strv_free(j->argv);
         while (j->waiters) {
                 JobWaiter *w = j->waiters;
@@ -228,12 +240,14 @@ Manager *manager_free(Manager *m) {
         }
         sd_event_source_disable_unref(m->retention_timer);
         sd_bus_slot_unref(m->job_removed_slot);
+        sd_bus_slot_unref(m->unit_removed_slot);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m->state_dir);
         free(m->spool_dir);
         free(m->jobs_dir);
         free(m->exec_path);
+        strv_free(m->exec_env);
         free(m);
         return NULL;
 }
@@ -334,6 +348,74 @@ void job_start_failed(Job *j, const char *name, const char *message) {
                     j->stop_requested ? JOB_REASON_STOPPED : JOB_REASON_START_FAILED, -1, 0);
 }
 
+/* Start's answer for a refused job, once systemd has unloaded its scope (or after REFUSAL_WAIT_USEC): a
+ * caller who lists units after the error finds nothing left, as for a refusal up front. */
+#define REFUSAL_WAIT_USEC (5 * USEC_PER_SEC)
+
+static void job_answer_refusal(Job *j) {
+        if (!sd_bus_error_is_set(&j->refusal))
+                return;
+        j->start_timer = sd_event_source_disable_unref(j->start_timer);
+        job_fire(j, WAIT_STARTED, &j->refusal);
+        sd_bus_error_free(&j->refusal);
+        if (j->reaper_pid == 0 && !j->reaper_source && !j->reaper_pidfd_source)
+                manager_remove_job(j->manager, j);
+}
+
+static int on_refusal_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        job_answer_refusal(userdata);
+        return 0;
+}
+
+/* The job's child could not enter its cwd, find, be allowed or exec its executable (as the job's user).
+ * Start answers with the same error it gives for what it refuses up front, and the job goes the way of
+ * a refused one: hidden at once, its record removed, freed once its reaper and its scope have left. */
+static void job_refuse(Job *j, const char *name, const char *message) {
+        if (job_state_is_final(j->state))
+                return;
+        j->discarded = true;
+        job_remove_record(j);
+        if (sd_bus_error_set(&j->refusal, name, message) < 0 && !sd_bus_error_is_set(&j->refusal))
+                (void) sd_bus_error_set_const(&j->refusal, name, "The job could not be started.");
+        job_set_end(j, JOB_FAILED, JOB_REASON_START_FAILED, -1, 0);
+        if (sd_event_add_time_relative(j->manager->event, &j->start_timer, CLOCK_MONOTONIC, REFUSAL_WAIT_USEC, 0,
+                                       on_refusal_timeout, j) < 0)
+                job_answer_refusal(j);
+}
+
+/* A step of the job's child failed before execve succeeded. The messages depend only on the request and
+ * the errno the job's user got, so they tell no more than the user could learn by trying. */
+static void job_child_failed(Job *j, int stage, int error) {
+        _cleanup_(freep) char *exe = str_escape(j->executable ? j->executable : "?", 256);
+        _cleanup_(freep) char *cwd = str_escape(j->cwd ? j->cwd : "?", 256);
+        const char *where = j->executable && !strchr(j->executable, '/') ? " (looked up in PATH)" : "";
+        char msg[1024];
+
+        switch (stage) {
+        case EXEC_STAGE_CWD:
+                snprintf(msg, sizeof(msg), "The working directory '%s' cannot be used: %s.", cwd ? cwd : "?",
+                         strerror(error));
+                job_refuse(j, TW_ERROR_INVALID_ARGS, msg);
+                return;
+        case EXEC_STAGE_LOOKUP:
+                snprintf(msg, sizeof(msg), "%s: '%s'%s", error == ENOENT || error == ENOTDIR ? "No such executable" :
+                         "Not an executable file, or not accessible", exe ? exe : "?", where);
+                job_refuse(j, TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                return;
+        case EXEC_STAGE_DENIED:
+                snprintf(msg, sizeof(msg), "The policy does not allow '%s' to run %s.", j->owner, exe ? exe : "?");
+                job_refuse(j, TW_ERROR_ACCESS_DENIED, msg);
+                return;
+        case EXEC_STAGE_EXEC:
+                snprintf(msg, sizeof(msg), "Cannot execute '%s': %s.", exe ? exe : "?", strerror(error));
+                job_refuse(j, error == E2BIG ? TW_ERROR_INVALID_ARGS : TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                return;
+        default:
+                snprintf(msg, sizeof(msg), "could not set up the job's process: %s", strerror(error));
+                job_start_failed(j, TW_ERROR_START_FAILED, msg);
+        }
+}
+
 /* Reads the scope's counters while the reaper still holds it, then classifies the end. */
 static void job_exited(Job *j, int code, int status) {
         unsigned causes = j->causes;
@@ -352,6 +434,11 @@ static void job_exited(Job *j, int code, int status) {
 static void job_release_reaper(Job *j) {
         j->control_source = sd_event_source_disable_unref(j->control_source);
         if (j->control_fd >= 0) {
+                ExecMessage release = { .type = EXEC_MSG_RELEASE };
+
+                /* Said, not only implied by the hang-up: a reaper that sees its socket close without it
+                 * knows the daemon went away for good and waits for the next one (exec-protocol.h). */
+                (void) send(j->control_fd, &release, sizeof(release), MSG_NOSIGNAL | MSG_DONTWAIT);
                 /* Shut the socket down, not just our fd: the reaper's recv() ends at once whoever else holds a
                  * copy. systemd's copy goes with FDSTOREREMOVE, which a busy or hung manager handles late or
                  * never, and until then a reaper that was never released would wait outside any scope. */
@@ -422,12 +509,29 @@ static void job_on_started(Job *j, pid_t pid) {
         job_fire(j, WAIT_STARTED, NULL);
 }
 
+/* EXEC_MSG_EXECUTABLE: the path argv[0] resolved to, as the job's user saw it. */
+static void job_set_executable(Job *j, const char *path, size_t len) {
+        char *p;
+
+        if (len == 0 || len > EXEC_PATH_MAX || memchr(path, 0, len))
+                return;
+        p = strndup(path, len);
+        if (!p)
+                return;
+        free(j->executable);
+        j->executable = p;
+}
+
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Job *j = userdata;
 
         for (;;) {
+                union {
+                        ExecMessage msg;
+                        char buf[sizeof(ExecMessage) + EXEC_PATH_MAX];
+                } u;
                 ExecMessage msg;
-                ssize_t n = recv(fd, &msg, sizeof(msg), MSG_DONTWAIT);
+                ssize_t n = recv(fd, &u, sizeof(u), MSG_DONTWAIT);
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -441,6 +545,15 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                         j->control_source = sd_event_source_disable_unref(j->control_source);
                         return 0;
                 }
+                if (n < (ssize_t) sizeof(msg))
+                        continue;
+                msg = u.msg;
+                if (msg.type == EXEC_MSG_EXECUTABLE) {
+                        if (j->state == JOB_SUBMITTED && msg.value >= 0 &&
+                            (size_t) n == sizeof(msg) + (size_t) msg.value)
+                                job_set_executable(j, u.buf + sizeof(msg), (size_t) msg.value);
+                        continue;
+                }
                 if (n != (ssize_t) sizeof(msg))
                         continue;
                 switch (msg.type) {
@@ -449,8 +562,9 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 job_on_started(j, (pid_t) msg.value);
                         break;
                 case EXEC_MSG_FAILED:
-                        /* The details went to the job's output; the exit status follows. */
-                        break;
+                        if (j->state == JOB_SUBMITTED && j->go_sent)
+                                job_child_failed(j, msg.code, msg.value);
+                        return 0;
                 case EXEC_MSG_EXITED:
                         if (j->state == JOB_RUNNING)
                                 job_exited(j, msg.code, msg.value);
@@ -470,6 +584,12 @@ static int on_reaper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         if (j->control_source)
                 (void) on_control(j->control_source, j->control_fd, EPOLLIN, j);
         j->reaper_pid = 0;
+        if (j->discarded) {
+                /* Removed now, unless Start's answer still waits for systemd to unload the scope. */
+                if (!sd_bus_error_is_set(&j->refusal))
+                        manager_remove_job(j->manager, j);
+                return 0;
+        }
         if (job_state_is_final(j->state))
                 return 0;
         if (j->state == JOB_SUBMITTED) {
@@ -546,6 +666,19 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
                 snprintf(m2, sizeof(m2), "systemd's start job for %s finished with result '%s'", unit, result);
                 job_start_failed(j, TW_ERROR_START_FAILED, m2);
         }
+        return 0;
+}
+
+static int on_unit_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *unit;
+        Job *j;
+
+        if (sd_bus_message_read(msg, "s", &unit) < 0 || strncmp(unit, "teleworker-", 11) != 0)
+                return 0;
+        j = manager_find_job_by_unit(m, unit);
+        if (j && j->discarded)
+                job_answer_refusal(j);
         return 0;
 }
 
@@ -813,7 +946,23 @@ static char **job_build_env(const struct passwd *pw, char **req) {
         return env;
 }
 
-static int job_spawn_reaper(Job *j, char **env) {
+/* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
+ * actions in order, so a source fd that is itself a target (fds 1-5 are free after a restart with fds from
+ * the fd store closed) would be overwritten before it is copied. */
+static int fd_move_above_targets(int *fd) {
+        int moved;
+
+        if (*fd > EXEC_OUTPUT_READ_FD)
+                return 0;
+        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_OUTPUT_READ_FD + 1);
+        if (moved < 0)
+                return -errno;
+        safe_close(*fd);
+        *fd = moved;
+        return 0;
+}
+
+static int job_spawn_reaper(Job *j, int *spec_fd) {
         Manager *m = j->manager;
         _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
@@ -824,7 +973,7 @@ static int job_spawn_reaper(Job *j, char **env) {
         _cleanup_(freep) char **args = NULL;
         _cleanup_(freep) char *spool = NULL;
         _cleanup_(closep) int out_read_copy = -EBADF;
-        size_t n = 0, nargv = strv_length(j->argv);
+        size_t n = 0;
         pid_t pid;
         int r, pidfd;
 
@@ -842,9 +991,13 @@ static int job_spawn_reaper(Job *j, char **env) {
         if (r < 0)
                 return r;
 
+        if ((r = fd_move_above_targets(&out[1])) < 0 || (r = fd_move_above_targets(&ctl[1])) < 0 ||
+            (r = fd_move_above_targets(spec_fd)) < 0 || (r = fd_move_above_targets(&out_read_copy)) < 0)
+                return r;
+
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) j->uid);
         snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) j->gid);
-        args = new0(char *, 16 + nargv);
+        args = new0(char *, 16);
         if (!args)
                 return -ENOMEM;
         args[n++] = (char *) "teleworker-exec";
@@ -852,10 +1005,16 @@ static int job_spawn_reaper(Job *j, char **env) {
         args[n++] = uid_s;
         args[n++] = (char *) "--gid";
         args[n++] = gid_s;
-        args[n++] = (char *) "--user";
-        args[n++] = j->user;
-        args[n++] = (char *) "--cwd";
-        args[n++] = j->cwd;
+        /* A dynamic user has no supplementary groups: without --user the helper sets none, and initgroups()
+         * never asks our own userdb service through NSS from a root process. */
+        if (!dynuser_by_uid(m->dynamic_users, j->uid)) {
+                args[n++] = (char *) "--user";
+                args[n++] = j->user;
+        }
+        args[n++] = (char *) "--job-id";
+        args[n++] = j->id;
+        if (j->no_new_privs)
+                args[n++] = (char *) "--no-new-privs";
         if (j->isolation.private_pid > 0)
                 args[n++] = (char *) "--private-pid";
         if (j->isolation.private_tmp > 0)
@@ -864,10 +1023,6 @@ static int job_spawn_reaper(Job *j, char **env) {
                 args[n++] = (char *) "--private-network";
         if (j->isolation.protect_system > 0)
                 args[n++] = (char *) "--protect-system";
-        args[n++] = (char *) "--";
-        args[n++] = j->executable;
-        for (size_t i = 0; i < nargv; i++)
-                args[n++] = j->argv[i];
         args[n] = NULL;
 
         sigemptyset(&none);
@@ -881,8 +1036,12 @@ static int job_spawn_reaper(Job *j, char **env) {
         posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
         posix_spawn_file_actions_adddup2(&fa, ctl[1], EXEC_CONTROL_FD);
+        posix_spawn_file_actions_adddup2(&fa, *spec_fd, EXEC_SPEC_FD);
+        /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
+        posix_spawn_file_actions_adddup2(&fa, out_read_copy, EXEC_OUTPUT_READ_FD);
 
-        r = posix_spawn(&pid, m->exec_path, &fa, &attr, args, env);
+        /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
+        r = posix_spawn(&pid, m->exec_path, &fa, &attr, args, m->exec_env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         if (r != 0)
@@ -1210,12 +1369,12 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                       Job **ret, sd_bus_error *error) {
         _cleanup_(job_freep) Job *j = NULL;
         _cleanup_(strv_freep) char **env = NULL;
+        _cleanup_(closep) int spec_fd = -EBADF;
         const ConfigProfile *profile;
         PrincipalPolicy policy;
+        ExecSpec spec;
         Job *job;
         struct passwd *pw = NULL, dyn = {};
-        const char *path;
-        struct stat st;
         int r;
 
         r = manager_validate_request(m, req, error);
@@ -1278,28 +1437,30 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (r < 0)
                 return r;
 
-        j->cwd = strdup(req->cwd && *req->cwd ? req->cwd : (pw->pw_dir && stat(pw->pw_dir, &st) == 0 ? pw->pw_dir : "/"));
-        if (!j->cwd)
-                return -ENOMEM;
-        if (stat(j->cwd, &st) < 0 || !S_ISDIR(st.st_mode))
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "The working directory '%s' does not exist.",
-                                         j->cwd);
-
+        /* The working directory and argv[0] are not looked at here: as root, that would tell the caller
+         * whether root-only paths exist. The job's child resolves them (and applies the allow-list) after
+         * it dropped to the job's account; until it reports the resolved path, the executable is argv[0],
+         * and the record's cwd the requested one or the home directory it tries first. */
+        j->cwd = strdup(req->cwd && *req->cwd ? req->cwd : pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
+        j->executable = strdup(req->argv[0]);
         env = job_build_env(pw, req->env);
-        if (!env)
+        if (!j->cwd || !j->executable || !env)
                 return -ENOMEM;
-        path = strv_env_get(env, "PATH");
-        r = find_executable(req->argv[0], path ? path : DEFAULT_PATH, j->cwd, &j->executable);
-        if (r < 0) {
-                _cleanup_(freep) char *esc = str_escape(req->argv[0], 256);
-                return sd_bus_error_setf(error, TW_ERROR_EXECUTABLE_NOT_FOUND, "%s: '%s'%s",
-                                         r == -EACCES ? "Not an executable file" : "No such executable",
-                                         esc ? esc : "?",
-                                         strchr(req->argv[0], '/') ? "" : " (looked up in PATH)");
-        }
-        if (!config_executable_allowed(policy.allow, j->executable))
-                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                         "The policy does not allow '%s' to run %s.", p->name, j->executable);
+        spec = (ExecSpec) {
+                .argv = req->argv,
+                .env = env,
+                .allow = policy.allow,
+                .cwd = req->cwd ? (char *) req->cwd : (char *) "",
+                .home = pw->pw_dir ? pw->pw_dir : (char *) "",
+        };
+        r = exec_spec_to_memfd(&spec, &spec_fd);
+        if (r == -EINVAL)
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The command line or environment is malformed.");
+        if (r < 0)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to pass the job to its process: %s",
+                                         strerror(-r));
+        /* Remote principals' jobs never gain privileges (setuid binaries, file capabilities). */
+        j->no_new_privs = p->remote;
 
         r = job_id_generate(j->id);
         if (r < 0)
@@ -1313,7 +1474,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (!j->argv || !j->owner)
                 return -ENOMEM;
 
-        r = job_spawn_reaper(j, env);
+        r = job_spawn_reaper(j, &spec_fd);
         if (r < 0)
                 return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to spawn the job's process: %s",
                                          strerror(-r));
@@ -1383,6 +1544,32 @@ static bool manager_has_fdstore(Manager *m) {
         return r >= 0 && max > 0;
 }
 
+/* The helper's environment: a fixed PATH, and the daemon's own sanitizer options (so a sanitized build's
+ * helper reports like the daemon). Never anything from a caller: glibc obeys LD_PRELOAD, LD_AUDIT,
+ * LD_LIBRARY_PATH, GCONV_PATH... in a process that is not setuid, and the helper runs as root. */
+static char **manager_exec_env(void) {
+        static const char *const passed[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
+        char **env = new0(char *, ELEMENTSOF(passed) + 2);
+        size_t n = 0;
+
+        if (!env)
+                return NULL;
+        env[n] = strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
+        if (!env[n++])
+                return strv_free(env);
+        for (size_t i = 0; i < ELEMENTSOF(passed); i++) {
+                const char *v = getenv(passed[i]);
+                if (!v)
+                        continue;
+                if (asprintf(&env[n], "%s=%s", passed[i], v) < 0) {
+                        env[n] = NULL;
+                        return strv_free(env);
+                }
+                n++;
+        }
+        return env;
+}
+
 int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const char *state_dir, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *exec_path;
@@ -1397,7 +1584,8 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         exec_path = secure_getenv("TELEWORKER_EXEC_PATH");
         m->exec_path = strdup(exec_path && *exec_path ? exec_path : TELEWORKER_EXEC_PATH);
         m->state_dir = strdup(state_dir);
-        if (!m->exec_path || !m->state_dir || asprintf(&m->spool_dir, "%s/output", state_dir) < 0)
+        m->exec_env = manager_exec_env();
+        if (!m->exec_path || !m->state_dir || !m->exec_env || asprintf(&m->spool_dir, "%s/output", state_dir) < 0)
                 return -ENOMEM;
         if (access(m->exec_path, X_OK) < 0)
                 return -errno;
@@ -1409,11 +1597,22 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         r = mkdir_p(m->jobs_dir, 0700);
         if (r < 0)
                 return r;
+        /* Where reapers wait for us after systemd dropped our fds; without it jobs still run, but a
+         * `systemctl stop` loses what they report. */
+        r = mkdir_p(EXEC_HANDOVER_DIR, 0700);
+        if (r < 0)
+                log_warning_errno(r, "Cannot create %s; running jobs will not survive a stop of the daemon",
+                                  EXEC_HANDOVER_DIR);
 
         /* The match goes out before any StartTransientUnit on this connection, so no JobRemoved is missed. */
         r = sd_bus_match_signal_async(m->bus, &m->job_removed_slot, "org.freedesktop.systemd1",
                                       "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved",
                                       on_job_removed, NULL, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal_async(m->bus, &m->unit_removed_slot, "org.freedesktop.systemd1",
+                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "UnitRemoved",
+                                      on_unit_removed, NULL, m);
         if (r < 0)
                 return r;
         /* No slot and no callback: sent with NO_REPLY_EXPECTED, nothing to wait for. */

@@ -11,7 +11,8 @@
  * released, so systemd never sees the pipe hang up (and drop it) while bytes are still in it. On start,
  * the records are read back, the fds come back through sd_listen_fds_with_names(), and each running job
  * is adopted: its spool is reopened at its end, its control socket watched, its reaper watched through a
- * pidfd (it is no longer our child). */
+ * pidfd (it is no longer our child). systemd drops the store on `systemctl stop`; then the fds come from
+ * the reaper itself, which kept copies and waits on EXEC_HANDOVER_DIR/<id>.sock (job_adopt). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,12 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "errors.h"
+#include "exec-protocol.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-internal.h"
@@ -353,10 +357,117 @@ static int stored_fd_take(StoredFds *s, const char *kind, const Job *j) {
         return -EBADF;
 }
 
+/* systemd drops its fd store on `systemctl stop`: the reaper of each running job then waits on
+ * EXEC_HANDOVER_DIR/<id>.sock with copies of both fds (exec-protocol.h). Only that reaper may answer: the
+ * peer must be root and the reaper's PID (checked through a pidfd held on it). Bounded: the reaper
+ * answers at once; a second at most for one that is only just noticing it lost us. */
+static int reaper_reclaim_fds(const char *id, pid_t reaper_pid, unsigned tries, int *ret_ctl, int *ret_out) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(2 * sizeof(int))];
+        } control = {};
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct timeval tv = { .tv_sec = 1 };
+        ExecMessage msg = {};
+        struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct ucred cred;
+        socklen_t len = sizeof(cred);
+        struct cmsghdr *c;
+        _cleanup_(closep) int fd = -EBADF;
+        int fds[2];
+        ssize_t n;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock", EXEC_HANDOVER_DIR, id);
+        fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        for (int i = 0; connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0; i++) {
+                if ((unsigned) i + 1 >= tries || (errno != ENOENT && errno != ECONNREFUSED))
+                        return -errno;
+                (void) usleep(20 * 1000);
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return -errno;
+        if (cred.uid != 0 || (reaper_pid > 0 && cred.pid != reaper_pid))
+                return -EPERM;
+        n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return -errno;
+        c = CMSG_FIRSTHDR(&mh);
+        if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(fds)))
+                return -EBADMSG;
+        memcpy(fds, CMSG_DATA(c), sizeof(fds));
+        if (n != (ssize_t) sizeof(msg) || msg.type != EXEC_MSG_HANDOVER) {
+                safe_close(fds[0]);
+                safe_close(fds[1]);
+                return -EBADMSG;
+        }
+        *ret_ctl = fds[0];
+        *ret_out = fds[1];
+        return 0;
+}
+
+/* Reapers waiting for a daemon that has no running job for them (its record is gone, or it was refused
+ * and discarded just before a stop): release them, so they end with their job instead of waiting. */
+static void manager_release_stray_reapers(Manager *m) {
+        DIR *d = opendir(EXEC_HANDOVER_DIR);
+        struct dirent *de;
+
+        while (d && (de = readdir(d))) {
+                char id[JOB_ID_STRING_MAX], path[sizeof(EXEC_HANDOVER_DIR) + 64];
+                ExecMessage release = { .type = EXEC_MSG_RELEASE };
+                size_t len = strlen(de->d_name);
+                int ctl = -EBADF, out = -EBADF;
+                Job *j;
+
+                if (len != JOB_ID_STRING_MAX - 1 + strlen(".sock") || !streq(de->d_name + JOB_ID_STRING_MAX - 1, ".sock"))
+                        continue;
+                memcpy(id, de->d_name, JOB_ID_STRING_MAX - 1);
+                id[JOB_ID_STRING_MAX - 1] = 0;
+                j = manager_find_job(m, id);
+                if (!job_id_is_valid(id) || (j && !job_state_is_final(j->state)))
+                        continue;
+                if (reaper_reclaim_fds(id, 0, 1, &ctl, &out) < 0) {
+                        /* Nobody listens: a socket file left by a reaper that is gone. */
+                        snprintf(path, sizeof(path), "%s/%s", EXEC_HANDOVER_DIR, de->d_name);
+                        (void) unlink(path);
+                        continue;
+                }
+                (void) send(ctl, &release, sizeof(release), MSG_NOSIGNAL | MSG_DONTWAIT);
+                (void) shutdown(ctl, SHUT_RDWR);
+                safe_close(ctl);
+                safe_close(out);
+                log_info("Released the reaper of job %s, which this daemon does not run.", id);
+        }
+        if (d)
+                (void) closedir(d);
+}
+
 /* Puts a job that was running when the daemon went away back under watch. */
 static void job_adopt(Manager *m, Job *j, StoredFds *fds) {
         _cleanup_(freep) char *spool = NULL;
         int out_fd = stored_fd_take(fds, "out", j), ctl_fd = stored_fd_take(fds, "ctl", j), pidfd = -EBADF, r;
+
+        if (j->go_sent && j->reaper_pid > 0) {
+                pidfd = (int) syscall(SYS_pidfd_open, j->reaper_pid, 0);
+                /* The PID may have been reused: it is our reaper only if it is in the job's scope. */
+                if (pidfd >= 0 && cgroup_paths_from_pid(j->reaper_pid, j->unit, &j->cgroup) >= 0 &&
+                    !j->cgroup.unified && !j->cgroup.memory && !j->cgroup.cpuacct && !j->cgroup.blkio)
+                        pidfd = safe_close(pidfd);
+        }
+        if (ctl_fd < 0 && out_fd < 0 && pidfd >= 0) {
+                /* Not in systemd's store (a stop, not a restart): the reaper kept them for us. */
+                r = reaper_reclaim_fds(j->id, j->reaper_pid, 50, &ctl_fd, &out_fd);
+                if (r < 0)
+                        log_warning_errno(r, "Job %s: its reaper did not hand its fds back", j->id);
+                else {
+                        (void) manager_fdstore_add(m, ctl_fd, "ctl", j);
+                        (void) manager_fdstore_add(m, out_fd, "out", j);
+                        log_info("Job %s: its reaper handed back its output and control socket.", j->id);
+                }
+        }
 
         if (asprintf(&spool, "%s/%s.out", m->spool_dir, j->id) < 0)
                 spool = NULL;
@@ -373,18 +484,11 @@ static void job_adopt(Manager *m, Job *j, StoredFds *fds) {
 
         if (!j->go_sent) {
                 safe_close(ctl_fd);
+                safe_close(pidfd);
                 log_notice("Job %s: the daemon restarted before the job was released; it never ran.", j->id);
                 j->control_fd = -EBADF;
                 job_start_failed(j, TW_ERROR_START_FAILED, "the daemon restarted before the job started");
                 return;
-        }
-
-        if (j->reaper_pid > 0) {
-                pidfd = (int) syscall(SYS_pidfd_open, j->reaper_pid, 0);
-                /* The PID may have been reused: it is our reaper only if it is in the job's scope. */
-                if (pidfd >= 0 && cgroup_paths_from_pid(j->reaper_pid, j->unit, &j->cgroup) >= 0 &&
-                    !j->cgroup.unified && !j->cgroup.memory && !j->cgroup.cpuacct && !j->cgroup.blkio)
-                        pidfd = safe_close(pidfd);
         }
 
         if (ctl_fd < 0) {
@@ -568,6 +672,7 @@ int manager_load_jobs(Manager *m) {
         }
         free(fds.names);
         free(fds.fds);
+        manager_release_stray_reapers(m);
         if (n_loaded > 0)
                 log_info("Loaded %zu job records.", n_loaded);
         return 0;

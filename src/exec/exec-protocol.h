@@ -1,25 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 /* exec-protocol.h - what teleworkerd and teleworker-exec (the per-job reaper) say over the control socket.
  *
- * The daemon posix_spawn()s teleworker-exec with fd 0 = /dev/null, fds 1 and 2 = the job's output pipe and
- * fd 3 = one end of a SOCK_SEQPACKET socketpair. The reaper waits for EXEC_MSG_GO, which the daemon sends
- * only once systemd has put the reaper into the job's scope; then it forks the job (which drops privileges
- * and execs), reports EXEC_MSG_STARTED and, when the job's main process ends, EXEC_MSG_EXITED. It stays in
- * the scope until the daemon closes the socket, so the scope (and its cgroup counters: OOM kills, memory
- * peak, CPU time) still exists while the daemon reads how the job ended. EOF before EXEC_MSG_GO means "do
- * not run": the reaper exits without executing anything. */
+ * The daemon posix_spawn()s teleworker-exec with a fixed environment, fd 0 = /dev/null, fds 1 and 2 = the
+ * job's output pipe, fd 3 = one end of a SOCK_SEQPACKET socketpair and fd 4 = the job spec (a sealed memfd,
+ * exec-spec.h: argv, env, cwd, allow-list as data). The reaper parses the spec, then waits for EXEC_MSG_GO,
+ * which the daemon sends only once systemd has put the reaper into the job's scope; then it forks the job,
+ * which drops privileges and only then resolves cwd and argv[0] and execs. The reaper reports
+ * EXEC_MSG_EXECUTABLE (the resolved path) and EXEC_MSG_STARTED once execve succeeded, or EXEC_MSG_FAILED with
+ * the step that failed; when the job's main process ends, EXEC_MSG_EXITED. It stays in the scope until the
+ * daemon closes the socket, so the scope (and its cgroup counters: OOM kills, memory peak, CPU time) still
+ * exists while the daemon reads how the job ended. EOF before EXEC_MSG_GO means "do not run": the reaper
+ * exits without executing anything.
+ *
+ * The daemon releases the reaper with EXEC_MSG_RELEASE, then shuts the socket down. EOF without a release
+ * means the daemon's end went away for good (systemd drops its fd store on `systemctl stop`): the reaper
+ * then listens on EXEC_HANDOVER_DIR/<job id>.sock (root only), where the next daemon connects and gets
+ * EXEC_MSG_HANDOVER with two fds (SCM_RIGHTS): its end of a new control socket and the output pipe's read
+ * end, which the reaper keeps a copy of (fd EXEC_OUTPUT_READ_FD) so the job never sees its output hang up.
+ * Until released, the reaper sends its reports (STARTED or FAILED, and EXITED) again after each handover;
+ * the daemon ignores what it already knows. */
 #pragma once
 
 #include <stdint.h>
 
 #define EXEC_CONTROL_FD 3
+#define EXEC_OUTPUT_READ_FD 5
+#define EXEC_HANDOVER_DIR "/run/teleworker/reapers"
 
 enum {
         EXEC_MSG_GO = 'G',
-        EXEC_MSG_STARTED = 'S', /* value: pid of the job's main process */
-        EXEC_MSG_EXITED = 'X',  /* code: CLD_EXITED / CLD_KILLED / CLD_DUMPED, value: exit status or signal */
-        EXEC_MSG_FAILED = 'F',  /* value: errno of a setup step that failed before exec (message on stderr) */
+        EXEC_MSG_EXECUTABLE = 'E', /* value: length of the resolved path that follows the header (no NUL) */
+        EXEC_MSG_STARTED = 'S',    /* value: pid of the job's main process; execve has succeeded */
+        EXEC_MSG_EXITED = 'X',     /* code: CLD_EXITED / CLD_KILLED / CLD_DUMPED, value: exit status or signal */
+        EXEC_MSG_FAILED = 'F',     /* code: ExecStage that failed before execve succeeded, value: errno */
+        EXEC_MSG_RELEASE = 'R',    /* daemon → reaper: the reports are read, the reaper may go */
+        EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output] */
 };
+
+/* The steps of the job's child before it runs the job. The daemon turns a failure into Start's error:
+ * CWD into InvalidArgs, LOOKUP and EXEC into ExecutableNotFound, DENIED into AccessDenied, SETUP into
+ * StartFailed. Every step after SETUP runs with the job's credentials only. */
+typedef enum ExecStage {
+        EXEC_STAGE_SETUP = 1,  /* namespaces, mounts, groups, ids (as root, on no caller data) */
+        EXEC_STAGE_CWD = 2,    /* chdir to the requested working directory */
+        EXEC_STAGE_LOOKUP = 3, /* argv[0] not found, or not an executable file */
+        EXEC_STAGE_DENIED = 4, /* the resolved path is not in the policy's allow-list */
+        EXEC_STAGE_EXEC = 5,   /* execve itself failed */
+} ExecStage;
 
 typedef struct ExecMessage {
         uint8_t type;
@@ -28,7 +55,10 @@ typedef struct ExecMessage {
         int32_t value;
 } ExecMessage;
 
-/* Exit statuses of the job's main process when teleworker-exec could not execute it (as shells do). */
+/* The longest resolved path the reaper reports (longer ones fail the lookup with ENAMETOOLONG). */
+#define EXEC_PATH_MAX 4096
+
+/* Exit statuses of the job's child when it could not execute the job (as shells do). */
 #define EXEC_EXIT_SETUP 125   /* user, groups or working directory could not be set */
 #define EXEC_EXIT_NOEXEC 126  /* found but not executable */
 #define EXEC_EXIT_NOTFOUND 127

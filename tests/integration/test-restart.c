@@ -88,15 +88,26 @@ static GString *expected_seq(unsigned n) {
         return s;
 }
 
+/* The job's whole output is "1\n".."n\n": every byte, no gap, no duplicate. */
+static void assert_output_is_seq(sd_bus *bus, const char *id, unsigned n) {
+        g_autoptr(GString) expect = expected_seq(n);
+        g_autoptr(GByteArray) out = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int fd;
+
+        g_assert_cmpint(tb_open_output(bus, id, 0, true, &fd, &e), ==, 0);
+        out = tb_read_all(fd);
+        close(fd);
+        g_assert_cmpuint(out->len, ==, expect->len);
+        g_assert_true(memcmp(out->data, expect->str, expect->len) == 0);
+}
+
 static void test_kill_twice_and_restart(void) {
         const char *argv[] = { tb_gen_path(), "seq", "4000", "1", NULL };
-        g_autoptr(GString) expect = expected_seq(4000);
-        g_autoptr(GByteArray) out = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus *bus = tb_bus_as(0);
         g_autofree char *id = NULL;
         TbJob j;
-        int fd;
 
         g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
         wait_output(&bus, id, 1000);
@@ -115,12 +126,7 @@ static void test_kill_twice_and_restart(void) {
         g_assert_cmpstr(j.state, ==, "success");
         g_assert_cmpint(j.exit_code, ==, 0);
         tb_job_clear(&j);
-        g_assert_cmpint(tb_open_output(bus, id, 0, true, &fd, &e), ==, 0);
-        out = tb_read_all(fd);
-        close(fd);
-        /* every byte, no gap, no duplicate */
-        g_assert_cmpuint(out->len, ==, expect->len);
-        g_assert_true(memcmp(out->data, expect->str, expect->len) == 0);
+        assert_output_is_seq(bus, id, 4000);
         sd_bus_unref(bus);
 }
 
@@ -152,6 +158,124 @@ static void test_exit_while_down(void) {
         out = tb_read_all(fd);
         close(fd);
         g_assert_cmpmem(out->data, out->len, "before\nafter\n", 13);
+        sd_bus_unref(bus);
+}
+
+/* The daemon as run-inside.sh starts it: a stopped transient unit is unloaded, so `start` needs it anew. */
+static void start_daemon_unit(void) {
+        const char *build = g_getenv("TELEWORKER_TEST_BUILD_DIR"), *config = g_getenv("TELEWORKER_TEST_CONFIG");
+        const char *state = g_getenv("TELEWORKER_TEST_STATE_DIR");
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_auto(GStrv) env = g_get_environ();
+        int status;
+
+        g_assert_nonnull(build);
+        g_assert_nonnull(config);
+        g_assert_nonnull(state);
+        g_ptr_array_add(argv, g_strdup("systemd-run"));
+        g_ptr_array_add(argv, g_strdup("--quiet"));
+        g_ptr_array_add(argv, g_strdup_printf("--unit=%s", unit()));
+        g_ptr_array_add(argv, g_strdup("-pType=notify"));
+        g_ptr_array_add(argv, g_strdup("-pNotifyAccess=main"));
+        g_ptr_array_add(argv, g_strdup("-pFileDescriptorStoreMax=4096"));
+        g_ptr_array_add(argv, g_strdup("-pLimitNOFILE=65536"));
+        g_ptr_array_add(argv, g_strdup("-pRestart=on-failure"));
+        g_ptr_array_add(argv, g_strdup("-pRestartSec=200ms"));
+        g_ptr_array_add(argv, g_strdup("-pTimeoutStartSec=120"));
+        g_ptr_array_add(argv, g_strdup("-pTimeoutStopSec=30"));
+        g_ptr_array_add(argv, g_strdup("-pStartLimitIntervalSec=0"));
+        g_ptr_array_add(argv, g_strdup_printf("--setenv=STATE_DIRECTORY=%s", state));
+        g_ptr_array_add(argv, g_strdup_printf("--setenv=TELEWORKER_EXEC_PATH=%s/src/exec/teleworker-exec", build));
+        for (char **e = env; *e; e++)
+                if ((g_str_has_prefix(*e, "TELEWORKER_") && !g_str_has_prefix(*e, "TELEWORKER_TEST_") &&
+                     !g_str_has_prefix(*e, "TELEWORKER_EXEC_PATH=") && !g_str_has_prefix(*e, "TELEWORKER_INTEGRATION=")) ||
+                    g_str_has_prefix(*e, "ASAN_OPTIONS=") || g_str_has_prefix(*e, "UBSAN_OPTIONS=") ||
+                    g_str_has_prefix(*e, "LSAN_OPTIONS=") || g_str_has_prefix(*e, "G_DEBUG="))
+                        g_ptr_array_add(argv, g_strdup_printf("--setenv=%s", *e));
+        g_ptr_array_add(argv, g_strdup("--"));
+        g_ptr_array_add(argv, g_strdup_printf("%s/src/daemon/teleworkerd", build));
+        g_ptr_array_add(argv, g_strdup("--config"));
+        g_ptr_array_add(argv, g_strdup(config));
+        g_ptr_array_add(argv, NULL);
+        g_assert_true(g_spawn_sync(NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                                   &status, NULL));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+}
+
+/* `systemctl stop`, then start: systemd 252 drops the fd store on a stop, so the daemon's fds of a running
+ * job are gone; the job's reaper keeps copies and hands them to the next daemon (issue #13, item 7). The
+ * job writes while the daemon is down and ends while it is down: its output is whole, its exit code real. */
+static void test_stop_and_start(void) {
+        const char *argv[] = { "/bin/sh", "-c", "\"$0\" seq 2500 1; exit 7", tb_gen_path(), NULL };
+        const char *stop[] = { "stop", unit(), NULL };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus = tb_bus_as(0);
+        g_autofree char *id = NULL;
+        TbJob j;
+
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        wait_output(&bus, id, 1000);
+        systemctl(stop);
+        sd_bus_unref(bus);
+        g_usleep(4 * G_USEC_PER_SEC); /* the job writes on and ends while no daemon runs */
+        start_daemon_unit();
+        bus = wait_for_daemon();
+        g_assert_cmpint(tb_wait(bus, id, &j, &e), ==, 0);
+        g_test_message("after stop + start: %s/%s exit %d signal %d", j.state, j.reason, j.exit_code, j.exit_signal);
+        g_assert_cmpstr(j.state, ==, "failed");
+        g_assert_cmpstr(j.reason, ==, "exited");
+        g_assert_cmpint(j.exit_code, ==, 7);
+        tb_job_clear(&j);
+        assert_output_is_seq(bus, id, 2500);
+        {       /* the reaper handed over and left no socket behind */
+                g_autofree char *sock = g_strdup_printf("/run/teleworker/reapers/%s.sock", id);
+                g_assert_cmpint(access(sock, F_OK), <, 0);
+        }
+        /* and the daemon runs jobs as before */
+        g_assert_cmpint(tb_run(bus, (const char *[]) { "/bin/true", NULL }, &j, NULL), ==, 0);
+        tb_job_clear(&j);
+        sd_bus_unref(bus);
+}
+
+/* A reaper waiting for a daemon that has no record of its job (the state was wiped while the daemon was
+ * stopped) is released at start instead of waiting for ever: its handover socket goes, and it ends with its
+ * job. */
+static void test_stray_reaper_released(void) {
+        const char *argv[] = { "/bin/sleep", "30", NULL };
+        const char *stop[] = { "stop", unit(), NULL };
+        const char *state = g_getenv("TELEWORKER_TEST_STATE_DIR");
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus *bus = tb_bus_as(0);
+        g_autofree char *id = NULL, *sock = NULL, *record = NULL, *scope = NULL;
+        TbJob j;
+
+        g_assert_nonnull(state);
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        g_assert_cmpint(tb_get(bus, id, &j, &e), ==, 0);
+        scope = g_strdup(j.unit);
+        tb_job_clear(&j);
+        sock = g_strdup_printf("/run/teleworker/reapers/%s.sock", id);
+        record = g_strdup_printf("%s/jobs/%s.json", state, id);
+        systemctl(stop);
+        sd_bus_unref(bus);
+        for (int i = 0; i < 200 && access(sock, F_OK) < 0; i++)
+                g_usleep(10000);
+        g_assert_cmpint(access(sock, F_OK), ==, 0); /* the reaper waits for the next daemon */
+        g_assert_cmpint(unlink(record), ==, 0);
+        start_daemon_unit();
+        bus = wait_for_daemon();
+        g_assert_cmpint(access(sock, F_OK), <, 0);
+        g_assert_cmpint(tb_get(bus, id, &j, &e), <, 0);
+        sd_bus_error_free(&e);
+        /* released: it no longer listens; the scope ends with its job */
+        {
+                const char *stop_scope[] = { "stop", scope, NULL };
+                systemctl(stop_scope);
+        }
+        {
+                g_autofree char *cgroup = tb_unit_cgroup(scope);
+                g_assert_cmpstr(cgroup, ==, "");
+        }
         sd_bus_unref(bus);
 }
 
@@ -585,6 +709,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/kill-twice-and-restart", test_kill_twice_and_restart);
         g_test_add_func("/restart/exit-while-down", test_exit_while_down);
         g_test_add_func("/restart/started-just-before", test_started_just_before_restart);
+        g_test_add_func("/restart/stop-and-start", test_stop_and_start);
+        g_test_add_func("/restart/stray-reaper-released", test_stray_reaper_released);
         g_test_add_func("/restart/stale-state", test_stale_state);
         g_test_add_func("/restart/retention", test_retention);
         g_test_add_func("/restart/cli-follow-kill", test_cli_follow_kill);
