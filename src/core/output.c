@@ -30,6 +30,16 @@
  * forever) starve every reader of every job. Followers that keep up are not even in that queue: the input
  * handler feeds them as part of the capture.
  *
+ * Dropping. Past the cap, each byte is still taken from the job's pipe (the job must never block on it) but
+ * the cost must stay far below what the job pays to write it: the daemon's CPU is not charged to the job.
+ * Draining whenever the pipe is readable costs one splice per write of the job (a job writing 8 KiB at a
+ * time made the daemon spend as much CPU as the job itself, ~0.15 s per GiB). So once the store discards,
+ * the pipe is enlarged to OUTPUT_DISCARD_PIPE_SIZE and drained in one go at most every
+ * OUTPUT_DISCARD_PAUSE_USEC: the input source sleeps (disabled) in between, so each splice frees megabytes
+ * of pipe pages, and the per-write cost moves to the job. A job that writes faster than the pipe holds per
+ * pause (8 GB/s with the full size) waits on its pipe for the rest of a pause at most: throttled like any
+ * pipe writer, never blocked by the cap. bench/run.sh drop measures it (docs/benchmarks.md).
+ *
  * Durability. Nothing here calls fsync(): the spool lives in the page cache and the kernel writes it back.
  * A daemon crash loses nothing that was spliced; a machine crash may lose the unwritten tail. The kernel may
  * still throttle the splice into the spool when dirty pages pile up (balance_dirty_pages()); the cap is what
@@ -57,6 +67,11 @@
 #define OUTPUT_TAIL_CHUNK (64 * 1024)                   /* output_store_tail_offset() reads this much at a time */
 #define OUTPUT_DISCARD_CHUNK (16 * 1024)                /* read() fallback when /dev/null does not splice */
 #define OUTPUT_PRIORITY SD_EVENT_PRIORITY_NORMAL        /* input and readers alike, see above */
+/* Past the cap (see "Dropping"): the job's pipe grows to this (root may pass pipe-max-size; the pages are
+ * charged to the job's memory cgroup, which writes them), and is drained at most once per pause. */
+#define OUTPUT_DISCARD_PIPE_SIZE (16 * 1024 * 1024)
+#define OUTPUT_DISCARD_BUDGET (UINT64_C(64) * 1024 * 1024)
+#define OUTPUT_DISCARD_PAUSE_USEC (2 * USEC_PER_MSEC)
 
 typedef struct OutputReader OutputReader;
 
@@ -76,7 +91,9 @@ struct OutputStore {
         int input_fd;                   /* read end of the job's pipe, O_NONBLOCK; -EBADF once complete */
         int null_fd;                    /* /dev/null, opened when the first byte is dropped */
         bool null_no_splice;            /* /dev/null refused splice: drop with read() instead */
+        bool discard_grown;             /* the pipe was enlarged for dropping */
         sd_event_source *input_source;
+        sd_event_source *discard_timer; /* re-enables input_source after a pause (see "Dropping") */
 
         uint64_t size;                  /* bytes in the spool = end offset of the stream */
         uint64_t max_bytes;             /* 0 = no cap */
@@ -263,10 +280,42 @@ static ssize_t output_store_capture(OutputStore *s, size_t n) {
         return k < 0 ? -errno : k;
 }
 
+static void pipe_grow_to(int fd, int size);
+
+static int on_discard_pause_end(sd_event_source *es, uint64_t usec, void *userdata) {
+        OutputStore *s = userdata;
+
+        return sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
+}
+
+/* Past the cap: sleep for a pause instead of draining the pipe at every write of the job (see "Dropping"). On
+ * any failure the source stays enabled, the old behaviour: correct, only dearer. */
+static void output_store_discard_pause(OutputStore *s) {
+        uint64_t until = now_usec(CLOCK_MONOTONIC) + OUTPUT_DISCARD_PAUSE_USEC;
+        int k;
+
+        if (!s->discard_grown) {
+                pipe_grow_to(s->input_fd, OUTPUT_DISCARD_PIPE_SIZE);
+                s->discard_grown = true;
+        }
+        if (s->discard_timer)
+                k = sd_event_source_set_time(s->discard_timer, until);
+        else {
+                k = sd_event_add_time(s->event, &s->discard_timer, CLOCK_MONOTONIC, until, USEC_PER_MSEC,
+                                      on_discard_pause_end, s);
+                if (k >= 0)
+                        (void) sd_event_source_set_description(s->discard_timer, "output-discard-pause");
+        }
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s->discard_timer, SD_EVENT_ONESHOT);
+        if (k >= 0)
+                (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_OFF);
+}
+
 static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         OutputStore *s = userdata;
-        uint64_t budget = OUTPUT_INPUT_BUDGET, before = s->size;
-        bool eof = false;
+        uint64_t budget = output_store_keeps(s) ? OUTPUT_INPUT_BUDGET : OUTPUT_DISCARD_BUDGET, before = s->size;
+        bool eof = false, drained = false;
 
         while (budget > 0) {
                 bool keep = output_store_keeps(s);
@@ -283,8 +332,10 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
                 if (k == -EINTR)
                         continue;
-                if (k == -EAGAIN)
+                if (k == -EAGAIN) {
+                        drained = true;
                         break;
+                }
                 if (k < 0) {
                         if (keep) {
                                 /* ENOSPC, EIO, EDQUOT, EFBIG...: what is spooled stays readable; the bytes
@@ -315,9 +366,11 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
         if (eof) {
                 s->complete = true;
                 s->input_source = sd_event_source_disable_unref(s->input_source);
+                s->discard_timer = sd_event_source_disable_unref(s->discard_timer);
                 s->input_fd = safe_close(s->input_fd);
                 s->null_fd = safe_close(s->null_fd);
-        }
+        } else if (drained && !output_store_keeps(s))
+                output_store_discard_pause(s);
 
         /* Followers sleeping at the old end get the new bytes; at EOF, caught-up ones get EOF. */
         if (s->size > before || eof)
@@ -331,12 +384,16 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
 /* Enlarges a pipe for throughput; never shrinks one, and a refusal (pipe-max-size, per-user pipe limits) is
  * fine: the pipe just stays smaller. */
-static void pipe_grow(int fd) {
+static void pipe_grow_to(int fd, int size) {
         int sz;
 
         sz = fcntl(fd, F_GETPIPE_SZ);
-        if (sz >= 0 && sz < OUTPUT_PIPE_SIZE)
-                (void) fcntl(fd, F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
+        if (sz >= 0 && sz < size)
+                (void) fcntl(fd, F_SETPIPE_SZ, size);
+}
+
+static void pipe_grow(int fd) {
+        pipe_grow_to(fd, OUTPUT_PIPE_SIZE);
 }
 
 OutputStore *output_store_free(OutputStore *s) {
@@ -349,6 +406,7 @@ OutputStore *output_store_free(OutputStore *s) {
                 output_reader_free(s->waiting);
 
         sd_event_source_disable_unref(s->input_source);
+        sd_event_source_disable_unref(s->discard_timer);
         safe_close(s->input_fd);
         safe_close(s->null_fd);
         safe_close(s->spool_fd);
