@@ -26,6 +26,7 @@ int config_init_defaults(Config *c) {
                 .output_max_bytes = UINT64_C(1) << 30,
                 .max_jobs = 10000,
                 .retention_usec = 7 * 24 * 3600 * USEC_PER_SEC,
+                .spool_max_bytes = UINT64_C(16) << 30,
                 .default_limits = {
                         .cpu_quota_per_sec_usec = USEC_PER_SEC,
                         .memory_max = UINT64_C(512) << 20,
@@ -217,6 +218,30 @@ static int config_read_profiles(Config *c, json_object *obj, char *err) {
         return 0;
 }
 
+/* The per-principal shares (max_retained_jobs, max_readers, max_spool_bytes): whether key is one. */
+static bool config_principal_cap(const char *key) {
+        return streq(key, "max_retained_jobs") || streq(key, "max_readers") || streq(key, "max_spool_bytes");
+}
+
+static int config_read_principal_cap(ConfigPrincipal *p, const char *name, const char *key, json_object *v,
+                                     char *err) {
+        uint64_t n;
+
+        if (streq(key, "max_spool_bytes")) {
+                if (config_read_number(v, parse_size, &n) < 0 || n == 0)
+                        return config_error(err, "\"%s\".\"%s\" must be a positive size like \"4G\"", name, key);
+                p->max_spool_bytes = n;
+                return 0;
+        }
+        if (config_read_number(v, NULL, &n) < 0 || n == 0 || n > 1000000)
+                return config_error(err, "\"%s\".\"%s\" must be 1..1000000", name, key);
+        if (streq(key, "max_readers"))
+                p->max_readers = (unsigned) n;
+        else
+                p->max_retained_jobs = (unsigned) n;
+        return 0;
+}
+
 static int config_read_principals(Config *c, json_object *obj, char *err) {
         if (!json_object_is_type(obj, json_type_object))
                 return config_error(err, "\"principals\" must be an object of name: policy");
@@ -268,6 +293,8 @@ static int config_read_principals(Config *c, json_object *obj, char *err) {
                                 }
                         } else if (streq(key, "slice_limits"))
                                 r = config_read_limits(val, key, &p->slice_limits, err);
+                        else if (config_principal_cap(key))
+                                r = config_read_principal_cap(p, name, key, val, err);
                         else
                                 r = config_error(err, "\"principals\".\"%s\": unknown key \"%s\"", name, key);
                         if (r < 0)
@@ -330,6 +357,15 @@ static int config_apply(Config *c, json_object *root, char *err) {
                                 r = config_error(err, "\"max_jobs\" must be between 1 and 1000000");
                         else
                                 c->max_jobs = (unsigned) n;
+                } else if (streq(key, "spool_max_bytes")) {
+                        if (config_read_number(v, parse_size, &c->spool_max_bytes) < 0 || c->spool_max_bytes == 0)
+                                r = config_error(err, "\"spool_max_bytes\" must be a positive size like \"16G\"");
+                } else if (streq(key, "max_readers")) {
+                        uint64_t n;
+                        if (config_read_number(v, NULL, &n) < 0 || n > 1000000)
+                                r = config_error(err, "\"max_readers\" must be 0 (derived) to 1000000");
+                        else
+                                c->max_readers = (unsigned) n;
                 } else if (streq(key, "default_limits"))
                         r = config_read_limits(v, key, &c->default_limits, err);
                 else if (streq(key, "max_limits"))
@@ -432,7 +468,14 @@ void config_principal_policy(const Config *c, const char *principal, PrincipalPo
         const ConfigPrincipal *layers[] = { own, all };
         const char *profile = NULL;
 
-        *ret = (PrincipalPolicy) { .account = c->remote_user, .network = false };
+        *ret = (PrincipalPolicy) {
+                .account = c->remote_user,
+                .network = false,
+                .max_jobs = CONFIG_PRINCIPAL_MAX_JOBS,
+                .max_retained_jobs = CONFIG_PRINCIPAL_MAX_RETAINED_JOBS,
+                .max_readers = CONFIG_PRINCIPAL_MAX_READERS,
+                .max_spool_bytes = CONFIG_PRINCIPAL_MAX_SPOOL_BYTES,
+        };
         for (int i = (int) ELEMENTSOF(layers) - 1; i >= 0; i--) {
                 const ConfigPrincipal *p = layers[i];
                 if (!p)
@@ -447,6 +490,12 @@ void config_principal_policy(const Config *c, const char *principal, PrincipalPo
                         ret->allow = p->allow;
                 if (p->network >= 0)
                         ret->network = p->network;
+                if (p->max_retained_jobs)
+                        ret->max_retained_jobs = p->max_retained_jobs;
+                if (p->max_readers)
+                        ret->max_readers = p->max_readers;
+                if (p->max_spool_bytes)
+                        ret->max_spool_bytes = p->max_spool_bytes;
                 for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
                         if (job_limits_get(&p->slice_limits, f))
                                 *job_limits_field(&ret->slice_limits, f) = job_limits_get(&p->slice_limits, f);

@@ -45,6 +45,7 @@
  * still throttle the splice into the spool when dirty pages pile up (balance_dirty_pages()); the cap is what
  * bounds that. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -83,6 +84,7 @@ struct OutputReader {
         uint64_t offset;                /* next stream byte to send */
         uint64_t end;                   /* snapshot end; UINT64_MAX = follow until the stream completes */
         sd_event_source *io;
+        OutputCharge *charge;           /* counts this reader, or NULL */
 };
 
 struct OutputStore {
@@ -138,6 +140,22 @@ static void output_reader_list_add(OutputReader *r, bool waiting) {
         *head = r;
 }
 
+static void output_charge_get(OutputCharge *c) {
+        for (; c; c = c->parent)
+                c->n_readers++;
+}
+
+static void output_charge_put(OutputCharge *c) {
+        while (c) {
+                OutputCharge *parent = c->parent;     /* release() may free c */
+
+                assert(c->n_readers > 0);
+                if (--c->n_readers == 0 && c->release)
+                        c->release(c);
+                c = parent;
+        }
+}
+
 static OutputReader *output_reader_free(OutputReader *r) {
         if (!r)
                 return NULL;
@@ -148,6 +166,7 @@ static OutputReader *output_reader_free(OutputReader *r) {
         }
         sd_event_source_disable_unref(r->io);
         safe_close(r->fd);
+        output_charge_put(r->charge);
         free(r);
         return NULL;
 }
@@ -217,12 +236,36 @@ static void output_reader_dispatch(OutputReader *r) {
                 output_reader_free(r);
 }
 
+static bool output_reader_hung_up(OutputReader *r) {
+        uint32_t revents;
+
+        return sd_event_source_get_pending(r->io) > 0 &&
+               sd_event_source_get_io_revents(r->io, &revents) >= 0 && (revents & (EPOLLERR | EPOLLHUP));
+}
+
+/* Frees, in one go, every reader of the list whose peer closed and whose EPOLLERR is already pending. */
+static void output_reader_list_reap(OutputReader *head) {
+        for (OutputReader *r = head, *next; r; r = next) {
+                next = r->next;
+                if (output_reader_hung_up(r))
+                        output_reader_free(r);
+        }
+}
+
 static int on_reader_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         OutputReader *r = userdata;
 
         if (revents & (EPOLLERR | EPOLLHUP)) {
-                /* The read end is closed: nobody will read what is left. */
+                OutputStore *s = r->store;
+
+                /* The read end is closed: nobody will read what is left. When a client with thousands of
+                 * readers goes, all of their EPOLLERRs come in one epoll_wait(), but sd-event dispatches one
+                 * source per loop iteration and every iteration's epoll_wait() returns all the remaining
+                 * ones again (level-triggered): freeing them one at a time is quadratic (20,000 readers
+                 * froze the daemon for a minute). So free this store's other hung-up readers too, now. */
                 output_reader_free(r);
+                output_reader_list_reap(s->waiting);
+                output_reader_list_reap(s->active);
                 return 0;
         }
 
@@ -558,6 +601,11 @@ ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, 
 }
 
 int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *ret_fd) {
+        return output_store_open_reader_charged(s, offset, follow, NULL, ret_fd);
+}
+
+int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follow, OutputCharge *charge,
+                                     int *ret_fd) {
         _cleanup_(closep) int rfd = -EBADF, wfd = -EBADF;
         OutputReader *r;
         int p[2], k;
@@ -615,6 +663,8 @@ int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *
         r->store = s;
         output_reader_list_add(r, false);
         s->n_readers++;
+        r->charge = charge;
+        output_charge_get(charge);
 
         *ret_fd = TAKE_FD(rfd);
         return 0;

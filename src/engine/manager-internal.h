@@ -14,6 +14,7 @@ typedef enum WaitKind {
 } WaitKind;
 
 typedef struct JobWaiter JobWaiter;
+typedef struct PrincipalReaders PrincipalReaders;
 struct JobWaiter {
         JobWaiter *next;
         WaitKind kind;
@@ -90,6 +91,12 @@ struct Manager {
         void *changed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */
         sd_event_source *retention_timer;
+
+        /* Open output readers (docs/design.md, "Caps"): a charge per principal that holds any, whose parent
+         * is the users' or the administrators' total. */
+        PrincipalReaders *readers;
+        OutputCharge readers_users, readers_admins;
+        unsigned readers_max; /* every reader together: half of RLIMIT_NOFILE, each holds one fd here */
 };
 
 
@@ -105,6 +112,16 @@ int job_arm_runtime_timer(Job *j);
 int job_slice_name(const char *principal, char **ret);
 Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
+bool job_removable(const Job *j);
+void manager_remove_job(Manager *m, Job *j);
+
+/* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
+unsigned manager_readers_max_from_nofile(void);
+unsigned manager_readers_users_max(Manager *m);
+uint64_t job_spool_bytes(Job *j);
+void manager_evict_spool(Manager *m);
+/* Makes room for a new job of p (removing ended jobs) or refuses it, error set. */
+int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *policy, sd_bus_error *error);
 
 /* persist.c: job records in <state>/jobs/<id>.json and the fds kept in systemd's fd store. */
 int job_save(Job *j);

@@ -198,7 +198,7 @@ static void manager_unlink_job(Manager *m, Job *j) {
 }
 
 /* Removes the job's record and its output. Pending callbacks learn that it went away. */
-static void manager_remove_job(Manager *m, Job *j) {
+void manager_remove_job(Manager *m, Job *j) {
         sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_NO_SUCH_JOB, "The job was removed.");
         char *path = NULL;
 
@@ -317,6 +317,9 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_slot = sd_bus_slot_unref(j->start_slot);
         job_release_reaper(j);
         job_changed(j);
+        /* Its output is final now: check the spool cap soon (not here: this may run inside a caller's walk). */
+        if (j->manager->retention_timer)
+                (void) sd_event_source_set_time_relative(j->manager->retention_timer, 0);
         job_fire(j, WAIT_ENDED, NULL);
         if (!j->stop_pending)
                 job_finish_stop(j, NULL);
@@ -991,15 +994,6 @@ static int manager_validate_request(Manager *m, const JobRequest *req, sd_bus_er
         return 0;
 }
 
-static unsigned manager_count_active(Manager *m, const char *owner) {
-        unsigned n = 0;
-
-        for (Job *j = m->jobs_head; j; j = j->next)
-                if (!job_state_is_final(j->state) && streq(j->owner, owner))
-                        n++;
-        return n;
-}
-
 /* teleworker-<principal>.slice, below teleworker.slice ('-' is the hierarchy separator of slice names, so
  * the name is escaped the way systemd escapes unit names: every byte but [A-Za-z0-9_.] as \xNN). */
 int job_slice_name(const char *principal, char **ret) {
@@ -1054,7 +1048,7 @@ static int manager_check_limits(Manager *m, const JobLimits *l, sd_bus_error *er
         return r;
 }
 
-static bool job_removable(const Job *j) {
+bool job_removable(const Job *j) {
         return job_state_is_final(j->state) && !j->stop_pending && !j->reaper_source && !j->reaper_pidfd_source;
 }
 
@@ -1073,6 +1067,7 @@ static void manager_apply_retention(Manager *m) {
                 if (job_removable(j))
                         manager_remove_job(m, j);
         }
+        manager_evict_spool(m);
 }
 
 static int on_retention_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1099,9 +1094,6 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return r;
 
         manager_apply_retention(m);
-        if (m->n_jobs >= m->config->max_jobs)
-                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
-                                         "The job table is full (%u jobs, none ended yet).", m->n_jobs);
 
         j = job_alloc(m);
         if (!j)
@@ -1133,10 +1125,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         r = manager_check_isolation(&policy, &req->isolation, &j->isolation, error);
         if (r < 0)
                 return r;
-        if (policy.max_jobs > 0 && manager_count_active(m, p->name) >= policy.max_jobs)
-                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
-                                         "'%s' already runs %u jobs, the most the policy allows.", p->name,
-                                         policy.max_jobs);
+        r = manager_check_caps(m, p, &policy, error);
+        if (r < 0)
+                return r;
         r = job_slice_name(p->name, &j->slice);
         if (r < 0)
                 return r;
@@ -1265,6 +1256,7 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         m->event = sd_event_ref(e);
         m->bus = sd_bus_ref(system_bus);
         m->config = config;
+        m->readers_max = manager_readers_max_from_nofile();
         exec_path = secure_getenv("TELEWORKER_EXEC_PATH");
         m->exec_path = strdup(exec_path && *exec_path ? exec_path : TELEWORKER_EXEC_PATH);
         m->state_dir = strdup(state_dir);
