@@ -470,7 +470,7 @@ bench_drop() {
                 daemon_s=$(calc '%.3f' "$c1 - $c0"); wall=$(calc '%.2f' "$t1 - $t0")
                 row drop "daemon CPU per GiB dropped (job writes $size, cap 1M), run $i" \
                         "$(calc '%.3f s' "$daemon_s / ($bytes / 1073741824)")" "" \
-                        "$(calc '%.2f×' "$daemon_s / (${job_ns:-0} / 1e9 + 1e-9)")" "≪ 1× the job's CPU" \
+                        "$(calc '%.2f×' "$daemon_s / (${job_ns:-0} / 1e9 + 1e-9)")" "≤ 5 % of a core while it drops" \
                         "daemon $daemon_s s CPU in $wall s ($(calc '%.0f%%' "100 * $daemon_s / $wall") of a core); the job's own CPU $(calc '%.2f s' "${job_ns:-0} / 1e9") (ratio: daemon / job)"
         done
         systemctl stop "$UNIT"

@@ -30,15 +30,15 @@
  * forever) starve every reader of every job. Followers that keep up are not even in that queue: the input
  * handler feeds them as part of the capture.
  *
- * Dropping. Past the cap, each byte is still taken from the job's pipe (the job must never block on it) but
- * the cost must stay far below what the job pays to write it: the daemon's CPU is not charged to the job.
- * Draining whenever the pipe is readable costs one splice per write of the job (a job writing 8 KiB at a
- * time made the daemon spend as much CPU as the job itself, ~0.15 s per GiB). So once the store discards,
- * the pipe is enlarged to OUTPUT_DISCARD_PIPE_SIZE and drained in one go at most every
- * OUTPUT_DISCARD_PAUSE_USEC: the input source sleeps (disabled) in between, so each splice frees megabytes
- * of pipe pages, and the per-write cost moves to the job. A job that writes faster than the pipe holds per
- * pause (8 GB/s with the full size) waits on its pipe for the rest of a pause at most: throttled like any
- * pipe writer, never blocked by the cap. bench/run.sh drop measures it (docs/benchmarks.md).
+ * Dropping. Past the cap, each byte is still taken from the job's pipe (the job must never block on it for
+ * good) but the daemon's CPU is charged to no job. Draining whenever the pipe is readable costs a splice per
+ * write of the job, and a firehose (8 KiB writes) kept a whole core busy in the daemon. So once the store
+ * discards, the input source sleeps (disabled; a one-shot timer re-enables it) for OUTPUT_DISCARD_PAUSE_USEC
+ * after each drain, and each drain empties the pipe in one splice to /dev/null. That bounds the daemon's
+ * work per dropping job: at most a pipe (1 MiB) per pause, a few percent of a core measured. The pipe is not
+ * enlarged for this on purpose: a bigger pipe would lift that bound. A job that writes dropped output faster
+ * than that (~300-500 MiB/s) waits on its pipe for the rest of a pause, as any pipe writer waits for a
+ * slower reader; it is never stopped by the cap. bench/run.sh drop measures it (docs/benchmarks.md).
  *
  * Durability. Nothing here calls fsync(): the spool lives in the page cache and the kernel writes it back.
  * A daemon crash loses nothing that was spliced; a machine crash may lose the unwritten tail. The kernel may
@@ -68,10 +68,8 @@
 #define OUTPUT_TAIL_CHUNK (64 * 1024)                   /* output_store_tail_offset() reads this much at a time */
 #define OUTPUT_DISCARD_CHUNK (16 * 1024)                /* read() fallback when /dev/null does not splice */
 #define OUTPUT_PRIORITY SD_EVENT_PRIORITY_NORMAL        /* input and readers alike, see above */
-/* Past the cap (see "Dropping"): the job's pipe grows to this (root may pass pipe-max-size; the pages are
- * charged to the job's memory cgroup, which writes them), and is drained at most once per pause. */
-#define OUTPUT_DISCARD_PIPE_SIZE (16 * 1024 * 1024)
-#define OUTPUT_DISCARD_BUDGET (UINT64_C(64) * 1024 * 1024)
+/* Past the cap (see "Dropping"): the job's pipe is drained at most once per pause, in one go. */
+#define OUTPUT_DISCARD_BUDGET (UINT64_C(16) * 1024 * 1024)
 #define OUTPUT_DISCARD_PAUSE_USEC (2 * USEC_PER_MSEC)
 
 typedef struct OutputReader OutputReader;
@@ -93,7 +91,6 @@ struct OutputStore {
         int input_fd;                   /* read end of the job's pipe, O_NONBLOCK; -EBADF once complete */
         int null_fd;                    /* /dev/null, opened when the first byte is dropped */
         bool null_no_splice;            /* /dev/null refused splice: drop with read() instead */
-        bool discard_grown;             /* the pipe was enlarged for dropping */
         sd_event_source *input_source;
         sd_event_source *discard_timer; /* re-enables input_source after a pause (see "Dropping") */
 
@@ -323,8 +320,6 @@ static ssize_t output_store_capture(OutputStore *s, size_t n) {
         return k < 0 ? -errno : k;
 }
 
-static void pipe_grow_to(int fd, int size);
-
 static int on_discard_pause_end(sd_event_source *es, uint64_t usec, void *userdata) {
         OutputStore *s = userdata;
 
@@ -337,10 +332,6 @@ static void output_store_discard_pause(OutputStore *s) {
         uint64_t until = now_usec(CLOCK_MONOTONIC) + OUTPUT_DISCARD_PAUSE_USEC;
         int k;
 
-        if (!s->discard_grown) {
-                pipe_grow_to(s->input_fd, OUTPUT_DISCARD_PIPE_SIZE);
-                s->discard_grown = true;
-        }
         if (s->discard_timer)
                 k = sd_event_source_set_time(s->discard_timer, until);
         else {
@@ -427,16 +418,12 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
 /* Enlarges a pipe for throughput; never shrinks one, and a refusal (pipe-max-size, per-user pipe limits) is
  * fine: the pipe just stays smaller. */
-static void pipe_grow_to(int fd, int size) {
+static void pipe_grow(int fd) {
         int sz;
 
         sz = fcntl(fd, F_GETPIPE_SZ);
-        if (sz >= 0 && sz < size)
-                (void) fcntl(fd, F_SETPIPE_SZ, size);
-}
-
-static void pipe_grow(int fd) {
-        pipe_grow_to(fd, OUTPUT_PIPE_SIZE);
+        if (sz >= 0 && sz < OUTPUT_PIPE_SIZE)
+                (void) fcntl(fd, F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
 }
 
 OutputStore *output_store_free(OutputStore *s) {

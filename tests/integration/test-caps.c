@@ -36,32 +36,6 @@ static const char *const sleeper[] = { "/bin/sleep", "60", NULL };
 /* ---------------------------------------------------------------------------------------------------- */
 /* Policy */
 
-static void reload_daemon(void) {
-        const char *unit = g_getenv("TELEWORKER_TEST_UNIT") ?: "teleworkerd.service";
-        const char *argv[] = { "systemctl", "kill", "--signal=SIGHUP", unit, NULL };
-        int status;
-
-        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
-                                   NULL));
-        g_assert_true(g_spawn_check_wait_status(status, NULL));
-}
-
-static bool profile_known(const char *name) {
-        const char *argv[] = { "/bin/true", NULL };
-        const char *opts[] = { "Profile", name, NULL };
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        g_autofree char *id = NULL;
-        int r = tb_start(root_bus, argv, opts, &id, &e);
-
-        sd_bus_error_free(&e);
-        if (r >= 0) {
-                TbJob j;
-                g_assert_cmpint(tb_wait(root_bus, id, &j, NULL), ==, 0);
-                tb_job_clear(&j);
-        }
-        return r >= 0;
-}
-
 /* The test policy with extra top-level keys and principal keys (JSON objects as text), and a marker profile
  * whose presence shows the daemon runs with it. NULL: back to the test policy. */
 static void set_policy(const char *top, const char *principals) {
@@ -104,10 +78,10 @@ static void set_policy(const char *top, const char *principals) {
                 g_assert_true(g_file_set_contents(path, json_object_to_json_string(root), -1, NULL));
                 json_object_put(root);
         }
-        reload_daemon();
-        while (profile_known("capsmarker") != want && g_get_monotonic_time() < deadline)
+        tb_reload_daemon();
+        while (tb_profile_known(root_bus, "capsmarker") != want && g_get_monotonic_time() < deadline)
                 g_usleep(50 * 1000);
-        g_assert_cmpint(profile_known("capsmarker"), ==, want);
+        g_assert_cmpint(tb_profile_known(root_bus, "capsmarker"), ==, want);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
