@@ -527,6 +527,18 @@ int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_
         return output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
 }
 
+void output_store_flush(OutputStore *s) {
+        int enabled = 0;
+
+        if (!s || !s->input_source || !s->discard_timer)
+                return;
+        if (sd_event_source_get_enabled(s->discard_timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
+                return;         /* not pausing: the source drains as soon as there is anything */
+        (void) sd_event_source_set_enabled(s->discard_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
+        (void) on_input(s->input_source, s->input_fd, EPOLLIN, s);
+}
+
 void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata) {
         if (!s)
                 return;

@@ -45,6 +45,11 @@ OutputStore *output_store_free(OutputStore *s);
 
 void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata);
 
+/* Past the cap the store drains the job's pipe at most once per short pause; this drains it now (what it
+ * holds, and EOF if the writers are gone), so that the counts are final when the job has just ended. May
+ * call the complete handler. */
+void output_store_flush(OutputStore *s);
+
 uint64_t output_store_size(const OutputStore *s);     /* bytes in the spool = end offset of the stream */
 uint64_t output_store_dropped(const OutputStore *s);  /* bytes read past the cap or lost to a spool error */
 bool output_store_complete(const OutputStore *s);     /* input reached EOF and everything is spooled */

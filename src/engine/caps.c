@@ -90,6 +90,25 @@ void manager_evict_spool(Manager *m) {
         }
 }
 
+static int on_spool_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_evict_spool(userdata);
+        return 0;
+}
+
+void manager_schedule_spool_check(Manager *m) {
+        int r;
+
+        if (!m->spool_check) {
+                r = sd_event_add_time_relative(m->event, &m->spool_check, CLOCK_MONOTONIC, 0, 0, on_spool_check, m);
+                if (r < 0)
+                        return;         /* the next Start and the hourly check still apply it */
+                (void) sd_event_source_set_description(m->spool_check, "spool-check");
+                return;
+        }
+        (void) sd_event_source_set_time_relative(m->spool_check, 0);
+        (void) sd_event_source_set_enabled(m->spool_check, SD_EVENT_ONESHOT);
+}
+
 /* Removes the oldest ended jobs (owner's only, or anyone's with owner NULL) while over() says so; forget()
  * takes each one out of the caller's counts before it goes, so the whole walk is linear. */
 static void manager_evict_oldest(Manager *m, const char *owner, bool (*over)(Manager *m, void *userdata),

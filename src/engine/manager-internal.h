@@ -97,6 +97,7 @@ struct Manager {
         PrincipalReaders *readers;
         OutputCharge readers_users, readers_admins;
         unsigned readers_max; /* every reader together: half of RLIMIT_NOFILE, each holds one fd here */
+        sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
 };
 
 
@@ -120,6 +121,9 @@ unsigned manager_readers_max_from_nofile(void);
 unsigned manager_readers_users_max(Manager *m);
 uint64_t job_spool_bytes(Job *j);
 void manager_evict_spool(Manager *m);
+/* Checks the spool cap from the event loop soon (a job just ended: its output is final; not at once, the
+ * caller may be inside a walk of the table). */
+void manager_schedule_spool_check(Manager *m);
 /* Makes room for a new job of p (removing ended jobs) or refuses it, error set. */
 int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *policy, sd_bus_error *error);
 

@@ -228,6 +228,7 @@ Manager *manager_free(Manager *m) {
                 job_free(j);
         }
         sd_event_source_disable_unref(m->retention_timer);
+        sd_event_source_disable_unref(m->spool_check);
         sd_bus_slot_unref(m->job_removed_slot);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
@@ -298,10 +299,13 @@ void manager_cancel_callbacks(Manager *m, void *userdata) {
 
 /* The job has ended (main process gone or never started): record it, let the reaper go, tell everyone. */
 void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal) {
-        int output_error = job_output_error(j);
+        int output_error;
 
         if (job_state_is_final(j->state))
                 return;
+        /* Past the cap the store drains in pauses: what the job wrote before it ended is counted now. */
+        output_store_flush(j->output);
+        output_error = job_output_error(j);
         j->state = state;
         j->reason = reason;
         j->exit_code = exit_code;
@@ -317,9 +321,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_slot = sd_bus_slot_unref(j->start_slot);
         job_release_reaper(j);
         job_changed(j);
-        /* Its output is final now: check the spool cap soon (not here: this may run inside a caller's walk). */
-        if (j->manager->retention_timer)
-                (void) sd_event_source_set_time_relative(j->manager->retention_timer, 0);
+        manager_schedule_spool_check(j->manager);
         job_fire(j, WAIT_ENDED, NULL);
         if (!j->stop_pending)
                 job_finish_stop(j, NULL);

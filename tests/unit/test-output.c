@@ -677,6 +677,29 @@ static void test_release_batch(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(iterations, <=, 3);
 }
 
+/* Past the cap the pipe is drained in pauses; flush drains it now (the job just ended: its counts must be
+ * final), EOF included. */
+static void test_flush(Fixture *f, gconstpointer data) {
+        const size_t half = 512 * 1024, cap = 64 * 1024;
+        g_autofree uint8_t *blob = blob_new(2 * half, 13);
+        int input;
+        pid_t pid;
+
+        pid = writer_spawn(f, &(Writer) { .a = blob, .na = half, .b = blob + half, .nb = half, .gated = true }, &input);
+        store_new(f, input, cap);
+        RUN_UNTIL(f, output_store_dropped(f->store) == half - cap);
+        gate_open(f);
+        g_assert_cmpint(writer_wait(pid), ==, 0);     /* all of b is in the pipe (it holds 1 MiB) */
+
+        output_store_flush(f->store);
+        g_assert_cmpuint(output_store_size(f->store), ==, cap);
+        g_assert_cmpuint(output_store_dropped(f->store), ==, 2 * half - cap);
+        g_assert_true(output_store_complete(f->store));
+        g_assert_cmpuint(f->n_complete, ==, 1);
+        output_store_flush(f->store);                  /* complete: nothing left to do */
+        g_assert_cmpuint(f->n_complete, ==, 1);
+}
+
 /* A cap equal to the output drops nothing. */
 static void test_cap_exact(Fixture *f, gconstpointer data) {
         const size_t n = 70000;
@@ -1030,6 +1053,7 @@ int main(int argc, char *argv[]) {
         ADD("invalid", test_invalid);
         ADD("charges", test_charges);
         ADD("release-batch", test_release_batch);
+        ADD("flush", test_flush);
 
         return g_test_run();
 }
