@@ -20,9 +20,12 @@
 
 /* The share of each shared resource that only administrators can use: 1/16 of it, at least 1. */
 #define CAPS_ADMIN_RESERVE(n) MAX((n) / 16, 1u)
-/* Readers may take half of the daemon's fds at most: jobs, spools, the bus and systemd's need the rest. */
-#define CAPS_READERS_SHARE_OF_NOFILE 2
-#define CAPS_READERS_HARD_MAX 1000000u
+/* RLIMIT_NOFILE of an unlimited process, for the arithmetic */
+#define CAPS_NOFILE_MAX 2000000u
+/* fds of a running job beyond its spool (the job's pipe, the reaper's socket and pidfd: 3 measured, and
+ * /dev/null while dropping), and of the daemon besides jobs and readers (13 measured: bus, event loop...) */
+#define CAPS_FDS_PER_RUNNING_JOB 4u
+#define CAPS_FDS_BASE 32u
 
 struct PrincipalReaders {
         OutputCharge charge;    /* first: release() gets it back as the whole */
@@ -37,20 +40,44 @@ typedef struct PrincipalUsage {
         uint64_t spool;
 } PrincipalUsage;
 
-unsigned manager_readers_max_from_nofile(void) {
+/* Read at each check, not once: an operator may change it at run time (prlimit --nofile). */
+static unsigned manager_nofile(void) {
         struct rlimit rl;
-        rlim_t n;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-                return 512;
-        n = rl.rlim_cur == RLIM_INFINITY ? (rlim_t) CAPS_READERS_HARD_MAX : rl.rlim_cur;
-        return (unsigned) MIN(n / CAPS_READERS_SHARE_OF_NOFILE, (rlim_t) CAPS_READERS_HARD_MAX);
+                return 1024;
+        return (unsigned) MIN(rl.rlim_cur, (rlim_t) CAPS_NOFILE_MAX);
+}
+
+/* Every reader together: half of RLIMIT_NOFILE (each holds an fd here; jobs and the rest need the other
+ * half). */
+static unsigned manager_readers_max(void) {
+        return manager_nofile() / 2;
+}
+
+/* What the daemon holds in fds, estimated from what it counts: a pipe per reader, a spool per job in the
+ * table, a few more per running job, and the rest of the process (bus, event loop, fd store...). */
+static unsigned manager_fds_estimate(Manager *m) {
+        unsigned running = 0;
+
+        for (Job *j = m->jobs_head; j; j = j->next)
+                running += !job_state_is_final(j->state);
+        return CAPS_FDS_BASE + m->readers_users.n_readers + m->readers_admins.n_readers + m->n_jobs +
+               running * CAPS_FDS_PER_RUNNING_JOB;
+}
+
+/* Whether a non-administrator may take more fds (one more job or reader): the last 1/16 of RLIMIT_NOFILE
+ * stays for administrators, whatever mix of jobs and readers users hold. */
+static bool manager_fds_left_for_users(Manager *m, unsigned more) {
+        unsigned nofile = manager_nofile();
+
+        return manager_fds_estimate(m) + more < nofile - CAPS_ADMIN_RESERVE(nofile);
 }
 
 /* What every non-administrator together may open: the policy's max_readers (0 = all it can), never more than
  * the budget minus the administrators' reserve. */
 unsigned manager_readers_users_max(Manager *m) {
-        unsigned users = m->readers_max - MIN(CAPS_ADMIN_RESERVE(m->readers_max), m->readers_max);
+        unsigned all = manager_readers_max(), users = all - MIN(CAPS_ADMIN_RESERVE(all), all);
 
         return m->config->max_readers > 0 ? MIN(m->config->max_readers, users) : users;
 }
@@ -197,6 +224,11 @@ int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *po
                 return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
                                          "The job table is full (%u jobs, none ended yet%s).", m->n_jobs,
                                          p->admin ? "" : "; the rest is kept for administrators");
+        if (!p->admin && !manager_fds_left_for_users(m, 1 + CAPS_FDS_PER_RUNNING_JOB))
+                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
+                                         "The daemon holds about %u of its %u file descriptors in jobs and output "
+                                         "readers; the rest is kept for administrators.",
+                                         manager_fds_estimate(m), manager_nofile());
         spool = manager_spool_bytes(m);
         manager_evict_oldest(m, NULL, spool_over, spool_forget, &spool);
         if (!p->admin && spool >= m->config->spool_max_bytes)
@@ -259,7 +291,7 @@ static int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *e
         PrincipalReaders *pr;
         PrincipalPolicy policy;
 
-        if (total >= m->readers_max)
+        if (total >= manager_readers_max())
                 return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_READERS,
                                          "The daemon has %u output readers open, the most it can hold.", total);
         if (p->admin)
@@ -276,6 +308,11 @@ static int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *e
                                          "Users have %u output readers open together, the most the daemon "
                                          "allows them; the rest is kept for administrators.",
                                          m->readers_users.n_readers);
+        if (!manager_fds_left_for_users(m, 1))
+                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_READERS,
+                                         "The daemon holds about %u of its %u file descriptors in jobs and output "
+                                         "readers; the rest is kept for administrators.",
+                                         manager_fds_estimate(m), manager_nofile());
         return 0;
 }
 

@@ -96,7 +96,6 @@ struct Manager {
          * is the users' or the administrators' total. */
         PrincipalReaders *readers;
         OutputCharge readers_users, readers_admins;
-        unsigned readers_max; /* every reader together: half of RLIMIT_NOFILE, each holds one fd here */
         sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
 };
 
@@ -117,7 +116,6 @@ bool job_removable(const Job *j);
 void manager_remove_job(Manager *m, Job *j);
 
 /* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
-unsigned manager_readers_max_from_nofile(void);
 unsigned manager_readers_users_max(Manager *m);
 uint64_t job_spool_bytes(Job *j);
 void manager_evict_spool(Manager *m);

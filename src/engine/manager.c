@@ -1258,7 +1258,6 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         m->event = sd_event_ref(e);
         m->bus = sd_bus_ref(system_bus);
         m->config = config;
-        m->readers_max = manager_readers_max_from_nofile();
         exec_path = secure_getenv("TELEWORKER_EXEC_PATH");
         m->exec_path = strdup(exec_path && *exec_path ? exec_path : TELEWORKER_EXEC_PATH);
         m->state_dir = strdup(state_dir);

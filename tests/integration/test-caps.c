@@ -533,6 +533,61 @@ static void test_spool_caps(void) {
         sd_bus_unref(adm);
 }
 
+/* ---------------------------------------------------------------------------------------------------- */
+/* File descriptors */
+
+/* Whatever mix of jobs and readers users hold, the last 1/16 of the daemon's RLIMIT_NOFILE stays for
+ * administrators. The daemon reads the limit at each check, so lowering it (prlimit, as an operator could)
+ * makes the test small: a user starts jobs until refused, then an administrator still starts a job and reads
+ * its output, and a user's OpenOutput is refused too. */
+static void test_fd_reserve(void) {
+        sd_bus *u1 = tb_bus_as(TB_UID_USER1), *adm = tb_bus_as(TB_UID_ADMIN);
+        g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GArray) fds = g_array_new(false, false, sizeof(int));
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        struct rlimit orig, low;
+        unsigned n;
+        int pid = daemon_pid(), fd;
+        char *id = NULL;
+
+        set_policy(NULL, "{ \"tbuser1\": { \"max_jobs\": 1000, \"max_readers\": 100000 } }");
+        g_assert_cmpint(prlimit(pid, RLIMIT_NOFILE, NULL, &orig), ==, 0);
+        low = (struct rlimit) { .rlim_cur = daemon_fds() + 400, .rlim_max = orig.rlim_max };
+        g_assert_cmpint(prlimit(pid, RLIMIT_NOFILE, &low, NULL), ==, 0);
+
+        for (unsigned i = 0; i < 200; i++) {
+                if (tb_start(u1, sleeper, NULL, &id, &e) < 0)
+                        break;
+                g_ptr_array_add(ids, id);
+        }
+        g_test_message("limit %lu: tbuser1 started %u jobs, then %s: %s (the daemon holds %u fds)",
+                       (unsigned long) low.rlim_cur, ids->len, e.name, e.message, daemon_fds());
+        g_assert_cmpstr(e.name, ==, ERR_TOO_MANY_JOBS);
+        g_assert_nonnull(strstr(e.message, "file descriptors"));
+        sd_bus_error_free(&e);
+        g_assert_cmpuint(ids->len, >, 10);
+        g_assert_cmpuint(ids->len, <, 200);
+
+        /* what is left below the reserve is smaller than a job: a few readers, then no more */
+        n = open_until_refused(u1, ids->pdata[0], fds, 100, &e);
+        g_test_message("then %u readers, then %s: %s", n, e.name, e.message);
+        g_assert_cmpuint(n, <, 10);
+        g_assert_cmpstr(e.name, ==, ERR_TOO_MANY_READERS);
+        g_assert_nonnull(strstr(e.message, "file descriptors"));
+        sd_bus_error_free(&e);
+        start_and_read(adm, "admin");
+        g_assert_cmpint(tb_open_output(adm, ids->pdata[0], 0, false, &fd, NULL), ==, 0);
+        close(fd);
+
+        g_assert_cmpint(prlimit(pid, RLIMIT_NOFILE, &orig, NULL), ==, 0);
+        close_all(fds);
+        for (guint i = 0; i < ids->len; i++)
+                g_assert_cmpint(tb_stop(u1, ids->pdata[i], NULL), ==, 0);
+        set_policy(NULL, NULL);
+        sd_bus_unref(u1);
+        sd_bus_unref(adm);
+}
+
 int main(int argc, char **argv) {
         const char *path;
 
@@ -551,5 +606,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/caps/release-many", test_release_many);
         g_test_add_func("/caps/jobs", test_job_caps);
         g_test_add_func("/caps/spool", test_spool_caps);
+        g_test_add_func("/caps/fd-reserve", test_fd_reserve);
         return g_test_run();
 }
