@@ -126,7 +126,6 @@ inside() {
 	{
 	        "admin_group": "teleworker-admin",
 	        "gateway_user": "teleworker-gw",
-	        "remote_user": "teleworker-job",
 	        "stop_grace_sec": 2,
 	        "start_timeout_sec": 60,
 	        "output_max_bytes": "8G",

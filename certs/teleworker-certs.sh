@@ -7,23 +7,32 @@ set -euo pipefail
 
 usage() {
         cat <<EOF
-Usage: $0 DIR [OPTIONS] [--user NAME [--admin]]...
+Usage: $0 DIR [OPTIONS] [--user NAME [--admin]]... [--revoke NAME]...
 
 Creates in DIR (kept if already there and still matching):
   ca.crt ca.key           the certificate authority (trust anchor for both sides)
   server.crt server.key   the gateway's certificate (serverAuth; SAN: the server names, localhost, 127.0.0.1, ::1)
   NAME.crt NAME.key       a client certificate per --user (clientAuth; CN=NAME; OU=admin with --admin)
+  crl.pem                 the certificate revocation list (with --revoke or --gencrl; for --crl of the gateway)
+  ca-db/                  the CA's record of revoked certificates (openssl ca database)
+  revoked/NAME-SERIAL.*   certificates revoked with --revoke and their keys
 
 Options:
   --server-name HOST   DNS name or IP address for the server certificate (repeatable; default: \$(hostname -f))
   --user NAME          client certificate for principal NAME ([A-Za-z0-9._@-], 1..64, not starting with '-')
   --admin              the preceding --user is an administrator (OU=admin)
+  --allow-system-name  issue --user names that are system accounts here (root, uid < 1000, nobody);
+                       refused otherwise: such a principal would act as that local account in teleworkerd
+  --revoke NAME        revoke DIR/NAME.crt (repeatable), move it and its key to DIR/revoked/, write crl.pem
+                       (done before --user: "--revoke NAME --user NAME" reissues with a new key)
+  --gencrl             write crl.pem again (a new nextUpdate) without revoking anything
+  --crl-days N         validity of a new crl.pem (default 365; the gateway still applies an expired one)
   --rsa                RSA 3072 keys for new keys instead of ECDSA P-256
   --days N             validity of new leaf certificates (default 825; the CA gets 3650)
   --force              reissue the server and client certificates even if they exist (keys are kept)
   --test-certs         also write DIR/test/ with certificates the gateway must refuse: expired, not yet
                        valid, signed by another CA, self-signed, serverAuth only, no EKU, no CN, two CNs,
-                       invalid CN (and good.crt / admin.crt that it must accept)
+                       invalid CN, CA:TRUE (and good.crt / admin.crt that it must accept)
 EOF
 }
 
@@ -39,6 +48,10 @@ KEYALG=ec
 DAYS=825
 FORCE=0
 TEST_CERTS=0
+ALLOW_SYSTEM_NAME=0
+GENCRL=0
+CRL_DAYS=365
+REVOKE=()
 SERVER_NAMES=()
 USERS=()
 ADMINS=()
@@ -51,6 +64,11 @@ while [ $# -gt 0 ]; do
         --rsa) KEYALG=rsa; shift ;;
         --days) [[ "${2:-}" =~ ^[1-9][0-9]{0,4}$ ]] || die "--days needs a positive number"; DAYS=$2; shift 2 ;;
         --force) FORCE=1; shift ;;
+        --allow-system-name) ALLOW_SYSTEM_NAME=1; shift ;;
+        --revoke) [ $# -ge 2 ] || die "--revoke needs a value"; REVOKE+=("$2"); shift 2 ;;
+        --gencrl) GENCRL=1; shift ;;
+        --crl-days) [[ "${2:-}" =~ ^[1-9][0-9]{0,4}$ ]] || die "--crl-days needs a positive number"
+                    CRL_DAYS=$2; shift 2 ;;
         --test-certs) TEST_CERTS=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument '$1'" ;;
@@ -60,10 +78,30 @@ done
 command -v openssl >/dev/null || die "openssl not found"
 name_ok() { [[ "$1" =~ ^[A-Za-z0-9._@][A-Za-z0-9._@-]{0,63}$ ]]; }
 host_ok() { [[ "$1" =~ ^[A-Za-z0-9.:_-]{1,253}$ ]]; }
-for u in "${USERS[@]}"; do
+# A principal named like a local system account: teleworkerd would treat it as that account (its jobs, its
+# policy entry). uid < 1000 (login.defs' SYS_UID_MAX is below), root and nobody whatever their uid.
+system_account_uid() {  # system_account_uid NAME: prints the uid and succeeds if NAME is a system account
+        local uid
+        if [ "$1" = root ]; then echo 0; return 0; fi
+        uid=$(getent passwd -- "$1" 2>/dev/null | cut -d: -f3) || return 1
+        [[ "$uid" =~ ^[0-9]+$ ]] || return 1
+        if [ "$uid" -lt 1000 ] || [ "$uid" -eq 65534 ]; then echo "$uid"; return 0; fi
+        return 1
+}
+for u in "${USERS[@]}" "${REVOKE[@]}"; do
         name_ok "$u" || die "invalid user name '$u'"
-        case "$u" in ca|server) die "user name '$u' clashes with the CA/server files" ;; esac
+        case "$u" in ca|server|crl|ca-db|revoked) die "user name '$u' clashes with the CA/server/CRL files" ;; esac
 done
+if [ $ALLOW_SYSTEM_NAME = 0 ]; then
+        for u in "${USERS[@]}"; do
+                if uid=$(system_account_uid "$u"); then
+                        die "refusing to issue a certificate for '$u': it names a system account of this host" \
+                            "(uid $uid), and teleworkerd would treat the certificate holder as that account." \
+                            "Pick another name, or pass --allow-system-name if the policy names this principal" \
+                            "on purpose."
+                fi
+        done
+fi
 SERVER_NAMES_GIVEN=${#SERVER_NAMES[@]}
 if [ ${#SERVER_NAMES[@]} -eq 0 ]; then
         SERVER_NAMES=("$(hostname -f 2>/dev/null || hostname)")
@@ -72,6 +110,7 @@ for h in "${SERVER_NAMES[@]}"; do host_ok "$h" || die "invalid server name '$h'"
 
 umask 077
 mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)   # absolute: ca-db/ca.cnf names files by path
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -146,6 +185,53 @@ EOF
         say "created server certificate $DIR/server.crt ($san)"
 fi
 
+# --- revocation ---
+# openssl ca keeps the revoked serials in DIR/ca-db/index.txt; crl.pem is made from it, signed by the CA.
+# Certificates were issued with openssl x509 -req (no database): -revoke adds each one as it revokes it.
+DB="$DIR/ca-db"
+ca_db_init() {
+        [ -s "$DB/ca.cnf" ] && return 0
+        mkdir -p "$DB"
+        : >"$DB/index.txt"
+        echo 1000 >"$DB/crlnumber"
+        cat >"$DB/ca.cnf" <<EOF
+[ ca ]
+default_ca = teleworker
+[ teleworker ]
+database = $DB/index.txt
+crlnumber = $DB/crlnumber
+certificate = $DIR/ca.crt
+private_key = $DIR/ca.key
+default_md = sha256
+default_crl_days = 365
+unique_subject = no
+EOF
+}
+gencrl() {
+        ca_db_init
+        openssl ca -batch -config "$DB/ca.cnf" -gencrl -crldays "$CRL_DAYS" -out "$DIR/crl.pem.tmp" 2>"$TMP/ca.err" ||
+                die "openssl ca -gencrl failed: $(cat "$TMP/ca.err")"
+        chmod 0644 "$DIR/crl.pem.tmp"   # public, like the certificates
+        mv -f "$DIR/crl.pem.tmp" "$DIR/crl.pem"
+        say "wrote $DIR/crl.pem ($(grep -c '^R' "$DB/index.txt" || true) revoked)"
+}
+for u in "${REVOKE[@]}"; do
+        crt="$DIR/$u.crt"
+        [ -s "$crt" ] || die "no certificate $crt to revoke"
+        openssl verify -CAfile "$DIR/ca.crt" "$crt" >/dev/null 2>&1 || die "$crt was not issued by $DIR/ca.crt"
+        ca_db_init
+        serial=$(openssl x509 -in "$crt" -noout -serial | cut -d= -f2)
+        openssl ca -batch -config "$DB/ca.cnf" -revoke "$crt" 2>"$TMP/ca.err" ||
+                grep -q "already revoked" "$TMP/ca.err" || die "openssl ca -revoke failed: $(cat "$TMP/ca.err")"
+        mkdir -p "$DIR/revoked"
+        mv -f "$crt" "$DIR/revoked/$u-$serial.crt"
+        if [ -e "$DIR/$u.key" ]; then mv -f "$DIR/$u.key" "$DIR/revoked/$u-$serial.key"; fi
+        say "revoked $crt (serial $serial): now $DIR/revoked/$u-$serial.crt"
+done
+if [ ${#REVOKE[@]} -gt 0 ] || [ $GENCRL = 1 ]; then
+        gencrl
+fi
+
 # --- users ---
 user_matches() {  # user_matches NAME ADMIN
         local crt="$DIR/$1.crt" subj
@@ -180,6 +266,7 @@ if [ $TEST_CERTS = 1 ]; then
                 client_ext "$T/client.ext"
                 client_ext "$T/serverauth.ext" serverAuth
                 printf 'basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n' >"$T/noeku.ext"
+                printf 'basicConstraints = critical, CA:TRUE\nkeyUsage = critical, digitalSignature, keyCertSign\nextendedKeyUsage = clientAuth\n' >"$T/caleaf.ext"
 
                 sign "$T/client.key" "/O=teleworker/CN=alice" "$T/client.ext" "$T/good.crt" "$DIR/ca.crt" "$DIR/ca.key"
                 sign "$T/client.key" "/O=teleworker/OU=ops/OU=admin/CN=root-admin" "$T/client.ext" "$T/admin.crt" \
@@ -194,6 +281,8 @@ if [ $TEST_CERTS = 1 ]; then
                         "$DIR/ca.crt" "$DIR/ca.key"
                 sign "$T/client.key" "/O=teleworker/CN=alice smith" "$T/client.ext" "$T/badcn.crt" \
                         "$DIR/ca.crt" "$DIR/ca.key"
+                # A CA certificate presented as a client leaf (OpenSSL alone accepts it).
+                sign "$T/client.key" "/O=teleworker/CN=alice" "$T/caleaf.ext" "$T/caleaf.crt" "$DIR/ca.crt" "$DIR/ca.key"
 
                 # Another CA with the same subject as ours: only the signature tells them apart.
                 genkey "$T/otherca.key"

@@ -200,6 +200,17 @@ static int bus_call(ClientBus *cb, sd_bus_message *m, uint64_t timeout, const ch
 static int new_call(ClientBus *cb, const char *method, sd_bus_message **ret, ClientError *error) {
         int r;
 
+        /* The bus itself went away (dbus-daemon restarted): a new connection, the pending Wait is lost. */
+        if (sd_bus_is_open(cb->bus) <= 0) {
+                pending_call_done(&cb->wait_call);
+                cb->wait_id = mfree(cb->wait_id);
+                cb->bus = sd_bus_flush_close_unref(cb->bus);
+                r = sd_bus_open_system(&cb->bus);
+                if (r < 0)
+                        return client_error_set(error, r, CLIENT_ERROR_UNREACHABLE,
+                                                "Failed to connect to the system bus: %m");
+        }
+
         r = sd_bus_message_new_method_call(cb->bus, ret, WORKER_SERVICE, WORKER_PATH, WORKER_MANAGER, method);
         if (r < 0)
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to create %s call: %m", method);
@@ -427,9 +438,9 @@ static int client_bus_wait(Client *c, const char *id, json_object **ret, ClientE
         return 0;
 }
 
-static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
+/* The jobs with List, for a worker from before ListPage (one reply: fine for the small tables it allowed). */
+static int client_bus_list_whole(ClientBus *cb, json_object **ret, ClientError *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        ClientBus *cb = c->userdata;
         int r;
 
         r = new_call(cb, "List", &m, error);
@@ -441,6 +452,52 @@ static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
         r = bus_job_list_to_json(reply, ret);
         if (r < 0)
                 return bad_reply(error, r, "List");
+        return 0;
+}
+
+/* Page by page (docs/dbus.md, ListPage): every reply stays well below the bus's message size limit. */
+static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
+        _cleanup_(json_object_putp) json_object *jobs = NULL;
+        _cleanup_(freep) char *cursor = strdup("");
+        ClientBus *cb = c->userdata;
+        int r;
+
+        jobs = json_object_new_array();
+        if (!jobs || !cursor)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
+        do {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                const char *next;
+                PendingCall p;
+
+                r = new_call(cb, "ListPage", &m, error);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(m, "su", cursor, (uint32_t) 0);
+                if (r < 0)
+                        return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to create ListPage call: %m");
+                r = bus_call_begin(cb, m, CALL_TIMEOUT_DEFAULT, &p);
+                if (r >= 0)
+                        r = bus_call_finish(cb, &p, false, &e, &reply);
+                pending_call_done(&p);
+                if (r < 0 && !*cursor && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))
+                        return client_bus_list_whole(cb, ret, error);
+                if (r < 0)
+                        return bus_result(r, &e, "Failed to list jobs", error);
+                r = bus_job_list_append_json(reply, jobs);
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "s", &next);
+                if (r >= 0 && *next && streq(next, cursor))
+                        r = -EBADMSG; /* the same page again: it would never end */
+                if (r < 0)
+                        return bad_reply(error, r, "ListPage");
+                free(cursor);
+                cursor = strdup(next);
+                if (!cursor)
+                        return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
+        } while (*cursor);
+        *ret = TAKE_PTR(jobs);
         return 0;
 }
 
@@ -474,6 +531,32 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
         return 0;
 }
 
+/* ReadOutput(id, offset, 0): no data, only whether the output is complete at offset ("eof"). */
+static int client_bus_output_complete(Client *c, const char *id, uint64_t offset, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        ClientBus *cb = c->userdata;
+        const void *data;
+        size_t size;
+        uint64_t next;
+        int r, eof;
+
+        r = new_call(cb, "ReadOutput", &m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "stt", id, offset, UINT64_C(0));
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the ReadOutput call: %m");
+        r = bus_call(cb, m, CALL_TIMEOUT_DEFAULT, "Failed to read the job's output", &reply, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(reply, 'y', &data, &size);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "tb", &next, &eof);
+        if (r < 0)
+                return bad_reply(error, r, "ReadOutput");
+        return eof && next == offset;
+}
+
 static void client_bus_free(Client *c) {
         ClientBus *cb = c->userdata;
 
@@ -492,6 +575,7 @@ static const ClientOps client_bus_ops = {
         .wait = client_bus_wait,
         .open_output = client_bus_open_output,
         .start_follow = client_bus_start_follow,
+        .output_complete = client_bus_output_complete,
         .free = client_bus_free,
 };
 

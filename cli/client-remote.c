@@ -85,8 +85,8 @@ typedef struct RemoteResponse {
         int stream_error;
 } RemoteResponse;
 
-/* Runs f(ssl) with SIGPIPE blocked in this thread (telerun keeps SIGPIPE's default for stdout, and OpenSSL
- * writes to the socket with write(2)); a SIGPIPE it raised is consumed. */
+/* Runs f(ssl) with SIGPIPE blocked in this thread (telerun ignores SIGPIPE, but this module must not depend on
+ * its host's disposition, and OpenSSL writes to the socket with write(2)); a SIGPIPE it raised is consumed. */
 static int remote_ssl_nosigpipe(SSL *ssl, int (*f)(SSL *ssl, const void *data, size_t size), const void *data,
                                 size_t size) {
         sigset_t pipe_set, old;
@@ -745,23 +745,49 @@ static int client_remote_wait(Client *c, const char *id, json_object **ret, Clie
                                   ret, error);
 }
 
+/* GET /v1/jobs page by page (docs/http.md): "next" is the cursor of the following page, null after the last. */
 static int client_remote_list(Client *c, json_object **ret, ClientError *error) {
-        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(json_object_putp) json_object *all = NULL;
+        _cleanup_(freep) char *target = strdup("/v1/jobs");
         ClientRemote *cr = c->userdata;
-        RemoteResponse resp;
-        json_object *jobs;
         int r;
 
-        r = remote_request(cr, "GET", "/v1/jobs", NULL, 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to list jobs", &resp,
-                           error);
-        if (r >= 0)
-                r = remote_json(&resp, "Failed to list jobs", &o, error);
-        remote_response_done(&resp);
-        if (r < 0)
-                return r;
-        if (!json_object_object_get_ex(o, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
-                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway's answer has no job list");
-        *ret = json_object_get(jobs);
+        all = json_object_new_array();
+        if (!all || !target)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
+        while (target) {
+                _cleanup_(json_object_putp) json_object *o = NULL;
+                json_object *jobs, *next = NULL;
+                RemoteResponse resp;
+                size_t n;
+
+                r = remote_request(cr, "GET", target, NULL, 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to list jobs",
+                                   &resp, error);
+                if (r >= 0)
+                        r = remote_json(&resp, "Failed to list jobs", &o, error);
+                remote_response_done(&resp);
+                if (r < 0)
+                        return r;
+                if (!json_object_object_get_ex(o, "jobs", &jobs) || !json_object_is_type(jobs, json_type_array))
+                        return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER,
+                                                "The gateway's answer has no job list");
+                n = json_object_array_length(jobs);
+                for (size_t i = 0; i < n; i++)
+                        if (json_object_array_add(all, json_object_get(json_object_array_get_idx(jobs, i))) < 0)
+                                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
+                /* A gateway from before paging sends no "next": its one answer was the whole list. */
+                target = mfree(target);
+                if (json_object_object_get_ex(o, "next", &next) && json_object_is_type(next, json_type_string)) {
+                        if (n == 0 || strspn(json_object_get_string(next), "0123456789abcdef-") !=
+                                              strlen(json_object_get_string(next)))
+                                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER,
+                                                        "The gateway's answer has a malformed \"next\"");
+                        if (asprintf(&target, "/v1/jobs?cursor=%s", json_object_get_string(next)) < 0)
+                                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER,
+                                                        "Failed to list jobs: %m");
+                }
+        }
+        *ret = TAKE_PTR(all);
         return 0;
 }
 
@@ -770,6 +796,7 @@ typedef struct RemoteStream {
         RemoteConnection conn;
         RemoteResponse resp;
         int fd;   /* our end of the socketpair */
+        bool follow;
 } RemoteStream;
 
 /* Waits until the stream's connection has something to read: 1; or the reader closed its end: 0. */
@@ -823,8 +850,9 @@ static void *remote_stream_thread(void *userdata) {
                 if (HTTP_PARSER_ERRNO(&s->resp.parser) != HPE_OK || used != n)
                         break;
         }
-        if (!s->resp.complete && s->resp.stream_error == 0)
-                /* The reader sees EOF; say that it is not the end of the output. */
+        if (!s->resp.complete && s->resp.stream_error == 0 && !s->follow)
+                /* The reader sees EOF; say that it is not the end of the output. (A follower finds out by itself
+                 * and resumes: follow.h.) */
                 fprintf(stderr, "telerun: the output stream from the gateway was cut off\n");
         ERR_clear_error();
         /* The connection first, then EOF for the reader: its next request (run's wait) finds it idle. */
@@ -856,6 +884,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
         if (!s)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
         s->conn.fd = -EBADF;
+        s->follow = follow;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
                 free(s);
                 return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a socket pair: %m");

@@ -80,6 +80,10 @@ typedef struct ClientOps {
          * end right away, so that the wait() that follows the copy has its answer at hand. */
         int (*start_follow)(Client *c, const ClientStartRequest *req, char **ret_id, int *ret_fd,
                             ClientError *error);
+        /* Optional: 1 when the job's output is complete and offset is its end, 0 when there is more to come
+         * (the worker's own answer; a follower's stream also ends when the worker goes away). NULL: the caller
+         * decides from get_job(). */
+        int (*output_complete)(Client *c, const char *id, uint64_t offset, ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

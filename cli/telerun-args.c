@@ -28,6 +28,7 @@ uint64_t arg_io_write_max = 0;
 uint64_t arg_tasks_max = 0;
 const char *arg_profile = NULL;
 uint64_t arg_timeout_usec = 0;
+uint64_t arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
 ClientFlag arg_private_network, arg_private_pid, arg_private_tmp, arg_protect_system;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
@@ -69,12 +70,13 @@ typedef enum TelerunOption {
         OPT_TAIL,
         OPT_QUIET,
         OPT_NO_LEGEND,
+        OPT_RECONNECT_TIMEOUT,
         _OPT_MAX,
 } TelerunOption;
 
 #define OPT(o) (1U << (o))
 #define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | \
-                     OPT(OPT_CACERT))
+                     OPT(OPT_CACERT) | OPT(OPT_RECONNECT_TIMEOUT))
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
                        OPT(OPT_IO_WRITE) | OPT(OPT_TASKS) | OPT(OPT_PROFILE) | OPT(OPT_TIMEOUT) |          \
                        OPT(OPT_NETWORK) | OPT(OPT_NO_NETWORK) | OPT(OPT_NO_PRIVATE_PID) |                     \
@@ -122,6 +124,7 @@ static const struct option long_options[] = {
         { "tail",      required_argument, NULL, 'n' },
         { "quiet",     no_argument,       NULL, 'q' },
         { "no-legend", no_argument,       NULL, 0x100 + OPT_NO_LEGEND },
+        { "reconnect-timeout", required_argument, NULL, 0x100 + OPT_RECONNECT_TIMEOUT },
         {}
 };
 #define SHORT_OPTIONS ":hfe:n:q"
@@ -213,10 +216,14 @@ void telerun_help(void) {
                "      --cert=FILE       Client certificate (PEM)        [$TELERUN_CERT]\n"
                "      --key=FILE        Client private key (PEM)        [$TELERUN_KEY]\n"
                "      --cacert=FILE     CA of the gateway (PEM)         [$TELERUN_CACERT]\n"
+               "      --reconnect-timeout=SEC  run, start -f, logs -f, wait: how long the\n"
+               "                        worker may be away (restarting) before giving up\n"
+               "                        (default 30, 0 = at once)\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage error or request refused as\n"
-               "invalid, 3 no such job, 4 access denied, 5 worker unreachable. run, wait\n"
-               "and start -f exit with the job's exit code (128+N if killed by signal N).\n");
+               "invalid, 3 no such job, 4 access denied, 5 worker unreachable, 141 stdout\n"
+               "closed by its reader. run, wait and start -f exit with the job's exit code\n"
+               "(128+N if killed by signal N).\n");
 }
 
 void telerun_args_reset(void) {
@@ -230,6 +237,7 @@ void telerun_args_reset(void) {
         arg_cpu_quota = arg_memory_max = arg_io_read_max = arg_io_write_max = arg_tasks_max = 0;
         arg_profile = NULL;
         arg_timeout_usec = 0;
+        arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
         arg_private_network = arg_private_pid = arg_private_tmp = arg_protect_system = CLIENT_FLAG_DEFAULT;
         arg_offset = 0;
         arg_offset_set = false;
@@ -419,6 +427,15 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                 case OPT_QUIET:
                         arg_quiet = true;
                         break;
+                case OPT_RECONNECT_TIMEOUT: {
+                        char *end = NULL;
+                        double sec = strtod(optarg, &end);
+                        if (!end || end == optarg || *end || !(sec >= 0) || sec > 24.0 * 3600)
+                                return usage_error("invalid --reconnect-timeout value '%s' (seconds, 0 = never)",
+                                                   optarg);
+                        arg_reconnect_timeout_usec = (uint64_t) (sec * 1e6);
+                        break;
+                }
                 case OPT_NO_LEGEND:
                         arg_legend = false;
                         break;

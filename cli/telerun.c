@@ -5,6 +5,7 @@
  * and categorized errors; which transport serves them is decided once, in client_open(). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "client.h"
 #include "copy.h"
+#include "follow.h"
 #include "format.h"
 #include "macro.h"
 #include "telerun.h"
@@ -139,42 +141,41 @@ static int interrupt_setup(sigset_t *ret_old) {
 /* Streams the job's output from the start until it is complete, waits for the end, returns the job's exit
  * status. output_fd: the output followed from its first byte, if start_follow() handed it out already (taken
  * over), else -EBADF. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed stdout stop the job;
- * without (start -f), they only end telerun. */
+ * without (start -f), they only end telerun. Across a restart of the worker the output resumes where it was
+ * (follow.h); telerun gives up, and says so, only when the worker stays away longer than --reconnect-timeout. */
 static int follow_job(Client *c, const char *id, int output_fd, int interrupt_fd, const sigset_t *old_mask) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(json_object_putp) json_object *job = NULL;
         _cleanup_(closep) int fd = output_fd;
+        FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, interrupt_fd);
+        uint64_t offset = 0;
         bool stdout_gone;
         int r;
 
-        if (fd < 0) {
-                r = c->ops->open_output(c, id, 0, true, &fd, &e);
-                if (r < 0) {
-                        int k = report(&e);
-
-                        /* run promises that the job does not outlive telerun; best effort. */
-                        if (interrupt_fd >= 0) {
-                                client_error_done(&e);
-                                (void) c->ops->stop(c, id, &e);
-                        }
-                        return k;
-                }
-        }
-
-        fflush(stdout);
-        r = copy_stream(fd, STDOUT_FILENO, interrupt_fd, NULL);
+        r = follow_output(c, id, &fd, &offset, &retry, &e);
         if (r == -EINTR || (r == -EPIPE && interrupt_fd >= 0))
                 goto stop;
-        if (r < 0)
-                return report_errno(r, "Failed to copy the job's output");
+        if (r == -EPIPE)
+                return TELERUN_EXIT_PIPE;
+        if (r < 0) {
+                int k = report(&e);
+
+                /* run promises that the job does not outlive telerun; best effort. */
+                if (interrupt_fd >= 0) {
+                        client_error_done(&e);
+                        (void) c->ops->stop(c, id, &e);
+                }
+                return k;
+        }
 
         c->interrupt_fd = interrupt_fd;
-        r = c->ops->wait(c, id, &job, &e);
+        r = follow_wait(c, id, &retry, &job, &e);
         if (r == -EINTR)
                 goto stop;
         if (r < 0)
                 return report(&e);
         note_abnormal_end(job);
+        follow_note_dropped(job);
         return job_exit_status(job);
 
 stop:
@@ -195,14 +196,18 @@ stop:
                 return report(&e);
 
         /* The job's last words (its SIGTERM handler may print), unless stdout is gone. */
+        retry = follow_retry_init(arg_reconnect_timeout_usec, -EBADF);
         if (!stdout_gone)
-                (void) copy_stream(fd, STDOUT_FILENO, -EBADF, NULL);
+                (void) follow_output(c, id, &fd, &offset, &retry, &e);
+        client_error_done(&e);
 
-        r = c->ops->wait(c, id, &job, &e);
+        r = follow_wait(c, id, &retry, &job, &e);
         if (r < 0)
                 return report(&e);
-        if (!stdout_gone)
+        if (!stdout_gone) {
                 note_abnormal_end(job);
+                follow_note_dropped(job);
+        }
         return job_exit_status(job);
 }
 
@@ -245,11 +250,11 @@ static int verb_start(Client *c) {
         }
 
         if (arg_verb == VERB_RUN) {
+                /* A closed stdout shows as EPIPE (main() ignores SIGPIPE) and stops the job, like the local
+                 * pipeline would. */
                 interrupt_fd = interrupt_setup(&old_mask);
                 if (interrupt_fd < 0)
                         return report_errno(interrupt_fd, "Failed to set up signal handling");
-                /* A closed stdout shows as EPIPE and stops the job, like the local pipeline would. */
-                (void) signal(SIGPIPE, SIG_IGN);
         }
 
         /* Following: the job and its output in one go where the transport can. */
@@ -324,9 +329,19 @@ static int tail_offset(Client *c, const char *id, uint64_t size, uint64_t lines,
         return 0;
 }
 
+/* The dropped-bytes notice after the output: the job's current record (for a follower, its final one). */
+static void logs_note_dropped(Client *c, const char *id, FollowRetry *retry) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(json_object_putp) json_object *job = NULL;
+
+        if (follow_get_job(c, id, retry, &job, &e) >= 0)
+                follow_note_dropped(job);
+}
+
 static int verb_logs(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(closep) int fd = -EBADF;
+        FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, -EBADF);
         const char *id = arg_args[0];
         uint64_t offset = arg_offset;
         int r;
@@ -344,14 +359,31 @@ static int verb_logs(Client *c) {
                         return report(&e);
         }
 
-        r = c->ops->open_output(c, id, offset, arg_follow, &fd, &e);
+        if (arg_follow) {
+                /* The first open is not retried: a wrong id or a worker that is not there is said at once. */
+                r = c->ops->open_output(c, id, offset, true, &fd, &e);
+                if (r < 0)
+                        return report(&e);
+                r = follow_output(c, id, &fd, &offset, &retry, &e);
+                if (r == -EPIPE)
+                        return TELERUN_EXIT_PIPE;
+                if (r < 0)
+                        return report(&e);
+                logs_note_dropped(c, id, &retry);
+                return TELERUN_EXIT_OK;
+        }
+
+        r = c->ops->open_output(c, id, offset, false, &fd, &e);
         if (r < 0)
                 return report(&e);
-
         fflush(stdout);
         r = copy_stream(fd, STDOUT_FILENO, -EBADF, NULL);
+        if (r == -EPIPE)
+                return TELERUN_EXIT_PIPE;
         if (r < 0)
                 return report_errno(r, "Failed to copy the job's output");
+        retry.timeout_usec = 0;
+        logs_note_dropped(c, id, &retry);
         return TELERUN_EXIT_OK;
 }
 
@@ -429,9 +461,10 @@ static int verb_stop(Client *c) {
 static int verb_wait(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(json_object_putp) json_object *job = NULL;
+        FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, -EBADF);
         int r;
 
-        r = c->ops->wait(c, arg_args[0], &job, &e);
+        r = follow_wait(c, arg_args[0], &retry, &job, &e);
         if (r < 0)
                 return report(&e);
         if (arg_json != JSON_OFF)
@@ -472,13 +505,29 @@ static int run(int argc, char *argv[]) {
         }
 }
 
+/* Whether stdout is a pipe or socket whose reader went away (an earlier write failed with EPIPE, which errno no
+ * longer says by the time main() looks). */
+static bool stdout_reader_gone(void) {
+        struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+        return poll(&p, 1, 0) > 0 && (p.revents & POLLERR);
+}
+
 int main(int argc, char *argv[]) {
         int r;
+
+        /* A reader of our stdout that goes away (`telerun logs ID | head`) is EPIPE on the write, never a
+         * signal whatever disposition we inherited: telerun then ends quietly with TELERUN_EXIT_PIPE, the
+         * status a shell reports for `cat` killed by SIGPIPE (run stops its job first). */
+        (void) signal(SIGPIPE, SIG_IGN);
 
         r = run(argc, argv);
         telerun_args_reset();
 
+        errno = 0;
         if (fflush(stdout) != 0 || ferror(stdout)) {
+                if (errno == EPIPE || stdout_reader_gone())
+                        return r == TELERUN_EXIT_OK ? TELERUN_EXIT_PIPE : r;
                 fprintf(stderr, "telerun: failed to write to standard output\n");
                 if (r == TELERUN_EXIT_OK)
                         r = TELERUN_EXIT_FAILURE;

@@ -18,6 +18,7 @@ typedef enum TelerunExit {
         TELERUN_EXIT_NOT_FOUND = 3,
         TELERUN_EXIT_ACCESS_DENIED = 4,
         TELERUN_EXIT_UNREACHABLE = 5,
+        TELERUN_EXIT_PIPE = 128 + 13, /* stdout's reader went away: quiet, like a pipeline's `cat` (SIGPIPE) */
 } TelerunExit;
 
 typedef enum TelerunVerb {
@@ -45,6 +46,8 @@ extern uint64_t arg_io_write_max;
 extern uint64_t arg_tasks_max;
 extern const char *arg_profile;      /* NULL = the principal's profile */
 extern uint64_t arg_timeout_usec;    /* 0 = none requested */
+#define TELERUN_RECONNECT_TIMEOUT_DEFAULT (30 * UINT64_C(1000000))
+extern uint64_t arg_reconnect_timeout_usec; /* followers and wait: how long the worker may stay away; 0 = no retry */
 extern ClientFlag arg_private_network, arg_private_pid, arg_private_tmp, arg_protect_system;
 extern uint64_t arg_offset;
 extern uint64_t arg_tail;        /* UINT64_MAX = not given */

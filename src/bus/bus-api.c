@@ -15,6 +15,7 @@
 
 #include "bus-api.h"
 #include "errors.h"
+#include "log.h"
 #include "macro.h"
 
 #define BUS_NAME "org.teleworker.worker1"
@@ -24,6 +25,11 @@
 #define REMOTE_IFACE "org.teleworker.worker1.Remote"
 #define JOB_IFACE "org.teleworker.worker1.Job"
 #define READ_OUTPUT_MAX (1024 * 1024)
+/* Replies that carry jobs stay far below the bus's maximum message size (dbus-daemon's system bus: 32 MiB;
+ * a bigger reply makes the bus drop our connection). A job's properties are at most ~1.1 MiB (argv is
+ * bounded by JOB_REQUEST_BYTES_MAX), so one always fits in a page. */
+#define LIST_PAGE_BYTES_MAX (4U * 1024U * 1024U)
+#define LIST_REPLY_BYTES_MAX (16U * 1024U * 1024U)
 /* Each reader costs the daemon an fd and a pipe buffer: bounded per job. */
 #define READERS_PER_JOB_MAX 4096
 
@@ -39,6 +45,7 @@ struct BusApi {
         sd_bus *bus;
         Manager *manager;
         SenderUid senders[SENDER_CACHE_SIZE];
+        uint64_t instance; /* this daemon's List cursors carry it: one from another instance is refused */
         unsigned senders_next; /* the slot the next new sender takes (round robin) */
         sd_bus_slot *manager_slot;
         sd_bus_slot *remote_slot;
@@ -108,8 +115,11 @@ static int bus_sender_uid(BusApi *a, sd_bus_message *msg, uid_t *ret) {
         return 0;
 }
 
-/* The sender's principal: its effective uid's user name; root and the admin group administer. */
+/* The sender's principal: its effective uid's user name; root and the admin group administer. A uid of a
+ * remote principal's dynamic user (its job calling us) is that remote principal, never an administrator:
+ * the job sees and may do what its principal may through the gateway, and no more. */
 static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error) {
+        const DynUser *dyn;
         struct passwd *pw;
         uid_t uid;
         int r;
@@ -117,6 +127,11 @@ static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, s
         r = bus_sender_uid(a, msg, &uid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to determine the caller's credentials: %m");
+        dyn = dynuser_by_uid(manager_dynamic_users(a->manager), uid);
+        if (dyn) {
+                *ret = (Principal) { .name = strdup(dyn->principal), .uid = uid, .remote = true };
+                return ret->name ? 0 : -ENOMEM;
+        }
         pw = getpwuid(uid);
         if (!pw || !principal_name_is_valid(pw->pw_name))
                 return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
@@ -127,6 +142,28 @@ static int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, s
                 .admin = uid == 0 || user_in_group(pw, manager_config(a->manager)->admin_group),
         };
         return ret->name ? 0 : -ENOMEM;
+}
+
+/* A certificate's name never stands for a system account: "root", or a name the user database gives a
+ * uid below 1000, would own (and, through the shared name space of principals, list and stop) that
+ * account's local jobs and inherit its policy entry. Only a policy entry of that very name with
+ * "remote_system_account": true lets such a principal in. (teleworkerd sets SYSTEMD_BYPASS_USERDB for
+ * its own userdb service, so this lookup never waits for this process.) */
+static int bus_check_remote_name(BusApi *a, const char *name, sd_bus_error *error) {
+        struct passwd *pw;
+        PrincipalPolicy policy;
+
+        pw = getpwnam(name);
+        if (!streq(name, "root") && (!pw || pw->pw_uid >= 1000))
+                return 0;
+        config_principal_policy(manager_config(a->manager), name, &policy);
+        if (policy.named && policy.remote_system_account)
+                return 0;
+        log_warning("Refused remote principal '%s': it names the system account %s (uid %u); a policy entry "
+                    "\"%s\" with \"remote_system_account\": true would allow it.", name, name,
+                    pw ? (unsigned) pw->pw_uid : 0u, name);
+        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                 "The remote principal '%s' names a system account.", name);
 }
 
 /* Reads "sb" (principal, admin) of a Remote call, after checking the sender is the gateway's account. */
@@ -149,6 +186,9 @@ static int bus_remote_principal(BusApi *a, sd_bus_message *msg, Principal *ret, 
                 return r;
         if (!principal_name_is_valid(name))
                 return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "Invalid principal name.");
+        r = bus_check_remote_name(a, name, error);
+        if (r < 0)
+                return r;
         *ret = (Principal) { .name = strdup(name), .uid = UID_INVALID, .admin = admin, .remote = true };
         return ret->name ? 0 : -ENOMEM;
 }
@@ -364,6 +404,26 @@ int bus_append_job_props(sd_bus_message *m, Job *j) {
         return sd_bus_message_close_container(m);
 }
 
+/* A string in a D-Bus body: length, bytes, NUL, and at most 7 bytes of padding before the next item. */
+static size_t bus_string_size(const char *s) {
+        return 4 + (s ? strlen(s) : 0) + 1 + 7;
+}
+
+size_t bus_job_props_size_max(Job *j) {
+        /* Each entry: alignment, its key, a signature of at most 2 characters, a fixed-size value. */
+        size_t n = 8 + ELEMENTSOF(job_properties) * (8 + bus_string_size("IOWriteBandwidthMax") + 4 + 8 + 8);
+        int e = job_output_error(j);
+
+        n += bus_string_size(job_id(j)) + bus_string_size(job_owner(j)) + bus_string_size(job_user(j)) +
+             bus_string_size(job_executable(j)) + bus_string_size(job_unit(j)) + bus_string_size(job_profile(j)) +
+             bus_string_size(job_slice(j)) + bus_string_size(job_state_to_string(job_state(j))) +
+             bus_string_size(job_reason_to_string(job_reason(j))) + bus_string_size(e < 0 ? strerror(-e) : "");
+        n += 8;
+        for (char **a = job_argv(j); a && *a; a++)
+                n += bus_string_size(*a);
+        return n;
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* Deferred replies */
 
@@ -457,56 +517,85 @@ static int bus_option_type_error(sd_bus_error *error, const char *key, const cha
                                  got);
 }
 
-/* Start options (docs/dbus.md): limits, profile, run-time limit, isolation. Unknown keys are errors. */
+/* Every Start option, in the order of the "Known:" list of the error. */
+static const char *const start_options[] = {
+        "CPUQuotaPerSecUSec", "MemoryMax", "IOReadBandwidthMax", "IOWriteBandwidthMax", "TasksMax",
+        "RuntimeMaxUSec", "Profile", "PrivatePID", "PrivateTmp", "PrivateNetwork", "ProtectSystem",
+};
+
+static int start_option_index(const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(start_options); i++)
+                if (streq(start_options[i], key))
+                        return (int) i;
+        return -1;
+}
+
+/* Reads the value of one known option (the caller checked the key is known and new). */
+static int bus_read_start_option(sd_bus_message *msg, const char *key, JobRequest *req, sd_bus_error *error) {
+        JobLimitField f = job_limit_from_name(key);
+        int *iso = isolation_field(&req->isolation, key);
+        const char *contents;
+        int r;
+
+        r = sd_bus_message_peek_type(msg, NULL, &contents);
+        if (r < 0)
+                return r;
+        if (f != _JOB_LIMIT_MAX || streq(key, "RuntimeMaxUSec")) {
+                uint64_t v;
+                if (!streq(contents, "t"))
+                        return bus_option_type_error(error, key, "t", contents);
+                r = sd_bus_message_read(msg, "v", "t", &v);
+                if (r < 0)
+                        return r;
+                if (v == 0)
+                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED, "%s must be positive.", key);
+                if (f != _JOB_LIMIT_MAX)
+                        *job_limits_field(&req->limits, f) = v;
+                else if (v > JOB_RUNTIME_USEC_MAX && v != JOB_RUNTIME_USEC_INFINITY)
+                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                                 "RuntimeMaxUSec %" PRIu64 " is beyond 100 years; %" PRIu64
+                                                 " (UINT64_MAX) means no limit.", v, UINT64_MAX);
+                else
+                        req->runtime_max_usec = v;
+        } else if (iso) {
+                int b;
+                if (!streq(contents, "b"))
+                        return bus_option_type_error(error, key, "b", contents);
+                r = sd_bus_message_read(msg, "v", "b", &b);
+                if (r < 0)
+                        return r;
+                *iso = !!b;
+        } else {
+                const char *name;
+                if (!streq(contents, "s"))
+                        return bus_option_type_error(error, key, "s", contents);
+                r = sd_bus_message_read(msg, "v", "s", &name);
+                if (r < 0)
+                        return r;
+                req->profile = name; /* borrowed from msg, which outlives the request */
+        }
+        return 0;
+}
+
+/* Start options (docs/dbus.md): limits, profile, run-time limit, isolation. Unknown and repeated keys are
+ * errors (a repeated key would otherwise silently win over the first), so at most one entry per known key
+ * is ever read, however long the array the caller sent. */
 int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *error) {
+        unsigned seen = 0;
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *key, *contents;
-                JobLimitField f;
-                int *iso;
+                const char *key;
+                int i;
 
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                r = sd_bus_message_peek_type(msg, NULL, &contents);
-                if (r < 0)
-                        return r;
-                f = job_limit_from_name(key);
-                iso = isolation_field(&req->isolation, key);
-                if (f != _JOB_LIMIT_MAX || streq(key, "RuntimeMaxUSec")) {
-                        uint64_t v;
-                        if (!streq(contents, "t"))
-                                return bus_option_type_error(error, key, "t", contents);
-                        r = sd_bus_message_read(msg, "v", "t", &v);
-                        if (r < 0)
-                                return r;
-                        if (v == 0)
-                                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED, "%s must be positive.", key);
-                        if (f != _JOB_LIMIT_MAX)
-                                *job_limits_field(&req->limits, f) = v;
-                        else
-                                req->runtime_max_usec = v;
-                } else if (iso) {
-                        int b;
-                        if (!streq(contents, "b"))
-                                return bus_option_type_error(error, key, "b", contents);
-                        r = sd_bus_message_read(msg, "v", "b", &b);
-                        if (r < 0)
-                                return r;
-                        *iso = !!b;
-                } else if (streq(key, "Profile")) {
-                        const char *name;
-                        if (!streq(contents, "s"))
-                                return bus_option_type_error(error, key, "s", contents);
-                        r = sd_bus_message_read(msg, "v", "s", &name);
-                        if (r < 0)
-                                return r;
-                        req->profile = name; /* borrowed from msg, which outlives the request */
-                } else {
+                i = start_option_index(key);
+                if (i < 0) {
                         _cleanup_(freep) char *esc = str_escape(key, 64);
                         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                                  "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
@@ -514,6 +603,13 @@ int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *e
                                                  "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem.",
                                                  esc ? esc : "?");
                 }
+                if (seen & (1U << i))
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s is given more than once.",
+                                                 key);
+                seen |= 1U << i;
+                r = bus_read_start_option(msg, key, req, error);
+                if (r < 0)
+                        return r;
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
                         return r;
@@ -523,12 +619,69 @@ int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *e
         return sd_bus_message_exit_container(msg);
 }
 
+/* Reads an "as" one string at a time and refuses it as soon as it passes a bound: more than max_n
+ * strings, one of JOB_ARG_BYTES_MAX bytes or more, or *total (shared between argv and env) past
+ * JOB_REQUEST_BYTES_MAX. The caller is never made to wait for the rest of a huge array (sd-bus's own
+ * sd_bus_message_read_strv() grows its result one string at a time: quadratic). The strings are borrowed
+ * from m; the array is the caller's to free(). */
+int bus_read_strv_bounded(sd_bus_message *m, const char *what, size_t max_n, size_t *total, char ***ret,
+                          sd_bus_error *error) {
+        _cleanup_(freep) char **l = NULL;
+        size_t n = 0, allocated = 0;
+        const char *s;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
+                size_t len = strnlen(s, JOB_ARG_BYTES_MAX);
+
+                if (n >= max_n)
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many %s (at most %zu).", what,
+                                                 max_n);
+                if (len >= JOB_ARG_BYTES_MAX)
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Entry %zu of the %s is too long (at most %u bytes with its NUL, "
+                                                 "the kernel's MAX_ARG_STRLEN).", n, what, JOB_ARG_BYTES_MAX);
+                *total += len + 1;
+                if (*total > JOB_REQUEST_BYTES_MAX)
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Command line and environment are too large (more than %u bytes).",
+                                                 JOB_REQUEST_BYTES_MAX);
+                if (n + 1 >= allocated) {
+                        size_t want = MAX(allocated * 2, (size_t) 16);
+                        char **grown = reallocarray(l, want, sizeof(char *));
+
+                        if (!grown)
+                                return -ENOMEM;
+                        l = grown;
+                        allocated = want;
+                }
+                l[n++] = (char *) s;
+                l[n] = NULL;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (!l) {
+                l = new0(char *, 1);
+                if (!l)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
 /* Start, StartAs and StartWithOutput: the same arguments; the last also hands out the job's output. */
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         _cleanup_(principal_done) Principal p = {};
-        _cleanup_(strv_freep) char **argv = NULL, **env = NULL;
+        _cleanup_(freep) char **argv = NULL, **env = NULL; /* the strings are msg's */
         _cleanup_(start_call_freep) StartCall *c = NULL;
+        size_t total = 0;
         JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
         bool with_output = sd_bus_message_is_method_call(msg, MANAGER_IFACE, "StartWithOutput") > 0;
         const char *cwd;
@@ -538,10 +691,10 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read_strv(msg, &argv);
+        r = bus_read_strv_bounded(msg, "arguments", JOB_ARGV_MAX, &total, &argv, error);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read_strv(msg, &env);
+        r = bus_read_strv_bounded(msg, "environment entries", JOB_ENV_MAX, &total, &env, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(msg, "s", &cwd);
@@ -632,10 +785,80 @@ static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* List cursors: "<instance>-<seq>", the last job of the page. Opaque to callers (docs/dbus.md). */
+int bus_list_cursor_parse(const char *cursor, uint64_t instance, uint64_t *ret_seq) {
+        size_t len = cursor ? strlen(cursor) : 0;
+
+        if (len == 0) {
+                *ret_seq = 0;
+                return 0;
+        }
+        /* 16 hex digits, '-', 1 to 19 decimal digits (strtoull alone would take signs and spaces too). */
+        if (len < 18 || len > 16 + 1 + 19 || cursor[16] != '-' || strspn(cursor, "0123456789abcdef") != 16 ||
+            strspn(cursor + 17, "0123456789") != len - 17)
+                return -EINVAL;
+        if (strtoull(cursor, NULL, 16) != instance)
+                return -ESTALE;
+        *ret_seq = strtoull(cursor + 17, NULL, 10);
+        return 0;
+}
+
+static int list_cursor_parse(BusApi *a, const char *cursor, uint64_t *ret, sd_bus_error *error) {
+        int r = bus_list_cursor_parse(cursor, a->instance, ret);
+
+        if (r == -ESTALE)
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS,
+                                        "The cursor is from an earlier run of teleworkerd: list again from \"\".");
+        if (r < 0)
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS,
+                                        "Malformed cursor: pass \"\" or the 'next' of the previous page.");
+        return 0;
+}
+
+/* Appends the jobs p may see that come after seq "after", oldest first, as long as at most max_jobs (0: any
+ * number) and at most budget bytes of them fit. Returns 1 and the last job appended in *ret_last when visible
+ * jobs are left over, 0 when the listing is complete. */
+static int bus_append_job_list(BusApi *a, sd_bus_message *reply, const Principal *p, uint64_t after,
+                               uint32_t max_jobs, size_t budget, Job **ret_last) {
+        size_t used = 0;
+        uint32_t n = 0;
+        Job *last = NULL;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r < 0)
+                return r;
+        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
+                size_t size;
+
+                if (job_seq(j) <= after || !authz_can_see(p, job_owner(j)))
+                        continue;
+                size = bus_job_props_size_max(j);
+                if ((max_jobs > 0 && n >= max_jobs) || (n > 0 && used + size > budget)) {
+                        *ret_last = last;
+                        r = sd_bus_message_close_container(reply);
+                        return r < 0 ? r : 1;
+                }
+                r = bus_append_job_props(reply, j);
+                if (r < 0)
+                        return r;
+                used += size;
+                last = j;
+                n++;
+        }
+        *ret_last = last;
+        r = sd_bus_message_close_container(reply);
+        return r < 0 ? r : 0;
+}
+
+/* List and ListAs: every job the caller may see in one reply, as long as that reply is sure to stay far below
+ * the bus's message size limit; a larger listing is LimitsExceeded (ListPage gives it page by page), never a
+ * reply that makes the bus drop the daemon. */
 static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         _cleanup_(principal_done) Principal p = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Job *last = NULL;
         int r;
 
         r = bus_principal(a, msg, &p, error);
@@ -644,17 +867,47 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        r = bus_append_job_list(a, reply, &p, 0, 0, LIST_REPLY_BYTES_MAX, &last);
         if (r < 0)
                 return r;
-        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
-                if (!authz_can_see(&p, job_owner(j)))
-                        continue;
-                r = bus_append_job_props(reply, j);
-                if (r < 0)
-                        return r;
-        }
-        r = sd_bus_message_close_container(reply);
+        if (r > 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "The job list is larger than one reply may be (%u MiB): use ListPage.",
+                                         LIST_REPLY_BYTES_MAX / 1024 / 1024);
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ListPage and ListPageAs: the jobs after cursor ("" = from the oldest), at most max of them (0 = as many as
+ * fit in LIST_PAGE_BYTES_MAX), and the cursor of the next page ("" = that was the last). */
+static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        _cleanup_(principal_done) Principal p = {};
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char next[64] = "";
+        const char *cursor;
+        uint64_t after = 0;
+        uint32_t max;
+        Job *last = NULL;
+        int r;
+
+        r = bus_principal(a, msg, &p, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "su", &cursor, &max);
+        if (r < 0)
+                return r;
+        r = list_cursor_parse(a, cursor, &after, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = bus_append_job_list(a, reply, &p, after, max, LIST_PAGE_BYTES_MAX, &last);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                (void) snprintf(next, sizeof(next), "%016" PRIx64 "-%" PRIu64, a->instance, job_seq(last));
+        r = sd_bus_message_append(reply, "s", next);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -916,6 +1169,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("List", SD_BUS_NO_ARGS, SD_BUS_RESULT("aa{sv}", jobs), method_list,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListPage", SD_BUS_ARGS("s", cursor, "u", max),
+                                SD_BUS_RESULT("aa{sv}", jobs, "s", next), method_list_page,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Wait", SD_BUS_ARGS("s", id), SD_BUS_RESULT("a{sv}", props), method_wait,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReadOutput", SD_BUS_ARGS("s", id, "t", offset, "t", max),
@@ -939,6 +1195,9 @@ static const sd_bus_vtable remote_vtable[] = {
                                 SD_BUS_RESULT("a{sv}", props), method_get_job, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListAs", SD_BUS_ARGS("s", principal, "b", admin), SD_BUS_RESULT("aa{sv}", jobs),
                                 method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListPageAs", SD_BUS_ARGS("s", principal, "b", admin, "s", cursor, "u", max),
+                                SD_BUS_RESULT("aa{sv}", jobs, "s", next), method_list_page,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("WaitAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id),
                                 SD_BUS_RESULT("a{sv}", props), method_wait, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ReadOutputAs",
@@ -1000,6 +1259,7 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
                 return -ENOMEM;
         a->bus = sd_bus_ref(bus);
         a->manager = m;
+        a->instance = now_usec(CLOCK_REALTIME); /* differs between runs: enough to tell cursors apart */
 
         r = sd_bus_add_object_vtable(bus, &a->manager_slot, MANAGER_PATH, MANAGER_IFACE, manager_vtable, a);
         if (r < 0)

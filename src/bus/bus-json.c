@@ -377,11 +377,10 @@ int bus_job_props_to_json(sd_bus_message *m, json_object **ret) {
         return r < 0 ? r : 0;
 }
 
-int bus_job_list_to_json(sd_bus_message *m, json_object **ret) {
-        _cleanup_(json_object_putp) json_object *a = NULL;
+int bus_job_list_append_json(sd_bus_message *m, json_object *array) {
         int r;
 
-        if (!m || !ret)
+        if (!m || !json_object_is_type(array, json_type_array))
                 return -EINVAL;
 
         r = sd_bus_message_enter_container(m, 'a', "a{sv}");
@@ -392,10 +391,6 @@ int bus_job_list_to_json(sd_bus_message *m, json_object **ret) {
         if (r == 0)
                 return -EBADMSG;
 
-        a = json_object_new_array();
-        if (!a)
-                return -ENOMEM;
-
         for (;;) {
                 json_object *job = NULL;
 
@@ -404,16 +399,27 @@ int bus_job_list_to_json(sd_bus_message *m, json_object **ret) {
                         return r;
                 if (r == 0)
                         break;
-                if (json_object_array_add(a, job) < 0) {
+                if (json_object_array_add(array, job) < 0) {
                         json_object_put(job);
                         return -ENOMEM;
                 }
         }
 
-        r = sd_bus_message_exit_container(m);
+        return sd_bus_message_exit_container(m);
+}
+
+int bus_job_list_to_json(sd_bus_message *m, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *a = NULL;
+        int r;
+
+        if (!m || !ret)
+                return -EINVAL;
+        a = json_object_new_array();
+        if (!a)
+                return -ENOMEM;
+        r = bus_job_list_append_json(m, a);
         if (r < 0)
                 return r;
-
         *ret = TAKE_PTR(a);
         return 0;
 }

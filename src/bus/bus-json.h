@@ -32,6 +32,8 @@ int bus_job_props_to_json(sd_bus_message *m, json_object **ret);
 
 /* Reads one aa{sv} (List) and returns a JSON array of such objects, in message order. */
 int bus_job_list_to_json(sd_bus_message *m, json_object **ret);
+/* The same, appending the objects to an existing JSON array (the pages of ListPage, one after another). */
+int bus_job_list_append_json(sd_bus_message *m, json_object *array);
 
 /* "SIGKILL" for 9, "SIGRTMIN+3" for real-time signals; NULL when out of range. */
 const char *bus_json_signal_name(int sig);

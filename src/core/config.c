@@ -4,6 +4,7 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "dynuser.h"
 #include "macro.h"
 #include "util.h"
 
@@ -27,25 +29,26 @@ int config_init_defaults(Config *c) {
                 .max_jobs = 10000,
                 .retention_usec = 7 * 24 * 3600 * USEC_PER_SEC,
                 .spool_max_bytes = UINT64_C(16) << 30,
+                .dynamic_uid_min = DYNUSER_UID_MIN_DEFAULT,
+                .dynamic_uid_max = DYNUSER_UID_MAX_DEFAULT,
                 .default_limits = {
                         .cpu_quota_per_sec_usec = USEC_PER_SEC,
                         .memory_max = UINT64_C(512) << 20,
-                        .io_read_bandwidth_max = 10 * 1000 * 1000,
-                        .io_write_bandwidth_max = 10 * 1000 * 1000,
+                        .io_read_bandwidth_max = UINT64_C(10) << 20,
+                        .io_write_bandwidth_max = UINT64_C(10) << 20,
                         .tasks_max = 512,
                 },
                 .max_limits = {
                         .cpu_quota_per_sec_usec = (uint64_t) (ncpu > 0 ? ncpu : 1) * USEC_PER_SEC,
                         .memory_max = UINT64_C(1024) << 20,
-                        .io_read_bandwidth_max = 100 * 1000 * 1000,
-                        .io_write_bandwidth_max = 100 * 1000 * 1000,
+                        .io_read_bandwidth_max = UINT64_C(100) << 20,
+                        .io_write_bandwidth_max = UINT64_C(100) << 20,
                         .tasks_max = 1024,
                 },
         };
         c->admin_group = strdup("teleworker-admin");
         c->gateway_user = strdup("teleworker-gw");
-        c->remote_user = strdup("teleworker-job");
-        if (!c->admin_group || !c->gateway_user || !c->remote_user) {
+        if (!c->admin_group || !c->gateway_user) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -55,7 +58,6 @@ int config_init_defaults(Config *c) {
 void config_done(Config *c) {
         free(c->admin_group);
         free(c->gateway_user);
-        free(c->remote_user);
         free(c->io_device);
         for (size_t i = 0; i < c->n_principals; i++) {
                 free(c->principals[i].principal);
@@ -79,11 +81,12 @@ _printf_(2, 3) static int config_error(char *err, const char *fmt, ...) {
         return -EINVAL;
 }
 
-/* A non-negative integer, or a string parsed by parse (sizes "512M", quotas "150%"). */
+/* A non-negative integer, or a string parsed by parse (sizes "512M", quotas "150%"). json-c clamps an
+ * integer beyond int64 to INT64_MAX without a word: that value is refused, so no overflow passes. */
 static int config_read_number(json_object *v, int (*parse)(const char *, uint64_t *), uint64_t *ret) {
         if (json_object_is_type(v, json_type_int)) {
                 int64_t i = json_object_get_int64(v);
-                if (i < 0)
+                if (i < 0 || i == INT64_MAX)
                         return -ERANGE;
                 *ret = (uint64_t) i;
                 return 0;
@@ -116,10 +119,13 @@ static int config_read_limits(json_object *obj, const char *key, JobLimits *l, c
 
                 if (f == _JOB_LIMIT_MAX)
                         return config_error(err, "unknown limit \"%s\" in \"%s\"", name, key);
-                r = config_read_number(v, f == JOB_LIMIT_CPU ? parse_cpu_quota :
-                                              f == JOB_LIMIT_TASKS ? parse_uint64 : parse_size, &n);
+                if (json_object_is_type(v, json_type_string))
+                        r = job_limit_parse(f, json_object_get_string(v), &n);
+                else
+                        r = config_read_number(v, NULL, &n);
                 if (r < 0 || n == 0)
-                        return config_error(err, "\"%s\".\"%s\": expected a positive number%s", key, name,
+                        return config_error(err, "\"%s\".\"%s\": expected a positive number%s, or \"infinity\"", key,
+                                            name,
                                             f == JOB_LIMIT_CPU ? " (µs per second) or a percentage like \"150%\"" :
                                             f == JOB_LIMIT_TASKS ? "" : " of bytes, or a size like \"512M\"");
                 *job_limits_field(l, f) = n;
@@ -138,7 +144,8 @@ static ConfigPrincipal *config_principal_get(Config *c, const char *name) {
                 return NULL;
         c->principals = a;
         a = &c->principals[c->n_principals];
-        *a = (ConfigPrincipal) { .principal = strdup(name), .network = -1 };
+        *a = (ConfigPrincipal) { .principal = strdup(name), .network = -1, .profile_locked = -1,
+                                 .isolation_optional = -1 };
         if (!a->principal)
                 return NULL;
         c->n_principals++;
@@ -267,11 +274,14 @@ static int config_read_principals(Config *c, json_object *obj, char *err) {
                                         r = config_error(err, "\"%s\".\"max_jobs\" must be 0..100000", name);
                                 else
                                         p->max_jobs = (unsigned) n;
-                        } else if (streq(key, "network")) {
+                        } else if (streq(key, "network") || streq(key, "profile_locked") ||
+                                   streq(key, "isolation_optional")) {
                                 if (!json_object_is_type(val, json_type_boolean))
-                                        r = config_error(err, "\"%s\".\"network\" must be true or false", name);
+                                        r = config_error(err, "\"%s\".\"%s\" must be true or false", name, key);
                                 else
-                                        p->network = json_object_get_boolean(val);
+                                        *(streq(key, "network") ? &p->network :
+                                          streq(key, "profile_locked") ? &p->profile_locked :
+                                          &p->isolation_optional) = json_object_get_boolean(val);
                         } else if (streq(key, "allow")) {
                                 size_t n;
                                 if (!json_object_is_type(val, json_type_array))
@@ -291,6 +301,14 @@ static int config_read_principals(Config *c, json_object *obj, char *err) {
                                         if (!p->allow[i])
                                                 return -ENOMEM;
                                 }
+                        } else if (streq(key, "remote_system_account")) {
+                                if (!json_object_is_type(val, json_type_boolean))
+                                        r = config_error(err, "\"%s\".\"%s\" must be true or false", name, key);
+                                else if (streq(name, "*"))
+                                        r = config_error(err, "\"*\".\"%s\": system accounts can be allowed as "
+                                                         "remote principals only one by one", key);
+                                else
+                                        p->remote_system_account = json_object_get_boolean(val);
                         } else if (streq(key, "slice_limits"))
                                 r = config_read_limits(val, key, &p->slice_limits, err);
                         else if (config_principal_cap(key))
@@ -304,7 +322,67 @@ static int config_read_principals(Config *c, json_object *obj, char *err) {
         return 0;
 }
 
+/* Names only (no user database here: the fuzzer and the unit tests load policies too); the numbers are
+ * checked by config_check_accounts() in the daemon. A remote principal's account must never be one that
+ * could act for others: root, the gateway's (its jobs could call Remote as anyone), or a dynamic user's. */
+static int config_check_account_names(Config *c, char *err) {
+        for (size_t i = 0; i < c->n_principals; i++) {
+                const ConfigPrincipal *p = &c->principals[i];
+
+                if (!p->account)
+                        continue;
+                if (streq(p->principal, "*"))
+                        return config_error(err, "\"*\" may not have an account: every remote principal would share "
+                                            "it; map principals one by one");
+                if (streq(p->account, "root"))
+                        return config_error(err, "principal \"%s\": remote jobs may not run as root", p->principal);
+                if (c->gateway_user && streq(p->account, c->gateway_user))
+                        return config_error(err, "principal \"%s\": the account may not be the gateway_user \"%s\" "
+                                            "(its jobs could act for any remote principal)", p->principal,
+                                            c->gateway_user);
+                if (dynuser_name_is_reserved(p->account))
+                        return config_error(err, "principal \"%s\": \"%s\" is a name of the dynamic users",
+                                            p->principal, p->account);
+        }
+        return 0;
+}
+
+static bool config_range_overlaps(uint64_t min, uint64_t max, uint64_t lo, uint64_t hi) {
+        return min <= hi && lo <= max;
+}
+
+static int config_check_dynamic_range(Config *c, char *err) {
+        uint64_t min = c->dynamic_uid_min, max = c->dynamic_uid_max;
+
+        if (min > max)
+                return config_error(err, "\"dynamic_uid_min\" is above \"dynamic_uid_max\"");
+        if (min < 1000 || max >= UINT64_C(0x80000000) ||
+            config_range_overlaps(min, max, 60001, 65535) ||
+            config_range_overlaps(min, max, DYNUSER_SYSTEMD_CONTAINER_MIN, UINT64_C(1879048191)))
+                return config_error(err, "the dynamic uid range %" PRIu64 "-%" PRIu64 " overlaps a range reserved "
+                                    "by the system (below 1000, systemd's 60001-65535 or containers' 524288-"
+                                    "1879048191, or 2^31 and above)", min, max);
+        return 0;
+}
+
+static int config_read_uid(json_object *v, const char *key, uid_t *ret, char *err) {
+        uint64_t n;
+
+        if (!json_object_is_type(v, json_type_int) || config_read_number(v, NULL, &n) < 0 || n >= UINT32_MAX)
+                return config_error(err, "\"%s\" must be a uid (an integer 0..4294967294)", key);
+        *ret = (uid_t) n;
+        return 0;
+}
+
 static int config_check_references(Config *c, char *err) {
+        int r;
+
+        r = config_check_account_names(c, err);
+        if (r < 0)
+                return r;
+        r = config_check_dynamic_range(c, err);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < c->n_principals; i++)
                 if (c->principals[i].profile && !streq(c->principals[i].profile, "default") &&
                     !config_find_profile(c, c->principals[i].profile))
@@ -333,7 +411,12 @@ static int config_apply(Config *c, json_object *root, char *err) {
                 else if (streq(key, "gateway_user"))
                         r = config_read_string(v, key, &c->gateway_user, err);
                 else if (streq(key, "remote_user"))
-                        r = config_read_string(v, key, &c->remote_user, err);
+                        r = config_error(err, "\"remote_user\" is gone: remote principals now run under a dynamic "
+                                         "user of their own; map one with \"principals\": {NAME: {\"account\": ...}}");
+                else if (streq(key, "dynamic_uid_min"))
+                        r = config_read_uid(v, key, &c->dynamic_uid_min, err);
+                else if (streq(key, "dynamic_uid_max"))
+                        r = config_read_uid(v, key, &c->dynamic_uid_max, err);
                 else if (streq(key, "io_device"))
                         r = config_read_string(v, key, &c->io_device, err);
                 else if (streq(key, "remote_accounts"))
@@ -370,6 +453,8 @@ static int config_apply(Config *c, json_object *root, char *err) {
                         r = config_read_limits(v, key, &c->default_limits, err);
                 else if (streq(key, "max_limits"))
                         r = config_read_limits(v, key, &c->max_limits, err);
+                else if (streq(key, "admin_max_limits"))
+                        r = config_read_limits(v, key, &c->admin_max_limits, err);
                 else
                         r = config_error(err, "unknown key \"%s\"", key);
                 if (r < 0)
@@ -469,8 +554,8 @@ void config_principal_policy(const Config *c, const char *principal, PrincipalPo
         const char *profile = NULL;
 
         *ret = (PrincipalPolicy) {
-                .account = c->remote_user,
-                .network = false,
+                .named = own != NULL,
+                .remote_system_account = own && own->remote_system_account,
                 .max_jobs = CONFIG_PRINCIPAL_MAX_JOBS,
                 .max_retained_jobs = CONFIG_PRINCIPAL_MAX_RETAINED_JOBS,
                 .max_readers = CONFIG_PRINCIPAL_MAX_READERS,
@@ -496,6 +581,10 @@ void config_principal_policy(const Config *c, const char *principal, PrincipalPo
                         ret->max_readers = p->max_readers;
                 if (p->max_spool_bytes)
                         ret->max_spool_bytes = p->max_spool_bytes;
+                if (p->profile_locked >= 0)
+                        ret->profile_locked = p->profile_locked;
+                if (p->isolation_optional >= 0)
+                        ret->isolation_optional = p->isolation_optional;
                 for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
                         if (job_limits_get(&p->slice_limits, f))
                                 *job_limits_field(&ret->slice_limits, f) = job_limits_get(&p->slice_limits, f);
@@ -510,6 +599,29 @@ const char *config_remote_account(const Config *c, const char *principal) {
         return p.account;
 }
 
+int config_check_accounts(const Config *c, char err[static CONFIG_ERROR_MAX]) {
+        struct passwd *gw = c->gateway_user ? getpwnam(c->gateway_user) : NULL;
+        uid_t gw_uid = gw ? gw->pw_uid : (uid_t) -1;
+
+        for (size_t i = 0; i < c->n_principals; i++) {
+                const ConfigPrincipal *p = &c->principals[i];
+                struct passwd *pw;
+
+                if (!p->account)
+                        continue;
+                pw = getpwnam(p->account);
+                if (!pw)
+                        continue; /* refused when a job is started: the account may be created later */
+                if (pw->pw_uid == 0 || pw->pw_uid == gw_uid ||
+                    (pw->pw_uid >= c->dynamic_uid_min && pw->pw_uid <= c->dynamic_uid_max))
+                        return config_error(err, "principal \"%s\": account \"%s\" has uid %u, which is %s",
+                                            p->principal, p->account, (unsigned) pw->pw_uid,
+                                            pw->pw_uid == 0 ? "root's" : pw->pw_uid == gw_uid ?
+                                            "the gateway_user's" : "in the dynamic uid range");
+        }
+        return 0;
+}
+
 bool config_executable_allowed(char **allow, const char *path) {
         if (!allow)
                 return true;
@@ -517,4 +629,13 @@ bool config_executable_allowed(char **allow, const char *path) {
                 if (fnmatch(*a, path, FNM_PATHNAME) == 0)
                         return true;
         return false;
+}
+
+void config_max_limits(const Config *c, bool admin, JobLimits *ret) {
+        *ret = c->max_limits;
+        if (!admin)
+                return;
+        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
+                if (job_limits_get(&c->admin_max_limits, f) != 0)
+                        *job_limits_field(ret, f) = job_limits_get(&c->admin_max_limits, f);
 }

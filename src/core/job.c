@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* job.c - job states, reasons and limits: the one table each transport reads its strings from. */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "job.h"
 #include "macro.h"
+#include "util.h"
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
         [JOB_SUBMITTED] = "submitted",
@@ -90,6 +92,25 @@ uint64_t *job_limits_field(JobLimits *l, JobLimitField f) {
 
 uint64_t job_limits_get(const JobLimits *l, JobLimitField f) {
         return *job_limits_field((JobLimits *) l, f);
+}
+
+int job_limit_parse(JobLimitField f, const char *s, uint64_t *ret) {
+        uint64_t v;
+        int r;
+
+        if (!s || f >= _JOB_LIMIT_MAX)
+                return -EINVAL;
+        if (streq(s, "infinity")) {
+                *ret = JOB_LIMIT_INFINITY;
+                return 0;
+        }
+        r = f == JOB_LIMIT_CPU ? parse_cpu_quota(s, &v) : f == JOB_LIMIT_TASKS ? parse_uint64(s, &v) : parse_size(s, &v);
+        if (r < 0)
+                return r;
+        if (v == 0)
+                return -ERANGE;
+        *ret = v;
+        return 0;
 }
 
 void job_limits_apply_defaults(JobLimits *l, const JobLimits *def) {

@@ -57,6 +57,14 @@ JobLimitField job_limit_from_name(const char *name);
 uint64_t *job_limits_field(JobLimits *l, JobLimitField f);
 uint64_t job_limits_get(const JobLimits *l, JobLimitField f);
 
+/* JOB_LIMIT_INFINITY in a limit: no limit (systemd's "infinity"); in a maximum: no ceiling. */
+#define JOB_LIMIT_INFINITY UINT64_MAX
+
+/* Parses a limit as the policy file and telerun write it: "infinity", or for CPUQuotaPerSecUSec µs per second
+ * or a percentage ("150%"), for TasksMax a count, for the others a size with K, M, G, T = powers of 1024
+ * ("100M" = 104857600). 0 is refused (-ERANGE): an unset limit is an absent key. -EINVAL when malformed. */
+int job_limit_parse(JobLimitField f, const char *s, uint64_t *ret);
+
 /* Fills unset fields of l from def. */
 void job_limits_apply_defaults(JobLimits *l, const JobLimits *def);
 uint64_t job_limit_minimum(JobLimitField f);

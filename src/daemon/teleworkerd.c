@@ -18,6 +18,8 @@
 #include "macro.h"
 #include "manager.h"
 #include "teleworker-build.h"
+#include "userdb-proto.h"
+#include "userdb.h"
 
 static const char *arg_config = TELEWORKER_CONFIG_FILE;
 static Config *the_config;
@@ -92,6 +94,8 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 if (r == -ENOENT)
                         r = 0; /* no file: the built-in defaults */
         }
+        if (r >= 0)
+                r = config_check_accounts(&fresh, err);
         if (r < 0) {
                 log_error("Keeping the current policy: %s is invalid: %s", arg_config, err[0] ? err : strerror(-r));
                 config_done(&fresh);
@@ -104,13 +108,28 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The bus closed our connection (dbus-daemon drops a client whose message passes its limits, or it was
+ * restarted): the name is gone and no caller can reach us again. Staying up "active" without it would keep
+ * systemd from restarting us and bus activation from starting us, so the service fails instead: systemd
+ * restarts it (Restart=on-failure) with the fd store, and the running jobs are adopted. */
+static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        sd_event *event = userdata;
+
+        log_error("Lost the connection to the system bus; exiting so that systemd restarts the service.");
+        (void) sd_notify(false, "STATUS=Lost the system bus.");
+        return sd_event_exit(event, -ENOTCONN);
+}
+
 static int run(int argc, char **argv) {
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        _cleanup_(dynuser_table_freep) DynUserTable *users = NULL; /* outlives the manager and the service */
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(manager_freep) Manager *manager = NULL;
         _cleanup_(bus_api_freep) BusApi *api = NULL;
         _cleanup_(config_done) Config config = {};
-        _cleanup_(freep) char *state_dir = NULL;
+        _cleanup_(freep) char *state_dir = NULL, *users_dir = NULL;
+        _cleanup_(userdb_server_freep) UserdbServer *userdb = NULL;
+        unsigned skipped = 0;
         char err[CONFIG_ERROR_MAX] = "";
         sigset_t ss;
         int r;
@@ -125,6 +144,14 @@ static int run(int argc, char **argv) {
          * does for dbus-daemon; a dynamic account has no business here (jobs need real accounts). */
         if (setenv("SYSTEMD_NSS_DYNAMIC_BYPASS", "1", 1) < 0)
                 return -errno;
+        /* The same for our own userdb service (userdb.h): this process answers it, so a lookup of ours that
+         * reached it would wait for itself until nss-systemd's timeout. nss-systemd (systemd 252,
+         * userdb_start_query) skips every service named in $SYSTEMD_BYPASS_USERDB (colon-separated), and the
+         * multiplexer, which would forward to us, too. Our own users are found in our table, never by NSS;
+         * host lookups (is a uid free?) must not see them anyway. Jobs do not inherit this: their
+         * environment is built from scratch. */
+        if (setenv("SYSTEMD_BYPASS_USERDB", USERDB_SERVICE ":io.systemd.Multiplexer", 1) < 0)
+                return -errno;
 
         r = config_init_defaults(&config);
         if (r < 0)
@@ -137,9 +164,24 @@ static int run(int argc, char **argv) {
                 return r;
         }
 
+        r = config_check_accounts(&config, err);
+        if (r < 0) {
+                fprintf(stderr, "teleworkerd: invalid policy file %s: %s\n", arg_config, err[0] ? err : strerror(-r));
+                return r;
+        }
+
         state_dir = arg_state_dir ? strdup(arg_state_dir) : state_dir_from_env();
         if (!state_dir)
                 return -ENOMEM;
+        if (asprintf(&users_dir, "%s/dynamic-users", state_dir) < 0)
+                return -ENOMEM;
+        r = dynuser_table_load(users_dir, &users, &skipped);
+        if (r < 0) {
+                fprintf(stderr, "teleworkerd: cannot read the dynamic users in %s: %s\n", users_dir, strerror(-r));
+                return r;
+        }
+        if (skipped > 0)
+                fprintf(stderr, "teleworkerd: skipped %u malformed or conflicting entries in %s\n", skipped, users_dir);
 
         /* SIGCHLD for the pidfd child sources; SIGTERM/SIGINT end the loop. */
         sigemptyset(&ss);
@@ -174,6 +216,11 @@ static int run(int argc, char **argv) {
         r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return r;
+        /* sd-bus delivers the loss of the connection as this local signal (never sent by a peer). */
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, event);
+        if (r < 0)
+                return r;
 
         r = manager_new(event, bus, &config, state_dir, &manager);
         if (r < 0) {
@@ -181,6 +228,12 @@ static int run(int argc, char **argv) {
                         strerror(-r));
                 return r;
         }
+        manager_set_dynamic_users(manager, users);
+        /* Without the service jobs still run under their uids; only their names do not resolve. */
+        r = userdb_server_new(event, users, USERDB_SOCKET_DIR, &userdb);
+        if (r < 0)
+                fprintf(stderr, "teleworkerd: cannot serve the dynamic users' names on %s/%s: %s\n",
+                        USERDB_SOCKET_DIR, USERDB_SERVICE, strerror(-r));
         r = bus_api_new(bus, manager, &api);
         if (r < 0)
                 return r;

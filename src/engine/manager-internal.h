@@ -25,6 +25,7 @@ struct JobWaiter {
 struct Job {
         Manager *manager;
         Job *prev, *next;
+        uint64_t seq; /* job_seq() */
 
         char id[JOB_ID_STRING_MAX];
         char *unit;
@@ -86,6 +87,7 @@ struct Manager {
         char *exec_path;
         Job *jobs_head, *jobs_tail;
         unsigned n_jobs;
+        uint64_t last_seq;          /* the seq of the newest job linked */
         sd_bus_slot *job_removed_slot;
         job_changed_handler_t changed;
         void *changed_userdata;
@@ -97,6 +99,7 @@ struct Manager {
         PrincipalReaders *readers;
         OutputCharge readers_users, readers_admins;
         sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
+        DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
 };
 
 
@@ -131,3 +134,6 @@ void job_remove_record(Job *j);
 int manager_fdstore_add(Manager *m, int fd, const char *kind, const Job *j);
 void manager_fdstore_remove(Manager *m, const char *kind, const Job *j);
 int manager_load_jobs(Manager *m);
+/* The records of jobs_dir as unlinked jobs, one per id, oldest first; -ENOMEM and nothing when any could
+ * not be read for want of memory (manager_load_jobs() then leaves the fd store alone). */
+int manager_read_records(Manager *m, Job ***ret, size_t *ret_n);

@@ -38,9 +38,6 @@
 #include "manager-internal.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define ARGV_MAX 4096
-#define ENV_MAX 1024
-#define REQUEST_BYTES_MAX (1024 * 1024)
 #define SLICE "teleworker.slice"
 
 static void job_fire(Job *j, WaitKind kind, const sd_bus_error *error);
@@ -57,6 +54,7 @@ const char *job_user(const Job *j) { return j->user; }
 const char *job_unit(const Job *j) { return j->unit; }
 const char *job_executable(const Job *j) { return j->executable; }
 char **job_argv(const Job *j) { return j->argv; }
+uint64_t job_seq(const Job *j) { return j->seq; }
 JobState job_state(const Job *j) { return j->state; }
 JobReason job_reason(const Job *j) { return j->reason; }
 int job_exit_code(const Job *j) { return j->exit_code; }
@@ -182,6 +180,7 @@ void job_link(Manager *m, Job *j) {
                 m->jobs_head = j;
         m->jobs_tail = j;
         m->n_jobs++;
+        j->seq = ++m->last_seq;
 }
 
 static void manager_unlink_job(Manager *m, Job *j) {
@@ -404,7 +403,8 @@ static int on_runtime_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 int job_arm_runtime_timer(Job *j) {
         uint64_t deadline, now = now_usec(CLOCK_REALTIME);
 
-        if (j->runtime_max_usec == 0 || j->runtime_timer)
+        /* Beyond the bound (a record of an older version): no deadline rather than one that wrapped. */
+        if (j->runtime_max_usec == 0 || j->runtime_max_usec > JOB_RUNTIME_USEC_MAX || j->runtime_timer)
                 return 0;
         deadline = j->started_at + j->runtime_max_usec;
         return sd_event_add_time_relative(j->manager->event, &j->runtime_timer, CLOCK_MONOTONIC,
@@ -935,21 +935,80 @@ int job_watch_control(Job *j) {
         return 0;
 }
 
-static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct passwd **ret_pw, sd_bus_error *error) {
+void manager_set_dynamic_users(Manager *m, DynUserTable *t) {
+        m->dynamic_users = t;
+}
+
+DynUserTable *manager_dynamic_users(Manager *m) {
+        return m->dynamic_users;
+}
+
+/* A remote principal without an account in the policy runs as its own dynamic user: allocated (and
+ * persisted) on its first job, the same uid ever after, a group of the same number, no home. */
+static int job_dynamic_account(Manager *m, const Principal *p, struct passwd *ret, sd_bus_error *error) {
+        const Config *c = m->config;
+        const DynUser *u;
+        int r;
+
+        if (!m->dynamic_users)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
+                                         "Remote principal '%s' has no account and dynamic users are unavailable.",
+                                         p->name);
+        r = dynuser_acquire(m->dynamic_users, p->name, c->dynamic_uid_min, c->dynamic_uid_max, dynuser_taken_nss,
+                            NULL, &u);
+        if (r == -ENOSPC)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
+                                         "No free uid left in the dynamic range %u-%u for '%s'.",
+                                         (unsigned) c->dynamic_uid_min, (unsigned) c->dynamic_uid_max, p->name);
+        if (r == -EADDRINUSE)
+                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
+                                         "The dynamic uid of '%s' now belongs to an account of the host; its "
+                                         "jobs are refused until that is resolved.", p->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to allocate a dynamic user for '%s': %m", p->name);
+        *ret = (struct passwd) {
+                .pw_name = (char *) u->name,
+                .pw_uid = u->uid,
+                .pw_gid = (gid_t) u->uid,
+                .pw_dir = (char *) "/",
+                .pw_shell = (char *) "/usr/sbin/nologin",
+        };
+        return 0;
+}
+
+/* A mapped account must not be one that acts for others (config_check_accounts() said so at load, but
+ * the user database may have changed since). */
+static bool job_account_forbidden(Manager *m, uid_t uid) {
+        const Config *c = m->config;
+        struct passwd *gw = c->gateway_user ? getpwnam(c->gateway_user) : NULL;
+
+        return uid == 0 || (gw && gw->pw_uid == uid) || (uid >= c->dynamic_uid_min && uid <= c->dynamic_uid_max) ||
+               dynuser_by_uid(m->dynamic_users, uid);
+}
+
+static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct passwd *dyn, struct passwd **ret_pw,
+                               sd_bus_error *error) {
         struct passwd *pw;
+        int r;
 
         errno = 0;
-        if (p->remote) {
+        if (p->remote && !config_remote_account(m->config, p->name)) {
+                r = job_dynamic_account(m, p, dyn, error);
+                if (r < 0)
+                        return r;
+                pw = dyn;
+        } else if (p->remote) {
                 const char *account = config_remote_account(m->config, p->name);
                 pw = getpwnam(account);
                 if (!pw)
                         return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
                                                  "The account '%s' that remote jobs of '%s' run as does not exist.",
                                                  account, p->name);
-                if (pw->pw_uid == 0)
+                if (job_account_forbidden(m, pw->pw_uid))
                         return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                                 "Remote jobs may not run as root ('%s' maps to '%s').", p->name,
-                                                 account);
+                                                 "Remote jobs may not run as '%s' (uid %u is root's, the gateway's "
+                                                 "or a dynamic user's; '%s' maps to it).", account,
+                                                 (unsigned) pw->pw_uid, p->name);
         } else {
                 pw = getpwuid(p->uid);
                 if (!pw)
@@ -965,34 +1024,57 @@ static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct pa
         return 0;
 }
 
+/* One argv or env string: the kernel refuses longer ones at exec (E2BIG); the caller learns it here. */
+static int manager_check_arg(const char *what, size_t i, const char *s, size_t *total, sd_bus_error *error) {
+        size_t len = strnlen(s, JOB_ARG_BYTES_MAX);
+
+        if (len >= JOB_ARG_BYTES_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "%s %zu is too long (at most %u bytes with its NUL, the kernel's "
+                                         "MAX_ARG_STRLEN).", what, i, JOB_ARG_BYTES_MAX);
+        *total += len + 1;
+        return 0;
+}
+
 static int manager_validate_request(Manager *m, const JobRequest *req, sd_bus_error *error) {
-        size_t total = 0, n = strv_length(req->argv);
+        size_t total = 0, n = strv_length(req->argv), i = 0;
+        int r;
 
         if (n == 0 || !req->argv[0][0])
                 return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The command line is empty.");
-        if (n > ARGV_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many arguments (%zu, at most %d).", n,
-                                         ARGV_MAX);
-        for (size_t i = 0; i < n; i++)
-                total += strlen(req->argv[i]) + 1;
-        if (strv_length(req->env) > ENV_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many environment entries (at most %d).",
-                                         ENV_MAX);
-        for (char **e = req->env; e && *e; e++) {
+        if (n > JOB_ARGV_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many arguments (%zu, at most %u).", n,
+                                         JOB_ARGV_MAX);
+        for (i = 0; i < n; i++) {
+                r = manager_check_arg("Argument", i, req->argv[i], &total, error);
+                if (r < 0)
+                        return r;
+        }
+        if (strv_length(req->env) > JOB_ENV_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many environment entries (at most %u).",
+                                         JOB_ENV_MAX);
+        i = 0;
+        for (char **e = req->env; e && *e; e++, i++) {
                 if (!env_entry_is_valid(*e)) {
                         _cleanup_(freep) char *esc = str_escape(*e, 64);
                         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                                  "Invalid environment entry '%s': expected NAME=VALUE.",
                                                  esc ? esc : "?");
                 }
-                total += strlen(*e) + 1;
+                r = manager_check_arg("Environment entry", i, *e, &total, error);
+                if (r < 0)
+                        return r;
         }
-        if (total > REQUEST_BYTES_MAX)
+        if (total > JOB_REQUEST_BYTES_MAX)
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Command line and environment are too large (%zu bytes, at most %d).",
-                                         total, REQUEST_BYTES_MAX);
+                                         "Command line and environment are too large (%zu bytes, at most %u).",
+                                         total, JOB_REQUEST_BYTES_MAX);
         if (req->cwd && *req->cwd && req->cwd[0] != '/')
                 return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The working directory must be an absolute path.");
+        if (req->runtime_max_usec > JOB_RUNTIME_USEC_MAX && req->runtime_max_usec != JOB_RUNTIME_USEC_INFINITY)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "RuntimeMaxUSec %" PRIu64 " is beyond 100 years; %" PRIu64
+                                         " (UINT64_MAX) means no limit.", req->runtime_max_usec, UINT64_MAX);
         return 0;
 }
 
@@ -1018,8 +1100,11 @@ int job_slice_name(const char *principal, char **ret) {
         return 0;
 }
 
-static int manager_check_isolation(const PrincipalPolicy *policy, const JobIsolation *req, JobIsolation *ret,
-                                   sd_bus_error *error) {
+/* Remote principals share the host with each other: their jobs always get their own PID namespace (no
+ * /proc of another tenant's processes, no signals across) and their own /tmp, /var/tmp and /dev/shm,
+ * unless the policy lets that principal turn them off ("isolation_optional"). */
+static int manager_check_isolation(const PrincipalPolicy *policy, bool remote, const JobIsolation *req,
+                                   JobIsolation *ret, sd_bus_error *error) {
         *ret = (JobIsolation) {
                 .private_pid = req->private_pid >= 0 ? req->private_pid : 1,
                 .private_tmp = req->private_tmp >= 0 ? req->private_tmp : 1,
@@ -1030,19 +1115,58 @@ static int manager_check_isolation(const PrincipalPolicy *policy, const JobIsola
                 return sd_bus_error_set(error, TW_ERROR_ACCESS_DENIED,
                                         "The policy does not allow this principal's jobs on the network "
                                         "(PrivateNetwork=false refused).");
+        if (remote && !policy->isolation_optional && (!ret->private_pid || !ret->private_tmp))
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "Remote jobs always run with PrivatePID and PrivateTmp (%s=false refused; "
+                                         "the policy's \"isolation_optional\" allows it).",
+                                         !ret->private_pid ? "PrivatePID" : "PrivateTmp");
         return 0;
 }
 
-static int manager_check_limits(Manager *m, const JobLimits *l, sd_bus_error *error) {
+/* With "profile_locked" the principal's profile is a ceiling: no other profile, and no limit above the
+ * profile's own (or the defaults, for the "default" profile). */
+static int manager_check_profile_lock(Manager *m, const PrincipalPolicy *policy, const JobRequest *req,
+                                      sd_bus_error *error) {
+        const char *own = policy->profile ? policy->profile->name : "default";
+        const JobLimits *ceiling = policy->profile ? &policy->profile->limits : &m->config->default_limits;
+
+        if (!policy->profile_locked)
+                return 0;
+        if (req->profile && *req->profile && !streq(req->profile, own))
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "The policy locks this principal's jobs to the profile '%s' "
+                                         "(Profile=%s refused).", own, req->profile);
+        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++) {
+                uint64_t cap = job_limits_get(ceiling, f) ? job_limits_get(ceiling, f) :
+                                                            job_limits_get(&m->config->default_limits, f);
+                if (cap && job_limits_get(&req->limits, f) > cap)
+                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                                 "%s=%" PRIu64 " is above %" PRIu64 ", the limit of the profile '%s' "
+                                                 "this principal is locked to.", job_limit_name(f),
+                                                 job_limits_get(&req->limits, f), cap, own);
+        }
+        if (policy->profile && policy->profile->runtime_max_usec &&
+            req->runtime_max_usec > policy->profile->runtime_max_usec)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "RuntimeMaxSec is above the profile '%s' this principal is locked to.", own);
+        return 0;
+}
+
+static int manager_check_limits(Manager *m, const JobLimits *l, bool admin, sd_bus_error *error) {
+        JobLimits max;
         JobLimitField f;
         int r;
 
-        r = job_limits_check(l, &m->config->max_limits, &f);
+        config_max_limits(m->config, admin, &max);
+        r = job_limits_check(l, &max, &f);
+        if (r == -E2BIG && job_limits_get(l, f) == JOB_LIMIT_INFINITY)
+                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                         "%s=infinity (no limit) is above the maximum %" PRIu64 " this host allows.",
+                                         job_limit_name(f), job_limits_get(&max, f));
         if (r == -E2BIG)
                 return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
                                          "%s=%" PRIu64 " is above the maximum %" PRIu64 " this host allows.",
-                                         job_limit_name(f), job_limits_get(l, f),
-                                         job_limits_get(&m->config->max_limits, f));
+                                         job_limit_name(f), job_limits_get(l, f), job_limits_get(&max, f));
         if (r == -ERANGE)
                 return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
                                          "%s=%" PRIu64 " is below the minimum %" PRIu64 " a job needs.",
@@ -1086,7 +1210,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         const ConfigProfile *profile;
         PrincipalPolicy policy;
         Job *job;
-        struct passwd *pw = NULL;
+        struct passwd *pw = NULL, dyn = {};
         const char *path;
         struct stat st;
         int r;
@@ -1106,6 +1230,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         job_usage_reset(&j->final_usage);
 
         config_principal_policy(m->config, p->name, &policy);
+        r = manager_check_profile_lock(m, &policy, req, error);
+        if (r < 0)
+                return r;
         profile = policy.profile;
         if (req->profile && *req->profile) {
                 profile = config_find_profile(m->config, req->profile);
@@ -1119,12 +1246,14 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (profile)
                 job_limits_apply_defaults(&j->limits, &profile->limits);
         job_limits_apply_defaults(&j->limits, &m->config->default_limits);
-        r = manager_check_limits(m, &j->limits, error);
+        r = manager_check_limits(m, &j->limits, p->admin, error);
         if (r < 0)
                 return r;
         j->runtime_max_usec = req->runtime_max_usec ? req->runtime_max_usec : profile ? profile->runtime_max_usec : 0;
+        if (j->runtime_max_usec == JOB_RUNTIME_USEC_INFINITY)
+                j->runtime_max_usec = 0; /* asked for no limit: the job's record says "none" */
 
-        r = manager_check_isolation(&policy, &req->isolation, &j->isolation, error);
+        r = manager_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
         if (r < 0)
                 return r;
         r = manager_check_caps(m, p, &policy, error);
@@ -1138,7 +1267,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 if (job_limits_get(&policy.slice_limits, f))
                         j->slice_limits_set = true;
 
-        r = job_resolve_account(m, j, p, &pw, error);
+        r = job_resolve_account(m, j, p, &dyn, &pw, error);
         if (r < 0)
                 return r;
 

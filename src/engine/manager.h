@@ -15,6 +15,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "dynuser.h"
 #include "job.h"
 #include "macro.h"
 #include "output.h"
@@ -33,6 +34,18 @@ typedef struct JobIsolation {
 } JobIsolation;
 
 #define JOB_ISOLATION_UNSET ((JobIsolation) { -1, -1, -1, -1 })
+
+/* What a caller may ask to run (docs/dbus.md, "Bounds"): every reply that carries a job's command line must
+ * stay far below the bus's maximum message size (32 MiB on the system bus), whatever was stored. */
+#define JOB_ARGV_MAX 4096U
+#define JOB_ENV_MAX 1024U
+/* One argument or environment entry, its NUL included: the kernel's MAX_ARG_STRLEN (32 pages of 4 KiB). */
+#define JOB_ARG_BYTES_MAX (128U * 1024U)
+/* argv and env together, each string with its NUL. */
+#define JOB_REQUEST_BYTES_MAX (1024U * 1024U)
+/* RuntimeMaxUSec: UINT64_MAX is "no limit"; anything else at most 100 years, so that no deadline overflows. */
+#define JOB_RUNTIME_USEC_INFINITY UINT64_MAX
+#define JOB_RUNTIME_USEC_MAX (UINT64_C(100) * 366 * 24 * 3600 * 1000000)
 
 typedef struct JobRequest {
         char **argv;
@@ -55,6 +68,10 @@ Manager *manager_free(Manager *m);
 DEFINE_FREE_FUNC(Manager, manager_free);
 void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *userdata);
 const Config *manager_config(Manager *m);
+/* The table remote principals' uids come from (owned by the caller, outlives the manager). Without one,
+ * remote principals that the policy maps to no account are refused. */
+void manager_set_dynamic_users(Manager *m, DynUserTable *t);
+DynUserTable *manager_dynamic_users(Manager *m);
 
 /* Validates and starts; *ret gets the job (owned by the manager) as soon as it exists. done fires once the
  * job runs in its scope, or with the reason it could not start. Returns <0 with error set when the request
@@ -78,6 +95,8 @@ void manager_cancel_callbacks(Manager *m, void *userdata);
 Job *manager_find_job(Manager *m, const char *id);
 /* Iteration in submission order: pass NULL for the first. */
 Job *manager_next_job(Manager *m, Job *prev);
+/* A job's place in the table: increases along manager_next_job(), never reused while the manager lives. */
+uint64_t job_seq(const Job *j);
 unsigned manager_n_jobs(Manager *m);
 
 /* Read-only accessors. */

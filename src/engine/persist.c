@@ -417,12 +417,110 @@ static int record_compare(const struct dirent **a, const struct dirent **b) {
         return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-int manager_load_jobs(Manager *m) {
-        StoredFds fds = {};
+static int job_compare_id(const void *a, const void *b) {
+        return strcmp((*(Job *const *) a)->id, (*(Job *const *) b)->id);
+}
+
+static int job_compare_submitted(const void *a, const void *b) {
+        const Job *x = *(Job *const *) a, *y = *(Job *const *) b;
+
+        if (x->submitted_at != y->submitted_at)
+                return x->submitted_at < y->submitted_at ? -1 : 1;
+        return strcmp(x->id, y->id);
+}
+
+static void jobs_free_array(Job **jobs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                job_free(jobs[i]);
+        free(jobs);
+}
+
+/* Drops every job whose id another loaded record (or a job already in the table) has: a record copied by
+ * hand, say. The first record in file name order wins; the others stay on disk for the operator. */
+static size_t jobs_drop_duplicates(Manager *m, Job **jobs, size_t n) {
+        size_t kept = 0;
+
+        qsort(jobs, n, sizeof(Job *), job_compare_id);
+        for (size_t i = 0; i < n; i++) {
+                if ((kept > 0 && streq(jobs[kept - 1]->id, jobs[i]->id)) || manager_find_job(m, jobs[i]->id)) {
+                        log_warning("Ignoring a second job record for job %s.", jobs[i]->id);
+                        job_free(jobs[i]);
+                        continue;
+                }
+                jobs[kept++] = jobs[i];
+        }
+        return kept;
+}
+
+/* Reads every record under jobs_dir. A record that cannot be read or parsed is moved aside; running out of
+ * memory fails the whole load, so that nothing is taken for stale that was only not read. */
+int manager_read_records(Manager *m, Job ***ret, size_t *ret_n) {
         struct dirent **entries = NULL;
         Job **loaded = NULL;
         size_t n_loaded = 0;
-        int n;
+        int n, r = 0;
+
+        n = scandir(m->jobs_dir, &entries, NULL, record_compare);
+        if (n < 0)
+                return errno == ENOENT ? (*ret = NULL, *ret_n = 0, 0) : -errno;
+        loaded = new0(Job *, (size_t) n + 1);
+        if (!loaded)
+                r = -ENOMEM;
+        for (int i = 0; r >= 0 && i < n; i++) {
+                const char *name = entries[i]->d_name;
+                _cleanup_(json_putp) json_object *o = NULL;
+                _cleanup_(freep) char *path = NULL;
+                size_t len = strlen(name);
+                Job *j = NULL;
+
+                if (len <= strlen(JOB_RECORD_SUFFIX) || !streq(name + len - strlen(JOB_RECORD_SUFFIX), JOB_RECORD_SUFFIX))
+                        continue;
+                if (asprintf(&path, "%s/%s", m->jobs_dir, name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                r = read_record(path, &o);
+                if (r >= 0)
+                        r = job_from_record(m, o, &j);
+                if (r == -ENOMEM)
+                        break;
+                if (r < 0) {
+                        _cleanup_(freep) char *bad = NULL;
+                        log_warning_errno(r, "Ignoring the job record %s (moved aside as .corrupt)", path);
+                        if (asprintf(&bad, "%s.corrupt", path) >= 0)
+                                (void) rename(path, bad);
+                        r = 0;
+                        continue;
+                }
+                loaded[n_loaded++] = j;
+        }
+        for (int i = 0; i < n; i++)
+                free(entries[i]);
+        free(entries);
+        if (r < 0) {
+                jobs_free_array(loaded, n_loaded);
+                return r;
+        }
+
+        n_loaded = jobs_drop_duplicates(m, loaded, n_loaded);
+        /* Submission order, as before the restart. */
+        qsort(loaded, n_loaded, sizeof(Job *), job_compare_submitted);
+        *ret = loaded;
+        *ret_n = n_loaded;
+        return 0;
+}
+
+int manager_load_jobs(Manager *m) {
+        StoredFds fds = {};
+        Job **loaded = NULL;
+        size_t n_loaded = 0;
+        int r;
+
+        /* Records first: if they cannot be read, fail before touching the fd store, whose fds are then still
+         * there for the next start (the unit fails and is restarted; systemd keeps the store meanwhile). */
+        r = manager_read_records(m, &loaded, &n_loaded);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the job records in %s", m->jobs_dir);
 
         fds.n = sd_listen_fds_with_names(true, &fds.names);
         if (fds.n < 0) {
@@ -431,57 +529,17 @@ int manager_load_jobs(Manager *m) {
         }
         if (fds.n > 0) {
                 fds.fds = new0(int, fds.n);
-                if (!fds.fds)
-                        return -ENOMEM;
+                if (!fds.fds) {
+                        /* Leave them open and in the store: the next start finds them again. */
+                        jobs_free_array(loaded, n_loaded);
+                        return log_error_errno(-ENOMEM, "Cannot take the stored file descriptors");
+                }
                 for (int i = 0; i < fds.n; i++) {
                         fds.fds[i] = SD_LISTEN_FDS_START + i;
                         (void) fcntl(fds.fds[i], F_SETFD, FD_CLOEXEC);
                 }
         }
 
-        n = scandir(m->jobs_dir, &entries, NULL, record_compare);
-        if (n < 0)
-                n = 0;
-        loaded = new0(Job *, (size_t) n + 1);
-        for (int i = 0; loaded && i < n; i++) {
-                const char *name = entries[i]->d_name;
-                _cleanup_(json_putp) json_object *o = NULL;
-                _cleanup_(freep) char *path = NULL;
-                size_t len = strlen(name);
-                Job *j = NULL;
-                int r;
-
-                if (len <= strlen(JOB_RECORD_SUFFIX) || !streq(name + len - strlen(JOB_RECORD_SUFFIX), JOB_RECORD_SUFFIX))
-                        continue;
-                if (asprintf(&path, "%s/%s", m->jobs_dir, name) < 0)
-                        break;
-                r = read_record(path, &o);
-                if (r >= 0)
-                        r = job_from_record(m, o, &j);
-                if (r < 0) {
-                        _cleanup_(freep) char *bad = NULL;
-                        log_warning_errno(r, "Ignoring the job record %s (moved aside as .corrupt)", path);
-                        if (asprintf(&bad, "%s.corrupt", path) >= 0)
-                                (void) rename(path, bad);
-                        continue;
-                }
-                if (manager_find_job(m, j->id)) {
-                        job_free(j);
-                        continue;
-                }
-                loaded[n_loaded++] = j;
-        }
-        for (int i = 0; i < n; i++)
-                free(entries[i]);
-        free(entries);
-
-        /* Submission order, as before the restart. */
-        for (size_t a = 1; a < n_loaded; a++)
-                for (size_t b = a; b > 0 && loaded[b - 1]->submitted_at > loaded[b]->submitted_at; b--) {
-                        Job *t = loaded[b];
-                        loaded[b] = loaded[b - 1];
-                        loaded[b - 1] = t;
-                }
         for (size_t i = 0; i < n_loaded; i++) {
                 Job *j = loaded[i];
 

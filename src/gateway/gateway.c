@@ -35,6 +35,7 @@
 #include "http-job.h"
 #include "http.h"
 #include "macro.h"
+#include "peer-table.h"
 #include "tls.h"
 #include "util.h"
 
@@ -110,9 +111,19 @@ struct Gateway {
         size_t n_listen_sources;
         sd_event_source *accept_retry;   /* listening paused after EMFILE/ENFILE */
 
-        Connection *connections;
+        Connection *connections;       /* oldest first */
+        Connection *connections_tail;
         unsigned n_connections;
+        unsigned n_handshakes;         /* of them: TLS handshake unfinished */
+        bool busy;                     /* more than half of max_connections in use: short handshake deadline */
         uint64_t n_accepted;
+        uint64_t n_evicted, n_refused; /* since room_report_usec: connections closed to make room, new ones
+                                        * refused for lack of it (gateway_report_room()) */
+        uint64_t room_report_usec;
+        PeerTable peers;               /* per source address and per principal */
+
+        GatewayAcceptHook accept_hook;
+        void *accept_hook_userdata;
 };
 
 struct Connection {
@@ -128,6 +139,9 @@ struct Connection {
         char peer[64];
         ConnectionState state;
         TlsPrincipal principal;
+        PeerEntry *address;         /* counts of the source address */
+        PeerEntry *owner;           /* counts of the principal (once authenticated; NULL when over its limit) */
+        bool over_principal_limit;  /* the first request is answered 429, then the connection closes */
 
         /* TLS directions that are blocked on the other direction. */
         bool read_wants_write, write_wants_read;
@@ -143,6 +157,7 @@ struct Connection {
         HttpBuffer out;
 
         uint64_t accepted_usec, activity_usec, request_start_usec, write_progress_usec;
+        uint64_t handshake_deadline_usec;   /* shortened under pressure, never lengthened again */
         bool request_started;
         unsigned n_requests;
         double tokens;
@@ -168,7 +183,11 @@ static int connection_pump(Connection *c);
 void gateway_config_init(GatewayConfig *c) {
         *c = (GatewayConfig) {
                 .max_connections = 256,
+                .max_per_address = 64,
+                .max_handshakes_per_address = 16,
+                .max_per_principal = 32,
                 .handshake_timeout_usec = 10 * USEC_PER_SEC,
+                .handshake_timeout_busy_usec = 1 * USEC_PER_SEC,
                 .idle_timeout_usec = 60 * USEC_PER_SEC,
                 .request_timeout_usec = 30 * USEC_PER_SEC,
                 .write_timeout_usec = 60 * USEC_PER_SEC,
@@ -248,17 +267,36 @@ static void gateway_release_bus(Gateway *g, size_t i) {
                 b->bus = sd_bus_close_unref(b->bus);
 }
 
+static void gateway_update_busy(Gateway *g);
+
 static Connection *connection_free(Connection *c) {
         if (!c)
                 return NULL;
         if (c->gateway) {
+                Gateway *g = c->gateway;
+
                 if (c->prev)
                         c->prev->next = c->next;
                 else
-                        c->gateway->connections = c->next;
+                        g->connections = c->next;
                 if (c->next)
                         c->next->prev = c->prev;
-                c->gateway->n_connections--;
+                else
+                        g->connections_tail = c->prev;
+                g->n_connections--;
+                if (c->state == CONNECTION_HANDSHAKE)
+                        g->n_handshakes--;
+                if (c->address) {
+                        c->address->n_connections--;
+                        if (c->state == CONNECTION_HANDSHAKE)
+                                c->address->n_handshakes--;
+                        peer_table_unref(&g->peers, c->address);
+                }
+                if (c->owner) {
+                        c->owner->n_connections--;
+                        peer_table_unref(&g->peers, c->owner);
+                }
+                gateway_update_busy(g);
         }
         sd_bus_slot_unref(c->slot);
         if (c->gateway && c->has_bus)
@@ -311,6 +349,128 @@ static void connection_end(Connection *c, int r) {
         (void) tls_write_buffer_send(&c->tls_out, c->fd, NULL);
         connection_drain_input(c->fd);
         connection_free(c);
+}
+
+/* ---- connections: limits ------------------------------------------------------------------------------- */
+
+typedef enum GatewayEvict {
+        GATEWAY_EVICT_HANDSHAKE,    /* only unfinished handshakes */
+        GATEWAY_EVICT_IDLE,         /* only idle kept-alive connections */
+        GATEWAY_EVICT_ANY,          /* an unfinished handshake (oldest), else an idle connection (longest idle) */
+} GatewayEvict;
+
+/* Nothing in flight and nothing the client started: closing it costs the client a reconnect, nothing else.
+ * A new connection's first request gets handshake_timeout_busy_usec to arrive before the connection counts as
+ * idle: it may be on its way (the handshake ends before the client's first bytes are read). */
+static bool connection_is_idle(const Connection *c, uint64_t now) {
+        if (c->state != CONNECTION_OPEN || c->busy || c->request_started || connection_out_pending(c) > 0)
+                return false;
+        return c->n_requests > 0 || now >= c->activity_usec + c->gateway->config.handshake_timeout_busy_usec;
+}
+
+/* The connection that gives way for another, among those of entry (the source address or the principal;
+ * NULL: all), never keep. First an unfinished handshake (the list is oldest first, so the first found is the
+ * oldest), then one refused for its principal's limit (it only waits to be told so), then the one idle
+ * longest. */
+static Connection *gateway_find_victim(Gateway *g, const Connection *keep, GatewayEvict what,
+                                       const PeerEntry *entry) {
+        Connection *refused = NULL, *idle = NULL;
+        uint64_t now = gateway_now(g);
+
+        for (Connection *c = g->connections; c; c = c->next) {
+                if (c == keep || (entry && c->address != entry && c->owner != entry))
+                        continue;
+                if (c->state == CONNECTION_HANDSHAKE) {
+                        if (what != GATEWAY_EVICT_IDLE)
+                                return c;
+                } else if (what == GATEWAY_EVICT_HANDSHAKE)
+                        continue;
+                else if (c->over_principal_limit && !c->busy && connection_out_pending(c) == 0) {
+                        if (!refused)
+                                refused = c;
+                } else if (connection_is_idle(c, now) && (!idle || c->activity_usec < idle->activity_usec))
+                        idle = c;
+        }
+        return refused ?: idle;
+}
+
+#define GATEWAY_ROOM_REPORT_USEC (10 * USEC_PER_SEC)
+
+/* A flood would fill the journal with a line per connection: at most one summary per 10 s instead (the first
+ * at once, so that the start of a flood shows). Each connection is still logged at debug level. */
+static void gateway_report_room(Gateway *g) {
+        uint64_t now = gateway_now(g);
+
+        if (g->room_report_usec > 0 && now < g->room_report_usec + GATEWAY_ROOM_REPORT_USEC)
+                return;
+        log_notice("Connection limits reached: %" PRIu64 " connections closed to make room, %" PRIu64 " new ones "
+                   "refused for lack of it (since the last report, at most %" PRIu64 " s ago)", g->n_evicted,
+                   g->n_refused, GATEWAY_ROOM_REPORT_USEC / USEC_PER_SEC);
+        g->n_evicted = g->n_refused = 0;
+        g->room_report_usec = now;
+}
+
+/* Closes a connection to make room; false if there was none to close. */
+static bool gateway_evict(Gateway *g, const Connection *keep, GatewayEvict what, const PeerEntry *entry,
+                          const char *why) {
+        Connection *victim = gateway_find_victim(g, keep, what, entry);
+
+        if (!victim)
+                return false;
+        log_debug("%s %s: closed to make room (%s)", victim->peer, connection_who(victim), why);
+        g->n_evicted++;
+        connection_end(victim, victim->state == CONNECTION_OPEN ? 1 : -ECONNABORTED);
+        gateway_report_room(g);
+        return true;
+}
+
+static int connection_update(Connection *c);
+
+static uint64_t gateway_handshake_timeout(const Gateway *g) {
+        return g->busy ? MIN(g->config.handshake_timeout_busy_usec, g->config.handshake_timeout_usec) :
+                         g->config.handshake_timeout_usec;
+}
+
+/* Under pressure (more than half of the slots in use) an unfinished handshake gets the short deadline, those
+ * already waiting too when it begins. It is not lengthened again when the pressure ends: a flood that keeps
+ * the count near the threshold would otherwise buy its connections the long deadline back. */
+static void gateway_update_busy(Gateway *g) {
+        bool busy = (uint64_t) g->n_connections * 2 > g->config.max_connections;
+
+        if (busy == g->busy)
+                return;
+        g->busy = busy;
+        if (!busy)
+                return;
+        log_info("More than half of %u connections in use (%u in TLS handshakes): handshake deadline now %" PRIu64
+                 " ms", g->config.max_connections, g->n_handshakes, gateway_handshake_timeout(g) / USEC_PER_MSEC);
+        for (Connection *c = g->connections; c; c = c->next)
+                if (c->state == CONNECTION_HANDSHAKE && c->io && c->timer) {
+                        c->handshake_deadline_usec = MIN(c->handshake_deadline_usec,
+                                                         c->accepted_usec + gateway_handshake_timeout(g));
+                        (void) connection_update(c);
+                }
+}
+
+/* Makes room for a new connection from the address of key, oldest unauthenticated first. false: none of the
+ * limits has room, and nothing can give way; the new connection is refused. The address's entry is looked up
+ * again after each eviction: closing its last connection frees it. */
+static bool gateway_make_room(Gateway *g, const PeerKey *key) {
+        const GatewayConfig *cfg = &g->config;
+        PeerEntry *e;
+
+        e = peer_table_get(&g->peers, key);
+        if (e && e->n_handshakes >= cfg->max_handshakes_per_address &&
+            !gateway_evict(g, NULL, GATEWAY_EVICT_HANDSHAKE, e, "unfinished handshakes of this address"))
+                return false;
+        e = peer_table_get(&g->peers, key);
+        if (e && e->n_connections >= cfg->max_per_address &&
+            !gateway_evict(g, NULL, GATEWAY_EVICT_ANY, e, "connections of this address"))
+                return false;
+        if (g->n_connections >= cfg->max_connections &&
+            !gateway_evict(g, NULL, GATEWAY_EVICT_ANY, NULL, "all connections in use"))
+                return false;
+        return true;
 }
 
 /* ---- connections: responses ---------------------------------------------------------------------------- */
@@ -537,16 +697,25 @@ static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         int r;
 
         c->slot = sd_bus_slot_unref(c->slot);
+        const char *next = NULL;
+
         if (sd_bus_message_is_method_error(reply, NULL))
-                return connection_after_event(c, connection_fail_bus(c, reply, 0, "ListAs"));
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "ListPageAs"));
         r = bus_job_list_to_json(reply, &jobs);
-        if (r < 0)
-                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "ListAs"));
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "s", &next);
+        if (r < 0) {
+                json_object_put(jobs);
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "ListPageAs"));
+        }
+        /* One page of the daemon's (docs/http.md): "next" is the cursor of the following page, null at the end. */
         o = json_object_new_object();
         if (!o || json_object_object_add(o, "jobs", jobs) < 0) {
                 json_object_put(jobs);
                 return connection_after_event(c, -ENOMEM);
         }
+        if (json_object_object_add(o, "next", *next ? json_object_new_string(next) : NULL) < 0)
+                return connection_after_event(c, -ENOMEM);
         return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
 }
 
@@ -742,6 +911,13 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
         c->n_requests++;
         c->keep_alive = req->keep_alive && c->n_requests < cfg->max_requests;
 
+        if (c->over_principal_limit) {
+                http_error_set(&e, 429, "too-many-connections", "More than %u connections of '%s' are open.",
+                               cfg->max_per_principal, c->principal.name);
+                c->keep_alive = false;
+                return connection_respond_error(c, &e);
+        }
+
         /* Per connection token bucket. */
         c->tokens = MIN((double) cfg->rate_burst,
                         c->tokens + (double) (now - c->tokens_usec) * cfg->rate_per_sec / (double) USEC_PER_SEC);
@@ -768,7 +944,9 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 return connection_start(c, req);
 
         case HTTP_ROUTE_JOBS_LIST:
-                r = connection_new_call(c, "ListAs", &m);
+                r = connection_new_call(c, "ListPageAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "su", c->route.cursor, c->route.limit);
                 if (r >= 0)
                         r = connection_call(c, m, on_list_reply, cfg->bus_timeout_usec);
                 break;
@@ -1021,13 +1199,15 @@ static uint64_t connection_deadline(Connection *c) {
         const GatewayConfig *cfg = &c->gateway->config;
 
         if (c->state == CONNECTION_HANDSHAKE)
-                return c->accepted_usec + cfg->handshake_timeout_usec;
+                return c->handshake_deadline_usec;
         if (connection_out_pending(c) > 0)
                 return c->write_progress_usec + cfg->write_timeout_usec;
         if (c->busy)
                 return USEC_INFINITY;   /* waiting for the daemon or for job output, not for the client */
         if (c->request_started)
                 return c->request_start_usec + cfg->request_timeout_usec;
+        if (c->over_principal_limit)    /* refused: a moment for the request that learns why, no more */
+                return c->activity_usec + MIN(cfg->handshake_timeout_busy_usec, cfg->idle_timeout_usec);
         return c->activity_usec + cfg->idle_timeout_usec;
 }
 
@@ -1074,6 +1254,36 @@ static int connection_handshake_send(Connection *c) {
         return 0;
 }
 
+/* The handshake is done: the connection leaves the unauthenticated count and joins its principal's. One
+ * principal holds at most max_per_principal connections: past it, its own longest idle connection makes
+ * room, else this one is answered 429 and closed (connection_dispatch()). */
+static void connection_authenticated(Connection *c) {
+        Gateway *g = c->gateway;
+        PeerKey key;
+        PeerEntry *e;
+
+        c->state = CONNECTION_OPEN;
+        g->n_handshakes--;
+        c->address->n_handshakes--;
+
+        peer_key_from_principal(c->principal.name, &key);
+        e = peer_table_get(&g->peers, &key);
+        if (e && e->n_connections >= g->config.max_per_principal &&
+            !gateway_evict(g, c, GATEWAY_EVICT_IDLE, e, "principal's connection limit")) {
+                log_notice("%s %s: more than %u connections of this principal; refusing this one", c->peer,
+                           c->principal.name, g->config.max_per_principal);
+                c->over_principal_limit = true;
+                return;
+        }
+        e = peer_table_ref(&g->peers, &key);
+        if (!e) {
+                c->over_principal_limit = true;   /* out of memory: refuse rather than count nothing */
+                return;
+        }
+        e->n_connections++;
+        c->owner = e;
+}
+
 static int connection_handshake(Connection *c) {
         char ebuf[512];
         int k, r;
@@ -1091,7 +1301,7 @@ static int connection_handshake(Connection *c) {
                         log_warning("%s: TLS handshake completed without an acceptable certificate", c->peer);
                         return -EPERM;
                 }
-                c->state = CONNECTION_OPEN;
+                connection_authenticated(c);
                 c->activity_usec = c->write_progress_usec = gateway_now(c->gateway);
                 c->tokens = c->gateway->config.rate_burst;
                 c->tokens_usec = c->activity_usec;
@@ -1173,25 +1383,35 @@ static void format_peer(const struct sockaddr_storage *sa, char *buf, size_t siz
                 (void) snprintf(buf, size, "local");
 }
 
-static int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa) {
+/* Takes the reference on address. */
+static int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa, PeerEntry *address) {
         _cleanup_(closep) int cfd = fd;
         Connection *c;
         int r;
 
         c = new0(Connection, 1);
-        if (!c)
+        if (!c) {
+                peer_table_unref(&g->peers, address);
                 return -ENOMEM;
+        }
         c->fd = TAKE_FD(cfd);
         c->output_fd = -EBADF;
         c->gateway = g;
-        c->next = g->connections;
-        if (g->connections)
-                g->connections->prev = c;
-        g->connections = c;
+        c->prev = g->connections_tail;
+        if (g->connections_tail)
+                g->connections_tail->next = c;
+        else
+                g->connections = c;
+        g->connections_tail = c;
         g->n_connections++;
+        g->n_handshakes++;
+        c->address = address;
+        address->n_connections++;
+        address->n_handshakes++;
         format_peer(sa, c->peer, sizeof(c->peer));
         http_parser_init_request(&c->parser);
         c->accepted_usec = gateway_now(g);
+        c->handshake_deadline_usec = c->accepted_usec + gateway_handshake_timeout(g);
         /* Every write is already a whole flight, response or buffer of records (tls_out): Nagle's algorithm
          * would only hold back the small ones, e.g. a stream's last chunk after its data, until the client's
          * delayed ACK (40 ms). */
@@ -1208,8 +1428,7 @@ static int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_stor
 
         r = sd_event_add_io(g->event, &c->io, c->fd, EPOLLIN, on_connection_io, c);
         if (r >= 0)
-                r = sd_event_add_time(g->event, &c->timer, CLOCK_MONOTONIC,
-                                      c->accepted_usec + g->config.handshake_timeout_usec, 0,
+                r = sd_event_add_time(g->event, &c->timer, CLOCK_MONOTONIC, connection_deadline(c), 0,
                                       on_connection_timer, c);
         if (r < 0) {
                 connection_free(c);
@@ -1218,6 +1437,7 @@ static int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_stor
         (void) sd_event_source_set_description(c->io, "gateway-connection");
         (void) sd_event_source_set_description(c->timer, "gateway-connection-timer");
         log_debug("%s: connection accepted (%u open)", c->peer, g->n_connections);
+        gateway_update_busy(g);
         return 0;
 }
 
@@ -1236,7 +1456,11 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         Gateway *g = userdata;
         int r;
 
+        if (g->accept_hook)
+                g->accept_hook(g->accept_hook_userdata);
         for (unsigned i = 0; i < GATEWAY_ACCEPT_BATCH; i++) {
+                PeerEntry *address;
+                PeerKey key;
                 struct sockaddr_storage sa = {};
                 socklen_t salen = sizeof(sa);
                 int cfd;
@@ -1257,14 +1481,25 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         }
                         return 0;
                 }
-                if (g->n_connections >= g->config.max_connections) {
-                        log_debug("connection limit (%u) reached; closing a new connection",
-                                  g->config.max_connections);
+                peer_key_from_sockaddr(&sa, &key);
+                if (!gateway_make_room(g, &key)) {
+                        char peer[64];
+
+                        format_peer(&sa, peer, sizeof(peer));
+                        log_debug("%s: no room (every connection of this address, or all %u, busy); closing it",
+                                  peer, g->config.max_connections);
+                        g->n_refused++;
+                        gateway_report_room(g);
+                        safe_close(cfd);
+                        continue;
+                }
+                address = peer_table_ref(&g->peers, &key);
+                if (!address) {
                         safe_close(cfd);
                         continue;
                 }
                 g->n_accepted++;
-                r = gateway_add_connection(g, cfd, &sa);
+                r = gateway_add_connection(g, cfd, &sa, address);
                 if (r < 0)
                         log_warning("Failed to set up a connection: %s", strerror(-r));
         }
@@ -1353,6 +1588,9 @@ int gateway_new(sd_event *event, sd_bus *bus, SSL_CTX *ssl_ctx, const GatewayCon
                 return -ENOMEM;
         g->event = sd_event_ref(event);
         g->ssl_ctx = ssl_ctx;
+        r = peer_table_init(&g->peers);
+        if (r < 0)
+                return r;
         if (config)
                 g->config = *config;
         else
@@ -1379,6 +1617,7 @@ Gateway *gateway_free(Gateway *g) {
                 return NULL;
         while (g->connections)
                 connection_free(g->connections);
+        peer_table_done(&g->peers);
         for (size_t i = 0; i < g->n_listen_sources; i++)
                 sd_event_source_disable_unref(g->listen_sources[i]);
         free(g->listen_sources);
@@ -1400,4 +1639,9 @@ unsigned gateway_n_connections(const Gateway *g) {
 
 uint64_t gateway_n_accepted(const Gateway *g) {
         return g->n_accepted;
+}
+
+void gateway_set_accept_hook(Gateway *g, GatewayAcceptHook hook, void *userdata) {
+        g->accept_hook = hook;
+        g->accept_hook_userdata = userdata;
 }

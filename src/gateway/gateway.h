@@ -21,9 +21,16 @@
 #define GATEWAY_BUS_INTERFACE "org.teleworker.worker1.Remote"
 #define GATEWAY_DEFAULT_PORT 8443
 
+/* Limits against lock-out (docs/design.md, "Gateway connection limits"). When a limit is reached, the
+ * connection that makes room is an unauthenticated one (TLS handshake unfinished, oldest first), else an
+ * idle kept-alive one (idle longest first); only when there is none is the new connection refused. */
 typedef struct GatewayConfig {
-        unsigned max_connections;          /* connections beyond this are closed at once */
-        uint64_t handshake_timeout_usec;   /* from accept() to a completed TLS handshake */
+        unsigned max_connections;          /* all connections */
+        unsigned max_per_address;          /* from one source address (IPv4 address, IPv6 /64) */
+        unsigned max_handshakes_per_address; /* unfinished TLS handshakes from one source address */
+        unsigned max_per_principal;        /* connections of one certificate principal */
+        uint64_t handshake_timeout_usec;   /* from accept() to a completed TLS handshake ... */
+        uint64_t handshake_timeout_busy_usec; /* ... while more than half of max_connections are in use */
         uint64_t idle_timeout_usec;        /* a kept-alive connection with nothing to do */
         uint64_t request_timeout_usec;     /* from the first byte of a request to its last */
         uint64_t write_timeout_usec;       /* pending output without any progress (client not reading) */
@@ -51,6 +58,11 @@ int gateway_listen(Gateway *g, const char *address, uint16_t *ret_port);
 unsigned gateway_n_connections(const Gateway *g);
 /* Connections accepted since the start and set up (not those closed at once for the connection limit). */
 uint64_t gateway_n_accepted(const Gateway *g);
+
+/* Called once per batch of accepted connections, before they get their TLS objects: main.c re-reads a
+ * changed CRL there, so that a revocation applies to the next connection. */
+typedef void (*GatewayAcceptHook)(void *userdata);
+void gateway_set_accept_hook(Gateway *g, GatewayAcceptHook hook, void *userdata);
 
 /* The HTTP error for a failed D-Bus call: a method error reply (error set) or a local failure r < 0. */
 void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret);

@@ -367,7 +367,7 @@ const char *http_route_to_string(HttpRouteId id) {
 }
 
 static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
-        bool seen_wait = false, seen_follow = false, seen_offset = false;
+        bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false;
         char key[32], value[64];
         const char *p = query;
         int k;
@@ -390,6 +390,20 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                         if (parse_uint64(value, &r->offset) < 0)
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'offset' must "
                                                       "be a byte offset.");
+                } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "cursor")) {
+                        seen = &seen_cursor;
+                        if (strlen(value) >= sizeof(r->cursor))
+                                return http_error_set(e, 400, "bad-request", "Query parameter 'cursor' is not a "
+                                                      "cursor of this gateway.");
+                        strcpy(r->cursor, value);
+                } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "limit")) {
+                        uint64_t v;
+
+                        seen = &seen_limit;
+                        if (parse_uint64(value, &v) < 0 || v > UINT32_MAX)
+                                return http_error_set(e, 400, "bad-request", "Query parameter 'limit' must be "
+                                                      "a number of jobs.");
+                        r->limit = (uint32_t) v;
                 } else {
                         _cleanup_(freep) char *k_esc = str_escape(key, 31);
 

@@ -75,7 +75,7 @@ void http_parser_next(HttpParser *p);
 bool http_parser_in_request(const HttpParser *p);
 
 typedef enum HttpRouteId {
-        HTTP_ROUTE_JOBS_LIST,    /* GET /v1/jobs */
+        HTTP_ROUTE_JOBS_LIST,    /* GET /v1/jobs[?cursor=C&limit=N] */
         HTTP_ROUTE_JOBS_START,   /* POST /v1/jobs */
         HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
@@ -89,6 +89,8 @@ typedef struct HttpRoute {
         bool wait;
         bool follow;
         uint64_t offset;
+        char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
+        uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
 } HttpRoute;
 
 /* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */

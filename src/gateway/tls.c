@@ -9,12 +9,16 @@
  * principal. Session resumption is off, so every connection goes through that check again. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "authz.h"
@@ -123,6 +127,12 @@ int tls_check_client_cert(X509 *cert, TlsPrincipal *ret, const char **ret_reason
                 reason = "no client certificate";
                 goto refuse;
         }
+        /* X509_get_extension_flags() also caches the extensions; EXFLAG_CA: basicConstraints CA:TRUE. OpenSSL
+         * does not mind a CA certificate as the leaf of a client chain; we do. */
+        if (X509_get_extension_flags(cert) & EXFLAG_CA) {
+                reason = "the certificate is a CA certificate (basicConstraints CA:TRUE), not a client leaf";
+                goto refuse;
+        }
         if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
                 reason = "the certificate is not valid for TLS client authentication";
                 goto refuse;
@@ -146,8 +156,14 @@ static int tls_on_verify(int preverify_ok, X509_STORE_CTX *store) {
         TlsPrincipal p;
         SSL *ssl;
 
-        if (!preverify_ok)
-                return 0;   /* OpenSSL's chain verdict stands; its error is in the store context */
+        if (!preverify_ok) {
+                /* A CRL past its nextUpdate still lists what it revoked, and the revocation check goes on
+                 * after this answer (see tls_crl_refresh()). Everything else: OpenSSL's verdict stands, its
+                 * error is in the store context. */
+                if (X509_STORE_CTX_get_error(store) == X509_V_ERR_CRL_HAS_EXPIRED)
+                        return 1;
+                return 0;
+        }
         if (X509_STORE_CTX_get_error_depth(store) != 0)
                 return 1;
 
@@ -218,6 +234,262 @@ int tls_server_ctx_new(const char *cert_file, const char *key_file, const char *
 
         *ret = TAKE_PTR(ctx);
         return 0;
+}
+
+/* ---- revocation ---------------------------------------------------------------------------------------- */
+
+static bool tls_crl_same_file(const TlsCrlState *state, const struct stat *st) {
+        return state->have_id && state->dev == st->st_dev && state->ino == st->st_ino &&
+               state->size == st->st_size && state->mtime.tv_sec == st->st_mtim.tv_sec &&
+               state->mtime.tv_nsec == st->st_mtim.tv_nsec && state->ctime.tv_sec == st->st_ctim.tv_sec &&
+               state->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static void tls_crl_remember(TlsCrlState *state, const struct stat *st) {
+        state->have_id = true;
+        state->dev = st->st_dev;
+        state->ino = st->st_ino;
+        state->size = st->st_size;
+        state->mtime = st->st_mtim;
+        state->ctime = st->st_ctim;
+}
+
+/* Reads all of an open regular file of at most TLS_CRL_FILE_MAX bytes. */
+static int tls_crl_read(int fd, const struct stat *st, char **ret, size_t *ret_size) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t n = 0, size = (size_t) st->st_size;
+
+        buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        while (n <= size) {
+                /* One byte more than fstat() said: a file that grew meanwhile is read again next time. */
+                ssize_t k = read(fd, buf + n, size + 1 - n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        if (n > size)
+                return -EAGAIN;
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
+static void tls_x509_crl_pop_free(STACK_OF(X509_CRL) **p) {
+        if (*p)
+                sk_X509_CRL_pop_free(*p, X509_CRL_free);
+}
+
+static void tls_x509_store_freep(X509_STORE **p) {
+        if (*p)
+                X509_STORE_free(*p);
+}
+
+static void tls_biop(BIO **p) {
+        if (*p)
+                BIO_free(*p);
+}
+
+int tls_crl_parse_buffer(const void *buf, size_t size, STACK_OF(X509_CRL) **ret, char *err, size_t err_size) {
+        _cleanup_(tls_x509_crl_pop_free) STACK_OF(X509_CRL) *crls = NULL;
+        _cleanup_(tls_biop) BIO *b = NULL;
+        char *name = NULL, *header = NULL;
+        unsigned char *data = NULL;
+        long len = 0;
+
+        if (size == 0) {
+                (void) snprintf(err, err_size, "the CRL file holds no CRL");
+                return -EBADMSG;
+        }
+        if (size > TLS_CRL_FILE_MAX) {
+                (void) snprintf(err, err_size, "the CRL file is larger than %u MiB", TLS_CRL_FILE_MAX / 1024U / 1024U);
+                return -EFBIG;
+        }
+        crls = sk_X509_CRL_new_null();
+        b = BIO_new_mem_buf(buf, (int) size);
+        if (!crls || !b) {
+                (void) snprintf(err, err_size, "out of memory");
+                return -ENOMEM;
+        }
+        for (;;) {
+                const unsigned char *p;
+                X509_CRL *crl;
+                int k;
+
+                ERR_clear_error();
+                k = PEM_read_bio(b, &name, &header, &data, &len);
+                if (k != 1) {
+                        unsigned long e = ERR_peek_last_error();
+
+                        /* The end of the input is "no start line"; anything else is a broken block. */
+                        if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+                                break;
+                        return tls_fail(err, err_size, "Failed to read a PEM block of the CRL file", NULL);
+                }
+                if (strcmp(name, PEM_STRING_X509_CRL) != 0) {
+                        (void) snprintf(err, err_size, "the CRL file holds a PEM block that is not a CRL");
+                        OPENSSL_free(name), OPENSSL_free(header), OPENSSL_free(data);
+                        return -EBADMSG;
+                }
+                p = data;
+                crl = d2i_X509_CRL(NULL, &p, len);
+                OPENSSL_free(name), OPENSSL_free(header), OPENSSL_free(data);
+                name = header = NULL, data = NULL;
+                if (!crl)
+                        return tls_fail(err, err_size, "Failed to parse a CRL", NULL);
+                if (sk_X509_CRL_num(crls) >= (int) TLS_CRL_MAX || !sk_X509_CRL_push(crls, crl)) {
+                        X509_CRL_free(crl);
+                        (void) snprintf(err, err_size, "the CRL file holds more than %u CRLs", TLS_CRL_MAX);
+                        return -E2BIG;
+                }
+        }
+        ERR_clear_error();
+        if (sk_X509_CRL_num(crls) == 0) {
+                (void) snprintf(err, err_size, "the CRL file holds no CRL");
+                return -EBADMSG;
+        }
+        *ret = TAKE_PTR(crls);
+        return 0;
+}
+
+/* The CA of store that issued and signed crl, or NULL. */
+static X509 *tls_crl_issuer(X509_STORE *store, X509_CRL *crl) {
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+
+        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+                X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+
+                if (ca && X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) == 0 &&
+                    X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1)
+                        return ca;
+        }
+        return NULL;
+}
+
+/* A new verification store: the CAs of ca_file and the CRLs, each checked against them. */
+static int tls_crl_store_new(const char *ca_file, STACK_OF(X509_CRL) *crls, X509_STORE **ret, bool *ret_expired,
+                             unsigned *ret_revoked, char *err, size_t err_size) {
+        _cleanup_(tls_x509_store_freep) X509_STORE *store = X509_STORE_new();
+        STACK_OF(X509_OBJECT) *objs;
+        unsigned revoked = 0;
+        bool expired = false;
+
+        if (!store)
+                return -ENOMEM;
+        if (X509_STORE_load_file(store, ca_file) != 1)
+                return tls_fail(err, err_size, "Failed to load CA certificates", ca_file);
+        for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+                X509_CRL *crl = sk_X509_CRL_value(crls, i);
+                const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+
+                if (!tls_crl_issuer(store, crl)) {
+                        (void) snprintf(err, err_size, "CRL %d is not signed by a CA of '%s'", i + 1, ca_file);
+                        return -EBADMSG;
+                }
+                if (X509_cmp_current_time(X509_CRL_get0_lastUpdate(crl)) >= 0) {
+                        (void) snprintf(err, err_size, "CRL %d is not valid yet (lastUpdate in the future)", i + 1);
+                        return -EBADMSG;
+                }
+                if (next && X509_cmp_current_time(next) <= 0)
+                        expired = true;
+                revoked += (unsigned) sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+                if (X509_STORE_add_crl(store, crl) != 1)
+                        return tls_fail(err, err_size, "Failed to add a CRL", NULL);
+        }
+        /* Every CA needs its CRL: OpenSSL refuses a leaf whose issuer has none ("unable to get certificate
+         * CRL"), so a CA left out would lock its clients out instead of being unchecked. Say so now. */
+        objs = X509_STORE_get0_objects(store);
+        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+                X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+                bool covered = false;
+
+                for (int j = 0; ca && !covered && j < sk_X509_CRL_num(crls); j++)
+                        covered = X509_NAME_cmp(X509_get_subject_name(ca),
+                                                X509_CRL_get_issuer(sk_X509_CRL_value(crls, j))) == 0;
+                if (ca && !covered) {
+                        (void) snprintf(err, err_size, "the CRL file has no CRL for a CA of '%s'", ca_file);
+                        return -EBADMSG;
+                }
+        }
+        (void) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+        *ret_expired = expired;
+        *ret_revoked = revoked;
+        *ret = TAKE_PTR(store);
+        return 0;
+}
+
+int tls_crl_refresh(SSL_CTX *ctx, const char *ca_file, const char *crl_file, bool force, TlsCrlState *state,
+                    char *err, size_t err_size) {
+        _cleanup_(tls_x509_crl_pop_free) STACK_OF(X509_CRL) *crls = NULL;
+        _cleanup_(tls_x509_store_freep) X509_STORE *store = NULL;
+        _cleanup_(freep) char *buf = NULL;
+        _cleanup_(closep) int fd = -EBADF;
+        size_t size = 0;
+        unsigned revoked = 0;
+        bool expired = false;
+        struct stat st;
+        int r;
+
+        if (err_size > 0)
+                err[0] = 0;
+        fd = open(crl_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+                r = -errno;
+                (void) snprintf(err, err_size, "Failed to open the CRL file '%s': %s", crl_file, strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                (void) snprintf(err, err_size, "Failed to stat the CRL file '%s': %s", crl_file, strerror(-r));
+                return r;
+        }
+        if (!force && tls_crl_same_file(state, &st))
+                return 0;
+        /* Remembered before the checks: a bad file is reported once, not at every look. */
+        tls_crl_remember(state, &st);
+        if (!S_ISREG(st.st_mode)) {
+                (void) snprintf(err, err_size, "The CRL file '%s' is not a regular file", crl_file);
+                return -EINVAL;
+        }
+        if ((uint64_t) st.st_size > TLS_CRL_FILE_MAX) {
+                (void) snprintf(err, err_size, "The CRL file '%s' is larger than %u MiB", crl_file,
+                                TLS_CRL_FILE_MAX / 1024U / 1024U);
+                return -EFBIG;
+        }
+        r = tls_crl_read(fd, &st, &buf, &size);
+        if (r < 0) {
+                if (r == -EAGAIN)
+                        state->have_id = false;   /* it is being written: look again next time */
+                (void) snprintf(err, err_size, "Failed to read the CRL file '%s': %s", crl_file,
+                                r == -EAGAIN ? "it changed while being read" : strerror(-r));
+                return r;
+        }
+        ERR_clear_error();
+        r = tls_crl_parse_buffer(buf, size, &crls, err, err_size);
+        if (r >= 0)
+                r = tls_crl_store_new(ca_file, crls, &store, &expired, &revoked, err, err_size);
+        if (r < 0) {
+                char what[512];
+
+                (void) snprintf(what, sizeof(what), "%s", err);
+                (void) snprintf(err, err_size, "The CRL file '%s' was not loaded: %s", crl_file, what);
+                return r;
+        }
+        if (SSL_CTX_set1_verify_cert_store(ctx, store) != 1 ||
+            X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_CRL_CHECK) != 1)
+                return tls_fail(err, err_size, "Failed to install the CRL", crl_file);
+        state->loaded = true;
+        state->expired = expired;
+        state->n_crls = (unsigned) sk_X509_CRL_num(crls);
+        state->n_revoked = revoked;
+        return 1;
 }
 
 int tls_client_ctx_new(const char *cert_file, const char *key_file, const char *ca_file, SSL_CTX **ret,

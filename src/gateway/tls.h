@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -20,9 +23,10 @@ typedef struct TlsPrincipal {
  * principal_name_is_valid() (that is, printable ASCII from a small set, so it is safe in logs and D-Bus);
  * admin if any OU equals "admin" exactly. -EBADMSG with *ret_reason (static text) otherwise. */
 int tls_principal_from_subject(X509_NAME *subject, TlsPrincipal *ret, const char **ret_reason);
-/* The whole per-certificate rule for a client leaf: extendedKeyUsage present and containing clientAuth
+/* The whole per-certificate rule for a client leaf: not a CA (basicConstraints CA:TRUE is refused: a leaf
+ * that can sign certificates is not a client's), extendedKeyUsage present and containing clientAuth
  * (X509_check_purpose(SSL_CLIENT) also passes), then tls_principal_from_subject(). The chain itself
- * (signature, dates, CA) is OpenSSL's verification, done before this. */
+ * (signature, dates, CA, revocation) is OpenSSL's verification, done before this. */
 int tls_check_client_cert(X509 *cert, TlsPrincipal *ret, const char **ret_reason);
 
 /* Server context: TLS 1.3 only, the certificate chain and key, client certificates required and verified
@@ -30,6 +34,38 @@ int tls_check_client_cert(X509 *cert, TlsPrincipal *ret, const char **ret_reason
  * handshake with an alert), no session resumption. On failure a description is left in err. */
 int tls_server_ctx_new(const char *cert_file, const char *key_file, const char *ca_file, SSL_CTX **ret,
                        char *err, size_t err_size);
+/* Revocation: a PEM file of CRLs, checked for the client leaf in every handshake.
+ *
+ * tls_crl_refresh() (re)loads it into the server context when it changed since the last load (device,
+ * inode, size, mtime, ctime) or when force is set. Every CRL in the file must be signed by a CA of ca_file
+ * and every CA of ca_file must have one (otherwise a leaf of an uncovered CA could not be checked); a
+ * CRL whose lastUpdate is in the future is refused. A CRL past its nextUpdate still applies (it is a local
+ * file the operator writes; nothing fetches a newer one): the handshake checks it and *ret_expired is set
+ * for a warning. A file that fails to load leaves the context with what it had (no CRL, or the previous
+ * one): 1 loaded, 0 unchanged, -ENOENT absent, another -errno with err set otherwise. Connections that exist
+ * keep the CRL they were accepted with; new ones use the new file. Bounded: TLS_CRL_FILE_MAX bytes,
+ * TLS_CRL_MAX CRLs. */
+#define TLS_CRL_FILE_MAX (64U * 1024U * 1024U)
+#define TLS_CRL_MAX 64U
+
+typedef struct TlsCrlState {
+        bool loaded;             /* a CRL is in force */
+        bool have_id;            /* the identity below is of the last file looked at (loaded or refused) */
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime, ctime;
+        unsigned n_crls, n_revoked;
+        bool expired;            /* a CRL of the last load is past its nextUpdate */
+} TlsCrlState;
+
+int tls_crl_refresh(SSL_CTX *ctx, const char *ca_file, const char *crl_file, bool force, TlsCrlState *state,
+                    char *err, size_t err_size);
+/* The CRLs of a CRL file's contents: PEM blocks "X509 CRL" only (anything else, a broken block or none at
+ * all is -EBADMSG with err set), at most TLS_CRL_MAX of them in at most TLS_CRL_FILE_MAX bytes. Signatures
+ * are not checked here (tls_crl_refresh() does). The fuzz target's entry point. */
+int tls_crl_parse_buffer(const void *buf, size_t size, STACK_OF(X509_CRL) **ret, char *err, size_t err_size);
+
 /* Client context (telerun, tests): TLS 1.3 only, our certificate and key, the server verified against
  * ca_file. The caller sets the expected host name per connection with tls_client_set_host(). */
 int tls_client_ctx_new(const char *cert_file, const char *key_file, const char *ca_file, SSL_CTX **ret,

@@ -102,6 +102,9 @@ const char *format_size(char *buf, size_t n, uint64_t bytes) {
         }
         if (i < 0)
                 snprintf(buf, n, "%" PRIu64 "B", bytes);
+        else if (bytes % (UINT64_C(1) << (10 * (i + 1))) == 0)
+                /* an exact multiple reads as it is written in a limit: "100M", the same 104857600 */
+                snprintf(buf, n, "%" PRIu64 "%c", bytes >> (10 * (i + 1)), units[i]);
         else
                 snprintf(buf, n, "%.1f%c", v, units[i]);
         return buf;

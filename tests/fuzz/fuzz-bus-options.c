@@ -2,6 +2,7 @@
 /* fuzz-bus-options - Start's a{sv} options as an untrusted caller may send them: the fuzz input picks keys
  * (known, near-miss and arbitrary), D-Bus types and values; bus_read_start_options() must accept or refuse
  * each message with an error, never crash. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         sd_bus_message *m = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
         JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
-        unsigned n;
+        unsigned n, seen[sizeof(keys) / sizeof(keys[0])] = {};
+        bool repeated = false;
 
         if (size > 4096)
                 return 0;
@@ -73,9 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 const char *key;
                 int r;
 
-                if (k < 200)
+                if (k < 200) {
                         key = keys[k % (sizeof(keys) / sizeof(keys[0]))];
-                else {
+                        repeated = repeated || seen[k % (sizeof(keys) / sizeof(keys[0]))]++ > 0;
+                } else {
                         size_t len = take(&in) % 32;
                         for (size_t c = 0; c < len; c++)
                                 name[c] = (char) (take(&in) % 94 + 33);
@@ -116,6 +119,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 goto finish;
 
         if (bus_read_start_options(m, &req, &e) >= 0) {
+                /* a key given twice is never accepted (the last would silently win) */
+                if (repeated)
+                        abort();
+                /* RuntimeMaxUSec is none, infinity, or within the bound: no deadline can overflow */
+                if (req.runtime_max_usec > JOB_RUNTIME_USEC_MAX && req.runtime_max_usec != JOB_RUNTIME_USEC_INFINITY)
+                        abort();
                 /* accepted: isolation options are booleans or unset */
                 const int iso[] = { req.isolation.private_pid, req.isolation.private_tmp,
                                     req.isolation.private_network, req.isolation.protect_system };

@@ -27,13 +27,15 @@ void tb_job_clear(TbJob *j);
  * only while connecting: the bus records the peer's credentials at connect and authentication time). */
 sd_bus *tb_bus_as(uid_t uid);
 
+/* Appends Start's a{sv} options from NULL-terminated pairs of name and value (also for Remote StartAs). */
+void tb_append_options(sd_bus_message *m, const char *const *opts);
 /* Start argv with options given as NULL-terminated pairs of name and value: limits as numbers
  * ("MemoryMax", "104857600"), Private and Protect options as "0"/"1", "Profile" as a name. */
 int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error);
 int tb_get(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);
 int tb_wait(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);
 int tb_stop(sd_bus *bus, const char *id, sd_bus_error *error);
-/* The ids in List. */
+/* The ids the caller may see (ListPage, every page). */
 int tb_list(sd_bus *bus, GPtrArray **ret, sd_bus_error *error);
 int tb_open_output(sd_bus *bus, const char *id, uint64_t offset, bool follow, int *ret_fd, sd_bus_error *error);
 /* Reads fd to EOF. */

@@ -73,8 +73,8 @@ static char *gateway_certs(void) {
         return gwdir;
 }
 
-void tb_gateway_start(TbGateway *gw, const char *build_dir, const char *unit, uint16_t port,
-                      const char *const *extra_args, const char *const *properties) {
+bool tb_gateway_try_start(TbGateway *gw, const char *build_dir, const char *unit, uint16_t port,
+                          const char *const *extra_args, const char *const *properties) {
         g_autofree char *exe = g_build_filename(build_dir, "src", "gateway", "teleworker-gateway", NULL);
         g_autofree char *gwdir = gateway_certs();
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
@@ -111,13 +111,24 @@ void tb_gateway_start(TbGateway *gw, const char *build_dir, const char *unit, ui
                 g_ptr_array_add(argv, g_strdup(*a));
         g_ptr_array_add(argv, NULL);
         if (!g_spawn_check_wait_status(run_cmd((const char *const *) argv->pdata, NULL), NULL)) {
-                const char *journal[] = { "journalctl", "--no-pager", "-u", unit, NULL };
+                const char *journal[] = { "journalctl", "--no-pager", "-o", "cat", "-u", unit, NULL };
+                g_autofree char *text = NULL;
 
-                (void) run_cmd(journal, NULL);
-                g_error("the gateway %s did not start", unit);
+                (void) run_cmd(journal, &text);
+                g_test_message("the gateway %s did not start:\n%s", unit, text ?: "");
+                g_free(gw->unit);
+                *gw = (TbGateway) {};
+                return false;
         }
         gw->pid = tb_unit_main_pid(unit);
         g_assert_cmpint(gw->pid, >, 0);
+        return true;
+}
+
+void tb_gateway_start(TbGateway *gw, const char *build_dir, const char *unit, uint16_t port,
+                      const char *const *extra_args, const char *const *properties) {
+        if (!tb_gateway_try_start(gw, build_dir, unit, port, extra_args, properties))
+                g_error("the gateway %s did not start", unit);
 }
 
 void tb_gateway_stop(TbGateway *gw) {
@@ -142,15 +153,20 @@ void tb_gateway_stop(TbGateway *gw) {
 
 /* ---- TLS ----------------------------------------------------------------------------------------------- */
 
-SSL_CTX *tb_tls_ctx(const char *principal) {
-        g_autofree char *crt = g_strdup_printf("%s.crt", principal), *key = g_strdup_printf("%s.key", principal);
+SSL_CTX *tb_tls_ctx_files(const char *crt, const char *key) {
         g_autofree char *crt_path = test_cert_path(crt), *key_path = test_cert_path(key), *ca = test_cert_path("ca.crt");
         SSL_CTX *ctx = NULL;
         char err[1024];
 
         if (tls_client_ctx_new(crt_path, key_path, ca, &ctx, err, sizeof(err)) < 0)
-                g_error("client context for %s: %s", principal, err);
+                g_error("client context for %s: %s", crt, err);
         return ctx;
+}
+
+SSL_CTX *tb_tls_ctx(const char *principal) {
+        g_autofree char *crt = g_strdup_printf("%s.crt", principal), *key = g_strdup_printf("%s.key", principal);
+
+        return tb_tls_ctx_files(crt, key);
 }
 
 GByteArray *tb_tls_client_hello(SSL_CTX *ctx) {
@@ -176,7 +192,7 @@ GByteArray *tb_tls_client_hello(SSL_CTX *ctx) {
         return hello;
 }
 
-int tb_tcp_connect(uint16_t port) {
+int tb_tcp_connect_from(const char *source, uint16_t port) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
         int fd;
 
@@ -184,6 +200,17 @@ int tb_tcp_connect(uint16_t port) {
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
+        if (source) {
+                struct sockaddr_in src = { .sin_family = AF_INET };
+
+                g_assert_cmpint(inet_pton(AF_INET, source, &src.sin_addr), ==, 1);
+                if (bind(fd, (struct sockaddr *) &src, sizeof(src)) < 0) {
+                        int r = -errno;
+
+                        close(fd);
+                        return r;
+                }
+        }
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
                 int r = -errno;
 
@@ -193,13 +220,21 @@ int tb_tcp_connect(uint16_t port) {
         return fd;
 }
 
+int tb_tcp_connect(uint16_t port) {
+        return tb_tcp_connect_from(NULL, port);
+}
+
 int tb_tls_connect(TbTls *c, SSL_CTX *ctx, uint16_t port) {
+        return tb_tls_connect_from(c, ctx, NULL, port);
+}
+
+int tb_tls_connect_from(TbTls *c, SSL_CTX *ctx, const char *source, uint16_t port) {
         /* A hang guard for the blocking handshake; the gateway's own handshake deadline is 10 s. */
         struct timeval tv = { .tv_sec = 60 };
         int fd, r;
 
         *c = (TbTls) { .fd = -EBADF };
-        fd = tb_tcp_connect(port);
+        fd = tb_tcp_connect_from(source, port);
         if (fd < 0)
                 return fd;
         (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

@@ -24,6 +24,9 @@ typedef struct TbGateway {
  * its command line, properties ("LimitNOFILE=4096", NULL-terminated, may be NULL) to the unit. */
 void tb_gateway_start(TbGateway *gw, const char *build_dir, const char *unit, uint16_t port,
                       const char *const *extra_args, const char *const *properties);
+/* The same, false (and gw cleared) if the service did not start: for a configuration it must refuse. */
+bool tb_gateway_try_start(TbGateway *gw, const char *build_dir, const char *unit, uint16_t port,
+                          const char *const *extra_args, const char *const *properties);
 /* Stops it; it must have ended cleanly (result "success": no crash, no sanitizer report). */
 void tb_gateway_stop(TbGateway *gw);
 
@@ -34,6 +37,8 @@ char *tb_unit_property(const char *unit, const char *property);
 /* A client context for a principal of test_certs_dir() ("alice", "admin1", ...): TLS 1.3, the test CA.
  * Shareable between threads. */
 SSL_CTX *tb_tls_ctx(const char *principal);
+/* The same for any certificate and key of test_certs_dir() ("test/caleaf.crt", "test/client.key"). */
+SSL_CTX *tb_tls_ctx_files(const char *crt, const char *key);
 /* The first flight of a TLS 1.3 client (a complete ClientHello record) of ctx, for half-handshakes. */
 GByteArray *tb_tls_client_hello(SSL_CTX *ctx);
 
@@ -51,8 +56,12 @@ typedef enum TbClose {
 
 /* A plain TCP connection to 127.0.0.1:port (blocking, CLOEXEC); -errno on failure. */
 int tb_tcp_connect(uint16_t port);
+/* The same from a source address of the loopback net ("127.0.0.2"; NULL: the kernel's choice), so that a
+ * test can be several clients to the gateway's per-address limits. */
+int tb_tcp_connect_from(const char *source, uint16_t port);
 /* TCP + TLS handshake with ctx; then non-blocking. 0, or <0 (the gateway refused or closed). */
 int tb_tls_connect(TbTls *c, SSL_CTX *ctx, uint16_t port);
+int tb_tls_connect_from(TbTls *c, SSL_CTX *ctx, const char *source, uint16_t port);
 void tb_tls_close(TbTls *c, TbClose how);
 /* Writes all of data within timeout_ms. 0 or -EIO/-ETIMEDOUT. */
 int tb_tls_write(TbTls *c, const void *data, size_t size, int timeout_ms);

@@ -223,6 +223,220 @@ static void test_start_follow(void) {
         result_clear(&r);
 }
 
+/* ---- the policy, rewritten for a test and put back (reloaded with SIGHUP) ---- */
+
+static const char *test_unit(void) {
+        const char *u = g_getenv("TELEWORKER_TEST_UNIT");
+        return u ? u : "teleworkerd.service";
+}
+
+static void policy_write(const char *text) {
+        const char *path = g_getenv("TELEWORKER_TEST_CONFIG");
+        const char *argv[] = { "systemctl", "kill", "--signal=SIGHUP", test_unit(), NULL };
+        int status;
+
+        g_assert_nonnull(path);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                                   NULL));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        g_usleep(500000); /* the reload is asynchronous */
+}
+
+/* The test policy with key removed (if not NULL) and the JSON object members of add (if not NULL) added. */
+static char *policy_edit(const char *orig, const char *remove, const char *add) {
+        json_object *o = json_tokener_parse(orig), *extra;
+        char *text;
+
+        g_assert_nonnull(o);
+        if (remove)
+                json_object_object_del(o, remove);
+        if (add) {
+                extra = json_tokener_parse(add);
+                g_assert_nonnull(extra);
+                json_object_object_foreach(extra, k, v)
+                        json_object_object_add(o, k, json_object_get(v));
+                json_object_put(extra);
+        }
+        text = g_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+        json_object_put(o);
+        return text;
+}
+
+static char *policy_original(void) {
+        const char *path = g_getenv("TELEWORKER_TEST_CONFIG");
+        char *orig = NULL;
+
+        if (!path || !g_file_get_contents(path, &orig, NULL, NULL))
+                return NULL;
+        return orig;
+}
+
+/* Item 12: one size convention (powers of 1024). The built-in maximum IO bandwidth is 100M, so asking for
+ * 100M is within it (it was 100000000 bytes and refused), and status shows the limit as given. */
+static void test_units_builtin_max(void) {
+        g_autofree char *orig = policy_original(), *policy = NULL;
+        Result r;
+        json_object *o, *limits, *v;
+
+        if (!orig) {
+                g_test_skip("TELEWORKER_TEST_CONFIG not set");
+                return;
+        }
+        policy = policy_edit(orig, "max_limits", NULL);
+        policy_write(policy);
+
+        r = telerun_as(TB_UID_USER1, "run", "--io-write", "100M", "--io-read", "100M", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpstr(r.err, ==, "");
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "run", "--io-write", "101M", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, "IOWriteBandwidthMax=105906176 is above the maximum 104857600"));
+        result_clear(&r);
+
+        {
+                g_autofree char *id = NULL;
+                r = telerun_as(TB_UID_USER1, "start", "--io-write", "100M", "--", "/bin/true", NULL);
+                g_assert_cmpint(r.status, ==, 0);
+                id = g_strstrip(g_strdup(r.out));
+                result_clear(&r);
+                r = telerun_as(TB_UID_USER1, "wait", id, NULL);
+                result_clear(&r);
+                r = telerun_as(TB_UID_USER1, "status", "--json", id, NULL);
+                o = json_tokener_parse(r.out);
+                g_assert_nonnull(o);
+                g_assert_true(json_object_object_get_ex(o, "limits", &limits));
+                g_assert_true(json_object_object_get_ex(limits, "io_write_bandwidth_max", &v));
+                g_assert_cmpuint(json_object_get_uint64(v), ==, 104857600);
+                /* the built-in default read limit: 10M = 10485760 */
+                g_assert_true(json_object_object_get_ex(limits, "io_read_bandwidth_max", &v));
+                json_object_put(o);
+                result_clear(&r);
+                r = telerun_as(TB_UID_USER1, "status", id, NULL);
+                g_assert_nonnull(strstr(r.out, "100M/s"));
+                result_clear(&r);
+        }
+        policy_write(orig);
+}
+
+/* Item 12: `--memory infinity` lifts the limit for an administrator when the policy says so
+ * (admin_max_limits), and is refused otherwise: for users, and for administrators without it. */
+static void test_memory_infinity(void) {
+        g_autofree char *orig = policy_original(), *policy = NULL;
+        json_object *o, *limits, *v;
+        Result r;
+
+        if (!orig) {
+                g_test_skip("TELEWORKER_TEST_CONFIG not set");
+                return;
+        }
+        r = telerun_as(TB_UID_ADMIN, "run", "--memory", "infinity", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, "MemoryMax=infinity"));
+        result_clear(&r);
+
+        policy = policy_edit(orig, NULL, "{\"admin_max_limits\": {\"MemoryMax\": \"infinity\"}}");
+        policy_write(policy);
+        r = telerun_as(TB_UID_ADMIN, "start", "--memory", "infinity", "--", "/bin/sh", "-c", "echo unbounded", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        {
+                g_autofree char *id = g_strstrip(g_strdup(r.out));
+                Result w;
+
+                w = telerun_as(TB_UID_ADMIN, "wait", "--json", id, NULL);
+                g_assert_cmpint(w.status, ==, 0);
+                o = json_tokener_parse(w.out);
+                g_assert_nonnull(o);
+                g_assert_true(json_object_object_get_ex(o, "limits", &limits));
+                g_assert_true(json_object_object_get_ex(limits, "memory_max", &v));
+                g_assert_true(json_object_is_type(v, json_type_null)); /* no limit */
+                json_object_put(o);
+                result_clear(&w);
+                w = telerun_as(TB_UID_ADMIN, "logs", id, NULL);
+                g_assert_cmpstr(w.out, ==, "unbounded\n");
+                result_clear(&w);
+        }
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "run", "--memory", "infinity", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, "MemoryMax=infinity (no limit) is above the maximum"));
+        result_clear(&r);
+        /* what stays capped for administrators too */
+        r = telerun_as(TB_UID_ADMIN, "run", "--tasks", "infinity", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+        policy_write(orig);
+}
+
+/* Item 8: past the output cap, run and logs say how many bytes were dropped; the status stays the job's. */
+static void test_dropped_notice(void) {
+        g_autofree char *orig = policy_original(), *policy = NULL, *expect = NULL, *id = NULL;
+        const char *gen = tb_gen_path();
+        Result r;
+
+        if (!orig) {
+                g_test_skip("TELEWORKER_TEST_CONFIG not set");
+                return;
+        }
+        policy = policy_edit(orig, NULL, "{\"output_max_bytes\": \"64K\"}");
+        policy_write(policy);
+
+        /* 1024 x 256 bytes = 256 KiB: 64 KiB kept, 196608 dropped */
+        r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "\"$0\" bytes 1024; exit 3", gen, NULL);
+        g_assert_cmpint(r.status, ==, 3);
+        g_assert_cmpstr(r.err, ==, "telerun: 196608 bytes of output were dropped past the cap\n");
+        result_clear(&r);
+
+        r = telerun_as(TB_UID_USER1, "start", "--", gen, "bytes", "1024", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        id = g_strstrip(g_strdup(r.out));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "logs", "-f", id, NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpstr(r.err, ==, "telerun: 196608 bytes of output were dropped past the cap\n");
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "logs", id, NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpstr(r.err, ==, "telerun: 196608 bytes of output were dropped past the cap\n");
+        result_clear(&r);
+        policy_write(orig);
+
+        /* nothing dropped, nothing said */
+        r = telerun_as(TB_UID_USER1, "run", "--", gen, "bytes", "1024", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpstr(r.err, ==, "");
+        result_clear(&r);
+}
+
+/* Item 10: `telerun logs ID | head -1` ends quietly (exit 141 as a pipeline's `cat` killed by SIGPIPE, nothing
+ * on stderr), whether SIGPIPE is ignored (a shell started from a service or a script that ignores it: bash
+ * cannot undo an inherited SIG_IGN) or not. */
+static void epipe_child_setup(gpointer data) {
+        signal(SIGPIPE, GPOINTER_TO_INT(data) ? SIG_DFL : SIG_IGN);
+        drop_to(GUINT_TO_POINTER(TB_UID_USER1));
+}
+
+static void test_logs_epipe(void) {
+        g_autofree char *id = start_as(TB_UID_USER1, "seq 1 300000");
+        Result w = telerun_as(TB_UID_USER1, "wait", id, NULL);
+
+        g_assert_cmpint(w.status, ==, 0);
+        result_clear(&w);
+        for (int dfl = 0; dfl <= 1; dfl++) {
+                const char *argv[] = { "/bin/bash", "-c", "\"$0\" logs \"$1\" | head -1; echo \"status=${PIPESTATUS[0]}\" >&2",
+                                       TELERUN_PATH, id, NULL };
+                g_autofree char *out = NULL, *err = NULL;
+                int status;
+
+                g_assert_true(g_spawn_sync("/", (char **) argv, NULL, G_SPAWN_DEFAULT, epipe_child_setup,
+                                           GINT_TO_POINTER(dfl), &out, &err, &status, NULL));
+                g_test_message("SIGPIPE %s: stdout %s, stderr %s", dfl ? "default" : "ignored", out, err);
+                g_assert_cmpstr(out, ==, "1\n");
+                g_assert_cmpstr(err, ==, "status=141\n");
+        }
+}
+
 int main(int argc, char **argv) {
         sd_bus *bus;
 
@@ -240,5 +454,9 @@ int main(int argc, char **argv) {
         g_test_add_func("/cli/errors", test_errors);
         g_test_add_func("/cli/run-interrupted", test_run_interrupted);
         g_test_add_func("/cli/start-follow", test_start_follow);
+        g_test_add_func("/cli/units-builtin-max", test_units_builtin_max);
+        g_test_add_func("/cli/memory-infinity", test_memory_infinity);
+        g_test_add_func("/cli/dropped-notice", test_dropped_notice);
+        g_test_add_func("/cli/logs-epipe", test_logs_epipe);
         return g_test_run();
 }

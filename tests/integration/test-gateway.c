@@ -7,6 +7,7 @@
  * mode (one connection per command). Runs inside the testbed as root, with teleworkerd running (run-inside.sh). */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,9 @@
 
 #define GW_UNIT "teleworker-gateway-test.service"
 #define GW_PORT 18443
+#define CRL_UNIT "teleworker-gateway-crl.service"
+#define CRL_PORT 18444
+#define BAD_UNIT "teleworker-gateway-badcrl.service"
 
 static sd_bus *root_bus;
 static char *build_dir;
@@ -104,16 +108,25 @@ static char *start_job(const char *principal, const char *body) {
         return id;
 }
 
+/* Whether GET /v1/jobs lists id, following "next" page by page (docs/http.md). */
 static bool list_has(const char *principal, const char *id) {
-        json_object *o = NULL, *jobs;
+        g_autofree char *target = g_strdup("/v1/jobs");
         bool found = false;
 
-        g_assert_cmpuint(request(principal, "GET", "/v1/jobs", NULL, &o, NULL), ==, 200);
-        g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
-        for (size_t i = 0; i < json_object_array_length(jobs); i++)
-                if (g_strcmp0(jstr(json_object_array_get_idx(jobs, i), "id"), id) == 0)
-                        found = true;
-        json_object_put(o);
+        while (target && !found) {
+                json_object *o = NULL, *jobs;
+                const char *next;
+
+                g_assert_cmpuint(request(principal, "GET", target, NULL, &o, NULL), ==, 200);
+                g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+                for (size_t i = 0; i < json_object_array_length(jobs); i++)
+                        if (g_strcmp0(jstr(json_object_array_get_idx(jobs, i), "id"), id) == 0)
+                                found = true;
+                next = jstr(o, "next");
+                g_free(target);
+                target = next ? g_strdup_printf("/v1/jobs?cursor=%s", next) : NULL;
+                json_object_put(o);
+        }
         return found;
 }
 
@@ -157,7 +170,7 @@ static void test_output_byte_exact(void) {
         g_assert_cmpstr(jstr(o, "state"), ==, "success");
         g_assert_cmpint(jint(o, "exit_code"), ==, 0);
         g_assert_cmpstr(jstr(o, "owner"), ==, "alice");
-        g_assert_cmpstr(jstr(o, "user"), ==, "teleworker-job");
+        g_assert_cmpstr(jstr(o, "user"), ==, "tw-alice"); /* its own dynamic user (issue #12) */
 
         g_free(target);
         target = g_strdup_printf("/v1/jobs/%s/output", id);
@@ -467,6 +480,138 @@ static void test_telerun_one_connection(void) {
         g_assert_cmpstr(p2, ==, p3);
 }
 
+/* ---- revocation and certificate rules ------------------------------------------------------------------- */
+
+/* GET /v1/jobs with certificate crt and key (names in test_certs_dir()) on a connection of its own: the HTTP
+ * status, or 0 when the gateway refused the connection (TLS 1.3: the client's handshake completes before the
+ * server has judged its certificate, and the refusal arrives as an alert on the first read). */
+static unsigned try_list(const char *crt, const char *key, uint16_t port) {
+        SSL_CTX *ctx = tb_tls_ctx_files(crt, key);
+        unsigned status = 0;
+        TbTls c;
+        TbHttp h;
+
+        if (tb_tls_connect(&c, ctx, port) == 0) {
+                if (tb_http_request(&c, "GET", "/v1/jobs", NULL, &h, 30000) == 0)
+                        status = h.status;
+                tb_http_done(&h);
+                tb_tls_close(&c, TB_CLOSE_ABRUPT);
+        }
+        SSL_CTX_free(ctx);
+        g_test_message("%s on port %u: %u", crt, port, status);
+        return status;
+}
+
+/* Waits (up to 10 s) until the unit's journal since `since` (journalctl --since) has needle. */
+static bool journal_wait(const char *unit, const char *since, const char *needle) {
+        for (unsigned i = 0; i < 100; i++) {
+                char *a[] = { "journalctl", "--no-pager", "-o", "cat", "-u", (char *) unit, "--since", (char *) since,
+                              NULL };
+                g_autofree char *text = NULL;
+                int status;
+
+                run_cmd(a, &status, &text);
+                if (text && strstr(text, needle))
+                        return true;
+                g_usleep(100 * 1000);
+        }
+        g_test_message("not in the journal of %s: %s", unit, needle);
+        return false;
+}
+
+static char *journal_now(void) {
+        g_autoptr(GDateTime) t = g_date_time_new_now_local();
+
+        g_usleep(1100 * 1000);   /* journalctl --since has a resolution of a second */
+        return g_date_time_format(t, "%Y-%m-%d %H:%M:%S");
+}
+
+/* Replaces path atomically, mode 0644 (the gateway's account reads it). */
+static void write_file_0644(const char *path, const char *text) {
+        g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
+
+        g_assert_true(g_file_set_contents(tmp, text, -1, NULL));
+        g_assert_cmpint(chmod(tmp, 0644), ==, 0);
+        g_assert_cmpint(rename(tmp, path), ==, 0);
+}
+
+static void test_revocation(void) {
+        g_autofree char *crl = test_cert_path("crl.pem"), *crl_arg = g_strdup_printf("--crl=%s", crl);
+        g_autofree char *bad = test_cert_path("bad-crl.pem"), *bad_arg = g_strdup_printf("--crl=%s", bad);
+        g_autofree char *since = NULL;
+        const char *args[] = { crl_arg, NULL };
+        TbGateway gw;
+        pid_t pid;
+
+        /* The tool issues three users and revokes carol: crl.pem. */
+        g_assert_cmpint(test_certs_tool(NULL, "--user", "carol", "--user", "dave", "--user", "erin", NULL), ==, 0);
+        test_certs_keep_copy("carol");
+        test_certs_keep_copy("dave");
+        g_assert_cmpint(test_certs_tool(NULL, "--revoke", "carol", NULL), ==, 0);
+        g_assert_cmpuint(try_list("carol-kept.crt", "carol-kept.key", GW_PORT), ==, 200);   /* no --crl there */
+
+        since = journal_now();
+        tb_gateway_start(&gw, build_dir, CRL_UNIT, CRL_PORT, args, NULL);
+        pid = gw.pid;
+        g_assert_true(journal_wait(CRL_UNIT, since, "Loaded CRL"));
+
+        /* Refused in the handshake, logged with the reason; the others are served. */
+        g_assert_cmpuint(try_list("carol-kept.crt", "carol-kept.key", CRL_PORT), ==, 0);
+        g_assert_true(journal_wait(CRL_UNIT, since, "TLS handshake refused: certificate revoked"));
+        g_assert_cmpuint(try_list("dave-kept.crt", "dave-kept.key", CRL_PORT), ==, 200);
+        g_assert_cmpuint(try_list("erin.crt", "erin.key", CRL_PORT), ==, 200);
+
+        /* --revoke of another: the file changes, the next connection is refused; same process, no signal. */
+        g_free(since);
+        since = journal_now();
+        g_assert_cmpint(test_certs_tool(NULL, "--revoke", "dave", NULL), ==, 0);
+        g_assert_cmpuint(try_list("dave-kept.crt", "dave-kept.key", CRL_PORT), ==, 0);
+        g_assert_cmpuint(try_list("carol-kept.crt", "carol-kept.key", CRL_PORT), ==, 0);
+        g_assert_cmpuint(try_list("erin.crt", "erin.key", CRL_PORT), ==, 200);
+        g_assert_true(journal_wait(CRL_UNIT, since, "Reloaded CRL"));
+        g_assert_cmpint(tb_unit_main_pid(CRL_UNIT), ==, pid);
+
+        /* A broken file: logged, and the CRL in force stays. */
+        write_file_0644(crl, "-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n");
+        g_assert_cmpuint(try_list("dave-kept.crt", "dave-kept.key", CRL_PORT), ==, 0);
+        g_assert_cmpuint(try_list("erin.crt", "erin.key", CRL_PORT), ==, 200);
+        g_assert_true(journal_wait(CRL_UNIT, since, "the CRL loaded before stays in force"));
+
+        /* SIGHUP re-reads it (systemctl reload in the packaged unit). */
+        g_assert_cmpint(test_certs_tool(NULL, "--gencrl", NULL), ==, 0);
+        {
+                char *a[] = { "systemctl", "kill", "--kill-whom=main", "--signal=SIGHUP", CRL_UNIT, NULL };
+                int status;
+
+                run_cmd(a, &status, NULL);
+                g_assert_true(g_spawn_check_wait_status(status, NULL));
+        }
+        g_assert_true(journal_wait(CRL_UNIT, since, "SIGHUP: re-reading the CRL"));
+        g_assert_true(journal_wait(CRL_UNIT, since, "2 revoked certificate(s)"));
+        g_assert_cmpuint(try_list("dave-kept.crt", "dave-kept.key", CRL_PORT), ==, 0);
+        g_assert_cmpuint(try_list("erin.crt", "erin.key", CRL_PORT), ==, 200);
+        g_assert_cmpint(tb_unit_main_pid(CRL_UNIT), ==, pid);
+        g_assert_cmpstr(tb_unit_property(CRL_UNIT, "NRestarts"), ==, "0");
+        tb_gateway_stop(&gw);
+
+        /* A CRL that does not load at startup is a startup error, and so is a missing --crl file. */
+        write_file_0644(bad, "garbage\n");
+        g_assert_false(tb_gateway_try_start(&gw, build_dir, BAD_UNIT, CRL_PORT, (const char *const[]) { bad_arg, NULL },
+                                            NULL));
+        g_assert_cmpint(unlink(bad), ==, 0);
+        g_assert_false(tb_gateway_try_start(&gw, build_dir, BAD_UNIT, CRL_PORT, (const char *const[]) { bad_arg, NULL },
+                                            NULL));
+}
+
+static void test_ca_leaf_refused(void) {
+        g_autofree char *since = journal_now();
+
+        /* The same key with a proper leaf is served: only basicConstraints differs. */
+        g_assert_cmpuint(try_list("test/good.crt", "test/client.key", GW_PORT), ==, 200);
+        g_assert_cmpuint(try_list("test/caleaf.crt", "test/client.key", GW_PORT), ==, 0);
+        g_assert_true(journal_wait(GW_UNIT, since, "basicConstraints CA:TRUE"));
+}
+
 int main(int argc, char **argv) {
         int r;
 
@@ -489,6 +634,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/gateway/telerun-remote", test_telerun_remote);
         g_test_add_func("/gateway/keep-alive", test_keep_alive);
         g_test_add_func("/gateway/telerun-one-connection", test_telerun_one_connection);
+        g_test_add_func("/gateway/revocation", test_revocation);
+        g_test_add_func("/gateway/ca-leaf-refused", test_ca_leaf_refused);
         r = g_test_run();
 
         tb_gateway_stop(&gateway);

@@ -4,12 +4,20 @@
  * FileDescriptorStoreMax=). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tb-client.h"
+#include "tb-gateway.h"
+#include "test-http-harness.h"
+
+#define GW_UNIT "teleworker-gateway-restart.service"
+#define GW_PORT 18445
 
 static const char *unit(void) {
         const char *u = g_getenv("TELEWORKER_TEST_UNIT");
@@ -313,6 +321,258 @@ static void test_retention(void) {
         sd_bus_unref(bus);
 }
 
+/* ---- telerun across restarts of the daemon (issue 13, item 6) ---- */
+
+typedef struct Cli {
+        GPid pid;
+        int out_fd, err_fd; /* memfds the child writes to */
+} Cli;
+
+static void cli_drop_to(gpointer data) {
+        uid_t uid = (uid_t) GPOINTER_TO_UINT(data);
+
+        if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+                _exit(126);
+}
+
+/* Remote mode: telerun's options for the test gateway (NULL: local, over the bus). */
+static char **cli_remote;
+
+/* telerun [remote options] ARGS... in the background (as tbuser1 locally, as root with alice's certificate
+ * remotely), its stdout and stderr into memfds. NULL-terminated. */
+static Cli cli_spawn(const char *first, ...) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        GError *error = NULL;
+        Cli c = {};
+        va_list ap;
+
+        g_ptr_array_add(argv, (char *) TELERUN_PATH);
+        for (char **o = cli_remote; o && *o; o++)
+                g_ptr_array_add(argv, *o);
+        va_start(ap, first);
+        for (const char *a = first; a; a = va_arg(ap, const char *))
+                g_ptr_array_add(argv, (char *) a);
+        va_end(ap);
+        g_ptr_array_add(argv, NULL);
+        c.out_fd = memfd_create("telerun-out", MFD_CLOEXEC);
+        c.err_fd = memfd_create("telerun-err", MFD_CLOEXEC);
+        g_assert_cmpint(c.out_fd, >=, 0);
+        g_assert_cmpint(c.err_fd, >=, 0);
+        g_assert_true(g_spawn_async_with_fds("/", (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD, cli_drop_to,
+                                             GUINT_TO_POINTER(cli_remote ? 0 : TB_UID_USER1), &c.pid, -1, c.out_fd,
+                                             c.err_fd, &error));
+        return c;
+}
+
+static GString *fd_contents(int fd) {
+        GString *s = g_string_new(NULL);
+        char buf[65536];
+        ssize_t n;
+        off_t at = 0;
+
+        while ((n = pread(fd, buf, sizeof(buf), at)) > 0) {
+                g_string_append_len(s, buf, n);
+                at += n;
+        }
+        return s;
+}
+
+static off_t fd_size(int fd) {
+        return lseek(fd, 0, SEEK_END);
+}
+
+/* Waits for c to exit (at most 120 s): its exit code, with its stdout (if ret_out) and stderr. */
+static int cli_reap(Cli *c, const char *what, GString **ret_out, GString **ret_err) {
+        g_autoptr(GString) out = NULL, err = NULL;
+        int status = 0;
+        pid_t k = 0;
+
+        for (int i = 0; i < 12000 && (k = waitpid(c->pid, &status, WNOHANG)) == 0; i++)
+                g_usleep(10000);
+        if (k == 0) {
+                kill(c->pid, SIGKILL);
+                (void) waitpid(c->pid, &status, 0);
+                g_error("telerun %s did not end", what);
+        }
+        out = fd_contents(c->out_fd);
+        err = fd_contents(c->err_fd);
+        g_test_message("telerun %s -> %s %d; stdout %zu bytes; stderr: %s", what,
+                       WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                       out->len, err->str);
+        close(c->out_fd);
+        close(c->err_fd);
+        g_spawn_close_pid(c->pid);
+        g_assert_true(WIFEXITED(status));
+        if (ret_out)
+                *ret_out = g_steal_pointer(&out);
+        if (ret_err)
+                *ret_err = g_steal_pointer(&err);
+        return WEXITSTATUS(status);
+}
+
+/* The same command, run here: what the job's output must be. */
+static GString *local_output(const char *const *argv) {
+        g_autofree char *out = NULL;
+        GString *s;
+        int status;
+        gsize len;
+
+        g_assert_true(g_spawn_sync("/", (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, NULL));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        len = strlen(out);
+        s = g_string_new_len(out, (gssize) len);
+        return s;
+}
+
+/* c must end 0 with exactly expect on stdout and nothing on stderr. */
+static void cli_reap_exact(Cli *c, const char *what, const GString *expect) {
+        g_autoptr(GString) out = NULL, err = NULL;
+
+        g_assert_cmpint(cli_reap(c, what, &out, &err), ==, 0);
+        g_assert_cmpuint(out->len, ==, expect->len);
+        g_assert_true(memcmp(out->str, expect->str, expect->len) == 0);
+        g_assert_cmpstr(err->str, ==, "");
+}
+
+#define FOLLOW_LINES "3000"
+#define FOLLOW_DELAY_MS "2"
+
+/* A job started with `telerun start`, followed by `logs -f` and `wait`, and a `telerun run` of the same
+ * command, while the daemon goes away (disrupt) and comes back; every reader must end 0 with every byte. */
+static void follow_across(void (*disrupt)(void), unsigned times) {
+        const char *cmd[] = { tb_gen_path(), "seq", FOLLOW_LINES, FOLLOW_DELAY_MS, NULL };
+        const char *local[] = { tb_gen_path(), "seq", FOLLOW_LINES, "0", NULL };
+        g_autoptr(GString) expect = local_output(local);
+        g_autoptr(GString) out = NULL, err = NULL, id = NULL;
+        sd_bus *bus = tb_bus_as(0);
+        Cli start, logs, wait, run;
+
+        start = cli_spawn("start", "--", cmd[0], cmd[1], cmd[2], cmd[3], NULL);
+        g_assert_cmpint(cli_reap(&start, "start", &id, NULL), ==, 0);
+        g_strstrip(id->str);
+        g_assert_cmpuint(strlen(id->str), ==, 36);
+        logs = cli_spawn("logs", "-f", id->str, NULL);
+        wait = cli_spawn("wait", id->str, NULL);
+        run = cli_spawn("run", "--", cmd[0], cmd[1], cmd[2], cmd[3], NULL);
+
+        for (unsigned i = 0; i < times; i++) {
+                uint64_t size = output_size(bus, id->str);
+
+                /* every reader is under way and the job still has a while to go */
+                wait_output(&bus, id->str, size + 1500);
+                for (int k = 0; k < 500 && fd_size(run.out_fd) == 0; k++)
+                        g_usleep(10000);
+                g_assert_cmpint(fd_size(logs.out_fd), >, 0);
+                g_assert_cmpint(fd_size(run.out_fd), >, 0);
+                g_assert_cmpuint(output_size(bus, id->str), <, expect->len);
+                {
+                        uint64_t t0 = g_get_monotonic_time(), back;
+                        off_t had;
+
+                        disrupt();
+                        had = fd_size(logs.out_fd);
+                        sd_bus_unref(bus);
+                        bus = wait_for_daemon();
+                        back = g_get_monotonic_time();
+                        /* the follower resumes soon after the daemon is back (its retries back off to 2 s) */
+                        for (int k = 0; k < 1000 && fd_size(logs.out_fd) == had; k++)
+                                g_usleep(10000);
+                        g_assert_cmpint(fd_size(logs.out_fd), >, had);
+                        g_test_message("daemon back after %.0f ms, follower resumed after %.0f ms",
+                                       (back - t0) / 1000.0, (g_get_monotonic_time() - t0) / 1000.0);
+                }
+        }
+
+        cli_reap_exact(&logs, "logs -f", expect);
+        cli_reap_exact(&run, "run", expect);
+        g_assert_cmpint(cli_reap(&wait, "wait", &out, &err), ==, 0);
+        g_assert_nonnull(strstr(out->str, "success"));
+        g_assert_cmpstr(err->str, ==, "");
+        sd_bus_unref(bus);
+}
+
+static void test_cli_follow_kill(void) {
+        follow_across(kill_daemon, 2);
+}
+
+static void test_cli_follow_restart(void) {
+        follow_across(restart_daemon, 1);
+}
+
+/* The same through teleworker-gateway: its output stream ends when the daemon goes away (and its calls fail
+ * with 503 until it is back); telerun --addr asks again from where it was. */
+static void test_cli_remote_follow(void) {
+        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
+        g_autofree char *addr = g_strdup_printf("127.0.0.1:%d", GW_PORT);
+        g_autofree char *crt = NULL, *key = NULL, *ca = NULL;
+        TbGateway gw = {};
+
+        if (!build_dir) {
+                g_test_skip("TELEWORKER_TEST_BUILD_DIR not set");
+                return;
+        }
+        (void) test_certs_dir();
+        crt = test_cert_path("alice.crt");
+        key = test_cert_path("alice.key");
+        ca = test_cert_path("ca.crt");
+        tb_gateway_start(&gw, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
+        {
+                char *remote[] = { "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, NULL };
+
+                cli_remote = remote;
+                follow_across(kill_daemon, 1);
+                follow_across(restart_daemon, 1);
+                cli_remote = NULL;
+        }
+        tb_gateway_stop(&gw);
+        test_certs_cleanup();
+}
+
+/* A daemon that does not come back (its policy file does not parse, so every restart fails): the follower
+ * and wait give up after --reconnect-timeout and say so, non-zero. */
+static void test_cli_follow_gone(void) {
+        const char *path = g_getenv("TELEWORKER_TEST_CONFIG");
+        const char *cmd[] = { tb_gen_path(), "seq", "1000", "5", NULL };
+        g_autoptr(GString) out = NULL, err = NULL, id = NULL;
+        g_autofree char *orig = NULL;
+        sd_bus *bus = tb_bus_as(0);
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        Cli start, logs, wait;
+        TbJob j;
+
+        if (!path || !g_file_get_contents(path, &orig, NULL, NULL)) {
+                g_test_skip("TELEWORKER_TEST_CONFIG not set");
+                sd_bus_unref(bus);
+                return;
+        }
+        start = cli_spawn("start", "--", cmd[0], cmd[1], cmd[2], cmd[3], NULL);
+        g_assert_cmpint(cli_reap(&start, "start", &id, NULL), ==, 0);
+        g_strstrip(id->str);
+        logs = cli_spawn("--reconnect-timeout=2", "logs", "-f", id->str, NULL);
+        wait = cli_spawn("--reconnect-timeout=2", "wait", id->str, NULL);
+        wait_output(&bus, id->str, 100);
+        g_usleep(200000);
+
+        g_assert_true(g_file_set_contents(path, "{ broken", -1, NULL));
+        kill_daemon();
+        g_assert_cmpint(cli_reap(&logs, "logs -f", &out, &err), ==, 5);
+        g_assert_cmpuint(out->len, >, 0);
+        g_assert_nonnull(strstr(err->str, "did not come back within 2 s"));
+        g_assert_nonnull(strstr(err->str, "incomplete"));
+        g_string_free(g_steal_pointer(&out), true);
+        g_string_free(g_steal_pointer(&err), true);
+        g_assert_cmpint(cli_reap(&wait, "wait", &out, &err), ==, 5);
+        g_assert_nonnull(strstr(err->str, "did not come back within 2 s"));
+
+        g_assert_true(g_file_set_contents(path, orig, -1, NULL));
+        sd_bus_unref(bus);
+        bus = wait_for_daemon();
+        g_assert_cmpint(tb_wait(bus, id->str, &j, &e), ==, 0);
+        g_assert_cmpstr(j.state, ==, "success");
+        tb_job_clear(&j);
+        sd_bus_unref(bus);
+}
+
 int main(int argc, char **argv) {
         sd_bus *bus;
 
@@ -327,5 +587,9 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/started-just-before", test_started_just_before_restart);
         g_test_add_func("/restart/stale-state", test_stale_state);
         g_test_add_func("/restart/retention", test_retention);
+        g_test_add_func("/restart/cli-follow-kill", test_cli_follow_kill);
+        g_test_add_func("/restart/cli-follow-restart", test_cli_follow_restart);
+        g_test_add_func("/restart/cli-follow-gone", test_cli_follow_gone);
+        g_test_add_func("/restart/cli-remote-follow", test_cli_remote_follow);
         return g_test_run();
 }

@@ -141,7 +141,7 @@ eq "gateway runs as teleworker-gw" "$(id -u teleworker-gw)" \
 if [ -n "$hid" ]; then
         job=$(curl_tls alice "https://localhost:8443/v1/jobs/$hid?wait=true" 2>&1)
         eq "GET /v1/jobs/ID?wait=true: success" success "$(json_field state <<< "$job")"
-        eq "remote job ran as teleworker-job" teleworker-job "$(json_field user <<< "$job")"
+        eq "remote job ran as alice's own dynamic user" tw-alice "$(json_field user <<< "$job")"
         eq "remote job belongs to alice" alice "$(json_field owner <<< "$job")"
         eq "GET /v1/jobs/ID/output" hi "$(curl_tls alice "https://localhost:8443/v1/jobs/$hid/output" 2>&1)"
         code=$(curl -sS -o /dev/null -w '%{http_code}' --cert "$CA/ops.crt" --key "$CA/ops.key" \

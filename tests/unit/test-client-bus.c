@@ -124,6 +124,35 @@ static int method_wait(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                                           "Reason", "s", "exited", "ExitCode", "i", 3, "ExitSignal", "i", 0);
 }
 
+/* List (every worker) and ListPage (a worker with StartWithOutput): the same two jobs, one per page. */
+static int append_list_job(sd_bus_message *reply, const char *id) {
+        return sd_bus_message_append(reply, "a{sv}", 2, "Id", "s", id, "State", "s", "running");
+}
+
+static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        bool page = sd_bus_message_is_method_call(m, NULL, "ListPage") > 0;
+        const char *cursor = "";
+        uint32_t max;
+        int r;
+
+        worker_log(userdata, page ? "ListPage" : "List");
+        if (page && (r = sd_bus_message_read(m, "su", &cursor, &max)) < 0)
+                return r;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "a{sv}");
+        if (r >= 0 && (!page || !*cursor))
+                r = append_list_job(reply, JOB_ID);
+        if (r >= 0 && (!page || *cursor))
+                r = append_list_job(reply, "22222222-3333-4444-8555-666666666666");
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0 && page)
+                r = sd_bus_message_append(reply, "s", *cursor ? "" : "00000000000000ab-1");
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
 static const sd_bus_vtable dbus_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("Hello", "", "s", method_hello, 0),
@@ -136,12 +165,14 @@ static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_METHOD("Start", START_ARGS, "so", method_start, 0),
         SD_BUS_METHOD("OpenOutput", "stb", "h", method_open_output, 0),
         SD_BUS_METHOD("Wait", "s", "a{sv}", method_wait, 0),
+        SD_BUS_METHOD("List", "", "aa{sv}", method_list, 0),
         SD_BUS_VTABLE_END,
 };
 
 static const sd_bus_vtable worker_new_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("StartWithOutput", START_ARGS, "soh", method_start, 0),
+        SD_BUS_METHOD("ListPage", "su", "aa{sv}s", method_list, 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -296,8 +327,36 @@ static void test_plain_start(void) {
         g_assert_cmpstr(calls, ==, "Start\n");
 }
 
+/* telerun list: page by page (ListPage until the cursor is ""); one List from a worker without ListPage. */
+static void list_jobs(bool new_worker, const char *expect_calls) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(json_object_putp) json_object *jobs = NULL;
+        g_autofree char *calls = NULL;
+        Client *c = NULL;
+        Fixture f = {};
+
+        fixture_start(&f, new_worker);
+        g_assert_cmpint(client_bus_new(&c, &e), ==, 0);
+        g_assert_cmpint(c->ops->list(c, &jobs, &e), ==, 0);
+        g_assert_cmpuint(json_object_array_length(jobs), ==, 2);
+        g_assert_cmpstr(job_json_string(json_object_array_get_idx(jobs, 0), "id"), ==, JOB_ID);
+        client_free(c);
+        calls = fixture_finish(&f);
+        g_assert_cmpstr(calls, ==, expect_calls);
+}
+
+static void test_list_pages(void) {
+        list_jobs(true, "ListPage\nListPage\n");
+}
+
+static void test_list_fallback(void) {
+        list_jobs(false, "List\n");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/client-bus/list-pages", test_list_pages);
+        g_test_add_func("/client-bus/list-fallback", test_list_fallback);
         signal(SIGPIPE, SIG_IGN);
 
         g_test_add_func("/client-bus/start-with-output", test_start_with_output);

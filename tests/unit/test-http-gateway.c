@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "peer-table.h"
 #include "test-http-harness.h"
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -75,12 +76,28 @@ static void test_api(void) {
         g_assert_true(r.keep_alive);
         o = parse_body(&r);
         g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
-        g_assert_cmpuint(json_object_array_length(jobs), ==, 2);
+        g_assert_cmpuint(json_object_array_length(jobs), ==, 1);
         g_assert_cmpstr(json_str(json_object_array_get_idx(jobs, 0), "id"), ==, MOCK_JOB_ID);
+        g_assert_cmpstr(json_str(o, "next"), ==, MOCK_CURSOR);
         json_object_put(o);
         test_response_done(&r);
         test_server_record(&s, &rec);
-        g_assert_cmpstr(rec.method, ==, "ListAs");
+        g_assert_cmpstr(rec.method, ==, "ListPageAs");
+        mock_record_done(&rec);
+
+        /* the next (last) page: "next" is null */
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs?cursor=" MOCK_CURSOR), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        o = parse_body(&r);
+        g_assert_true(json_object_object_get_ex(o, "jobs", &jobs));
+        g_assert_cmpuint(json_object_array_length(jobs), ==, 1);
+        g_assert_cmpstr(json_str(json_object_array_get_idx(jobs, 0), "id"), ==, MOCK_BIG_ID);
+        g_assert_true(json_object_object_get_ex(o, "next", &jobs));
+        g_assert_null(jobs);
+        json_object_put(o);
+        test_response_done(&r);
+        test_server_record(&s, &rec);
+        g_assert_cmpstr(rec.method, ==, "ListPageAs");
         g_assert_cmpstr(rec.principal, ==, "alice");
         g_assert_false(rec.admin);
         mock_record_done(&rec);
@@ -445,31 +462,231 @@ static void test_limits(void) {
         test_response_done(&r);
         test_client_close(&c);
 
-        /* Connection cap: two open connections, the third is closed at once. */
+        /* Connection cap: two open connections; a third makes room by closing the one idle longest. */
         while (test_server_connections(&s) > 0)
                 g_usleep(10 * 1000);
         connect_alice(&s, &c);
         connect_alice(&s, &c2);
-        {
-                g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
-
-                g_assert_cmpint(test_client_connect(&c3, s.port, crt, key, 0), <, 0);
-                test_client_close(&c3);
-        }
-        /* The first two still work; once one goes, a new one is accepted. */
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        test_response_done(&r);
+        g_usleep(10 * 1000);
+        g_assert_cmpint(test_client_request(&c2, GET("/v1/jobs"), &r), ==, 0);   /* c is idle longer */
+        test_response_done(&r);
+        connect_alice(&s, &c3);
+        g_assert_true(test_socket_closed_within(c.fd, 2000));
+        test_client_close(&c);
         g_assert_cmpint(test_client_request(&c2, GET("/v1/jobs"), &r), ==, 0);
         g_assert_cmpuint(r.status, ==, 200);
         test_response_done(&r);
-        test_client_close(&c);
-        while (test_server_connections(&s) > 1)
-                g_usleep(10 * 1000);
-        connect_alice(&s, &c3);
         g_assert_cmpint(test_client_request(&c3, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+
+        /* A connection with a request under way is not idle: with both busy, a new one is refused. */
+        g_assert_cmpint(test_client_write(&c2, "GET /v1/jobs HTTP/1.1\r\n", 23), ==, 0);
+        g_assert_cmpint(test_client_write(&c3, "GET /v1/jobs HTTP/1.1\r\n", 23), ==, 0);
+        g_usleep(100 * 1000);
+        {
+                g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+
+                g_assert_cmpint(test_client_connect(&c, s.port, crt, key, 0), <, 0);
+                test_client_close(&c);
+        }
+        g_assert_cmpint(test_client_request(&c2, "\r\n", &r), ==, 0);
         g_assert_cmpuint(r.status, ==, 200);
         test_response_done(&r);
         test_client_close(&c2);
         test_client_close(&c3);
         test_server_stop(&s);
+}
+
+/* Per source address, per principal, and the short handshake deadline under pressure. */
+static void test_limits_per_peer(void) {
+        g_autofree char *bcrt = test_cert_path("bob.crt"), *bkey = test_cert_path("bob.key");
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient a1, a2, a3, b;
+        TestResponse r;
+        int raw[3];
+        gint64 t0;
+
+        gateway_config_init(&cfg);
+        cfg.max_handshakes_per_address = 2;
+        cfg.max_per_principal = 2;
+        cfg.max_connections = 8;
+        cfg.handshake_timeout_busy_usec = 300 * 1000;
+        test_server_start(&s, &cfg);
+        sa.sin_port = htons(s.port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+        /* Three connections that never start TLS from one address: the third pushes out the first. */
+        for (unsigned i = 0; i < 3; i++) {
+                raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                g_assert_cmpint(connect(raw[i], (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+                g_usleep(50 * 1000);
+        }
+        g_assert_true(test_socket_closed_within(raw[0], 2000));
+        g_assert_cmpuint(test_server_connections(&s), ==, 2);
+        /* And a real client from that address gets in, at the cost of the oldest of them. */
+        connect_alice(&s, &a1);
+        g_assert_true(test_socket_closed_within(raw[1], 2000));
+        g_assert_cmpint(test_client_request(&a1, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        close(raw[0]);
+        close(raw[1]);
+        close(raw[2]);
+
+        /* Per principal: alice's third connection, with her two others fresh (their first request may be on its
+         * way), is answered 429 and closed; bob is served. */
+        test_client_close(&a1);
+        while (test_server_connections(&s) > 0)
+                g_usleep(10 * 1000);
+        connect_alice(&s, &a1);
+        connect_alice(&s, &a2);
+        connect_alice(&s, &a3);
+        g_assert_cmpint(test_client_request(&a3, GET("/v1/jobs"), &r), ==, 0);
+        expect_error(&r, 429, "too-many-connections");
+        g_assert_false(r.keep_alive);
+        test_response_done(&r);
+        test_client_close(&a3);
+        g_assert_cmpint(test_client_connect(&b, s.port, bcrt, bkey, 0), ==, 1);
+        g_assert_cmpint(test_client_request(&b, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        test_client_close(&b);
+        /* Once a1 is idle past the grace (handshake_timeout_busy_usec), it makes room for alice's next. */
+        g_usleep(400 * 1000);
+        connect_alice(&s, &a3);
+        g_assert_cmpint(test_client_request(&a3, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        g_assert_true(test_socket_closed_within(a1.fd, 2000));
+        test_client_close(&a1);
+        test_client_close(&a2);
+        test_client_close(&a3);
+
+        /* Over half of max_connections in use: an unfinished handshake has handshake_timeout_busy_usec. */
+        while (test_server_connections(&s) > 0)
+                g_usleep(10 * 1000);
+        for (unsigned i = 0; i < 3; i++) {
+                struct sockaddr_in src = { .sin_family = AF_INET };
+
+                /* from three addresses: under the per-address limit */
+                src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 10 + i);
+                raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                g_assert_cmpint(bind(raw[i], (struct sockaddr *) &src, sizeof(src)), ==, 0);
+                g_assert_cmpint(connect(raw[i], (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+        }
+        connect_alice(&s, &a1);
+        connect_alice(&s, &a2);   /* 5 of 8: busy */
+        t0 = g_get_monotonic_time();
+        for (unsigned i = 0; i < 3; i++)
+                g_assert_true(test_socket_closed_within(raw[i], 5000));
+        g_test_message("unfinished handshakes closed after %.3f s under pressure",
+                       (double) (g_get_monotonic_time() - t0) / G_USEC_PER_SEC);
+        g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * G_USEC_PER_SEC);   /* the normal deadline: 10 s */
+        for (unsigned i = 0; i < 3; i++)
+                close(raw[i]);
+        test_client_close(&a1);
+        test_client_close(&a2);
+        test_server_stop(&s);
+}
+
+/* Limits of one: the address's last connection gives way to the next (its counters are freed and made anew). */
+static void test_limits_of_one(void) {
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        GatewayConfig cfg;
+        TestServer s = {};
+        TestClient c;
+        TestResponse r;
+        int raw[2];
+
+        gateway_config_init(&cfg);
+        cfg.max_handshakes_per_address = 1;
+        cfg.max_per_address = 1;
+        test_server_start(&s, &cfg);
+        sa.sin_port = htons(s.port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        for (unsigned i = 0; i < 2; i++) {
+                raw[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                g_assert_cmpint(connect(raw[i], (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+                g_usleep(50 * 1000);
+        }
+        g_assert_true(test_socket_closed_within(raw[0], 2000));
+        connect_alice(&s, &c);
+        g_assert_true(test_socket_closed_within(raw[1], 2000));
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs"), &r), ==, 0);
+        g_assert_cmpuint(r.status, ==, 200);
+        test_response_done(&r);
+        g_assert_cmpuint(test_server_connections(&s), ==, 1);
+        test_client_close(&c);
+        close(raw[0]);
+        close(raw[1]);
+        test_server_stop(&s);
+}
+
+static void test_peer_table(void) {
+        struct sockaddr_storage a = {}, b = {};
+        struct sockaddr_in *in = (struct sockaddr_in *) &a;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &b;
+        PeerKey ka, kb;
+        PeerTable t;
+        PeerEntry *e, *f;
+
+        /* An IPv4 address and the same one IPv4-mapped in IPv6: one key. */
+        in->sin_family = AF_INET;
+        g_assert_cmpint(inet_pton(AF_INET, "192.0.2.7", &in->sin_addr), ==, 1);
+        in6->sin6_family = AF_INET6;
+        g_assert_cmpint(inet_pton(AF_INET6, "::ffff:192.0.2.7", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&a, &ka);
+        peer_key_from_sockaddr(&b, &kb);
+        g_assert_cmpmem(ka.data, ka.size, kb.data, kb.size);
+        /* Two hosts of one IPv6 /64: one key; another /64: another. */
+        g_assert_cmpint(inet_pton(AF_INET6, "2001:db8:1:2::1", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&b, &ka);
+        g_assert_cmpint(inet_pton(AF_INET6, "2001:db8:1:2:ffff:1:2:3", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&b, &kb);
+        g_assert_cmpmem(ka.data, ka.size, kb.data, kb.size);
+        g_assert_cmpint(inet_pton(AF_INET6, "2001:db8:1:3::1", &in6->sin6_addr), ==, 1);
+        peer_key_from_sockaddr(&b, &kb);
+        g_assert_false(ka.size == kb.size && memcmp(ka.data, kb.data, ka.size) == 0);
+        /* A principal never equals an address. */
+        peer_key_from_principal("alice", &kb);
+        g_assert_false(ka.size == kb.size && memcmp(ka.data, kb.data, ka.size) == 0);
+
+        /* Entries live while referenced; many of them grow the table. */
+        g_assert_cmpint(peer_table_init(&t), ==, 0);
+        e = peer_table_ref(&t, &kb);
+        f = peer_table_ref(&t, &kb);
+        g_assert_true(e == f);
+        g_assert_cmpuint(e->n_refs, ==, 2);
+        for (unsigned i = 0; i < 5000; i++) {
+                char name[32];
+                PeerKey k;
+
+                (void) snprintf(name, sizeof(name), "user%u", i);
+                peer_key_from_principal(name, &k);
+                g_assert_nonnull(peer_table_ref(&t, &k));
+        }
+        g_assert_cmpuint(t.n_entries, ==, 5001);
+        g_assert_cmpuint(t.n_buckets, >=, 5001);
+        for (unsigned i = 0; i < 5000; i++) {
+                char name[32];
+                PeerKey k;
+
+                (void) snprintf(name, sizeof(name), "user%u", i);
+                peer_key_from_principal(name, &k);
+                peer_table_unref(&t, peer_table_get(&t, &k));
+        }
+        g_assert_cmpuint(t.n_entries, ==, 1);
+        peer_table_unref(&t, e);
+        g_assert_true(peer_table_get(&t, &kb) == f);
+        peer_table_unref(&t, f);
+        g_assert_null(peer_table_get(&t, &kb));
+        g_assert_cmpuint(t.n_entries, ==, 0);
+        peer_table_done(&t);
 }
 
 static void test_max_requests(void) {
@@ -744,6 +961,9 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/gateway/keep-alive", test_keep_alive);
         g_test_add_func("/gateway/slow-reader", test_slow_reader);
         g_test_add_func("/gateway/limits", test_limits);
+        g_test_add_func("/gateway/limits-per-peer", test_limits_per_peer);
+        g_test_add_func("/gateway/limits-of-one", test_limits_of_one);
+        g_test_add_func("/gateway/peer-table", test_peer_table);
         g_test_add_func("/gateway/max-requests", test_max_requests);
         g_test_add_func("/gateway/timeouts", test_timeouts);
         g_test_add_func("/gateway/daemon-down", test_daemon_down);

@@ -6,9 +6,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -49,6 +51,39 @@ const char *test_certs_dir(void) {
 
 char *test_cert_path(const char *name) {
         return g_build_filename(test_certs_dir(), name, NULL);
+}
+
+int test_certs_tool(char **ret_err, ...) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autoptr(GError) error = NULL;
+        const char *a;
+        va_list ap;
+        int status = 0;
+
+        g_ptr_array_add(argv, (char *) TEST_CERTS_SCRIPT);
+        g_ptr_array_add(argv, (char *) test_certs_dir());
+        va_start(ap, ret_err);
+        while ((a = va_arg(ap, const char *)))
+                g_ptr_array_add(argv, (char *) a);
+        va_end(ap);
+        g_ptr_array_add(argv, NULL);
+        g_spawn_sync(NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, ret_err, &status, &error);
+        g_assert_no_error(error);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void test_certs_keep_copy(const char *name) {
+        static const char *const ext[] = { "crt", "key" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
+                g_autofree char *from = g_strdup_printf("%s/%s.%s", test_certs_dir(), name, ext[i]);
+                g_autofree char *to = g_strdup_printf("%s/%s-kept.%s", test_certs_dir(), name, ext[i]);
+                g_autofree char *data = NULL;
+                gsize size;
+
+                g_assert_true(g_file_get_contents(from, &data, &size, NULL));
+                g_assert_true(g_file_set_contents(to, data, (gssize) size, NULL));
+        }
 }
 
 void test_certs_cleanup(void) {
@@ -180,28 +215,36 @@ static int mock_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* ListPageAs: one job per page, so the gateway's and telerun's paging is exercised: "" -> the first job and
+ * the cursor MOCK_CURSOR, MOCK_CURSOR -> the second job and "" (the end). */
 static int mock_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         TestServer *s = userdata;
-        const char *principal;
+        const char *principal, *cursor;
+        uint32_t max;
         int admin, r;
+        bool second;
 
-        r = sd_bus_message_read(m, "sb", &principal, &admin);
+        r = sd_bus_message_read(m, "sbsu", &principal, &admin, &cursor, &max);
         if (r < 0)
                 return r;
         mock_record(s, m, principal, admin);
+        second = streq(cursor, MOCK_CURSOR);
+        if (!second && *cursor)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Malformed cursor.");
         r = sd_bus_message_new_method_return(m, &reply);
         if (r < 0)
                 return r;
         r = sd_bus_message_open_container(reply, 'a', "a{sv}");
         if (r < 0)
                 return r;
-        for (unsigned i = 0; i < 2; i++) {
-                r = mock_append_props(reply, i == 0 ? MOCK_JOB_ID : MOCK_BIG_ID, principal, "running");
-                if (r < 0)
-                        return r;
-        }
+        r = mock_append_props(reply, second ? MOCK_BIG_ID : MOCK_JOB_ID, principal, "running");
+        if (r < 0)
+                return r;
         r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "s", second ? "" : MOCK_CURSOR);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
@@ -322,7 +365,7 @@ static const sd_bus_vtable mock_vtable[] = {
         SD_BUS_METHOD("StopAs", "sbs", "", mock_stop, 0),
         SD_BUS_METHOD("GetJobAs", "sbs", "a{sv}", mock_get, 0),
         SD_BUS_METHOD("WaitAs", "sbs", "a{sv}", mock_get, 0),
-        SD_BUS_METHOD("ListAs", "sb", "aa{sv}", mock_list, 0),
+        SD_BUS_METHOD("ListPageAs", "sbsu", "aa{sv}s", mock_list, 0),
         SD_BUS_METHOD("OpenOutputAs", "sbstb", "h", mock_open_output, 0),
         SD_BUS_VTABLE_END,
 };

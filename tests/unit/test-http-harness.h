@@ -15,6 +15,7 @@
 /* Ids the mock knows. */
 #define MOCK_JOB_ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
 #define MOCK_DENIED_ID "11111111-2222-4333-8444-555555555555"
+#define MOCK_CURSOR "00000000000000ab-1"                     /* ListPageAs: the page after MOCK_JOB_ID */
 #define MOCK_BIG_ID "22222222-3333-4444-8555-666666666666"   /* output: MOCK_BIG_SIZE bytes */
 #define MOCK_BIG_SIZE (8U * 1024U * 1024U)
 #define MOCK_SMALL_SIZE (200U * 1024U)                        /* output of MOCK_JOB_ID */
@@ -54,6 +55,11 @@ const char *test_certs_dir(void);
 void test_certs_cleanup(void);
 /* Path of a file in that directory, e.g. "alice.crt" or "test/expired.crt"; g_free() it. */
 char *test_cert_path(const char *name);
+/* certs/teleworker-certs.sh on test_certs_dir() with more arguments (NULL-terminated); its exit status.
+ * ret_err (may be NULL): its stderr (g_free()); otherwise stderr is inherited. */
+int test_certs_tool(char **ret_err, ...) G_GNUC_NULL_TERMINATED;
+/* A copy of NAME.crt/NAME.key as NAME-kept.* in test_certs_dir() (--revoke moves the originals away). */
+void test_certs_keep_copy(const char *name);
 
 void test_server_start(TestServer *s, const GatewayConfig *config);
 void test_server_stop(TestServer *s);

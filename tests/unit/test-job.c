@@ -93,10 +93,37 @@ static void test_classify(void) {
         g_assert_cmpint(e.reason, ==, JOB_REASON_TIMEOUT);
 }
 
+static void test_limit_parse(void) {
+        uint64_t v;
+
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_MEMORY, "1K", &v), ==, 0);
+        g_assert_cmpuint(v, ==, 1024);
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_IO_READ, "10M", &v), ==, 0);
+        g_assert_cmpuint(v, ==, 10ULL << 20);
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_MEMORY, "2G", &v), ==, 0);
+        g_assert_cmpuint(v, ==, 2ULL << 30);
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_CPU, "150%", &v), ==, 0);
+        g_assert_cmpuint(v, ==, 1500000);
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_TASKS, "4096", &v), ==, 0);
+        g_assert_cmpuint(v, ==, 4096);
+        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++) {
+                g_assert_cmpint(job_limit_parse(f, "infinity", &v), ==, 0);
+                g_assert_cmpuint(v, ==, JOB_LIMIT_INFINITY);
+                g_assert_cmpint(job_limit_parse(f, "0", &v), ==, -ERANGE);
+                g_assert_cmpint(job_limit_parse(f, "", &v), <, 0);
+                g_assert_cmpint(job_limit_parse(f, "Infinity ", &v), ==, -EINVAL);
+                g_assert_cmpint(job_limit_parse(f, NULL, &v), ==, -EINVAL);
+        }
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_TASKS, "1M", &v), ==, -EINVAL);
+        g_assert_cmpint(job_limit_parse(JOB_LIMIT_MEMORY, "99999999999999T", &v), ==, -ERANGE);
+        g_assert_cmpint(job_limit_parse(_JOB_LIMIT_MAX, "1", &v), ==, -EINVAL);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/job/tables", test_tables);
         g_test_add_func("/job/limits", test_limits);
+        g_test_add_func("/job/limit-parse", test_limit_parse);
         g_test_add_func("/job/classify", test_classify);
         return g_test_run();
 }

@@ -22,6 +22,7 @@
 #undef MAX
 #include "client.h"
 #include "copy.h"
+#include "follow.h"
 #include "format.h"
 #include "macro.h"
 #include "telerun.h"
@@ -171,6 +172,163 @@ static void test_parse_errors(void) {
         g_assert_cmpint(parse("--json=ugly", "list", NULL), ==, -EINVAL);
         /* Remote credentials without an address. */
         g_assert_cmpint(parse("--cert", "c.pem", "list", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("--reconnect-timeout", "x", "wait", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("--reconnect-timeout", "-1", "wait", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("--reconnect-timeout", "", "wait", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("--reconnect-timeout", "100000", "wait", ID1, NULL), ==, -EINVAL);
+}
+
+static void test_parse_reconnect(void) {
+        g_assert_cmpint(parse("wait", ID1, NULL), ==, 1);
+        g_assert_cmpuint(arg_reconnect_timeout_usec, ==, 30000000);
+        g_assert_cmpint(parse("--reconnect-timeout=2.5", "logs", "-f", ID1, NULL), ==, 1);
+        g_assert_cmpuint(arg_reconnect_timeout_usec, ==, 2500000);
+        g_assert_cmpint(parse("run", "--reconnect-timeout", "0", "--", "ls", NULL), ==, 1);
+        g_assert_cmpuint(arg_reconnect_timeout_usec, ==, 0);
+        g_assert_cmpint(parse("run", "--io-write", "100M", "--memory", "infinity", "--", "ls", NULL), ==, 1);
+        g_assert_cmpuint(arg_io_write_max, ==, 104857600);
+        g_assert_cmpuint(arg_memory_max, ==, UINT64_MAX);
+        telerun_args_reset();
+}
+
+/* ---- follow_output() against a scripted transport: streams that end early (the worker went away), a worker
+ * that is unreachable for a while, one that never comes back ---- */
+
+typedef struct FakeWorker {
+        Client client;
+        const char *data;        /* the job's whole output */
+        size_t size;
+        unsigned n_opens;
+        uint64_t opened_at[8];
+        size_t cut[8];           /* stream i ends after this many bytes (then the "worker" leaves) */
+        unsigned unreachable;    /* calls to fail with CLIENT_ERROR_UNREACHABLE before answering */
+        unsigned leave_after;    /* > 0: after this many opens every call fails (the worker never comes back) */
+} FakeWorker;
+
+static int fake_unreachable(FakeWorker *w, ClientError *e) {
+        if ((w->leave_after > 0 && w->n_opens >= w->leave_after) || w->unreachable > 0) {
+                if (w->unreachable > 0)
+                        w->unreachable--;
+                return client_error_set(e, -ECONNREFUSED, CLIENT_ERROR_UNREACHABLE, "no worker");
+        }
+        return 0;
+}
+
+static int fake_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd, ClientError *e) {
+        FakeWorker *w = c->userdata;
+        size_t n;
+        int p[2], r;
+
+        r = fake_unreachable(w, e);
+        if (r < 0)
+                return r;
+        g_assert_true(follow);
+        g_assert_cmpuint(offset, <=, w->size);
+        /* past the script: empty streams */
+        n = w->n_opens < G_N_ELEMENTS(w->cut) ? MIN(w->cut[w->n_opens], w->size - (size_t) offset) : 0;
+        if (w->n_opens < G_N_ELEMENTS(w->opened_at))
+                w->opened_at[w->n_opens] = offset;
+        w->n_opens++;
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        g_assert_cmpint(write(p[1], w->data + offset, n), ==, (ssize_t) n);
+        close(p[1]);
+        *ret_fd = p[0];
+        return 0;
+}
+
+static int fake_output_complete(Client *c, const char *id, uint64_t offset, ClientError *e) {
+        FakeWorker *w = c->userdata;
+        int r = fake_unreachable(w, e);
+
+        return r < 0 ? r : offset == w->size;
+}
+
+static const ClientOps fake_ops = {
+        .name = "fake",
+        .open_output = fake_open_output,
+        .output_complete = fake_output_complete,
+};
+
+/* follow_output() with stdout on a file: its return value, and what it wrote in *ret. */
+static int follow_to_file(FakeWorker *w, uint64_t timeout_usec, GString **ret, ClientError *e) {
+        char path[] = "/tmp/test-telerun-follow-XXXXXX";
+        int fd = mkstemp(path), saved, r, in = -EBADF;
+        uint64_t offset = 0;
+        char buf[4096];
+        ssize_t n;
+        FollowRetry t = follow_retry_init(timeout_usec, -EBADF);
+
+        g_assert_cmpint(fd, >=, 0);
+        unlink(path);
+        client_init(&w->client, &fake_ops, w);
+        fflush(stdout);
+        saved = dup(STDOUT_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        r = follow_output(&w->client, ID1, &in, &offset, &t, e);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+        safe_close(in);
+        *ret = g_string_new(NULL);
+        lseek(fd, 0, SEEK_SET);
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                g_string_append_len(*ret, buf, n);
+        close(fd);
+        g_assert_cmpuint((*ret)->len, ==, offset);
+        return r;
+}
+
+static void test_follow_resume(void) {
+        static const char text[] = "one\ntwo\nthree\nfour\nfive\n";
+        _cleanup_(client_error_done) ClientError e = {};
+        FakeWorker w = { .data = text, .size = sizeof(text) - 1, .cut = { 5, 3, 0, 100 }, .unreachable = 2 };
+        g_autoptr(GString) out = NULL;
+
+        /* Cut after 5, then after 3 more, then an empty stream, two unreachable calls, then the rest. */
+        g_assert_cmpint(follow_to_file(&w, 5 * 1000000, &out, &e), ==, 0);
+        g_assert_cmpstr(out->str, ==, text);
+        g_assert_cmpuint(w.n_opens, ==, 4);
+        g_assert_cmpuint(w.opened_at[0], ==, 0);
+        g_assert_cmpuint(w.opened_at[1], ==, 5);
+        g_assert_cmpuint(w.opened_at[2], ==, 8);
+        g_assert_cmpuint(w.opened_at[3], ==, 8);
+}
+
+static void test_follow_gives_up(void) {
+        static const char text[] = "0123456789";
+        _cleanup_(client_error_done) ClientError e = {};
+        g_autoptr(GString) out = NULL;
+        FakeWorker w = { .data = text, .size = 10, .cut = { 4 }, .leave_after = 1 };
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+
+        /* The first stream brings 4 bytes, then the worker is gone for good: give up after 0.3 s, and say how
+         * far the output got. */
+        g_assert_cmpint(follow_to_file(&w, 300000, &out, &e), ==, -ECONNREFUSED);
+        g_assert_cmpuint(now_usec(CLOCK_MONOTONIC) - start, >=, 300000);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_UNREACHABLE);
+        g_test_message("%s", e.message);
+        g_assert_nonnull(strstr(e.message, "did not come back within 0.3 s: no worker"));
+        g_assert_nonnull(strstr(e.message, "(4 bytes written)"));
+        g_assert_cmpstr(out->str, ==, "0123");
+
+        /* A worker that answers but whose streams end early, empty, and never complete: the same, not a busy
+         * loop (a few opens, not thousands). */
+        client_error_done(&e);
+        g_string_free(g_steal_pointer(&out), true);
+        w = (FakeWorker) { .data = text, .size = 10, .cut = { 4 } };
+        g_assert_cmpint(follow_to_file(&w, 300000, &out, &e), <, 0);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_UNREACHABLE);
+        g_assert_nonnull(strstr(e.message, "ended before the output was complete"));
+        g_assert_cmpuint(w.n_opens, <=, 6);
+        g_assert_cmpstr(out->str, ==, "0123");
+
+        /* --reconnect-timeout=0: no retry at all */
+        client_error_done(&e);
+        g_string_free(g_steal_pointer(&out), true);
+        w = (FakeWorker) { .data = text, .size = 10, .cut = { 4 }, .leave_after = 1 };
+        g_assert_cmpint(follow_to_file(&w, 0, &out, &e), <, 0);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_UNREACHABLE);
+        g_assert_cmpuint(w.n_opens, ==, 1);
+        g_assert_cmpstr(out->str, ==, "0123");
 }
 
 static void test_parse_remote(void) {
@@ -371,7 +529,7 @@ static void test_status_block(void) {
                 "   Runtime: 1.500s\n"
                 "      Unit: teleworker-" ID1 ".scope\n"
                 "    Output: 5000 bytes (4.9K), 7 bytes dropped past the cap\n"
-                "    Limits: CPU 150%, memory 256.0M, IO read 10.0M/s, IO write unlimited, tasks 64\n"
+                "    Limits: CPU 150%, memory 256M, IO read 10M/s, IO write unlimited, tasks 64\n"
                 "     Usage: memory 1.2K (peak unavailable), CPU 42.0ms, IO read 0B, IO write unavailable\n");
 
         g_assert_nonnull(strstr(b, "     State: running\n"));
@@ -606,6 +764,9 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/telerun/parse/done", test_parse_done);
         g_test_add_func("/telerun/parse/errors", test_parse_errors);
         g_test_add_func("/telerun/parse/remote", test_parse_remote);
+        g_test_add_func("/telerun/parse/reconnect", test_parse_reconnect);
+        g_test_add_func("/telerun/follow/resume", test_follow_resume);
+        g_test_add_func("/telerun/follow/gives-up", test_follow_gives_up);
         g_test_add_func("/telerun/exit-codes", test_exit_codes);
         g_test_add_func("/telerun/client-error", test_client_error);
         g_test_add_func("/telerun/remote-incomplete", test_remote_incomplete);

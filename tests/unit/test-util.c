@@ -110,7 +110,11 @@ static void test_format(void) {
         char buf[32];
 
         g_assert_cmpstr(format_size(buf, sizeof(buf), 512), ==, "512B");
-        g_assert_cmpstr(format_size(buf, sizeof(buf), 512ULL << 20), ==, "512.0M");
+        g_assert_cmpstr(format_size(buf, sizeof(buf), 512ULL << 20), ==, "512M");
+        g_assert_cmpstr(format_size(buf, sizeof(buf), 100ULL << 20), ==, "100M");
+        g_assert_cmpstr(format_size(buf, sizeof(buf), 10000000), ==, "9.5M");
+        g_assert_cmpstr(format_size(buf, sizeof(buf), 1536), ==, "1.5K");
+        g_assert_cmpstr(format_size(buf, sizeof(buf), 1ULL << 60), ==, "1E");
         g_assert_cmpstr(format_timestamp(buf, sizeof(buf), 1795459192329550ULL), ==, "2026-11-23T18:39:52.329550Z");
 }
 

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/* test-bus-api - the daemon's readers of untrusted D-Bus arguments (src/bus/bus-api.c): argv/env arrays
+ * refused at the first string past a bound, Start options refused when a key repeats or RuntimeMaxUSec is
+ * out of range. */
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "bus-api.h"
+#include "errors.h"
+
+static sd_bus *test_bus(void) {
+        static sd_bus *bus;
+        int p[2];
+
+        if (bus)
+                return bus;
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), ==, 0);
+        g_assert_cmpint(sd_bus_new(&bus), >=, 0);
+        g_assert_cmpint(sd_bus_set_fd(bus, p[0], p[0]), >=, 0);
+        g_assert_cmpint(sd_bus_start(bus), >=, 0);
+        return bus;
+}
+
+static sd_bus_message *new_message(void) {
+        sd_bus_message *m = NULL;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(test_bus(), &m, "org.teleworker.worker1",
+                                                       "/org/teleworker/worker1", "org.teleworker.worker1.Manager",
+                                                       "Start"), >=, 0);
+        return m;
+}
+
+static void seal(sd_bus_message *m) {
+        g_assert_cmpint(sd_bus_message_seal(m, 1, 0), >=, 0);
+        g_assert_cmpint(sd_bus_message_rewind(m, true), >=, 0);
+}
+
+/* An "as" of n copies of s. */
+static sd_bus_message *strv_message(size_t n, const char *s) {
+        sd_bus_message *m = new_message();
+
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "s"), >=, 0);
+        for (size_t i = 0; i < n; i++)
+                g_assert_cmpint(sd_bus_message_append_basic(m, 's', s), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        seal(m);
+        return m;
+}
+
+static int read_strv(sd_bus_message *m, size_t max_n, size_t *total, char ***ret, sd_bus_error *e) {
+        return bus_read_strv_bounded(m, "arguments", max_n, total, ret, e);
+}
+
+static void test_strv_within_bounds(void) {
+        sd_bus_message *m = strv_message(3, "abc");
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        char **l = NULL;
+        size_t total = 10;
+
+        g_assert_cmpint(read_strv(m, 3, &total, &l, &e), ==, 0);
+        g_assert_cmpuint(g_strv_length(l), ==, 3);
+        g_assert_cmpstr(l[2], ==, "abc");
+        g_assert_cmpuint(total, ==, 10 + 3 * 4);
+        free(l);
+        sd_bus_message_unref(m);
+
+        m = strv_message(0, "");
+        g_assert_cmpint(read_strv(m, 3, &total, &l, &e), ==, 0);
+        g_assert_nonnull(l);
+        g_assert_null(l[0]);
+        free(l);
+        sd_bus_message_unref(m);
+}
+
+static void test_strv_too_many(void) {
+        sd_bus_message *m = strv_message(5, "x");
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        char **l = NULL;
+        size_t total = 0;
+
+        g_assert_cmpint(read_strv(m, 4, &total, &l, &e), <, 0);
+        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
+        g_assert_nonnull(strstr(e.message, "at most 4"));
+        g_assert_null(l);
+        /* refused at the 5th: the 4 before it were counted, nothing more */
+        g_assert_cmpuint(total, ==, 4 * 2);
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+}
+
+static void test_strv_long_argument(void) {
+        g_autofree char *big = g_malloc(JOB_ARG_BYTES_MAX + 1), *fits = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *m;
+        char **l = NULL;
+        size_t total = 0;
+
+        /* JOB_ARG_BYTES_MAX - 1 characters + NUL: the kernel's limit exactly, accepted */
+        memset(big, 'a', JOB_ARG_BYTES_MAX - 1);
+        big[JOB_ARG_BYTES_MAX - 1] = 0;
+        m = strv_message(1, big);
+        g_assert_cmpint(read_strv(m, 4, &total, &l, &e), ==, 0);
+        g_assert_cmpuint(total, ==, JOB_ARG_BYTES_MAX);
+        free(l);
+        sd_bus_message_unref(m);
+
+        /* one byte more: InvalidArgs, not a StartFailed from exec later */
+        memset(big, 'a', JOB_ARG_BYTES_MAX);
+        big[JOB_ARG_BYTES_MAX] = 0;
+        m = strv_message(1, big);
+        total = 0;
+        g_assert_cmpint(read_strv(m, 4, &total, &l, &e), <, 0);
+        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
+        g_assert_nonnull(strstr(e.message, "too long"));
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+}
+
+static void test_strv_total(void) {
+        g_autofree char *s = g_malloc(100 * 1024);
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *m;
+        char **l = NULL;
+        size_t total = 0;
+
+        memset(s, 'b', 100 * 1024 - 1);
+        s[100 * 1024 - 1] = 0;
+        /* 11 x 100 KiB > 1 MiB: refused at the 11th */
+        m = strv_message(11, s);
+        g_assert_cmpint(read_strv(m, 4096, &total, &l, &e), <, 0);
+        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
+        g_assert_nonnull(strstr(e.message, "too large"));
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+
+        /* the total is shared: env counts on top of argv */
+        m = strv_message(5, s);
+        total = JOB_REQUEST_BYTES_MAX - 4 * 100 * 1024;
+        g_assert_cmpint(read_strv(m, 4096, &total, &l, &e), <, 0);
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+}
+
+/* Not the element count of a huge array, but what the reader gets through before it refuses: a 300,000
+ * element "as" is refused after JOB_ARGV_MAX + 1 strings, in well under the time the old quadratic
+ * read took (seconds). */
+static void test_strv_huge_array_is_cheap(void) {
+        sd_bus_message *m = strv_message(300000, "x");
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        char **l = NULL;
+        size_t total = 0;
+        gint64 t0 = g_get_monotonic_time(), dt;
+
+        g_assert_cmpint(read_strv(m, JOB_ARGV_MAX, &total, &l, &e), <, 0);
+        dt = g_get_monotonic_time() - t0;
+        g_test_message("refused a 300000-string array in %" G_GINT64_FORMAT " us", dt);
+        g_assert_cmpuint(total, ==, (size_t) JOB_ARGV_MAX * 2);
+        g_assert_cmpint(dt, <, 100 * 1000);
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+}
+
+static sd_bus_message *options_message(const char *k1, uint64_t v1, const char *k2, uint64_t v2) {
+        sd_bus_message *m = new_message();
+
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}", k1, "t", v1), >=, 0);
+        if (k2)
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", k2, "t", v2), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        seal(m);
+        return m;
+}
+
+static int read_options(sd_bus_message *m, JobRequest *req, sd_bus_error *e) {
+        *req = (JobRequest) { .isolation = JOB_ISOLATION_UNSET };
+        return bus_read_start_options(m, req, e);
+}
+
+static void test_options_duplicate(void) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = options_message("MemoryMax", 100 << 20, "MemoryMax", 200 << 20);
+        JobRequest req;
+
+        g_assert_cmpint(read_options(m, &req, &e), <, 0);
+        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
+        g_assert_nonnull(strstr(e.message, "more than once"));
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+
+        m = options_message("MemoryMax", 100 << 20, "TasksMax", 20);
+        g_assert_cmpint(read_options(m, &req, &e), >=, 0);
+        g_assert_cmpuint(req.limits.memory_max, ==, 100 << 20);
+        sd_bus_message_unref(m);
+}
+
+static void test_options_runtime(void) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *m;
+        JobRequest req;
+
+        m = options_message("RuntimeMaxUSec", UINT64_MAX, NULL, 0);
+        g_assert_cmpint(read_options(m, &req, &e), >=, 0);
+        g_assert_cmpuint(req.runtime_max_usec, ==, JOB_RUNTIME_USEC_INFINITY);
+        sd_bus_message_unref(m);
+
+        m = options_message("RuntimeMaxUSec", JOB_RUNTIME_USEC_MAX, NULL, 0);
+        g_assert_cmpint(read_options(m, &req, &e), >=, 0);
+        g_assert_cmpuint(req.runtime_max_usec, ==, JOB_RUNTIME_USEC_MAX);
+        sd_bus_message_unref(m);
+
+        m = options_message("RuntimeMaxUSec", UINT64_MAX - 1, NULL, 0);
+        g_assert_cmpint(read_options(m, &req, &e), <, 0);
+        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_LIMIT_EXCEEDED));
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+}
+
+static void test_list_cursor(void) {
+        uint64_t seq = 99;
+
+        g_assert_cmpint(bus_list_cursor_parse("", 0xab, &seq), ==, 0);
+        g_assert_cmpuint(seq, ==, 0);
+        g_assert_cmpint(bus_list_cursor_parse(NULL, 0xab, &seq), ==, 0);
+        g_assert_cmpint(bus_list_cursor_parse("00000000000000ab-42", 0xab, &seq), ==, 0);
+        g_assert_cmpuint(seq, ==, 42);
+        g_assert_cmpint(bus_list_cursor_parse("00000000000000ab-9999999999999999999", 0xab, &seq), ==, 0);
+        g_assert_cmpuint(seq, ==, UINT64_C(9999999999999999999));
+        g_assert_cmpint(bus_list_cursor_parse("00000000000000ac-42", 0xab, &seq), ==, -ESTALE);
+        const char *bad[] = { "x", "00000000000000ab", "00000000000000ab-", "00000000000000ab--1",
+                              "00000000000000ab-+1", "00000000000000ab- 1", "00000000000000AB-1",
+                              "0000000000000ab-1", "000000000000000ab-1", "00000000000000ab-1x",
+                              "00000000000000ab-99999999999999999999", " 0000000000000ab-1" };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+                g_assert_cmpint(bus_list_cursor_parse(bad[i], 0xab, &seq), ==, -EINVAL);
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/bus-api/strv/within-bounds", test_strv_within_bounds);
+        g_test_add_func("/bus-api/strv/too-many", test_strv_too_many);
+        g_test_add_func("/bus-api/strv/long-argument", test_strv_long_argument);
+        g_test_add_func("/bus-api/strv/total", test_strv_total);
+        g_test_add_func("/bus-api/strv/huge-array-is-cheap", test_strv_huge_array_is_cheap);
+        g_test_add_func("/bus-api/options/duplicate", test_options_duplicate);
+        g_test_add_func("/bus-api/options/runtime", test_options_runtime);
+        g_test_add_func("/bus-api/list-cursor", test_list_cursor);
+        return g_test_run();
+}
