@@ -76,7 +76,7 @@ static bool manager_fds_left_for_users(Manager *m, unsigned more) {
 
 /* What every non-administrator together may open: the policy's max_readers (0 = all it can), never more than
  * the budget minus the administrators' reserve. */
-unsigned manager_readers_users_max(Manager *m) {
+static unsigned manager_readers_users_max(Manager *m) {
         unsigned all = manager_readers_max(), users = all - MIN(CAPS_ADMIN_RESERVE(all), all);
 
         return m->config->max_readers > 0 ? MIN(m->config->max_readers, users) : users;
@@ -89,7 +89,7 @@ static unsigned manager_jobs_users_max(Manager *m) {
         return n - MIN(CAPS_ADMIN_RESERVE(n), n - 1);
 }
 
-uint64_t job_spool_bytes(Job *j) {
+static uint64_t job_spool_bytes(Job *j) {
         return j->output ? output_store_size(j->output) : 0;
 }
 

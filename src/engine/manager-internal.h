@@ -119,8 +119,6 @@ bool job_removable(const Job *j);
 void manager_remove_job(Manager *m, Job *j);
 
 /* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
-unsigned manager_readers_users_max(Manager *m);
-uint64_t job_spool_bytes(Job *j);
 void manager_evict_spool(Manager *m);
 /* Checks the spool cap from the event loop soon (a job just ended: its output is final; not at once, the
  * caller may be inside a walk of the table). */
