@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test-caps - what one principal may hold of what everyone shares (issue #13): open output readers, running
- * and retained jobs, spool bytes; administrators keep a reserve; 20,000 readers go at once without stalling
- * the daemon. Runs inside the testbed as root with teleworkerd running (tests/integration/run-inside.sh); each
+ * and retained jobs, spool bytes, the daemon's fds; administrators keep a reserve; 20,000 readers go at once
+ * without stalling the daemon. Runs inside the testbed as root with teleworkerd running (tests/integration/run-inside.sh); each
  * test installs its policy over the test one (TELEWORKER_TEST_CONFIG) and puts it back. */
 #include <errno.h>
 #include <fcntl.h>
@@ -367,7 +367,9 @@ static void test_release_many(void) {
         t1 = g_get_monotonic_time();
         tb_job_clear(&j);
         g_test_message("GetJob answered %.3f s after %u readers were closed at once", (double) (t1 - t0) / 1e6, n);
-        g_assert_cmpint(t1 - t0, <, G_USEC_PER_SEC);
+        /* 1 s; 5 s in the VM testbed, whose CPU is emulated (TCG, about 10x slower). Quadratic, it was 8 s
+         * for 9,900 readers here and about a minute for 20,000. */
+        g_assert_cmpint(t1 - t0, <, (g_strcmp0(g_getenv("TB_INSIDE"), "vm") == 0 ? 5 : 1) * G_USEC_PER_SEC);
 
         /* and every reader is gone from the daemon */
         for (int i = 0; i < 100 && (after = daemon_fds()) > before + 10; i++)
