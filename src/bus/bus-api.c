@@ -707,6 +707,13 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         req.env = env;
         req.cwd = cwd;
 
+        if (with_output) {
+                /* Refused readers refuse the call before a job exists (not a job started, then stopped). */
+                r = manager_check_readers(a->manager, &p, error);
+                if (r < 0)
+                        return r;
+        }
+
         c = new0(StartCall, 1);
         if (!c)
                 return -ENOMEM;

@@ -286,7 +286,7 @@ static PrincipalReaders *manager_get_readers(Manager *m, const char *name, bool 
         return pr;
 }
 
-static int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error) {
+int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error) {
         unsigned total = m->readers_users.n_readers + m->readers_admins.n_readers;
         PrincipalReaders *pr;
         PrincipalPolicy policy;

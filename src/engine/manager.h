@@ -83,6 +83,8 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
  * error set (TooManyReaders, NoSuchJob for a job without output, InvalidArgs for an offset past the end). */
 int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset, bool follow, int *ret_fd,
                         sd_bus_error *error);
+/* Whether p may open one more reader now (the caps manager_open_output() applies): 0, or <0 with error set. */
+int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error);
 /* Stops the job's whole scope (SIGTERM, SIGKILL after the grace period); done fires when the job has
  * ended and its scope is gone. Stopping an ended job is not an error (leftover processes are still
  * killed). */

@@ -171,6 +171,30 @@ static void close_all(GArray *fds) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Readers */
 
+/* StartWithOutput of /bin/true: the call's error, or 0. */
+static int start_with_output(sd_bus *bus, sd_bus_error *e) {
+        const char *const argv[] = { "/bin/true", NULL };
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE, "StartWithOutput"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "assa{sv}", 0, "", 0), >=, 0);
+        r = sd_bus_call(bus, m, 0, e, &reply);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static unsigned count_jobs(sd_bus *bus) {
+        g_autoptr(GPtrArray) ids = NULL;
+        unsigned n;
+
+        g_assert_cmpint(tb_list(bus, &ids, NULL), >=, 0);
+        n = ids->len;
+        return n;
+}
+
 /* A user opens readers until refused (its max_readers); an administrator still starts a job and reads its
  * output, and so does another user. When users together hold their whole share (max_readers of the
  * daemon), users are refused and administrators still read. A closed reader frees its place. */
@@ -194,6 +218,12 @@ static void test_reader_flood(void) {
         g_assert_cmpstr(e.name, ==, ERR_TOO_MANY_READERS);
         g_assert_nonnull(strstr(e.message, "max_readers"));
         sd_bus_error_free(&e);
+        /* StartWithOutput is refused before it starts a job */
+        n = count_jobs(u1);
+        g_assert_cmpint(start_with_output(u1, &e), <, 0);
+        g_assert_cmpstr(e.name, ==, ERR_TOO_MANY_READERS);
+        sd_bus_error_free(&e);
+        g_assert_cmpuint(count_jobs(u1), ==, n);
         start_and_read(adm, "admin");
         start_and_read(u2, "tbuser2");
 
