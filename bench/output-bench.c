@@ -6,7 +6,10 @@
  * "daemon": it only runs the store on an sd-event loop. Reports capture throughput (until the stream is
  * complete), follower throughput (until the last follower has its EOF) and this process's peak RSS.
  *
- *   output-bench [--size BYTES] [--followers N] [--dir DIR] [--cap BYTES]
+ *   output-bench [--size BYTES] [--followers N] [--dir DIR] [--cap BYTES] [--write-size BYTES]
+ *
+ * With a small --cap and --followers 0 it measures what dropping output costs the daemon: the CPU time of this
+ * process (user + system) per GiB dropped, next to the writer's own CPU time (bench/run.sh drop).
  *
  * The spool goes to DIR (default $TMPDIR or /var/tmp) and is removed at the end. */
 
@@ -34,12 +37,22 @@ static uint64_t arg_size = UINT64_C(4) << 30;
 static unsigned arg_followers = 100;
 static uint64_t arg_cap = 0;
 static const char *arg_dir = NULL;
+static size_t arg_write_size = BUF_SIZE;
 
 static uint64_t bench_now(void) {
         struct timespec ts;
 
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static double bench_cpu_sec(int who) {
+        struct rusage ru;
+
+        if (getrusage(who, &ru) < 0)
+                return -1;
+        return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static long bench_hwm_kib(void) {
@@ -80,7 +93,7 @@ static pid_t bench_spawn_writer(int *ret_input) {
                 for (size_t i = 0; i < sizeof(buf); i++)
                         buf[i] = (char) ('a' + i % 26);
                 while (left > 0) {
-                        ssize_t k = write(STDOUT_FILENO, buf, (size_t) MIN(left, (uint64_t) sizeof(buf)));
+                        ssize_t k = write(STDOUT_FILENO, buf, (size_t) MIN(left, (uint64_t) arg_write_size));
                         if (k < 0) {
                                 if (errno == EINTR)
                                         continue;
@@ -129,12 +142,13 @@ static int bench_parse(int argc, char *argv[]) {
                 { "followers", required_argument, NULL, 'n' },
                 { "cap",       required_argument, NULL, 'c' },
                 { "dir",       required_argument, NULL, 'd' },
+                { "write-size", required_argument, NULL, 'w' },
                 { "help",      no_argument,       NULL, 'h' },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "s:n:c:d:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "s:n:c:d:w:h", options, NULL)) >= 0)
                 switch (c) {
                 case 's':
                         arg_size = strtoull(optarg, NULL, 0);
@@ -148,8 +162,15 @@ static int bench_parse(int argc, char *argv[]) {
                 case 'd':
                         arg_dir = optarg;
                         break;
+                case 'w':
+                        arg_write_size = (size_t) strtoull(optarg, NULL, 0);
+                        if (arg_write_size == 0 || arg_write_size > BUF_SIZE) {
+                                fprintf(stderr, "--write-size must be 1..%d\n", BUF_SIZE);
+                                return -EINVAL;
+                        }
+                        break;
                 default:
-                        fprintf(stderr, "usage: %s [--size BYTES] [--followers N] [--cap BYTES] [--dir DIR]\n",
+                        fprintf(stderr, "usage: %s [--size BYTES] [--followers N] [--cap BYTES] [--dir DIR] [--write-size BYTES]\n",
                                 argv[0]);
                         return c == 'h' ? 0 : -EINVAL;
                 }
@@ -162,6 +183,7 @@ int main(int argc, char *argv[]) {
         sd_event *e = NULL;
         OutputStore *s = NULL;
         uint64_t t0, t_complete = 0, t_done, expect;
+        double cpu0, cpu, cpu_children;
         unsigned failed = 0;
         struct rlimit rl;
         int r, input = -EBADF;
@@ -213,6 +235,7 @@ int main(int argc, char *argv[]) {
         }
 
         t0 = bench_now();
+        cpu0 = bench_cpu_sec(RUSAGE_SELF);
         while (!output_store_complete(s) || output_store_n_readers(s) > 0) {
                 r = sd_event_run(e, UINT64_MAX);
                 if (r < 0)
@@ -227,7 +250,10 @@ int main(int argc, char *argv[]) {
                         failed++;
         }
         t_done = bench_now();
+        cpu = bench_cpu_sec(RUSAGE_SELF) - cpu0;
         (void) waitpid(writer, NULL, 0);
+        /* The followers were reaped above, so with --followers 0 this is the writer alone. */
+        cpu_children = bench_cpu_sec(RUSAGE_CHILDREN);
 
         printf("size %" PRIu64 " MiB, followers %u, cap %" PRIu64 ": kept %" PRIu64 ", dropped %" PRIu64 "\n",
                arg_size >> 20, arg_followers, arg_cap, output_store_size(s), output_store_dropped(s));
@@ -239,6 +265,9 @@ int main(int argc, char *argv[]) {
                        (double) expect / (1 << 20) / ((double) (t_done - t0) / 1e6),
                        (double) expect * arg_followers / (1 << 20) / ((double) (t_done - t0) / 1e6),
                        failed ? " (SOME FOLLOWERS GOT WRONG BYTE COUNTS)" : "");
+        printf("daemon CPU: %.3f s (%.3f s per GiB dropped); children's CPU: %.3f s\n", cpu,
+               output_store_dropped(s) > 0 ? cpu / ((double) output_store_dropped(s) / (1 << 30)) : 0.0,
+               cpu_children);
         printf("daemon peak RSS (VmHWM): %ld KiB\n", bench_hwm_kib());
 
         output_store_free(s);

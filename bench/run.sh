@@ -13,6 +13,7 @@
 #                4 GB + 100 followers (daemon peak RSS)
 #     followers  1000 concurrent followers of one job, each checks byte count and adler32
 #     tls        mTLS handshakes/s vs openssl s_server, follower throughput over TLS (needs the gateway)
+#     drop       output past the cap: the daemon's CPU per GiB dropped vs the job's own (a daemon with a 1 MiB cap)
 #   --write      also replace the generated block of docs/benchmarks.md with the results (benchmarks not run
 #                this time keep their latest results, from BUILD/bench-history.tsv, with their date)
 #   --write-only re-render that block from BUILD/bench-history.tsv; runs nothing
@@ -28,12 +29,13 @@
 #
 # Environment: BENCH_RUNS (latency rounds, default 200), BENCH_JOBS (rate, 1000), BENCH_INFLIGHT (50),
 # BENCH_FOLLOWERS (1000), BENCH_OUTPUT_SIZE (head -c size, default 4G), BENCH_REPS (output repetitions, 3),
+# BENCH_DROP_SIZE (drop: bytes the job writes past its cap, default 8G),
 # TB_DIR, TB_BIND.
 set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 PROJECT=${SELF%/*/*}
-ALL_BENCHES="latency rate spawn output followers tls"
+ALL_BENCHES="latency rate spawn output followers tls drop"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -443,6 +445,35 @@ bench_followers() {
                 "all $n byte-exact (count + adler32 = local run); open all: $(g open_s "$outn") s; after the job ended: $(g after_end_s "$outn") s; $(gbps "$((b * n))" "$tn") delivered; daemon VmRSS max $(( $(g max_rss_kib "$outn") / 1024)) MiB"
         row followers "1 follower of the same job (anchor)" "$(calc '%.2f s' "$t1")" "" "1 (anchor)" "" \
                 "the job sleeps 1 s before writing"
+}
+
+# ---------------------------------------------------------------------------------------------- drop
+
+# CPU seconds (user + system) of a process so far, from /proc/PID/stat (fields 14 and 15, in clock ticks).
+proc_cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+
+# A job writes BENCH_DROP_SIZE with head -c (8 KiB writes, a firehose) into a daemon that keeps 1 MiB of it.
+# Dropping must cost the daemon far less than the job spends writing: the daemon's CPU is charged to no job.
+bench_drop() {
+        local size=${BENCH_DROP_SIZE:-8G} bytes id pid c0 c1 t0 t1 job_ns daemon_s wall
+        local config=$BUILD/bench-config-drop.json
+        bytes=$(numfmt --from=iec "$size")
+        sed 's/"output_max_bytes": "8G"/"output_max_bytes": "1M"/' "$CONFIG" > "$config"
+        CONFIG=$config start_daemon
+        pid=$(daemon_pid)
+        for i in 1 2 3; do
+                c0=$(proc_cpu_s "$pid"); t0=$(now)
+                id=$(start_job head -c "$size" /dev/zero); wait_job "$id"
+                t1=$(now); c1=$(proc_cpu_s "$pid")
+                job_ns=$("$TELERUN" status --json "$id" | sed -n 's/.*"cpu_usage_nsec":\([0-9]*\).*/\1/p')
+                daemon_s=$(calc '%.3f' "$c1 - $c0"); wall=$(calc '%.2f' "$t1 - $t0")
+                row drop "daemon CPU per GiB dropped (job writes $size, cap 1M), run $i" \
+                        "$(calc '%.3f s' "$daemon_s / ($bytes / 1073741824)")" "" \
+                        "$(calc '%.2f×' "$daemon_s / (${job_ns:-0} / 1e9 + 1e-9)")" "≤ 5 % of a core while it drops" \
+                        "daemon $daemon_s s CPU in $wall s ($(calc '%.0f%%' "100 * $daemon_s / $wall") of a core); the job's own CPU $(calc '%.2f s' "${job_ns:-0} / 1e9") (ratio: daemon / job)"
+        done
+        systemctl stop "$UNIT"
+        start_daemon
 }
 
 # ---------------------------------------------------------------------------------------------- tls

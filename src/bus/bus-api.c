@@ -707,6 +707,13 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         req.env = env;
         req.cwd = cwd;
 
+        if (with_output) {
+                /* Refused readers refuse the call before a job exists (not a job started, then stopped). */
+                r = manager_check_readers(a->manager, &p, error);
+                if (r < 0)
+                        return r;
+        }
+
         c = new0(StartCall, 1);
         if (!c)
                 return -ENOMEM;
@@ -724,12 +731,11 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 /* Opened before the job is released: the reader replays from the first byte whenever the
                  * caller gets to it. Without its output the caller would have a job it cannot follow, which
                  * StartWithOutput promises never to leave behind. */
-                r = output_store_open_reader(job_output(j), 0, true, &c->output_fd);
+                r = manager_open_output(a->manager, &p, j, 0, true, &c->output_fd, error);
                 if (r < 0) {
                         manager_cancel_callbacks(a->manager, c);
                         (void) manager_stop_job(a->manager, j, NULL, NULL);
-                        return sd_bus_error_set_errnof(error, r, "Failed to open the output of job %s: %m",
-                                                       job_id(j));
+                        return r;
                 }
         }
         TAKE_PTR(c); /* on_job_started() owns it now */
@@ -953,7 +959,9 @@ static int reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
-static int reply_open_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
+/* The per-job cap stays (a job's readers are one store's list); per principal and in total, the manager
+ * counts them (manager_open_output()). */
+static int reply_open_output(BusApi *a, sd_bus_message *msg, const Principal *p, Job *j, sd_bus_error *error) {
         _cleanup_(closep) int fd = -EBADF;
         OutputStore *o = job_output(j);
         uint64_t offset;
@@ -962,19 +970,13 @@ static int reply_open_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
         r = sd_bus_message_read(msg, "tb", &offset, &follow);
         if (r < 0)
                 return r;
-        if (!o)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "Job %s has no output.", job_id(j));
-        if (offset > output_store_size(o))
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).", offset,
-                                         output_store_size(o));
-        if (output_store_n_readers(o) >= READERS_PER_JOB_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
+        if (o && output_store_n_readers(o) >= READERS_PER_JOB_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_READERS,
                                          "Job %s already has %d readers, the most it may have.", job_id(j),
                                          READERS_PER_JOB_MAX);
-        r = output_store_open_reader(o, offset, follow, &fd);
+        r = manager_open_output(a->manager, p, j, offset, follow, &fd, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to open the output of job %s: %m", job_id(j));
+                return r;
         return sd_bus_reply_method_return(msg, "h", fd);
 }
 
@@ -990,14 +992,18 @@ static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error 
 }
 
 static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(principal_done) Principal p = {};
         BusApi *a = userdata;
         Job *j = NULL;
         int r;
 
-        r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
+        r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
-        return reply_open_output(msg, j, error);
+        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        if (r < 0)
+                return r;
+        return reply_open_output(a, msg, &p, j, error);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -1096,8 +1102,17 @@ static int job_method_read_output(sd_bus_message *msg, void *userdata, sd_bus_er
 }
 
 static int job_method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        int r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
-        return r < 0 ? r : reply_open_output(msg, userdata, error);
+        _cleanup_(principal_done) Principal p = {};
+        BusApi *a = bus_api_of(sd_bus_message_get_bus(msg));
+        int r;
+
+        r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
+        if (r < 0)
+                return r;
+        r = bus_local_principal(a, msg, &p, error);    /* the reader is charged to the caller */
+        if (r < 0)
+                return r;
+        return reply_open_output(a, msg, &p, userdata, error);
 }
 
 static int job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {

@@ -28,6 +28,7 @@ int config_init_defaults(Config *c) {
                 .output_max_bytes = UINT64_C(1) << 30,
                 .max_jobs = 10000,
                 .retention_usec = 7 * 24 * 3600 * USEC_PER_SEC,
+                .spool_max_bytes = UINT64_C(16) << 30,
                 .dynamic_uid_min = DYNUSER_UID_MIN_DEFAULT,
                 .dynamic_uid_max = DYNUSER_UID_MAX_DEFAULT,
                 .default_limits = {
@@ -224,6 +225,30 @@ static int config_read_profiles(Config *c, json_object *obj, char *err) {
         return 0;
 }
 
+/* The per-principal shares (max_retained_jobs, max_readers, max_spool_bytes): whether key is one. */
+static bool config_principal_cap(const char *key) {
+        return streq(key, "max_retained_jobs") || streq(key, "max_readers") || streq(key, "max_spool_bytes");
+}
+
+static int config_read_principal_cap(ConfigPrincipal *p, const char *name, const char *key, json_object *v,
+                                     char *err) {
+        uint64_t n;
+
+        if (streq(key, "max_spool_bytes")) {
+                if (config_read_number(v, parse_size, &n) < 0 || n == 0)
+                        return config_error(err, "\"%s\".\"%s\" must be a positive size like \"4G\"", name, key);
+                p->max_spool_bytes = n;
+                return 0;
+        }
+        if (config_read_number(v, NULL, &n) < 0 || n == 0 || n > 1000000)
+                return config_error(err, "\"%s\".\"%s\" must be 1..1000000", name, key);
+        if (streq(key, "max_readers"))
+                p->max_readers = (unsigned) n;
+        else
+                p->max_retained_jobs = (unsigned) n;
+        return 0;
+}
+
 static int config_read_principals(Config *c, json_object *obj, char *err) {
         if (!json_object_is_type(obj, json_type_object))
                 return config_error(err, "\"principals\" must be an object of name: policy");
@@ -286,6 +311,8 @@ static int config_read_principals(Config *c, json_object *obj, char *err) {
                                         p->remote_system_account = json_object_get_boolean(val);
                         } else if (streq(key, "slice_limits"))
                                 r = config_read_limits(val, key, &p->slice_limits, err);
+                        else if (config_principal_cap(key))
+                                r = config_read_principal_cap(p, name, key, val, err);
                         else
                                 r = config_error(err, "\"principals\".\"%s\": unknown key \"%s\"", name, key);
                         if (r < 0)
@@ -413,6 +440,15 @@ static int config_apply(Config *c, json_object *root, char *err) {
                                 r = config_error(err, "\"max_jobs\" must be between 1 and 1000000");
                         else
                                 c->max_jobs = (unsigned) n;
+                } else if (streq(key, "spool_max_bytes")) {
+                        if (config_read_number(v, parse_size, &c->spool_max_bytes) < 0 || c->spool_max_bytes == 0)
+                                r = config_error(err, "\"spool_max_bytes\" must be a positive size like \"16G\"");
+                } else if (streq(key, "max_readers")) {
+                        uint64_t n;
+                        if (config_read_number(v, NULL, &n) < 0 || n > 1000000)
+                                r = config_error(err, "\"max_readers\" must be 0 (derived) to 1000000");
+                        else
+                                c->max_readers = (unsigned) n;
                 } else if (streq(key, "default_limits"))
                         r = config_read_limits(v, key, &c->default_limits, err);
                 else if (streq(key, "max_limits"))
@@ -517,7 +553,14 @@ void config_principal_policy(const Config *c, const char *principal, PrincipalPo
         const ConfigPrincipal *layers[] = { own, all };
         const char *profile = NULL;
 
-        *ret = (PrincipalPolicy) { .named = own != NULL, .remote_system_account = own && own->remote_system_account };
+        *ret = (PrincipalPolicy) {
+                .named = own != NULL,
+                .remote_system_account = own && own->remote_system_account,
+                .max_jobs = CONFIG_PRINCIPAL_MAX_JOBS,
+                .max_retained_jobs = CONFIG_PRINCIPAL_MAX_RETAINED_JOBS,
+                .max_readers = CONFIG_PRINCIPAL_MAX_READERS,
+                .max_spool_bytes = CONFIG_PRINCIPAL_MAX_SPOOL_BYTES,
+        };
         for (int i = (int) ELEMENTSOF(layers) - 1; i >= 0; i--) {
                 const ConfigPrincipal *p = layers[i];
                 if (!p)
@@ -532,6 +575,12 @@ void config_principal_policy(const Config *c, const char *principal, PrincipalPo
                         ret->allow = p->allow;
                 if (p->network >= 0)
                         ret->network = p->network;
+                if (p->max_retained_jobs)
+                        ret->max_retained_jobs = p->max_retained_jobs;
+                if (p->max_readers)
+                        ret->max_readers = p->max_readers;
+                if (p->max_spool_bytes)
+                        ret->max_spool_bytes = p->max_spool_bytes;
                 if (p->profile_locked >= 0)
                         ret->profile_locked = p->profile_locked;
                 if (p->isolation_optional >= 0)

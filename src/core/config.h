@@ -24,6 +24,11 @@ typedef struct ConfigPrincipal {
         char **allow;       /* executables it may run (fnmatch patterns on the resolved path); NULL = any */
         int network;        /* -1 unset (inherit "*"), 0 loopback only, 1 the host's network */
         JobLimits slice_limits; /* caps on the sum of its jobs (its teleworker-<name>.slice); 0 = none */
+        /* Shares of what all principals share (0 = inherit "*", then the built-in default); administrators
+         * are not held to them (see Config.max_readers for their reserve). */
+        unsigned max_retained_jobs; /* its jobs in the table, running and ended */
+        unsigned max_readers;       /* its open output readers (OpenOutput fds, the gateway's followers) */
+        uint64_t max_spool_bytes;   /* output of its jobs kept on disk */
         int profile_locked;     /* -1 unset; 1: its jobs may not pick another profile nor exceed its limits */
         int isolation_optional; /* -1 unset; 1: its remote jobs may turn PrivatePID/PrivateTmp off */
         bool remote_system_account; /* a certificate may name this system account (root, uid < 1000) */
@@ -41,7 +46,16 @@ typedef struct PrincipalPolicy {
         char **allow;
         bool network;
         JobLimits slice_limits;
+        unsigned max_retained_jobs;
+        unsigned max_readers;
+        uint64_t max_spool_bytes;
 } PrincipalPolicy;
+
+/* Built-in shares of a principal without "max_*" keys of its own or in "*". */
+#define CONFIG_PRINCIPAL_MAX_JOBS 64
+#define CONFIG_PRINCIPAL_MAX_RETAINED_JOBS 1000
+#define CONFIG_PRINCIPAL_MAX_READERS 256
+#define CONFIG_PRINCIPAL_MAX_SPOOL_BYTES (UINT64_C(4) << 30)
 
 typedef struct Config {
         char *admin_group;       /* members (and root) administer every job */
@@ -60,6 +74,10 @@ typedef struct Config {
         uint64_t retention_usec; /* ended jobs (and their output) are removed this long after they ended */
         JobLimits default_limits;
         JobLimits max_limits;
+        uint64_t spool_max_bytes; /* all jobs' output together; the oldest ended jobs go first */
+        unsigned max_readers;     /* open readers of all non-administrators together; 0 = derived from the
+                                   * daemon's RLIMIT_NOFILE (it is also clamped to that, minus a reserve that
+                                   * only administrators can use) */
         /* What administrators may ask for, per field (0: max_limits applies to them too). "infinity" here
          * lets them lift a limit that stays capped for everyone else. */
         JobLimits admin_max_limits;

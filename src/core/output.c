@@ -30,11 +30,22 @@
  * forever) starve every reader of every job. Followers that keep up are not even in that queue: the input
  * handler feeds them as part of the capture.
  *
+ * Dropping. Past the cap, each byte is still taken from the job's pipe (the job must never block on it for
+ * good) but the daemon's CPU is charged to no job. Draining whenever the pipe is readable costs a splice per
+ * write of the job, and a firehose (8 KiB writes) kept a whole core busy in the daemon. So once the store
+ * discards, the input source sleeps (disabled; a one-shot timer re-enables it) for OUTPUT_DISCARD_PAUSE_USEC
+ * after each drain, and each drain empties the pipe in one splice to /dev/null. That bounds the daemon's
+ * work per dropping job: at most a pipe (1 MiB) per pause, a few percent of a core measured. The pipe is not
+ * enlarged for this on purpose: a bigger pipe would lift that bound. A job that writes dropped output faster
+ * than that (~300-500 MiB/s) waits on its pipe for the rest of a pause, as any pipe writer waits for a
+ * slower reader; it is never stopped by the cap. bench/run.sh drop measures it (docs/benchmarks.md).
+ *
  * Durability. Nothing here calls fsync(): the spool lives in the page cache and the kernel writes it back.
  * A daemon crash loses nothing that was spliced; a machine crash may lose the unwritten tail. The kernel may
  * still throttle the splice into the spool when dirty pages pile up (balance_dirty_pages()); the cap is what
  * bounds that. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -57,6 +68,9 @@
 #define OUTPUT_TAIL_CHUNK (64 * 1024)                   /* output_store_tail_offset() reads this much at a time */
 #define OUTPUT_DISCARD_CHUNK (16 * 1024)                /* read() fallback when /dev/null does not splice */
 #define OUTPUT_PRIORITY SD_EVENT_PRIORITY_NORMAL        /* input and readers alike, see above */
+/* Past the cap (see "Dropping"): the job's pipe is drained at most once per pause, in one go. */
+#define OUTPUT_DISCARD_BUDGET (UINT64_C(16) * 1024 * 1024)
+#define OUTPUT_DISCARD_PAUSE_USEC (2 * USEC_PER_MSEC)
 
 typedef struct OutputReader OutputReader;
 
@@ -68,6 +82,7 @@ struct OutputReader {
         uint64_t offset;                /* next stream byte to send */
         uint64_t end;                   /* snapshot end; UINT64_MAX = follow until the stream completes */
         sd_event_source *io;
+        OutputCharge *charge;           /* counts this reader, or NULL */
 };
 
 struct OutputStore {
@@ -77,6 +92,7 @@ struct OutputStore {
         int null_fd;                    /* /dev/null, opened when the first byte is dropped */
         bool null_no_splice;            /* /dev/null refused splice: drop with read() instead */
         sd_event_source *input_source;
+        sd_event_source *discard_timer; /* re-enables input_source after a pause (see "Dropping") */
 
         uint64_t size;                  /* bytes in the spool = end offset of the stream */
         uint64_t max_bytes;             /* 0 = no cap */
@@ -121,6 +137,22 @@ static void output_reader_list_add(OutputReader *r, bool waiting) {
         *head = r;
 }
 
+static void output_charge_get(OutputCharge *c) {
+        for (; c; c = c->parent)
+                c->n_readers++;
+}
+
+static void output_charge_put(OutputCharge *c) {
+        while (c) {
+                OutputCharge *parent = c->parent;     /* release() may free c */
+
+                assert(c->n_readers > 0);
+                if (--c->n_readers == 0 && c->release)
+                        c->release(c);
+                c = parent;
+        }
+}
+
 static OutputReader *output_reader_free(OutputReader *r) {
         if (!r)
                 return NULL;
@@ -131,6 +163,7 @@ static OutputReader *output_reader_free(OutputReader *r) {
         }
         sd_event_source_disable_unref(r->io);
         safe_close(r->fd);
+        output_charge_put(r->charge);
         free(r);
         return NULL;
 }
@@ -200,12 +233,36 @@ static void output_reader_dispatch(OutputReader *r) {
                 output_reader_free(r);
 }
 
+static bool output_reader_hung_up(OutputReader *r) {
+        uint32_t revents;
+
+        return sd_event_source_get_pending(r->io) > 0 &&
+               sd_event_source_get_io_revents(r->io, &revents) >= 0 && (revents & (EPOLLERR | EPOLLHUP));
+}
+
+/* Frees, in one go, every reader of the list whose peer closed and whose EPOLLERR is already pending. */
+static void output_reader_list_reap(OutputReader *head) {
+        for (OutputReader *r = head, *next; r; r = next) {
+                next = r->next;
+                if (output_reader_hung_up(r))
+                        output_reader_free(r);
+        }
+}
+
 static int on_reader_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         OutputReader *r = userdata;
 
         if (revents & (EPOLLERR | EPOLLHUP)) {
-                /* The read end is closed: nobody will read what is left. */
+                OutputStore *s = r->store;
+
+                /* The read end is closed: nobody will read what is left. When a client with thousands of
+                 * readers goes, all of their EPOLLERRs come in one epoll_wait(), but sd-event dispatches one
+                 * source per loop iteration and every iteration's epoll_wait() returns all the remaining
+                 * ones again (level-triggered): freeing them one at a time is quadratic (20,000 readers
+                 * froze the daemon for a minute). So free this store's other hung-up readers too, now. */
                 output_reader_free(r);
+                output_reader_list_reap(s->waiting);
+                output_reader_list_reap(s->active);
                 return 0;
         }
 
@@ -263,10 +320,36 @@ static ssize_t output_store_capture(OutputStore *s, size_t n) {
         return k < 0 ? -errno : k;
 }
 
+static int on_discard_pause_end(sd_event_source *es, uint64_t usec, void *userdata) {
+        OutputStore *s = userdata;
+
+        return sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
+}
+
+/* Past the cap: sleep for a pause instead of draining the pipe at every write of the job (see "Dropping"). On
+ * any failure the source stays enabled, the old behaviour: correct, only dearer. */
+static void output_store_discard_pause(OutputStore *s) {
+        uint64_t until = now_usec(CLOCK_MONOTONIC) + OUTPUT_DISCARD_PAUSE_USEC;
+        int k;
+
+        if (s->discard_timer)
+                k = sd_event_source_set_time(s->discard_timer, until);
+        else {
+                k = sd_event_add_time(s->event, &s->discard_timer, CLOCK_MONOTONIC, until, USEC_PER_MSEC,
+                                      on_discard_pause_end, s);
+                if (k >= 0)
+                        (void) sd_event_source_set_description(s->discard_timer, "output-discard-pause");
+        }
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s->discard_timer, SD_EVENT_ONESHOT);
+        if (k >= 0)
+                (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_OFF);
+}
+
 static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         OutputStore *s = userdata;
-        uint64_t budget = OUTPUT_INPUT_BUDGET, before = s->size;
-        bool eof = false;
+        uint64_t budget = output_store_keeps(s) ? OUTPUT_INPUT_BUDGET : OUTPUT_DISCARD_BUDGET, before = s->size;
+        bool eof = false, drained = false;
 
         while (budget > 0) {
                 bool keep = output_store_keeps(s);
@@ -283,8 +366,10 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
                 if (k == -EINTR)
                         continue;
-                if (k == -EAGAIN)
+                if (k == -EAGAIN) {
+                        drained = true;
                         break;
+                }
                 if (k < 0) {
                         if (keep) {
                                 /* ENOSPC, EIO, EDQUOT, EFBIG...: what is spooled stays readable; the bytes
@@ -315,9 +400,11 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
         if (eof) {
                 s->complete = true;
                 s->input_source = sd_event_source_disable_unref(s->input_source);
+                s->discard_timer = sd_event_source_disable_unref(s->discard_timer);
                 s->input_fd = safe_close(s->input_fd);
                 s->null_fd = safe_close(s->null_fd);
-        }
+        } else if (drained && !output_store_keeps(s))
+                output_store_discard_pause(s);
 
         /* Followers sleeping at the old end get the new bytes; at EOF, caught-up ones get EOF. */
         if (s->size > before || eof)
@@ -349,6 +436,7 @@ OutputStore *output_store_free(OutputStore *s) {
                 output_reader_free(s->waiting);
 
         sd_event_source_disable_unref(s->input_source);
+        sd_event_source_disable_unref(s->discard_timer);
         safe_close(s->input_fd);
         safe_close(s->null_fd);
         safe_close(s->spool_fd);
@@ -439,6 +527,18 @@ int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_
         return output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
 }
 
+void output_store_flush(OutputStore *s) {
+        int enabled = 0;
+
+        if (!s || !s->input_source || !s->discard_timer)
+                return;
+        if (sd_event_source_get_enabled(s->discard_timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
+                return;         /* not pausing: the source drains as soon as there is anything */
+        (void) sd_event_source_set_enabled(s->discard_timer, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
+        (void) on_input(s->input_source, s->input_fd, EPOLLIN, s);
+}
+
 void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata) {
         if (!s)
                 return;
@@ -500,6 +600,11 @@ ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, 
 }
 
 int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *ret_fd) {
+        return output_store_open_reader_charged(s, offset, follow, NULL, ret_fd);
+}
+
+int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follow, OutputCharge *charge,
+                                     int *ret_fd) {
         _cleanup_(closep) int rfd = -EBADF, wfd = -EBADF;
         OutputReader *r;
         int p[2], k;
@@ -557,6 +662,8 @@ int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *
         r->store = s;
         output_reader_list_add(r, false);
         s->n_readers++;
+        r->charge = charge;
+        output_charge_get(charge);
 
         *ret_fd = TAKE_FD(rfd);
         return 0;

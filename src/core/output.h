@@ -15,6 +15,18 @@
 
 typedef struct OutputStore OutputStore;
 
+/* What a reader is charged to: a counter of open readers that the caller owns and caps (per principal,
+ * globally...). A reader increments its charge and every parent when it opens and decrements them all when
+ * it goes, whichever way (its peer closed, EOF sent, store freed). release, if set, is called when
+ * n_readers drops back to 0 and may free the charge (after its parents were decremented). The caller keeps
+ * a charge alive while n_readers > 0. */
+typedef struct OutputCharge OutputCharge;
+struct OutputCharge {
+        OutputCharge *parent;
+        unsigned n_readers;
+        void (*release)(OutputCharge *c);
+};
+
 /* Called (from the event loop) when the stream completes: every writer of the input pipe closed it. */
 typedef void (*output_complete_handler_t)(OutputStore *s, void *userdata);
 
@@ -32,6 +44,11 @@ int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_
 OutputStore *output_store_free(OutputStore *s);
 
 void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata);
+
+/* Past the cap the store drains the job's pipe at most once per short pause; this drains it now (what it
+ * holds, and EOF if the writers are gone), so that the counts are final when the job has just ended. May
+ * call the complete handler. */
+void output_store_flush(OutputStore *s);
 
 uint64_t output_store_size(const OutputStore *s);     /* bytes in the spool = end offset of the stream */
 uint64_t output_store_dropped(const OutputStore *s);  /* bytes read past the cap or lost to a spool error */
@@ -53,6 +70,9 @@ ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, 
  * snapshot cannot show later bytes. A reader that stops reading never blocks the job or other readers; one
  * that closes its end is dropped. offset past the current end is -EINVAL. */
 int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *ret_fd);
+/* The same, charged to charge (NULL: to nothing). Checking a cap is the caller's business. */
+int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follow, OutputCharge *charge,
+                                     int *ret_fd);
 
 /* Offset where the last `lines` lines start (a trailing newline does not open an empty line); 0 if there
  * are fewer. For `logs --tail`. */

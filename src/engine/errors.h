@@ -8,5 +8,6 @@
 #define TW_ERROR_LIMIT_EXCEEDED TW_ERROR_PREFIX "LimitExceeded"
 #define TW_ERROR_START_FAILED TW_ERROR_PREFIX "StartFailed"
 #define TW_ERROR_TOO_MANY_JOBS TW_ERROR_PREFIX "TooManyJobs"
+#define TW_ERROR_TOO_MANY_READERS TW_ERROR_PREFIX "TooManyReaders"
 #define TW_ERROR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
 #define TW_ERROR_ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"

@@ -14,6 +14,7 @@ typedef enum WaitKind {
 } WaitKind;
 
 typedef struct JobWaiter JobWaiter;
+typedef struct PrincipalReaders PrincipalReaders;
 struct JobWaiter {
         JobWaiter *next;
         WaitKind kind;
@@ -98,6 +99,12 @@ struct Manager {
         void *changed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */
         sd_event_source *retention_timer;
+
+        /* Open output readers (docs/design.md, "Caps"): a charge per principal that holds any, whose parent
+         * is the users' or the administrators' total. */
+        PrincipalReaders *readers;
+        OutputCharge readers_users, readers_admins;
+        sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
         DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
 };
 
@@ -114,6 +121,16 @@ int job_arm_runtime_timer(Job *j);
 int job_slice_name(const char *principal, char **ret);
 Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
+bool job_removable(const Job *j);
+void manager_remove_job(Manager *m, Job *j);
+
+/* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
+void manager_evict_spool(Manager *m);
+/* Checks the spool cap from the event loop soon (a job just ended: its output is final; not at once, the
+ * caller may be inside a walk of the table). */
+void manager_schedule_spool_check(Manager *m);
+/* Makes room for a new job of p (removing ended jobs) or refuses it, error set. */
+int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *policy, sd_bus_error *error);
 
 /* persist.c: job records in <state>/jobs/<id>.json and the fds kept in systemd's fd store. */
 int job_save(Job *j);

@@ -209,7 +209,7 @@ static void manager_unlink_job(Manager *m, Job *j) {
 }
 
 /* Removes the job's record and its output. Pending callbacks learn that it went away. */
-static void manager_remove_job(Manager *m, Job *j) {
+void manager_remove_job(Manager *m, Job *j) {
         sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_NO_SUCH_JOB, "The job was removed.");
         char *path = NULL;
 
@@ -239,6 +239,7 @@ Manager *manager_free(Manager *m) {
                 job_free(j);
         }
         sd_event_source_disable_unref(m->retention_timer);
+        sd_event_source_disable_unref(m->spool_check);
         sd_bus_slot_unref(m->job_removed_slot);
         sd_bus_slot_unref(m->unit_removed_slot);
         sd_bus_unref(m->bus);
@@ -311,10 +312,13 @@ void manager_cancel_callbacks(Manager *m, void *userdata) {
 
 /* The job has ended (main process gone or never started): record it, let the reaper go, tell everyone. */
 void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal) {
-        int output_error = job_output_error(j);
+        int output_error;
 
         if (job_state_is_final(j->state))
                 return;
+        /* Past the cap the store drains in pauses: what the job wrote before it ended is counted now. */
+        output_store_flush(j->output);
+        output_error = job_output_error(j);
         j->state = state;
         j->reason = reason;
         j->exit_code = exit_code;
@@ -330,6 +334,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_slot = sd_bus_slot_unref(j->start_slot);
         job_release_reaper(j);
         job_changed(j);
+        manager_schedule_spool_check(j->manager);
         job_fire(j, WAIT_ENDED, NULL);
         if (!j->stop_pending)
                 job_finish_stop(j, NULL);
@@ -1232,15 +1237,6 @@ static int manager_validate_request(Manager *m, const JobRequest *req, sd_bus_er
         return 0;
 }
 
-static unsigned manager_count_active(Manager *m, const char *owner) {
-        unsigned n = 0;
-
-        for (Job *j = m->jobs_head; j; j = j->next)
-                if (!job_state_is_final(j->state) && streq(j->owner, owner))
-                        n++;
-        return n;
-}
-
 /* teleworker-<principal>.slice, below teleworker.slice ('-' is the hierarchy separator of slice names, so
  * the name is escaped the way systemd escapes unit names: every byte but [A-Za-z0-9_.] as \xNN). */
 int job_slice_name(const char *principal, char **ret) {
@@ -1337,7 +1333,7 @@ static int manager_check_limits(Manager *m, const JobLimits *l, bool admin, sd_b
         return r;
 }
 
-static bool job_removable(const Job *j) {
+bool job_removable(const Job *j) {
         return job_state_is_final(j->state) && !j->stop_pending && !j->reaper_source && !j->reaper_pidfd_source;
 }
 
@@ -1356,6 +1352,7 @@ static void manager_apply_retention(Manager *m) {
                 if (job_removable(j))
                         manager_remove_job(m, j);
         }
+        manager_evict_spool(m);
 }
 
 static int on_retention_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1382,9 +1379,6 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return r;
 
         manager_apply_retention(m);
-        if (m->n_jobs >= m->config->max_jobs)
-                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
-                                         "The job table is full (%u jobs, none ended yet).", m->n_jobs);
 
         j = job_alloc(m);
         if (!j)
@@ -1421,10 +1415,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         r = manager_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
         if (r < 0)
                 return r;
-        if (policy.max_jobs > 0 && manager_count_active(m, p->name) >= policy.max_jobs)
-                return sd_bus_error_setf(error, TW_ERROR_TOO_MANY_JOBS,
-                                         "'%s' already runs %u jobs, the most the policy allows.", p->name,
-                                         policy.max_jobs);
+        r = manager_check_caps(m, p, &policy, error);
+        if (r < 0)
+                return r;
         r = job_slice_name(p->name, &j->slice);
         if (r < 0)
                 return r;

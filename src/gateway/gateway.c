@@ -222,6 +222,7 @@ void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret) {
                 { "org.teleworker.worker1.Error.LimitExceeded", 400, "limit-exceeded" },
                 { "org.teleworker.worker1.Error.StartFailed", 500, "start-failed" },
                 { "org.teleworker.worker1.Error.TooManyJobs", 429, "too-many-jobs" },
+                { "org.teleworker.worker1.Error.TooManyReaders", 429, "too-many-readers" },
                 { "org.freedesktop.DBus.Error.ServiceUnknown", 503, "daemon-unavailable" },
                 { "org.freedesktop.DBus.Error.NameHasNoOwner", 503, "daemon-unavailable" },
                 { "org.freedesktop.DBus.Error.NoReply", 503, "daemon-unavailable" },

@@ -376,3 +376,30 @@ char *tb_cgroup_attr(const char *cgroup, const char *controller, const char *fil
         g_free(path);
         return text;
 }
+
+void tb_reload_daemon(void) {
+        const char *unit = g_getenv("TELEWORKER_TEST_UNIT") ?: "teleworkerd.service";
+        const char *argv[] = { "systemctl", "kill", "--signal=SIGHUP", unit, NULL };
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                                   NULL));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+}
+
+bool tb_profile_known(sd_bus *bus, const char *name) {
+        const char *argv[] = { "/bin/true", NULL };
+        const char *opts[] = { "Profile", name, NULL };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        char *id = NULL;
+        int r = tb_start(bus, argv, opts, &id, &e);
+
+        sd_bus_error_free(&e);
+        if (r >= 0) {
+                TbJob j;
+                g_assert_cmpint(tb_wait(bus, id, &j, NULL), ==, 0);
+                tb_job_clear(&j);
+        }
+        g_free(id);
+        return r >= 0;
+}

@@ -56,3 +56,8 @@ const char *tb_gen_path(void);
 /* Whether teleworkerd answers. When the harness says it must (TELEWORKER_INTEGRATION=1, set by
  * run-inside.sh) its absence is a failure, not a skip. */
 bool tb_daemon_present(sd_bus *bus);
+
+/* The policy: SIGHUP to the daemon's unit (TELEWORKER_TEST_UNIT), and whether a Start with the profile name
+ * succeeds (as root; the job is waited for): a marker profile shows which policy is in force. */
+void tb_reload_daemon(void);
+bool tb_profile_known(sd_bus *bus, const char *name);

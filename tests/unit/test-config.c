@@ -130,6 +130,53 @@ static void test_errors(void) {
         load("{\"output_max_bytes\": true}", -EINVAL, "output_max_bytes");
 }
 
+/* Shares of what everyone shares: safe built-in defaults, "*" over them, a principal's own over "*". */
+static void test_caps(void) {
+        const char *text = "{\"spool_max_bytes\": \"2G\", \"max_readers\": 300,"
+                           " \"principals\": {\"*\": {\"max_readers\": 20, \"max_spool_bytes\": \"100M\"},"
+                           "                   \"alice\": {\"max_retained_jobs\": 5, \"max_readers\": 7,"
+                           "                             \"max_jobs\": 2, \"max_spool_bytes\": 1048576}}}";
+        char err[CONFIG_ERROR_MAX];
+        PrincipalPolicy p;
+        Config c;
+
+        g_assert_cmpint(config_init_defaults(&c), ==, 0);
+        g_assert_cmpuint(c.spool_max_bytes, ==, 16ULL << 30);
+        g_assert_cmpuint(c.max_readers, ==, 0);
+        config_principal_policy(&c, "anyone", &p);
+        g_assert_cmpuint(p.max_jobs, ==, CONFIG_PRINCIPAL_MAX_JOBS);
+        g_assert_cmpuint(p.max_retained_jobs, ==, CONFIG_PRINCIPAL_MAX_RETAINED_JOBS);
+        g_assert_cmpuint(p.max_readers, ==, CONFIG_PRINCIPAL_MAX_READERS);
+        g_assert_cmpuint(p.max_spool_bytes, ==, CONFIG_PRINCIPAL_MAX_SPOOL_BYTES);
+        g_assert_cmpuint(p.max_jobs, >, 0);
+
+        g_assert_cmpint(config_load_string(&c, text, err), ==, 0);
+        g_assert_cmpuint(c.spool_max_bytes, ==, 2ULL << 30);
+        g_assert_cmpuint(c.max_readers, ==, 300);
+        config_principal_policy(&c, "bob", &p);
+        g_assert_cmpuint(p.max_readers, ==, 20);
+        g_assert_cmpuint(p.max_spool_bytes, ==, 100ULL << 20);
+        g_assert_cmpuint(p.max_retained_jobs, ==, CONFIG_PRINCIPAL_MAX_RETAINED_JOBS);
+        g_assert_cmpuint(p.max_jobs, ==, CONFIG_PRINCIPAL_MAX_JOBS);
+        config_principal_policy(&c, "alice", &p);
+        g_assert_cmpuint(p.max_readers, ==, 7);
+        g_assert_cmpuint(p.max_spool_bytes, ==, 1048576);
+        g_assert_cmpuint(p.max_retained_jobs, ==, 5);
+        g_assert_cmpuint(p.max_jobs, ==, 2);
+        config_done(&c);
+
+        load("{\"spool_max_bytes\": 0}", -EINVAL, "spool_max_bytes");
+        load("{\"spool_max_bytes\": \"lots\"}", -EINVAL, "spool_max_bytes");
+        load("{\"max_readers\": -1}", -EINVAL, "max_readers");
+        load("{\"max_readers\": 1000001}", -EINVAL, "max_readers");
+        load("{\"principals\": {\"*\": {\"max_readers\": 0}}}", -EINVAL, "max_readers");
+        load("{\"principals\": {\"*\": {\"max_readers\": \"many\"}}}", -EINVAL, "max_readers");
+        load("{\"principals\": {\"x\": {\"max_retained_jobs\": 1000001}}}", -EINVAL, "max_retained_jobs");
+        load("{\"principals\": {\"x\": {\"max_spool_bytes\": 0}}}", -EINVAL, "max_spool_bytes");
+        load("{\"principals\": {\"x\": {\"max_spool_bytes\": true}}}", -EINVAL, "max_spool_bytes");
+        load("{\"principals\": {\"x\": {\"max_reader\": 1}}}", -EINVAL, "unknown key");
+}
+
 /* issue #12: an account that could act for others is refused at load, whichever way it is mapped. */
 static void test_accounts(void) {
         load("{\"principals\": {\"alice\": {\"account\": \"teleworker-gw\"}}}", -EINVAL, "gateway_user");
@@ -208,6 +255,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/config/errors", test_errors);
         g_test_add_func("/config/units-and-infinity", test_units_and_infinity);
         g_test_add_func("/config/missing-file", test_missing_file);
+        g_test_add_func("/config/caps", test_caps);
         g_test_add_func("/config/accounts", test_accounts);
         g_test_add_func("/config/numbers", test_numbers);
         g_test_add_func("/config/policy-keys", test_policy_keys);

@@ -572,6 +572,134 @@ static void test_cap(Fixture *f, gconstpointer data) {
         assert_spool_checksum(f, blob, cap);
 }
 
+typedef struct Charges {
+        OutputCharge total, a, b;
+        unsigned released_a, released_b, released_total;
+} Charges;
+
+static Charges *the_charges;
+
+static void on_release_counted(OutputCharge *c) {
+        if (c == &the_charges->a)
+                the_charges->released_a++;
+        else if (c == &the_charges->b)
+                the_charges->released_b++;
+        else if (c == &the_charges->total)
+                the_charges->released_total++;
+}
+
+static int open_charged(Fixture *f, uint64_t offset, bool follow, OutputCharge *c) {
+        int fd = -EBADF;
+
+        g_assert_cmpint(output_store_open_reader_charged(f->store, offset, follow, c, &fd), ==, 0);
+        g_assert_cmpint(fd, >=, 0);
+        return fd;
+}
+
+/* Each reader counts on its charge and the charge's parents while it exists, whichever way it goes: its
+ * peer closes, it sent its last byte, or the store is freed. A reader that is EOF at once counts nothing. */
+static void test_charges(Fixture *f, gconstpointer data) {
+        const size_t na = 64 * 1024;
+        g_autofree uint8_t *blob = blob_new(2 * na, 11);
+        Charges ch = {};
+        int input, a[3], b[2], plain, done;
+
+        the_charges = &ch;
+        ch.total.release = ch.a.release = ch.b.release = on_release_counted;
+        ch.a.parent = ch.b.parent = &ch.total;
+
+        writer_spawn(f, &(Writer) { .a = blob, .na = na, .b = blob + na, .nb = na, .gated = true }, &input);
+        store_new(f, input, 0);
+        RUN_UNTIL(f, output_store_size(f->store) == na);
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(a); i++)
+                a[i] = open_charged(f, 0, true, &ch.a);
+        for (unsigned i = 0; i < G_N_ELEMENTS(b); i++)
+                b[i] = open_charged(f, na, true, &ch.b);
+        plain = open_charged(f, 0, true, NULL);
+        done = open_charged(f, na, false, &ch.b);       /* a snapshot at the end: EOF at once */
+        g_assert_cmpuint(ch.a.n_readers, ==, 3);
+        g_assert_cmpuint(ch.b.n_readers, ==, 2);
+        g_assert_cmpuint(ch.total.n_readers, ==, 5);
+        g_assert_cmpuint(output_store_n_readers(f->store), ==, 6);
+
+        /* a peer closes */
+        close(a[0]);
+        RUN_UNTIL(f, ch.a.n_readers == 2);
+        g_assert_cmpuint(ch.total.n_readers, ==, 4);
+        g_assert_cmpuint(ch.released_a, ==, 0);
+
+        /* the last of a charge's readers goes: release() */
+        close(b[0]);
+        close(b[1]);
+        RUN_UNTIL(f, ch.b.n_readers == 0);
+        g_assert_cmpuint(ch.released_b, ==, 1);
+        g_assert_cmpuint(ch.total.n_readers, ==, 2);
+
+        /* freeing the store takes the rest */
+        f->store = output_store_free(f->store);
+        g_assert_cmpuint(ch.a.n_readers, ==, 0);
+        g_assert_cmpuint(ch.total.n_readers, ==, 0);
+        g_assert_cmpuint(ch.released_a, ==, 1);
+        g_assert_cmpuint(ch.released_total, ==, 1);
+        close(a[1]);
+        close(a[2]);
+        close(plain);
+        close(done);
+        the_charges = NULL;
+}
+
+/* Thousands of idle followers whose peers close at once go in one loop iteration, not one per iteration
+ * (each iteration re-reads every pending hang-up: one at a time was quadratic, a minute for 20,000). */
+static void test_release_batch(Fixture *f, gconstpointer data) {
+        const unsigned n = 2000;
+        g_autofree uint8_t *blob = blob_new(4096, 12);
+        g_autofree int *fds = g_new(int, n);
+        unsigned iterations = 0;
+        int input;
+
+        writer_spawn(f, &(Writer) { .a = blob, .na = 4096, .b = blob, .nb = 0, .gated = true }, &input);
+        store_new(f, input, 0);
+        RUN_UNTIL(f, output_store_size(f->store) == 4096);
+        for (unsigned i = 0; i < n; i++)
+                g_assert_cmpint(output_store_open_reader(f->store, 0, true, &fds[i]), ==, 0);
+        run_until_idle(f);
+        g_assert_cmpuint(output_store_n_readers(f->store), ==, n);
+
+        for (unsigned i = 0; i < n; i++)
+                close(fds[i]);
+        while (output_store_n_readers(f->store) > 0 && iterations < 10 * n) {
+                g_assert_cmpint(sd_event_run(f->event, 100 * USEC_PER_MSEC), >=, 0);
+                iterations++;
+        }
+        g_test_message("%u readers released in %u loop iterations", n, iterations);
+        g_assert_cmpuint(output_store_n_readers(f->store), ==, 0);
+        g_assert_cmpuint(iterations, <=, 3);
+}
+
+/* Past the cap the pipe is drained in pauses; flush drains it now (the job just ended: its counts must be
+ * final), EOF included. */
+static void test_flush(Fixture *f, gconstpointer data) {
+        const size_t half = 512 * 1024, cap = 64 * 1024;
+        g_autofree uint8_t *blob = blob_new(2 * half, 13);
+        int input;
+        pid_t pid;
+
+        pid = writer_spawn(f, &(Writer) { .a = blob, .na = half, .b = blob + half, .nb = half, .gated = true }, &input);
+        store_new(f, input, cap);
+        RUN_UNTIL(f, output_store_dropped(f->store) == half - cap);
+        gate_open(f);
+        g_assert_cmpint(writer_wait(pid), ==, 0);     /* all of b is in the pipe (it holds 1 MiB) */
+
+        output_store_flush(f->store);
+        g_assert_cmpuint(output_store_size(f->store), ==, cap);
+        g_assert_cmpuint(output_store_dropped(f->store), ==, 2 * half - cap);
+        g_assert_true(output_store_complete(f->store));
+        g_assert_cmpuint(f->n_complete, ==, 1);
+        output_store_flush(f->store);                  /* complete: nothing left to do */
+        g_assert_cmpuint(f->n_complete, ==, 1);
+}
+
 /* A cap equal to the output drops nothing. */
 static void test_cap_exact(Fixture *f, gconstpointer data) {
         const size_t n = 70000;
@@ -923,6 +1051,9 @@ int main(int argc, char *argv[]) {
         ADD("spool-error", test_spool_error);
         ADD("spool-error-carried-over", test_set_error);
         ADD("invalid", test_invalid);
+        ADD("charges", test_charges);
+        ADD("release-batch", test_release_batch);
+        ADD("flush", test_flush);
 
         return g_test_run();
 }
