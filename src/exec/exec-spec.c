@@ -171,9 +171,12 @@ static int reader_string(Reader *r, char **ret, size_t *ret_len) {
                 return reader_fail(r, "truncated string");
         if (memchr(r->p, 0, n))
                 return reader_fail(r, "NUL byte inside a string");
-        s = strndup((const char *) r->p, n);
+        /* Not strndup(): the string is not NUL-terminated in the buffer, and strndup may look past n. */
+        s = malloc((size_t) n + 1);
         if (!s)
                 return -ENOMEM;
+        memcpy(s, r->p, n);
+        s[n] = 0;
         r->p += n;
         r->left -= n;
         *ret = s;
