@@ -623,6 +623,20 @@ static void test_cli_follow_restart(void) {
         follow_across(restart_daemon, 1);
 }
 
+/* systemctl stop, a second without a daemon (the job writes on; its reaper holds the output), then start:
+ * the new daemon takes the job back from its reaper and the readers resume (issue #13, items 6 and 7). */
+static void stop_and_start_daemon(void) {
+        const char *stop[] = { "stop", unit(), NULL };
+
+        systemctl(stop);
+        g_usleep(G_USEC_PER_SEC);
+        start_daemon_unit();
+}
+
+static void test_cli_follow_stop_start(void) {
+        follow_across(stop_and_start_daemon, 1);
+}
+
 /* The same through teleworker-gateway: its output stream ends when the daemon goes away (and its calls fail
  * with 503 until it is back); telerun --addr asks again from where it was. */
 static void test_cli_remote_follow(void) {
@@ -646,6 +660,7 @@ static void test_cli_remote_follow(void) {
                 cli_remote = remote;
                 follow_across(kill_daemon, 1);
                 follow_across(restart_daemon, 1);
+                follow_across(stop_and_start_daemon, 1);
                 cli_remote = NULL;
         }
         tb_gateway_stop(&gw);
@@ -715,6 +730,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/retention", test_retention);
         g_test_add_func("/restart/cli-follow-kill", test_cli_follow_kill);
         g_test_add_func("/restart/cli-follow-restart", test_cli_follow_restart);
+        g_test_add_func("/restart/cli-follow-stop-start", test_cli_follow_stop_start);
         g_test_add_func("/restart/cli-follow-gone", test_cli_follow_gone);
         g_test_add_func("/restart/cli-remote-follow", test_cli_remote_follow);
         return g_test_run();
