@@ -175,7 +175,8 @@ ns_integration() {      # ns_integration BUILD_DIR
 
 vm_integration() {
         "$TESTBED" vm-prepare || return 1
-        "$TESTBED" vm-run 'tests/integration/run-inside.sh build-ci'
+        # the whole suite under emulation takes 6-10 min on 2 cores; leave room for a slow machine
+        TB_VM_TIMEOUT=${TB_VM_TIMEOUT:-2400} "$TESTBED" vm-run 'tests/integration/run-inside.sh build-ci'
 }
 
 on_signal() {
