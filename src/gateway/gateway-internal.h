@@ -14,12 +14,11 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "util.h"
 #include "gateway.h"
 #include "http.h"
 #include "peer-table.h"
 #include "tls.h"
-
+#include "util.h"
 
 #define GATEWAY_IN_MAX (16U * 1024U)        /* unparsed (pipelined) request bytes held per connection */
 #define GATEWAY_OUT_HIGH (64U * 1024U)      /* the next pipelined request waits while more output is pending */
@@ -130,8 +129,7 @@ void gateway_format_peer(const struct sockaddr_storage *sa, char *buf, size_t si
 void connection_authenticated(Connection *c);
 int connection_get_bus(Connection *c, sd_bus **ret);
 
-/* connection.c: the state machine. */
-/* Takes the fd and the reference on address. */
+/* connection.c: the state machine. gateway_add_connection() takes the fd and the reference on address. */
 int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa, PeerEntry *address);
 Connection *connection_free(Connection *c);
 const char *connection_who(Connection *c);
@@ -140,7 +138,9 @@ void connection_end(Connection *c, int r);
 int connection_pump(Connection *c);
 int connection_update(Connection *c);
 
-/* bridge.c: requests and responses. */
+/* bridge.c: requests and responses. connection_process_input() handles at most one complete request;
+ * connection_output_read() moves a chunk of a job's output into the response, connection_output_wait()
+ * pauses that until the job's fd is readable. */
 int connection_process_input(Connection *c);
 int connection_output_read(Connection *c);
 int connection_output_wait(Connection *c);
