@@ -37,12 +37,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <http_parser.h>
 #include <json-c/json.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "client.h"
+#include "http-response.h"
 #include "macro.h"
 #include "teleworker-build.h"
 #include "tls.h"
@@ -74,11 +74,9 @@ typedef struct ClientRemote {
 } ClientRemote;
 
 typedef struct RemoteResponse {
-        http_parser parser;
-        unsigned status;
-        char *body;
-        size_t body_size, body_allocated;
-        bool headers_done, complete, too_large;
+        HttpResponse http;
+        unsigned status;              /* http's, once its head arrived */
+        const char *body;             /* http's buffered body (NULL: none) */
         bool received;                /* some bytes of the answer arrived */
         bool keep_alive;              /* complete, nothing after it, and the gateway keeps the connection */
         int stream_fd;                /* output streaming: body bytes go here instead (-EBADF: buffered) */
@@ -195,9 +193,8 @@ static void remote_connection_release(ClientRemote *cr, RemoteConnection *c, con
 }
 
 static void remote_response_done(RemoteResponse *r) {
-        free(r->body);
+        http_response_done(&r->http);
         r->body = NULL;
-        r->body_size = r->body_allocated = 0;
 }
 
 static int remote_parse_addr(const char *addr, char **ret_host, char **ret_port) {
@@ -332,72 +329,50 @@ static int remote_connect(ClientRemote *cr, RemoteConnection *ret, ClientError *
 
 /* ---- responses ----------------------------------------------------------------------------------------- */
 
-static RemoteResponse *remote_response_from(http_parser *p) {
-        return (RemoteResponse *) ((char *) p - offsetof(RemoteResponse, parser));
-}
+/* A 200's body goes to the stream's socket pair; any other (an error's JSON) is buffered. */
+static int remote_on_body(HttpResponse *h, const char *at, size_t n, void *userdata) {
+        RemoteResponse *r = userdata;
 
-static int on_headers_complete(http_parser *p) {
-        RemoteResponse *r = remote_response_from(p);
+        if (h->status != 200)
+                return 1;
+        while (n > 0) {
+                ssize_t k = send(r->stream_fd, at, n, MSG_NOSIGNAL);
 
-        /* (We never send "Expect: 100-continue", so no informational response comes first.) */
-        r->status = p->status_code;
-        r->headers_done = true;
-        return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t n) {
-        RemoteResponse *r = remote_response_from(p);
-
-        if (r->stream_fd >= 0 && r->status == 200) {
-                while (n > 0) {
-                        ssize_t k = send(r->stream_fd, at, n, MSG_NOSIGNAL);
-
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                r->stream_error = -errno;   /* the reader went away */
-                                return -1;
-                        }
-                        at += k;
-                        n -= (size_t) k;
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r->stream_error = -errno;   /* the reader went away */
+                        return r->stream_error;
                 }
-                return 0;
+                at += k;
+                n -= (size_t) k;
         }
-        if (n > REMOTE_BODY_MAX - r->body_size) {
-                r->too_large = true;
-                return -1;
-        }
-        if (r->body_size + n + 1 > r->body_allocated) {
-                size_t a = MAX(r->body_size + n + 1, r->body_allocated * 2);
-                char *b = realloc(r->body, a);
-
-                if (!b)
-                        return -1;
-                r->body = b;
-                r->body_allocated = a;
-        }
-        memcpy(r->body + r->body_size, at, n);
-        r->body_size += n;
-        r->body[r->body_size] = 0;
         return 0;
 }
 
-static int on_message_complete(http_parser *p) {
-        RemoteResponse *r = remote_response_from(p);
-
-        r->complete = true;
-        /* HTTP/1.1 without "Connection: close" (and a body with a known end: a response without one ends
-         * with the connection, and the parser says so). */
-        r->keep_alive = http_should_keep_alive(p);
-        http_parser_pause(p, 1);
-        return 0;
+/* (Re)starts r for a response; stream_fd as remote_exchange() says. */
+static void remote_response_init(RemoteResponse *r, int stream_fd) {
+        *r = (RemoteResponse) { .stream_fd = stream_fd };
+        /* (We never send "Expect: 100-continue"; an informational response would be skipped anyway.) */
+        http_response_init(&r->http, REMOTE_BODY_MAX, false);
+        if (stream_fd >= 0) {
+                r->http.on_body = remote_on_body;
+                r->http.userdata = r;
+        }
 }
 
-static const http_parser_settings remote_settings = {
-        .on_headers_complete = on_headers_complete,
-        .on_body = on_body,
-        .on_message_complete = on_message_complete,
-};
+/* Feeds bytes (n 0: the end of the connection) and brings status, body and keep_alive up to date: the
+ * connection is kept for the next request only if nothing came after a complete response. */
+static int remote_response_feed(RemoteResponse *r, const char *buf, size_t n) {
+        size_t used;
+        int k;
+
+        k = http_response_feed(&r->http, buf, n, &used);
+        r->status = r->http.head_done ? r->http.status : 0;
+        r->body = r->http.body;
+        r->keep_alive = r->http.complete && r->http.keep_alive && used == n;
+        return k;
+}
 
 /* Waits until c has something to read: 0, -EINTR (interrupt_fd readable), -ETIMEDOUT. */
 static int remote_wait(RemoteConnection *c, int interrupt_fd, int timeout_ms) {
@@ -433,10 +408,10 @@ static int remote_read_response(RemoteConnection *c, RemoteResponse *r, int inte
 
         ebuf[0] = 0;
         for (;;) {
-                size_t n = 0, used;
+                size_t n = 0;
                 int k;
 
-                if (r->complete || (r->stream_fd >= 0 && r->headers_done && r->status == 200))
+                if (r->http.complete || (r->stream_fd >= 0 && r->http.head_done && r->status == 200))
                         return 0;
                 k = remote_wait(c, interrupt_fd, timeout_ms);
                 if (k < 0)
@@ -456,21 +431,13 @@ static int remote_read_response(RemoteConnection *c, RemoteResponse *r, int inte
                         }
                         tls_errors_to_string(ebuf, ebuf_size);
                         /* EOF: ends a response without a length, otherwise it came too early. */
-                        (void) http_parser_execute(&r->parser, &remote_settings, buf, 0);
-                        return r->complete ? 0 : -ECONNRESET;
+                        (void) remote_response_feed(r, buf, 0);
+                        return r->http.complete ? 0 : -ECONNRESET;
                 }
                 r->received = true;
-                used = http_parser_execute(&r->parser, &remote_settings, buf, n);
-                if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED) {
-                        if (used < n)
-                                r->keep_alive = false;   /* bytes after the response: not ours to reuse */
-                        continue;   /* done; the loop head returns */
-                }
-                if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK || used != n) {
-                        if (r->too_large)
-                                return -EFBIG;
-                        return r->stream_error < 0 ? r->stream_error : -EBADMSG;
-                }
+                k = remote_response_feed(r, buf, n);
+                if (k < 0)
+                        return k;   /* -EFBIG, -EBADMSG, or the stream's reader went away */
         }
 }
 
@@ -560,8 +527,7 @@ static int remote_exchange(ClientRemote *cr, const char *method, const char *tar
                 int r;
 
                 remote_response_done(resp);
-                *resp = (RemoteResponse) { .stream_fd = stream_fd };
-                http_parser_init(&resp->parser, HTTP_RESPONSE);
+                remote_response_init(resp, stream_fd);
 
                 reused = remote_connection_take_idle(cr, &c);
                 if (!reused) {
@@ -602,7 +568,7 @@ static int remote_request(ClientRemote *cr, const char *method, const char *targ
         bool retry = !(streq(method, "POST") && streq(target, "/v1/jobs"));
         int r;
 
-        *ret = (RemoteResponse) { .stream_fd = -EBADF };
+        remote_response_init(ret, -EBADF);
         r = remote_exchange(cr, method, target, body, retry, timeout_ms, what, &c, ret, error);
         if (r < 0)
                 return r;
@@ -828,8 +794,8 @@ static void *remote_stream_thread(void *userdata) {
         char buf[65536];
 
         /* The headers (and any body bytes that came with them) were handled by open_output(). */
-        while (!s->resp.complete) {
-                size_t n = 0, used;
+        while (!s->resp.http.complete) {
+                size_t n = 0;
 
                 if (remote_stream_wait(s) <= 0) {
                         s->resp.stream_error = -EPIPE;
@@ -841,22 +807,16 @@ static void *remote_stream_thread(void *userdata) {
                                 continue;   /* a record without data, or SO_RCVTIMEO mid-record */
                         break;
                 }
-                used = http_parser_execute(&s->resp.parser, &remote_settings, buf, n);
-                if (s->resp.complete) {
-                        if (used < n)
-                                s->resp.keep_alive = false;
-                        break;
-                }
-                if (HTTP_PARSER_ERRNO(&s->resp.parser) != HPE_OK || used != n)
+                if (remote_response_feed(&s->resp, buf, n) < 0 || s->resp.http.complete)
                         break;
         }
-        if (!s->resp.complete && s->resp.stream_error == 0 && !s->follow)
+        if (!s->resp.http.complete && s->resp.stream_error == 0 && !s->follow)
                 /* The reader sees EOF; say that it is not the end of the output. (A follower finds out by itself
                  * and resumes: follow.h.) */
                 fprintf(stderr, "telerun: the output stream from the gateway was cut off\n");
         ERR_clear_error();
         /* The connection first, then EOF for the reader: its next request (run's wait) finds it idle. */
-        remote_connection_release(s->cr, &s->conn, s->resp.complete ? &s->resp : NULL);
+        remote_connection_release(s->cr, &s->conn, s->resp.http.complete ? &s->resp : NULL);
         safe_close(s->fd);
         remote_response_done(&s->resp);
         client_remote_unref(s->cr);

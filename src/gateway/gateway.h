@@ -66,7 +66,3 @@ void gateway_set_accept_hook(Gateway *g, GatewayAcceptHook hook, void *userdata)
 
 /* The HTTP error for a failed D-Bus call: a method error reply (error set) or a local failure r < 0. */
 void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret);
-
-/* Logging: stderr, with <N> priority prefixes when stderr is the journal. */
-extern int gateway_log_max_level;
-_printf_(2, 3) void gateway_log(int level, const char *fmt, ...);

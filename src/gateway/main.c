@@ -18,6 +18,7 @@
 
 #include "teleworker-build.h"
 #include "gateway.h"
+#include "log.h"
 #include "macro.h"
 #include "tls.h"
 #include "util.h"
@@ -210,7 +211,7 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 }
                 case 'v':
-                        gateway_log_max_level = LOG_DEBUG;
+                        log_set_max_level(LOG_DEBUG);
                         break;
                 default:
                         return -EINVAL;
@@ -253,26 +254,26 @@ static int crl_refresh(Crl *crl, bool force, bool first) {
                 return 0;
         if (r > 0) {
                 crl->absent_logged = false;
-                gateway_log(LOG_INFO, "%s CRL '%s': %u CRL(s), %u revoked certificate(s)",
+                log_info("%s CRL '%s': %u CRL(s), %u revoked certificate(s)",
                             first ? "Loaded" : "Reloaded", crl->path, crl->state.n_crls, crl->state.n_revoked);
                 if (crl->state.expired)
-                        gateway_log(LOG_WARNING, "The CRL '%s' is past its nextUpdate; its revocations still apply. "
+                        log_warning("The CRL '%s' is past its nextUpdate; its revocations still apply. "
                                     "Issue a new one (teleworker-certs.sh --gencrl).", crl->path);
                 return 0;
         }
         if (r == -ENOENT && crl->optional && !crl->state.loaded)
                 return 0;   /* no CRL, none expected */
         if (first) {
-                gateway_log(LOG_ERR, "%s", err);
+                log_error("%s", err);
                 return r;
         }
         if (r == -ENOENT) {
                 if (!crl->absent_logged)
-                        gateway_log(LOG_WARNING, "%s; the CRL loaded before stays in force", err);
+                        log_warning("%s; the CRL loaded before stays in force", err);
                 crl->absent_logged = true;
                 return r;
         }
-        gateway_log(LOG_ERR, "%s; %s", err, crl->state.loaded ? "the CRL loaded before stays in force" :
+        log_error("%s; %s", err, crl->state.loaded ? "the CRL loaded before stays in force" :
                                                            "no CRL in force");
         return r;
 }
@@ -282,7 +283,7 @@ static void on_accept_hook(void *userdata) {
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        gateway_log(LOG_INFO, "SIGHUP: re-reading the CRL");
+        log_info("SIGHUP: re-reading the CRL");
         (void) crl_refresh(userdata, true, false);
         return 0;
 }
@@ -310,7 +311,7 @@ static int run(int argc, char *argv[]) {
 
         /* Privilege separation is the point of this process: TLS and HTTP parsing never run as root. */
         if (geteuid() == 0) {
-                gateway_log(LOG_ERR, "Refusing to run as root: start it as an unprivileged user "
+                log_error("Refusing to run as root: start it as an unprivileged user "
                             "(teleworker-gateway.service uses User=teleworker-gw).");
                 return -EPERM;
         }
@@ -322,7 +323,7 @@ static int run(int argc, char *argv[]) {
                 return -ENOMEM;
         r = tls_server_ctx_new(cert, key, ca, &ctx, err, sizeof(err));
         if (r < 0) {
-                gateway_log(LOG_ERR, "%s", err);
+                log_error("%s", err);
                 return r;
         }
         crl_path = strdup(arg_crl ?: GATEWAY_CRL_DEFAULT);
@@ -333,7 +334,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
         if (!crl.state.loaded)
-                gateway_log(LOG_INFO, "No CRL ('%s' does not exist): no certificate is revoked", crl_path);
+                log_info("No CRL ('%s' does not exist): no certificate is revoked", crl_path);
 
         /* SSL writes to a socket whose peer is gone must fail with EPIPE, not kill us. */
         (void) signal(SIGPIPE, SIG_IGN);
@@ -354,7 +355,7 @@ static int run(int argc, char *argv[]) {
 
         r = gateway_new(event, NULL, ctx, &arg_config, &g);
         if (r < 0) {
-                gateway_log(LOG_ERR, "Failed to connect to the system bus: %s", strerror(-r));
+                log_error("Failed to connect to the system bus: %s", strerror(-r));
                 goto finish;
         }
         gateway_set_accept_hook(g, on_accept_hook, &crl);
@@ -362,14 +363,14 @@ static int run(int argc, char *argv[]) {
         n = sd_listen_fds(true);
         if (n < 0) {
                 r = n;
-                gateway_log(LOG_ERR, "Failed to read the sockets passed by systemd: %s", strerror(-r));
+                log_error("Failed to read the sockets passed by systemd: %s", strerror(-r));
                 goto finish;
         }
         for (int i = 0; i < n; i++) {
                 int fd = SD_LISTEN_FDS_START + i;
 
                 if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-                        gateway_log(LOG_ERR, "Passed file descriptor %d is not a listening stream socket", fd);
+                        log_error("Passed file descriptor %d is not a listening stream socket", fd);
                         r = -EBADF;
                         goto finish;
                 }
@@ -384,10 +385,10 @@ static int run(int argc, char *argv[]) {
 
                 r = gateway_listen(g, arg_listen[i], &port);
                 if (r < 0) {
-                        gateway_log(LOG_ERR, "Failed to listen on '%s': %s", arg_listen[i], strerror(-r));
+                        log_error("Failed to listen on '%s': %s", arg_listen[i], strerror(-r));
                         goto finish;
                 }
-                gateway_log(LOG_INFO, "Listening on %s (port %u)", arg_listen[i], port);
+                log_info("Listening on %s (port %u)", arg_listen[i], port);
         }
 
         (void) sd_notify(false, "READY=1\nSTATUS=Serving the teleworker HTTP API");

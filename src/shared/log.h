@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* log.h - log lines for the daemons: stderr with syslog priority prefixes, which journald parses
- * (SyslogLevelPrefix=yes is the default). Core code logs only at debug. */
+/* log.h - the one logger of teleworkerd, teleworker-gateway and their libraries: one line per call on
+ * stderr. When stderr is the journal (systemd sets JOURNAL_STREAM), each line starts with its syslog
+ * priority "<N>", which journald parses (SyslogLevelPrefix=yes is the default); elsewhere (a terminal, a
+ * test) with the program's name instead. Core code logs only at debug. */
 #pragma once
 
 #include <errno.h>
@@ -8,21 +10,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
+
 int log_get_max_level(void);
 void log_set_max_level(int level);
 
+/* Writes one line at level; error > 0 appends ": strerror(error)". Returns -error. Not filtered by the
+ * level: the macros below check it first, so that the arguments of a suppressed line are not formatted. */
+_printf_(3, 4) int log_internal(int level, int error, const char *fmt, ...);
+
 #define log_full(level, fmt, ...)                                                                    \
         ({                                                                                           \
-                if ((level) <= log_get_max_level())                                                  \
-                        fprintf(stderr, "<%d>" fmt "\n", (level), ##__VA_ARGS__);                    \
+                int _l_ = (level);                                                                   \
+                if (_l_ <= log_get_max_level())                                                      \
+                        (void) log_internal(_l_, 0, fmt, ##__VA_ARGS__);                             \
                 0;                                                                                   \
         })
 /* Logs with strerror(-r) appended and returns r (negative errno), systemd style. */
 #define log_full_errno(level, r, fmt, ...)                                                           \
         ({                                                                                           \
-                int _e_ = (r) < 0 ? -(r) : (r);                                                      \
-                if ((level) <= log_get_max_level())                                                  \
-                        fprintf(stderr, "<%d>" fmt ": %s\n", (level), ##__VA_ARGS__, strerror(_e_)); \
+                int _l_ = (level), _e_ = (r) < 0 ? -(r) : (r);                                       \
+                if (_l_ <= log_get_max_level())                                                      \
+                        (void) log_internal(_l_, _e_, fmt, ##__VA_ARGS__);                           \
                 -_e_;                                                                                \
         })
 

@@ -27,6 +27,19 @@
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 #define NSEC_PER_USEC UINT64_C(1000)
+#define USEC_INFINITY UINT64_MAX
+
+/* x is one of the (int) values listed. */
+#define IN_SET(x, ...)                                                  \
+        ({                                                              \
+                const int _v_ = (int) (x);                              \
+                const int _a_[] = { __VA_ARGS__ };                      \
+                bool _f_ = false;                                       \
+                for (size_t _i_ = 0; _i_ < ELEMENTSOF(_a_); _i_++)      \
+                        if (_a_[_i_] == _v_)                            \
+                                _f_ = true;                             \
+                _f_;                                                    \
+        })
 
 /* Hand a pointer (or fd) out of a cleanup scope: the variable is reset so the cleanup does nothing. */
 #define TAKE_PTR(p)                              \

@@ -338,13 +338,3 @@ char *str_escape(const char *s, size_t max) {
         *o = 0;
         return e;
 }
-
-static int log_max_level = 6;
-
-int log_get_max_level(void) {
-        return log_max_level;
-}
-
-void log_set_max_level(int level) {
-        log_max_level = level;
-}

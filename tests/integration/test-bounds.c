@@ -30,7 +30,7 @@
 
 #include "tb-client.h"
 #include "tb-gateway.h"
-#include "test-http-harness.h"
+#include "test-client.h"
 
 #define DEST "org.teleworker.worker1"
 #define PATH "/org/teleworker/worker1"
@@ -242,20 +242,20 @@ static void test_list_attack(void) {
         {
                 /* the same per-argument bound for a remote start: the daemon's InvalidArgs, a 400 */
                 g_autoptr(GString) body = g_string_new("{\"argv\": [\"/bin/echo\", \"");
-                SSL_CTX *ctx = tb_tls_ctx("alice");
-                TbTls c;
-                TbHttp h;
+                SSL_CTX *ctx = test_tls_ctx("alice");
+                TestClient c;
+                TestResponse h;
 
                 for (int i = 0; i < 200 * 1024; i++)
                         g_string_append_c(body, 'z');
                 g_string_append(body, "\"]}");
-                g_assert_cmpint(tb_tls_connect(&c, ctx, GW_PORT), ==, 0);
-                g_assert_cmpint(tb_http_request(&c, "POST", "/v1/jobs", body->str, &h, 30000), ==, 0);
+                g_assert_cmpint(test_client_connect_ctx(&c, ctx, NULL, GW_PORT), ==, 0);
+                g_assert_cmpint(test_client_call(&c, "POST", "/v1/jobs", body->str, &h, 30000), ==, 0);
                 g_test_message("POST /v1/jobs with a 200 KiB argument: %u %s", h.status, h.body->str);
                 g_assert_cmpuint(h.status, ==, 400);
                 g_assert_nonnull(strstr(h.body->str, "invalid-argument"));
-                tb_http_done(&h);
-                tb_tls_close(&c, TB_CLOSE_NOTIFY);
+                test_response_done(&h);
+                test_client_close_as(&c, TEST_CLOSE_NOTIFY);
                 SSL_CTX_free(ctx);
         }
         tb_gateway_stop(&gateway);

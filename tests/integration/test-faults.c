@@ -26,7 +26,7 @@
 
 #include "tb-client.h"
 #include "tb-gateway.h"
-#include "test-http-harness.h"
+#include "test-client.h"
 
 #define DEST "org.teleworker.worker1"
 #define PATH "/org/teleworker/worker1"
@@ -316,63 +316,63 @@ static void wait_output_size(const char *id, uint64_t size) {
 
 /* POST /v1/jobs as the principal of ctx; the new job's id. */
 static char *https_start(SSL_CTX *ctx, const char *body) {
-        TbTls c;
-        TbHttp h;
+        TestClient c;
+        TestResponse h;
         char *id;
 
-        g_assert_cmpint(tb_tls_connect(&c, ctx, SOAK_PORT), ==, 0);
-        g_assert_cmpint(tb_http_request(&c, "POST", "/v1/jobs", body, &h, HANG_MS), ==, 0);
+        g_assert_cmpint(test_client_connect_ctx(&c, ctx, NULL, SOAK_PORT), ==, 0);
+        g_assert_cmpint(test_client_call(&c, "POST", "/v1/jobs", body, &h, HANG_MS), ==, 0);
         if (h.status != 201)
                 g_error("POST /v1/jobs: %u %s", h.status, h.body->str);
-        id = tb_http_json_string(&h, "id");
+        id = test_response_json_string(&h, "id");
         g_assert_nonnull(id);
-        tb_http_done(&h);
-        tb_tls_close(&c, TB_CLOSE_NOTIFY);
+        test_response_done(&h);
+        test_client_close_as(&c, TEST_CLOSE_NOTIFY);
         return id;
 }
 
 static void https_stop(SSL_CTX *ctx, const char *id) {
         g_autofree char *target = g_strdup_printf("/v1/jobs/%s/stop", id), *state = NULL;
-        TbTls c;
-        TbHttp h;
+        TestClient c;
+        TestResponse h;
 
-        g_assert_cmpint(tb_tls_connect(&c, ctx, SOAK_PORT), ==, 0);
-        g_assert_cmpint(tb_http_request(&c, "POST", target, NULL, &h, HANG_MS), ==, 0);
+        g_assert_cmpint(test_client_connect_ctx(&c, ctx, NULL, SOAK_PORT), ==, 0);
+        g_assert_cmpint(test_client_call(&c, "POST", target, NULL, &h, HANG_MS), ==, 0);
         g_assert_cmpuint(h.status, ==, 200);
-        state = tb_http_json_string(&h, "state");
+        state = test_response_json_string(&h, "state");
         g_assert_cmpstr(state, ==, "killed");
-        tb_http_done(&h);
-        tb_tls_close(&c, TB_CLOSE_NOTIFY);
+        test_response_done(&h);
+        test_client_close_as(&c, TEST_CLOSE_NOTIFY);
 }
 
 /* A follow request on a connection of its own, nothing read yet. */
-static void https_follow(TbTls *c, SSL_CTX *ctx, uint16_t port, const char *id, uint64_t offset) {
+static void https_follow(TestClient *c, SSL_CTX *ctx, uint16_t port, const char *id, uint64_t offset) {
         g_autofree char *target = g_strdup_printf("/v1/jobs/%s/output?follow=true&offset=%" G_GUINT64_FORMAT, id,
                                                   offset);
 
-        g_assert_cmpint(tb_tls_connect(c, ctx, port), ==, 0);
-        g_assert_cmpint(tb_tls_send_request(c, "GET", target, NULL), ==, 0);
+        g_assert_cmpint(test_client_connect_ctx(c, ctx, NULL, port), ==, 0);
+        g_assert_cmpint(test_client_send(c, "GET", target, NULL), ==, 0);
 }
 
 /* One request on a fresh connection to the flood gateway: 404 no-such-job, through the daemon. <0 when the
  * gateway did not let the connection in. */
 static int good_client(uint16_t port) {
         g_autofree char *code = NULL;
-        TbTls c;
-        TbHttp h;
+        TestClient c;
+        TestResponse h;
         int r;
 
-        r = tb_tls_connect(&c, ctx_bob, port);
+        r = test_client_connect_ctx(&c, ctx_bob, NULL, port);
         if (r < 0)
                 return r;
-        r = tb_http_request(&c, "GET", NO_SUCH_JOB, NULL, &h, HANG_MS);
+        r = test_client_call(&c, "GET", NO_SUCH_JOB, NULL, &h, HANG_MS);
         if (r == 0) {
-                code = tb_http_json_string(&h, "error");
+                code = test_response_json_string(&h, "error");
                 g_assert_cmpuint(h.status, ==, 404);
                 g_assert_cmpstr(code, ==, "no-such-job");
         }
-        tb_http_done(&h);
-        tb_tls_close(&c, TB_CLOSE_NOTIFY);
+        test_response_done(&h);
+        test_client_close_as(&c, TEST_CLOSE_NOTIFY);
         return r;
 }
 
@@ -409,24 +409,24 @@ typedef struct SoakClient {
  * busy that it does not finish a handshake within its deadline (10 s; it happens with the sanitized gateway
  * and 400 connections at once), the client learns it only when the connection closes without a response. The
  * request was never seen then, so it is sent again on a new connection (at most 3 times, counted). */
-static int soak_exchange(SoakClient *c, TbTls *t, const char *method, const char *target, const char *body,
-                         const char *until_suffix, TbHttp *h) {
+static int soak_exchange(SoakClient *c, TestClient *t, const char *method, const char *target, const char *body,
+                         const char *until_suffix, TestResponse *h) {
         int r = -EIO;
 
         for (unsigned attempt = 0; attempt < 3; attempt++) {
                 if (attempt > 0) {
                         c->handshake_retries++;
-                        tb_tls_close(t, TB_CLOSE_ABRUPT);
-                        tb_http_done(h);
+                        test_client_close_as(t, TEST_CLOSE_ABRUPT);
+                        test_response_done(h);
                         g_usleep(200 * 1000);
                 }
-                tb_http_init(h);
-                r = tb_tls_connect(t, c->ctx, SOAK_PORT);
+                test_response_init(h);
+                r = test_client_connect_ctx(t, c->ctx, NULL, SOAK_PORT);
                 if (r < 0)
                         continue;
-                r = tb_tls_send_request(t, method, target, body);
+                r = test_client_send(t, method, target, body);
                 if (r == 0)
-                        r = tb_http_read(t, h, until_suffix, 0, HANG_MS);
+                        r = test_client_read(t, h, until_suffix, 0, HANG_MS);
                 if (r != -EIO || h->status != 0)
                         return r;
         }
@@ -446,8 +446,8 @@ static int soak_exchange(SoakClient *c, TbTls *t, const char *method, const char
 static int soak_cycle(SoakClient *c) {
         unsigned n = 100 + (c->index * 37 + c->cycles * 101) % 3000;
         g_autofree char *body = NULL, *text = NULL, *expected = NULL, *id = NULL, *target = NULL, *state = NULL;
-        TbTls a = { .fd = -EBADF }, b = { .fd = -EBADF };
-        TbHttp h = {}, f = {};
+        TestClient a = { .fd = -EBADF }, b = { .fd = -EBADF };
+        TestResponse h = {}, f = {};
         int r = 0;
 
         text = seq_text(n);
@@ -459,14 +459,14 @@ static int soak_cycle(SoakClient *c) {
                 r = SOAK_FAIL(c, "start: %u %s\n", h.status, h.body ? h.body->str : "");
                 goto done;
         }
-        id = tb_http_json_string(&h, "id");
-        state = tb_http_json_string(&h, "state");
+        id = test_response_json_string(&h, "id");
+        state = test_response_json_string(&h, "state");
         if (!id || g_strcmp0(state, "running") != 0) {
                 r = SOAK_FAIL(c, "start: %s\n", h.body->str);
                 goto done;
         }
         g_clear_pointer(&state, g_free);
-        tb_http_done(&h);
+        test_response_done(&h);
 
         target = g_strdup_printf("/v1/jobs/%s/output?follow=true", id);
         if (soak_exchange(c, &b, "GET", target, NULL, "ready\n", &f) < 0 || f.status != 200 || f.complete) {
@@ -478,24 +478,24 @@ static int soak_cycle(SoakClient *c) {
         /* On the start's connection (keep-alive), unless the gateway closed it meanwhile. */
         g_free(target);
         target = g_strdup_printf("/v1/jobs/%s/stop", id);
-        r = tb_http_request(&a, "POST", target, NULL, &h, HANG_MS);
+        r = test_client_call(&a, "POST", target, NULL, &h, HANG_MS);
         if (r == -EIO && h.status == 0) {
-                tb_tls_close(&a, TB_CLOSE_ABRUPT);
-                tb_http_done(&h);
+                test_client_close_as(&a, TEST_CLOSE_ABRUPT);
+                test_response_done(&h);
                 r = soak_exchange(c, &a, "POST", target, NULL, NULL, &h);
         }
         if (r < 0 || h.status != 200) {
                 r = SOAK_FAIL(c, "stop: %u %s\n", h.status, h.body ? h.body->str : "");
                 goto done;
         }
-        state = tb_http_json_string(&h, "state");
+        state = test_response_json_string(&h, "state");
         if (g_strcmp0(state, "killed") != 0) {
                 r = SOAK_FAIL(c, "stop: %s\n", h.body->str);
                 goto done;
         }
         g_clear_pointer(&id, g_free);   /* stopped: not left over */
 
-        if (tb_http_read(&b, &f, NULL, 0, HANG_MS) < 0 || !f.complete || !g_str_equal(f.body->str, expected)) {
+        if (test_client_read(&b, &f, NULL, 0, HANG_MS) < 0 || !f.complete || !g_str_equal(f.body->str, expected)) {
                 r = SOAK_FAIL(c, "follow after stop: %s, %zu bytes, expected %zu\n",
                               f.complete ? "complete" : "cut", f.body->len, strlen(expected));
                 goto done;
@@ -503,13 +503,13 @@ static int soak_cycle(SoakClient *c) {
 done:
         if (id)
                 g_ptr_array_add(c->leftover, g_steal_pointer(&id));
-        tb_http_done(&h);
-        tb_http_done(&f);
+        test_response_done(&h);
+        test_response_done(&f);
         /* Every way a client can leave. */
         if (a.ssl)
-                tb_tls_close(&a, (TbClose) (c->index % 3));
+                test_client_close_as(&a, (TestClose) (c->index % 3));
         if (b.ssl)
-                tb_tls_close(&b, (TbClose) ((c->index + c->cycles) % 3));
+                test_client_close_as(&b, (TestClose) ((c->index + c->cycles) % 3));
         return r;
 }
 
@@ -618,7 +618,7 @@ typedef struct BadConnection {
 
 /* source: one of the loopback net's addresses (the flood gateway's per-address limits count each apart). */
 static void bad_open(GArray *bad, BadKind kind, const GByteArray *hello, const char *source) {
-        BadConnection b = { .fd = tb_tcp_connect_from(source, FLOOD_PORT), .kind = kind };
+        BadConnection b = { .fd = test_tcp_connect_from(source, FLOOD_PORT), .kind = kind };
 
         g_assert_cmpint(b.fd, >=, 0);
         if (kind == BAD_HALF_HELLO)
@@ -669,7 +669,7 @@ static double good_client_timed(uint16_t port) {
 static void test_handshake_flood(void) {
         const unsigned cap = FLOOD_MAX_CONNECTIONS, first = 40, second = 40, garbage = 8;
         g_autoptr(GArray) bad = g_array_new(FALSE, FALSE, sizeof(BadConnection));
-        g_autoptr(GByteArray) hello = tb_tls_client_hello(ctx_alice);
+        g_autoptr(GByteArray) hello = test_tls_client_hello(ctx_alice);
         gint64 t0 = g_get_monotonic_time(), deadline, flooded;
         unsigned max_fds = 0, gw_fds, held_after;
         double served_max = 0, served_full;
@@ -740,14 +740,14 @@ static void test_handshake_flood(void) {
 static unsigned list_timed(SSL_CTX *ctx, const char *source, double *ret_sec) {
         gint64 t0 = g_get_monotonic_time();
         unsigned status = 0;
-        TbTls c;
-        TbHttp h;
+        TestClient c;
+        TestResponse h;
 
-        if (tb_tls_connect_from(&c, ctx, source, IDLE_PORT) == 0) {
-                if (tb_http_request(&c, "GET", "/v1/jobs", NULL, &h, HANG_MS) == 0)
+        if (test_client_connect_ctx(&c, ctx, source, IDLE_PORT) == 0) {
+                if (test_client_call(&c, "GET", "/v1/jobs", NULL, &h, HANG_MS) == 0)
                         status = h.status;
-                tb_http_done(&h);
-                tb_tls_close(&c, TB_CLOSE_NOTIFY);
+                test_response_done(&h);
+                test_client_close_as(&c, TEST_CLOSE_NOTIFY);
         }
         *ret_sec = (double) (g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
         return status;
@@ -775,7 +775,7 @@ static void test_idle_flood(void) {
                 double sec;
 
                 for (unsigned i = 0; i < IDLE_FLOOD; i++) {
-                        int fd = tb_tcp_connect_from(cases[k].flood, IDLE_PORT);
+                        int fd = test_tcp_connect_from(cases[k].flood, IDLE_PORT);
 
                         g_assert_cmpint(fd, >=, 0);
                         g_array_append_val(fds, fd);
@@ -801,7 +801,7 @@ static void test_idle_flood(void) {
  * another (bob); alice's newest connection is served too (her longest idle ones gave way). */
 static void test_principal_flood(void) {
         static const char *const sources[] = { "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.8" };
-        TbTls *conns = g_new0(TbTls, IDLE_FLOOD);
+        TestClient *conns = g_new0(TestClient, IDLE_FLOOD);
         g_autofree char *line = NULL;
         gint64 t0 = g_get_monotonic_time();
         unsigned status, status_alice, held, held_during, refused = 0;
@@ -810,7 +810,7 @@ static void test_principal_flood(void) {
 
         snapshot_baseline(&before);
         for (unsigned i = 0; i < IDLE_FLOOD; i++)
-                if (tb_tls_connect_from(&conns[i], ctx_alice, sources[i % G_N_ELEMENTS(sources)], IDLE_PORT) < 0)
+                if (test_client_connect_ctx(&conns[i], ctx_alice, sources[i % G_N_ELEMENTS(sources)], IDLE_PORT) < 0)
                         refused++;
         /* Right away, while alice's connections are open. */
         status = list_timed(ctx_bob, "127.0.0.1", &sec);
@@ -832,7 +832,7 @@ static void test_principal_flood(void) {
         g_assert_cmpuint(held, <=, 32 + 1);
         for (unsigned i = 0; i < IDLE_FLOOD; i++)
                 if (conns[i].ssl)
-                        tb_tls_close(&conns[i], TB_CLOSE_ABRUPT);
+                        test_client_close_as(&conns[i], TEST_CLOSE_ABRUPT);
         g_free(conns);
         snapshot_settle("principal flood", &before, t0);
 }
@@ -842,7 +842,7 @@ static void test_principal_flood(void) {
 static void test_wait_flood(void) {
         const unsigned n = 40, limit = 32;
         g_autofree char *id = NULL, *target = NULL, *line = NULL;
-        TbTls *conns = g_new0(TbTls, n);
+        TestClient *conns = g_new0(TestClient, n);
         bool answered[40] = {};
         unsigned too_many = 0, waited = 0, status;
         gint64 t0 = g_get_monotonic_time();
@@ -853,36 +853,36 @@ static void test_wait_flood(void) {
         id = https_start(ctx_alice, "{\"argv\": [\"/bin/sleep\", \"600\"], \"timeout_sec\": 900}");
         target = g_strdup_printf("/v1/jobs/%s?wait=true", id);
         for (unsigned i = 0; i < n; i++) {
-                g_assert_cmpint(tb_tls_connect_from(&conns[i], ctx_alice, "127.0.0.20", IDLE_PORT), ==, 0);
-                g_assert_cmpint(tb_tls_send_request(&conns[i], "GET", target, NULL), ==, 0);
+                g_assert_cmpint(test_client_connect_ctx(&conns[i], ctx_alice, "127.0.0.20", IDLE_PORT), ==, 0);
+                g_assert_cmpint(test_client_send(&conns[i], "GET", target, NULL), ==, 0);
         }
         /* The refusals come at once; the others wait for the job. */
         g_usleep(G_USEC_PER_SEC);
         for (unsigned i = 0; i < n; i++) {
-                TbHttp h;
+                TestResponse h;
 
-                tb_http_init(&h);
-                if (tb_http_read(&conns[i], &h, NULL, 0, 50) == 0) {
-                        g_autofree char *code = tb_http_json_string(&h, "error");
+                test_response_init(&h);
+                if (test_client_read(&conns[i], &h, NULL, 0, 50) == 0) {
+                        g_autofree char *code = test_response_json_string(&h, "error");
 
                         g_assert_cmpuint(h.status, ==, 429);
                         g_assert_cmpstr(code, ==, "too-many-connections");
                         answered[i] = true;
                         too_many++;
                 }
-                tb_http_done(&h);
+                test_response_done(&h);
         }
         status = list_timed(ctx_bob, "127.0.0.1", &sec);
         https_stop(ctx_alice, id);
         for (unsigned i = 0; i < n; i++) {
-                TbHttp h;
+                TestResponse h;
 
                 if (answered[i])
                         continue;
-                tb_http_init(&h);
-                if (tb_http_read(&conns[i], &h, NULL, 0, HANG_MS) == 0 && h.status == 200)
+                test_response_init(&h);
+                if (test_client_read(&conns[i], &h, NULL, 0, HANG_MS) == 0 && h.status == 200)
                         waited++;
-                tb_http_done(&h);
+                test_response_done(&h);
         }
         line = g_strdup_printf("wait flood: %u GET ?wait=true of alice on one running job: %u waited until it "
                                "ended, %u answered 429 at once; bob's GET /v1/jobs answered %u in %.3f s", n, waited,
@@ -893,7 +893,7 @@ static void test_wait_flood(void) {
         g_assert_cmpuint(status, ==, 200);
         g_assert_cmpfloat(sec, <, ANSWER_MAX_SEC);
         for (unsigned i = 0; i < n; i++)
-                tb_tls_close(&conns[i], TB_CLOSE_ABRUPT);
+                test_client_close_as(&conns[i], TEST_CLOSE_ABRUPT);
         g_free(conns);
         snapshot_settle("wait flood", &before, t0);
 }
@@ -1025,60 +1025,60 @@ static void test_disconnect_mid_stream(void) {
         /* TLS followers, every way to leave. */
         for (unsigned round = 0; round < 5; round++) {
                 g_autoptr(GString) pipelined = g_string_new("");
-                TbTls c;
-                TbHttp h;
+                TestClient c;
+                TestResponse h;
 
                 /* mid-stream, no close_notify (the kernel resets: unread data) */
                 https_follow(&c, ctx_alice, SOAK_PORT, id, 0);
-                tb_http_init(&h);
-                g_assert_cmpint(tb_http_read(&c, &h, NULL, 65536, HANG_MS), ==, 0);
-                tb_tls_close(&c, TB_CLOSE_ABRUPT);
-                tb_http_done(&h);
+                test_response_init(&h);
+                g_assert_cmpint(test_client_read(&c, &h, NULL, 65536, HANG_MS), ==, 0);
+                test_client_close_as(&c, TEST_CLOSE_ABRUPT);
+                test_response_done(&h);
 
                 /* at the live end (the gateway waits for output), politely */
                 https_follow(&c, ctx_admin, SOAK_PORT, id, 0);
-                tb_http_init(&h);
-                g_assert_cmpint(tb_http_read(&c, &h, last, 0, HANG_MS), ==, 0);
+                test_response_init(&h);
+                g_assert_cmpint(test_client_read(&c, &h, last, 0, HANG_MS), ==, 0);
                 g_assert_cmpmem(h.body->str, h.body->len, expected, size);
-                tb_tls_close(&c, TB_CLOSE_NOTIFY);
-                tb_http_done(&h);
+                test_client_close_as(&c, TEST_CLOSE_NOTIFY);
+                test_response_done(&h);
 
                 /* at the live end, reset */
                 https_follow(&c, ctx_alice, SOAK_PORT, id, 0);
-                tb_http_init(&h);
-                g_assert_cmpint(tb_http_read(&c, &h, last, 0, HANG_MS), ==, 0);
-                tb_tls_close(&c, TB_CLOSE_RESET);
-                tb_http_done(&h);
+                test_response_init(&h);
+                g_assert_cmpint(test_client_read(&c, &h, last, 0, HANG_MS), ==, 0);
+                test_client_close_as(&c, TEST_CLOSE_RESET);
+                test_response_done(&h);
 
                 /* at the live end, gone without close_notify */
                 https_follow(&c, ctx_alice, SOAK_PORT, id, 0);
-                tb_http_init(&h);
-                g_assert_cmpint(tb_http_read(&c, &h, last, 0, HANG_MS), ==, 0);
-                tb_tls_close(&c, TB_CLOSE_ABRUPT);
-                tb_http_done(&h);
+                test_response_init(&h);
+                g_assert_cmpint(test_client_read(&c, &h, last, 0, HANG_MS), ==, 0);
+                test_client_close_as(&c, TEST_CLOSE_ABRUPT);
+                test_response_done(&h);
 
                 /* before any answer */
                 https_follow(&c, ctx_alice, SOAK_PORT, id, 0);
-                tb_tls_close(&c, round % 2 ? TB_CLOSE_RESET : TB_CLOSE_ABRUPT);
+                test_client_close_as(&c, round % 2 ? TEST_CLOSE_RESET : TEST_CLOSE_ABRUPT);
 
                 /* from an offset, a little, then polite */
                 https_follow(&c, ctx_alice, SOAK_PORT, id, 1000000);
-                tb_http_init(&h);
-                g_assert_cmpint(tb_http_read(&c, &h, NULL, 10000, HANG_MS), ==, 0);
+                test_response_init(&h);
+                g_assert_cmpint(test_client_read(&c, &h, NULL, 10000, HANG_MS), ==, 0);
                 g_assert_cmpmem(h.body->str, 10000, expected + 1000000, 10000);
-                tb_tls_close(&c, TB_CLOSE_NOTIFY);
-                tb_http_done(&h);
+                test_client_close_as(&c, TEST_CLOSE_NOTIFY);
+                test_response_done(&h);
 
                 /* at the live end with more requests pipelined behind the stream (its input buffer full),
                  * then reset */
                 https_follow(&c, ctx_alice, SOAK_PORT, id, 0);
-                tb_http_init(&h);
-                g_assert_cmpint(tb_http_read(&c, &h, last, 0, HANG_MS), ==, 0);
+                test_response_init(&h);
+                g_assert_cmpint(test_client_read(&c, &h, last, 0, HANG_MS), ==, 0);
                 while (pipelined->len < 20 * 1024)
                         g_string_append(pipelined, "GET " NO_SUCH_JOB " HTTP/1.1\r\nHost: localhost\r\n\r\n");
-                g_assert_cmpint(tb_tls_write(&c, pipelined->str, pipelined->len, HANG_MS), ==, 0);
-                tb_tls_close(&c, TB_CLOSE_RESET);
-                tb_http_done(&h);
+                g_assert_cmpint(test_client_write_timeout(&c, pipelined->str, pipelined->len, HANG_MS), ==, 0);
+                test_client_close_as(&c, TEST_CLOSE_RESET);
+                test_response_done(&h);
         }
 
         /* D-Bus readers. */
@@ -1132,7 +1132,7 @@ static void test_disconnect_mid_stream(void) {
 
 typedef struct FullReader {
         int fd;               /* D-Bus reader, or */
-        TbTls tls;            /* a TLS follower */
+        TestClient tls;            /* a TLS follower */
         const char *expected;
         size_t size;
         bool ok;
@@ -1146,12 +1146,12 @@ static gpointer full_reader_thread(gpointer data) {
 
                 r->ok = got->len == r->size && memcmp(got->data, r->expected, r->size) == 0;
         } else {
-                TbHttp h;
+                TestResponse h;
 
-                tb_http_init(&h);
-                r->ok = tb_http_read(&r->tls, &h, NULL, 0, 5 * HANG_MS) == 0 && h.complete && h.status == 200 &&
+                test_response_init(&h);
+                r->ok = test_client_read(&r->tls, &h, NULL, 0, 5 * HANG_MS) == 0 && h.complete && h.status == 200 &&
                         h.body->len == r->size && memcmp(h.body->str, r->expected, r->size) == 0;
-                tb_http_done(&h);
+                test_response_done(&h);
         }
         return NULL;
 }
@@ -1181,7 +1181,7 @@ static void test_never_read(void) {
         g_autofree char *expected = seq_text(n), *id = NULL;
         size_t size = strlen(expected);
         int stuck_fds[4];
-        TbTls stuck_tls[4];
+        TestClient stuck_tls[4];
         FullReader readers[2];
         GThread *threads[2];
         g_autoptr(GByteArray) out = NULL;
@@ -1221,7 +1221,7 @@ static void test_never_read(void) {
                 g_assert_true(readers[i].ok);
         }
         close(readers[0].fd);
-        tb_tls_close(&readers[1].tls, TB_CLOSE_NOTIFY);
+        test_client_close_as(&readers[1].tls, TEST_CLOSE_NOTIFY);
 
         /* A reader that comes back resumes where it stopped and gets everything. */
         {
@@ -1235,7 +1235,7 @@ static void test_never_read(void) {
         }
         for (unsigned i = 0; i < n_stuck; i++) {
                 close(stuck_fds[i]);
-                tb_tls_close(&stuck_tls[i], i % 2 ? TB_CLOSE_RESET : TB_CLOSE_ABRUPT);
+                test_client_close_as(&stuck_tls[i], i % 2 ? TEST_CLOSE_RESET : TEST_CLOSE_ABRUPT);
         }
         snapshot_settle("never-reading readers", &before, t0);
 }
@@ -1446,8 +1446,8 @@ static void test_systemd_frozen(void) {
         AsyncReply reply;
         Snapshot before, frozen;
         sd_bus *user_bus;
-        TbTls tls;
-        TbHttp h;
+        TestClient tls;
+        TestResponse h;
         TbJob j;
         pid_t guard;
         int guard_fd;
@@ -1505,15 +1505,15 @@ static void test_systemd_frozen(void) {
         guard = thaw_guard_start(freeze, &guard_fd);
         pid1_set_frozen(freeze, true);
         bus_start_async(root_bus, never_argv, &reply);
-        g_assert_cmpint(tb_tls_connect(&tls, ctx_alice, SOAK_PORT), ==, 0);
-        g_assert_cmpint(tb_http_request(&tls, "POST", "/v1/jobs", "{\"argv\": [\"/bin/echo\", \"never\"]}", &h,
+        g_assert_cmpint(test_client_connect_ctx(&tls, ctx_alice, NULL, SOAK_PORT), ==, 0);
+        g_assert_cmpint(test_client_call(&tls, "POST", "/v1/jobs", "{\"argv\": [\"/bin/echo\", \"never\"]}", &h,
                                         HANG_MS), ==, 0);
-        code = tb_http_json_string(&h, "error");
+        code = test_response_json_string(&h, "error");
         g_test_message("HTTPS start with systemd frozen: %u %s", h.status, h.body->str);
         g_assert_cmpuint(h.status, ==, 500);
         g_assert_cmpstr(code, ==, "start-failed");
-        tb_http_done(&h);
-        tb_tls_close(&tls, TB_CLOSE_NOTIFY);
+        test_response_done(&h);
+        test_client_close_as(&tls, TEST_CLOSE_NOTIFY);
         g_assert_true(bus_wait_reply(root_bus, &reply, g_get_monotonic_time() + FROZEN_WAIT_USEC));
         g_test_message("D-Bus start with systemd frozen: %s: %s", reply.error_name, reply.error_message);
         g_assert_cmpstr(reply.error_name, ==, "org.teleworker.worker1.Error.StartFailed");
@@ -1580,10 +1580,10 @@ int main(int argc, char **argv) {
         summary = g_string_new("");
 
         (void) test_certs_dir();
-        ctx_alice = tb_tls_ctx("alice");
-        ctx_bob = tb_tls_ctx("bob");
-        ctx_admin = tb_tls_ctx("admin1");
-        ctx_tbuser1 = tb_tls_ctx("tbuser1");
+        ctx_alice = test_tls_ctx("alice");
+        ctx_bob = test_tls_ctx("bob");
+        ctx_admin = test_tls_ctx("admin1");
+        ctx_tbuser1 = test_tls_ctx("tbuser1");
         tb_gateway_start(&gateways[GW_SOAK], build_dir, "teleworker-gateway-soak.service", SOAK_PORT, soak_args,
                          soak_props);
         tb_gateway_start(&gateways[GW_FLOOD], build_dir, "teleworker-gateway-flood.service", FLOOD_PORT, flood_args,

@@ -20,7 +20,7 @@
 
 #include "tb-client.h"
 #include "tb-gateway.h"
-#include "test-http-harness.h"
+#include "test-client.h"
 
 #define GW_UNIT "teleworker-gateway-test.service"
 #define GW_PORT 18443
@@ -486,16 +486,16 @@ static void test_telerun_one_connection(void) {
  * status, or 0 when the gateway refused the connection (TLS 1.3: the client's handshake completes before the
  * server has judged its certificate, and the refusal arrives as an alert on the first read). */
 static unsigned try_list(const char *crt, const char *key, uint16_t port) {
-        SSL_CTX *ctx = tb_tls_ctx_files(crt, key);
+        SSL_CTX *ctx = test_tls_ctx_files(crt, key);
         unsigned status = 0;
-        TbTls c;
-        TbHttp h;
+        TestClient c;
+        TestResponse h;
 
-        if (tb_tls_connect(&c, ctx, port) == 0) {
-                if (tb_http_request(&c, "GET", "/v1/jobs", NULL, &h, 30000) == 0)
+        if (test_client_connect_ctx(&c, ctx, NULL, port) == 0) {
+                if (test_client_call(&c, "GET", "/v1/jobs", NULL, &h, 30000) == 0)
                         status = h.status;
-                tb_http_done(&h);
-                tb_tls_close(&c, TB_CLOSE_ABRUPT);
+                test_response_done(&h);
+                test_client_close_as(&c, TEST_CLOSE_ABRUPT);
         }
         SSL_CTX_free(ctx);
         g_test_message("%s on port %u: %u", crt, port, status);

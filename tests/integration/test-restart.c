@@ -14,7 +14,7 @@
 
 #include "tb-client.h"
 #include "tb-gateway.h"
-#include "test-http-harness.h"
+#include "test-client.h"
 
 #define GW_UNIT "teleworker-gateway-restart.service"
 #define GW_PORT 18445

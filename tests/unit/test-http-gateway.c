@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "peer-table.h"
+#include "log.h"
 #include "test-http-harness.h"
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -953,7 +954,7 @@ int main(int argc, char *argv[]) {
 
         g_test_init(&argc, &argv, NULL);
         signal(SIGPIPE, SIG_IGN);
-        gateway_log_max_level = g_test_verbose() ? 7 : 4;
+        log_set_max_level(g_test_verbose() ? 7 : 4);
 
         g_test_add_func("/gateway/api", test_api);
         g_test_add_func("/gateway/start", test_start);

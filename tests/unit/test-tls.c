@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "log.h"
 #include "test-http-harness.h"
 #include "tls.h"
 
@@ -628,7 +629,7 @@ int main(int argc, char *argv[]) {
 
         g_test_init(&argc, &argv, NULL);
         signal(SIGPIPE, SIG_IGN);
-        gateway_log_max_level = g_test_verbose() ? 7 : 4;
+        log_set_max_level(g_test_verbose() ? 7 : 4);
 
         g_test_add_func("/tls/principal-rule", test_principal_rule);
         g_test_add_func("/tls/subject-edge-cases", test_subject_edge_cases);

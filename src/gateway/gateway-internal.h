@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* gateway-internal.h - what the gateway's three files share: the Gateway and Connection objects and the calls
+ * between the listener (gateway.c: listening, admission, bus pool), the connection state machine
+ * (connection.c: TLS I/O, lifetime, deadlines) and the HTTP -> D-Bus bridge (bridge.c: routing, calls,
+ * responses, output streaming). Not for anybody outside src/gateway: gateway.h is the public face. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "gateway.h"
+#include "http.h"
+#include "peer-table.h"
+#include "tls.h"
+#include "util.h"
+
+#define GATEWAY_IN_MAX (16U * 1024U)        /* unparsed (pipelined) request bytes held per connection */
+#define GATEWAY_OUT_HIGH (64U * 1024U)      /* the next pipelined request waits while more output is pending */
+#define GATEWAY_OUTPUT_READ (256U * 1024U)  /* one read(2) from a job's output fd, one HTTP chunk */
+#define GATEWAY_OUTPUT_LOW (16U * 1024U)    /* read job output only when less than a full TLS record waits */
+#define GATEWAY_TLS_OUT_MAX (256U * 1024U)  /* ciphertext waiting for the socket (many records per send(2)) */
+#define GATEWAY_OUTPUT_BUDGET (1024U * 1024U) /* job output moved per event dispatch before others get a turn */
+#define GATEWAY_ACCEPT_BATCH 64
+#define GATEWAY_BUS_USERS_MAX 100U          /* connections per bus connection (see connection_get_bus()) */
+
+typedef enum ConnectionState {
+        CONNECTION_HANDSHAKE,
+        CONNECTION_OPEN,
+} ConnectionState;
+
+typedef struct Connection Connection;
+
+typedef struct GatewayBus {
+        sd_bus *bus;
+        unsigned n_users;          /* connections that make their calls on it */
+} GatewayBus;
+
+struct Gateway {
+        sd_event *event;
+        GatewayBus *buses;         /* [0]: the one given to gateway_new(), or ours; more of ours when busy */
+        size_t n_buses;
+        bool bus_owned;            /* opened by us: reopened after a disconnect */
+        SSL_CTX *ssl_ctx;
+        GatewayConfig config;
+
+        sd_event_source **listen_sources;
+        size_t n_listen_sources;
+        sd_event_source *accept_retry;   /* listening paused after EMFILE/ENFILE */
+
+        Connection *connections;       /* oldest first */
+        Connection *connections_tail;
+        unsigned n_connections;
+        unsigned n_handshakes;         /* of them: TLS handshake unfinished */
+        bool busy;                     /* more than half of max_connections in use: short handshake deadline */
+        uint64_t n_accepted;
+        uint64_t n_evicted, n_refused; /* since room_report_usec: connections closed to make room, new ones
+                                        * refused for lack of it (gateway_report_room()) */
+        uint64_t room_report_usec;
+        PeerTable peers;               /* per source address and per principal */
+
+        GatewayAcceptHook accept_hook;
+        void *accept_hook_userdata;
+};
+
+struct Connection {
+        Gateway *gateway;
+        Connection *prev, *next;
+        size_t bus_index;
+        bool has_bus;
+
+        int fd;
+        SSL *ssl;
+        sd_event_source *io;
+        sd_event_source *timer;
+        char peer[64];
+        ConnectionState state;
+        TlsPrincipal principal;
+        PeerEntry *address;         /* counts of the source address */
+        PeerEntry *owner;           /* counts of the principal (once authenticated; NULL when over its limit) */
+        bool over_principal_limit;  /* the first request is answered 429, then the connection closes */
+
+        /* TLS directions that are blocked on the other direction. */
+        bool read_wants_write, write_wants_read;
+        bool peer_closed;
+        bool close_after_flush;
+        uint64_t bytes_in, bytes_out;
+        bool out_pending;
+        TlsWriteBuffer tls_out;     /* records waiting for the socket */
+
+        char in[GATEWAY_IN_MAX];
+        size_t in_start, in_end;
+        HttpParser parser;
+        HttpBuffer out;
+
+        uint64_t accepted_usec, activity_usec, request_start_usec, write_progress_usec;
+        uint64_t handshake_deadline_usec;   /* shortened under pressure, never lengthened again */
+        bool request_started;
+        unsigned n_requests;
+        double tokens;
+        uint64_t tokens_usec;
+
+        /* The request being answered. */
+        bool busy;
+        bool keep_alive;
+        HttpRoute route;
+        char *log_target;           /* method and target, escaped, for the access log */
+        sd_bus_slot *slot;
+        char job_id[JOB_ID_STRING_MAX];
+        int output_fd;
+        sd_event_source *output_source;
+        bool output_waiting;        /* output_source is on: reading resumes when it fires (the fd had nothing,
+                                     * or this connection had its share of the event loop) */
+        uint64_t output_bytes;
+};
+
+/* gateway.c: the clock, admission and the bus pool. */
+uint64_t gateway_now(Gateway *g);
+uint64_t gateway_handshake_timeout(const Gateway *g);
+void gateway_update_busy(Gateway *g);
+void gateway_release_bus(Gateway *g, size_t i);
+void gateway_format_peer(const struct sockaddr_storage *sa, char *buf, size_t size);
+/* The handshake is done: the connection counts for its principal now (or is over the principal's limit). */
+void connection_authenticated(Connection *c);
+int connection_get_bus(Connection *c, sd_bus **ret);
+
+/* connection.c: the state machine. gateway_add_connection() takes the fd and the reference on address. */
+int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa, PeerEntry *address);
+Connection *connection_free(Connection *c);
+const char *connection_who(Connection *c);
+size_t connection_out_pending(const Connection *c);
+void connection_end(Connection *c, int r);
+int connection_pump(Connection *c);
+int connection_update(Connection *c);
+
+/* bridge.c: requests and responses. connection_process_input() handles at most one complete request;
+ * connection_output_read() moves a chunk of a job's output into the response, connection_output_wait()
+ * pauses that until the job's fd is readable. */
+int connection_process_input(Connection *c);
+int connection_output_read(Connection *c);
+int connection_output_wait(Connection *c);
