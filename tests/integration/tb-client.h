@@ -61,3 +61,9 @@ bool tb_daemon_present(sd_bus *bus);
  * succeeds (as root; the job is waited for): a marker profile shows which policy is in force. */
 void tb_reload_daemon(void);
 bool tb_profile_known(sd_bus *bus, const char *name);
+
+/* How much slower than the machine itself the testbed runs: 1 in the namespace testbed, 10 in the VM testbed
+ * (TB_INSIDE=vm), whose CPU is emulated (TCG: about 10-20x slower, and shared with its host's load). Bounds
+ * that stand for "no stall" (a quadratic or blocking path takes seconds to minutes) are multiplied by it;
+ * the measured figures are printed either way. */
+unsigned tb_slowdown(void);
