@@ -10,14 +10,15 @@
 
 #include <systemd/sd-bus.h>
 
+#include "api.h"
 #include "bus-json.h"
 #include "client.h"
 #include "macro.h"
 #include "util.h"
 
-#define WORKER_SERVICE "org.teleworker.worker1"
-#define WORKER_PATH "/org/teleworker/worker1"
-#define WORKER_MANAGER "org.teleworker.worker1.Manager"
+#define WORKER_SERVICE TW_BUS_NAME
+#define WORKER_PATH TW_BUS_PATH
+#define WORKER_MANAGER TW_BUS_INTERFACE_MANAGER
 
 /* Start waits for systemd to create the scope, Stop for the job to die, Wait for the job to end: none of
  * them has a natural upper bound, so they never time out on our side. Quick calls keep sd-bus's default. */
@@ -40,46 +41,14 @@ typedef struct ClientBus {
         PendingCall wait_call;
 } ClientBus;
 
-static const struct {
-        const char *name;
-        ClientErrorKind kind;
-} error_map[] = {
-        { "org.teleworker.worker1.Error.NoSuchJob",                 CLIENT_ERROR_NOT_FOUND },
-        { "org.freedesktop.DBus.Error.AccessDenied",                CLIENT_ERROR_ACCESS_DENIED },
-        { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", CLIENT_ERROR_ACCESS_DENIED },
-        { "org.freedesktop.DBus.Error.InvalidArgs",                 CLIENT_ERROR_INVALID },
-        { "org.teleworker.worker1.Error.ExecutableNotFound",        CLIENT_ERROR_INVALID },
-        { "org.teleworker.worker1.Error.LimitExceeded",             CLIENT_ERROR_INVALID },
-        { "org.freedesktop.DBus.Error.ServiceUnknown",              CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.NameHasNoOwner",              CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.NoServer",                    CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.NoReply",                     CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.Timeout",                     CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.Disconnected",                CLIENT_ERROR_UNREACHABLE },
-};
-
 static ClientErrorKind bus_error_kind(const sd_bus_error *e, int r) {
-        if (sd_bus_error_is_set(e)) {
-                for (size_t i = 0; i < ELEMENTSOF(error_map); i++)
-                        if (sd_bus_error_has_name(e, error_map[i].name))
-                                return error_map[i].kind;
-                if (strncmp(e->name, "org.freedesktop.DBus.Error.Spawn.", 33) == 0)
-                        return CLIENT_ERROR_UNREACHABLE; /* bus activation of the worker failed */
-                return CLIENT_ERROR_OTHER;
-        }
+        const ApiError *a;
 
-        switch (r) {
-        case -ECONNREFUSED:
-        case -ECONNRESET:
-        case -ENOTCONN:
-        case -ETIMEDOUT:
-        case -EPIPE:
-        case -ESHUTDOWN:
-        case -ENOENT:
-                return CLIENT_ERROR_UNREACHABLE;
-        default:
-                return CLIENT_ERROR_OTHER;
+        if (sd_bus_error_is_set(e)) {
+                a = api_error_from_name(e->name);
+                return a ? (ClientErrorKind) a->cli_class : CLIENT_ERROR_OTHER;
         }
+        return api_errno_is_unreachable(r) ? CLIENT_ERROR_UNREACHABLE : CLIENT_ERROR_OTHER;
 }
 
 /* The D-Bus error's own message when there is one: the worker words its errors for users. */

@@ -3,8 +3,8 @@
  *
  * Each operation is one blocking HTTP/1.1 request (TLS 1.3, our client certificate, the gateway verified
  * against --cacert and the host name of --addr). Responses are parsed with libhttp-parser. HTTP errors map
- * onto ClientErrorKind by status (404 -> NOT_FOUND, 403 -> ACCESS_DENIED, 400 -> INVALID, 503 and
- * connection/TLS failures -> UNREACHABLE), with the gateway's message.
+ * onto ClientErrorKind by the API's one table (api.h: the JSON "error" code, else the status; connection
+ * and TLS failures -> UNREACHABLE), with the gateway's message.
  *
  * Connections are kept alive: a full mutual-auth handshake costs more than a request, and `run` makes three
  * (start, output, wait). After a complete response that does not say "Connection: close", the connection
@@ -477,7 +477,7 @@ static int remote_read_response(RemoteConnection *c, RemoteResponse *r, int inte
 /* The error a non-success response stands for. */
 static int remote_status_error(const RemoteResponse *r, const char *what, ClientError *error) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        const char *message = NULL;
+        const char *message = NULL, *code = NULL;
         json_object *m;
         ClientErrorKind kind;
         int e;
@@ -486,32 +486,11 @@ static int remote_status_error(const RemoteResponse *r, const char *what, Client
                 o = json_tokener_parse(r->body);
         if (o && json_object_object_get_ex(o, "message", &m) && json_object_is_type(m, json_type_string))
                 message = json_object_get_string(m);
+        if (o && json_object_object_get_ex(o, "error", &m) && json_object_is_type(m, json_type_string))
+                code = json_object_get_string(m);
 
-        switch (r->status) {
-        case 400:
-        case 413:
-                kind = CLIENT_ERROR_INVALID;
-                e = -EINVAL;
-                break;
-        case 401:
-        case 403:
-                kind = CLIENT_ERROR_ACCESS_DENIED;
-                e = -EACCES;
-                break;
-        case 404:
-                kind = CLIENT_ERROR_NOT_FOUND;
-                e = -ENOENT;
-                break;
-        case 502:
-        case 503:
-        case 504:
-                kind = CLIENT_ERROR_UNREACHABLE;
-                e = -EHOSTUNREACH;
-                break;
-        default:
-                kind = CLIENT_ERROR_OTHER;
-                e = -EIO;
-        }
+        /* The same classes as the D-Bus backend: the gateway's code names the daemon's error (api.h). */
+        kind = (ClientErrorKind) api_error_class_from_http(r->status, code, &e);
         if (message)
                 return client_error_set(error, e, kind, "%s", message);
         return client_error_set(error, e, kind, "%s: the gateway answered %u", what, r->status);

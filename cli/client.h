@@ -15,16 +15,19 @@
 
 #include <json-c/json.h>
 
+#include "api.h"
 #include "bus-json.h"   /* the job object format, json_object_putp() */
 #include "macro.h"
 
+/* The classes of the API's one error table (api.h): a worker's error maps onto them the same way on both
+ * backends. */
 typedef enum ClientErrorKind {
-        CLIENT_ERROR_OTHER,
-        CLIENT_ERROR_NOT_FOUND,     /* no such job */
-        CLIENT_ERROR_ACCESS_DENIED, /* not the owner and not an administrator */
-        CLIENT_ERROR_INVALID,       /* the worker refused the arguments (bad id, env, limits, executable) */
-        CLIENT_ERROR_UNREACHABLE,   /* no worker: bus/gateway down, name not owned, connection lost */
-        _CLIENT_ERROR_KIND_MAX,
+        CLIENT_ERROR_OTHER = API_ERROR_CLASS_OTHER,
+        CLIENT_ERROR_NOT_FOUND = API_ERROR_CLASS_NOT_FOUND,         /* no such job (or no output) */
+        CLIENT_ERROR_ACCESS_DENIED = API_ERROR_CLASS_ACCESS_DENIED, /* not the owner and not an administrator */
+        CLIENT_ERROR_INVALID = API_ERROR_CLASS_INVALID,   /* the worker refused the arguments (id, env, limits...) */
+        CLIENT_ERROR_UNREACHABLE = API_ERROR_CLASS_UNREACHABLE, /* no worker: bus/gateway down, connection lost */
+        _CLIENT_ERROR_KIND_MAX = _API_ERROR_CLASS_MAX,
 } ClientErrorKind;
 
 typedef struct ClientError {

@@ -14,16 +14,10 @@
 #include <unistd.h>
 
 #include "bus-api.h"
-#include "errors.h"
+#include "api.h"
 #include "log.h"
 #include "macro.h"
 
-#define BUS_NAME "org.teleworker.worker1"
-#define MANAGER_PATH "/org/teleworker/worker1"
-#define JOB_PATH_PREFIX "/org/teleworker/worker1/job"
-#define MANAGER_IFACE "org.teleworker.worker1.Manager"
-#define REMOTE_IFACE "org.teleworker.worker1.Remote"
-#define JOB_IFACE "org.teleworker.worker1.Job"
 #define READ_OUTPUT_MAX (1024 * 1024)
 /* Replies that carry jobs stay far below the bus's maximum message size (dbus-daemon's system bus: 32 MiB;
  * a bigger reply makes the bus drop our connection). A job's properties are at most ~1.1 MiB (argv is
@@ -194,7 +188,7 @@ static int bus_remote_principal(BusApi *a, sd_bus_message *msg, Principal *ret, 
 }
 
 static bool bus_message_is_remote(sd_bus_message *msg) {
-        return streq_ptr(sd_bus_message_get_interface(msg), REMOTE_IFACE);
+        return streq_ptr(sd_bus_message_get_interface(msg), TW_BUS_INTERFACE_REMOTE);
 }
 
 static int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error) {
@@ -249,7 +243,7 @@ int bus_job_object_path(const Job *j, char **ret) {
         r = job_id_to_hex(job_id(j), hex);
         if (r < 0)
                 return r;
-        return asprintf(ret, JOB_PATH_PREFIX "/%s", hex) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, TW_BUS_JOB_PATH_PREFIX "/%s", hex) < 0 ? -ENOMEM : 0;
 }
 
 /* Every job property: name and D-Bus type. One list for the a{sv} replies and the Job objects' vtable. */
@@ -683,7 +677,8 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         _cleanup_(start_call_freep) StartCall *c = NULL;
         size_t total = 0;
         JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
-        bool with_output = sd_bus_message_is_method_call(msg, MANAGER_IFACE, "StartWithOutput") > 0;
+        bool with_output = sd_bus_message_is_method_call(msg, TW_BUS_INTERFACE_MANAGER,
+                                                         "StartWithOutput") > 0;
         const char *cwd;
         Job *j = NULL;
         int r;
@@ -935,7 +930,7 @@ static int reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (!o)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "Job %s has no output.", job_id(j));
+                return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", job_id(j));
         if (offset > output_store_size(o))
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                          "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).", offset,
@@ -1016,9 +1011,9 @@ static int job_object_find(sd_bus *bus, const char *path, const char *interface,
         const char *hex;
         Job *j = NULL;
 
-        if (strncmp(path, JOB_PATH_PREFIX "/", strlen(JOB_PATH_PREFIX) + 1) != 0)
+        if (strncmp(path, TW_BUS_JOB_PATH_PREFIX "/", strlen(TW_BUS_JOB_PATH_PREFIX) + 1) != 0)
                 return 0;
-        hex = path + strlen(JOB_PATH_PREFIX) + 1;
+        hex = path + strlen(TW_BUS_JOB_PATH_PREFIX) + 1;
         if (job_id_from_hex(hex, id) < 0)
                 return 0;
         j = manager_find_job(a->manager, id);
@@ -1232,10 +1227,11 @@ static void on_job_changed(Job *j, void *userdata) {
 
         if (bus_job_object_path(j, &path) < 0)
                 return;
-        (void) sd_bus_emit_signal(a->bus, MANAGER_PATH, MANAGER_IFACE, "JobStateChanged", "soss", job_id(j), path,
-                                  job_state_to_string(job_state(j)), job_reason_to_string(job_reason(j)));
-        (void) sd_bus_emit_properties_changed(a->bus, path, JOB_IFACE, "State", "Reason", "ExitCode", "ExitSignal",
-                                              "StartedAt", "EndedAt", NULL);
+        (void) sd_bus_emit_signal(a->bus, TW_BUS_PATH, TW_BUS_INTERFACE_MANAGER, "JobStateChanged", "soss",
+                                  job_id(j), path, job_state_to_string(job_state(j)),
+                                  job_reason_to_string(job_reason(j)));
+        (void) sd_bus_emit_properties_changed(a->bus, path, TW_BUS_INTERFACE_JOB, "State", "Reason", "ExitCode",
+                                              "ExitSignal", "StartedAt", "EndedAt", NULL);
 }
 
 BusApi *bus_api_free(BusApi *a) {
@@ -1268,16 +1264,18 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
         a->manager = m;
         a->instance = now_usec(CLOCK_REALTIME); /* differs between runs: enough to tell cursors apart */
 
-        r = sd_bus_add_object_vtable(bus, &a->manager_slot, MANAGER_PATH, MANAGER_IFACE, manager_vtable, a);
+        r = sd_bus_add_object_vtable(bus, &a->manager_slot, TW_BUS_PATH, TW_BUS_INTERFACE_MANAGER, manager_vtable,
+                                     a);
         if (r < 0)
                 return r;
-        r = sd_bus_add_object_vtable(bus, &a->remote_slot, MANAGER_PATH, REMOTE_IFACE, remote_vtable, a);
+        r = sd_bus_add_object_vtable(bus, &a->remote_slot, TW_BUS_PATH, TW_BUS_INTERFACE_REMOTE, remote_vtable, a);
         if (r < 0)
                 return r;
-        r = sd_bus_add_fallback_vtable(bus, &a->job_slot, JOB_PATH_PREFIX, JOB_IFACE, job_vtable, job_object_find, a);
+        r = sd_bus_add_fallback_vtable(bus, &a->job_slot, TW_BUS_JOB_PATH_PREFIX, TW_BUS_INTERFACE_JOB, job_vtable,
+                                       job_object_find, a);
         if (r < 0)
                 return r;
-        r = sd_bus_add_node_enumerator(bus, &a->enumerator_slot, JOB_PATH_PREFIX, job_node_enumerator, a);
+        r = sd_bus_add_node_enumerator(bus, &a->enumerator_slot, TW_BUS_JOB_PATH_PREFIX, job_node_enumerator, a);
         if (r < 0)
                 return r;
         manager_set_changed_handler(m, on_job_changed, a);
@@ -1287,5 +1285,5 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
 }
 
 int bus_api_request_name(BusApi *a) {
-        return sd_bus_request_name(a->bus, BUS_NAME, 0);
+        return sd_bus_request_name(a->bus, TW_BUS_NAME, 0);
 }

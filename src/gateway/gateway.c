@@ -210,47 +210,23 @@ static uint64_t gateway_now(Gateway *g) {
 /* ---- errors -------------------------------------------------------------------------------------------- */
 
 void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret) {
-        static const struct {
-                const char *name;
-                unsigned status;
-                const char *code;
-        } table[] = {
-                { "org.freedesktop.DBus.Error.AccessDenied", 403, "access-denied" },
-                { "org.freedesktop.DBus.Error.InvalidArgs", 400, "invalid-argument" },
-                { "org.teleworker.worker1.Error.NoSuchJob", 404, "no-such-job" },
-                { "org.teleworker.worker1.Error.ExecutableNotFound", 400, "executable-not-found" },
-                { "org.teleworker.worker1.Error.LimitExceeded", 400, "limit-exceeded" },
-                { "org.teleworker.worker1.Error.StartFailed", 500, "start-failed" },
-                { "org.teleworker.worker1.Error.TooManyJobs", 429, "too-many-jobs" },
-                { "org.teleworker.worker1.Error.TooManyReaders", 429, "too-many-readers" },
-                { "org.freedesktop.DBus.Error.ServiceUnknown", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NameHasNoOwner", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NoReply", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.Timeout", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.TimedOut", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.Disconnected", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NoServer", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.LimitsExceeded", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NoMemory", 503, "daemon-unavailable" },
-        };
+        const ApiError *e;
 
         if (sd_bus_error_is_set(error)) {
-                for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                        if (streq(error->name, table[i].name)) {
-                                const char *msg = error->message;
-
-                                /* The daemon's messages are written for callers; bus-level ones are not. */
-                                if (table[i].status == 503 || !msg || !*msg)
-                                        msg = table[i].status == 503 ? "The job daemon is not available." :
-                                                                       "Request refused.";
-                                http_error_set(ret, table[i].status, table[i].code, "%s", msg);
-                                return;
-                        }
-                http_error_set(ret, 500, "internal-error", "Internal error.");
+                e = api_error_from_name(error->name);
+                if (!e) {
+                        http_error_set(ret, 500, "internal-error", "Internal error.");
+                        return;
+                }
+                /* The daemon's messages are written for callers; bus-level ones (503) are not. */
+                if (e->http_status == 503)
+                        http_error_set(ret, 503, e->http_code, "The job daemon is not available.");
+                else
+                        http_error_set(ret, e->http_status, e->http_code, "%s",
+                                       error->message && *error->message ? error->message : "Request refused.");
                 return;
         }
-        if (IN_SET(-r, ENOTCONN, ECONNRESET, ECONNREFUSED, ENOENT, EHOSTDOWN, ETIMEDOUT, EPIPE, ESHUTDOWN,
-                   ENOMEDIUM, EACCES))
+        if (api_errno_is_unreachable(r))
                 http_error_set(ret, 503, "daemon-unavailable", "The job daemon is not available.");
         else
                 http_error_set(ret, 500, "internal-error", "Internal error.");

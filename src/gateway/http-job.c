@@ -43,9 +43,9 @@ static int http_job_parse_argv(json_object *a, HttpJobRequest *r, HttpError *e) 
         n = json_object_array_length(a);
         if (n == 0)
                 return http_error_set(e, 400, "invalid-request", "'argv' must not be empty.");
-        if (n > HTTP_JOB_ARGV_MAX)
-                return http_error_set(e, 400, "invalid-request", "'argv' has more than %d entries.",
-                                      HTTP_JOB_ARGV_MAX);
+        if (n > JOB_ARGV_MAX)
+                return http_error_set(e, 400, "invalid-request", "'argv' has more than %u entries.",
+                                      JOB_ARGV_MAX);
         r->argv = new0(char *, n + 1);
         if (!r->argv)
                 return -ENOMEM;
@@ -77,7 +77,7 @@ static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
 
         if (json_object_is_type(o, json_type_array)) {
                 n = json_object_array_length(o);
-                if (n > HTTP_JOB_ENV_MAX)
+                if (n > JOB_ENV_MAX)
                         goto too_many;
                 r->env = new0(char *, n + 1);
                 if (!r->env)
@@ -100,7 +100,7 @@ static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
         }
         if (json_object_is_type(o, json_type_object)) {
                 n = (size_t) json_object_object_length(o);
-                if (n > HTTP_JOB_ENV_MAX)
+                if (n > JOB_ENV_MAX)
                         goto too_many;
                 r->env = new0(char *, n + 1);
                 if (!r->env)
@@ -124,7 +124,7 @@ static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
         return http_error_set(e, 400, "invalid-request",
                               "'env' must be an object of strings or an array of \"KEY=VALUE\" strings.");
 too_many:
-        return http_error_set(e, 400, "invalid-request", "'env' has more than %d entries.", HTTP_JOB_ENV_MAX);
+        return http_error_set(e, 400, "invalid-request", "'env' has more than %u entries.", JOB_ENV_MAX);
 }
 
 /* A limit is a positive JSON integer in the base unit, or a string parsed by parser. */

@@ -8,15 +8,13 @@
 
 #include <json-c/json.h>
 
+#include "api.h" /* JOB_ARGV_MAX, JOB_ENV_MAX: the daemon's bounds */
 #include "http.h"
 
 static inline void http_json_putp(json_object **o) {
         if (*o)
                 json_object_put(*o);
 }
-
-#define HTTP_JOB_ARGV_MAX 4096
-#define HTTP_JOB_ENV_MAX 1024
 
 /* Limits as D-Bus Start options; a field is sent only when its has_ flag is set. */
 typedef struct HttpJobLimits {
