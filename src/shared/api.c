@@ -9,7 +9,8 @@
 #define UNAVAILABLE(n, e) { "org.freedesktop.DBus.Error." n, e, 503, "daemon-unavailable", API_ERROR_CLASS_UNREACHABLE }
 
 /* The freedesktop names' errnos are sd-bus's own (sd_bus_error_get_errno()). A 503 is "try again": the
- * gateway adds Retry-After and words the message itself (the bus's text is not written for its clients). */
+ * gateway adds Retry-After and words the message itself (the bus's text is not written for its clients).
+ * Where entries share an HTTP code, the first one's errno is what a remote telerun reports. */
 static const ApiError api_errors[] = {
         { TW_ERROR_ACCESS_DENIED, EACCES, 403, "access-denied", API_ERROR_CLASS_ACCESS_DENIED },
         { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", EACCES, 403, "access-denied",
@@ -23,8 +24,6 @@ static const ApiError api_errors[] = {
         { TW_ERROR_STOP_FAILED, EIO, 500, "stop-failed", API_ERROR_CLASS_OTHER },
         { TW_ERROR_TOO_MANY_JOBS, EUSERS, 429, "too-many-jobs", API_ERROR_CLASS_OTHER },
         { TW_ERROR_TOO_MANY_READERS, EMFILE, 429, "too-many-readers", API_ERROR_CLASS_OTHER },
-        /* The daemon answers a call it cannot finish because it is stopping: it will be back. */
-        { TW_ERROR_SHUTTING_DOWN, ESHUTDOWN, 503, "daemon-unavailable", API_ERROR_CLASS_UNREACHABLE },
         UNAVAILABLE("ServiceUnknown", EHOSTUNREACH),
         UNAVAILABLE("NameHasNoOwner", ENXIO),
         UNAVAILABLE("NoReply", ETIMEDOUT),
@@ -38,6 +37,8 @@ static const ApiError api_errors[] = {
         UNAVAILABLE("NoMemory", ENOMEM),
         /* Bus activation of the worker failed (a family of names). */
         UNAVAILABLE("Spawn.", ENOEXEC),
+        /* The daemon answers a call it cannot finish because it is stopping: it will be back. */
+        { TW_ERROR_SHUTTING_DOWN, ESHUTDOWN, 503, "daemon-unavailable", API_ERROR_CLASS_UNREACHABLE },
 };
 
 static bool api_error_matches(const ApiError *e, const char *name) {
