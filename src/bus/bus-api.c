@@ -1212,6 +1212,16 @@ static const sd_bus_vtable remote_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+const sd_bus_vtable *bus_api_vtable(const char *interface) {
+        if (streq_ptr(interface, TW_BUS_INTERFACE_MANAGER))
+                return manager_vtable;
+        if (streq_ptr(interface, TW_BUS_INTERFACE_REMOTE))
+                return remote_vtable;
+        if (streq_ptr(interface, TW_BUS_INTERFACE_JOB))
+                return job_vtable;
+        return NULL;
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 
 /* sd-bus hands property getters the bus, not our state: one API per bus, found through the bus's slot. */

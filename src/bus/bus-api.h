@@ -15,6 +15,9 @@ BusApi *bus_api_free(BusApi *a);
 DEFINE_FREE_FUNC(BusApi, bus_api_free);
 /* Takes org.teleworker.worker1 (after the objects exist, so no call finds them missing). */
 int bus_api_request_name(BusApi *a);
+/* The vtable bus_api_new() registers for interface (TW_BUS_INTERFACE_*), NULL for another: what
+ * tests/unit/test-bus-introspect.c compares with dbus/org.teleworker.worker1.xml. */
+const sd_bus_vtable *bus_api_vtable(const char *interface);
 
 /* Appends the a{sv} of a job's properties (docs/dbus.md): the one serialization of a job. */
 int bus_append_job_props(sd_bus_message *m, Job *j);
