@@ -43,6 +43,7 @@
 #include <openssl/ssl.h>
 
 #include "client.h"
+#include "http-job.h"
 #include "macro.h"
 #include "teleworker-build.h"
 #include "tls.h"
@@ -625,73 +626,16 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
         return r;
 }
 
-static int client_remote_start(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error) {
+static int client_remote_start(Client *c, const StartRequest *req, char **ret_id, ClientError *error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *job = NULL;
         ClientRemote *cr = c->userdata;
-        json_object *argv, *env, *limits, *id;
+        json_object *id;
         RemoteResponse resp;
-        const struct {
-                const char *key;
-                uint64_t value;
-        } lim[] = {
-                { "cpu", req->cpu_quota_per_sec_usec },
-                { "memory", req->memory_max },
-                { "io_read", req->io_read_bandwidth_max },
-                { "io_write", req->io_write_bandwidth_max },
-                { "tasks", req->tasks_max },
-        };
         int r;
 
-        o = json_object_new_object();
-        argv = json_object_new_array();
-        env = json_object_new_array();
-        limits = json_object_new_object();
-        if (!o || !argv || !env || !limits) {
-                json_object_put(argv);
-                json_object_put(env);
-                json_object_put(limits);
-                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
-        }
-        json_object_object_add(o, "argv", argv);
-        json_object_object_add(o, "env", env);
-        json_object_object_add(o, "limits", limits);
-        for (char **a = req->argv; a && *a; a++)
-                json_object_array_add(argv, json_object_new_string(*a));
-        for (char **e = req->env; e && *e; e++)
-                json_object_array_add(env, json_object_new_string(*e));
-        json_object_object_add(o, "cwd", json_object_new_string(req->cwd ?: ""));
-        for (size_t i = 0; i < ELEMENTSOF(lim); i++)
-                if (lim[i].value != 0)
-                        json_object_object_add(limits, lim[i].key, json_object_new_uint64(lim[i].value));
-        if (req->profile)
-                json_object_object_add(o, "profile", json_object_new_string(req->profile));
-        if (req->runtime_max_usec)
-                json_object_object_add(o, "timeout_sec", json_object_new_double((double) req->runtime_max_usec / 1e6));
-        {
-                const struct {
-                        const char *key;
-                        ClientFlag value;
-                } flags[] = {
-                        { "private_pid", req->private_pid },
-                        { "private_tmp", req->private_tmp },
-                        { "private_network", req->private_network },
-                        { "protect_system", req->protect_system },
-                };
-                json_object *iso = NULL;
-
-                for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
-                        if (flags[i].value == CLIENT_FLAG_DEFAULT)
-                                continue;
-                        if (!iso) {
-                                iso = json_object_new_object();
-                                if (!iso)
-                                        return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
-                                json_object_object_add(o, "isolation", iso);
-                        }
-                        json_object_object_add(iso, flags[i].key,
-                                               json_object_new_boolean(flags[i].value == CLIENT_FLAG_YES));
-                }
-        }
+        r = http_job_request_to_json(req, &o);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Out of memory");
 
         r = remote_request(cr, "POST", "/v1/jobs",
                            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),

@@ -31,6 +31,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus-json.h"
+#include "bus-start.h"
 #include "gateway.h"
 #include "http-job.h"
 #include "http.h"
@@ -803,8 +804,7 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 
 static int connection_start(Connection *c, const HttpRequest *req) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(http_job_request_done) HttpJobRequest j = {};
-        const HttpJobLimits *l = &j.limits;
+        _cleanup_(start_request_done) StartRequest j = {};
         HttpError e = {};
         int r;
 
@@ -817,43 +817,7 @@ static int connection_start(Connection *c, const HttpRequest *req) {
         r = connection_new_call(c, "StartAs", &m);
         if (r < 0)
                 return connection_fail_bus(c, NULL, r, "StartAs");
-        r = sd_bus_message_append_strv(m, j.argv);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, j.env);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", j.cwd);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && l->has_cpu)
-                r = sd_bus_message_append(m, "{sv}", "CPUQuotaPerSecUSec", "t", l->cpu_usec);
-        if (r >= 0 && l->has_memory)
-                r = sd_bus_message_append(m, "{sv}", "MemoryMax", "t", l->memory);
-        if (r >= 0 && l->has_io_read)
-                r = sd_bus_message_append(m, "{sv}", "IOReadBandwidthMax", "t", l->io_read);
-        if (r >= 0 && l->has_io_write)
-                r = sd_bus_message_append(m, "{sv}", "IOWriteBandwidthMax", "t", l->io_write);
-        if (r >= 0 && l->has_tasks)
-                r = sd_bus_message_append(m, "{sv}", "TasksMax", "t", l->tasks);
-        if (r >= 0 && j.timeout_usec > 0)
-                r = sd_bus_message_append(m, "{sv}", "RuntimeMaxUSec", "t", j.timeout_usec);
-        if (r >= 0 && j.profile)
-                r = sd_bus_message_append(m, "{sv}", "Profile", "s", j.profile);
-        {
-                const struct {
-                        const char *key;
-                        int value;
-                } flags[] = {
-                        { "PrivatePID", j.private_pid },
-                        { "PrivateTmp", j.private_tmp },
-                        { "PrivateNetwork", j.private_network },
-                        { "ProtectSystem", j.protect_system },
-                };
-                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(flags); i++)
-                        if (flags[i].value >= 0)
-                                r = sd_bus_message_append(m, "{sv}", flags[i].key, "b", flags[i].value);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+        r = bus_append_start_request(m, &j);
         if (r == -EINVAL) {
                 /* sd-bus refuses strings that are not valid UTF-8 (the JSON decoder already checked that). */
                 http_error_set(&e, 400, "invalid-request", "The request contains strings D-Bus cannot carry.");
