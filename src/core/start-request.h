@@ -56,6 +56,11 @@ int start_isolation_get(const StartIsolation *iso, StartIsolationField f);
 const char *start_limit_json_key(JobLimitField f);
 JobLimitField start_limit_from_json_key(const char *key);
 
+/* RuntimeMaxUSec: UINT64_MAX is "no limit"; anything else at most 100 years, so that no deadline overflows.
+ * (src/engine/manager.h repeats these two until the engine's split; identical redefinitions are allowed.) */
+#define JOB_RUNTIME_USEC_INFINITY UINT64_MAX
+#define JOB_RUNTIME_USEC_MAX (UINT64_C(100) * 366 * 24 * 3600 * 1000000)
+
 /* Start's other two options (besides the limits and the isolation flags). */
 #define START_OPTION_RUNTIME_MAX "RuntimeMaxUSec"
 #define START_OPTION_PROFILE "Profile"
