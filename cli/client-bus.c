@@ -10,14 +10,16 @@
 
 #include <systemd/sd-bus.h>
 
+#include "api.h"
 #include "bus-json.h"
+#include "bus-start.h"
 #include "client.h"
 #include "macro.h"
 #include "util.h"
 
-#define WORKER_SERVICE "org.teleworker.worker1"
-#define WORKER_PATH "/org/teleworker/worker1"
-#define WORKER_MANAGER "org.teleworker.worker1.Manager"
+#define WORKER_SERVICE TW_BUS_NAME
+#define WORKER_PATH TW_BUS_PATH
+#define WORKER_MANAGER TW_BUS_INTERFACE_MANAGER
 
 /* Start waits for systemd to create the scope, Stop for the job to die, Wait for the job to end: none of
  * them has a natural upper bound, so they never time out on our side. Quick calls keep sd-bus's default. */
@@ -40,46 +42,14 @@ typedef struct ClientBus {
         PendingCall wait_call;
 } ClientBus;
 
-static const struct {
-        const char *name;
-        ClientErrorKind kind;
-} error_map[] = {
-        { "org.teleworker.worker1.Error.NoSuchJob",                 CLIENT_ERROR_NOT_FOUND },
-        { "org.freedesktop.DBus.Error.AccessDenied",                CLIENT_ERROR_ACCESS_DENIED },
-        { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", CLIENT_ERROR_ACCESS_DENIED },
-        { "org.freedesktop.DBus.Error.InvalidArgs",                 CLIENT_ERROR_INVALID },
-        { "org.teleworker.worker1.Error.ExecutableNotFound",        CLIENT_ERROR_INVALID },
-        { "org.teleworker.worker1.Error.LimitExceeded",             CLIENT_ERROR_INVALID },
-        { "org.freedesktop.DBus.Error.ServiceUnknown",              CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.NameHasNoOwner",              CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.NoServer",                    CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.NoReply",                     CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.Timeout",                     CLIENT_ERROR_UNREACHABLE },
-        { "org.freedesktop.DBus.Error.Disconnected",                CLIENT_ERROR_UNREACHABLE },
-};
-
 static ClientErrorKind bus_error_kind(const sd_bus_error *e, int r) {
-        if (sd_bus_error_is_set(e)) {
-                for (size_t i = 0; i < ELEMENTSOF(error_map); i++)
-                        if (sd_bus_error_has_name(e, error_map[i].name))
-                                return error_map[i].kind;
-                if (strncmp(e->name, "org.freedesktop.DBus.Error.Spawn.", 33) == 0)
-                        return CLIENT_ERROR_UNREACHABLE; /* bus activation of the worker failed */
-                return CLIENT_ERROR_OTHER;
-        }
+        const ApiError *a;
 
-        switch (r) {
-        case -ECONNREFUSED:
-        case -ECONNRESET:
-        case -ENOTCONN:
-        case -ETIMEDOUT:
-        case -EPIPE:
-        case -ESHUTDOWN:
-        case -ENOENT:
-                return CLIENT_ERROR_UNREACHABLE;
-        default:
-                return CLIENT_ERROR_OTHER;
+        if (sd_bus_error_is_set(e)) {
+                a = api_error_from_name(e->name);
+                return a ? (ClientErrorKind) a->cli_class : CLIENT_ERROR_OTHER;
         }
+        return api_errno_is_unreachable(r) ? CLIENT_ERROR_UNREACHABLE : CLIENT_ERROR_OTHER;
 }
 
 /* The D-Bus error's own message when there is one: the worker words its errors for users. */
@@ -222,52 +192,15 @@ static int bad_reply(ClientError *error, int r, const char *method) {
 }
 
 /* Start or StartWithOutput: the same arguments. */
-static int new_start_call(ClientBus *cb, const char *method, const ClientStartRequest *req, sd_bus_message **ret,
+static int new_start_call(ClientBus *cb, const char *method, const StartRequest *req, sd_bus_message **ret,
                           ClientError *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        const struct {
-                const char *key;
-                uint64_t value;
-        } options[] = {
-                { "CPUQuotaPerSecUSec",  req->cpu_quota_per_sec_usec },
-                { "MemoryMax",           req->memory_max },
-                { "IOReadBandwidthMax",  req->io_read_bandwidth_max },
-                { "IOWriteBandwidthMax", req->io_write_bandwidth_max },
-                { "TasksMax",            req->tasks_max },
-                { "RuntimeMaxUSec",      req->runtime_max_usec },
-        };
-        const struct {
-                const char *key;
-                ClientFlag value;
-        } flags[] = {
-                { "PrivateNetwork", req->private_network },
-                { "PrivatePID",     req->private_pid },
-                { "PrivateTmp",     req->private_tmp },
-                { "ProtectSystem",  req->protect_system },
-        };
         int r;
 
         r = new_call(cb, method, &m, error);
         if (r < 0)
                 return r;
-
-        r = sd_bus_message_append_strv(m, req->argv);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, req->env);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", req->cwd ? req->cwd : "");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(options); i++)
-                if (options[i].value != 0)
-                        r = sd_bus_message_append(m, "{sv}", options[i].key, "t", options[i].value);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(flags); i++)
-                if (flags[i].value != CLIENT_FLAG_DEFAULT)
-                        r = sd_bus_message_append(m, "{sv}", flags[i].key, "b", flags[i].value == CLIENT_FLAG_YES);
-        if (r >= 0 && req->profile)
-                r = sd_bus_message_append(m, "{sv}", "Profile", "s", req->profile);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+        r = bus_append_start_request(m, req);
         if (r < 0)
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the %s call: %m", method);
         *ret = TAKE_PTR(m);
@@ -289,7 +222,7 @@ static int reply_read_id(sd_bus_message *reply, const char *method, char **ret_i
         return 0;
 }
 
-static int client_bus_start(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error) {
+static int client_bus_start(Client *c, const StartRequest *req, char **ret_id, ClientError *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         ClientBus *cb = c->userdata;
         int r;
@@ -321,7 +254,7 @@ static void wait_ahead(ClientBus *cb, const char *id) {
         }
 }
 
-static int client_bus_start_follow(Client *c, const ClientStartRequest *req, char **ret_id, int *ret_fd,
+static int client_bus_start_follow(Client *c, const StartRequest *req, char **ret_id, int *ret_fd,
                                    ClientError *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;

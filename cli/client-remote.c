@@ -3,8 +3,8 @@
  *
  * Each operation is one blocking HTTP/1.1 request (TLS 1.3, our client certificate, the gateway verified
  * against --cacert and the host name of --addr). Responses are parsed with libhttp-parser. HTTP errors map
- * onto ClientErrorKind by status (404 -> NOT_FOUND, 403 -> ACCESS_DENIED, 400 -> INVALID, 503 and
- * connection/TLS failures -> UNREACHABLE), with the gateway's message.
+ * onto ClientErrorKind by the API's one table (api.h: the JSON "error" code, else the status; connection
+ * and TLS failures -> UNREACHABLE), with the gateway's message.
  *
  * Connections are kept alive: a full mutual-auth handshake costs more than a request, and `run` makes three
  * (start, output, wait). After a complete response that does not say "Connection: close", the connection
@@ -42,6 +42,7 @@
 #include <openssl/ssl.h>
 
 #include "client.h"
+#include "http-job.h"
 #include "http-response.h"
 #include "macro.h"
 #include "teleworker-build.h"
@@ -444,7 +445,7 @@ static int remote_read_response(RemoteConnection *c, RemoteResponse *r, int inte
 /* The error a non-success response stands for. */
 static int remote_status_error(const RemoteResponse *r, const char *what, ClientError *error) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        const char *message = NULL;
+        const char *message = NULL, *code = NULL;
         json_object *m;
         ClientErrorKind kind;
         int e;
@@ -453,32 +454,11 @@ static int remote_status_error(const RemoteResponse *r, const char *what, Client
                 o = json_tokener_parse(r->body);
         if (o && json_object_object_get_ex(o, "message", &m) && json_object_is_type(m, json_type_string))
                 message = json_object_get_string(m);
+        if (o && json_object_object_get_ex(o, "error", &m) && json_object_is_type(m, json_type_string))
+                code = json_object_get_string(m);
 
-        switch (r->status) {
-        case 400:
-        case 413:
-                kind = CLIENT_ERROR_INVALID;
-                e = -EINVAL;
-                break;
-        case 401:
-        case 403:
-                kind = CLIENT_ERROR_ACCESS_DENIED;
-                e = -EACCES;
-                break;
-        case 404:
-                kind = CLIENT_ERROR_NOT_FOUND;
-                e = -ENOENT;
-                break;
-        case 502:
-        case 503:
-        case 504:
-                kind = CLIENT_ERROR_UNREACHABLE;
-                e = -EHOSTUNREACH;
-                break;
-        default:
-                kind = CLIENT_ERROR_OTHER;
-                e = -EIO;
-        }
+        /* The same classes as the D-Bus backend: the gateway's code names the daemon's error (api.h). */
+        kind = (ClientErrorKind) api_error_class_from_http(r->status, code, &e);
         if (message)
                 return client_error_set(error, e, kind, "%s", message);
         return client_error_set(error, e, kind, "%s: the gateway answered %u", what, r->status);
@@ -612,73 +592,16 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
         return r;
 }
 
-static int client_remote_start(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error) {
+static int client_remote_start(Client *c, const StartRequest *req, char **ret_id, ClientError *error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *job = NULL;
         ClientRemote *cr = c->userdata;
-        json_object *argv, *env, *limits, *id;
+        json_object *id;
         RemoteResponse resp;
-        const struct {
-                const char *key;
-                uint64_t value;
-        } lim[] = {
-                { "cpu", req->cpu_quota_per_sec_usec },
-                { "memory", req->memory_max },
-                { "io_read", req->io_read_bandwidth_max },
-                { "io_write", req->io_write_bandwidth_max },
-                { "tasks", req->tasks_max },
-        };
         int r;
 
-        o = json_object_new_object();
-        argv = json_object_new_array();
-        env = json_object_new_array();
-        limits = json_object_new_object();
-        if (!o || !argv || !env || !limits) {
-                json_object_put(argv);
-                json_object_put(env);
-                json_object_put(limits);
-                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
-        }
-        json_object_object_add(o, "argv", argv);
-        json_object_object_add(o, "env", env);
-        json_object_object_add(o, "limits", limits);
-        for (char **a = req->argv; a && *a; a++)
-                json_object_array_add(argv, json_object_new_string(*a));
-        for (char **e = req->env; e && *e; e++)
-                json_object_array_add(env, json_object_new_string(*e));
-        json_object_object_add(o, "cwd", json_object_new_string(req->cwd ?: ""));
-        for (size_t i = 0; i < ELEMENTSOF(lim); i++)
-                if (lim[i].value != 0)
-                        json_object_object_add(limits, lim[i].key, json_object_new_uint64(lim[i].value));
-        if (req->profile)
-                json_object_object_add(o, "profile", json_object_new_string(req->profile));
-        if (req->runtime_max_usec)
-                json_object_object_add(o, "timeout_sec", json_object_new_double((double) req->runtime_max_usec / 1e6));
-        {
-                const struct {
-                        const char *key;
-                        ClientFlag value;
-                } flags[] = {
-                        { "private_pid", req->private_pid },
-                        { "private_tmp", req->private_tmp },
-                        { "private_network", req->private_network },
-                        { "protect_system", req->protect_system },
-                };
-                json_object *iso = NULL;
-
-                for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
-                        if (flags[i].value == CLIENT_FLAG_DEFAULT)
-                                continue;
-                        if (!iso) {
-                                iso = json_object_new_object();
-                                if (!iso)
-                                        return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
-                                json_object_object_add(o, "isolation", iso);
-                        }
-                        json_object_object_add(iso, flags[i].key,
-                                               json_object_new_boolean(flags[i].value == CLIENT_FLAG_YES));
-                }
-        }
+        r = http_job_request_to_json(req, &o);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Out of memory");
 
         r = remote_request(cr, "POST", "/v1/jobs",
                            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),

@@ -15,16 +15,20 @@
 
 #include <json-c/json.h>
 
+#include "api.h"
 #include "bus-json.h"   /* the job object format, json_object_putp() */
 #include "macro.h"
+#include "start-request.h" /* what start asks for: one model with the gateway and the daemon */
 
+/* The classes of the API's one error table (api.h): a worker's error maps onto them the same way on both
+ * backends. */
 typedef enum ClientErrorKind {
-        CLIENT_ERROR_OTHER,
-        CLIENT_ERROR_NOT_FOUND,     /* no such job */
-        CLIENT_ERROR_ACCESS_DENIED, /* not the owner and not an administrator */
-        CLIENT_ERROR_INVALID,       /* the worker refused the arguments (bad id, env, limits, executable) */
-        CLIENT_ERROR_UNREACHABLE,   /* no worker: bus/gateway down, name not owned, connection lost */
-        _CLIENT_ERROR_KIND_MAX,
+        CLIENT_ERROR_OTHER = API_ERROR_CLASS_OTHER,
+        CLIENT_ERROR_NOT_FOUND = API_ERROR_CLASS_NOT_FOUND,         /* no such job (or no output) */
+        CLIENT_ERROR_ACCESS_DENIED = API_ERROR_CLASS_ACCESS_DENIED, /* not the owner and not an administrator */
+        CLIENT_ERROR_INVALID = API_ERROR_CLASS_INVALID,   /* the worker refused the arguments (id, env, limits...) */
+        CLIENT_ERROR_UNREACHABLE = API_ERROR_CLASS_UNREACHABLE, /* no worker: bus/gateway down, connection lost */
+        _CLIENT_ERROR_KIND_MAX = _API_ERROR_CLASS_MAX,
 } ClientErrorKind;
 
 typedef struct ClientError {
@@ -32,37 +36,12 @@ typedef struct ClientError {
         char *message; /* one line, without "telerun: " */
 } ClientError;
 
-/* A per-job yes/no option; zero-initialized = not given, the worker's default applies. */
-typedef enum ClientFlag {
-        CLIENT_FLAG_DEFAULT = 0,
-        CLIENT_FLAG_YES,
-        CLIENT_FLAG_NO,
-} ClientFlag;
-
-/* What `start`/`run` ask for. 0 in a limit = not set (the worker's default profile applies). */
-typedef struct ClientStartRequest {
-        char **argv;      /* non-empty */
-        char **env;       /* KEY=VALUE, may be NULL */
-        const char *cwd;  /* "" = the account's home directory */
-        uint64_t cpu_quota_per_sec_usec;
-        uint64_t memory_max;
-        uint64_t io_read_bandwidth_max;
-        uint64_t io_write_bandwidth_max;
-        uint64_t tasks_max;
-        const char *profile;       /* NULL = the principal's profile */
-        uint64_t runtime_max_usec; /* 0 = none requested */
-        ClientFlag private_network;
-        ClientFlag private_pid;
-        ClientFlag private_tmp;
-        ClientFlag protect_system;
-} ClientStartRequest;
-
 typedef struct Client Client;
 
 typedef struct ClientOps {
         const char *name;
         /* Returns the new job's id (malloc'ed). */
-        int (*start)(Client *c, const ClientStartRequest *req, char **ret_id, ClientError *error);
+        int (*start)(Client *c, const StartRequest *req, char **ret_id, ClientError *error);
         /* Returns once the job has ended; an ended job is not an error. */
         int (*stop)(Client *c, const char *id, ClientError *error);
         int (*get_job)(Client *c, const char *id, json_object **ret, ClientError *error);
@@ -78,7 +57,7 @@ typedef struct ClientOps {
         /* Optional (NULL: start, then open_output(id, 0, follow)): start, and the output followed from its
          * first byte, in as few round trips as the transport allows. The backend may also ask for the job's
          * end right away, so that the wait() that follows the copy has its answer at hand. */
-        int (*start_follow)(Client *c, const ClientStartRequest *req, char **ret_id, int *ret_fd,
+        int (*start_follow)(Client *c, const StartRequest *req, char **ret_id, int *ret_fd,
                             ClientError *error);
         /* Optional: 1 when the job's output is complete and offset is its end, 0 when there is more to come
          * (the worker's own answer; a follower's stream also ends when the worker goes away). NULL: the caller

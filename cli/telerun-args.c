@@ -29,7 +29,8 @@ uint64_t arg_tasks_max = 0;
 const char *arg_profile = NULL;
 uint64_t arg_timeout_usec = 0;
 uint64_t arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
-ClientFlag arg_private_network, arg_private_pid, arg_private_tmp, arg_protect_system;
+/* -1: not given (the worker's default); 0 or 1: asked for */
+int arg_private_network = -1, arg_private_pid = -1, arg_private_tmp = -1, arg_protect_system = -1;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
 JsonMode arg_json = JSON_OFF;
@@ -238,7 +239,7 @@ void telerun_args_reset(void) {
         arg_profile = NULL;
         arg_timeout_usec = 0;
         arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
-        arg_private_network = arg_private_pid = arg_private_tmp = arg_protect_system = CLIENT_FLAG_DEFAULT;
+        arg_private_network = arg_private_pid = arg_private_tmp = arg_protect_system = -1;
         arg_offset = 0;
         arg_offset_set = false;
         arg_tail = UINT64_MAX;
@@ -401,19 +402,19 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                         break;
                 }
                 case OPT_NETWORK:
-                        arg_private_network = CLIENT_FLAG_NO;
+                        arg_private_network = 0;
                         break;
                 case OPT_NO_NETWORK:
-                        arg_private_network = CLIENT_FLAG_YES;
+                        arg_private_network = 1;
                         break;
                 case OPT_NO_PRIVATE_PID:
-                        arg_private_pid = CLIENT_FLAG_NO;
+                        arg_private_pid = 0;
                         break;
                 case OPT_NO_PRIVATE_TMP:
-                        arg_private_tmp = CLIENT_FLAG_NO;
+                        arg_private_tmp = 0;
                         break;
                 case OPT_PROTECT_SYSTEM:
-                        arg_protect_system = CLIENT_FLAG_YES;
+                        arg_protect_system = 1;
                         break;
                 case OPT_OFFSET:
                         if (parse_uint64(optarg, &arg_offset) < 0)

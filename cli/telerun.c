@@ -215,21 +215,25 @@ static int verb_start(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(freep) char *id = NULL, *cwd = NULL;
         _cleanup_(closep) int interrupt_fd = -EBADF, output_fd = -EBADF;
-        ClientStartRequest req = {
+        StartRequest req = {
                 .argv = arg_args,
                 .env = arg_env,
                 .cwd = arg_cwd,
-                .cpu_quota_per_sec_usec = arg_cpu_quota,
-                .memory_max = arg_memory_max,
-                .io_read_bandwidth_max = arg_io_read_max,
-                .io_write_bandwidth_max = arg_io_write_max,
-                .tasks_max = arg_tasks_max,
+                .limits = {
+                        .cpu_quota_per_sec_usec = arg_cpu_quota,
+                        .memory_max = arg_memory_max,
+                        .io_read_bandwidth_max = arg_io_read_max,
+                        .io_write_bandwidth_max = arg_io_write_max,
+                        .tasks_max = arg_tasks_max,
+                },
                 .profile = arg_profile,
                 .runtime_max_usec = arg_timeout_usec,
-                .private_network = arg_private_network,
-                .private_pid = arg_private_pid,
-                .private_tmp = arg_private_tmp,
-                .protect_system = arg_protect_system,
+                .isolation = {
+                        .private_pid = arg_private_pid,
+                        .private_tmp = arg_private_tmp,
+                        .private_network = arg_private_network,
+                        .protect_system = arg_protect_system,
+                },
         };
         sigset_t old_mask;
         int r;

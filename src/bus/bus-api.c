@@ -13,17 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "bus-api.h"
-#include "errors.h"
+#include "bus-start.h"
 #include "log.h"
 #include "macro.h"
 
-#define BUS_NAME "org.teleworker.worker1"
-#define MANAGER_PATH "/org/teleworker/worker1"
-#define JOB_PATH_PREFIX "/org/teleworker/worker1/job"
-#define MANAGER_IFACE "org.teleworker.worker1.Manager"
-#define REMOTE_IFACE "org.teleworker.worker1.Remote"
-#define JOB_IFACE "org.teleworker.worker1.Job"
 #define READ_OUTPUT_MAX (1024 * 1024)
 /* Replies that carry jobs stay far below the bus's maximum message size (dbus-daemon's system bus: 32 MiB;
  * a bigger reply makes the bus drop our connection). A job's properties are at most ~1.1 MiB (argv is
@@ -194,7 +189,7 @@ static int bus_remote_principal(BusApi *a, sd_bus_message *msg, Principal *ret, 
 }
 
 static bool bus_message_is_remote(sd_bus_message *msg) {
-        return streq_ptr(sd_bus_message_get_interface(msg), REMOTE_IFACE);
+        return streq_ptr(sd_bus_message_get_interface(msg), TW_BUS_INTERFACE_REMOTE);
 }
 
 static int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error) {
@@ -249,7 +244,7 @@ int bus_job_object_path(const Job *j, char **ret) {
         r = job_id_to_hex(job_id(j), hex);
         if (r < 0)
                 return r;
-        return asprintf(ret, JOB_PATH_PREFIX "/%s", hex) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, TW_BUS_JOB_PATH_PREFIX "/%s", hex) < 0 ? -ENOMEM : 0;
 }
 
 /* Every job property: name and D-Bus type. One list for the a{sv} replies and the Job objects' vtable. */
@@ -312,7 +307,18 @@ static const uint64_t *job_usage_field(const JobUsage *u, const char *name) {
         return NULL;
 }
 
-static int *isolation_field(JobIsolation *iso, const char *name);
+/* A job's isolation flag by its D-Bus name (the one table of src/core/start-request.c); -2 for another name. */
+static int job_isolation_flag(const JobIsolation *iso, const char *name) {
+        StartIsolation s = {
+                .private_pid = iso->private_pid,
+                .private_tmp = iso->private_tmp,
+                .private_network = iso->private_network,
+                .protect_system = iso->protect_system,
+        };
+        StartIsolationField f = start_isolation_from_bus_name(name);
+
+        return f == _START_ISOLATION_MAX ? -2 : start_isolation_get(&s, f);
+}
 
 /* Appends the bare value of a property (the caller opened the variant). */
 static int job_append_value(sd_bus_message *m, Job *j, const char *name, const JobUsage *u) {
@@ -323,8 +329,8 @@ static int job_append_value(sd_bus_message *m, Job *j, const char *name, const J
                 return sd_bus_message_append(m, "t", *usage);
         if (job_limit_from_name(name) != _JOB_LIMIT_MAX)
                 return sd_bus_message_append(m, "t", job_limits_get(job_limits(j), job_limit_from_name(name)));
-        if (isolation_field((JobIsolation *) job_isolation(j), name))
-                return sd_bus_message_append(m, "b", *isolation_field((JobIsolation *) job_isolation(j), name) > 0);
+        if (job_isolation_flag(job_isolation(j), name) != -2)
+                return sd_bus_message_append(m, "b", job_isolation_flag(job_isolation(j), name) > 0);
         if (streq(name, "RuntimeMaxUSec"))
                 return sd_bus_message_append(m, "t", job_runtime_max_usec(j));
         if (streq(name, "Profile"))
@@ -500,212 +506,43 @@ static void on_job_waited(Job *j, const sd_bus_error *error, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Methods */
 
-static int *isolation_field(JobIsolation *iso, const char *name) {
-        if (streq(name, "PrivatePID"))
-                return &iso->private_pid;
-        if (streq(name, "PrivateTmp"))
-                return &iso->private_tmp;
-        if (streq(name, "PrivateNetwork"))
-                return &iso->private_network;
-        if (streq(name, "ProtectSystem"))
-                return &iso->protect_system;
-        return NULL;
-}
-
-static int bus_option_type_error(sd_bus_error *error, const char *key, const char *want, const char *got) {
-        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s must be of type '%s', got '%s'.", key, want,
-                                 got);
-}
-
-/* Every Start option, in the order of the "Known:" list of the error. */
-static const char *const start_options[] = {
-        "CPUQuotaPerSecUSec", "MemoryMax", "IOReadBandwidthMax", "IOWriteBandwidthMax", "TasksMax",
-        "RuntimeMaxUSec", "Profile", "PrivatePID", "PrivateTmp", "PrivateNetwork", "ProtectSystem",
-};
-
-static int start_option_index(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(start_options); i++)
-                if (streq(start_options[i], key))
-                        return (int) i;
-        return -1;
-}
-
-/* Reads the value of one known option (the caller checked the key is known and new). */
-static int bus_read_start_option(sd_bus_message *msg, const char *key, JobRequest *req, sd_bus_error *error) {
-        JobLimitField f = job_limit_from_name(key);
-        int *iso = isolation_field(&req->isolation, key);
-        const char *contents;
-        int r;
-
-        r = sd_bus_message_peek_type(msg, NULL, &contents);
-        if (r < 0)
-                return r;
-        if (f != _JOB_LIMIT_MAX || streq(key, "RuntimeMaxUSec")) {
-                uint64_t v;
-                if (!streq(contents, "t"))
-                        return bus_option_type_error(error, key, "t", contents);
-                r = sd_bus_message_read(msg, "v", "t", &v);
-                if (r < 0)
-                        return r;
-                if (v == 0)
-                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED, "%s must be positive.", key);
-                if (f != _JOB_LIMIT_MAX)
-                        *job_limits_field(&req->limits, f) = v;
-                else if (v > JOB_RUNTIME_USEC_MAX && v != JOB_RUNTIME_USEC_INFINITY)
-                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                                 "RuntimeMaxUSec %" PRIu64 " is beyond 100 years; %" PRIu64
-                                                 " (UINT64_MAX) means no limit.", v, UINT64_MAX);
-                else
-                        req->runtime_max_usec = v;
-        } else if (iso) {
-                int b;
-                if (!streq(contents, "b"))
-                        return bus_option_type_error(error, key, "b", contents);
-                r = sd_bus_message_read(msg, "v", "b", &b);
-                if (r < 0)
-                        return r;
-                *iso = !!b;
-        } else {
-                const char *name;
-                if (!streq(contents, "s"))
-                        return bus_option_type_error(error, key, "s", contents);
-                r = sd_bus_message_read(msg, "v", "s", &name);
-                if (r < 0)
-                        return r;
-                req->profile = name; /* borrowed from msg, which outlives the request */
-        }
-        return 0;
-}
-
-/* Start options (docs/dbus.md): limits, profile, run-time limit, isolation. Unknown and repeated keys are
- * errors (a repeated key would otherwise silently win over the first), so at most one entry per known key
- * is ever read, however long the array the caller sent. */
-int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *error) {
-        unsigned seen = 0;
-        int r;
-
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const char *key;
-                int i;
-
-                r = sd_bus_message_read(msg, "s", &key);
-                if (r < 0)
-                        return r;
-                i = start_option_index(key);
-                if (i < 0) {
-                        _cleanup_(freep) char *esc = str_escape(key, 64);
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
-                                                 "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax, RuntimeMaxUSec, "
-                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem.",
-                                                 esc ? esc : "?");
-                }
-                if (seen & (1U << i))
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s is given more than once.",
-                                                 key);
-                seen |= 1U << i;
-                r = bus_read_start_option(msg, key, req, error);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(msg);
-}
-
-/* Reads an "as" one string at a time and refuses it as soon as it passes a bound: more than max_n
- * strings, one of JOB_ARG_BYTES_MAX bytes or more, or *total (shared between argv and env) past
- * JOB_REQUEST_BYTES_MAX. The caller is never made to wait for the rest of a huge array (sd-bus's own
- * sd_bus_message_read_strv() grows its result one string at a time: quadratic). The strings are borrowed
- * from m; the array is the caller's to free(). */
-int bus_read_strv_bounded(sd_bus_message *m, const char *what, size_t max_n, size_t *total, char ***ret,
-                          sd_bus_error *error) {
-        _cleanup_(freep) char **l = NULL;
-        size_t n = 0, allocated = 0;
-        const char *s;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', "s");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
-                size_t len = strnlen(s, JOB_ARG_BYTES_MAX);
-
-                if (n >= max_n)
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many %s (at most %zu).", what,
-                                                 max_n);
-                if (len >= JOB_ARG_BYTES_MAX)
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Entry %zu of the %s is too long (at most %u bytes with its NUL, "
-                                                 "the kernel's MAX_ARG_STRLEN).", n, what, JOB_ARG_BYTES_MAX);
-                *total += len + 1;
-                if (*total > JOB_REQUEST_BYTES_MAX)
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Command line and environment are too large (more than %u bytes).",
-                                                 JOB_REQUEST_BYTES_MAX);
-                if (n + 1 >= allocated) {
-                        size_t want = MAX(allocated * 2, (size_t) 16);
-                        char **grown = reallocarray(l, want, sizeof(char *));
-
-                        if (!grown)
-                                return -ENOMEM;
-                        l = grown;
-                        allocated = want;
-                }
-                l[n++] = (char *) s;
-                l[n] = NULL;
-        }
-        if (r < 0)
-                return r;
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        if (!l) {
-                l = new0(char *, 1);
-                if (!l)
-                        return -ENOMEM;
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
+/* The engine's JobRequest has the StartRequest's fields, one by one (until the two are one type). */
+static JobRequest job_request_from_start(const StartRequest *s) {
+        return (JobRequest) {
+                .argv = s->argv,
+                .env = s->env,
+                .cwd = s->cwd,
+                .limits = s->limits,
+                .profile = s->profile,
+                .runtime_max_usec = s->runtime_max_usec,
+                .isolation = {
+                        .private_pid = s->isolation.private_pid,
+                        .private_tmp = s->isolation.private_tmp,
+                        .private_network = s->isolation.private_network,
+                        .protect_system = s->isolation.protect_system,
+                },
+        };
 }
 
 /* Start, StartAs and StartWithOutput: the same arguments; the last also hands out the job's output. */
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         _cleanup_(principal_done) Principal p = {};
-        _cleanup_(freep) char **argv = NULL, **env = NULL; /* the strings are msg's */
+        _cleanup_(bus_start_request_done) StartRequest sreq = { .isolation = START_ISOLATION_UNSET };
         _cleanup_(start_call_freep) StartCall *c = NULL;
-        size_t total = 0;
-        JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
-        bool with_output = sd_bus_message_is_method_call(msg, MANAGER_IFACE, "StartWithOutput") > 0;
-        const char *cwd;
+        JobRequest req;
+        bool with_output = sd_bus_message_is_method_call(msg, TW_BUS_INTERFACE_MANAGER,
+                                                         "StartWithOutput") > 0;
         Job *j = NULL;
         int r;
 
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
-        r = bus_read_strv_bounded(msg, "arguments", JOB_ARGV_MAX, &total, &argv, error);
+        r = bus_read_start_request(msg, &sreq, error);
         if (r < 0)
                 return r;
-        r = bus_read_strv_bounded(msg, "environment entries", JOB_ENV_MAX, &total, &env, error);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read(msg, "s", &cwd);
-        if (r < 0)
-                return r;
-        r = bus_read_start_options(msg, &req, error);
-        if (r < 0)
-                return r;
-        req.argv = argv;
-        req.env = env;
-        req.cwd = cwd;
+        req = job_request_from_start(&sreq);
 
         if (with_output) {
                 /* Refused readers refuse the call before a job exists (not a job started, then stopped). */
@@ -935,7 +772,7 @@ static int reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
         if (r < 0)
                 return r;
         if (!o)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "Job %s has no output.", job_id(j));
+                return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", job_id(j));
         if (offset > output_store_size(o))
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                          "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).", offset,
@@ -1016,9 +853,9 @@ static int job_object_find(sd_bus *bus, const char *path, const char *interface,
         const char *hex;
         Job *j = NULL;
 
-        if (strncmp(path, JOB_PATH_PREFIX "/", strlen(JOB_PATH_PREFIX) + 1) != 0)
+        if (strncmp(path, TW_BUS_JOB_PATH_PREFIX "/", strlen(TW_BUS_JOB_PATH_PREFIX) + 1) != 0)
                 return 0;
-        hex = path + strlen(JOB_PATH_PREFIX) + 1;
+        hex = path + strlen(TW_BUS_JOB_PATH_PREFIX) + 1;
         if (job_id_from_hex(hex, id) < 0)
                 return 0;
         j = manager_find_job(a->manager, id);
@@ -1217,6 +1054,16 @@ static const sd_bus_vtable remote_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+const sd_bus_vtable *bus_api_vtable(const char *interface) {
+        if (streq_ptr(interface, TW_BUS_INTERFACE_MANAGER))
+                return manager_vtable;
+        if (streq_ptr(interface, TW_BUS_INTERFACE_REMOTE))
+                return remote_vtable;
+        if (streq_ptr(interface, TW_BUS_INTERFACE_JOB))
+                return job_vtable;
+        return NULL;
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 
 /* sd-bus hands property getters the bus, not our state: one API per bus, found through the bus's slot. */
@@ -1232,10 +1079,11 @@ static void on_job_changed(Job *j, void *userdata) {
 
         if (bus_job_object_path(j, &path) < 0)
                 return;
-        (void) sd_bus_emit_signal(a->bus, MANAGER_PATH, MANAGER_IFACE, "JobStateChanged", "soss", job_id(j), path,
-                                  job_state_to_string(job_state(j)), job_reason_to_string(job_reason(j)));
-        (void) sd_bus_emit_properties_changed(a->bus, path, JOB_IFACE, "State", "Reason", "ExitCode", "ExitSignal",
-                                              "StartedAt", "EndedAt", NULL);
+        (void) sd_bus_emit_signal(a->bus, TW_BUS_PATH, TW_BUS_INTERFACE_MANAGER, "JobStateChanged", "soss",
+                                  job_id(j), path, job_state_to_string(job_state(j)),
+                                  job_reason_to_string(job_reason(j)));
+        (void) sd_bus_emit_properties_changed(a->bus, path, TW_BUS_INTERFACE_JOB, "State", "Reason", "ExitCode",
+                                              "ExitSignal", "StartedAt", "EndedAt", NULL);
 }
 
 BusApi *bus_api_free(BusApi *a) {
@@ -1268,16 +1116,18 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
         a->manager = m;
         a->instance = now_usec(CLOCK_REALTIME); /* differs between runs: enough to tell cursors apart */
 
-        r = sd_bus_add_object_vtable(bus, &a->manager_slot, MANAGER_PATH, MANAGER_IFACE, manager_vtable, a);
+        r = sd_bus_add_object_vtable(bus, &a->manager_slot, TW_BUS_PATH, TW_BUS_INTERFACE_MANAGER, manager_vtable,
+                                     a);
         if (r < 0)
                 return r;
-        r = sd_bus_add_object_vtable(bus, &a->remote_slot, MANAGER_PATH, REMOTE_IFACE, remote_vtable, a);
+        r = sd_bus_add_object_vtable(bus, &a->remote_slot, TW_BUS_PATH, TW_BUS_INTERFACE_REMOTE, remote_vtable, a);
         if (r < 0)
                 return r;
-        r = sd_bus_add_fallback_vtable(bus, &a->job_slot, JOB_PATH_PREFIX, JOB_IFACE, job_vtable, job_object_find, a);
+        r = sd_bus_add_fallback_vtable(bus, &a->job_slot, TW_BUS_JOB_PATH_PREFIX, TW_BUS_INTERFACE_JOB, job_vtable,
+                                       job_object_find, a);
         if (r < 0)
                 return r;
-        r = sd_bus_add_node_enumerator(bus, &a->enumerator_slot, JOB_PATH_PREFIX, job_node_enumerator, a);
+        r = sd_bus_add_node_enumerator(bus, &a->enumerator_slot, TW_BUS_JOB_PATH_PREFIX, job_node_enumerator, a);
         if (r < 0)
                 return r;
         manager_set_changed_handler(m, on_job_changed, a);
@@ -1287,5 +1137,5 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
 }
 
 int bus_api_request_name(BusApi *a) {
-        return sd_bus_request_name(a->bus, BUS_NAME, 0);
+        return sd_bus_request_name(a->bus, TW_BUS_NAME, 0);
 }

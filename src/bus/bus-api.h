@@ -15,20 +15,15 @@ BusApi *bus_api_free(BusApi *a);
 DEFINE_FREE_FUNC(BusApi, bus_api_free);
 /* Takes org.teleworker.worker1 (after the objects exist, so no call finds them missing). */
 int bus_api_request_name(BusApi *a);
+/* The vtable bus_api_new() registers for interface (TW_BUS_INTERFACE_*), NULL for another: what
+ * tests/unit/test-bus-introspect.c compares with dbus/org.teleworker.worker1.xml. */
+const sd_bus_vtable *bus_api_vtable(const char *interface);
 
 /* Appends the a{sv} of a job's properties (docs/dbus.md): the one serialization of a job. */
 int bus_append_job_props(sd_bus_message *m, Job *j);
 int bus_job_object_path(const Job *j, char **ret);
 /* An upper bound of the bytes bus_append_job_props() adds for j: what List pages are measured in. */
 size_t bus_job_props_size_max(Job *j);
-/* Decodes Start's a{sv} options into req (limits, profile, run-time limit, isolation): untrusted input,
- * every key and type checked, errors in error. req->profile borrows from msg. */
-int bus_read_start_options(sd_bus_message *msg, JobRequest *req, sd_bus_error *error);
-/* Reads an "as" of at most max_n strings, each shorter than JOB_ARG_BYTES_MAX, adding their sizes (with NUL)
- * to *total, which must stay within JOB_REQUEST_BYTES_MAX; refuses (InvalidArgs in error) at the first
- * string past a bound, without reading the rest. The strings are borrowed from m: free() only the array. */
 /* A ListPage cursor ("" = from the start: *ret_seq 0) of the daemon run `instance`: -EINVAL when malformed,
  * -ESTALE when it is another run's. */
 int bus_list_cursor_parse(const char *cursor, uint64_t instance, uint64_t *ret_seq);
-int bus_read_strv_bounded(sd_bus_message *m, const char *what, size_t max_n, size_t *total, char ***ret,
-                          sd_bus_error *error);

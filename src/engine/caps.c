@@ -322,7 +322,7 @@ int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset,
         int r;
 
         if (!j->output)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "Job %s has no output.", j->id);
+                return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", j->id);
         if (offset > output_store_size(j->output))
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                          "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",

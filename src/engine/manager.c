@@ -230,7 +230,7 @@ Manager *manager_free(Manager *m) {
                 return NULL;
         while (m->jobs_head) {
                 Job *j = m->jobs_head;
-                sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_START_FAILED, "The daemon is shutting down.");
+                sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_SHUTTING_DOWN, "The daemon is shutting down.");
 
                 job_fire(j, WAIT_STARTED, &e);
                 job_fire(j, WAIT_ENDED, &e);
@@ -837,7 +837,7 @@ static void on_stop_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *
                         job_finish_stop(j, NULL);
                 else {
                         sd_bus_error err = SD_BUS_ERROR_NULL;
-                        (void) sd_bus_error_setf(&err, TW_ERROR_START_FAILED, "systemd could not stop %s: %s",
+                        (void) sd_bus_error_setf(&err, TW_ERROR_STOP_FAILED, "systemd could not stop %s: %s",
                                                  j->unit, e->message ? e->message : e->name);
                         job_finish_stop(j, &err);
                         sd_bus_error_free(&err);

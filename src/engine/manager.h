@@ -80,7 +80,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                       Job **ret, sd_bus_error *error);
 /* Opens a reader of the job's output for p (output_store_open_reader()), counted against p's max_readers and
  * the daemon's shared reader budget (administrators are held only to the budget's hard end). Returns <0 with
- * error set (TooManyReaders, NoSuchJob for a job without output, InvalidArgs for an offset past the end). */
+ * error set (TooManyReaders, NoOutput for a job without output, InvalidArgs for an offset past the end). */
 int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset, bool follow, int *ret_fd,
                         sd_bus_error *error);
 /* Whether p may open one more reader now (the caps manager_open_output() applies): 0, or <0 with error set. */

@@ -17,7 +17,9 @@
 
 #include <json-c/json.h>
 
+#include "api.h"
 #include "bus-json.h"
+#include "bus-start.h"
 #include "gateway-internal.h"
 #include "http-job.h"
 #include "log.h"
@@ -27,47 +29,23 @@
 /* ---- errors -------------------------------------------------------------------------------------------- */
 
 void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret) {
-        static const struct {
-                const char *name;
-                unsigned status;
-                const char *code;
-        } table[] = {
-                { "org.freedesktop.DBus.Error.AccessDenied", 403, "access-denied" },
-                { "org.freedesktop.DBus.Error.InvalidArgs", 400, "invalid-argument" },
-                { "org.teleworker.worker1.Error.NoSuchJob", 404, "no-such-job" },
-                { "org.teleworker.worker1.Error.ExecutableNotFound", 400, "executable-not-found" },
-                { "org.teleworker.worker1.Error.LimitExceeded", 400, "limit-exceeded" },
-                { "org.teleworker.worker1.Error.StartFailed", 500, "start-failed" },
-                { "org.teleworker.worker1.Error.TooManyJobs", 429, "too-many-jobs" },
-                { "org.teleworker.worker1.Error.TooManyReaders", 429, "too-many-readers" },
-                { "org.freedesktop.DBus.Error.ServiceUnknown", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NameHasNoOwner", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NoReply", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.Timeout", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.TimedOut", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.Disconnected", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NoServer", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.LimitsExceeded", 503, "daemon-unavailable" },
-                { "org.freedesktop.DBus.Error.NoMemory", 503, "daemon-unavailable" },
-        };
+        const ApiError *e;
 
         if (sd_bus_error_is_set(error)) {
-                for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                        if (streq(error->name, table[i].name)) {
-                                const char *msg = error->message;
-
-                                /* The daemon's messages are written for callers; bus-level ones are not. */
-                                if (table[i].status == 503 || !msg || !*msg)
-                                        msg = table[i].status == 503 ? "The job daemon is not available." :
-                                                                       "Request refused.";
-                                http_error_set(ret, table[i].status, table[i].code, "%s", msg);
-                                return;
-                        }
-                http_error_set(ret, 500, "internal-error", "Internal error.");
+                e = api_error_from_name(error->name);
+                if (!e) {
+                        http_error_set(ret, 500, "internal-error", "Internal error.");
+                        return;
+                }
+                /* The daemon's messages are written for callers; bus-level ones (503) are not. */
+                if (e->http_status == 503)
+                        http_error_set(ret, 503, e->http_code, "The job daemon is not available.");
+                else
+                        http_error_set(ret, e->http_status, e->http_code, "%s",
+                                       error->message && *error->message ? error->message : "Request refused.");
                 return;
         }
-        if (IN_SET(-r, ENOTCONN, ECONNRESET, ECONNREFUSED, ENOENT, EHOSTDOWN, ETIMEDOUT, EPIPE, ESHUTDOWN,
-                   ENOMEDIUM, EACCES))
+        if (api_errno_is_unreachable(r))
                 http_error_set(ret, 503, "daemon-unavailable", "The job daemon is not available.");
         else
                 http_error_set(ret, 500, "internal-error", "Internal error.");
@@ -368,8 +346,7 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
 
 static int connection_start(Connection *c, const HttpRequest *req) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-        _cleanup_(http_job_request_done) HttpJobRequest j = {};
-        const HttpJobLimits *l = &j.limits;
+        _cleanup_(start_request_done) StartRequest j = {};
         HttpError e = {};
         int r;
 
@@ -382,43 +359,7 @@ static int connection_start(Connection *c, const HttpRequest *req) {
         r = connection_new_call(c, "StartAs", &m);
         if (r < 0)
                 return connection_fail_bus(c, NULL, r, "StartAs");
-        r = sd_bus_message_append_strv(m, j.argv);
-        if (r >= 0)
-                r = sd_bus_message_append_strv(m, j.env);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", j.cwd);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && l->has_cpu)
-                r = sd_bus_message_append(m, "{sv}", "CPUQuotaPerSecUSec", "t", l->cpu_usec);
-        if (r >= 0 && l->has_memory)
-                r = sd_bus_message_append(m, "{sv}", "MemoryMax", "t", l->memory);
-        if (r >= 0 && l->has_io_read)
-                r = sd_bus_message_append(m, "{sv}", "IOReadBandwidthMax", "t", l->io_read);
-        if (r >= 0 && l->has_io_write)
-                r = sd_bus_message_append(m, "{sv}", "IOWriteBandwidthMax", "t", l->io_write);
-        if (r >= 0 && l->has_tasks)
-                r = sd_bus_message_append(m, "{sv}", "TasksMax", "t", l->tasks);
-        if (r >= 0 && j.timeout_usec > 0)
-                r = sd_bus_message_append(m, "{sv}", "RuntimeMaxUSec", "t", j.timeout_usec);
-        if (r >= 0 && j.profile)
-                r = sd_bus_message_append(m, "{sv}", "Profile", "s", j.profile);
-        {
-                const struct {
-                        const char *key;
-                        int value;
-                } flags[] = {
-                        { "PrivatePID", j.private_pid },
-                        { "PrivateTmp", j.private_tmp },
-                        { "PrivateNetwork", j.private_network },
-                        { "ProtectSystem", j.protect_system },
-                };
-                for (size_t i = 0; r >= 0 && i < ELEMENTSOF(flags); i++)
-                        if (flags[i].value >= 0)
-                                r = sd_bus_message_append(m, "{sv}", flags[i].key, "b", flags[i].value);
-        }
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+        r = bus_append_start_request(m, &j);
         if (r == -EINVAL) {
                 /* sd-bus refuses strings that are not valid UTF-8 (the JSON decoder already checked that). */
                 http_error_set(&e, 400, "invalid-request", "The request contains strings D-Bus cannot carry.");

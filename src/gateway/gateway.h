@@ -13,12 +13,13 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "api.h"
 #include "http.h"
 #include "macro.h"
 
-#define GATEWAY_BUS_NAME "org.teleworker.worker1"
-#define GATEWAY_BUS_PATH "/org/teleworker/worker1"
-#define GATEWAY_BUS_INTERFACE "org.teleworker.worker1.Remote"
+#define GATEWAY_BUS_NAME TW_BUS_NAME
+#define GATEWAY_BUS_PATH TW_BUS_PATH
+#define GATEWAY_BUS_INTERFACE TW_BUS_INTERFACE_REMOTE
 #define GATEWAY_DEFAULT_PORT 8443
 
 /* Limits against lock-out (docs/design.md, "Gateway connection limits"). When a limit is reached, the

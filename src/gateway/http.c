@@ -18,18 +18,6 @@
 #define HTTP_URL_MAX 4096
 #define HTTP_BUFFER_MAX (256U * 1024U * 1024U)   /* sanity cap on any one buffer */
 
-int http_error_set(HttpError *e, unsigned status, const char *code, const char *fmt, ...) {
-        va_list ap;
-
-        e->status = status;
-        e->code = code;
-        e->allow = NULL;
-        va_start(ap, fmt);
-        (void) vsnprintf(e->message, sizeof(e->message), fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
 const char *http_status_text(unsigned status) {
         /* libhttp-parser knows the IANA reason phrases; it says "<unknown>" for anything else. */
         if (status < 100 || status > 599)

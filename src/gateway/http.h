@@ -9,22 +9,11 @@
 #include <http_parser.h>
 
 #include "macro.h"
+#include "http-error.h"
 #include "util.h"
 
 #define HTTP_HEADER_MAX (16U * 1024U)     /* request line + header fields, bytes */
 #define HTTP_BODY_MAX (1024U * 1024U)     /* request body, bytes */
-#define HTTP_ERROR_MESSAGE_MAX 256
-
-/* What goes wrong with a request, as the response will say it: status, short code, human text. A status of
- * 0 means "no error". code points to a static string. */
-typedef struct HttpError {
-        unsigned status;
-        const char *code;
-        const char *allow;   /* for 405: the Allow header value (static) */
-        char message[HTTP_ERROR_MESSAGE_MAX];
-} HttpError;
-
-_printf_(4, 5) int http_error_set(HttpError *e, unsigned status, const char *code, const char *fmt, ...);
 const char *http_status_text(unsigned status);
 
 /* One parsed request. Owned by the HttpParser that produced it; valid until the next http_parser_feed_data(). */

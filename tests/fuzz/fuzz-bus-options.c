@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus-api.h"
+#include "bus-start.h"
 #include "fuzz.h"
 
 static const char *const keys[] = {
@@ -52,12 +53,36 @@ static sd_bus *fuzz_bus(void) {
         return bus;
 }
 
+static void round_trip(sd_bus *bus, const StartRequest *req) {
+        char *argv[] = { (char *) "x", NULL };
+        StartRequest in = *req, out = { .isolation = START_ISOLATION_UNSET };
+        sd_bus_message *m = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        in.argv = argv;
+        in.cwd = "";
+        if (sd_bus_message_new_method_call(bus, &m, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                           "org.teleworker.worker1.Manager", "Start") < 0 ||
+            bus_append_start_request(m, &in) < 0 || sd_bus_message_seal(m, 2, 0) < 0 ||
+            sd_bus_message_rewind(m, true) < 0)
+                abort();
+        if (bus_read_start_request(m, &out, &e) < 0 || !out.argv || !out.argv[0] || out.argv[1] ||
+            memcmp(&out.limits, &in.limits, sizeof(in.limits)) != 0 ||
+            memcmp(&out.isolation, &in.isolation, sizeof(in.isolation)) != 0 ||
+            out.runtime_max_usec != in.runtime_max_usec || (!in.profile) != (!out.profile) ||
+            (in.profile && strcmp(in.profile, out.profile) != 0))
+                abort();
+        bus_start_request_done(&out);
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Input in = { data, size };
         sd_bus *bus = fuzz_bus();
         sd_bus_message *m = NULL;
         sd_bus_error e = SD_BUS_ERROR_NULL;
-        JobRequest req = { .isolation = JOB_ISOLATION_UNSET };
+        StartRequest req = { .isolation = START_ISOLATION_UNSET };
         unsigned n, seen[sizeof(keys) / sizeof(keys[0])] = {};
         bool repeated = false;
 
@@ -131,6 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (size_t i = 0; i < sizeof(iso) / sizeof(iso[0]); i++)
                         if (iso[i] < -1 || iso[i] > 1)
                                 abort();
+                /* and the one writer says the same again: what it writes, the reader reads back as is */
+                round_trip(bus, &req);
         } else if (sd_bus_error_is_set(&e) && (!e.message || !e.message[0]))
                 abort(); /* a refusal always says why */
 

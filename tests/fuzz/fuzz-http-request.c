@@ -43,11 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (http_route(p.request.method, p.request.url, p.request.url_size, &route, &e) < 0)
                         (void) http_buffer_add_error_response(&out, &e, p.request.keep_alive);
                 else if (route.id == HTTP_ROUTE_JOBS_START) {
-                        HttpJobRequest j = {};
+                        StartRequest j = {};
 
                         if (http_job_request_parse(p.request.body, p.request.body_size, &j, &e) < 0)
                                 (void) http_buffer_add_error_response(&out, &e, p.request.keep_alive);
-                        http_job_request_done(&j);
+                        start_request_done(&j);
                 }
                 http_buffer_consume(&out, http_buffer_size(&out));
                 http_parser_next(&p);

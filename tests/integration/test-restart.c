@@ -237,6 +237,50 @@ static void test_stop_and_start(void) {
         sd_bus_unref(bus);
 }
 
+static int on_wait_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        sd_bus_message **ret = userdata;
+
+        *ret = sd_bus_message_ref(m);
+        return 0;
+}
+
+/* A Wait pending when the daemon stops ends with an error that says "come back later", never one that reads
+ * as a failure of the job or the call (it was StartFailed): NoReply from the bus when the daemon's
+ * connection goes first (what the testbed shows), or the daemon's own ShuttingDown. telerun's followers
+ * reconnect on both (src/shared/api.c classes them "unreachable"). */
+static void test_wait_across_stop(void) {
+        const char *argv[] = { "/bin/sleep", "300", NULL };
+        const char *stop[] = { "stop", unit(), NULL };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus *bus = tb_bus_as(0);
+        g_autofree char *id = NULL;
+
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, &e), ==, 0);
+        g_assert_cmpint(sd_bus_call_method_async(bus, NULL, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                                 "org.teleworker.worker1.Manager", "Wait", on_wait_reply, &reply,
+                                                 "s", id), >=, 0);
+        g_assert_cmpint(sd_bus_flush(bus), >=, 0);
+        g_usleep(G_USEC_PER_SEC / 5); /* the daemon has the call before it is told to stop */
+        systemctl(stop);
+        for (int i = 0; !reply && i < 300; i++)
+                if (sd_bus_process(bus, NULL) == 0)
+                        (void) sd_bus_wait(bus, 100 * 1000);
+        g_assert_nonnull(reply);
+        g_assert_true(sd_bus_message_is_method_error(reply, NULL));
+        g_test_message("Wait across stop: %s: %s", sd_bus_message_get_error(reply)->name,
+                       sd_bus_message_get_error(reply)->message);
+        g_assert_true(sd_bus_message_is_method_error(reply, "org.teleworker.worker1.Error.ShuttingDown") ||
+                      sd_bus_message_is_method_error(reply, "org.freedesktop.DBus.Error.NoReply"));
+        sd_bus_message_unref(reply);
+        sd_bus_unref(bus);
+
+        start_daemon_unit();
+        bus = wait_for_daemon();
+        g_assert_cmpint(tb_stop(bus, id, &e), ==, 0);
+        sd_bus_unref(bus);
+}
+
 /* A reaper waiting for a daemon that has no record of its job (the state was wiped while the daemon was
  * stopped) is released at start instead of waiting for ever: its handover socket goes, and it ends with its
  * job. */
@@ -725,6 +769,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/exit-while-down", test_exit_while_down);
         g_test_add_func("/restart/started-just-before", test_started_just_before_restart);
         g_test_add_func("/restart/stop-and-start", test_stop_and_start);
+        g_test_add_func("/restart/wait-across-stop", test_wait_across_stop);
         g_test_add_func("/restart/stray-reaper-released", test_stray_reaper_released);
         g_test_add_func("/restart/stale-state", test_stale_state);
         g_test_add_func("/restart/retention", test_retention);

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "api.h"
 #include "bus-api.h"
-#include "errors.h"
+#include "bus-start.h"
 
 static sd_bus *test_bus(void) {
         static sd_bus *bus;
@@ -174,15 +175,15 @@ static sd_bus_message *options_message(const char *k1, uint64_t v1, const char *
         return m;
 }
 
-static int read_options(sd_bus_message *m, JobRequest *req, sd_bus_error *e) {
-        *req = (JobRequest) { .isolation = JOB_ISOLATION_UNSET };
+static int read_options(sd_bus_message *m, StartRequest *req, sd_bus_error *e) {
+        *req = (StartRequest) { .isolation = START_ISOLATION_UNSET };
         return bus_read_start_options(m, req, e);
 }
 
 static void test_options_duplicate(void) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *m = options_message("MemoryMax", 100 << 20, "MemoryMax", 200 << 20);
-        JobRequest req;
+        StartRequest req;
 
         g_assert_cmpint(read_options(m, &req, &e), <, 0);
         g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
@@ -199,7 +200,7 @@ static void test_options_duplicate(void) {
 static void test_options_runtime(void) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *m;
-        JobRequest req;
+        StartRequest req;
 
         m = options_message("RuntimeMaxUSec", UINT64_MAX, NULL, 0);
         g_assert_cmpint(read_options(m, &req, &e), >=, 0);
@@ -216,6 +217,50 @@ static void test_options_runtime(void) {
         g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_LIMIT_EXCEEDED));
         sd_bus_error_free(&e);
         sd_bus_message_unref(m);
+}
+
+/* The one writer (telerun, the gateway) and the one reader (the daemon) agree on every field; what is not
+ * given is not sent, and reads back as not given. */
+static void assert_round_trip(const StartRequest *in) {
+        _cleanup_(bus_start_request_done) StartRequest out = { .isolation = START_ISOLATION_UNSET };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = new_message();
+
+        g_assert_cmpint(bus_append_start_request(m, in), >=, 0);
+        seal(m);
+        g_assert_cmpint(bus_read_start_request(m, &out, &e), >=, 0);
+        g_assert_cmpuint(strv_length(out.argv), ==, strv_length(in->argv));
+        for (size_t i = 0; in->argv[i]; i++)
+                g_assert_cmpstr(out.argv[i], ==, in->argv[i]);
+        g_assert_cmpuint(strv_length(out.env), ==, strv_length(in->env));
+        for (size_t i = 0; in->env && in->env[i]; i++)
+                g_assert_cmpstr(out.env[i], ==, in->env[i]);
+        g_assert_cmpstr(out.cwd, ==, in->cwd ? in->cwd : "");
+        g_assert_cmpmem(&out.limits, sizeof(out.limits), &in->limits, sizeof(in->limits));
+        g_assert_cmpstr(out.profile, ==, in->profile);
+        g_assert_cmpuint(out.runtime_max_usec, ==, in->runtime_max_usec);
+        g_assert_cmpmem(&out.isolation, sizeof(out.isolation), &in->isolation, sizeof(in->isolation));
+        sd_bus_message_unref(m);
+}
+
+static void test_start_request_round_trip(void) {
+        char *argv[] = { (char *) "/bin/echo", (char *) "a b", NULL }, *env[] = { (char *) "A=1", NULL };
+        StartRequest all = {
+                .argv = argv,
+                .env = env,
+                .cwd = "/tmp",
+                .limits = { 1500000, 256 << 20, 10 << 20, 20 << 20, 64 },
+                .profile = "small",
+                .runtime_max_usec = JOB_RUNTIME_USEC_INFINITY,
+                .isolation = { .private_pid = 1, .private_tmp = 0, .private_network = 0, .protect_system = 1 },
+        };
+        StartRequest none = { .argv = argv, .isolation = START_ISOLATION_UNSET };
+        StartRequest some = { .argv = argv, .limits.tasks_max = 5, .runtime_max_usec = 1,
+                              .isolation = { -1, -1, 1, -1 } };
+
+        assert_round_trip(&all);
+        assert_round_trip(&none);
+        assert_round_trip(&some);
 }
 
 static void test_list_cursor(void) {
@@ -247,5 +292,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/bus-api/options/duplicate", test_options_duplicate);
         g_test_add_func("/bus-api/options/runtime", test_options_runtime);
         g_test_add_func("/bus-api/list-cursor", test_list_cursor);
+        g_test_add_func("/bus-api/start-request/round-trip", test_start_request_round_trip);
         return g_test_run();
 }

@@ -266,7 +266,7 @@ static void run_job(bool with_output, const char *expect_calls) {
         _cleanup_(json_object_putp) json_object *job = NULL;
         g_autofree char *id = NULL, *calls = NULL;
         char *argv[] = { (char *) "/bin/echo", (char *) "hi", NULL };
-        ClientStartRequest req = { .argv = argv, .cwd = "/" };
+        StartRequest req = { .argv = argv, .cwd = "/", .isolation = START_ISOLATION_UNSET };
         Client *c = NULL;
         char buf[256];
         ssize_t n, total = 0;
@@ -314,7 +314,7 @@ static void test_plain_start(void) {
         _cleanup_(client_error_done) ClientError e = {};
         g_autofree char *id = NULL, *calls = NULL;
         char *argv[] = { (char *) "/bin/echo", NULL };
-        ClientStartRequest req = { .argv = argv, .cwd = "" };
+        StartRequest req = { .argv = argv, .cwd = "", .isolation = START_ISOLATION_UNSET };
         Client *c = NULL;
         Fixture f = {};
 

@@ -790,7 +790,8 @@ static void test_client_remote(void) {
         json_object *o = NULL;
         char *id = NULL;
         char *argv[] = { (char *) "/bin/echo", (char *) "hi", NULL }, *env[] = { (char *) "A=1", NULL };
-        ClientStartRequest req = { .argv = argv, .env = env, .cwd = "", .memory_max = 1 << 20 };
+        StartRequest req = { .argv = argv, .env = env, .cwd = "", .limits.memory_max = 1 << 20,
+                             .isolation = START_ISOLATION_UNSET };
         MockRecord rec;
         GByteArray *out;
         int fd;
@@ -889,7 +890,7 @@ static void test_client_remote_keep_alive(void) {
         g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
                         *ca = test_cert_path("ca.crt"), *addr = NULL;
         char *argv[] = { (char *) "/bin/true", NULL };
-        ClientStartRequest req = { .argv = argv, .cwd = "" };
+        StartRequest req = { .argv = argv, .cwd = "", .isolation = START_ISOLATION_UNSET };
         ClientError e = {};
         GatewayConfig cfg;
         TestServer s = {};

@@ -279,13 +279,13 @@ static void test_query(void) {
         g_assert_cmpint(http_query_next(&p, k, sizeof(k), v, sizeof(v)), ==, -EINVAL);
 }
 
-static int parse_job(const char *json, HttpJobRequest *r, HttpError *e) {
+static int parse_job(const char *json, StartRequest *r, HttpError *e) {
         *e = (HttpError) {};
         return http_job_request_parse(json, strlen(json), r, e);
 }
 
 static void test_job_json_good(void) {
-        HttpJobRequest r = {};
+        StartRequest r = {};
         HttpError e;
 
         g_assert_cmpint(parse_job("{\"argv\": [\"/bin/echo\", \"hello world\"]}", &r, &e), ==, 0);
@@ -295,8 +295,11 @@ static void test_job_json_good(void) {
         g_assert_nonnull(r.env);
         g_assert_null(r.env[0]);
         g_assert_cmpstr(r.cwd, ==, "");
-        g_assert_false(r.limits.has_cpu || r.limits.has_memory || r.limits.has_tasks);
-        http_job_request_done(&r);
+        g_assert_false(r.limits.cpu_quota_per_sec_usec || r.limits.memory_max || r.limits.tasks_max);
+        g_assert_cmpint(r.isolation.private_pid, ==, -1);
+        g_assert_cmpuint(r.runtime_max_usec, ==, 0);
+        g_assert_null(r.profile);
+        start_request_done(&r);
 
         g_assert_cmpint(parse_job("{\"argv\": [\"env\"], \"env\": {\"A\": \"1\", \"B\": \"x=y\"}, \"cwd\": \"/tmp\","
                                   " \"limits\": {\"cpu\": \"150%\", \"memory\": \"256M\", \"io_read\": 1048576,"
@@ -305,41 +308,40 @@ static void test_job_json_good(void) {
         g_assert_cmpstr(r.env[1], ==, "B=x=y");
         g_assert_null(r.env[2]);
         g_assert_cmpstr(r.cwd, ==, "/tmp");
-        g_assert_true(r.limits.has_cpu);
-        g_assert_cmpuint(r.limits.cpu_usec, ==, 1500000);
-        g_assert_cmpuint(r.limits.memory, ==, 256U << 20);
-        g_assert_cmpuint(r.limits.io_read, ==, 1048576);
-        g_assert_cmpuint(r.limits.io_write, ==, 10U << 20);
-        g_assert_cmpuint(r.limits.tasks, ==, 64);
-        http_job_request_done(&r);
+        g_assert_cmpuint(r.limits.cpu_quota_per_sec_usec, ==, 1500000);
+        g_assert_cmpuint(r.limits.memory_max, ==, 256U << 20);
+        g_assert_cmpuint(r.limits.io_read_bandwidth_max, ==, 1048576);
+        g_assert_cmpuint(r.limits.io_write_bandwidth_max, ==, 10U << 20);
+        g_assert_cmpuint(r.limits.tasks_max, ==, 64);
+        start_request_done(&r);
 
         g_assert_cmpint(parse_job("{\"argv\": [\"x\"], \"env\": [\"A=1\", \"B=\"], \"limits\": {\"cpu\": 250000,"
                                   " \"tasks\": \"10\"}}", &r, &e), ==, 0);
         g_assert_cmpstr(r.env[0], ==, "A=1");
         g_assert_cmpstr(r.env[1], ==, "B=");
-        g_assert_cmpuint(r.limits.cpu_usec, ==, 250000);
-        g_assert_cmpuint(r.limits.tasks, ==, 10);
-        http_job_request_done(&r);
+        g_assert_cmpuint(r.limits.cpu_quota_per_sec_usec, ==, 250000);
+        g_assert_cmpuint(r.limits.tasks_max, ==, 10);
+        start_request_done(&r);
 
         /* Profile, run-time limit and isolation: absent isolation keys stay -1 (the daemon's default). */
         g_assert_cmpint(parse_job("{\"argv\": [\"x\"], \"profile\": \"small\", \"timeout_sec\": 1.5,"
                                   " \"isolation\": {\"private_network\": false, \"protect_system\": true}}", &r, &e), ==, 0);
         g_assert_cmpstr(r.profile, ==, "small");
-        g_assert_cmpuint(r.timeout_usec, ==, 1500000);
-        g_assert_cmpint(r.private_network, ==, 0);
-        g_assert_cmpint(r.protect_system, ==, 1);
-        g_assert_cmpint(r.private_pid, ==, -1);
-        g_assert_cmpint(r.private_tmp, ==, -1);
-        http_job_request_done(&r);
+        g_assert_cmpuint(r.runtime_max_usec, ==, 1500000);
+        g_assert_cmpint(r.isolation.private_network, ==, 0);
+        g_assert_cmpint(r.isolation.protect_system, ==, 1);
+        g_assert_cmpint(r.isolation.private_pid, ==, -1);
+        g_assert_cmpint(r.isolation.private_tmp, ==, -1);
+        start_request_done(&r);
 
         /* Unicode passes as UTF-8. */
         g_assert_cmpint(parse_job("{\"argv\": [\"echo\", \"\\u00e9t\\u00e9\"]}", &r, &e), ==, 0);
         g_assert_cmpstr(r.argv[1], ==, "\xc3\xa9t\xc3\xa9");
-        http_job_request_done(&r);
+        start_request_done(&r);
 }
 
 static void expect_job_error(const char *json, size_t size, unsigned status, const char *code) {
-        HttpJobRequest r = {};
+        StartRequest r = {};
         HttpError e = {};
 
         g_test_message("expect %u for: %.*s", status, (int) MIN(size, 80U), json);
@@ -537,6 +539,14 @@ static void test_bus_errors(void) {
                 { "org.teleworker.worker1.Error.ExecutableNotFound", 400, "executable-not-found" },
                 { "org.teleworker.worker1.Error.LimitExceeded", 400, "limit-exceeded" },
                 { "org.teleworker.worker1.Error.StartFailed", 500, "start-failed" },
+                { "org.teleworker.worker1.Error.StopFailed", 500, "stop-failed" },
+                { "org.teleworker.worker1.Error.NoOutput", 404, "no-output" },
+                { "org.teleworker.worker1.Error.TooManyJobs", 429, "too-many-jobs" },
+                { "org.teleworker.worker1.Error.TooManyReaders", 429, "too-many-readers" },
+                { "org.teleworker.worker1.Error.ShuttingDown", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", 403, "access-denied" },
+                { "org.freedesktop.DBus.Error.Spawn.ChildExited", 503, "daemon-unavailable" },
+                { "org.freedesktop.DBus.Error.Spawn", 500, "internal-error" },
                 { "org.freedesktop.DBus.Error.ServiceUnknown", 503, "daemon-unavailable" },
                 { "org.freedesktop.DBus.Error.NoReply", 503, "daemon-unavailable" },
                 { "org.freedesktop.DBus.Error.UnknownMethod", 500, "internal-error" },

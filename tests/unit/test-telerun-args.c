@@ -65,6 +65,28 @@ static int parse(const char *first, ...) {
         return r;
 }
 
+/* Isolation flags are tri-state: not given (-1: the worker's default) unless an option says yes or no. A
+ * 0 here would ask for "no" (refused for remote principals), so the initial values matter as much as the
+ * reset's. */
+static int initial_isolation[4]; /* the flags as main() found them, before any test ran */
+
+static void test_parse_isolation(void) {
+        for (size_t i = 0; i < G_N_ELEMENTS(initial_isolation); i++)
+                g_assert_cmpint(initial_isolation[i], ==, -1);
+        g_assert_cmpint(parse("run", "ls", NULL), ==, 1);
+        g_assert_cmpint(arg_private_pid, ==, -1);
+        g_assert_cmpint(arg_private_network, ==, -1);
+        g_assert_cmpint(parse("run", "--no-private-pid", "--no-private-tmp", "--network", "--protect-system", "ls",
+                              NULL), ==, 1);
+        g_assert_cmpint(arg_private_pid, ==, 0);
+        g_assert_cmpint(arg_private_tmp, ==, 0);
+        g_assert_cmpint(arg_private_network, ==, 0);
+        g_assert_cmpint(arg_protect_system, ==, 1);
+        g_assert_cmpint(parse("run", "--no-network", "ls", NULL), ==, 1);
+        g_assert_cmpint(arg_private_network, ==, 1);
+        g_assert_cmpint(arg_private_pid, ==, -1);
+}
+
 static void test_parse_run(void) {
         g_assert_cmpint(parse("run", "--memory", "256M", "--cpu=150%", "--io-read", "10M", "--io-write=1G",
                               "--tasks", "64", "-e", "A=1", "--env=B=x=y", "--cwd", "", "--", "/bin/ls", "-l",
@@ -751,6 +773,11 @@ static void test_copy_interrupt(void) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
+        initial_isolation[0] = arg_private_pid;
+        initial_isolation[1] = arg_private_tmp;
+        initial_isolation[2] = arg_private_network;
+        initial_isolation[3] = arg_protect_system;
+        g_test_add_func("/telerun/parse/isolation", test_parse_isolation);
         setenv("TZ", "UTC", 1);
         tzset();
         unsetenv("TELERUN_ADDR");

@@ -13,14 +13,18 @@
 
 #define HTTP_JSON_DEPTH 8
 
-void http_job_request_done(HttpJobRequest *r) {
-        r->argv = strv_free(r->argv);
-        r->env = strv_free(r->env);
-        free(r->cwd);
-        r->cwd = NULL;
-        r->profile = mfree(r->profile);
-        r->limits = (HttpJobLimits) {};
-}
+/* How each limit is written in JSON besides a positive integer of its base unit (the keys are
+ * start_limit_json_key()'s). */
+static const struct {
+        int (*parse)(const char *s, uint64_t *ret);
+        const char *what;
+} http_job_limits[_JOB_LIMIT_MAX] = {
+        [JOB_LIMIT_CPU] = { parse_cpu_quota, "a percentage like \"150%\" or a positive integer of µs per s" },
+        [JOB_LIMIT_MEMORY] = { parse_size, "a size like \"256M\" or a positive integer" },
+        [JOB_LIMIT_IO_READ] = { parse_size, "a size like \"10M\" or a positive integer" },
+        [JOB_LIMIT_IO_WRITE] = { parse_size, "a size like \"10M\" or a positive integer" },
+        [JOB_LIMIT_TASKS] = { parse_uint64, "a positive integer" },
+};
 
 /* A JSON string as a C string: NUL bytes inside it would silently cut it, so they are refused. */
 static int http_json_string(json_object *o, const char *what, const char **ret, HttpError *e) {
@@ -35,7 +39,7 @@ static int http_json_string(json_object *o, const char *what, const char **ret, 
         return 0;
 }
 
-static int http_job_parse_argv(json_object *a, HttpJobRequest *r, HttpError *e) {
+static int http_job_parse_argv(json_object *a, StartRequest *r, HttpError *e) {
         size_t n;
 
         if (!json_object_is_type(a, json_type_array))
@@ -43,9 +47,9 @@ static int http_job_parse_argv(json_object *a, HttpJobRequest *r, HttpError *e) 
         n = json_object_array_length(a);
         if (n == 0)
                 return http_error_set(e, 400, "invalid-request", "'argv' must not be empty.");
-        if (n > HTTP_JOB_ARGV_MAX)
-                return http_error_set(e, 400, "invalid-request", "'argv' has more than %d entries.",
-                                      HTTP_JOB_ARGV_MAX);
+        if (n > JOB_ARGV_MAX)
+                return http_error_set(e, 400, "invalid-request", "'argv' has more than %u entries.",
+                                      JOB_ARGV_MAX);
         r->argv = new0(char *, n + 1);
         if (!r->argv)
                 return -ENOMEM;
@@ -72,12 +76,12 @@ static bool http_env_key_is_valid(const char *k, size_t n) {
         return true;
 }
 
-static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
+static int http_job_parse_env(json_object *o, StartRequest *r, HttpError *e) {
         size_t n, k = 0;
 
         if (json_object_is_type(o, json_type_array)) {
                 n = json_object_array_length(o);
-                if (n > HTTP_JOB_ENV_MAX)
+                if (n > JOB_ENV_MAX)
                         goto too_many;
                 r->env = new0(char *, n + 1);
                 if (!r->env)
@@ -100,7 +104,7 @@ static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
         }
         if (json_object_is_type(o, json_type_object)) {
                 n = (size_t) json_object_object_length(o);
-                if (n > HTTP_JOB_ENV_MAX)
+                if (n > JOB_ENV_MAX)
                         goto too_many;
                 r->env = new0(char *, n + 1);
                 if (!r->env)
@@ -124,7 +128,7 @@ static int http_job_parse_env(json_object *o, HttpJobRequest *r, HttpError *e) {
         return http_error_set(e, 400, "invalid-request",
                               "'env' must be an object of strings or an array of \"KEY=VALUE\" strings.");
 too_many:
-        return http_error_set(e, 400, "invalid-request", "'env' has more than %d entries.", HTTP_JOB_ENV_MAX);
+        return http_error_set(e, 400, "invalid-request", "'env' has more than %u entries.", JOB_ENV_MAX);
 }
 
 /* A limit is a positive JSON integer in the base unit, or a string parsed by parser. */
@@ -153,52 +157,32 @@ invalid:
         return http_error_set(e, 400, "invalid-request", "'limits.%s' must be %s.", key, what);
 }
 
-static int http_job_parse_limits(json_object *o, HttpJobLimits *l, HttpError *e) {
+static int http_job_parse_limits(json_object *o, JobLimits *l, HttpError *e) {
         if (!json_object_is_type(o, json_type_object))
                 return http_error_set(e, 400, "invalid-request", "'limits' must be an object.");
 
         json_object_object_foreach(o, key, v) {
+                JobLimitField f = start_limit_from_json_key(key);
                 int r;
 
-                if (streq(key, "cpu")) {
-                        r = http_job_parse_limit(v, key, parse_cpu_quota,
-                                                 "a percentage like \"150%\" or a positive integer of µs per s",
-                                                 &l->cpu_usec, e);
-                        l->has_cpu = true;
-                } else if (streq(key, "memory")) {
-                        r = http_job_parse_limit(v, key, parse_size, "a size like \"256M\" or a positive integer",
-                                                 &l->memory, e);
-                        l->has_memory = true;
-                } else if (streq(key, "io_read")) {
-                        r = http_job_parse_limit(v, key, parse_size, "a size like \"10M\" or a positive integer",
-                                                 &l->io_read, e);
-                        l->has_io_read = true;
-                } else if (streq(key, "io_write")) {
-                        r = http_job_parse_limit(v, key, parse_size, "a size like \"10M\" or a positive integer",
-                                                 &l->io_write, e);
-                        l->has_io_write = true;
-                } else if (streq(key, "tasks")) {
-                        r = http_job_parse_limit(v, key, parse_uint64, "a positive integer", &l->tasks, e);
-                        l->has_tasks = true;
-                } else {
+                if (f == _JOB_LIMIT_MAX) {
                         _cleanup_(freep) char *k = str_escape(key, 64);
 
                         return http_error_set(e, 400, "invalid-request", "Unknown key 'limits.%s'.", k ?: "?");
                 }
+                r = http_job_parse_limit(v, key, http_job_limits[f].parse, http_job_limits[f].what,
+                                         job_limits_field(l, f), e);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int http_job_parse_isolation(json_object *o, HttpJobRequest *r, HttpError *e) {
+static int http_job_parse_isolation(json_object *o, StartIsolation *iso, HttpError *e) {
         if (!json_object_is_type(o, json_type_object))
                 return http_error_set(e, 400, "invalid-request", "'isolation' must be an object.");
         json_object_object_foreach(o, key, v) {
-                int *target = streq(key, "private_pid")     ? &r->private_pid :
-                              streq(key, "private_tmp")     ? &r->private_tmp :
-                              streq(key, "private_network") ? &r->private_network :
-                              streq(key, "protect_system")  ? &r->protect_system : NULL;
+                int *target = start_isolation_field(iso, start_isolation_from_json_key(key));
 
                 if (!target) {
                         _cleanup_(freep) char *k = str_escape(key, 64);
@@ -211,7 +195,7 @@ static int http_job_parse_isolation(json_object *o, HttpJobRequest *r, HttpError
         return 0;
 }
 
-static int http_job_parse_timeout(json_object *v, HttpJobRequest *r, HttpError *e) {
+static int http_job_parse_timeout(json_object *v, StartRequest *r, HttpError *e) {
         double sec;
 
         if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
@@ -219,13 +203,13 @@ static int http_job_parse_timeout(json_object *v, HttpJobRequest *r, HttpError *
         sec = json_object_get_double(v);
         if (!(sec > 0) || sec > 365.0 * 24 * 3600)
                 return http_error_set(e, 400, "invalid-request", "'timeout_sec' must be between 0 and one year.");
-        r->timeout_usec = (uint64_t) (sec * 1e6);
-        if (r->timeout_usec == 0)
-                r->timeout_usec = 1;
+        r->runtime_max_usec = (uint64_t) (sec * 1e6);
+        if (r->runtime_max_usec == 0)
+                r->runtime_max_usec = 1;
         return 0;
 }
 
-static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, HttpError *e) {
+static int http_job_request_parse_object(json_object *root, StartRequest *r, HttpError *e) {
         int k;
 
         if (!json_object_is_type(root, json_type_object))
@@ -241,6 +225,7 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
 
                         k = http_json_string(v, "cwd", &s, e);
                         if (k >= 0) {
+                                free((char *) r->cwd);
                                 r->cwd = strdup(s);
                                 if (!r->cwd)
                                         k = -ENOMEM;
@@ -248,7 +233,7 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
                 } else if (streq(key, "limits"))
                         k = http_job_parse_limits(v, &r->limits, e);
                 else if (streq(key, "isolation"))
-                        k = http_job_parse_isolation(v, r, e);
+                        k = http_job_parse_isolation(v, &r->isolation, e);
                 else if (streq(key, "timeout_sec"))
                         k = http_job_parse_timeout(v, r, e);
                 else if (streq(key, "profile")) {
@@ -258,7 +243,7 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
                         if (k >= 0 && !*s)
                                 k = http_error_set(e, 400, "invalid-request", "'profile' must not be empty.");
                         if (k >= 0) {
-                                free(r->profile);
+                                free((char *) r->profile);
                                 r->profile = strdup(s);
                                 if (!r->profile)
                                         k = -ENOMEM;
@@ -286,9 +271,9 @@ static int http_job_request_parse_object(json_object *root, HttpJobRequest *r, H
         return 0;
 }
 
-int http_job_request_parse(const char *body, size_t size, HttpJobRequest *ret, HttpError *e) {
+int http_job_request_parse(const char *body, size_t size, StartRequest *ret, HttpError *e) {
         _cleanup_(http_json_putp) json_object *root = NULL;
-        HttpJobRequest r = { .private_pid = -1, .private_tmp = -1, .private_network = -1, .protect_system = -1 };
+        StartRequest r = { .isolation = START_ISOLATION_UNSET };
         json_tokener *tok;
         enum json_tokener_error jerr;
         size_t used;
@@ -321,9 +306,84 @@ int http_job_request_parse(const char *body, size_t size, HttpJobRequest *ret, H
 
         k = http_job_request_parse_object(root, &r, e);
         if (k < 0) {
-                http_job_request_done(&r);
+                start_request_done(&r);
                 return k;
         }
         *ret = r;
+        return 0;
+}
+
+/* Takes v, also on failure (json-c keeps it only on success). */
+static int http_json_add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int http_json_add_strv(json_object *o, const char *key, char **l) {
+        json_object *a = json_object_new_array();
+        int r;
+
+        r = http_json_add(o, key, a);
+        for (char **s = l; r >= 0 && s && *s; s++) {
+                json_object *v = json_object_new_string(*s);
+
+                if (!v || json_object_array_add(a, v) < 0) {
+                        json_object_put(v);
+                        r = -ENOMEM;
+                }
+        }
+        return r;
+}
+
+/* Only what is given: the gateway then leaves the rest to the daemon's defaults, as a D-Bus caller would. */
+static int http_job_options_to_json(const StartRequest *req, json_object *o) {
+        json_object *limits = json_object_new_object(), *iso = NULL;
+        int r;
+
+        r = http_json_add(o, "limits", limits);
+        for (JobLimitField f = 0; r >= 0 && f < _JOB_LIMIT_MAX; f++)
+                if (job_limits_get(&req->limits, f) != 0)
+                        r = http_json_add(limits, start_limit_json_key(f),
+                                          json_object_new_uint64(job_limits_get(&req->limits, f)));
+        if (r >= 0 && req->profile)
+                r = http_json_add(o, "profile", json_object_new_string(req->profile));
+        if (r >= 0 && req->runtime_max_usec != 0)
+                r = http_json_add(o, "timeout_sec", json_object_new_double((double) req->runtime_max_usec / 1e6));
+        for (StartIsolationField f = 0; r >= 0 && f < _START_ISOLATION_MAX; f++) {
+                int v = start_isolation_get(&req->isolation, f);
+
+                if (v < 0)
+                        continue;
+                if (!iso) {
+                        iso = json_object_new_object();
+                        r = http_json_add(o, "isolation", iso);
+                }
+                if (r >= 0)
+                        r = http_json_add(iso, start_isolation_json_key(f), json_object_new_boolean(v > 0));
+        }
+        return r;
+}
+
+int http_job_request_to_json(const StartRequest *req, json_object **ret) {
+        _cleanup_(http_json_putp) json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        r = http_json_add_strv(o, "argv", req->argv);
+        if (r >= 0)
+                r = http_json_add_strv(o, "env", req->env);
+        if (r >= 0)
+                r = http_json_add(o, "cwd", json_object_new_string(req->cwd ?: ""));
+        if (r >= 0)
+                r = http_job_options_to_json(req, o);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
         return 0;
 }

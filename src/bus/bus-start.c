@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/* bus-start.c - a StartRequest on the wire: Start's arguments (as argv, as env, s cwd, a{sv} options), the
+ * one writer (telerun, the gateway) and the one reader (the daemon). The reader takes untrusted input: every
+ * bound is checked as the bytes are read, every key and type. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "bus-start.h"
+#include "macro.h"
+#include "util.h"
+
+static int bus_append_start_options(sd_bus_message *m, const StartRequest *req) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        for (JobLimitField f = 0; r >= 0 && f < _JOB_LIMIT_MAX; f++) {
+                uint64_t v = job_limits_get(&req->limits, f);
+
+                if (v != 0)
+                        r = sd_bus_message_append(m, "{sv}", job_limit_name(f), "t", v);
+        }
+        if (r >= 0 && req->runtime_max_usec != 0)
+                r = sd_bus_message_append(m, "{sv}", START_OPTION_RUNTIME_MAX, "t", req->runtime_max_usec);
+        if (r >= 0 && req->profile)
+                r = sd_bus_message_append(m, "{sv}", START_OPTION_PROFILE, "s", req->profile);
+        for (StartIsolationField f = 0; r >= 0 && f < _START_ISOLATION_MAX; f++) {
+                int v = start_isolation_get(&req->isolation, f);
+
+                if (v >= 0)
+                        r = sd_bus_message_append(m, "{sv}", start_isolation_bus_name(f), "b", v > 0);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
+int bus_append_start_request(sd_bus_message *m, const StartRequest *req) {
+        int r;
+
+        r = sd_bus_message_append_strv(m, req->argv);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, req->env);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", req->cwd ? req->cwd : "");
+        if (r >= 0)
+                r = bus_append_start_options(m, req);
+        return r;
+}
+
+/* ---- the reader ---------------------------------------------------------------------------------------- */
+
+static int bus_option_type_error(sd_bus_error *error, const char *key, const char *want, const char *got) {
+        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s must be of type '%s', got '%s'.", key, want,
+                                 got);
+}
+
+/* Every Start option, in the order of the "Known:" list of the error; its bit in bus_read_start_options()'s
+ * "seen" set is its index. */
+static const char *start_option_name(unsigned i) {
+        if (i < _JOB_LIMIT_MAX)
+                return job_limit_name(i);
+        i -= _JOB_LIMIT_MAX;
+        if (i == 0)
+                return START_OPTION_RUNTIME_MAX;
+        if (i == 1)
+                return START_OPTION_PROFILE;
+        return start_isolation_bus_name(i - 2);
+}
+
+#define START_OPTIONS_N (_JOB_LIMIT_MAX + 2 + _START_ISOLATION_MAX)
+
+static int start_option_index(const char *key) {
+        for (unsigned i = 0; i < START_OPTIONS_N; i++)
+                if (streq(start_option_name(i), key))
+                        return (int) i;
+        return -1;
+}
+
+/* Reads the value of one known option (the caller checked the key is known and new). */
+static int bus_read_start_option(sd_bus_message *msg, const char *key, StartRequest *req, sd_bus_error *error) {
+        JobLimitField f = job_limit_from_name(key);
+        int *iso = start_isolation_field(&req->isolation, start_isolation_from_bus_name(key));
+        const char *contents;
+        int r;
+
+        r = sd_bus_message_peek_type(msg, NULL, &contents);
+        if (r < 0)
+                return r;
+        if (f != _JOB_LIMIT_MAX || streq(key, START_OPTION_RUNTIME_MAX)) {
+                uint64_t v;
+                if (!streq(contents, "t"))
+                        return bus_option_type_error(error, key, "t", contents);
+                r = sd_bus_message_read(msg, "v", "t", &v);
+                if (r < 0)
+                        return r;
+                if (v == 0)
+                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED, "%s must be positive.", key);
+                if (f != _JOB_LIMIT_MAX)
+                        *job_limits_field(&req->limits, f) = v;
+                else if (v > JOB_RUNTIME_USEC_MAX && v != JOB_RUNTIME_USEC_INFINITY)
+                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
+                                                 "RuntimeMaxUSec %" PRIu64 " is beyond 100 years; %" PRIu64
+                                                 " (UINT64_MAX) means no limit.", v, UINT64_MAX);
+                else
+                        req->runtime_max_usec = v;
+        } else if (iso) {
+                int b;
+                if (!streq(contents, "b"))
+                        return bus_option_type_error(error, key, "b", contents);
+                r = sd_bus_message_read(msg, "v", "b", &b);
+                if (r < 0)
+                        return r;
+                *iso = !!b;
+        } else {
+                const char *name;
+                if (!streq(contents, "s"))
+                        return bus_option_type_error(error, key, "s", contents);
+                r = sd_bus_message_read(msg, "v", "s", &name);
+                if (r < 0)
+                        return r;
+                req->profile = name; /* borrowed from msg, which outlives the request */
+        }
+        return 0;
+}
+
+/* Start options (docs/dbus.md): limits, profile, run-time limit, isolation. Unknown and repeated keys are
+ * errors (a repeated key would otherwise silently win over the first), so at most one entry per known key
+ * is ever read, however long the array the caller sent. */
+int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error *error) {
+        unsigned seen = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *key;
+                int i;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                i = start_option_index(key);
+                if (i < 0) {
+                        _cleanup_(freep) char *esc = str_escape(key, 64);
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
+                                                 "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax, RuntimeMaxUSec, "
+                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem.",
+                                                 esc ? esc : "?");
+                }
+                if (seen & (1U << i))
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s is given more than once.",
+                                                 key);
+                seen |= 1U << i;
+                r = bus_read_start_option(msg, key, req, error);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(msg);
+}
+
+/* Reads an "as" one string at a time and refuses it as soon as it passes a bound: more than max_n
+ * strings, one of JOB_ARG_BYTES_MAX bytes or more, or *total (shared between argv and env) past
+ * JOB_REQUEST_BYTES_MAX. The caller is never made to wait for the rest of a huge array (sd-bus's own
+ * sd_bus_message_read_strv() grows its result one string at a time: quadratic). The strings are borrowed
+ * from m; the array is the caller's to free(). */
+int bus_read_strv_bounded(sd_bus_message *m, const char *what, size_t max_n, size_t *total, char ***ret,
+                          sd_bus_error *error) {
+        _cleanup_(freep) char **l = NULL;
+        size_t n = 0, allocated = 0;
+        const char *s;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read_basic(m, 's', &s)) > 0) {
+                size_t len = strnlen(s, JOB_ARG_BYTES_MAX);
+
+                if (n >= max_n)
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many %s (at most %zu).", what,
+                                                 max_n);
+                if (len >= JOB_ARG_BYTES_MAX)
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Entry %zu of the %s is too long (at most %u bytes with its NUL, "
+                                                 "the kernel's MAX_ARG_STRLEN).", n, what, JOB_ARG_BYTES_MAX);
+                *total += len + 1;
+                if (*total > JOB_REQUEST_BYTES_MAX)
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Command line and environment are too large (more than %u bytes).",
+                                                 JOB_REQUEST_BYTES_MAX);
+                if (n + 1 >= allocated) {
+                        size_t want = MAX(allocated * 2, (size_t) 16);
+                        char **grown = reallocarray(l, want, sizeof(char *));
+
+                        if (!grown)
+                                return -ENOMEM;
+                        l = grown;
+                        allocated = want;
+                }
+                l[n++] = (char *) s;
+                l[n] = NULL;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        if (!l) {
+                l = new0(char *, 1);
+                if (!l)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+void bus_start_request_done(StartRequest *r) {
+        r->argv = mfree(r->argv);
+        r->env = mfree(r->env);
+}
+
+int bus_read_start_request(sd_bus_message *msg, StartRequest *req, sd_bus_error *error) {
+        size_t total = 0;
+        int r;
+
+        r = bus_read_strv_bounded(msg, "arguments", JOB_ARGV_MAX, &total, &req->argv, error);
+        if (r < 0)
+                return r;
+        r = bus_read_strv_bounded(msg, "environment entries", JOB_ENV_MAX, &total, &req->env, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &req->cwd);
+        if (r < 0)
+                return r;
+        return bus_read_start_options(msg, req, error);
+}
