@@ -86,7 +86,7 @@ done < <(compgen -e)
 # everything the journal gets from here on about the unit, across restarts, is this run's
 cursor=$(journalctl -q -n 0 --show-cursor 2> /dev/null | sed -n 's/^-- cursor: //p') || cursor=
 systemd-run --quiet --no-block --unit="$UNIT" --description="teleworkerd from $BUILD (tests)" \
-        -p Type=notify -p NotifyAccess=main -p TimeoutStartSec=120 -p TimeoutStopSec=30 \
+        -p Type=notify -p NotifyAccess=main -p TimeoutStartSec=120 -p TimeoutStopSec=90 \
         -p FileDescriptorStoreMax=4096 -p LimitNOFILE=65536 -p Restart=on-failure -p RestartSec=200ms \
         -p StartLimitIntervalSec=0 \
         "${envs[@]}" -- "$DAEMON" --config "$CONFIG"

@@ -79,7 +79,7 @@ bool tb_gateway_try_start(TbGateway *gw, const char *build_dir, const char *unit
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
         const char *vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" };
         const char *fixed[] = { "systemd-run", "--quiet", "-p", "Type=notify", "-p", "User=teleworker-gw",
-                                "-p", "Group=teleworker-gw", "-p", "NoNewPrivileges=yes", "-p", "TimeoutStopSec=20" };
+                                "-p", "Group=teleworker-gw", "-p", "NoNewPrivileges=yes", "-p", "TimeoutStopSec=90" };
 
         g_assert_true(g_file_test(exe, G_FILE_TEST_IS_EXECUTABLE));
         *gw = (TbGateway) { .unit = g_strdup(unit), .port = port };

@@ -182,7 +182,7 @@ static void start_daemon_unit(void) {
         g_ptr_array_add(argv, g_strdup("-pRestart=on-failure"));
         g_ptr_array_add(argv, g_strdup("-pRestartSec=200ms"));
         g_ptr_array_add(argv, g_strdup("-pTimeoutStartSec=120"));
-        g_ptr_array_add(argv, g_strdup("-pTimeoutStopSec=30"));
+        g_ptr_array_add(argv, g_strdup("-pTimeoutStopSec=90"));
         g_ptr_array_add(argv, g_strdup("-pStartLimitIntervalSec=0"));
         g_ptr_array_add(argv, g_strdup_printf("--setenv=STATE_DIRECTORY=%s", state));
         g_ptr_array_add(argv, g_strdup_printf("--setenv=TELEWORKER_EXEC_PATH=%s/src/exec/teleworker-exec", build));
