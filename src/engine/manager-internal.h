@@ -4,6 +4,7 @@
 
 #include "cgroup.h"
 #include "manager.h"
+#include "sdcall.h"
 
 #define JOB_RECORD_SUFFIX ".json"
 
@@ -42,7 +43,7 @@ struct Job {
         char *slice;
         uint64_t runtime_max_usec;
         sd_event_source *runtime_timer;
-        sd_bus_slot *slice_slot;
+        SdCall *slice_call;
         JobLimits slice_limits;
         bool slice_limits_set;
 
@@ -61,8 +62,8 @@ struct Job {
         sd_event_source *control_source;
         sd_event_source *reaper_source;
         sd_event_source *start_timer;
-        sd_bus_slot *start_slot;
-        sd_bus_slot *stop_slot;
+        SdCall *start_call;
+        SdCall *stop_call;
         char *stop_job_path;
         int reaper_pidfd;          /* after a daemon restart the reaper is no longer our child */
         sd_event_source *reaper_pidfd_source;
@@ -84,6 +85,7 @@ struct Job {
 struct Manager {
         sd_event *event;
         sd_bus *bus;
+        SdCallQueue *calls;         /* every call to systemd that waits for an answer (sdcall.h) */
         const Config *config;
         char *state_dir;
         char *spool_dir;

@@ -140,14 +140,14 @@ void job_changed(Job *j) {
 Job *job_free(Job *j) {
         if (!j)
                 return NULL;
-        j->start_slot = sd_bus_slot_unref(j->start_slot);
-        j->stop_slot = sd_bus_slot_unref(j->stop_slot);
+        j->start_call = sdcall_free(j->start_call);
+        j->stop_call = sdcall_free(j->stop_call);
         j->control_source = sd_event_source_disable_unref(j->control_source);
         j->reaper_source = sd_event_source_disable_unref(j->reaper_source);
         j->reaper_pidfd_source = sd_event_source_disable_unref(j->reaper_pidfd_source);
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
-        j->slice_slot = sd_bus_slot_unref(j->slice_slot);
+        j->slice_call = sdcall_free(j->slice_call);
         free(j->profile);
         free(j->slice);
         safe_close(j->control_fd);
@@ -242,6 +242,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->spool_check);
         sd_bus_slot_unref(m->job_removed_slot);
         sd_bus_slot_unref(m->unit_removed_slot);
+        sdcall_queue_free(m->calls);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m->state_dir);
@@ -331,7 +332,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
                                   j->id, output_store_size(j->output), job_output_dropped(j));
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
-        j->start_slot = sd_bus_slot_unref(j->start_slot);
+        j->start_call = sdcall_free(j->start_call);
         job_release_reaper(j);
         job_changed(j);
         manager_schedule_spool_check(j->manager);
@@ -687,18 +688,16 @@ static int on_unit_removed(sd_bus_message *msg, void *userdata, sd_bus_error *re
         return 0;
 }
 
-static int on_start_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+static void on_start_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *e, void *userdata) {
         Job *j = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
 
-        j->start_slot = sd_bus_slot_unref(j->start_slot);
+        j->start_call = sdcall_free(j->start_call);
         if (e) {
                 char msg[512];
                 snprintf(msg, sizeof(msg), "systemd refused the scope: %s", e->message ? e->message : e->name);
                 job_start_failed(j, TW_ERROR_START_FAILED, msg);
         }
         /* On success the JobRemoved signal of the unit tells whether the scope came up. */
-        return 0;
 }
 
 static int append_limits(sd_bus_message *msg, const JobLimits *l, const char *io_device) {
@@ -723,11 +722,10 @@ static int append_limits(sd_bus_message *msg, const JobLimits *l, const char *io
                                      "IOWriteBandwidthMax", "a(st)", 1, io_device, l->io_write_bandwidth_max);
 }
 
-static int on_slice_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+static void on_slice_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *e, void *userdata) {
         Job *j = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
 
-        j->slice_slot = sd_bus_slot_unref(j->slice_slot);
+        j->slice_call = sdcall_free(j->slice_call);
         if (e) {
                 char msg[512];
                 /* The user's cap could not be put in place: better no job than an uncapped one. */
@@ -735,7 +733,6 @@ static int on_slice_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
                          e->message ? e->message : e->name);
                 job_start_failed(j, TW_ERROR_START_FAILED, msg);
         }
-        return 0;
 }
 
 /* Caps on the sum of a principal's jobs go on its slice, before the scope is started in it (the calls
@@ -775,7 +772,7 @@ static int job_set_slice_limits(Job *j, const JobLimits *l) {
         r = sd_bus_message_close_container(msg);
         if (r < 0)
                 return r;
-        return sd_bus_call_async(m->bus, &j->slice_slot, msg, on_slice_reply, j, m->config->start_timeout_usec);
+        return sdcall_enqueue(m->calls, msg, m->config->start_timeout_usec, on_slice_reply, j, &j->slice_call);
 }
 
 static int job_start_scope(Job *j) {
@@ -822,19 +819,18 @@ static int job_start_scope(Job *j) {
         if (r < 0)
                 return r;
 
-        r = sd_bus_call_async(m->bus, &j->start_slot, msg, on_start_reply, j, m->config->start_timeout_usec);
+        r = sdcall_enqueue(m->calls, msg, m->config->start_timeout_usec, on_start_reply, j, &j->start_call);
         if (r < 0)
                 return r;
         return sd_event_add_time_relative(m->event, &j->start_timer, CLOCK_MONOTONIC,
                                           m->config->start_timeout_usec, 0, on_start_timeout, j);
 }
 
-static int on_stop_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+static void on_stop_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *e, void *userdata) {
         Job *j = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
         const char *path;
 
-        j->stop_slot = sd_bus_slot_unref(j->stop_slot);
+        j->stop_call = sdcall_free(j->stop_call);
         if (e) {
                 /* Not loaded any more: the scope is already gone, which is what a stop wants. */
                 if (sd_bus_error_has_name(e, "org.freedesktop.systemd1.NoSuchUnit"))
@@ -846,11 +842,10 @@ static int on_stop_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
                         job_finish_stop(j, &err);
                         sd_bus_error_free(&err);
                 }
-                return 0;
+                return;
         }
         if (sd_bus_message_read(reply, "o", &path) < 0 || !(j->stop_job_path = strdup(path)))
                 job_finish_stop(j, NULL);
-        return 0;
 }
 
 int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
@@ -873,9 +868,9 @@ int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
         }
 
         j->stop_pending = true;
-        r = sd_bus_call_method_async(m->bus, &j->stop_slot, "org.freedesktop.systemd1",
-                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StopUnit",
-                                     on_stop_reply, j, "ss", j->unit, "replace");
+        /* systemd's own default: the stop job is under way as soon as the call returns. */
+        r = sdcall_enqueue_manager(m->calls, "StopUnit", 0, on_stop_reply, j, &j->stop_call, "ss", j->unit,
+                                   "replace");
         if (r < 0) {
                 j->stop_pending = false;
                 return r;
@@ -1574,6 +1569,9 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         m->event = sd_event_ref(e);
         m->bus = sd_bus_ref(system_bus);
         m->config = config;
+        r = sdcall_queue_new(m->bus, m->event, SDCALL_IN_FLIGHT_DEFAULT, &m->calls);
+        if (r < 0)
+                return r;
         exec_path = secure_getenv("TELEWORKER_EXEC_PATH");
         m->exec_path = strdup(exec_path && *exec_path ? exec_path : TELEWORKER_EXEC_PATH);
         m->state_dir = strdup(state_dir);

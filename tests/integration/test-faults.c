@@ -898,6 +898,103 @@ static void test_wait_flood(void) {
         snapshot_settle("wait flood", &before, t0);
 }
 
+/* ---- a burst of calls to systemd -------------------------------------------------------------------------- */
+
+/* 300 Starts at once, then 300 Stops at once, from 10 connections of root: each needs a call of the daemon to
+ * systemd (StartTransientUnit, StopUnit) that dbus-daemon counts against the daemon's connection until
+ * systemd answers, at most max_replies_per_connection (128) at a time. The daemon queues its calls beyond
+ * its own bound (src/engine/sdcall.c): no call fails with "The maximum number of pending replies per
+ * connection has been reached". */
+#define BURST_JOBS 300U
+#define BURST_CONNECTIONS 10U
+
+typedef struct Burst {
+        unsigned answered, failed;
+        GPtrArray *ids;
+        GString *errors; /* the first few */
+} Burst;
+
+static int on_burst_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Burst *b = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        const char *id;
+
+        b->answered++;
+        if (e) {
+                if (b->failed++ < 5)
+                        g_string_append_printf(b->errors, "%s: %s\n", e->name, e->message ?: "");
+        } else if (b->ids && sd_bus_message_read(reply, "s", &id) > 0)
+                g_ptr_array_add(b->ids, g_strdup(id));
+        return 0;
+}
+
+static void burst_send(sd_bus *bus, Burst *b, const char *method, const char *id) {
+        static const char *const argv[] = { "/bin/sleep", "600", NULL };
+        sd_bus_message *m = NULL;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE, method), >=, 0);
+        if (id)
+                g_assert_cmpint(sd_bus_message_append(m, "s", id), >=, 0);
+        else {
+                g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
+                g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
+                tb_append_options(m, NULL);
+        }
+        g_assert_cmpint(sd_bus_call_async(bus, NULL, m, on_burst_reply, b, 300 * G_USEC_PER_SEC), >=, 0);
+        sd_bus_message_unref(m);
+}
+
+static void burst_run(sd_event *e, Burst *b, unsigned n) {
+        gint64 deadline = g_get_monotonic_time() + 300 * G_USEC_PER_SEC;
+
+        while (b->answered < n) {
+                g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+                g_assert_cmpint(sd_event_run(e, G_USEC_PER_SEC), >=, 0);
+        }
+}
+
+static void test_systemd_burst(void) {
+        g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GString) start_errors = g_string_new(""), stop_errors = g_string_new("");
+        Burst start = { .ids = ids, .errors = start_errors }, stop = { .errors = stop_errors };
+        sd_bus *buses[BURST_CONNECTIONS];
+        g_autofree char *line = NULL;
+        gint64 t0 = g_get_monotonic_time();
+        double start_sec, stop_sec;
+        sd_event *e = NULL;
+        Snapshot before;
+
+        snapshot_baseline(&before);
+        g_assert_cmpint(sd_event_new(&e), >=, 0);
+        for (unsigned i = 0; i < BURST_CONNECTIONS; i++) {
+                buses[i] = tb_bus_as(0);
+                g_assert_cmpint(sd_bus_attach_event(buses[i], e, 0), >=, 0);
+        }
+        for (unsigned i = 0; i < BURST_JOBS; i++)
+                burst_send(buses[i % BURST_CONNECTIONS], &start, "Start", NULL);
+        burst_run(e, &start, BURST_JOBS);
+        start_sec = (double) (g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
+
+        for (unsigned i = 0; i < ids->len; i++)
+                burst_send(buses[i % BURST_CONNECTIONS], &stop, "Stop", g_ptr_array_index(ids, i));
+        burst_run(e, &stop, ids->len);
+        stop_sec = (double) (g_get_monotonic_time() - t0) / G_USEC_PER_SEC - start_sec;
+
+        line = g_strdup_printf("systemd burst: %u Starts from %u connections at once, %u failed, in %.1f s; "
+                               "%u Stops, %u failed, in %.1f s", BURST_JOBS, BURST_CONNECTIONS, start.failed,
+                               start_sec, ids->len, stop.failed, stop_sec);
+        report(line);
+        if (start.failed || stop.failed)
+                g_test_message("first errors:\n%s%s", start_errors->str, stop_errors->str);
+        g_assert_cmpuint(start.failed, ==, 0);
+        g_assert_cmpuint(stop.failed, ==, 0);
+        g_assert_cmpuint(ids->len, ==, BURST_JOBS);
+        for (unsigned i = 0; i < BURST_CONNECTIONS; i++)
+                sd_bus_flush_close_unref(buses[i]);
+        sd_event_unref(e);
+        snapshot_settle_full("systemd burst", &before, t0, false, NULL);
+}
+
 /* ---- clients that go away mid-stream ---------------------------------------------------------------------- */
 
 static void bus_call_async(sd_bus *bus, const char *method, const char *types, ...) {
@@ -1500,6 +1597,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/faults/wait-flood", test_wait_flood);
         g_test_add_func("/faults/disconnect-mid-stream", test_disconnect_mid_stream);
         g_test_add_func("/faults/never-read", test_never_read);
+        g_test_add_func("/faults/systemd-burst", test_systemd_burst);
         g_test_add_func("/faults/systemd-frozen", test_systemd_frozen);
         r = g_test_run();
 
