@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cgroup.h"
+#include "hashmap.h"
 #include "manager.h"
 #include "sdcall.h"
 
@@ -92,7 +93,8 @@ struct Manager {
         char *jobs_dir;
         char *exec_path;
         char **exec_env;            /* the helper's whole environment: fixed, never the caller's */
-        Job *jobs_head, *jobs_tail;
+        Job *jobs_head, *jobs_tail; /* submission order */
+        Hashmap *jobs_by_id, *jobs_by_unit; /* every linked job, discarded ones too */
         unsigned n_jobs;
         uint64_t last_seq;          /* the seq of the newest job linked */
         sd_bus_slot *job_removed_slot;
@@ -113,7 +115,8 @@ struct Manager {
 
 /* manager.c */
 Job *job_alloc(Manager *m);
-void job_link(Manager *m, Job *j);
+/* Into the table (last) and its indexes: -ENOMEM, or -EEXIST for an id or unit already there. */
+int job_link(Manager *m, Job *j);
 void job_changed(Job *j);
 void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal);
 void job_start_failed(Job *j, const char *name, const char *message);

@@ -17,6 +17,7 @@
  *     cgroup's counters (OOM kills, usage) are read before systemd collects the scope.
  *  5. Stop = StopUnit: systemd sends SIGTERM to every process of the scope and SIGKILL after
  *     TimeoutStopUSec (our grace period), and its stop job ends when the scope is empty. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,6 +41,7 @@
 #include "exec-spec.h"
 #include "macro.h"
 #include "log.h"
+#include "hashmap.h"
 #include "manager-internal.h"
 
 #define DEFAULT_PATH EXEC_DEFAULT_PATH
@@ -100,10 +102,9 @@ void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *user
 }
 
 Job *manager_find_job(Manager *m, const char *id) {
-        for (Job *j = m->jobs_head; j; j = j->next)
-                if (!j->discarded && strcasecmp(j->id, id) == 0)
-                        return j;
-        return NULL;
+        Job *j = hashmap_get(m->jobs_by_id, id);
+
+        return j && !j->discarded ? j : NULL;
 }
 
 Job *manager_next_job(Manager *m, Job *prev) {
@@ -119,10 +120,7 @@ unsigned manager_n_jobs(Manager *m) {
 }
 
 static Job *manager_find_job_by_unit(Manager *m, const char *unit) {
-        for (Job *j = m->jobs_head; j; j = j->next)
-                if (streq(j->unit, unit))
-                        return j;
-        return NULL;
+        return hashmap_get(m->jobs_by_unit, unit);
 }
 
 void job_changed(Job *j) {
@@ -184,7 +182,18 @@ Job *job_alloc(Manager *m) {
         return j;
 }
 
-void job_link(Manager *m, Job *j) {
+int job_link(Manager *m, Job *j) {
+        int r;
+
+        assert(!j->prev && !j->next && m->jobs_head != j);
+        r = hashmap_put(m->jobs_by_id, j->id, j);
+        if (r < 0)
+                return r;
+        r = hashmap_put(m->jobs_by_unit, j->unit, j);
+        if (r < 0) {
+                (void) hashmap_remove(m->jobs_by_id, j->id);
+                return r;
+        }
         j->prev = m->jobs_tail;
         if (m->jobs_tail)
                 m->jobs_tail->next = j;
@@ -193,9 +202,15 @@ void job_link(Manager *m, Job *j) {
         m->jobs_tail = j;
         m->n_jobs++;
         j->seq = ++m->last_seq;
+        return 0;
 }
 
 static void manager_unlink_job(Manager *m, Job *j) {
+        Job *by_id = hashmap_remove(m->jobs_by_id, j->id), *by_unit = hashmap_remove(m->jobs_by_unit, j->unit);
+
+        assert(by_id == j && by_unit == j && m->n_jobs > 0);
+        (void) by_id;
+        (void) by_unit;
         if (j->prev)
                 j->prev->next = j->next;
         else
@@ -243,6 +258,8 @@ Manager *manager_free(Manager *m) {
         sd_bus_slot_unref(m->job_removed_slot);
         sd_bus_slot_unref(m->unit_removed_slot);
         sdcall_queue_free(m->calls);
+        hashmap_free(m->jobs_by_id);
+        hashmap_free(m->jobs_by_unit);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m->state_dir);
@@ -1462,15 +1479,20 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (!j->argv || !j->owner)
                 return -ENOMEM;
 
-        r = job_spawn_reaper(j, &spec_fd);
+        /* In the table before the reaper exists: linking can fail (no memory), a spawned reaper must not. */
+        r = job_link(m, j);
         if (r < 0)
+                return r;
+        r = job_spawn_reaper(j, &spec_fd);
+        if (r < 0) {
+                manager_unlink_job(m, j);
                 return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to spawn the job's process: %s",
                                          strerror(-r));
+        }
 
         /* From here on the manager owns the job: a failure is recorded as failed/start-failed, and the
          * reaper's exit is still waited for. */
         job = TAKE_PTR(j);
-        job_link(m, job);
         if (ret)
                 *ret = job;
 
@@ -1570,6 +1592,13 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         m->bus = sd_bus_ref(system_bus);
         m->config = config;
         r = sdcall_queue_new(m->bus, m->event, SDCALL_IN_FLIGHT_DEFAULT, &m->calls);
+        if (r < 0)
+                return r;
+        /* Ids in any case (the API accepts them so); units exactly as systemd spells them. */
+        r = hashmap_new(HASHMAP_CASE_INSENSITIVE, &m->jobs_by_id);
+        if (r < 0)
+                return r;
+        r = hashmap_new(0, &m->jobs_by_unit);
         if (r < 0)
                 return r;
         exec_path = secure_getenv("TELEWORKER_EXEC_PATH");

@@ -346,6 +346,15 @@ typedef struct StoredFds {
         int n;
 } StoredFds;
 
+/* Frees the table, leaving whatever fds it still holds open: in systemd's store, for the next start. */
+static void stored_fds_done(StoredFds *s) {
+        for (int i = 0; s->names && i < s->n; i++)
+                free(s->names[i]);
+        s->names = mfree(s->names);
+        s->fds = mfree(s->fds);
+        s->n = 0;
+}
+
 static int stored_fd_take(StoredFds *s, const char *kind, const Job *j) {
         char name[64];
 
@@ -647,7 +656,16 @@ int manager_load_jobs(Manager *m) {
         for (size_t i = 0; i < n_loaded; i++) {
                 Job *j = loaded[i];
 
-                job_link(m, j);
+                r = job_link(m, j);
+                if (r < 0) {
+                        /* Out of memory (duplicates were dropped above): fail the start as a whole, the records
+                         * and the fd store stay for the next one. */
+                        for (size_t k = i; k < n_loaded; k++)
+                                job_free(loaded[k]);
+                        free(loaded);
+                        stored_fds_done(&fds);
+                        return log_error_errno(r, "Cannot load the job records");
+                }
                 if (job_state_is_final(j->state)) {
                         _cleanup_(freep) char *spool = NULL;
                         if (asprintf(&spool, "%s/%s.out", m->spool_dir, j->id) >= 0 &&
