@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +30,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "errors.h"
+#include "job-record.h"
 #include "exec-protocol.h"
 #include "log.h"
 #include "macro.h"
 #include "manager-internal.h"
-
-#define RECORD_MAX (4 * 1024 * 1024)
-
-static void json_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
 
 static int fdname(char *buf, size_t n, const char *kind, const Job *j) {
         char hex[JOB_ID_HEX_MAX];
@@ -84,78 +77,33 @@ void job_remove_record(Job *j) {
                 (void) unlink(p);
 }
 
-static int add_u64(json_object *o, const char *key, uint64_t v) {
-        return json_object_object_add(o, key, json_object_new_uint64(v));
-}
-
-static int add_str(json_object *o, const char *key, const char *v) {
-        return json_object_object_add(o, key, v ? json_object_new_string(v) : NULL);
+/* The record of j, borrowing j's strings (not to be passed to job_record_done()). */
+static void job_to_record(Job *j, JobRecord *r) {
+        *r = (JobRecord) {
+                .unit = j->unit, .owner = j->owner, .user = j->user, .executable = j->executable, .cwd = j->cwd,
+                .argv = j->argv, .uid = j->uid, .gid = j->gid, .limits = j->limits,
+                .state = j->state, .reason = j->reason, .exit_code = j->exit_code, .exit_signal = j->exit_signal,
+                .submitted_at = j->submitted_at, .started_at = j->started_at, .ended_at = j->ended_at,
+                .reaper_pid = j->reaper_pid, .main_pid = j->main_pid, .go_sent = j->go_sent, .causes = j->causes,
+                .oom_kills_at_start = j->oom_kills_at_start, .usage = j->final_usage,
+                .output_dropped = job_output_dropped(j), .output_error = job_output_error(j),
+                .profile = j->profile, .slice = j->slice, .runtime_max_usec = j->runtime_max_usec,
+                .isolation = j->isolation,
+        };
+        memcpy(r->id, j->id, sizeof(r->id));
 }
 
 int job_save(Job *j) {
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
-        _cleanup_(freep) char *path = NULL, *tmp = NULL;
-        json_object *argv, *limits, *usage;
-        const char *text;
+        _cleanup_(freep) char *text = NULL, *path = NULL, *tmp = NULL;
+        JobRecord rec;
         int fd, r;
 
-        if (!o)
-                return -ENOMEM;
-        argv = json_object_new_array();
-        limits = json_object_new_object();
-        usage = json_object_new_object();
-        if (!argv || !limits || !usage) {
-                json_object_put(argv);
-                json_object_put(limits);
-                json_object_put(usage);
-                return -ENOMEM;
-        }
-        for (char **a = j->argv; a && *a; a++)
-                json_object_array_add(argv, json_object_new_string(*a));
-        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
-                add_u64(limits, job_limit_name(f), job_limits_get(&j->limits, f));
-        add_u64(usage, "memory_current", j->final_usage.memory_current);
-        add_u64(usage, "memory_peak", j->final_usage.memory_peak);
-        add_u64(usage, "cpu_usage_nsec", j->final_usage.cpu_usage_nsec);
-        add_u64(usage, "io_read_bytes", j->final_usage.io_read_bytes);
-        add_u64(usage, "io_write_bytes", j->final_usage.io_write_bytes);
-
-        add_str(o, "id", j->id);
-        add_str(o, "unit", j->unit);
-        add_str(o, "owner", j->owner);
-        add_str(o, "user", j->user);
-        add_u64(o, "uid", j->uid);
-        add_u64(o, "gid", j->gid);
-        json_object_object_add(o, "argv", argv);
-        add_str(o, "executable", j->executable);
-        add_str(o, "cwd", j->cwd);
-        json_object_object_add(o, "limits", limits);
-        add_str(o, "state", job_state_to_string(j->state));
-        add_str(o, "reason", job_reason_to_string(j->reason));
-        json_object_object_add(o, "exit_code", json_object_new_int(j->exit_code));
-        json_object_object_add(o, "exit_signal", json_object_new_int(j->exit_signal));
-        add_u64(o, "submitted_at", j->submitted_at);
-        add_u64(o, "started_at", j->started_at);
-        add_u64(o, "ended_at", j->ended_at);
-        add_u64(o, "reaper_pid", (uint64_t) j->reaper_pid);
-        add_u64(o, "main_pid", (uint64_t) j->main_pid);
-        json_object_object_add(o, "go_sent", json_object_new_boolean(j->go_sent));
-        add_u64(o, "causes", j->causes);
-        add_u64(o, "oom_kills_at_start", j->oom_kills_at_start);
-        json_object_object_add(o, "usage", usage);
-        add_u64(o, "output_dropped", job_output_dropped(j));
-        json_object_object_add(o, "output_error", json_object_new_int(job_output_error(j)));
-        add_str(o, "profile", j->profile);
-        add_str(o, "slice", j->slice);
-        add_u64(o, "runtime_max_usec", j->runtime_max_usec);
-        json_object_object_add(o, "private_pid", json_object_new_int(j->isolation.private_pid));
-        json_object_object_add(o, "private_tmp", json_object_new_int(j->isolation.private_tmp));
-        json_object_object_add(o, "private_network", json_object_new_int(j->isolation.private_network));
-        json_object_object_add(o, "protect_system", json_object_new_int(j->isolation.protect_system));
-
-        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        job_to_record(j, &rec);
+        r = job_record_to_json(&rec, &text);
+        if (r < 0)
+                return r;
         path = job_record_path(j);
-        if (!text || !path || asprintf(&tmp, "%s.tmp", path) < 0)
+        if (!path || asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0)
@@ -174,170 +122,65 @@ int job_save(Job *j) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Loading */
 
-static int get_str(json_object *o, const char *key, bool required, char **ret) {
-        json_object *v;
+/* A job of m from its record, taking the record's strings. */
+static int job_from_record(Manager *m, JobRecord *rec, Job **ret) {
+        Job *j = job_alloc(m);
 
-        if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
-                if (required)
-                        return -EBADMSG;
-                *ret = NULL;
-                return 0;
-        }
-        if (!json_object_is_type(v, json_type_string))
-                return -EBADMSG;
-        *ret = strdup(json_object_get_string(v));
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int get_u64(json_object *o, const char *key, uint64_t *ret) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return -EBADMSG;
-        *ret = json_object_get_uint64(v);
-        return 0;
-}
-
-static int get_int(json_object *o, const char *key, int *ret) {
-        json_object *v;
-
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-                return -EBADMSG;
-        *ret = json_object_get_int(v);
-        return 0;
-}
-
-static int job_from_record(Manager *m, json_object *o, Job **ret) {
-        _cleanup_(job_freep) Job *j = NULL;
-        _cleanup_(freep) char *id = NULL, *state = NULL, *reason = NULL;
-        json_object *argv, *limits, *usage, *v;
-        uint64_t u;
-        size_t n;
-        int r;
-
-        if (!json_object_is_type(o, json_type_object))
-                return -EBADMSG;
-        j = job_alloc(m);
         if (!j)
                 return -ENOMEM;
-
-        if ((r = get_str(o, "id", true, &id)) < 0 || !job_id_is_valid(id))
-                return r < 0 ? r : -EBADMSG;
-        strcpy(j->id, id);
-        if ((r = get_str(o, "unit", true, &j->unit)) < 0 || (r = get_str(o, "owner", true, &j->owner)) < 0 ||
-            (r = get_str(o, "user", true, &j->user)) < 0 || (r = get_str(o, "executable", true, &j->executable)) < 0 ||
-            (r = get_str(o, "cwd", true, &j->cwd)) < 0 || (r = get_str(o, "state", true, &state)) < 0 ||
-            (r = get_str(o, "reason", true, &reason)) < 0)
-                return r;
-        j->state = job_state_from_string(state);
-        j->reason = job_reason_from_string(reason);
-        if (j->state < 0 || j->reason < 0)
-                return -EBADMSG;
-
-        if (!json_object_object_get_ex(o, "argv", &argv) || !json_object_is_type(argv, json_type_array))
-                return -EBADMSG;
-        n = json_object_array_length(argv);
-        j->argv = new0(char *, n + 1);
-        if (!j->argv)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                v = json_object_array_get_idx(argv, i);
-                if (!json_object_is_type(v, json_type_string))
-                        return -EBADMSG;
-                j->argv[i] = strdup(json_object_get_string(v));
-                if (!j->argv[i])
-                        return -ENOMEM;
-        }
-
-        if (!json_object_object_get_ex(o, "limits", &limits))
-                return -EBADMSG;
-        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++)
-                if (get_u64(limits, job_limit_name(f), job_limits_field(&j->limits, f)) < 0)
-                        return -EBADMSG;
-        if (!json_object_object_get_ex(o, "usage", &usage) ||
-            get_u64(usage, "memory_current", &j->final_usage.memory_current) < 0 ||
-            get_u64(usage, "memory_peak", &j->final_usage.memory_peak) < 0 ||
-            get_u64(usage, "cpu_usage_nsec", &j->final_usage.cpu_usage_nsec) < 0 ||
-            get_u64(usage, "io_read_bytes", &j->final_usage.io_read_bytes) < 0 ||
-            get_u64(usage, "io_write_bytes", &j->final_usage.io_write_bytes) < 0)
-                return -EBADMSG;
-
-        if (get_u64(o, "uid", &u) < 0)
-                return -EBADMSG;
-        j->uid = (uid_t) u;
-        if (get_u64(o, "gid", &u) < 0)
-                return -EBADMSG;
-        j->gid = (gid_t) u;
-        if (get_int(o, "exit_code", &j->exit_code) < 0 || get_int(o, "exit_signal", &j->exit_signal) < 0 ||
-            get_u64(o, "submitted_at", &j->submitted_at) < 0 || get_u64(o, "started_at", &j->started_at) < 0 ||
-            get_u64(o, "ended_at", &j->ended_at) < 0 || get_u64(o, "causes", &u) < 0)
-                return -EBADMSG;
-        j->causes = (unsigned) u;
-        if (get_u64(o, "reaper_pid", &u) < 0 || u > INT32_MAX)
-                return -EBADMSG;
-        j->reaper_pid = (pid_t) u;
-        if (get_u64(o, "main_pid", &u) < 0 || u > INT32_MAX)
-                return -EBADMSG;
-        j->main_pid = (pid_t) u;
-        if (get_u64(o, "oom_kills_at_start", &j->oom_kills_at_start) < 0)
-                return -EBADMSG;
-        if (!json_object_object_get_ex(o, "go_sent", &v) || !json_object_is_type(v, json_type_boolean))
-                return -EBADMSG;
-        j->go_sent = json_object_get_boolean(v);
+        memcpy(j->id, rec->id, sizeof(j->id));
+        j->unit = TAKE_PTR(rec->unit);
+        j->owner = TAKE_PTR(rec->owner);
+        j->user = TAKE_PTR(rec->user);
+        j->executable = TAKE_PTR(rec->executable);
+        j->cwd = TAKE_PTR(rec->cwd);
+        j->argv = TAKE_PTR(rec->argv);
+        j->profile = TAKE_PTR(rec->profile);
+        j->slice = TAKE_PTR(rec->slice);
+        j->uid = rec->uid;
+        j->gid = rec->gid;
+        j->limits = rec->limits;
+        j->state = rec->state;
+        j->reason = rec->reason;
+        j->exit_code = rec->exit_code;
+        j->exit_signal = rec->exit_signal;
+        j->submitted_at = rec->submitted_at;
+        j->started_at = rec->started_at;
+        j->ended_at = rec->ended_at;
+        j->reaper_pid = rec->reaper_pid;
+        j->main_pid = rec->main_pid;
+        j->go_sent = rec->go_sent;
+        j->causes = rec->causes;
         j->stop_requested = j->causes & JOB_END_CAUSE_STOP;
-
-        /* Later additions: optional, so records of older versions still load. */
-        if ((r = get_str(o, "profile", false, &j->profile)) < 0 || (r = get_str(o, "slice", false, &j->slice)) < 0)
-                return r;
-        if (get_u64(o, "runtime_max_usec", &j->runtime_max_usec) < 0)
-                j->runtime_max_usec = 0;
-        if (get_u64(o, "output_dropped", &j->output_dropped_before) < 0)
-                j->output_dropped_before = 0;
-        if (get_int(o, "output_error", &j->output_error_before) < 0 || j->output_error_before > 0)
-                j->output_error_before = 0;
-        (void) get_int(o, "private_pid", &j->isolation.private_pid);
-        (void) get_int(o, "private_tmp", &j->isolation.private_tmp);
-        (void) get_int(o, "private_network", &j->isolation.private_network);
-        (void) get_int(o, "protect_system", &j->isolation.protect_system);
-
-        *ret = TAKE_PTR(j);
+        j->oom_kills_at_start = rec->oom_kills_at_start;
+        j->final_usage = rec->usage;
+        j->output_dropped_before = rec->output_dropped;
+        j->output_error_before = rec->output_error;
+        j->runtime_max_usec = rec->runtime_max_usec;
+        j->isolation = rec->isolation;
+        *ret = j;
         return 0;
 }
 
-static int read_record(const char *path, json_object **ret) {
+/* Reads and parses one record file (at most JOB_RECORD_MAX bytes). */
+static int read_record(const char *path, JobRecord *ret) {
         _cleanup_(freep) char *text = NULL;
-        json_tokener *tok;
-        json_object *o;
         ssize_t n;
         int fd;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -errno;
-        text = malloc(RECORD_MAX + 1);
+        text = malloc(JOB_RECORD_MAX + 1);
         if (!text) {
                 safe_close(fd);
                 return -ENOMEM;
         }
-        n = read(fd, text, RECORD_MAX + 1);
+        n = read(fd, text, JOB_RECORD_MAX + 1);
         safe_close(fd);
         if (n < 0)
                 return -errno;
-        if (n > RECORD_MAX)
-                return -EFBIG;
-        tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-        o = json_tokener_parse_ex(tok, text, (int) n);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-                json_object_put(o);
-                json_tokener_free(tok);
-                return -EBADMSG;
-        }
-        json_tokener_free(tok);
-        *ret = o;
-        return 0;
+        return job_record_from_json(text, (size_t) n, ret);
 }
 
 typedef struct StoredFds {
@@ -581,8 +424,8 @@ int manager_read_records(Manager *m, Job ***ret, size_t *ret_n) {
                 r = -ENOMEM;
         for (int i = 0; r >= 0 && i < n; i++) {
                 const char *name = entries[i]->d_name;
-                _cleanup_(json_putp) json_object *o = NULL;
                 _cleanup_(freep) char *path = NULL;
+                JobRecord rec;
                 size_t len = strlen(name);
                 Job *j = NULL;
 
@@ -592,9 +435,11 @@ int manager_read_records(Manager *m, Job ***ret, size_t *ret_n) {
                         r = -ENOMEM;
                         break;
                 }
-                r = read_record(path, &o);
-                if (r >= 0)
-                        r = job_from_record(m, o, &j);
+                r = read_record(path, &rec);
+                if (r >= 0) {
+                        r = job_from_record(m, &rec, &j);
+                        job_record_done(&rec);
+                }
                 if (r == -ENOMEM)
                         break;
                 if (r < 0) {
