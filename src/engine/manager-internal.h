@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* manager-internal.h - the job engine's own structures, shared by manager.c and persist.c only. */
+/* manager-internal.h - the job engine's own structures, shared by the manager's files only (manager.c,
+ * manager-load.c, caps.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
+ * cgroup) never include it. */
 #pragma once
 
 #include "cgroup.h"
 #include "hashmap.h"
 #include "manager.h"
 #include "sdcall.h"
-
-#define JOB_RECORD_SUFFIX ".json"
 
 typedef enum WaitKind {
         WAIT_STARTED,
@@ -137,7 +137,7 @@ void manager_schedule_spool_check(Manager *m);
 /* Makes room for a new job of p (removing ended jobs) or refuses it, error set. */
 int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *policy, sd_bus_error *error);
 
-/* persist.c: job records in <state>/jobs/<id>.json and the fds kept in systemd's fd store. */
+/* manager-load.c: jobs to and from their records (persist.c), the fds kept in systemd's fd store, adoption. */
 int job_save(Job *j);
 void job_remove_record(Job *j);
 int manager_fdstore_add(Manager *m, int fd, const char *kind, const Job *j);
