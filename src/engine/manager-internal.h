@@ -123,7 +123,6 @@ void job_start_failed(Job *j, const char *name, const char *message);
 int job_watch_control(Job *j);
 int job_watch_reaper_pidfd(Job *j, int pidfd);
 int job_arm_runtime_timer(Job *j);
-int job_slice_name(const char *principal, char **ret);
 Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
 bool job_removable(const Job *j);
