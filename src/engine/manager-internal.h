@@ -7,6 +7,7 @@
 #include "cgroup.h"
 #include "hashmap.h"
 #include "manager.h"
+#include "scope.h"
 #include "sdcall.h"
 
 typedef enum WaitKind {
@@ -86,7 +87,7 @@ struct Job {
 struct Manager {
         sd_event *event;
         sd_bus *bus;
-        SdCallQueue *calls;         /* every call to systemd that waits for an answer (sdcall.h) */
+        ScopeSystem *scopes;        /* systemd: scopes, slices, its signals, the bounded call queue */
         const Config *config;
         char *state_dir;
         char *spool_dir;
@@ -97,8 +98,6 @@ struct Manager {
         Hashmap *jobs_by_id, *jobs_by_unit; /* every linked job, discarded ones too */
         unsigned n_jobs;
         uint64_t last_seq;          /* the seq of the newest job linked */
-        sd_bus_slot *job_removed_slot;
-        sd_bus_slot *unit_removed_slot;
         job_changed_handler_t changed;
         void *changed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */

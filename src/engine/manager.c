@@ -44,6 +44,7 @@
 #include "hashmap.h"
 #include "manager-internal.h"
 #include "request.h"
+#include "scope.h"
 
 #define SLICE "teleworker.slice"
 
@@ -255,9 +256,7 @@ Manager *manager_free(Manager *m) {
         }
         sd_event_source_disable_unref(m->retention_timer);
         sd_event_source_disable_unref(m->spool_check);
-        sd_bus_slot_unref(m->job_removed_slot);
-        sd_bus_slot_unref(m->unit_removed_slot);
-        sdcall_queue_free(m->calls);
+        scope_system_free(m->scopes);
         hashmap_free(m->jobs_by_id);
         hashmap_free(m->jobs_by_unit);
         sd_bus_unref(m->bus);
@@ -661,27 +660,20 @@ static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* systemd */
 
-static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+static void on_job_removed(const char *unit, const char *path, const char *result, void *userdata) {
         Manager *m = userdata;
-        const char *path, *unit, *result;
-        uint32_t id;
-        Job *j;
+        Job *j = manager_find_job_by_unit(m, unit);
 
-        if (sd_bus_message_read(msg, "uoss", &id, &path, &unit, &result) < 0)
-                return 0;
-        if (strncmp(unit, "teleworker-", 11) != 0)
-                return 0;
-        j = manager_find_job_by_unit(m, unit);
         if (!j)
-                return 0;
+                return;
 
         if (j->stop_job_path && streq(path, j->stop_job_path)) {
                 j->stop_job_path = mfree(j->stop_job_path);
                 job_finish_stop(j, NULL);
-                return 0;
+                return;
         }
         if (j->state != JOB_SUBMITTED || j->go_sent || j->control_fd < 0)
-                return 0;
+                return;
         if (streq(result, "done"))
                 job_send_go(j);
         else {
@@ -689,20 +681,13 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
                 snprintf(m2, sizeof(m2), "systemd's start job for %s finished with result '%s'", unit, result);
                 job_start_failed(j, TW_ERROR_START_FAILED, m2);
         }
-        return 0;
 }
 
-static int on_unit_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
-        Manager *m = userdata;
-        const char *unit;
-        Job *j;
+static void on_unit_removed(const char *unit, void *userdata) {
+        Job *j = manager_find_job_by_unit(userdata, unit);
 
-        if (sd_bus_message_read(msg, "s", &unit) < 0 || strncmp(unit, "teleworker-", 11) != 0)
-                return 0;
-        j = manager_find_job_by_unit(m, unit);
         if (j && j->discarded)
                 job_answer_refusal(j);
-        return 0;
 }
 
 static void on_start_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *e, void *userdata) {
@@ -715,28 +700,6 @@ static void on_start_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error 
                 job_start_failed(j, TW_ERROR_START_FAILED, msg);
         }
         /* On success the JobRemoved signal of the unit tells whether the scope came up. */
-}
-
-static int append_limits(sd_bus_message *msg, const JobLimits *l, const char *io_device) {
-        int r;
-
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)",
-                                  "CPUAccounting", "b", 1,
-                                  "MemoryAccounting", "b", 1,
-                                  "IOAccounting", "b", 1,
-                                  "TasksAccounting", "b", 1,
-                                  "CPUQuotaPerSecUSec", "t", l->cpu_quota_per_sec_usec);
-        if (r < 0)
-                return r;
-        /* No swap: past MemoryMax the job is OOM-killed instead of thrashing (cgroup v2; v1 ignores it). */
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)", "MemoryMax", "t", l->memory_max,
-                                  "MemorySwapMax", "t", (uint64_t) 0,
-                                  "TasksMax", "t", l->tasks_max);
-        if (r < 0)
-                return r;
-        return sd_bus_message_append(msg, "(sv)(sv)",
-                                     "IOReadBandwidthMax", "a(st)", 1, io_device, l->io_read_bandwidth_max,
-                                     "IOWriteBandwidthMax", "a(st)", 1, io_device, l->io_write_bandwidth_max);
 }
 
 static void on_slice_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *e, void *userdata) {
@@ -752,91 +715,32 @@ static void on_slice_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error 
         }
 }
 
-/* Caps on the sum of a principal's jobs go on its slice, before the scope is started in it (the calls
- * are handled in order). */
-static int job_set_slice_limits(Job *j, const JobLimits *l) {
-        Manager *m = j->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
-        const char *io_device = m->config->io_device ? m->config->io_device : m->state_dir;
-        int r;
-
-        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "sb", j->slice, 1);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(msg, 'a', "(sv)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)", "CPUAccounting", "b", 1, "MemoryAccounting", "b", 1,
-                                  "IOAccounting", "b", 1, "TasksAccounting", "b", 1);
-        if (r >= 0 && l->cpu_quota_per_sec_usec)
-                r = sd_bus_message_append(msg, "(sv)", "CPUQuotaPerSecUSec", "t", l->cpu_quota_per_sec_usec);
-        if (r >= 0 && l->memory_max)
-                r = sd_bus_message_append(msg, "(sv)", "MemoryMax", "t", l->memory_max);
-        if (r >= 0 && l->tasks_max)
-                r = sd_bus_message_append(msg, "(sv)", "TasksMax", "t", l->tasks_max);
-        if (r >= 0 && l->io_read_bandwidth_max)
-                r = sd_bus_message_append(msg, "(sv)", "IOReadBandwidthMax", "a(st)", 1, io_device,
-                                          l->io_read_bandwidth_max);
-        if (r >= 0 && l->io_write_bandwidth_max)
-                r = sd_bus_message_append(msg, "(sv)", "IOWriteBandwidthMax", "a(st)", 1, io_device,
-                                          l->io_write_bandwidth_max);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(msg);
-        if (r < 0)
-                return r;
-        return sdcall_enqueue(m->calls, msg, m->config->start_timeout_usec, on_slice_reply, j, &j->slice_call);
-}
-
 static int job_start_scope(Job *j) {
         Manager *m = j->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         _cleanup_(freep) char *description = NULL;
         const char *io_device = m->config->io_device ? m->config->io_device : m->state_dir;
+        ScopeSpec spec;
         int r;
 
         if (asprintf(&description, "teleworker job %s for %s: %s", j->id, j->owner, j->executable) < 0)
                 return -ENOMEM;
+        /* Caps on the sum of a principal's jobs go on its slice, before the scope is started in it. */
         if (j->slice_limits_set) {
-                r = job_set_slice_limits(j, &j->slice_limits);
+                r = scope_set_slice_limits(m->scopes, j->slice, &j->slice_limits, io_device,
+                                           m->config->start_timeout_usec, on_slice_reply, j, &j->slice_call);
                 if (r < 0)
                         return r;
         }
-
-        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "ss", j->unit, "fail");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(msg, 'a', "(sv)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)(sv)",
-                                  "Description", "s", description,
-                                  "Slice", "s", j->slice,
-                                  "PIDs", "au", 1, (uint32_t) j->reaper_pid,
-                                  "CollectMode", "s", "inactive-or-failed",
-                                  "TimeoutStopUSec", "t", m->config->stop_grace_usec,
-                                  "OOMPolicy", "s", "continue");
-        if (r < 0)
-                return r;
-        r = append_limits(msg, &j->limits, io_device);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(msg);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "a(sa(sv))", 0);
-        if (r < 0)
-                return r;
-
-        r = sdcall_enqueue(m->calls, msg, m->config->start_timeout_usec, on_start_reply, j, &j->start_call);
+        spec = (ScopeSpec) {
+                .unit = j->unit,
+                .slice = j->slice,
+                .description = description,
+                .pid = j->reaper_pid,
+                .limits = &j->limits,
+                .stop_grace_usec = m->config->stop_grace_usec,
+                .io_device = io_device,
+        };
+        r = scope_start(m->scopes, &spec, m->config->start_timeout_usec, on_start_reply, j, &j->start_call);
         if (r < 0)
                 return r;
         return sd_event_add_time_relative(m->event, &j->start_timer, CLOCK_MONOTONIC,
@@ -885,9 +789,7 @@ int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
         }
 
         j->stop_pending = true;
-        /* systemd's own default: the stop job is under way as soon as the call returns. */
-        r = sdcall_enqueue_manager(m->calls, "StopUnit", 0, on_stop_reply, j, &j->stop_call, "ss", j->unit,
-                                   "replace");
+        r = scope_stop(m->scopes, j->unit, on_stop_reply, j, &j->stop_call);
         if (r < 0) {
                 j->stop_pending = false;
                 return r;
@@ -1297,6 +1199,11 @@ static char **manager_exec_env(void) {
         return env;
 }
 
+static const ScopeEvents manager_scope_events = {
+        .job_removed = on_job_removed,
+        .unit_removed = on_unit_removed,
+};
+
 int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const char *state_dir, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *exec_path;
@@ -1308,9 +1215,6 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         m->event = sd_event_ref(e);
         m->bus = sd_bus_ref(system_bus);
         m->config = config;
-        r = sdcall_queue_new(m->bus, m->event, SDCALL_IN_FLIGHT_DEFAULT, &m->calls);
-        if (r < 0)
-                return r;
         /* Ids in any case (the API accepts them so); units exactly as systemd spells them. */
         r = hashmap_new(HASHMAP_CASE_INSENSITIVE, &m->jobs_by_id);
         if (r < 0)
@@ -1341,21 +1245,7 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
                 log_warning_errno(r, "Cannot create %s; running jobs will not survive a stop of the daemon",
                                   EXEC_HANDOVER_DIR);
 
-        /* The match goes out before any StartTransientUnit on this connection, so no JobRemoved is missed. */
-        r = sd_bus_match_signal_async(m->bus, &m->job_removed_slot, "org.freedesktop.systemd1",
-                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved",
-                                      on_job_removed, NULL, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_match_signal_async(m->bus, &m->unit_removed_slot, "org.freedesktop.systemd1",
-                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "UnitRemoved",
-                                      on_unit_removed, NULL, m);
-        if (r < 0)
-                return r;
-        /* No slot and no callback: sent with NO_REPLY_EXPECTED, nothing to wait for. */
-        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1",
-                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Subscribe",
-                                     NULL, NULL, NULL);
+        r = scope_system_new(m->bus, m->event, SDCALL_IN_FLIGHT_DEFAULT, &manager_scope_events, m, &m->scopes);
         if (r < 0)
                 return r;
 
