@@ -43,6 +43,7 @@
 #include "log.h"
 #include "hashmap.h"
 #include "manager-internal.h"
+#include "reaper.h"
 #include "request.h"
 #include "scope.h"
 
@@ -456,15 +457,7 @@ static void job_exited(Job *j, int code, int status) {
 static void job_release_reaper(Job *j) {
         j->control_source = sd_event_source_disable_unref(j->control_source);
         if (j->control_fd >= 0) {
-                ExecMessage release = { .type = EXEC_MSG_RELEASE };
-
-                /* Said, not only implied by the hang-up: a reaper that sees its socket close without it
-                 * knows the daemon went away for good and waits for the next one (exec-protocol.h). */
-                (void) send(j->control_fd, &release, sizeof(release), MSG_NOSIGNAL | MSG_DONTWAIT);
-                /* Shut the socket down, not just our fd: the reaper's recv() ends at once whoever else holds a
-                 * copy. systemd's copy goes with FDSTOREREMOVE, which a busy or hung manager handles late or
-                 * never, and until then a reaper that was never released would wait outside any scope. */
-                (void) shutdown(j->control_fd, SHUT_RDWR);
+                reaper_release(j->control_fd);
                 manager_fdstore_remove(j->manager, "ctl", j);
         }
         j->control_fd = safe_close(j->control_fd);
@@ -481,9 +474,7 @@ static void job_finish_stop(Job *j, const sd_bus_error *error) {
 /* Events from the reaper */
 
 static void job_send_go(Job *j) {
-        ExecMessage msg = { .type = EXEC_MSG_GO };
-
-        if (send(j->control_fd, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(msg)) {
+        if (reaper_send_go(j->control_fd) < 0) {
                 job_start_failed(j, TW_ERROR_START_FAILED, "the job's reaper process went away");
                 return;
         }
@@ -548,37 +539,22 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
         Job *j = userdata;
 
         for (;;) {
-                union {
-                        ExecMessage msg;
-                        char buf[sizeof(ExecMessage) + EXEC_PATH_MAX];
-                } u;
-                ExecMessage msg;
-                ssize_t n = recv(fd, &u, sizeof(u), MSG_DONTWAIT);
+                ReaperBuffer buf;
+                ReaperMessage msg;
+                int r = reaper_read_message(fd, &buf, &msg);
 
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        n = 0;
-                }
-                if (n == 0) {
+                if (r == 0)
+                        return 0;
+                if (r < 0) {
                         /* The reaper closed its end: it is exiting; its exit event says how. */
                         j->control_source = sd_event_source_disable_unref(j->control_source);
                         return 0;
                 }
-                if (n < (ssize_t) sizeof(msg))
-                        continue;
-                msg = u.msg;
-                if (msg.type == EXEC_MSG_EXECUTABLE) {
-                        if (j->state == JOB_SUBMITTED && msg.value >= 0 &&
-                            (size_t) n == sizeof(msg) + (size_t) msg.value)
-                                job_set_executable(j, u.buf + sizeof(msg), (size_t) msg.value);
-                        continue;
-                }
-                if (n != (ssize_t) sizeof(msg))
-                        continue;
                 switch (msg.type) {
+                case EXEC_MSG_EXECUTABLE:
+                        if (j->state == JOB_SUBMITTED)
+                                job_set_executable(j, msg.path, msg.path_len);
+                        break;
                 case EXEC_MSG_STARTED:
                         if (j->state == JOB_SUBMITTED && j->go_sent)
                                 job_on_started(j, (pid_t) msg.value);
@@ -808,34 +784,13 @@ int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Starting */
 
-/* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
- * actions in order, so a source fd that is itself a target (fds 1-5 are free after a restart with fds from
- * the fd store closed) would be overwritten before it is copied. */
-static int fd_move_above_targets(int *fd) {
-        int moved;
-
-        if (*fd > EXEC_OUTPUT_READ_FD)
-                return 0;
-        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_OUTPUT_READ_FD + 1);
-        if (moved < 0)
-                return -errno;
-        safe_close(*fd);
-        *fd = moved;
-        return 0;
-}
-
 static int job_spawn_reaper(Job *j, int *spec_fd) {
         Manager *m = j->manager;
         _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
-        char uid_s[16], gid_s[16];
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        _cleanup_(freep) char **args = NULL;
         _cleanup_(freep) char *spool = NULL;
         _cleanup_(closep) int out_read_copy = -EBADF;
-        size_t n = 0;
+        ReaperSpawn spawn;
         pid_t pid;
         int r, pidfd;
 
@@ -853,71 +808,30 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         if (r < 0)
                 return r;
 
-        if ((r = fd_move_above_targets(&out[1])) < 0 || (r = fd_move_above_targets(&ctl[1])) < 0 ||
-            (r = fd_move_above_targets(spec_fd)) < 0 || (r = fd_move_above_targets(&out_read_copy)) < 0)
+        spawn = (ReaperSpawn) {
+                .exec_path = m->exec_path,
+                .exec_env = m->exec_env,
+                .uid = j->uid,
+                .gid = j->gid,
+                .user = dynuser_by_uid(m->dynamic_users, j->uid) ? NULL : j->user,
+                .job_id = j->id,
+                .no_new_privs = j->no_new_privs,
+                .isolation = j->isolation,
+                .out_write_fd = out[1],
+                .out_read_fd = out_read_copy,
+                .control_fd = ctl[1],
+                .spec_fd = *spec_fd,
+        };
+        r = reaper_spawn(&spawn, &pid, &pidfd);
+        /* The fds may have moved: ours are the (possibly new) numbers, whatever happened. */
+        out[1] = spawn.out_write_fd;
+        out_read_copy = spawn.out_read_fd;
+        ctl[1] = spawn.control_fd;
+        *spec_fd = spawn.spec_fd;
+        if (r < 0)
                 return r;
-
-        snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) j->uid);
-        snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) j->gid);
-        args = new0(char *, 16);
-        if (!args)
-                return -ENOMEM;
-        args[n++] = (char *) "teleworker-exec";
-        args[n++] = (char *) "--uid";
-        args[n++] = uid_s;
-        args[n++] = (char *) "--gid";
-        args[n++] = gid_s;
-        /* A dynamic user has no supplementary groups: without --user the helper sets none, and initgroups()
-         * never asks our own userdb service through NSS from a root process. */
-        if (!dynuser_by_uid(m->dynamic_users, j->uid)) {
-                args[n++] = (char *) "--user";
-                args[n++] = j->user;
-        }
-        args[n++] = (char *) "--job-id";
-        args[n++] = j->id;
-        if (j->no_new_privs)
-                args[n++] = (char *) "--no-new-privs";
-        if (j->isolation.private_pid > 0)
-                args[n++] = (char *) "--private-pid";
-        if (j->isolation.private_tmp > 0)
-                args[n++] = (char *) "--private-tmp";
-        if (j->isolation.private_network > 0)
-                args[n++] = (char *) "--private-network";
-        if (j->isolation.protect_system > 0)
-                args[n++] = (char *) "--protect-system";
-        args[n] = NULL;
-
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_init(&attr);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, ctl[1], EXEC_CONTROL_FD);
-        posix_spawn_file_actions_adddup2(&fa, *spec_fd, EXEC_SPEC_FD);
-        /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
-        posix_spawn_file_actions_adddup2(&fa, out_read_copy, EXEC_OUTPUT_READ_FD);
-
-        /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
-        r = posix_spawn(&pid, m->exec_path, &fa, &attr, args, m->exec_env);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return -r;
         j->reaper_pid = pid;
 
-        /* Our unreaped child: its PID cannot be reused before we wait for it, so pidfd_open is race-free. */
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0) {
-                r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return r;
-        }
         r = sd_event_add_child_pidfd(m->event, &j->reaper_source, pidfd, WEXITED, on_reaper_exit, j);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
