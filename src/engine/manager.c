@@ -16,14 +16,23 @@
  *  4. The reaper reports the job's wait status, then stays in the scope until we close the socket, so the
  *     cgroup's counters (OOM kills, usage) are read before systemd collects the scope.
  *  5. Stop = StopUnit: systemd sends SIGTERM to every process of the scope and SIGKILL after
- *     TimeoutStopUSec (our grace period), and its stop job ends when the scope is empty. */
+ *     TimeoutStopUSec (our grace period), and its stop job ends when the scope is empty.
+ *
+ * The rooms around it, none of which knows the manager: request.c (a Start checked and resolved against the
+ * policy), reaper.c (spawn and control protocol), scope.c (systemd calls and signals, through the bounded
+ * queue of sdcall.c), persist.c + job-record.c (records), fdstore.c and handover.c (fds across restarts);
+ * manager-load.c (adoption at start) and caps.c (shares) are the manager's own.
+ *
+ * Over 700 lines, on purpose: what is left is the job table and one state machine — waiters, the end of a
+ * job, refusals, stop, the reaper's and systemd's events, retention — whose transitions call each other
+ * (a start failure fires waiters, releases the reaper, finishes a stop); split further, each file would
+ * need the others' static functions through manager-internal.h. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
