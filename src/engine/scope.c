@@ -91,6 +91,11 @@ int scope_stop(ScopeSystem *s, const char *unit, sdcall_handler_t handler, void 
         return sdcall_enqueue_manager(s->calls, "StopUnit", 0, handler, userdata, ret, "ss", unit, "replace");
 }
 
+static int scope_new_call(ScopeSystem *s, const char *method, sd_bus_message **ret) {
+        return sd_bus_message_new_method_call(s->bus, ret, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                              "org.freedesktop.systemd1.Manager", method);
+}
+
 static int append_limits(sd_bus_message *msg, const JobLimits *l, const char *io_device) {
         int r;
 
@@ -119,14 +124,12 @@ int scope_set_slice_limits(ScopeSystem *s, const char *slice, const JobLimits *l
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(s->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+        r = scope_new_call(s, "SetUnitProperties", &msg);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(msg, "sb", slice, 1);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(msg, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(msg, 'a', "(sv)");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)", "CPUAccounting", "b", 1, "MemoryAccounting", "b", 1,
@@ -156,14 +159,12 @@ int scope_start(ScopeSystem *s, const ScopeSpec *spec, uint64_t timeout_usec, sd
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         int r;
 
-        r = sd_bus_message_new_method_call(s->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
+        r = scope_new_call(s, "StartTransientUnit", &msg);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(msg, "ss", spec->unit, "fail");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(msg, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(msg, 'a', "(sv)");
         if (r < 0)
                 return r;
         r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)(sv)",
