@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "fdstore.h"
 #include "log.h"
@@ -92,4 +94,28 @@ void fdstore_done(FdStore *s) {
         s->names = mfree(s->names);
         s->fds = mfree(s->fds);
         s->n = 0;
+}
+
+/* Whether systemd keeps fds for us: our own service has FileDescriptorStoreMax= > 0. Asked once, at start
+ * (systemd 252 does not announce it in $FDSTORE yet). */
+bool fdstore_available(sd_bus *bus) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *path;
+        uint32_t max = 0;
+        int r;
+
+        if (!getenv("NOTIFY_SOCKET"))
+                return false;
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "GetUnitByPID", &e, &reply, "u", (uint32_t) getpid());
+        if (r >= 0 && sd_bus_message_read(reply, "o", &path) >= 0)
+                r = sd_bus_get_property_trivial(bus, "org.freedesktop.systemd1", path,
+                                                "org.freedesktop.systemd1.Service", "FileDescriptorStoreMax", &e,
+                                                'u', &max);
+        sd_bus_error_free(&e);
+        if (r < 0 || max == 0)
+                log_warning("No file descriptor store (FileDescriptorStoreMax=0): running jobs lose their output "
+                            "and exit status if teleworkerd restarts.");
+        return r >= 0 && max > 0;
 }

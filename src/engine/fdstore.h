@@ -8,12 +8,17 @@
 #pragma once
 
 #include <stdbool.h>
+#include <systemd/sd-bus.h>
 
 typedef struct FdStore {
         int *fds;      /* -EBADF once taken */
         char **names;
         int n;
 } FdStore;
+
+/* Whether systemd keeps fds for us (our service has FileDescriptorStoreMax= > 0; asked on bus once, at
+ * start, with a blocking call: systemd 252 does not announce it in $FDSTORE). Warns when it does not. */
+bool fdstore_available(sd_bus *bus);
 
 /* Hands fd (dup'ed by systemd) to the store; does nothing unless enabled (the service has a store). */
 int fdstore_add(bool enabled, int fd, const char *kind, const char *job_id);

@@ -48,6 +48,7 @@
 #include "teleworker-build.h"
 #include "exec-protocol.h"
 #include "exec-spec.h"
+#include "fdstore.h"
 #include "macro.h"
 #include "log.h"
 #include "hashmap.h"
@@ -1072,30 +1073,6 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-/* Whether systemd keeps fds for us: our own service has FileDescriptorStoreMax= > 0. Asked once, at start
- * (systemd 252 does not announce it in $FDSTORE yet). */
-static bool manager_has_fdstore(Manager *m) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        const char *path;
-        uint32_t max = 0;
-        int r;
-
-        if (!getenv("NOTIFY_SOCKET"))
-                return false;
-        r = sd_bus_call_method(m->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                               "org.freedesktop.systemd1.Manager", "GetUnitByPID", &e, &reply, "u", (uint32_t) getpid());
-        if (r >= 0 && sd_bus_message_read(reply, "o", &path) >= 0)
-                r = sd_bus_get_property_trivial(m->bus, "org.freedesktop.systemd1", path,
-                                                "org.freedesktop.systemd1.Service", "FileDescriptorStoreMax", &e,
-                                                'u', &max);
-        sd_bus_error_free(&e);
-        if (r < 0 || max == 0)
-                log_warning("No file descriptor store (FileDescriptorStoreMax=0): running jobs lose their output "
-                            "and exit status if teleworkerd restarts.");
-        return r >= 0 && max > 0;
-}
-
 /* The helper's environment: a fixed PATH, and the daemon's own sanitizer options (so a sanitized build's
  * helper reports like the daemon). Never anything from a caller: glibc obeys LD_PRELOAD, LD_AUDIT,
  * LD_LIBRARY_PATH, GCONV_PATH... in a process that is not setuid, and the helper runs as root. */
@@ -1172,7 +1149,7 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         if (r < 0)
                 return r;
 
-        m->fdstore = manager_has_fdstore(m);
+        m->fdstore = fdstore_available(m->bus);
         r = manager_load_jobs(m);
         if (r < 0)
                 return r;
