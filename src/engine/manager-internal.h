@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* manager-internal.h - the job engine's own structures, shared by manager.c and persist.c only. */
+/* manager-internal.h - the job engine's own structures, shared by the manager's files only (manager.c,
+ * manager-load.c, caps.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
+ * cgroup) never include it. */
 #pragma once
 
 #include "cgroup.h"
+#include "hashmap.h"
 #include "manager.h"
+#include "scope.h"
 #include "sdcall.h"
-
-#define JOB_RECORD_SUFFIX ".json"
 
 typedef enum WaitKind {
         WAIT_STARTED,
@@ -85,18 +87,17 @@ struct Job {
 struct Manager {
         sd_event *event;
         sd_bus *bus;
-        SdCallQueue *calls;         /* every call to systemd that waits for an answer (sdcall.h) */
+        ScopeSystem *scopes;        /* systemd: scopes, slices, its signals, the bounded call queue */
         const Config *config;
         char *state_dir;
         char *spool_dir;
         char *jobs_dir;
         char *exec_path;
         char **exec_env;            /* the helper's whole environment: fixed, never the caller's */
-        Job *jobs_head, *jobs_tail;
+        Job *jobs_head, *jobs_tail; /* submission order */
+        Hashmap *jobs_by_id, *jobs_by_unit; /* every linked job, discarded ones too */
         unsigned n_jobs;
         uint64_t last_seq;          /* the seq of the newest job linked */
-        sd_bus_slot *job_removed_slot;
-        sd_bus_slot *unit_removed_slot;
         job_changed_handler_t changed;
         void *changed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */
@@ -113,14 +114,14 @@ struct Manager {
 
 /* manager.c */
 Job *job_alloc(Manager *m);
-void job_link(Manager *m, Job *j);
+/* Into the table (last) and its indexes: -ENOMEM, or -EEXIST for an id or unit already there. */
+int job_link(Manager *m, Job *j);
 void job_changed(Job *j);
 void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int exit_signal);
 void job_start_failed(Job *j, const char *name, const char *message);
 int job_watch_control(Job *j);
 int job_watch_reaper_pidfd(Job *j, int pidfd);
 int job_arm_runtime_timer(Job *j);
-int job_slice_name(const char *principal, char **ret);
 Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
 bool job_removable(const Job *j);
@@ -134,7 +135,7 @@ void manager_schedule_spool_check(Manager *m);
 /* Makes room for a new job of p (removing ended jobs) or refuses it, error set. */
 int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *policy, sd_bus_error *error);
 
-/* persist.c: job records in <state>/jobs/<id>.json and the fds kept in systemd's fd store. */
+/* manager-load.c: jobs to and from their records (persist.c), the fds kept in systemd's fd store, adoption. */
 int job_save(Job *j);
 void job_remove_record(Job *j);
 int manager_fdstore_add(Manager *m, int fd, const char *kind, const Job *j);

@@ -16,13 +16,23 @@
  *  4. The reaper reports the job's wait status, then stays in the scope until we close the socket, so the
  *     cgroup's counters (OOM kills, usage) are read before systemd collects the scope.
  *  5. Stop = StopUnit: systemd sends SIGTERM to every process of the scope and SIGKILL after
- *     TimeoutStopUSec (our grace period), and its stop job ends when the scope is empty. */
+ *     TimeoutStopUSec (our grace period), and its stop job ends when the scope is empty.
+ *
+ * The rooms around it, none of which knows the manager: request.c (a Start checked and resolved against the
+ * policy), reaper.c (spawn and control protocol), scope.c (systemd calls and signals, through the bounded
+ * queue of sdcall.c), persist.c + job-record.c (records), fdstore.c and handover.c (fds across restarts);
+ * manager-load.c (adoption at start) and caps.c (shares) are the manager's own.
+ *
+ * Over 700 lines, on purpose: what is left is the job table and one state machine — waiters, the end of a
+ * job, refusals, stop, the reaper's and systemd's events, retention — whose transitions call each other
+ * (a start failure fires waiters, releases the reaper, finishes a stop); split further, each file would
+ * need the others' static functions through manager-internal.h. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +48,15 @@
 #include "teleworker-build.h"
 #include "exec-protocol.h"
 #include "exec-spec.h"
+#include "fdstore.h"
 #include "macro.h"
 #include "log.h"
+#include "hashmap.h"
 #include "manager-internal.h"
+#include "reaper.h"
+#include "request.h"
+#include "scope.h"
 
-#define DEFAULT_PATH EXEC_DEFAULT_PATH
 #define SLICE "teleworker.slice"
 
 static void job_fire(Job *j, WaitKind kind, const sd_bus_error *error);
@@ -100,10 +114,9 @@ void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *user
 }
 
 Job *manager_find_job(Manager *m, const char *id) {
-        for (Job *j = m->jobs_head; j; j = j->next)
-                if (!j->discarded && strcasecmp(j->id, id) == 0)
-                        return j;
-        return NULL;
+        Job *j = hashmap_get(m->jobs_by_id, id);
+
+        return j && !j->discarded ? j : NULL;
 }
 
 Job *manager_next_job(Manager *m, Job *prev) {
@@ -119,10 +132,7 @@ unsigned manager_n_jobs(Manager *m) {
 }
 
 static Job *manager_find_job_by_unit(Manager *m, const char *unit) {
-        for (Job *j = m->jobs_head; j; j = j->next)
-                if (streq(j->unit, unit))
-                        return j;
-        return NULL;
+        return hashmap_get(m->jobs_by_unit, unit);
 }
 
 void job_changed(Job *j) {
@@ -184,7 +194,18 @@ Job *job_alloc(Manager *m) {
         return j;
 }
 
-void job_link(Manager *m, Job *j) {
+int job_link(Manager *m, Job *j) {
+        int r;
+
+        assert(!j->prev && !j->next && m->jobs_head != j);
+        r = hashmap_put(m->jobs_by_id, j->id, j);
+        if (r < 0)
+                return r;
+        r = hashmap_put(m->jobs_by_unit, j->unit, j);
+        if (r < 0) {
+                (void) hashmap_remove(m->jobs_by_id, j->id);
+                return r;
+        }
         j->prev = m->jobs_tail;
         if (m->jobs_tail)
                 m->jobs_tail->next = j;
@@ -193,9 +214,15 @@ void job_link(Manager *m, Job *j) {
         m->jobs_tail = j;
         m->n_jobs++;
         j->seq = ++m->last_seq;
+        return 0;
 }
 
 static void manager_unlink_job(Manager *m, Job *j) {
+        Job *by_id = hashmap_remove(m->jobs_by_id, j->id), *by_unit = hashmap_remove(m->jobs_by_unit, j->unit);
+
+        assert(by_id == j && by_unit == j && m->n_jobs > 0);
+        (void) by_id;
+        (void) by_unit;
         if (j->prev)
                 j->prev->next = j->next;
         else
@@ -240,9 +267,9 @@ Manager *manager_free(Manager *m) {
         }
         sd_event_source_disable_unref(m->retention_timer);
         sd_event_source_disable_unref(m->spool_check);
-        sd_bus_slot_unref(m->job_removed_slot);
-        sd_bus_slot_unref(m->unit_removed_slot);
-        sdcall_queue_free(m->calls);
+        scope_system_free(m->scopes);
+        hashmap_free(m->jobs_by_id);
+        hashmap_free(m->jobs_by_unit);
         sd_bus_unref(m->bus);
         sd_event_unref(m->event);
         free(m->state_dir);
@@ -440,15 +467,7 @@ static void job_exited(Job *j, int code, int status) {
 static void job_release_reaper(Job *j) {
         j->control_source = sd_event_source_disable_unref(j->control_source);
         if (j->control_fd >= 0) {
-                ExecMessage release = { .type = EXEC_MSG_RELEASE };
-
-                /* Said, not only implied by the hang-up: a reaper that sees its socket close without it
-                 * knows the daemon went away for good and waits for the next one (exec-protocol.h). */
-                (void) send(j->control_fd, &release, sizeof(release), MSG_NOSIGNAL | MSG_DONTWAIT);
-                /* Shut the socket down, not just our fd: the reaper's recv() ends at once whoever else holds a
-                 * copy. systemd's copy goes with FDSTOREREMOVE, which a busy or hung manager handles late or
-                 * never, and until then a reaper that was never released would wait outside any scope. */
-                (void) shutdown(j->control_fd, SHUT_RDWR);
+                reaper_release(j->control_fd);
                 manager_fdstore_remove(j->manager, "ctl", j);
         }
         j->control_fd = safe_close(j->control_fd);
@@ -465,9 +484,7 @@ static void job_finish_stop(Job *j, const sd_bus_error *error) {
 /* Events from the reaper */
 
 static void job_send_go(Job *j) {
-        ExecMessage msg = { .type = EXEC_MSG_GO };
-
-        if (send(j->control_fd, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(msg)) {
+        if (reaper_send_go(j->control_fd) < 0) {
                 job_start_failed(j, TW_ERROR_START_FAILED, "the job's reaper process went away");
                 return;
         }
@@ -532,37 +549,22 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
         Job *j = userdata;
 
         for (;;) {
-                union {
-                        ExecMessage msg;
-                        char buf[sizeof(ExecMessage) + EXEC_PATH_MAX];
-                } u;
-                ExecMessage msg;
-                ssize_t n = recv(fd, &u, sizeof(u), MSG_DONTWAIT);
+                ReaperBuffer buf;
+                ReaperMessage msg;
+                int r = reaper_read_message(fd, &buf, &msg);
 
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return 0;
-                        n = 0;
-                }
-                if (n == 0) {
+                if (r == 0)
+                        return 0;
+                if (r < 0) {
                         /* The reaper closed its end: it is exiting; its exit event says how. */
                         j->control_source = sd_event_source_disable_unref(j->control_source);
                         return 0;
                 }
-                if (n < (ssize_t) sizeof(msg))
-                        continue;
-                msg = u.msg;
-                if (msg.type == EXEC_MSG_EXECUTABLE) {
-                        if (j->state == JOB_SUBMITTED && msg.value >= 0 &&
-                            (size_t) n == sizeof(msg) + (size_t) msg.value)
-                                job_set_executable(j, u.buf + sizeof(msg), (size_t) msg.value);
-                        continue;
-                }
-                if (n != (ssize_t) sizeof(msg))
-                        continue;
                 switch (msg.type) {
+                case EXEC_MSG_EXECUTABLE:
+                        if (j->state == JOB_SUBMITTED)
+                                job_set_executable(j, msg.path, msg.path_len);
+                        break;
                 case EXEC_MSG_STARTED:
                         if (j->state == JOB_SUBMITTED && j->go_sent)
                                 job_on_started(j, (pid_t) msg.value);
@@ -644,27 +646,20 @@ static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* systemd */
 
-static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+static void on_job_removed(const char *unit, const char *path, const char *result, void *userdata) {
         Manager *m = userdata;
-        const char *path, *unit, *result;
-        uint32_t id;
-        Job *j;
+        Job *j = manager_find_job_by_unit(m, unit);
 
-        if (sd_bus_message_read(msg, "uoss", &id, &path, &unit, &result) < 0)
-                return 0;
-        if (strncmp(unit, "teleworker-", 11) != 0)
-                return 0;
-        j = manager_find_job_by_unit(m, unit);
         if (!j)
-                return 0;
+                return;
 
         if (j->stop_job_path && streq(path, j->stop_job_path)) {
                 j->stop_job_path = mfree(j->stop_job_path);
                 job_finish_stop(j, NULL);
-                return 0;
+                return;
         }
         if (j->state != JOB_SUBMITTED || j->go_sent || j->control_fd < 0)
-                return 0;
+                return;
         if (streq(result, "done"))
                 job_send_go(j);
         else {
@@ -672,20 +667,13 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
                 snprintf(m2, sizeof(m2), "systemd's start job for %s finished with result '%s'", unit, result);
                 job_start_failed(j, TW_ERROR_START_FAILED, m2);
         }
-        return 0;
 }
 
-static int on_unit_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
-        Manager *m = userdata;
-        const char *unit;
-        Job *j;
+static void on_unit_removed(const char *unit, void *userdata) {
+        Job *j = manager_find_job_by_unit(userdata, unit);
 
-        if (sd_bus_message_read(msg, "s", &unit) < 0 || strncmp(unit, "teleworker-", 11) != 0)
-                return 0;
-        j = manager_find_job_by_unit(m, unit);
         if (j && j->discarded)
                 job_answer_refusal(j);
-        return 0;
 }
 
 static void on_start_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *e, void *userdata) {
@@ -698,28 +686,6 @@ static void on_start_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error 
                 job_start_failed(j, TW_ERROR_START_FAILED, msg);
         }
         /* On success the JobRemoved signal of the unit tells whether the scope came up. */
-}
-
-static int append_limits(sd_bus_message *msg, const JobLimits *l, const char *io_device) {
-        int r;
-
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)",
-                                  "CPUAccounting", "b", 1,
-                                  "MemoryAccounting", "b", 1,
-                                  "IOAccounting", "b", 1,
-                                  "TasksAccounting", "b", 1,
-                                  "CPUQuotaPerSecUSec", "t", l->cpu_quota_per_sec_usec);
-        if (r < 0)
-                return r;
-        /* No swap: past MemoryMax the job is OOM-killed instead of thrashing (cgroup v2; v1 ignores it). */
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)", "MemoryMax", "t", l->memory_max,
-                                  "MemorySwapMax", "t", (uint64_t) 0,
-                                  "TasksMax", "t", l->tasks_max);
-        if (r < 0)
-                return r;
-        return sd_bus_message_append(msg, "(sv)(sv)",
-                                     "IOReadBandwidthMax", "a(st)", 1, io_device, l->io_read_bandwidth_max,
-                                     "IOWriteBandwidthMax", "a(st)", 1, io_device, l->io_write_bandwidth_max);
 }
 
 static void on_slice_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error *e, void *userdata) {
@@ -735,91 +701,32 @@ static void on_slice_reply(SdCall *c, sd_bus_message *reply, const sd_bus_error 
         }
 }
 
-/* Caps on the sum of a principal's jobs go on its slice, before the scope is started in it (the calls
- * are handled in order). */
-static int job_set_slice_limits(Job *j, const JobLimits *l) {
-        Manager *m = j->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
-        const char *io_device = m->config->io_device ? m->config->io_device : m->state_dir;
-        int r;
-
-        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "sb", j->slice, 1);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(msg, 'a', "(sv)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)", "CPUAccounting", "b", 1, "MemoryAccounting", "b", 1,
-                                  "IOAccounting", "b", 1, "TasksAccounting", "b", 1);
-        if (r >= 0 && l->cpu_quota_per_sec_usec)
-                r = sd_bus_message_append(msg, "(sv)", "CPUQuotaPerSecUSec", "t", l->cpu_quota_per_sec_usec);
-        if (r >= 0 && l->memory_max)
-                r = sd_bus_message_append(msg, "(sv)", "MemoryMax", "t", l->memory_max);
-        if (r >= 0 && l->tasks_max)
-                r = sd_bus_message_append(msg, "(sv)", "TasksMax", "t", l->tasks_max);
-        if (r >= 0 && l->io_read_bandwidth_max)
-                r = sd_bus_message_append(msg, "(sv)", "IOReadBandwidthMax", "a(st)", 1, io_device,
-                                          l->io_read_bandwidth_max);
-        if (r >= 0 && l->io_write_bandwidth_max)
-                r = sd_bus_message_append(msg, "(sv)", "IOWriteBandwidthMax", "a(st)", 1, io_device,
-                                          l->io_write_bandwidth_max);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(msg);
-        if (r < 0)
-                return r;
-        return sdcall_enqueue(m->calls, msg, m->config->start_timeout_usec, on_slice_reply, j, &j->slice_call);
-}
-
 static int job_start_scope(Job *j) {
         Manager *m = j->manager;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         _cleanup_(freep) char *description = NULL;
         const char *io_device = m->config->io_device ? m->config->io_device : m->state_dir;
+        ScopeSpec spec;
         int r;
 
         if (asprintf(&description, "teleworker job %s for %s: %s", j->id, j->owner, j->executable) < 0)
                 return -ENOMEM;
+        /* Caps on the sum of a principal's jobs go on its slice, before the scope is started in it. */
         if (j->slice_limits_set) {
-                r = job_set_slice_limits(j, &j->slice_limits);
+                r = scope_set_slice_limits(m->scopes, j->slice, &j->slice_limits, io_device,
+                                           m->config->start_timeout_usec, on_slice_reply, j, &j->slice_call);
                 if (r < 0)
                         return r;
         }
-
-        r = sd_bus_message_new_method_call(m->bus, &msg, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                           "org.freedesktop.systemd1.Manager", "StartTransientUnit");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "ss", j->unit, "fail");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_open_container(msg, 'a', "(sv)");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "(sv)(sv)(sv)(sv)(sv)(sv)",
-                                  "Description", "s", description,
-                                  "Slice", "s", j->slice,
-                                  "PIDs", "au", 1, (uint32_t) j->reaper_pid,
-                                  "CollectMode", "s", "inactive-or-failed",
-                                  "TimeoutStopUSec", "t", m->config->stop_grace_usec,
-                                  "OOMPolicy", "s", "continue");
-        if (r < 0)
-                return r;
-        r = append_limits(msg, &j->limits, io_device);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_close_container(msg);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(msg, "a(sa(sv))", 0);
-        if (r < 0)
-                return r;
-
-        r = sdcall_enqueue(m->calls, msg, m->config->start_timeout_usec, on_start_reply, j, &j->start_call);
+        spec = (ScopeSpec) {
+                .unit = j->unit,
+                .slice = j->slice,
+                .description = description,
+                .pid = j->reaper_pid,
+                .limits = &j->limits,
+                .stop_grace_usec = m->config->stop_grace_usec,
+                .io_device = io_device,
+        };
+        r = scope_start(m->scopes, &spec, m->config->start_timeout_usec, on_start_reply, j, &j->start_call);
         if (r < 0)
                 return r;
         return sd_event_add_time_relative(m->event, &j->start_timer, CLOCK_MONOTONIC,
@@ -868,9 +775,7 @@ int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
         }
 
         j->stop_pending = true;
-        /* systemd's own default: the stop job is under way as soon as the call returns. */
-        r = sdcall_enqueue_manager(m->calls, "StopUnit", 0, on_stop_reply, j, &j->stop_call, "ss", j->unit,
-                                   "replace");
+        r = scope_stop(m->scopes, j->unit, on_stop_reply, j, &j->stop_call);
         if (r < 0) {
                 j->stop_pending = false;
                 return r;
@@ -889,91 +794,13 @@ int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Starting */
 
-static bool env_entry_is_valid(const char *e) {
-        const char *eq = strchr(e, '=');
-
-        if (!eq || eq == e || strlen(e) > 32 * 1024)
-                return false;
-        for (const char *p = e; p < eq; p++)
-                if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-                        return false;
-        return !(e[0] >= '0' && e[0] <= '9');
-}
-
-static const char *strv_env_get(char **env, const char *key) {
-        size_t n = strlen(key);
-
-        for (char **e = env; e && *e; e++)
-                if (strncmp(*e, key, n) == 0 && (*e)[n] == '=')
-                        return *e + n + 1;
-        return NULL;
-}
-
-/* The job's environment: the account's basics, overridden by what the caller asked for. */
-static char **job_build_env(const struct passwd *pw, char **req) {
-        const char *defaults[][2] = {
-                { "PATH", DEFAULT_PATH }, { "HOME", pw->pw_dir },         { "USER", pw->pw_name },
-                { "LOGNAME", pw->pw_name }, { "SHELL", pw->pw_shell }, { "LANG", "C.UTF-8" },
-        };
-        size_t n = 0, nreq = strv_length(req);
-        char **env = new0(char *, ELEMENTSOF(defaults) + nreq + 1);
-
-        if (!env)
-                return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
-                if (strv_env_get(req, defaults[i][0]) || !defaults[i][1])
-                        continue;
-                if (asprintf(&env[n], "%s=%s", defaults[i][0], defaults[i][1]) < 0) {
-                        env[n] = NULL;
-                        return strv_free(env);
-                }
-                n++;
-        }
-        for (size_t i = 0; i < nreq; i++) {
-                /* Later duplicates win, as in a shell. */
-                bool dup = false;
-                size_t klen = strcspn(req[i], "=");
-                for (size_t k = i + 1; k < nreq; k++)
-                        if (strncmp(req[k], req[i], klen + 1) == 0)
-                                dup = true;
-                if (dup)
-                        continue;
-                env[n] = strdup(req[i]);
-                if (!env[n])
-                        return strv_free(env);
-                n++;
-        }
-        return env;
-}
-
-/* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
- * actions in order, so a source fd that is itself a target (fds 1-5 are free after a restart with fds from
- * the fd store closed) would be overwritten before it is copied. */
-static int fd_move_above_targets(int *fd) {
-        int moved;
-
-        if (*fd > EXEC_OUTPUT_READ_FD)
-                return 0;
-        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_OUTPUT_READ_FD + 1);
-        if (moved < 0)
-                return -errno;
-        safe_close(*fd);
-        *fd = moved;
-        return 0;
-}
-
 static int job_spawn_reaper(Job *j, int *spec_fd) {
         Manager *m = j->manager;
         _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
-        char uid_s[16], gid_s[16];
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        _cleanup_(freep) char **args = NULL;
         _cleanup_(freep) char *spool = NULL;
         _cleanup_(closep) int out_read_copy = -EBADF;
-        size_t n = 0;
+        ReaperSpawn spawn;
         pid_t pid;
         int r, pidfd;
 
@@ -991,71 +818,30 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         if (r < 0)
                 return r;
 
-        if ((r = fd_move_above_targets(&out[1])) < 0 || (r = fd_move_above_targets(&ctl[1])) < 0 ||
-            (r = fd_move_above_targets(spec_fd)) < 0 || (r = fd_move_above_targets(&out_read_copy)) < 0)
+        spawn = (ReaperSpawn) {
+                .exec_path = m->exec_path,
+                .exec_env = m->exec_env,
+                .uid = j->uid,
+                .gid = j->gid,
+                .user = dynuser_by_uid(m->dynamic_users, j->uid) ? NULL : j->user,
+                .job_id = j->id,
+                .no_new_privs = j->no_new_privs,
+                .isolation = j->isolation,
+                .out_write_fd = out[1],
+                .out_read_fd = out_read_copy,
+                .control_fd = ctl[1],
+                .spec_fd = *spec_fd,
+        };
+        r = reaper_spawn(&spawn, &pid, &pidfd);
+        /* The fds may have moved: ours are the (possibly new) numbers, whatever happened. */
+        out[1] = spawn.out_write_fd;
+        out_read_copy = spawn.out_read_fd;
+        ctl[1] = spawn.control_fd;
+        *spec_fd = spawn.spec_fd;
+        if (r < 0)
                 return r;
-
-        snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) j->uid);
-        snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) j->gid);
-        args = new0(char *, 16);
-        if (!args)
-                return -ENOMEM;
-        args[n++] = (char *) "teleworker-exec";
-        args[n++] = (char *) "--uid";
-        args[n++] = uid_s;
-        args[n++] = (char *) "--gid";
-        args[n++] = gid_s;
-        /* A dynamic user has no supplementary groups: without --user the helper sets none, and initgroups()
-         * never asks our own userdb service through NSS from a root process. */
-        if (!dynuser_by_uid(m->dynamic_users, j->uid)) {
-                args[n++] = (char *) "--user";
-                args[n++] = j->user;
-        }
-        args[n++] = (char *) "--job-id";
-        args[n++] = j->id;
-        if (j->no_new_privs)
-                args[n++] = (char *) "--no-new-privs";
-        if (j->isolation.private_pid > 0)
-                args[n++] = (char *) "--private-pid";
-        if (j->isolation.private_tmp > 0)
-                args[n++] = (char *) "--private-tmp";
-        if (j->isolation.private_network > 0)
-                args[n++] = (char *) "--private-network";
-        if (j->isolation.protect_system > 0)
-                args[n++] = (char *) "--protect-system";
-        args[n] = NULL;
-
-        sigemptyset(&none);
-        sigfillset(&all);
-        posix_spawnattr_init(&attr);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, out[1], STDERR_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, ctl[1], EXEC_CONTROL_FD);
-        posix_spawn_file_actions_adddup2(&fa, *spec_fd, EXEC_SPEC_FD);
-        /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
-        posix_spawn_file_actions_adddup2(&fa, out_read_copy, EXEC_OUTPUT_READ_FD);
-
-        /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
-        r = posix_spawn(&pid, m->exec_path, &fa, &attr, args, m->exec_env);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&attr);
-        if (r != 0)
-                return -r;
         j->reaper_pid = pid;
 
-        /* Our unreaped child: its PID cannot be reused before we wait for it, so pidfd_open is race-free. */
-        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        if (pidfd < 0) {
-                r = -errno;
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return r;
-        }
         r = sd_event_add_child_pidfd(m->event, &j->reaper_source, pidfd, WEXITED, on_reaper_exit, j);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
@@ -1095,237 +881,6 @@ void manager_set_dynamic_users(Manager *m, DynUserTable *t) {
 
 DynUserTable *manager_dynamic_users(Manager *m) {
         return m->dynamic_users;
-}
-
-/* A remote principal without an account in the policy runs as its own dynamic user: allocated (and
- * persisted) on its first job, the same uid ever after, a group of the same number, no home. */
-static int job_dynamic_account(Manager *m, const Principal *p, struct passwd *ret, sd_bus_error *error) {
-        const Config *c = m->config;
-        const DynUser *u;
-        int r;
-
-        if (!m->dynamic_users)
-                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
-                                         "Remote principal '%s' has no account and dynamic users are unavailable.",
-                                         p->name);
-        r = dynuser_acquire(m->dynamic_users, p->name, c->dynamic_uid_min, c->dynamic_uid_max, dynuser_taken_nss,
-                            NULL, &u);
-        if (r == -ENOSPC)
-                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
-                                         "No free uid left in the dynamic range %u-%u for '%s'.",
-                                         (unsigned) c->dynamic_uid_min, (unsigned) c->dynamic_uid_max, p->name);
-        if (r == -EADDRINUSE)
-                return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
-                                         "The dynamic uid of '%s' now belongs to an account of the host; its "
-                                         "jobs are refused until that is resolved.", p->name);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Failed to allocate a dynamic user for '%s': %m", p->name);
-        *ret = (struct passwd) {
-                .pw_name = (char *) u->name,
-                .pw_uid = u->uid,
-                .pw_gid = (gid_t) u->uid,
-                .pw_dir = (char *) "/",
-                .pw_shell = (char *) "/usr/sbin/nologin",
-        };
-        return 0;
-}
-
-/* A mapped account must not be one that acts for others (config_check_accounts() said so at load, but
- * the user database may have changed since). */
-static bool job_account_forbidden(Manager *m, uid_t uid) {
-        const Config *c = m->config;
-        struct passwd *gw = c->gateway_user ? getpwnam(c->gateway_user) : NULL;
-
-        return uid == 0 || (gw && gw->pw_uid == uid) || (uid >= c->dynamic_uid_min && uid <= c->dynamic_uid_max) ||
-               dynuser_by_uid(m->dynamic_users, uid);
-}
-
-static int job_resolve_account(Manager *m, Job *j, const Principal *p, struct passwd *dyn, struct passwd **ret_pw,
-                               sd_bus_error *error) {
-        struct passwd *pw;
-        int r;
-
-        errno = 0;
-        if (p->remote && !config_remote_account(m->config, p->name)) {
-                r = job_dynamic_account(m, p, dyn, error);
-                if (r < 0)
-                        return r;
-                pw = dyn;
-        } else if (p->remote) {
-                const char *account = config_remote_account(m->config, p->name);
-                pw = getpwnam(account);
-                if (!pw)
-                        return sd_bus_error_setf(error, TW_ERROR_START_FAILED,
-                                                 "The account '%s' that remote jobs of '%s' run as does not exist.",
-                                                 account, p->name);
-                if (job_account_forbidden(m, pw->pw_uid))
-                        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                                 "Remote jobs may not run as '%s' (uid %u is root's, the gateway's "
-                                                 "or a dynamic user's; '%s' maps to it).", account,
-                                                 (unsigned) pw->pw_uid, p->name);
-        } else {
-                pw = getpwuid(p->uid);
-                if (!pw)
-                        return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "No user account for uid %u.",
-                                                 (unsigned) p->uid);
-        }
-        j->uid = pw->pw_uid;
-        j->gid = pw->pw_gid;
-        j->user = strdup(pw->pw_name);
-        if (!j->user)
-                return -ENOMEM;
-        *ret_pw = pw;
-        return 0;
-}
-
-/* One argv or env string: the kernel refuses longer ones at exec (E2BIG); the caller learns it here. */
-static int manager_check_arg(const char *what, size_t i, const char *s, size_t *total, sd_bus_error *error) {
-        size_t len = strnlen(s, JOB_ARG_BYTES_MAX);
-
-        if (len >= JOB_ARG_BYTES_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "%s %zu is too long (at most %u bytes with its NUL, the kernel's "
-                                         "MAX_ARG_STRLEN).", what, i, JOB_ARG_BYTES_MAX);
-        *total += len + 1;
-        return 0;
-}
-
-static int manager_validate_request(Manager *m, const JobRequest *req, sd_bus_error *error) {
-        size_t total = 0, n = strv_length(req->argv), i = 0;
-        int r;
-
-        if (n == 0 || !req->argv[0][0])
-                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The command line is empty.");
-        if (n > JOB_ARGV_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many arguments (%zu, at most %u).", n,
-                                         JOB_ARGV_MAX);
-        for (i = 0; i < n; i++) {
-                r = manager_check_arg("Argument", i, req->argv[i], &total, error);
-                if (r < 0)
-                        return r;
-        }
-        if (strv_length(req->env) > JOB_ENV_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Too many environment entries (at most %u).",
-                                         JOB_ENV_MAX);
-        i = 0;
-        for (char **e = req->env; e && *e; e++, i++) {
-                if (!env_entry_is_valid(*e)) {
-                        _cleanup_(freep) char *esc = str_escape(*e, 64);
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Invalid environment entry '%s': expected NAME=VALUE.",
-                                                 esc ? esc : "?");
-                }
-                r = manager_check_arg("Environment entry", i, *e, &total, error);
-                if (r < 0)
-                        return r;
-        }
-        if (total > JOB_REQUEST_BYTES_MAX)
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Command line and environment are too large (%zu bytes, at most %u).",
-                                         total, JOB_REQUEST_BYTES_MAX);
-        if (req->cwd && *req->cwd && req->cwd[0] != '/')
-                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "The working directory must be an absolute path.");
-        if (req->runtime_max_usec > JOB_RUNTIME_USEC_MAX && req->runtime_max_usec != JOB_RUNTIME_USEC_INFINITY)
-                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                         "RuntimeMaxUSec %" PRIu64 " is beyond 100 years; %" PRIu64
-                                         " (UINT64_MAX) means no limit.", req->runtime_max_usec, UINT64_MAX);
-        return 0;
-}
-
-/* teleworker-<principal>.slice, below teleworker.slice ('-' is the hierarchy separator of slice names, so
- * the name is escaped the way systemd escapes unit names: every byte but [A-Za-z0-9_.] as \xNN). */
-int job_slice_name(const char *principal, char **ret) {
-        size_t n = strlen(principal);
-        char *s = malloc(strlen("teleworker-.slice") + n * 4 + 1), *o;
-
-        if (!s)
-                return -ENOMEM;
-        o = stpcpy(s, "teleworker-");
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) principal[i];
-                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    (c == '.' && i > 0))
-                        *o++ = (char) c;
-                else
-                        o += sprintf(o, "\\x%02x", c);
-        }
-        strcpy(o, ".slice");
-        *ret = s;
-        return 0;
-}
-
-/* Remote principals share the host with each other: their jobs always get their own PID namespace (no
- * /proc of another tenant's processes, no signals across) and their own /tmp, /var/tmp and /dev/shm,
- * unless the policy lets that principal turn them off ("isolation_optional"). */
-static int manager_check_isolation(const PrincipalPolicy *policy, bool remote, const JobIsolation *req,
-                                   JobIsolation *ret, sd_bus_error *error) {
-        *ret = (JobIsolation) {
-                .private_pid = req->private_pid >= 0 ? req->private_pid : 1,
-                .private_tmp = req->private_tmp >= 0 ? req->private_tmp : 1,
-                .private_network = req->private_network >= 0 ? req->private_network : !policy->network,
-                .protect_system = req->protect_system >= 0 ? req->protect_system : 0,
-        };
-        if (!ret->private_network && !policy->network)
-                return sd_bus_error_set(error, TW_ERROR_ACCESS_DENIED,
-                                        "The policy does not allow this principal's jobs on the network "
-                                        "(PrivateNetwork=false refused).");
-        if (remote && !policy->isolation_optional && (!ret->private_pid || !ret->private_tmp))
-                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                         "Remote jobs always run with PrivatePID and PrivateTmp (%s=false refused; "
-                                         "the policy's \"isolation_optional\" allows it).",
-                                         !ret->private_pid ? "PrivatePID" : "PrivateTmp");
-        return 0;
-}
-
-/* With "profile_locked" the principal's profile is a ceiling: no other profile, and no limit above the
- * profile's own (or the defaults, for the "default" profile). */
-static int manager_check_profile_lock(Manager *m, const PrincipalPolicy *policy, const JobRequest *req,
-                                      sd_bus_error *error) {
-        const char *own = policy->profile ? policy->profile->name : "default";
-        const JobLimits *ceiling = policy->profile ? &policy->profile->limits : &m->config->default_limits;
-
-        if (!policy->profile_locked)
-                return 0;
-        if (req->profile && *req->profile && !streq(req->profile, own))
-                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                         "The policy locks this principal's jobs to the profile '%s' "
-                                         "(Profile=%s refused).", own, req->profile);
-        for (JobLimitField f = 0; f < _JOB_LIMIT_MAX; f++) {
-                uint64_t cap = job_limits_get(ceiling, f) ? job_limits_get(ceiling, f) :
-                                                            job_limits_get(&m->config->default_limits, f);
-                if (cap && job_limits_get(&req->limits, f) > cap)
-                        return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                                 "%s=%" PRIu64 " is above %" PRIu64 ", the limit of the profile '%s' "
-                                                 "this principal is locked to.", job_limit_name(f),
-                                                 job_limits_get(&req->limits, f), cap, own);
-        }
-        if (policy->profile && policy->profile->runtime_max_usec &&
-            req->runtime_max_usec > policy->profile->runtime_max_usec)
-                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                         "RuntimeMaxSec is above the profile '%s' this principal is locked to.", own);
-        return 0;
-}
-
-static int manager_check_limits(Manager *m, const JobLimits *l, bool admin, sd_bus_error *error) {
-        JobLimits max;
-        JobLimitField f;
-        int r;
-
-        config_max_limits(m->config, admin, &max);
-        r = job_limits_check(l, &max, &f);
-        if (r == -E2BIG && job_limits_get(l, f) == JOB_LIMIT_INFINITY)
-                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                         "%s=infinity (no limit) is above the maximum %" PRIu64 " this host allows.",
-                                         job_limit_name(f), job_limits_get(&max, f));
-        if (r == -E2BIG)
-                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                         "%s=%" PRIu64 " is above the maximum %" PRIu64 " this host allows.",
-                                         job_limit_name(f), job_limits_get(l, f), job_limits_get(&max, f));
-        if (r == -ERANGE)
-                return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                         "%s=%" PRIu64 " is below the minimum %" PRIu64 " a job needs.",
-                                         job_limit_name(f), job_limits_get(l, f), job_limit_minimum(f));
-        return r;
 }
 
 bool job_removable(const Job *j) {
@@ -1369,7 +924,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         struct passwd *pw = NULL, dyn = {};
         int r;
 
-        r = manager_validate_request(m, req, error);
+        r = request_validate(req, error);
         if (r < 0)
                 return r;
 
@@ -1384,7 +939,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         job_usage_reset(&j->final_usage);
 
         config_principal_policy(m->config, p->name, &policy);
-        r = manager_check_profile_lock(m, &policy, req, error);
+        r = request_check_profile_lock(m->config, &policy, req, error);
         if (r < 0)
                 return r;
         profile = policy.profile;
@@ -1400,20 +955,20 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (profile)
                 job_limits_apply_defaults(&j->limits, &profile->limits);
         job_limits_apply_defaults(&j->limits, &m->config->default_limits);
-        r = manager_check_limits(m, &j->limits, p->admin, error);
+        r = request_check_limits(m->config, &j->limits, p->admin, error);
         if (r < 0)
                 return r;
         j->runtime_max_usec = req->runtime_max_usec ? req->runtime_max_usec : profile ? profile->runtime_max_usec : 0;
         if (j->runtime_max_usec == JOB_RUNTIME_USEC_INFINITY)
                 j->runtime_max_usec = 0; /* asked for no limit: the job's record says "none" */
 
-        r = manager_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
+        r = request_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
         if (r < 0)
                 return r;
         r = manager_check_caps(m, p, &policy, error);
         if (r < 0)
                 return r;
-        r = job_slice_name(p->name, &j->slice);
+        r = request_slice_name(p->name, &j->slice);
         if (r < 0)
                 return r;
         j->slice_limits = policy.slice_limits;
@@ -1421,9 +976,14 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 if (job_limits_get(&policy.slice_limits, f))
                         j->slice_limits_set = true;
 
-        r = job_resolve_account(m, j, p, &dyn, &pw, error);
+        r = request_resolve_account(m->config, m->dynamic_users, p, &dyn, &pw, error);
         if (r < 0)
                 return r;
+        j->uid = pw->pw_uid;
+        j->gid = pw->pw_gid;
+        j->user = strdup(pw->pw_name);
+        if (!j->user)
+                return -ENOMEM;
 
         /* The working directory and argv[0] are not looked at here: as root, that would tell the caller
          * whether root-only paths exist. The job's child resolves them (and applies the allow-list) after
@@ -1431,7 +991,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
          * and the record's cwd the requested one or the home directory it tries first. */
         j->cwd = strdup(req->cwd && *req->cwd ? req->cwd : pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/");
         j->executable = strdup(req->argv[0]);
-        env = job_build_env(pw, req->env);
+        env = request_build_env(pw, req->env);
         if (!j->cwd || !j->executable || !env)
                 return -ENOMEM;
         spec = (ExecSpec) {
@@ -1462,15 +1022,20 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (!j->argv || !j->owner)
                 return -ENOMEM;
 
-        r = job_spawn_reaper(j, &spec_fd);
+        /* In the table before the reaper exists: linking can fail (no memory), a spawned reaper must not. */
+        r = job_link(m, j);
         if (r < 0)
+                return r;
+        r = job_spawn_reaper(j, &spec_fd);
+        if (r < 0) {
+                manager_unlink_job(m, j);
                 return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to spawn the job's process: %s",
                                          strerror(-r));
+        }
 
         /* From here on the manager owns the job: a failure is recorded as failed/start-failed, and the
          * reaper's exit is still waited for. */
         job = TAKE_PTR(j);
-        job_link(m, job);
         if (ret)
                 *ret = job;
 
@@ -1508,30 +1073,6 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-/* Whether systemd keeps fds for us: our own service has FileDescriptorStoreMax= > 0. Asked once, at start
- * (systemd 252 does not announce it in $FDSTORE yet). */
-static bool manager_has_fdstore(Manager *m) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error e = SD_BUS_ERROR_NULL;
-        const char *path;
-        uint32_t max = 0;
-        int r;
-
-        if (!getenv("NOTIFY_SOCKET"))
-                return false;
-        r = sd_bus_call_method(m->bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                               "org.freedesktop.systemd1.Manager", "GetUnitByPID", &e, &reply, "u", (uint32_t) getpid());
-        if (r >= 0 && sd_bus_message_read(reply, "o", &path) >= 0)
-                r = sd_bus_get_property_trivial(m->bus, "org.freedesktop.systemd1", path,
-                                                "org.freedesktop.systemd1.Service", "FileDescriptorStoreMax", &e,
-                                                'u', &max);
-        sd_bus_error_free(&e);
-        if (r < 0 || max == 0)
-                log_warning("No file descriptor store (FileDescriptorStoreMax=0): running jobs lose their output "
-                            "and exit status if teleworkerd restarts.");
-        return r >= 0 && max > 0;
-}
-
 /* The helper's environment: a fixed PATH, and the daemon's own sanitizer options (so a sanitized build's
  * helper reports like the daemon). Never anything from a caller: glibc obeys LD_PRELOAD, LD_AUDIT,
  * LD_LIBRARY_PATH, GCONV_PATH... in a process that is not setuid, and the helper runs as root. */
@@ -1558,6 +1099,11 @@ static char **manager_exec_env(void) {
         return env;
 }
 
+static const ScopeEvents manager_scope_events = {
+        .job_removed = on_job_removed,
+        .unit_removed = on_unit_removed,
+};
+
 int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const char *state_dir, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *exec_path;
@@ -1569,7 +1115,11 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
         m->event = sd_event_ref(e);
         m->bus = sd_bus_ref(system_bus);
         m->config = config;
-        r = sdcall_queue_new(m->bus, m->event, SDCALL_IN_FLIGHT_DEFAULT, &m->calls);
+        /* Ids in any case (the API accepts them so); units exactly as systemd spells them. */
+        r = hashmap_new(HASHMAP_CASE_INSENSITIVE, &m->jobs_by_id);
+        if (r < 0)
+                return r;
+        r = hashmap_new(0, &m->jobs_by_unit);
         if (r < 0)
                 return r;
         exec_path = secure_getenv("TELEWORKER_EXEC_PATH");
@@ -1595,25 +1145,11 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
                 log_warning_errno(r, "Cannot create %s; running jobs will not survive a stop of the daemon",
                                   EXEC_HANDOVER_DIR);
 
-        /* The match goes out before any StartTransientUnit on this connection, so no JobRemoved is missed. */
-        r = sd_bus_match_signal_async(m->bus, &m->job_removed_slot, "org.freedesktop.systemd1",
-                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "JobRemoved",
-                                      on_job_removed, NULL, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_match_signal_async(m->bus, &m->unit_removed_slot, "org.freedesktop.systemd1",
-                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "UnitRemoved",
-                                      on_unit_removed, NULL, m);
-        if (r < 0)
-                return r;
-        /* No slot and no callback: sent with NO_REPLY_EXPECTED, nothing to wait for. */
-        r = sd_bus_call_method_async(m->bus, NULL, "org.freedesktop.systemd1",
-                                     "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "Subscribe",
-                                     NULL, NULL, NULL);
+        r = scope_system_new(m->bus, m->event, SDCALL_IN_FLIGHT_DEFAULT, &manager_scope_events, m, &m->scopes);
         if (r < 0)
                 return r;
 
-        m->fdstore = manager_has_fdstore(m);
+        m->fdstore = fdstore_available(m->bus);
         r = manager_load_jobs(m);
         if (r < 0)
                 return r;

@@ -98,6 +98,8 @@ static int on_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_err
         SdCallQueue *q = c->queue;
 
         assert(q && c->state == SDCALL_IN_FLIGHT);
+        /* A timeout sd-bus synthesized frees the place early (dbus-daemon counts the call until systemd
+         * answers or its own reply_timeout): the bound's slack below 128 is for that too. */
         sdcall_detach(c);
         /* The handler may free c and enqueue more: the place is taken by the waiting ones first. */
         sdcall_queue_pump(q);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test-persist - loading job records at start (src/engine/persist.c): one job per id whatever the records
- * say, and a load that runs out of memory fails without touching systemd's fd store. */
+/* test-persist - loading job records at start (src/engine/manager-load.c over persist.c): one job per id
+ * whatever the records say, and a load that runs out of memory fails without touching systemd's fd store. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
