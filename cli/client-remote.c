@@ -42,12 +42,12 @@
 #include <openssl/ssl.h>
 
 #include "client.h"
-#include "http-job.h"
-#include "http-response.h"
-#include "macro.h"
+#include "transport/http-job.h"
+#include "transport/http-response.h"
+#include "shared/macro.h"
 #include "teleworker-build.h"
-#include "tls.h"
-#include "util.h"
+#include "transport/tls.h"
+#include "shared/util.h"
 
 #define REMOTE_CONNECT_TIMEOUT_MS 15000
 #define REMOTE_REPLY_TIMEOUT_MS 120000          /* quick requests: no byte for this long is a failure */

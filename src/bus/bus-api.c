@@ -13,11 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "bus-api.h"
-#include "bus-start.h"
-#include "log.h"
-#include "macro.h"
+#include "shared/api.h"
+#include "bus/bus-api.h"
+#include "bus/bus-start.h"
+#include "shared/log.h"
+#include "shared/macro.h"
 
 #define READ_OUTPUT_MAX (1024 * 1024)
 /* Replies that carry jobs stay far below the bus's maximum message size (dbus-daemon's system bus: 32 MiB;

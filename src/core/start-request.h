@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "job.h"
+#include "core/job.h"
 
 typedef struct StartIsolation {
         int private_pid;     /* own PID namespace, /proc remounted */

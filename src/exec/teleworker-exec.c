@@ -54,10 +54,10 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
-#include "exec-protocol.h"
-#include "exec-spec.h"
-#include "macro.h"
-#include "util.h"
+#include "exec/exec-protocol.h"
+#include "exec/exec-spec.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 typedef struct Isolation {
         bool private_pid, private_tmp, private_network, protect_system;

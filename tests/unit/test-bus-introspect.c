@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "api.h"
-#include "bus-api.h"
+#include "shared/api.h"
+#include "bus/bus-api.h"
 
 typedef struct Pair {
         sd_bus *server, *client;

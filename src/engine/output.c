@@ -58,9 +58,9 @@
 
 #include <systemd/sd-event.h>
 
-#include "macro.h"
-#include "output.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "engine/output.h"
+#include "shared/util.h"
 
 #define OUTPUT_PIPE_SIZE (1024 * 1024)                  /* reader and input pipes, where the kernel allows */
 #define OUTPUT_INPUT_BUDGET (UINT64_C(4) * 1024 * 1024) /* bytes taken from the job's pipe per dispatch */
