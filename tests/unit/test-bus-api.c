@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test-bus-api - the daemon's readers of untrusted D-Bus arguments (src/bus/bus-api.c): argv/env arrays
+/* test-bus-api - the daemon's readers of untrusted D-Bus arguments (src/bus/bus-start.c): argv/env arrays
  * refused at the first string past a bound, Start options refused when a key repeats or RuntimeMaxUSec is
  * out of range. */
 #include <errno.h>
