@@ -8,6 +8,9 @@
 #   - src/shared or src/core includes <systemd/...> or <openssl/...> (core links neither library; the
 #     headers sit in /usr/include, so only this check keeps them out at compile time);
 #   - cli/ includes src/gateway or src/engine (telerun talks to the daemon over D-Bus or HTTP, never links them);
+#   - cli/ or src/gateway includes from src/bus more than the forms clients share (bus-json.h, bus-start.h):
+#     bus-api.h brings the engine with it, and the gateway is unprivileged;
+#   - a folder's *-internal.h is included from outside that folder;
 #   - an include names no folder, or a file that does not exist under src/;
 #   - two headers of src/ or cli/ include each other, directly or through others (a cycle).
 # Usage: tests/check-layers.sh [SOURCE_ROOT]; prints TAP.
@@ -29,6 +32,8 @@ allowed = {
         'cli':       {'shared', 'core', 'bus', 'transport'},
 }
 no_system = {'shared', 'core'}
+# From src/bus, the layers beside or above it that are not the daemon may take only the forms clients share.
+bus_forms = {'bus/bus-json.h', 'bus/bus-start.h'}
 local_rx = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 system_rx = re.compile(r'^\s*#\s*include\s+<((?:systemd|openssl)/[^>]+)>', re.M)
 
@@ -61,6 +66,11 @@ for p, (layer, text) in files.items():
                                 continue
                         if top not in allowed[layer]:
                                 problems.append('%s (%s) includes "%s": %s is above it' % (p, layer, inc, top))
+                        elif top == 'bus' and layer in ('cli', 'gateway') and inc not in bus_forms:
+                                problems.append('%s (%s) includes "%s": only %s' % (p, layer, inc,
+                                                                                  ', '.join(sorted(bus_forms))))
+                        if inc.endswith('-internal.h') and top != layer:
+                                problems.append('%s (%s) includes "%s": internal to %s' % (p, layer, inc, top))
                         target = 'src/' + inc
                 if p.endswith('.h'):
                         edges.setdefault(p, set()).add(target)
