@@ -91,8 +91,10 @@ int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_
 int bus_job_append_value(sd_bus_message *m, Job *j, const char *name, const JobUsage *u);
 
 /* bus-methods.c: the replies the Job objects share with the Manager methods, and the two vtables. */
-void bus_on_job_stopped(Job *j, const sd_bus_error *error, void *userdata);
-void bus_on_job_waited(Job *j, const sd_bus_error *error, void *userdata);
+/* Stop and Wait once the job is found and the caller authorized (Manager, Remote, Job objects): the reply
+ * goes out from the engine's callback. */
+int bus_defer_stop(BusApi *a, sd_bus_message *msg, Job *j, sd_bus_error *error);
+int bus_defer_wait(BusApi *a, sd_bus_message *msg, Job *j);
 /* ReadOutput and OpenOutput after the job was found and authorized: their remaining arguments are next. */
 int bus_reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error);
 int bus_reply_open_output(BusApi *a, sd_bus_message *msg, const Principal *p, Job *j, sd_bus_error *error);

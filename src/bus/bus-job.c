@@ -69,35 +69,13 @@ static int job_method_forward(sd_bus_message *msg, Job *j, AuthzOp op, sd_bus_er
 }
 
 static int job_method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Job *j = userdata;
-        BusApi *a = bus_api_of(sd_bus_message_get_bus(msg));
-        int r;
-
-        r = job_method_forward(msg, j, AUTHZ_STOP, error);
-        if (r < 0)
-                return r;
-        r = manager_stop_job(a->manager, j, bus_on_job_stopped, sd_bus_message_ref(msg));
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return r;
-        }
-        return 1;
+        int r = job_method_forward(msg, userdata, AUTHZ_STOP, error);
+        return r < 0 ? r : bus_defer_stop(bus_api_of(sd_bus_message_get_bus(msg)), msg, userdata, error);
 }
 
 static int job_method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        Job *j = userdata;
-        BusApi *a = bus_api_of(sd_bus_message_get_bus(msg));
-        int r;
-
-        r = job_method_forward(msg, j, AUTHZ_VIEW, error);
-        if (r < 0)
-                return r;
-        r = manager_wait_job(a->manager, j, bus_on_job_waited, sd_bus_message_ref(msg));
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return r;
-        }
-        return 1;
+        int r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
+        return r < 0 ? r : bus_defer_wait(bus_api_of(sd_bus_message_get_bus(msg)), msg, userdata);
 }
 
 static int job_method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {

@@ -65,7 +65,7 @@ static void on_job_started(Job *j, const sd_bus_error *error, void *userdata) {
         }
 }
 
-void bus_on_job_stopped(Job *j, const sd_bus_error *error, void *userdata) {
+static void on_job_stopped(Job *j, const sd_bus_error *error, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata;
 
         if (error)
@@ -74,7 +74,7 @@ void bus_on_job_stopped(Job *j, const sd_bus_error *error, void *userdata) {
                 (void) sd_bus_reply_method_return(msg, NULL);
 }
 
-void bus_on_job_waited(Job *j, const sd_bus_error *error, void *userdata) {
+static void on_job_waited(Job *j, const sd_bus_error *error, void *userdata) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = userdata, *reply = NULL;
 
         if (error) {
@@ -163,20 +163,35 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         return 1;
 }
 
+int bus_defer_stop(BusApi *a, sd_bus_message *msg, Job *j, sd_bus_error *error) {
+        int r;
+
+        r = manager_stop_job(a->manager, j, on_job_stopped, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return sd_bus_error_set_errnof(error, r, "Failed to stop job %s: %m", job_id(j));
+        }
+        return 1;
+}
+
+int bus_defer_wait(BusApi *a, sd_bus_message *msg, Job *j) {
+        int r;
+
+        r = manager_wait_job(a->manager, j, on_job_waited, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return r;
+        }
+        return 1;
+}
+
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         Job *j = NULL;
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        if (r < 0)
-                return r;
-        r = manager_stop_job(a->manager, j, bus_on_job_stopped, sd_bus_message_ref(msg));
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return sd_bus_error_set_errnof(error, r, "Failed to stop job %s: %m", job_id(j));
-        }
-        return 1;
+        return r < 0 ? r : bus_defer_stop(a, msg, j, error);
 }
 
 static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -185,14 +200,7 @@ static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
-        if (r < 0)
-                return r;
-        r = manager_wait_job(a->manager, j, bus_on_job_waited, sd_bus_message_ref(msg));
-        if (r < 0) {
-                sd_bus_message_unref(msg);
-                return r;
-        }
-        return 1;
+        return r < 0 ? r : bus_defer_wait(a, msg, j);
 }
 
 static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
