@@ -28,8 +28,8 @@
 
 #include <systemd/sd-event.h>
 
-#include "macro.h"
-#include "output.h"
+#include "shared/macro.h"
+#include "engine/output.h"
 
 #define BUF_SIZE (1024 * 1024)
 

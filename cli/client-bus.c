@@ -10,12 +10,12 @@
 
 #include <systemd/sd-bus.h>
 
-#include "api.h"
-#include "bus-json.h"
-#include "bus-start.h"
+#include "shared/api.h"
+#include "bus/bus-json.h"
+#include "bus/bus-start.h"
 #include "client.h"
-#include "macro.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 #define WORKER_SERVICE TW_BUS_NAME
 #define WORKER_PATH TW_BUS_PATH

@@ -19,7 +19,14 @@
  * caller's next request (run's wait) finds it. When the caller closes its end first the thread ends (its
  * send fails with EPIPE, without SIGPIPE, or its poll sees the hangup). All signals are blocked in that
  * thread, so telerun's signalfd keeps seeing them. The thread holds a reference on the ClientRemote, which
- * the last of the caller and the threads frees. */
+ * the last of the caller and the threads frees.
+ *
+ * Over 700 lines, on purpose: its three sections (connections and the idle slot, reading a response,
+ * the operations with the streaming thread) are one protocol of ownership. The thread hands the connection
+ * back to the idle slot before it closes its end of the socketpair, a retry is allowed only on a reused
+ * connection before any byte came, and the ClientRemote lives as long as the last of caller and threads;
+ * each of those rules is read in one file rather than across three that would share a private header. The
+ * HTTP response parser and the TLS setup already live in src/transport. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,12 +49,12 @@
 #include <openssl/ssl.h>
 
 #include "client.h"
-#include "http-job.h"
-#include "http-response.h"
-#include "macro.h"
+#include "transport/http-job.h"
+#include "transport/http-response.h"
+#include "shared/macro.h"
 #include "teleworker-build.h"
-#include "tls.h"
-#include "util.h"
+#include "transport/tls.h"
+#include "shared/util.h"
 
 #define REMOTE_CONNECT_TIMEOUT_MS 15000
 #define REMOTE_REPLY_TIMEOUT_MS 120000          /* quick requests: no byte for this long is a failure */

@@ -15,10 +15,10 @@
 
 #include <json-c/json.h>
 
-#include "api.h"
-#include "bus-json.h"   /* the job object format, json_object_putp() */
-#include "macro.h"
-#include "start-request.h" /* what start asks for: one model with the gateway and the daemon */
+#include "shared/api.h"
+#include "bus/bus-json.h"   /* the job object format, json_object_putp() */
+#include "shared/macro.h"
+#include "core/start-request.h" /* what start asks for: one model with the gateway and the daemon */
 
 /* The classes of the API's one error table (api.h): a worker's error maps onto them the same way on both
  * backends. */

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "copy.h"
-#include "macro.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 /* Large enough that one call moves a whole pipe buffer (or more from a file); the kernel caps it anyway. */
 #define COPY_CHUNK (16U * 1024U * 1024U)

@@ -12,8 +12,8 @@
 #include "copy.h"
 #include "follow.h"
 #include "format.h"
-#include "macro.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 #define RETRY_DELAY_MIN (100 * USEC_PER_MSEC)
 #define RETRY_DELAY_MAX (2 * USEC_PER_SEC)

@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "format.h"
-#include "macro.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 const char *job_json_string(json_object *o, const char *key) {
         json_object *v;

@@ -14,7 +14,7 @@
 
 #include "teleworker-build.h"
 #include "telerun.h"
-#include "util.h"
+#include "shared/util.h"
 
 TelerunVerb arg_verb = VERB_NONE;
 char **arg_args = NULL;

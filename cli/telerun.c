@@ -19,9 +19,9 @@
 #include "copy.h"
 #include "follow.h"
 #include "format.h"
-#include "macro.h"
+#include "shared/macro.h"
 #include "telerun.h"
-#include "util.h"
+#include "shared/util.h"
 
 /* logs --tail reads the output backwards in growing chunks, never holding more than this. */
 #define TAIL_CHUNK_MIN (64U * 1024U)

@@ -4,8 +4,8 @@
 
 #include <systemd/sd-bus.h>
 
-#include "macro.h"
-#include "manager.h"
+#include "shared/macro.h"
+#include "engine/manager.h"
 
 typedef struct BusApi BusApi;
 

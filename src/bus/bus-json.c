@@ -8,9 +8,9 @@
 
 #include <systemd/sd-bus.h>
 
-#include "bus-json.h"
-#include "macro.h"
-#include "util.h"
+#include "bus/bus-json.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 /* How a D-Bus value becomes JSON. */
 typedef enum PropKind {

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "bus-start.h"
-#include "macro.h"
-#include "util.h"
+#include "shared/api.h"
+#include "bus/bus-start.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 static int bus_append_start_options(sd_bus_message *m, const StartRequest *req) {
         int r;

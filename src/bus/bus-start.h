@@ -5,7 +5,7 @@
 
 #include <systemd/sd-bus.h>
 
-#include "start-request.h"
+#include "core/start-request.h"
 
 /* Appends "as argv, as env, s cwd, a{sv} options" to a Start, StartWithOutput or StartAs call: only the
  * options that are given. -EINVAL when a string is not valid UTF-8 (sd-bus refuses it). */

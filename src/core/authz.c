@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authz.h"
-#include "macro.h"
+#include "core/authz.h"
+#include "shared/macro.h"
 
 void principal_done(Principal *p) {
         if (!p)

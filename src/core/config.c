@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "authz.h"
-#include "config.h"
-#include "dynuser.h"
-#include "macro.h"
-#include "util.h"
+#include "core/authz.h"
+#include "core/config.h"
+#include "core/dynuser.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 

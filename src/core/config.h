@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "job.h"
+#include "core/job.h"
 
 /* A named set of limits a job may ask for ("Profile" option) or a principal gets by default. */
 typedef struct ConfigProfile {

@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "authz.h"
-#include "dynuser.h"
-#include "util.h"
+#include "core/authz.h"
+#include "core/dynuser.h"
+#include "shared/util.h"
 
 #define DYNUSER_FILE_PREFIX "p-"
 #define DYNUSER_FILE_MAX 128

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 /* Default range: inside the 65536…524287 block that systemd's UIDS-GIDS.md lists as unused (above
  * DynamicUser='s 61184…65519, nobody and the 16-bit -1; below the 524288… container ranges) and below

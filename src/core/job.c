@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "job.h"
-#include "macro.h"
-#include "util.h"
+#include "core/job.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
         [JOB_SUBMITTED] = "submitted",

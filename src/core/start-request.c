@@ -2,8 +2,8 @@
 /* start-request.c - the start request's option names on D-Bus and in JSON, one table each (start-request.h). */
 #include <stdlib.h>
 
-#include "macro.h"
-#include "start-request.h"
+#include "shared/macro.h"
+#include "core/start-request.h"
 
 static const struct {
         const char *bus_name;

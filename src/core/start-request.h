@@ -7,12 +7,12 @@
  *
  * "Not given" is 0 for a limit and the run-time limit, -1 for an isolation flag, NULL for the profile: the
  * worker's defaults apply. The fields line up with the engine's JobRequest, which the daemon's a{sv}
- * reader fills (src/bus/bus-api.c). */
+ * reader fills (src/bus/bus-start.c, for bus-methods.c). */
 #pragma once
 
 #include <stdint.h>
 
-#include "job.h"
+#include "core/job.h"
 
 typedef struct StartIsolation {
         int private_pid;     /* own PID namespace, /proc remounted */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "userdb-proto.h"
+#include "core/userdb-proto.h"
 
 #define USERDB_DEPTH_MAX 8
 #define USERDB_IFACE "io.systemd.UserDatabase."

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dynuser.h"
+#include "core/dynuser.h"
 
 #define USERDB_SERVICE "org.teleworker.DynamicUser"
 #define USERDB_SOCKET_DIR "/run/systemd/userdb"

@@ -12,14 +12,14 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "bus-api.h"
-#include "config.h"
-#include "log.h"
-#include "macro.h"
-#include "manager.h"
+#include "bus/bus-api.h"
+#include "core/config.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "engine/manager.h"
 #include "teleworker-build.h"
-#include "userdb-proto.h"
-#include "userdb.h"
+#include "core/userdb-proto.h"
+#include "engine/userdb.h"
 
 static const char *arg_config = TELEWORKER_CONFIG_FILE;
 static Config *the_config;

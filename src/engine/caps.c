@@ -13,10 +13,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "errors.h"
-#include "log.h"
-#include "macro.h"
-#include "manager-internal.h"
+#include "engine/errors.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "engine/manager-internal.h"
 
 /* The share of each shared resource that only administrators can use: 1/16 of it, at least 1. */
 #define CAPS_ADMIN_RESERVE(n) MAX((n) / 16, 1u)

@@ -8,9 +8,9 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 
-#include "cgroup.h"
-#include "macro.h"
-#include "util.h"
+#include "engine/cgroup.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_FILE_MAX (64 * 1024)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "job.h"
+#include "core/job.h"
 
 typedef struct CgroupPaths {
         char *unified; /* cgroup2 directory (v2, or the hybrid layout's unified hierarchy) */

@@ -3,4 +3,4 @@
  * kept so that the engine's includes need no change. */
 #pragma once
 
-#include "api.h"
+#include "shared/api.h"

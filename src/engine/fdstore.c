@@ -8,10 +8,10 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "fdstore.h"
-#include "log.h"
-#include "macro.h"
-#include "util.h"
+#include "engine/fdstore.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 static int fdstore_name(char *buf, size_t n, const char *kind, const char *job_id) {
         char hex[JOB_ID_HEX_MAX];

@@ -8,11 +8,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "exec-protocol.h"
-#include "handover.h"
-#include "log.h"
-#include "macro.h"
-#include "util.h"
+#include "exec/exec-protocol.h"
+#include "engine/handover.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 /* systemd drops its fd store on `systemctl stop`: the reaper of each running job then waits on
  * EXEC_HANDOVER_DIR/<id>.sock with copies of both fds (exec-protocol.h). Only that reaper may answer: the

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "job-record.h"
+#include "engine/job-record.h"
 
 typedef enum RecordType {
         RECORD_ID,      /* char[JOB_ID_STRING_MAX], a valid job id */

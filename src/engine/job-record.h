@@ -15,9 +15,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "job.h"
-#include "macro.h"
-#include "manager.h"
+#include "core/job.h"
+#include "shared/macro.h"
+#include "engine/manager.h"
 
 #define JOB_RECORD_MAX (4U * 1024U * 1024U)
 

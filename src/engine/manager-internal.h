@@ -4,11 +4,11 @@
  * cgroup) never include it. */
 #pragma once
 
-#include "cgroup.h"
-#include "hashmap.h"
-#include "manager.h"
-#include "scope.h"
-#include "sdcall.h"
+#include "engine/cgroup.h"
+#include "shared/hashmap.h"
+#include "engine/manager.h"
+#include "engine/scope.h"
+#include "engine/sdcall.h"
 
 typedef enum WaitKind {
         WAIT_STARTED,

@@ -22,14 +22,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "errors.h"
-#include "fdstore.h"
-#include "handover.h"
-#include "job-record.h"
-#include "log.h"
-#include "macro.h"
-#include "manager-internal.h"
-#include "persist.h"
+#include "engine/errors.h"
+#include "engine/fdstore.h"
+#include "engine/handover.h"
+#include "engine/job-record.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "engine/manager-internal.h"
+#include "engine/persist.h"
 
 int manager_fdstore_add(Manager *m, int fd, const char *kind, const Job *j) {
         return fdstore_add(m->fdstore, fd, kind, j->id);

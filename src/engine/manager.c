@@ -42,20 +42,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "config.h"
-#include "errors.h"
+#include "engine/cgroup.h"
+#include "core/config.h"
+#include "engine/errors.h"
 #include "teleworker-build.h"
-#include "exec-protocol.h"
-#include "exec-spec.h"
-#include "fdstore.h"
-#include "macro.h"
-#include "log.h"
-#include "hashmap.h"
-#include "manager-internal.h"
-#include "reaper.h"
-#include "request.h"
-#include "scope.h"
+#include "exec/exec-protocol.h"
+#include "exec/exec-spec.h"
+#include "engine/fdstore.h"
+#include "shared/macro.h"
+#include "shared/log.h"
+#include "shared/hashmap.h"
+#include "engine/manager-internal.h"
+#include "engine/reaper.h"
+#include "engine/request.h"
+#include "engine/scope.h"
 
 #define SLICE "teleworker.slice"
 

@@ -13,13 +13,13 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "authz.h"
-#include "config.h"
-#include "dynuser.h"
-#include "job.h"
-#include "macro.h"
-#include "output.h"
-#include "util.h"
+#include "core/authz.h"
+#include "core/config.h"
+#include "core/dynuser.h"
+#include "core/job.h"
+#include "shared/macro.h"
+#include "engine/output.h"
+#include "shared/util.h"
 
 typedef struct Manager Manager;
 typedef struct Job Job;

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "macro.h"
-#include "persist.h"
-#include "util.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "engine/persist.h"
+#include "shared/util.h"
 
 static char *record_path(const char *jobs_dir, const char *id) {
         char *p;

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "job-record.h"
+#include "engine/job-record.h"
 
 #define JOB_RECORD_SUFFIX ".json"
 

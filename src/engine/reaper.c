@@ -12,9 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exec-spec.h"
-#include "macro.h"
-#include "reaper.h"
+#include "exec/exec-spec.h"
+#include "shared/macro.h"
+#include "engine/reaper.h"
 
 /* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
  * actions in order, so a source fd that is itself a target (fds 1-5 are free after a restart with fds from

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "exec-protocol.h"
-#include "manager.h"
+#include "exec/exec-protocol.h"
+#include "engine/manager.h"
 
 typedef struct ReaperSpawn {
         const char *exec_path;  /* teleworker-exec */

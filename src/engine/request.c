@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errors.h"
-#include "exec-spec.h"
-#include "macro.h"
-#include "request.h"
-#include "util.h"
+#include "engine/errors.h"
+#include "exec/exec-spec.h"
+#include "shared/macro.h"
+#include "engine/request.h"
+#include "shared/util.h"
 
 static bool request_env_entry_is_valid(const char *e) {
         const char *eq = strchr(e, '=');

@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
-#include "authz.h"
-#include "config.h"
-#include "dynuser.h"
-#include "manager.h"
+#include "core/authz.h"
+#include "core/config.h"
+#include "core/dynuser.h"
+#include "engine/manager.h"
 
 /* Bounds of argv and environment (JOB_ARGV_MAX, JOB_ENV_MAX, JOB_ARG_BYTES_MAX, JOB_REQUEST_BYTES_MAX), NAME=VALUE
  * entries, an absolute cwd, RuntimeMaxUSec. */

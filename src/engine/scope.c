@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "scope.h"
+#include "engine/scope.h"
 
 #define UNIT_PREFIX "teleworker-"
 

@@ -12,9 +12,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "job.h"
-#include "macro.h"
-#include "sdcall.h"
+#include "core/job.h"
+#include "shared/macro.h"
+#include "engine/sdcall.h"
 
 typedef struct ScopeSystem ScopeSystem;
 

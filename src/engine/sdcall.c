@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "sdcall.h"
-#include "util.h"
+#include "engine/sdcall.h"
+#include "shared/util.h"
 
 typedef enum SdCallState {
         SDCALL_WAITING,

@@ -17,7 +17,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 typedef struct SdCallQueue SdCallQueue;
 typedef struct SdCall SdCall;

@@ -15,10 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "userdb-proto.h"
-#include "userdb.h"
-#include "util.h"
+#include "shared/log.h"
+#include "core/userdb-proto.h"
+#include "engine/userdb.h"
+#include "shared/util.h"
 
 typedef struct UserdbConn UserdbConn;
 

@@ -9,8 +9,8 @@
 
 #include <systemd/sd-event.h>
 
-#include "dynuser.h"
-#include "macro.h"
+#include "core/dynuser.h"
+#include "shared/macro.h"
 
 #define USERDB_CONNECTIONS_MAX 64
 #define USERDB_IDLE_USEC (10 * USEC_PER_SEC)

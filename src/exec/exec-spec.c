@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "exec-spec.h"
-#include "macro.h"
+#include "exec/exec-spec.h"
+#include "shared/macro.h"
 
 #define MAGIC_LEN 4
 #define HEADER_SIZE (MAGIC_LEN + 4 * sizeof(uint32_t))

@@ -31,7 +31,13 @@
  *                      own wait status (a namespace's init cannot die by a signal it sends itself)
  *   --private-tmp      new mount namespace, empty tmpfs on /tmp, /var/tmp and /dev/shm
  *   --private-network  new network namespace: only the loopback interface, brought up
- *   --protect-system   /usr, /boot, /efi and /etc read-only (bind mounts) */
+ *   --protect-system   /usr, /boot, /efi and /etc read-only (bind mounts)
+ *
+ * Over 700 lines, on purpose: this is the one program that runs as root with a caller's job in hand, and
+ * an auditor should read every line that does, from the options to execve(), top to bottom in one file.
+ * The parser of the untrusted part (the job spec) is already apart (exec-spec.c, unit-tested and fuzzed);
+ * what is left is the isolation, the credential drop, the child's reports and the reaper's loop with the
+ * handover, which share the fds and the state of one process. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -54,10 +60,10 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
-#include "exec-protocol.h"
-#include "exec-spec.h"
-#include "macro.h"
-#include "util.h"
+#include "exec/exec-protocol.h"
+#include "exec/exec-spec.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 typedef struct Isolation {
         bool private_pid, private_tmp, private_network, protect_system;

@@ -17,14 +17,14 @@
 
 #include <json-c/json.h>
 
-#include "api.h"
-#include "bus-json.h"
-#include "bus-start.h"
-#include "gateway-internal.h"
-#include "http-job.h"
-#include "log.h"
-#include "macro.h"
-#include "util.h"
+#include "shared/api.h"
+#include "bus/bus-json.h"
+#include "bus/bus-start.h"
+#include "gateway/gateway-internal.h"
+#include "transport/http-job.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 /* ---- errors -------------------------------------------------------------------------------------------- */
 

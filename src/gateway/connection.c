@@ -19,10 +19,10 @@
 
 #include <openssl/err.h>
 
-#include "gateway-internal.h"
-#include "log.h"
-#include "macro.h"
-#include "util.h"
+#include "gateway/gateway-internal.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 /* ---- connections: lifetime ------------------------------------------------------------------------------ */
 

@@ -14,11 +14,11 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "gateway.h"
-#include "http.h"
-#include "peer-table.h"
-#include "tls.h"
-#include "util.h"
+#include "gateway/gateway.h"
+#include "gateway/http.h"
+#include "gateway/peer-table.h"
+#include "transport/tls.h"
+#include "shared/util.h"
 
 #define GATEWAY_IN_MAX (16U * 1024U)        /* unparsed (pipelined) request bytes held per connection */
 #define GATEWAY_OUT_HIGH (64U * 1024U)      /* the next pipelined request waits while more output is pending */

@@ -20,10 +20,10 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "gateway-internal.h"
-#include "log.h"
-#include "macro.h"
-#include "util.h"
+#include "gateway/gateway-internal.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 void gateway_config_init(GatewayConfig *c) {
         *c = (GatewayConfig) {

@@ -13,9 +13,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "api.h"
-#include "http.h"
-#include "macro.h"
+#include "shared/api.h"
+#include "gateway/http.h"
+#include "shared/macro.h"
 
 #define GATEWAY_BUS_NAME TW_BUS_NAME
 #define GATEWAY_BUS_PATH TW_BUS_PATH

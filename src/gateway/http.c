@@ -10,10 +10,10 @@
 
 #include <json-c/json.h>
 
-#include "http-job.h"
-#include "http.h"
-#include "macro.h"
-#include "util.h"
+#include "transport/http-job.h"
+#include "gateway/http.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 #define HTTP_URL_MAX 4096
 #define HTTP_BUFFER_MAX (256U * 1024U * 1024U)   /* sanity cap on any one buffer */

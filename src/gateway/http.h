@@ -8,9 +8,9 @@
 
 #include <http_parser.h>
 
-#include "macro.h"
-#include "http-error.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "transport/http-error.h"
+#include "shared/util.h"
 
 #define HTTP_HEADER_MAX (16U * 1024U)     /* request line + header fields, bytes */
 #define HTTP_BODY_MAX (1024U * 1024U)     /* request body, bytes */

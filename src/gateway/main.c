@@ -17,11 +17,11 @@
 #include <systemd/sd-event.h>
 
 #include "teleworker-build.h"
-#include "gateway.h"
-#include "log.h"
-#include "macro.h"
-#include "tls.h"
-#include "util.h"
+#include "gateway/gateway.h"
+#include "shared/log.h"
+#include "shared/macro.h"
+#include "transport/tls.h"
+#include "shared/util.h"
 
 #define MAX_LISTEN 16
 /* Without --crl: this file when it exists (it need not: a gateway without revocations has none). Not a

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "macro.h"
-#include "peer-table.h"
+#include "shared/macro.h"
+#include "gateway/peer-table.h"
 
 #define PEER_TABLE_MIN_BUCKETS 64U
 

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "api.h"
-#include "macro.h"
+#include "shared/api.h"
+#include "shared/macro.h"
 
 #define UNAVAILABLE(n, e) { "org.freedesktop.DBus.Error." n, e, 503, "daemon-unavailable", API_ERROR_CLASS_UNREACHABLE }
 

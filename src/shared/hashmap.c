@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "hashmap.h"
+#include "shared/hashmap.h"
 
 #define HASHMAP_MIN_BUCKETS 16U
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 typedef struct Hashmap Hashmap;
 

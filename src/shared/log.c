@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "shared/log.h"
 
 static int log_max_level = 6;
 

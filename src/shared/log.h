@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 
 int log_get_max_level(void);
 void log_set_max_level(int level);

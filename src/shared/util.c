@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "log.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "shared/log.h"
+#include "shared/util.h"
 
 int parse_uint64(const char *s, uint64_t *ret) {
         char *end = NULL;

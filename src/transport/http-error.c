@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "http-error.h"
+#include "transport/http-error.h"
 
 int http_error_set(HttpError *e, unsigned status, const char *code, const char *fmt, ...) {
         va_list ap;

@@ -3,7 +3,7 @@
  * parser and the one JSON mapping of a job request (http-job.c, shared with telerun --addr) report. */
 #pragma once
 
-#include "macro.h"
+#include "shared/macro.h"
 
 #define HTTP_ERROR_MESSAGE_MAX 256
 

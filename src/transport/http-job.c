@@ -7,9 +7,9 @@
 
 #include <json-c/json.h>
 
-#include "http-job.h"
-#include "macro.h"
-#include "util.h"
+#include "transport/http-job.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 #define HTTP_JSON_DEPTH 8
 

@@ -9,9 +9,9 @@
 
 #include <json-c/json.h>
 
-#include "api.h" /* JOB_ARGV_MAX, JOB_ENV_MAX: the daemon's bounds */
-#include "http-error.h"
-#include "start-request.h"
+#include "shared/api.h" /* JOB_ARGV_MAX, JOB_ENV_MAX: the daemon's bounds */
+#include "transport/http-error.h"
+#include "core/start-request.h"
 
 static inline void http_json_putp(json_object **o) {
         if (*o)

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http-response.h"
-#include "macro.h"
+#include "transport/http-response.h"
+#include "shared/macro.h"
 
 static HttpResponse *http_response_from(http_parser *p) {
         return (HttpResponse *) ((char *) p - offsetof(HttpResponse, parser));

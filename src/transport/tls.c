@@ -21,9 +21,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "authz.h"
-#include "macro.h"
-#include "tls.h"
+#include "core/authz.h"
+#include "shared/macro.h"
+#include "transport/tls.h"
 
 static int tls_reason_index = -1;
 

@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <systemd/sd-bus.h>
 
-#include "bus-api.h"
-#include "bus-start.h"
+#include "bus/bus-api.h"
+#include "bus/bus-start.h"
 #include "fuzz.h"
 
 static const char *const keys[] = {

@@ -7,9 +7,9 @@
 
 #include <openssl/x509.h>
 
-#include "authz.h"
+#include "core/authz.h"
 #include "fuzz.h"
-#include "tls.h"
+#include "transport/tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const unsigned char *p = data;

@@ -7,7 +7,7 @@
 #include <openssl/x509.h>
 
 #include "fuzz.h"
-#include "tls.h"
+#include "transport/tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         STACK_OF(X509_CRL) *crls = NULL;

@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 #include "fuzz.h"
-#include "http-job.h"
-#include "http.h"
+#include "transport/http-job.h"
+#include "gateway/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         HttpParser p;

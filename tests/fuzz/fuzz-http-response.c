@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http-response.h"
+#include "transport/http-response.h"
 
 static int fuzz_on_body(HttpResponse *r, const char *data, size_t size, void *userdata) {
         size_t *total = userdata;

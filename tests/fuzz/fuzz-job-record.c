@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "job-record.h"
+#include "engine/job-record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *text = NULL, *again = NULL;

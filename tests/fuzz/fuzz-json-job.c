@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http-job.h"
-#include "http.h"
-#include "macro.h"
+#include "transport/http-job.h"
+#include "gateway/http.h"
+#include "shared/macro.h"
 
 static bool strv_equal(char **a, char **b) {
         for (; a && *a && b && *b; a++, b++)

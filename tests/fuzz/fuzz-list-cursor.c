@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus-api.h"
+#include "bus/bus-api.h"
 #include "fuzz.h"
 
 #define INSTANCE UINT64_C(0x5f1e0c2a9b3d4e11)

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "userdb-proto.h"
+#include "core/userdb-proto.h"
 
 static int never_taken(uid_t n, const char *name, void *userdata) {
         return 0;

@@ -371,7 +371,7 @@ static void test_memory_infinity(void) {
 
 /* Item 8: past the output cap, run and logs say how many bytes were dropped; the status stays the job's. */
 static void test_dropped_notice(void) {
-        g_autofree char *orig = policy_original(), *policy = NULL, *expect = NULL, *id = NULL;
+        g_autofree char *orig = policy_original(), *policy = NULL, *id = NULL;
         const char *gen = tb_gen_path();
         Result r;
 

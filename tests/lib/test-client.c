@@ -15,9 +15,9 @@
 #include <json-c/json.h>
 #include <openssl/err.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 #include "test-client.h"
-#include "tls.h"
+#include "transport/tls.h"
 
 /* ---- certificates ------------------------------------------------------------------------------------ */
 

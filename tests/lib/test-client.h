@@ -12,7 +12,7 @@
 #include <glib.h>
 #include <openssl/ssl.h>
 
-#include "http-response.h"
+#include "transport/http-response.h"
 
 /* ---- certificates ---- */
 

@@ -5,8 +5,8 @@
 #include <glib.h>
 #include <string.h>
 
-#include "api.h"
-#include "macro.h"
+#include "shared/api.h"
+#include "shared/macro.h"
 
 static const ApiError *table(unsigned *n) {
         const ApiError *t = api_error_table(n);

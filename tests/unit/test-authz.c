@@ -2,7 +2,7 @@
 /* test-authz - owner-only access, administrators see all, principal names. */
 #include <glib.h>
 
-#include "authz.h"
+#include "core/authz.h"
 
 static void test_check(void) {
         Principal alice = { .name = (char *) "alice", .uid = 1000 };

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test-bus-api - the daemon's readers of untrusted D-Bus arguments (src/bus/bus-api.c): argv/env arrays
+/* test-bus-api - the daemon's readers of untrusted D-Bus arguments (src/bus/bus-start.c): argv/env arrays
  * refused at the first string past a bound, Start options refused when a key repeats or RuntimeMaxUSec is
  * out of range. */
 #include <errno.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "api.h"
-#include "bus-api.h"
-#include "bus-start.h"
+#include "shared/api.h"
+#include "bus/bus-api.h"
+#include "bus/bus-start.h"
 
 static sd_bus *test_bus(void) {
         static sd_bus *bus;
@@ -92,7 +92,7 @@ static void test_strv_too_many(void) {
 }
 
 static void test_strv_long_argument(void) {
-        g_autofree char *big = g_malloc(JOB_ARG_BYTES_MAX + 1), *fits = NULL;
+        g_autofree char *big = g_malloc(JOB_ARG_BYTES_MAX + 1);
         sd_bus_error e = SD_BUS_ERROR_NULL;
         sd_bus_message *m;
         char **l = NULL;

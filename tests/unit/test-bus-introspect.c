@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test-bus-introspect - the daemon's vtables (src/bus/bus-api.c), introspected by sd-bus over a private
- * connection pair, say exactly what dbus/org.teleworker.worker1.xml (the installed interface file) says:
+/* test-bus-introspect - the daemon's vtables (src/bus/bus-methods.c, bus-job.c), introspected by sd-bus over a
+ * private connection pair, say exactly what dbus/org.teleworker.worker1.xml (the installed interface file) says:
  * the same methods with the same argument names, types and directions, the same signals, the same
  * properties with their types, access and change signalling. So the XML cannot drift from the code. */
 #include <errno.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "api.h"
-#include "bus-api.h"
+#include "shared/api.h"
+#include "bus/bus-api.h"
 
 typedef struct Pair {
         sd_bus *server, *client;

@@ -18,8 +18,8 @@
 
 #undef MIN
 #undef MAX
-#include "bus-json.h"
-#include "macro.h"
+#include "bus/bus-json.h"
+#include "shared/macro.h"
 
 typedef struct Fixture {
         sd_bus *bus;

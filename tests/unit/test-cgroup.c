@@ -3,7 +3,7 @@
 #include <glib.h>
 #include <unistd.h>
 
-#include "cgroup.h"
+#include "engine/cgroup.h"
 
 static void test_keyed(void) {
         uint64_t v;

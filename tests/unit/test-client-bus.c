@@ -23,7 +23,7 @@
 
 #include "client.h"
 #include "format.h"
-#include "macro.h"
+#include "shared/macro.h"
 
 #define JOB_ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
 #define JOB_PATH "/org/teleworker/worker1/job/8c1f0e9e4a364f0b9a512a3c8f4b7d10"

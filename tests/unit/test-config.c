@@ -3,7 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "config.h"
+#include "core/config.h"
 
 static void load(const char *text, int expect, const char *error_part) {
         Config c;

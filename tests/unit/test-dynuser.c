@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dynuser.h"
+#include "core/dynuser.h"
 
 /* A fake host database: uids in [taken_min, taken_max] and one name exist. */
 typedef struct FakeHost {

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "exec-spec.h"
+#include "exec/exec-spec.h"
 
 static char *argv_sh[] = { (char *) "/bin/sh", (char *) "-c", (char *) "echo 'hi there'", NULL };
 static char *env_ok[] = { (char *) "PATH=/usr/bin:/bin", (char *) "LD_PRELOAD=/tmp/x.so", (char *) "EMPTY=", NULL };

@@ -4,7 +4,7 @@
 #include <glib.h>
 #include <stdio.h>
 
-#include "hashmap.h"
+#include "shared/hashmap.h"
 
 static void test_basic(void) {
         _cleanup_(hashmap_freep) Hashmap *h = NULL;

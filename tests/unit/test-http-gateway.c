@@ -14,8 +14,8 @@
 #include <json-c/json.h>
 
 #include "client.h"
-#include "peer-table.h"
-#include "log.h"
+#include "gateway/peer-table.h"
+#include "shared/log.h"
 #include "test-http-harness.h"
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: localhost\r\n\r\n"

@@ -19,7 +19,7 @@
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
 
-#include "macro.h"
+#include "shared/macro.h"
 #include "test-http-harness.h"
 
 /* ---- the mock daemon --------------------------------------------------------------------------------- */

@@ -9,9 +9,9 @@
 #include <glib.h>
 #include <openssl/ssl.h>
 
-#include "gateway.h"
+#include "gateway/gateway.h"
 #include "test-client.h"
-#include "tls.h"
+#include "transport/tls.h"
 
 /* Ids the mock knows. */
 #define MOCK_JOB_ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"

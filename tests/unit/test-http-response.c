@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "http-response.h"
+#include "transport/http-response.h"
 
 /* Feeds data in pieces of step bytes until the response is complete or fails; *ret_used is what it took. */
 static int feed(HttpResponse *r, const char *data, size_t step, size_t *ret_used) {

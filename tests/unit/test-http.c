@@ -5,9 +5,9 @@
 
 #include <glib.h>
 
-#include "gateway.h"
-#include "http-job.h"
-#include "http.h"
+#include "gateway/gateway.h"
+#include "transport/http-job.h"
+#include "gateway/http.h"
 
 /* Feeds the whole input (in pieces of step bytes) and returns the first non-MORE result. */
 static HttpFeedResult feed(HttpParser *p, const char *data, size_t size, size_t step, size_t *ret_used) {

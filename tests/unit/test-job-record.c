@@ -6,7 +6,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "job-record.h"
+#include "engine/job-record.h"
 
 #define ID "11111111-2222-4333-8444-555555555555"
 

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "job.h"
+#include "core/job.h"
 
 static void test_tables(void) {
         for (JobState s = 0; s < _JOB_STATE_MAX; s++)

@@ -27,8 +27,8 @@
 /* GLib defines MIN() and MAX() as well; ours are the same, without the redefinition warning. */
 #undef MIN
 #undef MAX
-#include "macro.h"
-#include "output.h"
+#include "shared/macro.h"
+#include "engine/output.h"
 
 #define MiB (UINT64_C(1024) * 1024)
 #define DEADLINE_USEC (100 * USEC_PER_SEC)

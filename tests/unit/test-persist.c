@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "manager-internal.h"
+#include "engine/manager-internal.h"
 
 #define ID_A "11111111-2222-4333-8444-555555555555"
 #define ID_B "66666666-7777-4888-8999-aaaaaaaaaaaa"

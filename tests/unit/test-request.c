@@ -6,8 +6,8 @@
 #include <pwd.h>
 #include <string.h>
 
-#include "errors.h"
-#include "request.h"
+#include "engine/errors.h"
+#include "engine/request.h"
 
 static void assert_refused(int r, sd_bus_error *e, const char *name, const char *fragment) {
         g_assert_cmpint(r, <, 0);

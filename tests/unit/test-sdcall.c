@@ -8,8 +8,8 @@
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
 
-#include "sdcall.h"
-#include "util.h"
+#include "engine/sdcall.h"
+#include "shared/util.h"
 
 typedef struct Fixture {
         sd_event *event;

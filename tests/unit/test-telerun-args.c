@@ -24,9 +24,9 @@
 #include "copy.h"
 #include "follow.h"
 #include "format.h"
-#include "macro.h"
+#include "shared/macro.h"
 #include "telerun.h"
-#include "util.h"
+#include "shared/util.h"
 
 #define ID1 "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
 

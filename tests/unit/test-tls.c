@@ -16,9 +16,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "log.h"
+#include "shared/log.h"
 #include "test-http-harness.h"
-#include "tls.h"
+#include "transport/tls.h"
 
 #define IN_SET_SSL(e) ((e) == SSL_ERROR_WANT_READ || (e) == SSL_ERROR_WANT_WRITE)
 

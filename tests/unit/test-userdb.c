@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "userdb-proto.h"
-#include "userdb.h"
+#include "core/userdb-proto.h"
+#include "engine/userdb.h"
 
 static int never_taken(uid_t n, const char *name, void *userdata) {
         return 0;

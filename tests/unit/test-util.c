@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "macro.h"
-#include "util.h"
+#include "shared/macro.h"
+#include "shared/util.h"
 
 static void test_parse_size(void) {
         uint64_t v;

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* bus-internal.h - what the files of src/bus/ share behind bus-api.h: the BusApi object, the bounds of the
+ * replies, the table of job properties, and the few functions one file calls in another. Only src/bus/
+ * includes it. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "bus/bus-api.h"
+#include "bus/bus-start.h"
+#include "core/authz.h"
+
+#define READ_OUTPUT_MAX (1024 * 1024)
+/* Replies that carry jobs stay far below the bus's maximum message size (dbus-daemon's system bus: 32 MiB;
+ * a bigger reply makes the bus drop our connection). A job's properties are at most ~1.1 MiB (argv is
+ * bounded by JOB_REQUEST_BYTES_MAX), so one always fits in a page. */
+#define LIST_PAGE_BYTES_MAX (4U * 1024U * 1024U)
+#define LIST_REPLY_BYTES_MAX (16U * 1024U * 1024U)
+/* Each reader costs the daemon an fd and a pipe buffer: bounded per job. */
+#define READERS_PER_JOB_MAX 4096
+
+/* Senders whose uid is known: see bus_sender_uid(). */
+#define SENDER_CACHE_SIZE 16
+
+typedef struct SenderUid {
+        char *name; /* unique bus name, NULL = free slot */
+        uid_t uid;
+} SenderUid;
+
+struct BusApi {
+        sd_bus *bus;
+        Manager *manager;
+        SenderUid senders[SENDER_CACHE_SIZE];
+        uint64_t instance; /* this daemon's List cursors carry it: one from another instance is refused */
+        unsigned senders_next; /* the slot the next new sender takes (round robin) */
+        sd_bus_slot *manager_slot;
+        sd_bus_slot *remote_slot;
+        sd_bus_slot *job_slot;
+        sd_bus_slot *enumerator_slot;
+};
+
+/* bus-principal.c: the caller, and the job it names. */
+/* The sender's principal from its credentials (Manager and Job objects). */
+int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
+/* The caller's principal: the Remote argument or the credentials, by the message's interface. */
+int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
+/* Reads the job id argument, finds the job and checks p may do op to it. */
+int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret, sd_bus_error *error);
+/* bus_principal(), then bus_read_job(). */
+int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);
+
+/* bus-props.c: every job property, name and D-Bus type. One list for the a{sv} replies and the Job objects. */
+#define JOB_PROPERTIES(X) \
+        X("Id", "s") \
+        X("Owner", "s") \
+        X("User", "s") \
+        X("Argv", "as") \
+        X("Executable", "s") \
+        X("State", "s") \
+        X("Reason", "s") \
+        X("ExitCode", "i") \
+        X("ExitSignal", "i") \
+        X("SubmittedAt", "t") \
+        X("StartedAt", "t") \
+        X("EndedAt", "t") \
+        X("Unit", "s") \
+        X("OutputSize", "t") \
+        X("OutputDropped", "t") \
+        X("OutputError", "s") \
+        X("CPUQuotaPerSecUSec", "t") \
+        X("MemoryMax", "t") \
+        X("IOReadBandwidthMax", "t") \
+        X("IOWriteBandwidthMax", "t") \
+        X("TasksMax", "t") \
+        X("RuntimeMaxUSec", "t") \
+        X("Profile", "s") \
+        X("Slice", "s") \
+        X("PrivatePID", "b") \
+        X("PrivateTmp", "b") \
+        X("PrivateNetwork", "b") \
+        X("ProtectSystem", "b") \
+        X("MemoryCurrent", "t") \
+        X("MemoryPeak", "t") \
+        X("CPUUsageNSec", "t") \
+        X("IOReadBytes", "t") \
+        X("IOWriteBytes", "t")
+
+/* Appends the value (a variant's contents) of one property. */
+int bus_job_append_value(sd_bus_message *m, Job *j, const char *name, const JobUsage *u);
+
+/* bus-methods.c: the replies the Job objects share with the Manager methods, and the two vtables. */
+/* Stop and Wait once the job is found and the caller authorized (Manager, Remote, Job objects): the reply
+ * goes out from the engine's callback. */
+int bus_defer_stop(BusApi *a, sd_bus_message *msg, Job *j, sd_bus_error *error);
+int bus_defer_wait(BusApi *a, sd_bus_message *msg, Job *j);
+/* ReadOutput and OpenOutput after the job was found and authorized: their remaining arguments are next. */
+int bus_reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error);
+int bus_reply_open_output(BusApi *a, sd_bus_message *msg, const Principal *p, Job *j, sd_bus_error *error);
+extern const sd_bus_vtable bus_manager_vtable[];
+extern const sd_bus_vtable bus_remote_vtable[];
+
+/* bus-job.c: the Job objects. */
+int bus_job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                        sd_bus_error *error);
+int bus_job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error);
+extern const sd_bus_vtable bus_job_vtable[];
+
+/* bus-api.c: the one BusApi (property getters are handed the bus, not our state). */
+BusApi *bus_api_of(sd_bus *bus);
