@@ -160,15 +160,11 @@ void tb_append_options(sd_bus_message *m, const char *const *opts) {
         g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
 }
 
-int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error) {
-        sd_bus_message *m = NULL, *reply = NULL;
+int tb_call_start(sd_bus *bus, sd_bus_message *m, char **ret_id, sd_bus_error *error) {
+        sd_bus_message *reply = NULL;
         const char *id;
         int r;
 
-        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE, "Start"), >=, 0);
-        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
-        g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
-        tb_append_options(m, limits);
         r = sd_bus_call(bus, m, LONG_TIMEOUT, error, &reply);
         sd_bus_message_unref(m);
         if (r < 0)
@@ -178,6 +174,16 @@ int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, ch
                 *ret_id = g_strdup(id);
         sd_bus_message_unref(reply);
         return 0;
+}
+
+int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error) {
+        sd_bus_message *m = NULL;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE, "Start"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
+        tb_append_options(m, limits);
+        return tb_call_start(bus, m, ret_id, error);
 }
 
 static int job_call(sd_bus *bus, const char *method, const char *id, TbJob *ret, sd_bus_error *error) {

@@ -31,6 +31,8 @@ sd_bus *tb_bus_as(uid_t uid);
 void tb_append_options(sd_bus_message *m, const char *const *opts);
 /* Start argv with options given as NULL-terminated pairs of name and value: limits as numbers
  * ("MemoryMax", "104857600"), Private and Protect options as "0"/"1", "Profile" as a name. */
+/* Calls m (a Start or StartAs, consumed) and reads the job id of its reply. */
+int tb_call_start(sd_bus *bus, sd_bus_message *m, char **ret_id, sd_bus_error *error);
 int tb_start(sd_bus *bus, const char *const *argv, const char *const *limits, char **ret_id, sd_bus_error *error);
 int tb_get(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);
 int tb_wait(sd_bus *bus, const char *id, TbJob *ret, sd_bus_error *error);

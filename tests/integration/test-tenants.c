@@ -36,9 +36,7 @@ static void gw_reconnect(void) {
 /* StartAs with env and options ("PrivatePID", "0" / "Profile", "x" / "MemoryMax", "123"). */
 static int remote_start(const char *principal, const char *const *argv, const char *const *env,
                         const char *const *opts, char **ret_id, sd_bus_error *error) {
-        sd_bus_message *m = NULL, *reply = NULL;
-        const char *id;
-        int r;
+        sd_bus_message *m = NULL;
 
         g_assert_cmpint(sd_bus_message_new_method_call(gw, &m, DEST, PATH, REMOTE, "StartAs"), >=, 0);
         g_assert_cmpint(sd_bus_message_append(m, "sb", principal, 0), >=, 0);
@@ -46,15 +44,7 @@ static int remote_start(const char *principal, const char *const *argv, const ch
         g_assert_cmpint(sd_bus_message_append_strv(m, (char **) env), >=, 0);
         g_assert_cmpint(sd_bus_message_append(m, "s", ""), >=, 0);
         tb_append_options(m, opts);
-        r = sd_bus_call(gw, m, LONG_TIMEOUT, error, &reply);
-        sd_bus_message_unref(m);
-        if (r < 0)
-                return r;
-        g_assert_cmpint(sd_bus_message_read(reply, "s", &id), >=, 0);
-        if (ret_id)
-                *ret_id = g_strdup(id);
-        sd_bus_message_unref(reply);
-        return 0;
+        return tb_call_start(gw, m, ret_id, error);
 }
 
 /* From a job's a{sv}: the string property key (or NULL) and the int ExitCode. */
