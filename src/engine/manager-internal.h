@@ -109,6 +109,8 @@ struct Manager {
         OutputCharge readers_users, readers_admins;
         sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
         DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
+        sd_event_source *status_timer; /* job-journal.c: STATUS= at most once a second */
+        char status_last[64];          /* the STATUS= sent last */
 };
 
 
