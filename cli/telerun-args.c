@@ -41,6 +41,7 @@ const char *arg_addr = NULL;
 const char *arg_cert = NULL;
 const char *arg_key = NULL;
 const char *arg_cacert = NULL;
+const char *arg_remote = NULL;
 
 static size_t n_env = 0;
 static bool arg_offset_set = false;
@@ -86,6 +87,9 @@ void telerun_help(void) {
                "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
                "  list                                List jobs (all jobs for admins)\n"
                "  wait ID                             Wait for a job, exit with its status\n"
+               "  remote add NAME --addr=HOST:PORT --cert=FILE --key=FILE [--cacert=FILE]\n"
+               "  remote use NAME|local               Name a gateway; use it by default\n"
+               "  remote ls [-q] | remote rm NAME...  List or remove named remotes\n"
                "\n"
                "Job options (start, run):\n"
                "  -e, --env=KEY=VALUE   Set an environment variable (repeatable)\n"
@@ -122,6 +126,8 @@ void telerun_help(void) {
                "      --cert=FILE       Client certificate (PEM)        [$TELERUN_CERT]\n"
                "      --key=FILE        Client private key (PEM)        [$TELERUN_KEY]\n"
                "      --cacert=FILE     CA of the gateway (PEM)         [$TELERUN_CACERT]\n"
+               "      --remote=NAME     A named remote (telerun remote add), 'local' for\n"
+               "                        the system bus                  [$TELERUN_REMOTE]\n"
                "      --reconnect-timeout=SEC  run, start -f, logs -f, wait: how long the\n"
                "                        worker may be away (restarting) before giving up\n"
                "                        (default 30, 0 = at once)\n"
@@ -152,6 +158,8 @@ void telerun_args_reset(void) {
         arg_quiet = false;
         arg_legend = true;
         arg_addr = arg_cert = arg_key = arg_cacert = NULL;
+        arg_remote = NULL;
+        telerun_remotes_reset();
 }
 
 static int usage_error(const char *format, ...) _printf_(1, 2);
@@ -345,6 +353,9 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                 case OPT_NO_LEGEND:
                         arg_legend = false;
                         break;
+                case OPT_REMOTE:
+                        arg_remote = optarg;
+                        break;
                 default:
                         return usage_error("unexpected option");
                 }
@@ -399,8 +410,15 @@ int parse_argv(int argc, char *argv[]) {
                         return usage_error("option --%s does not apply to '%s'", telerun_options[o].name,
                                            telerun_verbs[arg_verb].name);
 
+        if (arg_verb == VERB_REMOTE)
+                return 1; /* its options are what it stores: neither the environment nor a remote */
         remote_options = seen & (OPT(OPT_CERT) | OPT(OPT_KEY) | OPT(OPT_CACERT));
-        if (!arg_addr)
+        r = telerun_resolve_remote(arg_addr != NULL);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                remote_options = false; /* the remote's address (or "local") goes with them */
+        else if (!arg_addr)
                 arg_addr = env_nonempty("TELERUN_ADDR");
         if (!arg_cert)
                 arg_cert = env_nonempty("TELERUN_CERT");

@@ -77,6 +77,9 @@ static void bash_arg_cases(FILE *f) {
                 case COMPLETE_WORDS:
                         fprintf(f, "                        COMPREPLY=($(compgen -W '%s' -- \"$cur\"))\n", i->words);
                         break;
+                case COMPLETE_REMOTE:
+                        fputs("                        COMPREPLY=($(compgen -W \"local $(__telerun_remotes)\" -- \"$cur\"))\n", f);
+                        break;
                 default:
                         break;
                 }
@@ -145,6 +148,9 @@ static void zsh_action(FILE *f, const TelerunOptionInfo *i) {
         case COMPLETE_WORDS:
                 fprintf(f, "(%s)", i->words);
                 break;
+        case COMPLETE_REMOTE:
+                fputs("__telerun_remotes", f);
+                break;
         default:
                 fputs(" ", f);
         }
@@ -201,6 +207,9 @@ static void zsh_verb_cases(FILE *f) {
                 case COMPLETE_COMMAND:
                         fputs("                        '*::command:_normal'", f);
                         break;
+                case COMPLETE_REMOTE_CMD:
+                        fputs("                        '1:subcommand:(add use ls rm)' '*:remote:__telerun_remotes'", f);
+                        break;
                 default:
                         fputs("                        ", f);
                         break;
@@ -256,6 +265,9 @@ static void fish_options(FILE *f) {
                         case COMPLETE_WORDS:
                                 fprintf(f, " -x -a '%s'", i->words);
                                 break;
+                        case COMPLETE_REMOTE:
+                                fputs(" -x -a 'local (__telerun_remotes)'", f);
+                                break;
                         default:
                                 fputs(" -x", f);
                         }
@@ -290,6 +302,8 @@ static void generate(FILE *f, const char *shell, const char *name) {
                 bash_verb_options(f);
         else if (streq(name, "JOB_VERBS"))
                 (streq(shell, "fish") ? fish_verbs_taking : bash_verbs_taking)(f, COMPLETE_JOB);
+        else if (streq(name, "REMOTE_CMD_VERBS"))
+                (streq(shell, "fish") ? fish_verbs_taking : bash_verbs_taking)(f, COMPLETE_REMOTE_CMD);
         else if (streq(name, "COMMAND_VERBS"))
                 (streq(shell, "fish") ? fish_verbs_taking : bash_verbs_taking)(f, COMPLETE_COMMAND);
         else if (streq(name, "ZSH_GLOBAL_SPECS"))
@@ -301,8 +315,8 @@ static void generate(FILE *f, const char *shell, const char *name) {
         else if (streq(name, "FISH_VERBS"))
                 fish_verbs(f);
         else if (streq(name, "FISH_VERB_LIST"))
-                fish_verbs_taking(f, COMPLETE_NONE), fish_verbs_taking(f, COMPLETE_JOB),
-                        fish_verbs_taking(f, COMPLETE_COMMAND);
+                for (TelerunComplete k = 0; k < _COMPLETE_MAX; k++)
+                        fish_verbs_taking(f, k);
         else if (streq(name, "FISH_OPTIONS"))
                 fish_options(f);
         else {

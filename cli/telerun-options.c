@@ -15,6 +15,7 @@ const TelerunVerbInfo telerun_verbs[_VERB_MAX] = {
         [VERB_LIST] = { "list", COMPLETE_NONE, "List jobs" },
         [VERB_WAIT] = { "wait", COMPLETE_JOB, "Wait for a job, exit with its status" },
         [VERB_HELP] = { "help", COMPLETE_NONE, "Show the help" },
+        [VERB_REMOTE] = { "remote", COMPLETE_REMOTE_CMD, "Manage named remotes: add, use, ls, rm" },
 };
 
 const TelerunOptionInfo telerun_options[_OPT_MAX] = {
@@ -64,8 +65,12 @@ const TelerunOptionInfo telerun_options[_OPT_MAX] = {
                          .summary = "Start at this byte of the output" },
         [OPT_TAIL] = { "tail", 'n', required_argument, "LINES", VERB_BIT(VERB_LOGS),
                        .summary = "Start at the last LINES lines" },
-        [OPT_QUIET] = { "quiet", 'q', no_argument, NULL, VERB_BIT(VERB_LIST), .summary = "Print job ids only" },
-        [OPT_NO_LEGEND] = { "no-legend", 0, no_argument, NULL, VERB_BIT(VERB_LIST), .summary = "No header line" },
+        [OPT_QUIET] = { "quiet", 'q', no_argument, NULL, VERB_BIT(VERB_LIST) | VERB_BIT(VERB_REMOTE),
+                        .summary = "Print ids (names) only" },
+        [OPT_NO_LEGEND] = { "no-legend", 0, no_argument, NULL, VERB_BIT(VERB_LIST) | VERB_BIT(VERB_REMOTE),
+                            .summary = "No header line" },
+        [OPT_REMOTE] = { "remote", 0, required_argument, "NAME", VERBS_GLOBAL, COMPLETE_REMOTE,
+                         .summary = "Use a named remote (telerun remote add)" },
 };
 
 TelerunOption telerun_option_from_short(int c) {

@@ -40,6 +40,7 @@ typedef enum TelerunOption {
         OPT_QUIET,
         OPT_NO_LEGEND,
         OPT_RECONNECT_TIMEOUT,
+        OPT_REMOTE,
         _OPT_MAX,
 } TelerunOption;
 
@@ -51,6 +52,8 @@ typedef enum TelerunComplete {
         COMPLETE_WORDS,   /* the row's words */
         COMPLETE_JOB,     /* job ids: `telerun list --quiet` */
         COMPLETE_COMMAND, /* a command line (start, run) */
+        COMPLETE_REMOTE,  /* a named remote: `telerun remote ls --quiet` */
+        COMPLETE_REMOTE_CMD, /* remote's subcommands and their names */
         _COMPLETE_MAX,
 } TelerunComplete;
 

@@ -67,7 +67,9 @@ static void test_catalog(void) {
         const char *ids[] = { JOB_JOURNAL_MESSAGE_STARTED, JOB_JOURNAL_MESSAGE_ENDED };
         int status;
 
-        if (!g_find_program_in_path("journalctl")) {
+        g_autofree char *journalctl = g_find_program_in_path("journalctl");
+
+        if (!journalctl) {
                 g_test_skip("no journalctl");
                 return;
         }

@@ -28,6 +28,15 @@ static GPtrArray *man_tags(const char *section) {
         return tags;
 }
 
+/* The command a COMMANDS tag names: its second word, without roff's quotes (".BI \"remote add\" ..."). */
+static char *tag_command(const char *tag) {
+        g_auto(GStrv) words = g_strsplit(tag, " ", 3);
+
+        if (!words[0] || !words[1])
+                return g_strdup("");
+        return g_strdup(words[1][0] == '"' ? words[1] + 1 : words[1]);
+}
+
 /* The long options of a tag line: every "\-\-name" (roff's escaped dashes) in it. */
 static void add_options(GHashTable *set, const char *line) {
         for (const char *p = strstr(line, "\\-\\-"); p; p = strstr(p, "\\-\\-")) {
@@ -78,17 +87,17 @@ static void test_man_commands(void) {
         for (TelerunVerb v = VERB_NONE + 1; v < _VERB_MAX; v++) {
                 bool found = false;
                 for (guint i = 0; i < tags->len && !found; i++) {
-                        g_auto(GStrv) words = g_strsplit(tags->pdata[i], " ", 3);
-                        found = words[0] && words[1] && g_str_equal(words[1], telerun_verbs[v].name);
+                        g_autofree char *c = tag_command(tags->pdata[i]);
+                        found = g_str_equal(c, telerun_verbs[v].name);
                 }
                 if (!found)
                         g_error("command '%s' is not under COMMANDS in docs/man/telerun.1", telerun_verbs[v].name);
         }
         for (guint i = 0; i < tags->len; i++) {
-                g_auto(GStrv) words = g_strsplit(tags->pdata[i], " ", 3);
+                g_autofree char *c = tag_command(tags->pdata[i]);
                 bool found = false;
                 for (TelerunVerb v = VERB_NONE + 1; v < _VERB_MAX; v++)
-                        found = found || (words[0] && words[1] && g_str_equal(words[1], telerun_verbs[v].name));
+                        found = found || g_str_equal(c, telerun_verbs[v].name);
                 if (!found)
                         g_error("docs/man/telerun.1 has the command '%s', which the table does not", (char *) tags->pdata[i]);
         }
