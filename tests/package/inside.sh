@@ -82,7 +82,10 @@ check "accounts teleworker-gw, teleworker-job, group teleworker-admin" \
         getent passwd teleworker-gw teleworker-job
 check "group teleworker-admin exists" getent group teleworker-admin
 eq "teleworker-gateway.socket enabled" enabled "$(systemctl is-enabled teleworker-gateway.socket 2>&1)"
-eq "teleworkerd.service not enabled (D-Bus activated)" disabled "$(systemctl is-enabled teleworkerd.service 2>&1)"
+eq "teleworkerd.service enabled: its alias only (D-Bus activated)" enabled "$(systemctl is-enabled teleworkerd.service 2>&1)"
+eq "alias dbus-org.teleworker.worker1.service -> teleworkerd.service" teleworkerd.service \
+        "$(basename "$(readlink /etc/systemd/system/dbus-org.teleworker.worker1.service 2>&1)")"
+eq "nothing starts it at boot" "" "$(systemctl show -P WantedBy teleworkerd.service 2>&1)"
 eq "teleworkerd.service not started at install" inactive "$(systemctl is-active teleworkerd.service 2>&1)"
 eq "socket not listening without certificates (ConditionPathExists)" no \
         "$(unit_prop teleworker-gateway.socket ConditionResult)"
@@ -100,6 +103,16 @@ score=$(systemd-analyze security --no-pager teleworker-gateway.service 2>/dev/nu
 echo "INFO: systemd-analyze security teleworker-gateway.service: ${score:-?}"
 
 # ------------------------------------------------------------------------------------------------
+section "systemctl disable teleworkerd also stops bus activation; enable brings it back"
+check "systemctl disable teleworkerd" systemctl disable teleworkerd.service
+if busctl --timeout=10 call "${BUS[@]}" ListPage su "" 1 > /dev/null 2>&1; then
+        fail "disabled: a call does not activate teleworkerd"
+else
+        pass "disabled: a call does not activate teleworkerd"
+fi
+eq "disabled: teleworkerd.service not started" inactive "$(systemctl is-active teleworkerd.service 2>&1)"
+check "systemctl enable teleworkerd" systemctl enable teleworkerd.service
+
 section "D-Bus: bus activation of teleworkerd, a job as root and one as tbuser1"
 id=$(bus_start /bin/echo hello) || id=
 if [ -n "$id" ]; then pass "busctl Start activates teleworkerd (job $id)"; else fail "busctl Start"; fi
