@@ -11,6 +11,7 @@
 
 #include "remotes.h"
 #include "shared/macro.h"
+#include "shared/util.h"
 
 static void remote_done(Remote *x) {
         free(x->name);
@@ -313,16 +314,8 @@ int remotes_save(const char *path, const Remotes *r) {
         if (fd < 0)
                 return -errno;
         k = fchmod(fd, 0600) < 0 ? -errno : 0;
-        if (k >= 0) {
-                size_t n = strlen(text), done = 0;
-                while (done < n && k >= 0) {
-                        ssize_t w = write(fd, text + done, n - done);
-                        if (w < 0 && errno != EINTR)
-                                k = -errno;
-                        else if (w > 0)
-                                done += (size_t) w;
-                }
-        }
+        if (k >= 0)
+                k = loop_write(fd, text, strlen(text));
         if (k >= 0 && fsync(fd) < 0)
                 k = -errno;
         if (close(fd) < 0 && k >= 0)

@@ -121,6 +121,15 @@ if [ -n "$id" ]; then
         check "busctl Wait" bus_wait "$id"
         eq "job output over D-Bus" "hello" "$(bus_output "$id")"
         check "job ended with success" sh -c "busctl call ${BUS[*]} GetJob s $id | grep -q '\"State\" s \"success\"'"
+        # the journal catalog (units/teleworker.catalog): its text for the job's end entry
+        check "journal catalog installed" test -f /usr/lib/systemd/catalog/teleworker.catalog
+        journalctl --update-catalog > /dev/null 2>&1
+        for _ in $(seq 50); do
+                journalctl -q -x -u "teleworker-$id.scope" 2>/dev/null | grep -q "Subject: Job $id ended: success" && break
+                sleep 0.1
+        done
+        check "journalctl -x -u teleworker-ID.scope shows the catalog text" \
+                sh -c "journalctl -q -x -u teleworker-$id.scope | grep -q 'Subject: Job $id ended: success (exited)'"
 fi
 eq "telerun run as tbuser1 (job runs as the caller)" tbuser1 "$(runuser -u tbuser1 -- telerun run -- id -un 2>&1)"
 runuser -u tbuser1 -- telerun run -- sh -c 'exit 7' > /dev/null 2>&1
