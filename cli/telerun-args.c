@@ -46,7 +46,9 @@ const char *arg_remote = NULL;
 static size_t n_env = 0;
 static bool arg_offset_set = false;
 
-#define OPT(o) (1U << (o))
+/* A set of TelerunOptions (64 at most: see the static assertion). */
+#define OPT(o) (UINT64_C(1) << (o))
+_Static_assert(_OPT_MAX <= 64, "the options seen are a 64-bit set");
 
 const char *verb_to_string(TelerunVerb v) {
         return v > VERB_NONE && v < _VERB_MAX ? telerun_verbs[v].name : NULL;
@@ -210,7 +212,7 @@ static int env_add(const char *assignment) {
 }
 
 /* One getopt pass. Records the options seen in *seen. Returns 1 to go on, 0 after --help/--version. */
-static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigned *seen) {
+static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_t *seen) {
         char optstring[_OPT_MAX * 3 + 3];
         int c, r;
 
@@ -376,7 +378,7 @@ static int check_job_ids(char **ids) {
 }
 
 int parse_argv(int argc, char *argv[]) {
-        unsigned seen = 0;
+        uint64_t seen = 0;
         bool remote_options;
         size_t n_args;
         int r;
