@@ -21,20 +21,24 @@ static int remote_usage(const char *msg) {
         return TELERUN_EXIT_USAGE;
 }
 
-static int load(char **ret_path) {
+/* quiet: say nothing when the file cannot be found or opened (no $HOME, a $HOME that is not ours). */
+static int load_full(char **ret_path, bool quiet) {
         _cleanup_(freep) char *path = NULL;
         char err[REMOTES_ERROR_MAX] = "";
         int r;
 
         r = remotes_path(&path);
         if (r < 0) {
-                fprintf(stderr, "telerun: cannot find the remotes file: neither $XDG_CONFIG_HOME nor $HOME is set\n");
+                if (!quiet)
+                        fprintf(stderr, "telerun: cannot find the remotes file: neither $XDG_CONFIG_HOME nor $HOME is "
+                                        "set\n");
                 return r;
         }
         if (!loaded_ok) {
                 r = remotes_load(path, &loaded, err);
                 if (r < 0) {
-                        fprintf(stderr, "telerun: %s: %s\n", path, err);
+                        if (!quiet || !IN_SET(-r, EACCES, EPERM, ENOTDIR, ELOOP))
+                                fprintf(stderr, "telerun: %s: %s\n", path, err);
                         return r;
                 }
                 loaded_ok = true;
@@ -42,6 +46,10 @@ static int load(char **ret_path) {
         if (ret_path)
                 *ret_path = TAKE_PTR(path);
         return 0;
+}
+
+static int load(char **ret_path) {
+        return load_full(ret_path, false);
 }
 
 void telerun_remotes_reset(void) {
@@ -52,6 +60,7 @@ void telerun_remotes_reset(void) {
 int telerun_resolve_remote(bool addr_given) {
         const char *name = arg_remote;
         Remote *x;
+        int r;
 
         if (!name)
                 name = getenv("TELERUN_REMOTE");
@@ -65,8 +74,15 @@ int telerun_resolve_remote(bool addr_given) {
                 return 0; /* an address given: no remote */
         if (name && streq(name, REMOTES_LOCAL))
                 return 1;  /* the local worker, whatever is current */
-        if (load(NULL) < 0)
-                return name ? -EINVAL : 0; /* a broken file matters only when a remote was asked for */
+        r = load_full(NULL, !name);
+        if (r < 0) {
+                /* Asked for by name, or a file that is there but wrong (it may name the current remote: running
+                 * the command locally instead could run a job on the wrong host): an error. A file that cannot
+                 * be opened (no $HOME, another user's $HOME under sudo or runuser) is no file. */
+                if (name || !IN_SET(-r, ENOENT, EACCES, EPERM, ENOTDIR, ELOOP))
+                        return -EINVAL;
+                return 0;
+        }
         if (!name)
                 name = loaded.current;
         if (!name)

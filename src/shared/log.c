@@ -125,14 +125,15 @@ static void log_stderr(int level, const char *line, int error) {
 static int log_dispatch(int level, int error, char *const *fields, const char *fmt, va_list ap) {
         char line[LOG_LINE_MAX], message[LOG_LINE_MAX + 64], priority[16], errno_field[32], ident[64];
         char *all[LOG_FIELDS_MAX + 6];
+        int saved_errno = errno, k;
         size_t n = 0;
-        int k;
 
-        k = vsnprintf(line, sizeof(line), fmt, ap);
+        k = vsnprintf(line, sizeof(line), fmt, ap); /* first: %m is the caller's errno */
         if (k < 0)
                 line[0] = 0;
         if (!log_to_journal()) {
                 log_stderr(level, line, error);
+                errno = saved_errno;
                 return -error;
         }
         (void) snprintf(message, sizeof(message), "MESSAGE=%s%s%s", line, error > 0 ? ": " : "",
@@ -152,14 +153,14 @@ static int log_dispatch(int level, int error, char *const *fields, const char *f
         all[n] = NULL;
         if (log_journal_send(all) < 0)
                 log_stderr(level, line, error);
+        errno = saved_errno; /* logging never changes what the caller sees */
         return -error;
 }
 
 int log_internal(int level, int error, const char *fmt, ...) {
-        int saved_errno = errno, r;
         va_list ap;
+        int r;
 
-        errno = saved_errno; /* for %m */
         va_start(ap, fmt);
         r = log_dispatch(level, error, NULL, fmt, ap);
         va_end(ap);

@@ -242,11 +242,26 @@ static void test_resolve(void) {
         /* errors */
         g_assert_cmpint(parse_args("--remote", "nope", "list", NULL), ==, -EINVAL);
         g_assert_cmpint(parse_args("--remote", "dev", "--addr", "h:1", "list", NULL), ==, -EINVAL);
-        /* a broken file only matters when a remote was asked for by name */
+        /* a broken file is an error (it may name the current remote: no silent fallback to the bus) unless an
+         * address or "local" was given; a file that cannot be opened is no file */
         g_assert_true(g_file_set_contents(path, "[broken\n", -1, NULL));
+        g_assert_cmpint(parse_args("list", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse_args("--remote", "dev", "list", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse_args("--remote", "local", "list", NULL), ==, 1);
+        g_assert_null(arg_addr);
+        g_assert_cmpint(parse_args("--addr", "h:1", "list", NULL), ==, 1);
+        g_assert_cmpint(chmod(path, 0), ==, 0);
+        if (access(path, R_OK) < 0) { /* not as root, who reads it anyway */
+                g_assert_cmpint(parse_args("list", NULL), ==, 1);
+                g_assert_null(arg_addr);
+        }
+        g_assert_cmpint(unlink(path), ==, 0);
+        g_assert_cmpint(mkdir(path, 0700), ==, 0); /* a directory in its place: EISDIR on read */
+        g_assert_cmpint(parse_args("list", NULL), ==, -EINVAL);
+        g_assert_cmpint(rmdir(path), ==, 0);
+        g_setenv("XDG_CONFIG_HOME", "/proc/self/status", true); /* ENOTDIR: no file */
         g_assert_cmpint(parse_args("list", NULL), ==, 1);
         g_assert_null(arg_addr);
-        g_assert_cmpint(parse_args("--remote", "dev", "list", NULL), ==, -EINVAL);
 
         telerun_args_reset();
         rm = g_strdup_printf("rm -rf '%s'", dir);
