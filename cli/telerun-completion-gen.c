@@ -41,7 +41,8 @@ static void bash_global_options(FILE *f) {
                 }
 }
 
-/* An alternation of the options that take a separate argument (|-separated, for [[ =~ ]] and case). */
+/* An alternation of the options that take a separate argument (|-separated: a bash or fish regex, a bash
+ * case pattern, a zsh pattern in parentheses). */
 static void bash_with_arg(FILE *f, bool global_only) {
         bool first = true;
         for (TelerunOption o = 0; o < _OPT_MAX; o++) {

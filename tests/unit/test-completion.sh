@@ -42,6 +42,22 @@ check "bash: verbs before a global option's argument" \
         grep -qx 'status' <(bash_complete telerun --addr h:1 st)
 check "bash: the job's own options are not ours" test -z "$(bash_complete telerun run ls --mem)"
 
+# Job ids and remote names come from telerun itself, asked in the same mode as the command line: a stand-in
+# that prints its arguments (joined with '_') as the one candidate.
+FAKE=$(mktemp -d)
+trap 'rm -rf "$FAKE"' EXIT
+printf '#!/bin/sh\nIFS=_; echo "$*"\n' > "$FAKE/telerun"
+chmod +x "$FAKE/telerun"
+check "bash: job ids from '--remote prod list --quiet'" \
+        test "$(bash_complete "$FAKE/telerun" --remote prod status '')" = "--remote_prod_list_--quiet"
+check "bash: job ids from '--addr=h:1 list --quiet'" \
+        test "$(bash_complete "$FAKE/telerun" --addr=h:1 logs -f '')" = "--addr=h:1_list_--quiet"
+check "bash: --remote offers local and the remotes" \
+        grep -qx 'remote_ls_--quiet' <(bash_complete "$FAKE/telerun" --remote '')
+check "bash: remote use offers the remotes" \
+        grep -qx 'remote_ls_--quiet' <(bash_complete "$FAKE/telerun" remote use '')
+check "bash: remote offers its subcommands" test "$(bash_complete "$FAKE/telerun" remote u)" = "use"
+
 if command -v fish > /dev/null; then
         check "fish: the file parses" fish -n "$DIR/telerun.fish"
         # one fish for every pair: prints the pairs it does not offer
@@ -51,6 +67,9 @@ if command -v fish > /dev/null; then
                         complete -C "telerun $verb $opt" | string match -q -r -- "^$opt(\t|\$)"; or echo "$verb:$opt"
                 end' "$DIR/telerun.fish" | tr '\n' ' ')
         check "fish: every option of every verb is offered${missing:+, missing: $missing}" test -z "$missing"
+        check "fish: job ids from '--remote prod list --quiet'" \
+                grep -qx -- '--remote_prod_list_--quiet' <(fish -c 'source $argv[1]; complete -C "$argv[2] --remote prod status "' \
+                                                           "$DIR/telerun.fish" "$FAKE/telerun" | cut -f1)
         check "fish: telerun run --profile big --mem<TAB> offers --memory" \
                 grep -q '^--memory' <(fish -c 'source $argv[1]; complete -C "telerun run --profile big --mem"' \
                                       "$DIR/telerun.fish")
