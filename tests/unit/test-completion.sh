@@ -93,6 +93,29 @@ if command -v zsh > /dev/null; then
                         END { exit !found }' "$DIR/_telerun"; then :; else missing+=" $verb:$opt"; fi
         done
         check "zsh: every option of every verb is in its section${missing:+, missing:$missing}" test -z "$missing"
+        # A real interactive zsh on a pseudo-terminal (zsh/zpty): compinit finds _telerun in $DIR (its first line
+        # must be #compdef), TAB completes; true when the screen shows the expected text within 10 s.
+        zsh_complete() {
+                zsh -f -c '
+                        zmodload zsh/zpty || exit 2
+                        zpty z zsh -f -i
+                        zpty -w z "fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; PS1=\">\""
+                        zpty -w z "bindkey \"^I\" complete-word"
+                        zpty -wn z "$2"$'"'"'\t'"'"'
+                        out= deadline=$((SECONDS + 10))
+                        while ((SECONDS < deadline)); do
+                                zpty -rt z chunk && out+=$chunk || sleep 0.1
+                                [[ $out == *"$3"* ]] && { zpty -d z; exit 0; }
+                        done
+                        zpty -d z
+                        exit 1' zsh "$DIR" "$1" "$2"
+        }
+        check "zsh: telerun run --profile big --mem<TAB> completes --memory" \
+                zsh_complete "telerun run --profile big --mem" "--memory"
+        check "zsh: telerun logs --ta<TAB> completes --tail" zsh_complete "telerun logs --ta" "--tail"
+        check "zsh: telerun run --no-private-t<TAB> completes --no-private-tmp" \
+                zsh_complete "telerun run --no-private-t" "--no-private-tmp"
+        check "zsh: telerun sta<TAB> lists start and status" zsh_complete "telerun sta" "status"
 else
         skip "zsh is not installed"
 fi
