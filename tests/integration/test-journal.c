@@ -163,7 +163,7 @@ static void test_status_text(void) {
         g_assert_cmpint(tb_start(user_bus, argv, NULL, &id, &e), ==, 0);
         g_assert_true(wait_status(running + 1, 0));
         g_assert_cmpint(tb_stop(user_bus, id, &e), ==, 0);
-        g_assert_true(wait_status(running, 1));
+        g_assert_true(wait_status(running, kept + 1));
 }
 
 int main(int argc, char **argv) {
