@@ -7,6 +7,7 @@
 #include "engine/cgroup.h"
 #include "shared/hashmap.h"
 #include "engine/manager.h"
+#include "engine/metrics.h"
 #include "engine/scope.h"
 #include "engine/sdcall.h"
 
@@ -109,6 +110,7 @@ struct Manager {
         OutputCharge readers_users, readers_admins;
         sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
         DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
+        Metrics metrics;             /* counters since the daemon started (manager-metrics.c reads them) */
 };
 
 
