@@ -83,7 +83,7 @@ if [ "${PKG_REUSE:-0}" != 1 ]; then
         rm -rf "$OUT/src/teleworker"     # the .debs, .changes and .buildinfo stay in $OUT/src
 fi
 DEBDIR=$OUT/src
-for p in teleworker teleworker-gateway telerun; do
+for p in teleworker teleworker-gateway telerun cockpit-teleworker; do
         [ -f "$(echo "$DEBDIR/${p}"_*.deb)" ] || { fail "no $p .deb in $DEBDIR"; finish; }
 done
 
