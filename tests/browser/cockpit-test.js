@@ -61,12 +61,14 @@ async function main() {
         await page.type("#login-user-input", USER);
         await page.type("#login-password-input", env("TW_PASSWORD"));
         await Promise.all([page.waitForNavigation({ waitUntil: "domcontentloaded" }), page.click("#login-button")]);
+        const tNav = Date.now();
         await page.goto(URL + "/teleworker", { waitUntil: "domcontentloaded" });
         const frame = await pageFrame(page);
-        const tLoad = Date.now();
         await frame.waitForSelector("body[data-loaded=true]");
         const loadMs = await frame.$eval("body", b => b.dataset.loadMs);
-        check(true, `page listed its jobs (${Date.now() - tLoad} ms after the frame, ListPage ${loadMs} ms)`);
+        const nRows = await frame.$$eval("#jobs tbody tr", r => r.length);
+        check(nRows > 0, `page listed ${nRows} jobs ${Date.now() - tNav} ms after navigating to it ` +
+              `(ListPage and rendering: ${loadMs} ms)`);
 
         const other = await frame.$(`tr[data-id="${env("TW_OTHER_JOB")}"]`);
         check(!!other === (env("TW_EXPECT_OTHER") === "1"),

@@ -46,6 +46,13 @@ other=$(runuser -u tbuser2 -- "$TELERUN" start -- /bin/sleep 300)
 cleanup() { "$TELERUN" stop "$other" > /dev/null 2>&1 || true; }
 trap cleanup EXIT
 
+# Measuring (docs/cockpit.md): TW_LOAD_JOBS=1000 keeps that many more (ended) jobs of tbadmin's first.
+if [ "${TW_LOAD_JOBS:-0}" -gt 0 ]; then
+        tl=$SECONDS
+        seq "$TW_LOAD_JOBS" | xargs -P 4 -I{} runuser -u tbadmin -- "$TELERUN" start -- /bin/true > /dev/null
+        echo "cockpit-test: $TW_LOAD_JOBS jobs started in $((SECONDS - tl)) s"
+fi
+
 rc=0
 for u in tbuser1 tbadmin; do
         expect=0
