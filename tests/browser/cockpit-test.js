@@ -67,8 +67,8 @@ async function main() {
         await frame.waitForSelector("body[data-loaded=true]");
         const loadMs = await frame.$eval("body", b => b.dataset.loadMs);
         const nRows = await frame.$$eval("#jobs tbody tr", r => r.length);
-        check(nRows > 0, `page listed ${nRows} jobs ${Date.now() - tNav} ms after navigating to it ` +
-              `(ListPage and rendering: ${loadMs} ms)`);
+        console.log(`# ${USER}: page listed ${nRows} jobs ${Date.now() - tNav} ms after navigating to it ` +
+                    `(ListPage and rendering: ${loadMs} ms)`);
 
         const other = await frame.$(`tr[data-id="${env("TW_OTHER_JOB")}"]`);
         check(!!other === (env("TW_EXPECT_OTHER") === "1"),
@@ -95,8 +95,8 @@ async function main() {
         check(/tick 0\ntick 1\n/.test(text), "the output is there from its first line");
         await frame.waitForFunction(() => document.getElementById("output").textContent.includes("tick 4\n"));
         check(true, "the output grew while the page was open");
-        await frame.waitForFunction(() => document.getElementById("c-mem").dataset.points >= 2);
-        check(true, "the memory chart has samples");
+        await frame.waitForFunction(() => Number(document.getElementById("c-mem").dataset.points) >= 5);
+        check(true, "the memory chart has 5 samples of the running job");
         await shot(page, "2-job");
 
         // Stop it from the page: the state changes in the view and in the list.
