@@ -125,18 +125,25 @@ function fillRow(tr, j) {
     tr.title = commandLine(j);
 }
 
-function upsert(j) {
-    jobs.set(j.Id, j);
+/* The job's row, filled in; a new row is returned unattached (isNew). */
+function rowFor(j) {
     let tr = rows.get(j.Id);
-    if (!tr) {
+    const isNew = !tr;
+    jobs.set(j.Id, j);
+    if (isNew) {
         tr = document.createElement("tr");
         tr.dataset.id = j.Id;
         tr.addEventListener("click", () => openJob(j.Id));
         rows.set(j.Id, tr);
-        /* newest first */
-        $("jobs").tBodies[0].prepend(tr);
     }
     fillRow(tr, j);
+    return { tr, isNew };
+}
+
+function upsert(j) {
+    const { tr, isNew } = rowFor(j);
+    if (isNew)
+        $("jobs").tBodies[0].prepend(tr); /* newest first */
     updateCount();
     if (current && current.id === j.Id)
         showFacts(j);
@@ -163,17 +170,10 @@ async function loadList() {
         const [page, next] = await call("ListPage", [cursor, 0]);
         const frag = document.createDocumentFragment();
         for (const props of page) {
-            const j = plain(props);
-            jobs.set(j.Id, j);
-            let tr = rows.get(j.Id);
-            if (!tr) {
-                tr = document.createElement("tr");
-                tr.dataset.id = j.Id;
-                tr.addEventListener("click", () => openJob(j.Id));
-                rows.set(j.Id, tr);
-            }
-            fillRow(tr, j);
-            frag.prepend(tr);
+            /* A row a signal already added stays where it is. */
+            const { tr, isNew } = rowFor(plain(props));
+            if (isNew)
+                frag.prepend(tr);
         }
         body.prepend(frag);
         cursor = next;
