@@ -275,12 +275,14 @@ function showFacts(j) {
 function drawChart(svg, series, label) {
     const w = 300, h = 80;
     const max = Math.max(1, ...series.flatMap(s => s.filter(v => v !== null)));
+    /* A few samples spread over the width, up to SAMPLES_MAX that fill it; the newest at the right end. */
+    const span = Math.max(15, series[0].length) - 1;
     svg.replaceChildren();
     series.forEach((s, k) => {
         const pts = [];
         s.forEach((v, i) => {
             if (v !== null)
-                pts.push(`${(i * w / (SAMPLES_MAX - 1)).toFixed(1)},${(h - 2 - v / max * (h - 4)).toFixed(1)}`);
+                pts.push(`${(i * w / span).toFixed(1)},${(h - 2 - v / max * (h - 4)).toFixed(1)}`);
         });
         const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
         line.setAttribute("points", pts.join(" "));

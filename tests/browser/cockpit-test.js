@@ -107,6 +107,31 @@ async function main() {
         const state = execFileSync(env("TW_TELERUN"), ["status", "--json", id], { encoding: "utf8" });
         check(JSON.parse(state).state === "killed", "the daemon agrees: killed");
         await shot(page, "3-stopped");
+
+        // The start form: the daemon's refusals as it wrote them, then a job with a limit of the form's.
+        async function startFromForm(command, memory) {
+            await frame.click("#new-job");
+            await frame.waitForSelector("#start-form:not([hidden])");
+            await frame.$eval("#f-command", (e, v) => { e.value = v; }, command);
+            await frame.$eval("#f-memory", (e, v) => { e.value = v; }, memory);
+            await frame.click("#f-submit");
+        }
+        await startFromForm("no-such-command-cockpit", "");
+        await frame.waitForSelector("#error:not([hidden])");
+        let error = await frame.$eval("#error", e => e.textContent);
+        check(error.startsWith("org.teleworker.worker1.Error.ExecutableNotFound: ") && error.includes("no-such-command-cockpit"),
+              `a command not found is the daemon's error: ${error}`);
+        await frame.$eval("#error", e => { e.hidden = true; });
+        await startFromForm("/bin/true", "2G");
+        await frame.waitForSelector("#error:not([hidden])");
+        error = await frame.$eval("#error", e => e.textContent);
+        check(error.startsWith("org.teleworker.worker1.Error.LimitExceeded: "), `a limit past the maximum: ${error}`);
+        await shot(page, "4-error");
+        await startFromForm("/bin/sh -c 'echo \"from the form\"'", "64M");
+        await frame.waitForFunction(() => document.getElementById("output").textContent === "from the form\n");
+        await frame.waitForFunction(() => document.getElementById("j-facts").textContent.includes("exit 0"));
+        const formFacts = await frame.$eval("#j-facts", e => e.textContent);
+        check(formFacts.includes("64.0 MiB"), "the form's job ran with its limit and exited 0");
         console.log(`# ${USER}: ${checks} checks in ${Date.now() - t0} ms`);
     } finally {
         await browser.close();
