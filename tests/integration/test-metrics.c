@@ -2,7 +2,7 @@
 /* test-metrics - the daemon's Prometheus metrics against the real teleworkerd, systemd and gateway: scraped
  * through GET /v1/metrics as an administrator and parsed by Prometheus' own parser (parse-metrics.py, Debian's
  * python3-prometheus-client); the counters move by exactly what a started job, a command that is not found
- * and an OOM-killed job add; non-administrators get 403 over HTTP and AccessDenied over D-Bus. */
+ * an OOM-killed job and a timed-out one add; non-administrators get 403 over HTTP and AccessDenied over D-Bus. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,6 +112,8 @@ static void test_counters_move(void) {
         const char *missing[] = { "no-such-command-metrics", NULL };
         const char *hog[] = { tb_gen_path(), "hog", "400", NULL };
         const char *limits[] = { "MemoryMax", "67108864", NULL };
+        const char *sleeper[] = { "/bin/sleep", "60", NULL };
+        const char *runtime[] = { "RuntimeMaxUSec", "300000", NULL };
         sd_bus_error e = SD_BUS_ERROR_NULL;
         g_autofree char *id = NULL;
         json_object *before, *after;
@@ -135,19 +137,27 @@ static void test_counters_move(void) {
         g_assert_cmpint(tb_wait(root_bus, id, &j, &e), ==, 0);
         g_assert_cmpstr(j.reason, ==, "oom-kill");
         tb_job_clear(&j);
+        g_free(g_steal_pointer(&id));
+        /* started, stopped at its run-time limit */
+        g_assert_cmpint(tb_start(root_bus, sleeper, runtime, &id, &e), ==, 0);
+        g_assert_cmpint(tb_wait(root_bus, id, &j, &e), ==, 0);
+        g_assert_cmpstr(j.reason, ==, "timeout");
+        tb_job_clear(&j);
 
         after = scrape();
-        g_assert_cmpfloat(delta(before, after, "teleworker_jobs_started_total"), ==, 2);
+        g_assert_cmpfloat(delta(before, after, "teleworker_jobs_started_total"), ==, 3);
         g_assert_cmpfloat(delta(before, after, "teleworker_jobs_start_failures_total"), ==, 1);
         g_assert_cmpfloat(delta(before, after, "teleworker_jobs_failed_total"), ==, 2); /* not found, OOM */
         g_assert_cmpfloat(delta(before, after, "teleworker_jobs_oom_killed_total"), ==, 1);
-        g_assert_cmpfloat(delta(before, after, "teleworker_jobs_timed_out_total"), ==, 0);
-        g_assert_cmpfloat(delta(before, after, "teleworker_start_latency_seconds_count"), ==, 2);
-        g_assert_cmpfloat(delta(before, after, "teleworker_start_latency_seconds_bucket{le=+Inf}"), ==, 2);
+        g_assert_cmpfloat(delta(before, after, "teleworker_jobs_timed_out_total"), ==, 1);
+        g_assert_cmpfloat(delta(before, after, "teleworker_jobs_stopped_total"), ==, 0);
+        g_assert_cmpfloat(delta(before, after, "teleworker_start_latency_seconds_count"), ==, 3);
+        g_assert_cmpfloat(delta(before, after, "teleworker_start_latency_seconds_bucket{le=+Inf}"), ==, 3);
         g_assert_cmpfloat(delta(before, after, "teleworker_start_latency_seconds_sum"), >, 0);
         /* The kept jobs by owner: root's echo and hog are there; the refused one is not kept. */
         g_assert_cmpfloat(delta0(before, after, "teleworker_jobs{principal=root,state=success}"), ==, 1);
         g_assert_cmpfloat(delta0(before, after, "teleworker_jobs{principal=root,state=failed}"), ==, 1);
+        g_assert_cmpfloat(delta0(before, after, "teleworker_jobs{principal=root,state=killed}"), ==, 1);
         g_assert_cmpfloat(sample(after, "teleworker_output_kept_bytes"), >=, 8); /* "metrics\n" at least */
         g_assert_cmpfloat(sample(after, "teleworker_open_fds"), >, 3);
         g_assert_cmpfloat(sample(after, "teleworker_open_fds"), <, sample(after, "teleworker_max_fds"));
