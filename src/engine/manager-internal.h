@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* manager-internal.h - the job engine's own structures, shared by the manager's files only (manager.c,
- * manager-load.c, caps.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
+ * manager-load.c, caps.c, manager-metrics.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
  * cgroup) never include it. */
 #pragma once
 
