@@ -132,6 +132,17 @@ async function main() {
         await frame.waitForFunction(() => document.getElementById("j-facts").textContent.includes("exit 0"));
         const formFacts = await frame.$eval("#j-facts", e => e.textContent);
         check(formFacts.includes("64.0 MiB"), "the form's job ran with its limit and exited 0");
+
+        // 4 MiB of output: the page holds a window of its end, and fetches its start by offset.
+        await startFromForm("/bin/sh -c 'head -c 4194304 /dev/zero | tr \\\\0 x; echo; echo END'", "");
+        await frame.waitForFunction(() => document.getElementById("output").textContent.endsWith("x\nEND\n"));
+        const tail = await frame.$eval("#output", e => ({ n: e.textContent.length, range: document.getElementById("o-range").textContent }));
+        check(tail.n <= 256 * 1024 && /^bytes \d+–4194309 \(complete\)$/.test(tail.range),
+              `a large output is a window of its end (${tail.n} characters, ${tail.range})`);
+        await frame.click("#o-first");
+        await frame.waitForFunction(() => document.getElementById("o-range").textContent.startsWith("bytes 0–"));
+        const head = await frame.$eval("#o-range", e => e.textContent);
+        check(head === "bytes 0–262144", `its first window is fetched by offset (${head})`);
         console.log(`# ${USER}: ${checks} checks in ${Date.now() - t0} ms`);
     } finally {
         await browser.close();
