@@ -101,6 +101,9 @@ int bus_reply_open_output(BusApi *a, sd_bus_message *msg, const Principal *p, Jo
 extern const sd_bus_vtable bus_manager_vtable[];
 extern const sd_bus_vtable bus_remote_vtable[];
 
+/* bus-metrics.c: GetMetrics and GetMetricsAs (administrators only). */
+int bus_method_get_metrics(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
 /* bus-job.c: the Job objects. */
 int bus_job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                         sd_bus_error *error);

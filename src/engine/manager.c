@@ -352,6 +352,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->exit_code = exit_code;
         j->exit_signal = exit_signal;
         j->ended_at = now_usec(CLOCK_REALTIME);
+        metrics_count_ended(&j->manager->metrics, state, reason, j->started_at > 0);
         if (output_error < 0)
                 log_warning_errno(output_error,
                                   "Job %s: output capture stopped at byte %" PRIu64 " on a spool write error "
@@ -527,6 +528,8 @@ static void job_on_started(Job *j, pid_t pid) {
                 j->oom_kills_at_start = 0;
         j->state = JOB_RUNNING;
         j->started_at = now_usec(CLOCK_REALTIME);
+        metrics_count_started(&j->manager->metrics,
+                              j->started_at > j->submitted_at ? j->started_at - j->submitted_at : 0);
         (void) job_arm_runtime_timer(j);
         job_changed(j);
         job_fire(j, WAIT_STARTED, NULL);

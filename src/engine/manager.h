@@ -94,6 +94,9 @@ int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata);
 /* Drops a pending callback registered with userdata (e.g. the caller went away). */
 void manager_cancel_callbacks(Manager *m, void *userdata);
 
+/* The daemon's metrics in Prometheus' text format (engine/metrics.h), bounded by METRICS_TEXT_MAX. */
+int manager_metrics_text(Manager *m, char **ret);
+
 Job *manager_find_job(Manager *m, const char *id);
 /* Iteration in submission order: pass NULL for the first. */
 Job *manager_next_job(Manager *m, Job *prev);

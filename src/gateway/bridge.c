@@ -238,6 +238,29 @@ static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
 }
 
+/* GET /v1/metrics: the daemon's text as it is (Prometheus' text format 0.0.4); refusals are JSON errors. */
+static int on_metrics_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Connection *c = userdata;
+        const char *text = NULL;
+        size_t n;
+        int r;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "GetMetricsAs"));
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "GetMetricsAs"));
+        n = strlen(text);
+        r = http_buffer_add_response_head(&c->out, 200, "text/plain; version=0.0.4; charset=utf-8", (int64_t) n,
+                                          c->keep_alive, "");
+        if (r >= 0)
+                r = http_buffer_append(&c->out, text, n);
+        if (r >= 0)
+                connection_request_done(c, 200);
+        return connection_after_event(c, r);
+}
+
 /* ---- output streaming ---------------------------------------------------------------------------------- */
 
 /* The job's output is copied by connection_flush(): whenever less than a TLS record of response is left to
@@ -460,6 +483,12 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                         r = sd_bus_message_append(m, "stb", c->job_id, c->route.offset, (int) c->route.follow);
                 if (r >= 0)
                         r = connection_call(c, m, on_output_reply, cfg->bus_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_METRICS:
+                r = connection_new_call(c, "GetMetricsAs", &m);
+                if (r >= 0)
+                        r = connection_call(c, m, on_metrics_reply, cfg->bus_timeout_usec);
                 break;
 
         default:

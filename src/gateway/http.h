@@ -69,6 +69,7 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
         HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
+        HTTP_ROUTE_METRICS,      /* GET /v1/metrics (administrators) */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 

@@ -168,6 +168,22 @@ static void test_parse_body_at_limit(void) {
 
 #define ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
 
+static void test_route_metrics(void) {
+        HttpRoute r;
+        HttpError e = {};
+
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics", 11, &r, &e), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_METRICS);
+        g_assert_cmpstr(http_route_to_string(r.id), ==, "metrics");
+        g_assert_cmpint(http_route(HTTP_POST, "/v1/metrics", 11, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics/x", 13, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics?x=1", 15, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+}
+
 static void test_route(void) {
         HttpRoute r;
         HttpError e = {};
@@ -585,6 +601,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/http/parse/errors", test_parse_errors);
         g_test_add_func("/http/parse/body-at-limit", test_parse_body_at_limit);
         g_test_add_func("/http/route", test_route);
+        g_test_add_func("/http/route-metrics", test_route_metrics);
         g_test_add_func("/http/query", test_query);
         g_test_add_func("/http/job-json/good", test_job_json_good);
         g_test_add_func("/http/job-json/bad", test_job_json_bad);
