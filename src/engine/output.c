@@ -51,6 +51,7 @@
  * that invariant in a header both halves write to. */
 
 #include <assert.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -65,6 +66,7 @@
 
 #include "shared/macro.h"
 #include "engine/output.h"
+#include "engine/stream-index.h"
 #include "shared/util.h"
 
 #define OUTPUT_PIPE_SIZE (1024 * 1024)                  /* reader and input pipes, where the kernel allows */
@@ -76,6 +78,7 @@
 /* Past the cap (see "Dropping"): the job's pipe is drained at most once per pause, in one go. */
 #define OUTPUT_DISCARD_BUDGET (UINT64_C(16) * 1024 * 1024)
 #define OUTPUT_DISCARD_PAUSE_USEC (2 * USEC_PER_MSEC)
+#define OUTPUT_FRAME_MAX (1024 * 1024)                  /* payload of one frame of a framed reader */
 
 typedef struct OutputReader OutputReader;
 
@@ -88,16 +91,34 @@ struct OutputReader {
         uint64_t end;                   /* snapshot end; UINT64_MAX = follow until the stream completes */
         sd_event_source *io;
         OutputCharge *charge;           /* counts this reader, or NULL */
+
+        /* A reader of one stream, or of frames (output_reader_push_indexed()); the plain merged reader uses
+         * none of this. */
+        unsigned select;                /* OUTPUT_SELECT_* */
+        bool framed, timestamps;
+        StreamCursor cursor;
+        uint8_t hdr[OUTPUT_FRAME_HEADER_MAX];
+        uint8_t hdr_len, hdr_sent;      /* a frame header still to write */
+        uint64_t frame_left;            /* bytes of the current run (or frame) still to splice */
 };
+
+/* One pipe of the job: its stdout, its stderr (or a terminal's output, fed in as stdout). */
+typedef struct OutputInput {
+        OutputStore *store;
+        OutputStream stream;
+        int fd;                         /* read end, O_NONBLOCK; -EBADF before it was given or after its EOF */
+        sd_event_source *source;
+} OutputInput;
 
 struct OutputStore {
         sd_event *event;
         int spool_fd;                   /* O_RDWR; written and read by explicit offset only */
-        int input_fd;                   /* read end of the job's pipe, O_NONBLOCK; -EBADF once complete */
+        OutputInput inputs[_OUTPUT_STREAM_MAX]; /* by stream id; the stream completes when all are at EOF */
+        unsigned n_inputs;              /* still open */
+        StreamIndex *index;             /* which stream each run came from, and when; NULL if it failed */
         int null_fd;                    /* /dev/null, opened when the first byte is dropped */
         bool null_no_splice;            /* /dev/null refused splice: drop with read() instead */
-        sd_event_source *input_source;
-        sd_event_source *discard_timer; /* re-enables input_source after a pause (see "Dropping") */
+        sd_event_source *discard_timer; /* re-enables the input sources after a pause (see "Dropping") */
 
         uint64_t size;                  /* bytes in the spool = end offset of the stream */
         uint64_t max_bytes;             /* 0 = no cap */
@@ -187,11 +208,118 @@ static int output_reader_set_waiting(OutputReader *r, bool waiting) {
         return 0;
 }
 
+static bool output_reader_plain(const OutputReader *r) {
+        return !r->framed && r->select == OUTPUT_SELECT_BOTH;
+}
+
+/* Writes what is left of the pending frame header: 1 when written, 0 when the pipe is full, or -errno. */
+static int output_reader_write_header(OutputReader *r) {
+        while (r->hdr_sent < r->hdr_len) {
+                ssize_t k = write(r->fd, r->hdr + r->hdr_sent, r->hdr_len - r->hdr_sent);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return errno == EAGAIN ? 0 : -errno;
+                r->hdr_sent += (uint8_t) k;
+        }
+        return 1;
+}
+
+static void output_reader_frame(OutputReader *r, uint64_t len) {
+        uint32_t be_len = htobe32((uint32_t) len);
+        uint64_t be_time = htobe64(r->cursor.realtime);
+
+        memset(r->hdr, 0, sizeof(r->hdr));
+        r->hdr[0] = r->cursor.stream == OUTPUT_STREAM_STDERR ? OUTPUT_STREAM_STDERR : OUTPUT_STREAM_STDOUT;
+        memcpy(r->hdr + 4, &be_len, 4);
+        r->hdr_len = 8;
+        if (r->timestamps) {
+                memcpy(r->hdr + 8, &be_time, 8);
+                r->hdr_len = 16;
+        }
+        r->hdr_sent = 0;
+}
+
+/* The next piece for a reader of some streams or of frames: its run from the index, skipping runs of other
+ * streams; a frame header before each run (or 1 MiB of it). Work per run, not per byte: the payload is
+ * spliced like the plain reader's. Returns 1 with r->frame_left set, 0 at the limit, or -errno. */
+static int output_reader_next_run(OutputReader *r, uint64_t limit) {
+        OutputStore *s = r->store;
+
+        while (r->offset < limit) {
+                uint64_t run_end;
+                int k = stream_cursor_at(s->index, &r->cursor, r->offset);
+
+                if (k < 0)
+                        return k;
+                run_end = MIN(r->cursor.end, limit);
+                if (!OUTPUT_SELECTED(r->select, r->cursor.stream)) {
+                        r->offset = run_end;
+                        continue;
+                }
+                r->frame_left = run_end - r->offset;
+                if (r->framed) {
+                        r->frame_left = MIN(r->frame_left, (uint64_t) OUTPUT_FRAME_MAX);
+                        output_reader_frame(r, r->frame_left);
+                }
+                return 1;
+        }
+        return 0;
+}
+
+static int output_reader_push_indexed(OutputReader *r) {
+        OutputStore *s = r->store;
+        uint64_t budget = OUTPUT_READER_BUDGET;
+
+        for (;;) {
+                uint64_t limit = MIN(r->end, s->size);
+                loff_t off;
+                ssize_t k;
+
+                k = output_reader_write_header(r);
+                if (k <= 0)
+                        return k < 0 ? (int) k : OUTPUT_READER_BUSY;
+                if (r->frame_left == 0) {
+                        k = output_reader_next_run(r, limit);
+                        if (k < 0)
+                                return (int) k;
+                        if (k == 0)
+                                break;
+                        continue;
+                }
+                if (budget == 0)
+                        return OUTPUT_READER_BUSY;
+
+                off = (loff_t) r->offset;
+                k = splice(s->spool_fd, &off, r->fd, NULL, (size_t) MIN(r->frame_left, budget), SPLICE_F_NONBLOCK);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return OUTPUT_READER_BUSY;
+                        return -errno;
+                }
+                if (k == 0)
+                        return -EIO;
+                r->offset += (uint64_t) k;
+                r->frame_left -= (uint64_t) k;
+                budget -= (uint64_t) k;
+        }
+
+        if (r->offset >= r->end || s->complete)
+                return OUTPUT_READER_DONE;
+        return OUTPUT_READER_WAIT;
+}
+
 /* Splices what the reader may have next into its pipe, up to the per-dispatch budget. Returns one of the
  * OUTPUT_READER_* states, or a negative errno (-EPIPE: the peer closed) after which the reader must go. */
 static int output_reader_push(OutputReader *r) {
         OutputStore *s = r->store;
         uint64_t budget = OUTPUT_READER_BUDGET;
+
+        if (!output_reader_plain(r))
+                return output_reader_push_indexed(r);
 
         for (;;) {
                 uint64_t limit = MIN(r->end, s->size);
@@ -291,7 +419,7 @@ static bool output_store_keeps(const OutputStore *s) {
 }
 
 /* Takes up to n bytes from the job's pipe and throws them away. Returns the count, 0 at EOF, or -errno. */
-static ssize_t output_store_discard(OutputStore *s, size_t n) {
+static ssize_t output_store_discard(OutputStore *s, int input_fd, size_t n) {
         char buf[OUTPUT_DISCARD_CHUNK];
         ssize_t k;
 
@@ -301,7 +429,7 @@ static ssize_t output_store_discard(OutputStore *s, size_t n) {
                         s->null_no_splice = true;
         }
         if (!s->null_no_splice) {
-                k = splice(s->input_fd, NULL, s->null_fd, NULL, n, SPLICE_F_NONBLOCK);
+                k = splice(input_fd, NULL, s->null_fd, NULL, n, SPLICE_F_NONBLOCK);
                 if (k >= 0)
                         return k;
                 if (errno != EINVAL)
@@ -311,24 +439,36 @@ static ssize_t output_store_discard(OutputStore *s, size_t n) {
                 s->null_no_splice = true;
         }
 
-        k = read(s->input_fd, buf, MIN(n, sizeof(buf)));
+        k = read(input_fd, buf, MIN(n, sizeof(buf)));
         return k < 0 ? -errno : k;
 }
 
 /* Moves up to n bytes from the job's pipe to the spool. Returns the count, 0 at EOF, or -errno: -EAGAIN and
  * -EINTR come from the pipe, any other error from writing the spool (a pipe read cannot fail otherwise). */
-static ssize_t output_store_capture(OutputStore *s, size_t n) {
+static ssize_t output_store_capture(OutputStore *s, OutputInput *in, size_t n) {
         loff_t off = (loff_t) s->size;
         ssize_t k;
 
-        k = splice(s->input_fd, NULL, s->spool_fd, &off, n, SPLICE_F_NONBLOCK);
-        return k < 0 ? -errno : k;
+        k = splice(in->fd, NULL, s->spool_fd, &off, n, SPLICE_F_NONBLOCK);
+        if (k <= 0)
+                return k < 0 ? -errno : k;
+        /* Per chunk, not per byte: one clock read (vDSO), and a record only when the stream changes or the
+         * last record is older than the coalescing window. A failure stops the index, never the capture. */
+        (void) stream_index_note(s->index, s->size, in->stream, now_usec(CLOCK_REALTIME));
+        return k;
+}
+
+static void output_store_inputs_enable(OutputStore *s, int enabled) {
+        for (size_t i = 0; i < ELEMENTSOF(s->inputs); i++)
+                if (s->inputs[i].source)
+                        (void) sd_event_source_set_enabled(s->inputs[i].source, enabled);
 }
 
 static int on_discard_pause_end(sd_event_source *es, uint64_t usec, void *userdata) {
         OutputStore *s = userdata;
 
-        return sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
+        output_store_inputs_enable(s, SD_EVENT_ON);
+        return 0;
 }
 
 /* Past the cap: sleep for a pause instead of draining the pipe at every write of the job (see "Dropping"). On
@@ -348,11 +488,25 @@ static void output_store_discard_pause(OutputStore *s) {
         if (k >= 0)
                 k = sd_event_source_set_enabled(s->discard_timer, SD_EVENT_ONESHOT);
         if (k >= 0)
-                (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_OFF);
+                output_store_inputs_enable(s, SD_EVENT_OFF);
+}
+
+/* Closes one input at its EOF; the stream is complete when it was the last. */
+static void output_input_close(OutputInput *in) {
+        OutputStore *s = in->store;
+
+        in->source = sd_event_source_disable_unref(in->source);
+        in->fd = safe_close(in->fd);
+        if (--s->n_inputs > 0)
+                return;
+        s->complete = true;
+        s->discard_timer = sd_event_source_disable_unref(s->discard_timer);
+        s->null_fd = safe_close(s->null_fd);
 }
 
 static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-        OutputStore *s = userdata;
+        OutputInput *in = userdata;
+        OutputStore *s = in->store;
         uint64_t budget = output_store_keeps(s) ? OUTPUT_INPUT_BUDGET : OUTPUT_DISCARD_BUDGET, before = s->size;
         bool eof = false, drained = false;
 
@@ -365,9 +519,9 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
                         if (s->max_bytes > 0)
                                 n = MIN(n, s->max_bytes - s->size);
-                        k = output_store_capture(s, (size_t) n);
+                        k = output_store_capture(s, in, (size_t) n);
                 } else
-                        k = output_store_discard(s, (size_t) budget);
+                        k = output_store_discard(s, in->fd, (size_t) budget);
 
                 if (k == -EINTR)
                         continue;
@@ -403,11 +557,8 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
         }
 
         if (eof) {
-                s->complete = true;
-                s->input_source = sd_event_source_disable_unref(s->input_source);
-                s->discard_timer = sd_event_source_disable_unref(s->discard_timer);
-                s->input_fd = safe_close(s->input_fd);
-                s->null_fd = safe_close(s->null_fd);
+                output_input_close(in);
+                eof = s->complete;      /* the stream's end: this was its last input */
         } else if (drained && !output_store_keeps(s))
                 output_store_discard_pause(s);
 
@@ -440,9 +591,12 @@ OutputStore *output_store_free(OutputStore *s) {
         while (s->waiting)
                 output_reader_free(s->waiting);
 
-        sd_event_source_disable_unref(s->input_source);
+        for (size_t i = 0; i < ELEMENTSOF(s->inputs); i++) {
+                sd_event_source_disable_unref(s->inputs[i].source);
+                safe_close(s->inputs[i].fd);
+        }
         sd_event_source_disable_unref(s->discard_timer);
-        safe_close(s->input_fd);
+        stream_index_free(s->index);
         safe_close(s->null_fd);
         safe_close(s->spool_fd);
         sd_event_unref(s->event);
@@ -451,97 +605,177 @@ OutputStore *output_store_free(OutputStore *s) {
 }
 DEFINE_FREE_FUNC(OutputStore, output_store_free);
 
-/* Common tail of output_store_new() and output_store_open(): takes spool_fd and input_fd, also on failure. */
-static int output_store_setup(sd_event *e, int spool_fd, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        _cleanup_(closep) int spool = spool_fd, input = input_fd;
-        _cleanup_(output_store_freep) OutputStore *s = NULL;
+/* Starts capturing one stream from input (taken, also on failure). */
+static int output_input_setup(OutputStore *s, OutputStream stream, int input) {
+        _cleanup_(closep) int fd = input;
+        OutputInput *in = &s->inputs[stream];
         struct stat st;
         int k;
 
-        if (fstat(spool, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-
-        s = new0(OutputStore, 1);
-        if (!s)
-                return -ENOMEM;
-        s->spool_fd = s->input_fd = s->null_fd = -EBADF;
-        s->event = sd_event_ref(e);
-        s->max_bytes = max_bytes;
-        s->size = (uint64_t) st.st_size;
-        s->spool_fd = TAKE_FD(spool);
-
-        if (input < 0) {
-                s->complete = true;
-                *ret = TAKE_PTR(s);
-                return 0;
-        }
-
         /* splice(2) needs a pipe on one side; the spool is the other. */
-        if (fstat(input, &st) < 0)
+        if (fstat(fd, &st) < 0)
                 return -errno;
         if (!S_ISFIFO(st.st_mode))
                 return -EINVAL;
-        k = fd_nonblock(input, true);
+        k = fd_nonblock(fd, true);
         if (k < 0)
                 return k;
-        pipe_grow(input);
-        s->input_fd = TAKE_FD(input);
+        pipe_grow(fd);
+        in->fd = TAKE_FD(fd);
 
-        k = sd_event_add_io(e, &s->input_source, s->input_fd, EPOLLIN, on_input, s);
+        k = sd_event_add_io(s->event, &in->source, in->fd, EPOLLIN, on_input, in);
         if (k < 0)
                 return k;
-        k = sd_event_source_set_priority(s->input_source, OUTPUT_PRIORITY);
+        k = sd_event_source_set_priority(in->source, OUTPUT_PRIORITY);
         if (k < 0)
                 return k;
-        (void) sd_event_source_set_description(s->input_source, "output-input");
-
-        *ret = TAKE_PTR(s);
+        (void) sd_event_source_set_description(in->source, stream == OUTPUT_STREAM_STDERR ? "output-stderr" : "output-input");
+        s->n_inputs++;
         return 0;
 }
 
-int output_store_new(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        _cleanup_(closep) int input = input_fd;
-        int spool, k;
+/* The index beside a spool: created with a new one; after a restart loaded and checked against the spool, and
+ * when missing (a spool from before the index) or refused (moved aside as .corrupt), started again with one
+ * record that says "unknown" for what the spool already holds. A store without an index still serves the
+ * merged stream; only readers of one stream, or of frames, are refused then. */
+static void output_store_index_setup(OutputStore *s, const char *spool_path, bool fresh) {
+        _cleanup_(freep) char *path = NULL, *aside = NULL;
+        int k;
 
-        if (!e || !spool_path || !ret)
-                return -EINVAL;
+        if (asprintf(&path, "%s.idx", spool_path) < 0)
+                return;
+        if (fresh) {
+                (void) unlink(path);    /* a stray index without its spool describes nothing */
+                (void) stream_index_create(path, &s->index);
+                return;
+        }
+        k = stream_index_load(path, s->size, &s->index);
+        if (k >= 0)
+                return;
+        if (k == -EBADMSG && asprintf(&aside, "%s.corrupt", path) >= 0)
+                (void) rename(path, aside);
+        else
+                (void) unlink(path);
+        if (stream_index_create(path, &s->index) < 0)
+                return;
+        if (s->size > 0)
+                (void) stream_index_note(s->index, 0, OUTPUT_STREAM_UNKNOWN, 0);
+}
 
-        spool = open(spool_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
-        if (spool < 0)
-                return -errno;
+/* Common tail of the constructors: takes spool_fd and every input fd, also on failure. */
+static int output_store_setup(sd_event *e, const char *spool_path, bool fresh, int spool_fd,
+                              int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes, OutputStore **ret) {
+        _cleanup_(closep) int spool = spool_fd;
+        _cleanup_(output_store_freep) OutputStore *s = NULL;
+        struct stat st;
+        int k = 0;
 
-        k = output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
+        s = new0(OutputStore, 1);
+        if (!s) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        s->spool_fd = s->null_fd = -EBADF;
+        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
+                s->inputs[i] = (OutputInput) { .store = s, .stream = (OutputStream) i, .fd = -EBADF };
+        s->event = sd_event_ref(e);
+        s->max_bytes = max_bytes;
+        if (fstat(spool, &st) < 0)
+                k = -errno;
+        else if (!S_ISREG(st.st_mode))
+                k = -EBADFD;
         if (k < 0)
-                (void) unlink(spool_path);      /* ours (O_EXCL): leave nothing that would fail a retry */
+                goto fail;
+        s->size = (uint64_t) st.st_size;
+        s->spool_fd = TAKE_FD(spool);
+        output_store_index_setup(s, spool_path, fresh);
+
+        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
+                if (inputs[i] >= 0) {
+                        k = output_input_setup(s, (OutputStream) i, TAKE_FD(inputs[i]));
+                        if (k < 0)
+                                goto fail;
+                }
+        s->complete = s->n_inputs == 0;
+        *ret = TAKE_PTR(s);
+        return 0;
+fail:
+        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
+                inputs[i] = safe_close(inputs[i]);
         return k;
 }
 
+int output_store_new_streams(sd_event *e, const char *spool_path, int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes,
+                             OutputStore **ret) {
+        _cleanup_(freep) char *index = NULL;
+        int spool, k;
+
+        if (!e || !spool_path || !ret) {
+                k = -EINVAL;
+                goto fail;
+        }
+        spool = open(spool_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+        if (spool < 0) {
+                k = -errno;
+                goto fail;
+        }
+
+        k = output_store_setup(e, spool_path, true, spool, inputs, max_bytes, ret);
+        if (k < 0) {
+                (void) unlink(spool_path);      /* ours (O_EXCL): leave nothing that would fail a retry */
+                if (asprintf(&index, "%s.idx", spool_path) >= 0)
+                        (void) unlink(index);
+        }
+        return k;
+fail:
+        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
+                inputs[i] = safe_close(inputs[i]);
+        return k;
+}
+
+int output_store_open_streams(sd_event *e, const char *spool_path, int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes,
+                              OutputStore **ret) {
+        int spool = -EBADF;
+
+        if (e && spool_path && ret)
+                spool = open(spool_path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (spool < 0) {
+                int k = !e || !spool_path || !ret ? -EINVAL : -errno;
+
+                for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
+                        inputs[i] = safe_close(inputs[i]);
+                return k;
+        }
+        return output_store_setup(e, spool_path, false, spool, inputs, max_bytes, ret);
+}
+
+int output_store_new(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret) {
+        int inputs[_OUTPUT_STREAM_MAX] = { -EBADF, input_fd, -EBADF };
+
+        return output_store_new_streams(e, spool_path, inputs, max_bytes, ret);
+}
+
 int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        _cleanup_(closep) int input = input_fd;
-        int spool;
+        int inputs[_OUTPUT_STREAM_MAX] = { -EBADF, input_fd, -EBADF };
 
-        if (!e || !spool_path || !ret)
-                return -EINVAL;
-
-        spool = open(spool_path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (spool < 0)
-                return -errno;
-
-        return output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
+        return output_store_open_streams(e, spool_path, inputs, max_bytes, ret);
 }
 
 void output_store_flush(OutputStore *s) {
         int enabled = 0;
 
-        if (!s || !s->input_source || !s->discard_timer)
+        if (!s || s->n_inputs == 0 || !s->discard_timer)
                 return;
         if (sd_event_source_get_enabled(s->discard_timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
                 return;         /* not pausing: the source drains as soon as there is anything */
         (void) sd_event_source_set_enabled(s->discard_timer, SD_EVENT_OFF);
-        (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
-        (void) on_input(s->input_source, s->input_fd, EPOLLIN, s);
+        output_store_inputs_enable(s, SD_EVENT_ON);
+        /* Each input in turn; the last one's EOF may call the complete handler, which may free the store. */
+        for (int i = 0, n = (int) s->n_inputs; i < _OUTPUT_STREAM_MAX && n > 0; i++)
+                if (s->inputs[i].source) {
+                        n--;
+                        (void) on_input(s->inputs[i].source, s->inputs[i].fd, EPOLLIN, &s->inputs[i]);
+                }
 }
 
 void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata) {
@@ -570,6 +804,10 @@ int output_store_error(const OutputStore *s) {
 void output_store_set_error(OutputStore *s, int error) {
         if (s && error < 0 && s->error == 0)
                 s->error = error;
+}
+
+StreamIndex *output_store_index(OutputStore *s) {
+        return s ? s->index : NULL;
 }
 
 unsigned output_store_n_readers(const OutputStore *s) {
@@ -610,14 +848,27 @@ int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *
 
 int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follow, OutputCharge *charge,
                                      int *ret_fd) {
+        OutputReaderOptions o = { .offset = offset, .end = UINT64_MAX, .follow = follow, .select = OUTPUT_SELECT_BOTH };
+
+        return output_store_open_reader_ex(s, &o, charge, ret_fd);
+}
+
+int output_store_open_reader_ex(OutputStore *s, const OutputReaderOptions *o, OutputCharge *charge, int *ret_fd) {
         _cleanup_(closep) int rfd = -EBADF, wfd = -EBADF;
         OutputReader *r;
+        uint64_t offset, end;
+        bool follow;
         int p[2], k;
 
-        if (!s || !ret_fd)
+        if (!s || !o || !ret_fd || (o->select & ~OUTPUT_SELECT_BOTH) || o->select == 0)
                 return -EINVAL;
+        offset = o->offset;
+        follow = o->follow && o->end == UINT64_MAX;
+        end = follow ? UINT64_MAX : MIN(o->end, s->size);
         if (offset > s->size)
                 return -EINVAL;
+        if ((o->framed || o->timestamps || o->select != OUTPUT_SELECT_BOTH) && !s->index)
+                return -ENODATA;
 
         /* Always a pipe the store feeds, blocking on the caller's side, never an fd of the spool file, even
          * for a complete stream where that would be allowed and a little faster:
@@ -633,7 +884,7 @@ int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follo
         rfd = p[0];
         wfd = p[1];
 
-        if (offset == s->size && (!follow || s->complete)) {   /* nothing to send, ever: EOF right away */
+        if (offset >= end || (offset == s->size && (!follow || s->complete))) {  /* nothing to send, ever: EOF now */
                 *ret_fd = TAKE_FD(rfd);
                 return 0;
         }
@@ -648,7 +899,11 @@ int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follo
                 return -ENOMEM;
         r->fd = TAKE_FD(wfd);
         r->offset = offset;
-        r->end = follow ? UINT64_MAX : s->size;
+        r->end = end;
+        r->select = o->select;
+        r->framed = o->framed || o->timestamps;
+        r->timestamps = o->timestamps;
+        r->cursor = STREAM_CURSOR_INIT;
 
         /* Start active: the first EPOLLOUT comes on the next iteration (bounded work in this call), and a
          * caught-up follower goes to waiting from there. */

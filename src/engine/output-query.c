@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* output-query.c - where a reader of a job's output starts: at a time, or at the last N lines of some streams.
+ * Both answer with an offset of the merged stream, which every reader takes (output.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/output.h"
+#include "engine/stream-index.h"
+#include "shared/macro.h"
+
+#define OUTPUT_QUERY_CHUNK (64 * 1024)
+
+int output_store_time_offset(OutputStore *s, uint64_t realtime, uint64_t *ret_offset) {
+        StreamIndex *x = output_store_index(s);
+        StreamIndexEntry e;
+        uint64_t i;
+        int k;
+
+        if (!s || !ret_offset)
+                return -EINVAL;
+        if (!x)
+                return -ENODATA;
+        k = stream_index_find_time(x, realtime, &i);
+        if (k < 0)
+                return k;
+        if (i >= stream_index_count(x)) {
+                *ret_offset = output_store_size(s);
+                return 0;
+        }
+        k = stream_index_get(x, i, &e);
+        if (k < 0)
+                return k;
+        *ret_offset = e.offset;
+        return 0;
+}
+
+/* Scans [start, end) backwards for newlines, counting into *found; the first byte scanned, if *skip_newline,
+ * is a trailing newline that ends the last line rather than opening one (then cleared). 1 with *ret_offset set
+ * once `lines` were found, else 0. */
+static int tail_scan(OutputStore *s, char *buf, uint64_t start, uint64_t end, uint64_t lines, uint64_t *found,
+                     bool *skip_newline, uint64_t *ret_offset) {
+        while (end > start) {
+                size_t n = (size_t) MIN(end - start, (uint64_t) OUTPUT_QUERY_CHUNK);
+                uint64_t base = end - n;
+                ssize_t k = output_store_read(s, base, buf, n, NULL);
+
+                if (k < 0)
+                        return (int) k;
+                if ((size_t) k != n)
+                        return -EIO;
+                if (*skip_newline) {
+                        if (buf[n - 1] == '\n')
+                                n--;
+                        *skip_newline = false;
+                }
+                for (char *nl; n > 0 && (nl = memrchr(buf, '\n', n)); n = (size_t) (nl - buf))
+                        if (++*found == lines) {
+                                *ret_offset = base + (uint64_t) (nl - buf) + 1;
+                                return 1;
+                        }
+                end = base;
+        }
+        return 0;
+}
+
+int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t lines, uint64_t *ret_offset) {
+        _cleanup_(freep) char *buf = NULL;
+        StreamIndex *x = output_store_index(s);
+        uint64_t found = 0, end, first_selected = 0;
+        bool skip_newline = true;
+        int k;
+
+        if (!s || !ret_offset || select == 0 || (select & ~OUTPUT_SELECT_BOTH))
+                return -EINVAL;
+        if (select == OUTPUT_SELECT_BOTH)
+                return output_store_tail_offset(s, lines, ret_offset);
+        if (!x)
+                return -ENODATA;
+        end = output_store_size(s);
+        if (lines == 0) {
+                *ret_offset = end;
+                return 0;
+        }
+        buf = malloc(OUTPUT_QUERY_CHUNK);
+        if (!buf)
+                return -ENOMEM;
+
+        /* Run by run from the end, only the selected ones: fewer lines than asked gives the first selected
+         * run's start (0 would do as well: a reader of those streams skips the rest). */
+        for (uint64_t i = stream_index_count(x); i > 0; i--) {
+                StreamIndexEntry e;
+
+                k = stream_index_get(x, i - 1, &e);
+                if (k < 0)
+                        return k;
+                if (OUTPUT_SELECTED(select, e.stream)) {
+                        k = tail_scan(s, buf, e.offset, end, lines, &found, &skip_newline, ret_offset);
+                        if (k != 0)
+                                return k < 0 ? k : 0;
+                        first_selected = e.offset;
+                }
+                end = e.offset;
+        }
+        *ret_offset = first_selected;
+        return 0;
+}
