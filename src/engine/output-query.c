@@ -13,7 +13,7 @@
 
 int output_store_time_offset(OutputStore *s, uint64_t realtime, uint64_t *ret_offset) {
         StreamIndex *x = output_store_index(s);
-        StreamIndexEntry e;
+        StreamIndexEntry e = {};
         uint64_t i;
         int k;
 
@@ -89,7 +89,7 @@ int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t li
         /* Run by run from the end, only the selected ones: fewer lines than asked gives the first selected
          * run's start (0 would do as well: a reader of those streams skips the rest). */
         for (uint64_t i = stream_index_count(x); i > 0; i--) {
-                StreamIndexEntry e;
+                StreamIndexEntry e = {};
 
                 k = stream_index_get(x, i - 1, &e);
                 if (k < 0)

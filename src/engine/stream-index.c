@@ -150,7 +150,7 @@ static int stream_index_append(StreamIndex *x, const StreamIndexEntry *e) {
 }
 
 int stream_index_note(StreamIndex *x, uint64_t offset, OutputStream stream, uint64_t realtime) {
-        StreamIndexEntry e;
+        StreamIndexEntry e = {};
 
         if (!x || stream >= _OUTPUT_STREAM_MAX)
                 return -EINVAL;
@@ -205,7 +205,7 @@ static int stream_index_search(StreamIndex *x, bool (*past)(const StreamIndexEnt
 
         while (lo < hi) {
                 uint64_t mid = lo + (hi - lo) / 2;
-                StreamIndexEntry e;
+                StreamIndexEntry e = {};
                 int k = stream_index_get(x, mid, &e);
 
                 if (k < 0)
@@ -259,7 +259,7 @@ unsigned output_select_from_string(const char *s) {
 }
 
 static int stream_cursor_load(StreamIndex *x, StreamCursor *c, uint64_t i) {
-        StreamIndexEntry e;
+        StreamIndexEntry e = {};
         int k = stream_index_get(x, i, &e);
 
         if (k < 0)
@@ -285,7 +285,7 @@ int stream_cursor_at(StreamIndex *x, StreamCursor *c, uint64_t offset) {
         }
         for (;;) {
                 if (c->end == UINT64_MAX && c->i + 1 < x->n) {
-                        StreamIndexEntry next;
+                        StreamIndexEntry next = {};
 
                         k = stream_index_get(x, c->i + 1, &next);
                         if (k < 0)
