@@ -22,9 +22,11 @@
 #define CAPS_ADMIN_RESERVE(n) MAX((n) / 16, 1u)
 /* RLIMIT_NOFILE of an unlimited process, for the arithmetic */
 #define CAPS_NOFILE_MAX 2000000u
-/* fds of a running job beyond its spool (the job's pipe, the reaper's socket and pidfd: 3 measured, and
- * /dev/null while dropping), and of the daemon besides jobs and readers (13 measured: bus, event loop...) */
-#define CAPS_FDS_PER_RUNNING_JOB 4u
+/* fds of every job in the table (its spool and its stream index), of a running job beyond those (its stdout
+ * and stderr pipes, the reaper's socket and pidfd: 4 measured, and /dev/null while dropping), and of the daemon
+ * besides jobs and readers (13 measured: bus, event loop...) */
+#define CAPS_FDS_PER_JOB 2u
+#define CAPS_FDS_PER_RUNNING_JOB 5u
 #define CAPS_FDS_BASE 32u
 
 struct PrincipalReaders {
@@ -62,8 +64,8 @@ static unsigned manager_fds_estimate(Manager *m) {
 
         for (Job *j = m->jobs_head; j; j = j->next)
                 running += !job_state_is_final(j->state);
-        return CAPS_FDS_BASE + m->readers_users.n_readers + m->readers_admins.n_readers + m->n_jobs +
-               running * CAPS_FDS_PER_RUNNING_JOB;
+        return CAPS_FDS_BASE + m->readers_users.n_readers + m->readers_admins.n_readers +
+               m->n_jobs * CAPS_FDS_PER_JOB + running * CAPS_FDS_PER_RUNNING_JOB;
 }
 
 /* Whether a non-administrator may take more fds (one more job or reader): the last 1/16 of RLIMIT_NOFILE

@@ -25,6 +25,9 @@
 
 #define EXEC_CONTROL_FD 3
 #define EXEC_OUTPUT_READ_FD 5
+/* The stderr pipe's read end, kept like fd 5 (fd 2 is then the stderr pipe's write end, apart from fd 1). A
+ * reaper spawned without it (by a daemon from before the streams were kept apart) hands over two fds. */
+#define EXEC_ERROR_READ_FD 6
 #define EXEC_HANDOVER_DIR "/run/teleworker/reapers"
 
 enum {
@@ -34,7 +37,7 @@ enum {
         EXEC_MSG_EXITED = 'X',     /* code: CLD_EXITED / CLD_KILLED / CLD_DUMPED, value: exit status or signal */
         EXEC_MSG_FAILED = 'F',     /* code: ExecStage that failed before execve succeeded, value: errno */
         EXEC_MSG_RELEASE = 'R',    /* daemon → reaper: the reports are read, the reaper may go */
-        EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output] */
+        EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output(, stderr)] */
 };
 
 /* The steps of the job's child before it runs the job. The daemon turns a failure into Start's error:
