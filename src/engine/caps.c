@@ -320,15 +320,22 @@ int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error) {
 
 int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset, bool follow, int *ret_fd,
                         sd_bus_error *error) {
+        OutputReaderOptions o = { .offset = offset, .end = UINT64_MAX, .follow = follow, .select = OUTPUT_SELECT_BOTH };
+
+        return manager_open_output_ex(m, p, j, &o, ret_fd, error);
+}
+
+int manager_open_output_ex(Manager *m, const Principal *p, Job *j, const OutputReaderOptions *o, int *ret_fd,
+                           sd_bus_error *error) {
         PrincipalReaders *pr;
         int r;
 
         if (!j->output)
                 return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", j->id);
-        if (offset > output_store_size(j->output))
+        if (o->offset > output_store_size(j->output))
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                          "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
-                                         offset, output_store_size(j->output));
+                                         o->offset, output_store_size(j->output));
         r = manager_check_readers(m, p, error);
         if (r < 0)
                 return r;
@@ -336,9 +343,13 @@ int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset,
         pr = manager_get_readers(m, p->name, p->admin);
         if (!pr)
                 return -ENOMEM;
-        r = output_store_open_reader_charged(j->output, offset, follow, &pr->charge, ret_fd);
+        r = output_store_open_reader_ex(j->output, o, &pr->charge, ret_fd);
         if (pr->charge.n_readers == 0)  /* nothing was charged (EOF at once, or a failure) */
                 principal_readers_release(&pr->charge);
+        if (r == -ENODATA)
+                return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT,
+                                         "The output of job %s has no stream index: only the merged stream can be read.",
+                                         j->id);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to open the output of job %s: %m", j->id);
         return 0;

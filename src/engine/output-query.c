@@ -105,3 +105,35 @@ int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t li
         *ret_offset = first_selected;
         return 0;
 }
+
+int output_store_resolve_range(OutputStore *s, unsigned select, uint64_t offset, const uint64_t *since,
+                               const uint64_t *until, const uint64_t *tail, uint64_t *ret_start, uint64_t *ret_end) {
+        uint64_t start = offset, end = UINT64_MAX, o;
+        int k;
+
+        if (!s || !ret_start || !ret_end)
+                return -EINVAL;
+        if (offset > output_store_size(s))
+                return -ERANGE;
+        if (since) {
+                k = output_store_time_offset(s, *since, &o);
+                if (k < 0)
+                        return k;
+                start = MAX(start, o);
+        }
+        if (tail) {
+                k = output_store_tail_offset_select(s, select, *tail, &o);
+                if (k < 0)
+                        return k;
+                start = MAX(start, o);
+        }
+        if (until) {
+                k = output_store_time_offset(s, *until, &end);
+                if (k < 0)
+                        return k;
+                start = MIN(start, end);
+        }
+        *ret_start = start;
+        *ret_end = end;
+        return 0;
+}

@@ -116,6 +116,12 @@ int output_store_time_offset(OutputStore *s, uint64_t realtime, uint64_t *ret_of
  * stream, without the index). A reader of those streams from there gets exactly those lines. */
 int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t lines, uint64_t *ret_offset);
 
+/* Where a reader starts and ends: from offset (past the end: -ERANGE), moved on to the first byte captured at
+ * or after *since and to the start of the last *tail lines of the selected streams (whichever is later),
+ * ending (*ret_end; UINT64_MAX: no end) before the first byte captured at or after *until. NULL: not given. */
+int output_store_resolve_range(OutputStore *s, unsigned select, uint64_t offset, const uint64_t *since,
+                               const uint64_t *until, const uint64_t *tail, uint64_t *ret_start, uint64_t *ret_end);
+
 /* Offset where the last `lines` lines start (a trailing newline does not open an empty line); 0 if there
  * are fewer. For `logs --tail`. */
 int output_store_tail_offset(OutputStore *s, uint64_t lines, uint64_t *ret_offset);
