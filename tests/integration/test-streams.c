@@ -5,6 +5,8 @@
  * the daemon (the stream index reloaded from disk). */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -281,6 +283,104 @@ static void test_since_until(void) {
         result_clear(&r);
 }
 
+/* ASan's shadow memory and quarantine make RSS meaningless in the sanitized build (see test-faults.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED true
+#else
+#define SANITIZED false
+#endif
+#define FOLLOWERS 100                   /* of each stream */
+#define FOLLOW_LINES 150
+#define FOLLOW_LINE_BYTES 65537         /* 64 KiB and a newline */
+#define FOLLOW_RSS_SLACK_KB (16 * 1024)
+
+static const char *unit(void);
+
+static uint64_t daemon_rss_kb(void) {
+        const char *argv[] = { "systemctl", "show", "-p", "MainPID", "--value", unit(), NULL };
+        g_autofree char *pid = NULL, *path = NULL, *text = NULL;
+        const char *p;
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &pid, NULL, &status,
+                                   NULL));
+        path = g_strdup_printf("/proc/%s/status", g_strstrip(pid));
+        g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+        p = strstr(text, "\nVmRSS:");
+        g_assert_nonnull(p);
+        return g_ascii_strtoull(p + 7, NULL, 10);
+}
+
+/* OpenOutputEx(id, {stream, follow}) as root: the fd, non-blocking. */
+static int open_follower(sd_bus *bus, const char *id, const char *stream) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        uint64_t offset;
+        int fd;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                                       "org.teleworker.worker1.Manager", "OpenOutputEx"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "sa{sv}", id, 2, "stream", "s", stream, "follow", "b", 1), >=, 0);
+        g_assert_cmpint(sd_bus_call(bus, m, 0, &e, &reply), >=, 0);
+        g_assert_cmpint(sd_bus_message_read(reply, "ht", &fd, &offset), >=, 0);
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(fcntl(fd, F_SETFL, O_NONBLOCK), ==, 0);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        return fd;
+}
+
+/* 100 followers of stdout and 100 of stderr of a job writing ~20 MB: each gets exactly its stream, and the
+ * daemon's RSS does not grow with the output or the followers (splice: pages are shared, never copied). */
+static void test_followers_rss(void) {
+        g_autofree char *script = g_strdup_printf(
+                "i=0; while [ $i -lt %u ]; do head -c 65536 /dev/zero | tr '\\0' o; echo; "
+                "head -c 65536 /dev/zero | tr '\\0' e >&2; echo >&2; i=$((i + 1)); done", FOLLOW_LINES);
+        sd_bus *bus = tb_bus_as(0);
+        struct pollfd p[2 * FOLLOWERS];
+        uint64_t got[2 * FOLLOWERS] = {}, before, peak, open_fds = 2 * FOLLOWERS;
+        g_autofree char *id = NULL;
+        char buf[65536];
+
+        before = daemon_rss_kb();
+        id = start_job(script);
+        for (unsigned i = 0; i < 2 * FOLLOWERS; i++)
+                p[i] = (struct pollfd) { .fd = open_follower(bus, id, i % 2 ? "stderr" : "stdout"), .events = POLLIN };
+        peak = daemon_rss_kb();
+        while (open_fds > 0) {
+                g_assert_cmpint(poll(p, 2 * FOLLOWERS, 60000), >, 0);
+                for (unsigned i = 0; i < 2 * FOLLOWERS; i++) {
+                        ssize_t n;
+
+                        if (p[i].fd < 0 || !p[i].revents)
+                                continue;
+                        n = read(p[i].fd, buf, sizeof(buf));
+                        if (n > 0) {
+                                /* every byte of the right stream: 'o' or newline for stdout, 'e' for stderr */
+                                for (ssize_t k = 0; k < n; k++)
+                                        g_assert_true(buf[k] == '\n' || buf[k] == (i % 2 ? 'e' : 'o'));
+                                got[i] += (uint64_t) n;
+                        } else if (n == 0) {
+                                close(p[i].fd);
+                                p[i].fd = -1;
+                                open_fds--;
+                        } else
+                                g_assert_cmpint(errno, ==, EAGAIN);
+                }
+                peak = MAX(peak, daemon_rss_kb());
+        }
+        for (unsigned i = 0; i < 2 * FOLLOWERS; i++)
+                g_assert_cmpuint(got[i], ==, (uint64_t) FOLLOW_LINES * FOLLOW_LINE_BYTES);
+        g_test_message("daemon RSS: %" G_GUINT64_FORMAT " kB before, %" G_GUINT64_FORMAT " kB peak, with %u followers "
+                       "of %" G_GUINT64_FORMAT " bytes", before, peak, 2 * FOLLOWERS,
+                       (uint64_t) FOLLOW_LINES * FOLLOW_LINE_BYTES);
+        if (!SANITIZED)
+                g_assert_cmpuint(peak, <=, before + FOLLOW_RSS_SLACK_KB);
+        wait_job(id);
+        sd_bus_unref(bus);
+}
+
 static const char *unit(void) {
         const char *u = g_getenv("TELEWORKER_TEST_UNIT");
         return u ? u : "teleworkerd.service";
@@ -357,5 +457,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/streams/tail", test_tail);
         g_test_add_func("/streams/since-until", test_since_until);
         g_test_add_func("/streams/restart", test_restart);
+        g_test_add_func("/streams/followers-rss", test_followers_rss);
         return g_test_run();
 }
