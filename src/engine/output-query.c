@@ -10,6 +10,18 @@
 #include "shared/macro.h"
 
 #define OUTPUT_QUERY_CHUNK (64 * 1024)
+/* A tail is looked for in the event loop: it reads at most this much of the spool (page cache, memrchr: tens
+ * of milliseconds) and visits at most this many runs, whatever `lines` asks. Past that it starts at the
+ * earliest whole line it found: fewer lines than asked, never a stalled daemon. */
+#define OUTPUT_TAIL_SCAN_MAX (UINT64_C(64) * 1024 * 1024)
+#define OUTPUT_TAIL_RUNS_MAX 65536
+
+typedef struct TailScan {
+        uint64_t lines, found;
+        bool skip_newline;      /* the next byte scanned is the stream's last: a newline there ends a line */
+        uint64_t budget;        /* bytes still to read */
+        uint64_t earliest;      /* start of the earliest whole line found; UINT64_MAX: none yet */
+} TailScan;
 
 int output_store_time_offset(OutputStore *s, uint64_t realtime, uint64_t *ret_offset) {
         StreamIndex *x = output_store_index(s);
@@ -35,40 +47,76 @@ int output_store_time_offset(OutputStore *s, uint64_t realtime, uint64_t *ret_of
         return 0;
 }
 
-/* Scans [start, end) backwards for newlines, counting into *found; the first byte scanned, if *skip_newline,
- * is a trailing newline that ends the last line rather than opening one (then cleared). 1 with *ret_offset set
- * once `lines` were found, else 0. */
-static int tail_scan(OutputStore *s, char *buf, uint64_t start, uint64_t end, uint64_t lines, uint64_t *found,
-                     bool *skip_newline, uint64_t *ret_offset) {
+/* Scans [start, end) backwards for newlines. 1 with *ret_offset set once t->lines were found, or once the
+ * budget ran out (at the earliest whole line found, else where the scan stopped); else 0. */
+static int tail_scan(OutputStore *s, char *buf, uint64_t start, uint64_t end, TailScan *t, uint64_t *ret_offset) {
         while (end > start) {
                 size_t n = (size_t) MIN(end - start, (uint64_t) OUTPUT_QUERY_CHUNK);
                 uint64_t base = end - n;
-                ssize_t k = output_store_read(s, base, buf, n, NULL);
+                ssize_t k;
 
+                if (t->budget == 0) {
+                        *ret_offset = t->earliest != UINT64_MAX ? t->earliest : end;
+                        return 1;
+                }
+                n = (size_t) MIN((uint64_t) n, t->budget);
+                base = end - n;
+                k = output_store_read(s, base, buf, n, NULL);
                 if (k < 0)
                         return (int) k;
                 if ((size_t) k != n)
                         return -EIO;
-                if (*skip_newline) {
+                t->budget -= n;
+                if (t->skip_newline) {
                         if (buf[n - 1] == '\n')
                                 n--;
-                        *skip_newline = false;
+                        t->skip_newline = false;
                 }
-                for (char *nl; n > 0 && (nl = memrchr(buf, '\n', n)); n = (size_t) (nl - buf))
-                        if (++*found == lines) {
-                                *ret_offset = base + (uint64_t) (nl - buf) + 1;
+                for (char *nl; n > 0 && (nl = memrchr(buf, '\n', n)); n = (size_t) (nl - buf)) {
+                        t->earliest = base + (uint64_t) (nl - buf) + 1;
+                        if (++t->found == t->lines) {
+                                *ret_offset = t->earliest;
                                 return 1;
                         }
+                }
                 end = base;
         }
+        return 0;
+}
+
+static TailScan tail_scan_init(uint64_t lines) {
+        return (TailScan) { .lines = lines, .skip_newline = true, .budget = OUTPUT_TAIL_SCAN_MAX,
+                            .earliest = UINT64_MAX };
+}
+
+int output_store_tail_offset(OutputStore *s, uint64_t lines, uint64_t *ret_offset) {
+        _cleanup_(freep) char *buf = NULL;
+        TailScan t = tail_scan_init(lines);
+        int k;
+
+        if (!s || !ret_offset)
+                return -EINVAL;
+        if (lines == 0) {
+                *ret_offset = output_store_size(s);
+                return 0;
+        }
+        buf = malloc(OUTPUT_QUERY_CHUNK);
+        if (!buf)
+                return -ENOMEM;
+        /* The whole spool backwards, without the index: the merged stream's lines. */
+        k = tail_scan(s, buf, 0, output_store_size(s), &t, ret_offset);
+        if (k < 0)
+                return k;
+        if (k == 0)
+                *ret_offset = 0;        /* fewer lines than asked: from the start */
         return 0;
 }
 
 int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t lines, uint64_t *ret_offset) {
         _cleanup_(freep) char *buf = NULL;
         StreamIndex *x = output_store_index(s);
-        uint64_t found = 0, end, first_selected = 0;
-        bool skip_newline = true;
+        TailScan t = tail_scan_init(lines);
+        uint64_t end, first_selected = 0, runs = 0;
         int k;
 
         if (!s || !ret_offset || select == 0 || (select & ~OUTPUT_SELECT_BOTH))
@@ -91,11 +139,15 @@ int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t li
         for (uint64_t i = stream_index_count(x); i > 0; i--) {
                 StreamIndexEntry e = {};
 
+                if (++runs > OUTPUT_TAIL_RUNS_MAX) {
+                        *ret_offset = t.earliest != UINT64_MAX ? t.earliest : end;
+                        return 0;
+                }
                 k = stream_index_get(x, i - 1, &e);
                 if (k < 0)
                         return k;
                 if (OUTPUT_SELECTED(select, e.stream)) {
-                        k = tail_scan(s, buf, e.offset, end, lines, &found, &skip_newline, ret_offset);
+                        k = tail_scan(s, buf, e.offset, end, &t, ret_offset);
                         if (k != 0)
                                 return k < 0 ? k : 0;
                         first_selected = e.offset;

@@ -45,10 +45,11 @@
  * still throttle the splice into the spool when dirty pages pile up (balance_dirty_pages()); the cap is what
  * bounds that.
  *
- * Over 700 lines (just), on purpose: the input side and the readers are one data structure with one
- * invariant (a reader is active or waiting, and the input handler feeds exactly the waiting ones), and
- * the comments above carry the measurements the budgets rest on. Splitting capture from fan-out would put
- * that invariant in a header both halves write to. */
+ * Capture and fan-out stay in this one file: they are one data structure with one invariant (a reader is
+ * active or waiting, and the input handler feeds exactly the waiting ones), and the comments above carry the
+ * measurements the budgets rest on. What is not that moved out: making and freeing a store, its inputs and
+ * its stream index (output-setup.c), readers of one stream or of frames (output-frames.c), where a reader
+ * starts (output-query.c); they share output-internal.h. */
 
 #include <assert.h>
 #include <endian.h>
@@ -65,80 +66,15 @@
 #include <systemd/sd-event.h>
 
 #include "shared/macro.h"
-#include "engine/output.h"
-#include "engine/stream-index.h"
+#include "engine/output-internal.h"
 #include "shared/util.h"
 
-#define OUTPUT_PIPE_SIZE (1024 * 1024)                  /* reader and input pipes, where the kernel allows */
 #define OUTPUT_INPUT_BUDGET (UINT64_C(4) * 1024 * 1024) /* bytes taken from the job's pipe per dispatch */
-#define OUTPUT_READER_BUDGET (UINT64_C(2) * 1024 * 1024) /* bytes given to one reader per dispatch */
-#define OUTPUT_TAIL_CHUNK (64 * 1024)                   /* output_store_tail_offset() reads this much at a time */
 #define OUTPUT_DISCARD_CHUNK (16 * 1024)                /* read() fallback when /dev/null does not splice */
-#define OUTPUT_PRIORITY SD_EVENT_PRIORITY_NORMAL        /* input and readers alike, see above */
 /* Past the cap (see "Dropping"): the job's pipe is drained at most once per pause, in one go. */
 #define OUTPUT_DISCARD_BUDGET (UINT64_C(16) * 1024 * 1024)
 #define OUTPUT_DISCARD_PAUSE_USEC (2 * USEC_PER_MSEC)
-#define OUTPUT_FRAME_MAX (1024 * 1024)                  /* payload of one frame of a framed reader */
 
-typedef struct OutputReader OutputReader;
-
-struct OutputReader {
-        OutputStore *store;
-        OutputReader *prev, *next;      /* on store->active or store->waiting, as `waiting` says */
-        bool waiting;
-        int fd;                         /* write end of the reader's pipe, O_NONBLOCK */
-        uint64_t offset;                /* next stream byte to send */
-        uint64_t end;                   /* snapshot end; UINT64_MAX = follow until the stream completes */
-        sd_event_source *io;
-        OutputCharge *charge;           /* counts this reader, or NULL */
-
-        /* A reader of one stream, or of frames (output_reader_push_indexed()); the plain merged reader uses
-         * none of this. */
-        unsigned select;                /* OUTPUT_SELECT_* */
-        bool framed, timestamps;
-        StreamCursor cursor;
-        uint8_t hdr[OUTPUT_FRAME_HEADER_MAX];
-        uint8_t hdr_len, hdr_sent;      /* a frame header still to write */
-        uint64_t frame_left;            /* bytes of the current run (or frame) still to splice */
-};
-
-/* One pipe of the job: its stdout, its stderr (or a terminal's output, fed in as stdout). */
-typedef struct OutputInput {
-        OutputStore *store;
-        OutputStream stream;
-        int fd;                         /* read end, O_NONBLOCK; -EBADF before it was given or after its EOF */
-        sd_event_source *source;
-} OutputInput;
-
-struct OutputStore {
-        sd_event *event;
-        int spool_fd;                   /* O_RDWR; written and read by explicit offset only */
-        OutputInput inputs[_OUTPUT_STREAM_MAX]; /* by stream id; the stream completes when all are at EOF */
-        unsigned n_inputs;              /* still open */
-        StreamIndex *index;             /* which stream each run came from, and when; NULL if it failed */
-        int null_fd;                    /* /dev/null, opened when the first byte is dropped */
-        bool null_no_splice;            /* /dev/null refused splice: drop with read() instead */
-        sd_event_source *discard_timer; /* re-enables the input sources after a pause (see "Dropping") */
-
-        uint64_t size;                  /* bytes in the spool = end offset of the stream */
-        uint64_t max_bytes;             /* 0 = no cap */
-        uint64_t dropped;
-        int error;                      /* first spool write failure, negative errno */
-        bool complete;
-
-        OutputReader *active, *waiting;
-        unsigned n_readers;
-
-        output_complete_handler_t complete_handler;
-        void *complete_userdata;
-};
-
-/* What output_reader_push() found. */
-enum {
-        OUTPUT_READER_DONE,             /* sent its last byte: close it, the peer sees EOF */
-        OUTPUT_READER_WAIT,             /* caught up with a live stream */
-        OUTPUT_READER_BUSY,             /* more to send once the pipe has room (or on the next dispatch) */
-};
 
 static void output_reader_list_remove(OutputReader *r) {
         OutputReader **head = r->waiting ? &r->store->waiting : &r->store->active;
@@ -179,7 +115,7 @@ static void output_charge_put(OutputCharge *c) {
         }
 }
 
-static OutputReader *output_reader_free(OutputReader *r) {
+OutputReader *output_reader_free(OutputReader *r) {
         if (!r)
                 return NULL;
 
@@ -210,106 +146,6 @@ static int output_reader_set_waiting(OutputReader *r, bool waiting) {
 
 static bool output_reader_plain(const OutputReader *r) {
         return !r->framed && r->select == OUTPUT_SELECT_BOTH;
-}
-
-/* Writes what is left of the pending frame header: 1 when written, 0 when the pipe is full, or -errno. */
-static int output_reader_write_header(OutputReader *r) {
-        while (r->hdr_sent < r->hdr_len) {
-                ssize_t k = write(r->fd, r->hdr + r->hdr_sent, r->hdr_len - r->hdr_sent);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return errno == EAGAIN ? 0 : -errno;
-                r->hdr_sent += (uint8_t) k;
-        }
-        return 1;
-}
-
-static void output_reader_frame(OutputReader *r, uint64_t len) {
-        uint32_t be_len = htobe32((uint32_t) len);
-        uint64_t be_time = htobe64(r->cursor.realtime);
-
-        memset(r->hdr, 0, sizeof(r->hdr));
-        r->hdr[0] = r->cursor.stream == OUTPUT_STREAM_STDERR ? OUTPUT_STREAM_STDERR : OUTPUT_STREAM_STDOUT;
-        memcpy(r->hdr + 4, &be_len, 4);
-        r->hdr_len = 8;
-        if (r->timestamps) {
-                memcpy(r->hdr + 8, &be_time, 8);
-                r->hdr_len = 16;
-        }
-        r->hdr_sent = 0;
-}
-
-/* The next piece for a reader of some streams or of frames: its run from the index, skipping runs of other
- * streams; a frame header before each run (or 1 MiB of it). Work per run, not per byte: the payload is
- * spliced like the plain reader's. Returns 1 with r->frame_left set, 0 at the limit, or -errno. */
-static int output_reader_next_run(OutputReader *r, uint64_t limit) {
-        OutputStore *s = r->store;
-
-        while (r->offset < limit) {
-                uint64_t run_end;
-                int k = stream_cursor_at(s->index, &r->cursor, r->offset);
-
-                if (k < 0)
-                        return k;
-                run_end = MIN(r->cursor.end, limit);
-                if (!OUTPUT_SELECTED(r->select, r->cursor.stream)) {
-                        r->offset = run_end;
-                        continue;
-                }
-                r->frame_left = run_end - r->offset;
-                if (r->framed) {
-                        r->frame_left = MIN(r->frame_left, (uint64_t) OUTPUT_FRAME_MAX);
-                        output_reader_frame(r, r->frame_left);
-                }
-                return 1;
-        }
-        return 0;
-}
-
-static int output_reader_push_indexed(OutputReader *r) {
-        OutputStore *s = r->store;
-        uint64_t budget = OUTPUT_READER_BUDGET;
-
-        for (;;) {
-                uint64_t limit = MIN(r->end, s->size);
-                loff_t off;
-                ssize_t k;
-
-                k = output_reader_write_header(r);
-                if (k <= 0)
-                        return k < 0 ? (int) k : OUTPUT_READER_BUSY;
-                if (r->frame_left == 0) {
-                        k = output_reader_next_run(r, limit);
-                        if (k < 0)
-                                return (int) k;
-                        if (k == 0)
-                                break;
-                        continue;
-                }
-                if (budget == 0)
-                        return OUTPUT_READER_BUSY;
-
-                off = (loff_t) r->offset;
-                k = splice(s->spool_fd, &off, r->fd, NULL, (size_t) MIN(r->frame_left, budget), SPLICE_F_NONBLOCK);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return OUTPUT_READER_BUSY;
-                        return -errno;
-                }
-                if (k == 0)
-                        return -EIO;
-                r->offset += (uint64_t) k;
-                r->frame_left -= (uint64_t) k;
-                budget -= (uint64_t) k;
-        }
-
-        if (r->offset >= r->end || s->complete)
-                return OUTPUT_READER_DONE;
-        return OUTPUT_READER_WAIT;
 }
 
 /* Splices what the reader may have next into its pipe, up to the per-dispatch budget. Returns one of the
@@ -458,7 +294,7 @@ static ssize_t output_store_capture(OutputStore *s, OutputInput *in, size_t n) {
         return k;
 }
 
-static void output_store_inputs_enable(OutputStore *s, int enabled) {
+void output_store_inputs_enable(OutputStore *s, int enabled) {
         for (size_t i = 0; i < ELEMENTSOF(s->inputs); i++)
                 if (s->inputs[i].source)
                         (void) sd_event_source_set_enabled(s->inputs[i].source, enabled);
@@ -504,7 +340,7 @@ static void output_input_close(OutputInput *in) {
         s->null_fd = safe_close(s->null_fd);
 }
 
-static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+int output_on_input(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         OutputInput *in = userdata;
         OutputStore *s = in->store;
         uint64_t budget = output_store_keeps(s) ? OUTPUT_INPUT_BUDGET : OUTPUT_DISCARD_BUDGET, before = s->size;
@@ -574,244 +410,12 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
 /* Enlarges a pipe for throughput; never shrinks one, and a refusal (pipe-max-size, per-user pipe limits) is
  * fine: the pipe just stays smaller. */
-static void pipe_grow(int fd) {
+void output_pipe_grow(int fd) {
         int sz;
 
         sz = fcntl(fd, F_GETPIPE_SZ);
         if (sz >= 0 && sz < OUTPUT_PIPE_SIZE)
                 (void) fcntl(fd, F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
-}
-
-OutputStore *output_store_free(OutputStore *s) {
-        if (!s)
-                return NULL;
-
-        while (s->active)
-                output_reader_free(s->active);
-        while (s->waiting)
-                output_reader_free(s->waiting);
-
-        for (size_t i = 0; i < ELEMENTSOF(s->inputs); i++) {
-                sd_event_source_disable_unref(s->inputs[i].source);
-                safe_close(s->inputs[i].fd);
-        }
-        sd_event_source_disable_unref(s->discard_timer);
-        stream_index_free(s->index);
-        safe_close(s->null_fd);
-        safe_close(s->spool_fd);
-        sd_event_unref(s->event);
-        free(s);
-        return NULL;
-}
-DEFINE_FREE_FUNC(OutputStore, output_store_free);
-
-/* Starts capturing one stream from input (taken, also on failure). */
-static int output_input_setup(OutputStore *s, OutputStream stream, int input) {
-        _cleanup_(closep) int fd = input;
-        OutputInput *in = &s->inputs[stream];
-        struct stat st;
-        int k;
-
-        /* splice(2) needs a pipe on one side; the spool is the other. */
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISFIFO(st.st_mode))
-                return -EINVAL;
-        k = fd_nonblock(fd, true);
-        if (k < 0)
-                return k;
-        pipe_grow(fd);
-        in->fd = TAKE_FD(fd);
-
-        k = sd_event_add_io(s->event, &in->source, in->fd, EPOLLIN, on_input, in);
-        if (k < 0)
-                return k;
-        k = sd_event_source_set_priority(in->source, OUTPUT_PRIORITY);
-        if (k < 0)
-                return k;
-        (void) sd_event_source_set_description(in->source, stream == OUTPUT_STREAM_STDERR ? "output-stderr" : "output-input");
-        s->n_inputs++;
-        return 0;
-}
-
-/* The index beside a spool: created with a new one; after a restart loaded and checked against the spool, and
- * when missing (a spool from before the index) or refused (moved aside as .corrupt), started again with one
- * record that says "unknown" for what the spool already holds. A store without an index still serves the
- * merged stream; only readers of one stream, or of frames, are refused then. */
-static void output_store_index_setup(OutputStore *s, const char *spool_path, bool fresh) {
-        _cleanup_(freep) char *path = NULL, *aside = NULL;
-        int k;
-
-        if (asprintf(&path, "%s.idx", spool_path) < 0)
-                return;
-        if (fresh) {
-                (void) unlink(path);    /* a stray index without its spool describes nothing */
-                (void) stream_index_create(path, &s->index);
-                return;
-        }
-        k = stream_index_load(path, s->size, &s->index);
-        if (k >= 0)
-                return;
-        if (k == -EBADMSG && asprintf(&aside, "%s.corrupt", path) >= 0)
-                (void) rename(path, aside);
-        else
-                (void) unlink(path);
-        if (stream_index_create(path, &s->index) < 0)
-                return;
-        if (s->size > 0)
-                (void) stream_index_note(s->index, 0, OUTPUT_STREAM_UNKNOWN, 0);
-}
-
-/* Common tail of the constructors: takes spool_fd and every input fd, also on failure. */
-static int output_store_setup(sd_event *e, const char *spool_path, bool fresh, int spool_fd,
-                              int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes, OutputStore **ret) {
-        _cleanup_(closep) int spool = spool_fd;
-        _cleanup_(output_store_freep) OutputStore *s = NULL;
-        struct stat st;
-        int k = 0;
-
-        s = new0(OutputStore, 1);
-        if (!s) {
-                k = -ENOMEM;
-                goto fail;
-        }
-        s->spool_fd = s->null_fd = -EBADF;
-        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
-                s->inputs[i] = (OutputInput) { .store = s, .stream = (OutputStream) i, .fd = -EBADF };
-        s->event = sd_event_ref(e);
-        s->max_bytes = max_bytes;
-        if (fstat(spool, &st) < 0)
-                k = -errno;
-        else if (!S_ISREG(st.st_mode))
-                k = -EBADFD;
-        if (k < 0)
-                goto fail;
-        s->size = (uint64_t) st.st_size;
-        s->spool_fd = TAKE_FD(spool);
-        output_store_index_setup(s, spool_path, fresh);
-
-        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
-                if (inputs[i] >= 0) {
-                        k = output_input_setup(s, (OutputStream) i, TAKE_FD(inputs[i]));
-                        if (k < 0)
-                                goto fail;
-                }
-        s->complete = s->n_inputs == 0;
-        *ret = TAKE_PTR(s);
-        return 0;
-fail:
-        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
-                inputs[i] = safe_close(inputs[i]);
-        return k;
-}
-
-int output_store_new_streams(sd_event *e, const char *spool_path, int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes,
-                             OutputStore **ret) {
-        _cleanup_(freep) char *index = NULL;
-        int spool, k;
-
-        if (!e || !spool_path || !ret) {
-                k = -EINVAL;
-                goto fail;
-        }
-        spool = open(spool_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
-        if (spool < 0) {
-                k = -errno;
-                goto fail;
-        }
-
-        k = output_store_setup(e, spool_path, true, spool, inputs, max_bytes, ret);
-        if (k < 0) {
-                (void) unlink(spool_path);      /* ours (O_EXCL): leave nothing that would fail a retry */
-                if (asprintf(&index, "%s.idx", spool_path) >= 0)
-                        (void) unlink(index);
-        }
-        return k;
-fail:
-        for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
-                inputs[i] = safe_close(inputs[i]);
-        return k;
-}
-
-int output_store_open_streams(sd_event *e, const char *spool_path, int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes,
-                              OutputStore **ret) {
-        int spool = -EBADF;
-
-        if (e && spool_path && ret)
-                spool = open(spool_path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (spool < 0) {
-                int k = !e || !spool_path || !ret ? -EINVAL : -errno;
-
-                for (int i = 0; i < _OUTPUT_STREAM_MAX; i++)
-                        inputs[i] = safe_close(inputs[i]);
-                return k;
-        }
-        return output_store_setup(e, spool_path, false, spool, inputs, max_bytes, ret);
-}
-
-int output_store_new(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        int inputs[_OUTPUT_STREAM_MAX] = { -EBADF, input_fd, -EBADF };
-
-        return output_store_new_streams(e, spool_path, inputs, max_bytes, ret);
-}
-
-int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        int inputs[_OUTPUT_STREAM_MAX] = { -EBADF, input_fd, -EBADF };
-
-        return output_store_open_streams(e, spool_path, inputs, max_bytes, ret);
-}
-
-void output_store_flush(OutputStore *s) {
-        int enabled = 0;
-
-        if (!s || s->n_inputs == 0 || !s->discard_timer)
-                return;
-        if (sd_event_source_get_enabled(s->discard_timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
-                return;         /* not pausing: the source drains as soon as there is anything */
-        (void) sd_event_source_set_enabled(s->discard_timer, SD_EVENT_OFF);
-        output_store_inputs_enable(s, SD_EVENT_ON);
-        /* Each input in turn; the last one's EOF may call the complete handler, which may free the store. */
-        for (int i = 0, n = (int) s->n_inputs; i < _OUTPUT_STREAM_MAX && n > 0; i++)
-                if (s->inputs[i].source) {
-                        n--;
-                        (void) on_input(s->inputs[i].source, s->inputs[i].fd, EPOLLIN, &s->inputs[i]);
-                }
-}
-
-void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata) {
-        if (!s)
-                return;
-        s->complete_handler = h;
-        s->complete_userdata = userdata;
-}
-
-uint64_t output_store_size(const OutputStore *s) {
-        return s ? s->size : 0;
-}
-
-uint64_t output_store_dropped(const OutputStore *s) {
-        return s ? s->dropped : 0;
-}
-
-bool output_store_complete(const OutputStore *s) {
-        return s && s->complete;
-}
-
-int output_store_error(const OutputStore *s) {
-        return s ? s->error : 0;
-}
-
-void output_store_set_error(OutputStore *s, int error) {
-        if (s && error < 0 && s->error == 0)
-                s->error = error;
-}
-
-StreamIndex *output_store_index(OutputStore *s) {
-        return s ? s->index : NULL;
-}
-
-unsigned output_store_n_readers(const OutputStore *s) {
-        return s ? s->n_readers : 0;
 }
 
 ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, bool *ret_eof) {
@@ -892,7 +496,7 @@ int output_store_open_reader_ex(OutputStore *s, const OutputReaderOptions *o, Ou
         k = fd_nonblock(wfd, true);
         if (k < 0)
                 return k;
-        pipe_grow(wfd);
+        output_pipe_grow(wfd);
 
         r = new0(OutputReader, 1);
         if (!r)
@@ -926,51 +530,5 @@ int output_store_open_reader_ex(OutputStore *s, const OutputReaderOptions *o, Ou
         output_charge_get(charge);
 
         *ret_fd = TAKE_FD(rfd);
-        return 0;
-}
-
-int output_store_tail_offset(OutputStore *s, uint64_t lines, uint64_t *ret_offset) {
-        _cleanup_(freep) char *buf = NULL;
-        uint64_t end, found = 0;
-
-        if (!s || !ret_offset)
-                return -EINVAL;
-
-        end = s->size;
-        if (lines == 0) {
-                *ret_offset = end;
-                return 0;
-        }
-
-        buf = malloc(OUTPUT_TAIL_CHUNK);
-        if (!buf)
-                return -ENOMEM;
-
-        /* Scan backwards chunk by chunk. The stream's last byte, if a newline, ends the last line rather than
-         * opening an empty one, so it is skipped. The `lines`-th newline before that ends the line just before
-         * the ones we want. */
-        for (bool first = true; end > 0; first = false) {
-                size_t n = (size_t) MIN(end, (uint64_t) OUTPUT_TAIL_CHUNK);
-                ssize_t k;
-
-                k = output_store_read(s, end - n, buf, n, NULL);
-                if (k < 0)
-                        return (int) k;
-                if ((size_t) k != n)
-                        return -EIO;
-
-                if (first && buf[n - 1] == '\n')
-                        n--;
-
-                for (char *nl; n > 0 && (nl = memrchr(buf, '\n', n)); n = (size_t) (nl - buf))
-                        if (++found == lines) {
-                                *ret_offset = end - MIN(end, (uint64_t) OUTPUT_TAIL_CHUNK) + (uint64_t) (nl - buf) + 1;
-                                return 0;
-                        }
-
-                end -= MIN(end, (uint64_t) OUTPUT_TAIL_CHUNK);
-        }
-
-        *ret_offset = 0;
         return 0;
 }

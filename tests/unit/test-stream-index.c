@@ -349,6 +349,31 @@ static void test_store_since(Fixture *f, gconstpointer data) {
         (void) close(err[1]);
 }
 
+/* A tail is looked for in the daemon's event loop: it reads at most 64 MiB of the spool, then starts at the
+ * earliest whole line it found. A sparse spool of 70 lines of 1 MiB (costs no disk). */
+static void test_tail_bounded(Fixture *f, gconstpointer data) {
+        const uint64_t MiB = UINT64_C(1) << 20;
+        int none[_OUTPUT_STREAM_MAX] = { -EBADF, -EBADF, -EBADF };
+        uint64_t off;
+        int fd;
+
+        fd = open(f->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        g_assert_cmpint(fd, >=, 0);
+        for (uint64_t k = 1; k <= 70; k++)
+                g_assert_cmpint(pwrite(fd, "\n", 1, (off_t) (k * MiB - 1)), ==, 1);
+        close(fd);
+        g_assert_cmpint(output_store_open_streams(f->event, f->path, none, 0, &f->store), ==, 0);
+
+        g_assert_cmpint(output_store_tail_offset(f->store, 5, &off), ==, 0);
+        g_assert_cmpuint(off, ==, 65 * MiB);
+        g_assert_cmpint(output_store_tail_offset(f->store, 100, &off), ==, 0);
+        g_assert_cmpuint(off, ==, 7 * MiB);             /* 63 whole lines, not all 70 */
+        g_assert_cmpint(output_store_tail_offset_select(f->store, OUTPUT_SELECT_STDOUT, 100, &off), ==, 0);
+        g_assert_cmpuint(off, ==, 7 * MiB);             /* the same through the index (one unknown run) */
+        g_assert_cmpint(output_store_tail_offset_select(f->store, OUTPUT_SELECT_STDERR, 100, &off), ==, 0);
+        g_assert_cmpuint(off, ==, 0);                   /* no stderr at all: nothing read */
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
@@ -358,5 +383,6 @@ int main(int argc, char **argv) {
         ADD("corrupt", test_corrupt);
         ADD("store-streams", test_store_streams);
         ADD("store-since", test_store_since);
+        ADD("tail-bounded", test_tail_bounded);
         return g_test_run();
 }
