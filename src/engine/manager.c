@@ -237,6 +237,7 @@ static void manager_unlink_job(Manager *m, Job *j) {
 
 /* Removes the job's record and its output. Pending callbacks learn that it went away. */
 void manager_remove_job(Manager *m, Job *j) {
+        static const char *const spool_suffixes[] = { ".out", ".out.idx", ".out.idx.corrupt" };
         sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_NO_SUCH_JOB, "The job was removed.");
         char *path = NULL;
 
@@ -245,14 +246,12 @@ void manager_remove_job(Manager *m, Job *j) {
         job_fire(j, WAIT_STOPPED, &e);
         manager_unlink_job(m, j);
         job_remove_record(j);
-        if (asprintf(&path, "%s/%s.out", m->spool_dir, j->id) >= 0) {
-                (void) unlink(path);
-                free(path);
-        }
-        if (asprintf(&path, "%s/%s.out.idx", m->spool_dir, j->id) >= 0) {   /* its stream index */
-                (void) unlink(path);
-                free(path);
-        }
+        /* The spool, its stream index, and an index refused at a load and moved aside. */
+        for (size_t i = 0; i < ELEMENTSOF(spool_suffixes); i++)
+                if (asprintf(&path, "%s/%s%s", m->spool_dir, j->id, spool_suffixes[i]) >= 0) {
+                        (void) unlink(path);
+                        free(path);
+                }
         job_free(j);
 }
 
