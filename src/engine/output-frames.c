@@ -73,7 +73,6 @@ int output_reader_push_indexed(OutputReader *r) {
 
         for (;;) {
                 uint64_t limit = MIN(r->end, s->size);
-                loff_t off;
                 ssize_t k;
 
                 k = output_reader_write_header(r);
@@ -90,18 +89,11 @@ int output_reader_push_indexed(OutputReader *r) {
                 if (budget == 0)
                         return OUTPUT_READER_BUSY;
 
-                off = (loff_t) r->offset;
-                k = splice(s->spool_fd, &off, r->fd, NULL, (size_t) MIN(r->frame_left, budget), SPLICE_F_NONBLOCK);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return OUTPUT_READER_BUSY;
-                        return -errno;
-                }
-                if (k == 0)
-                        return -EIO;
-                r->offset += (uint64_t) k;
+                k = output_reader_splice(r, MIN(r->frame_left, budget));
+                if (k == -EAGAIN)
+                        return OUTPUT_READER_BUSY;
+                if (k < 0)
+                        return (int) k;
                 r->frame_left -= (uint64_t) k;
                 budget -= (uint64_t) k;
         }

@@ -82,6 +82,9 @@ int output_on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 void output_pipe_grow(int fd);
 OutputReader *output_reader_free(OutputReader *r);
 void output_store_inputs_enable(OutputStore *s, int enabled);
+/* Splices up to n spool bytes at r->offset into r's pipe and advances r->offset: the count, -EAGAIN (the pipe
+ * is full), -EIO (the spool is shorter than it should be) or another -errno (-EPIPE: the peer closed). */
+ssize_t output_reader_splice(OutputReader *r, uint64_t n);
 
 /* output-frames.c: output_reader_push() for a reader that is not the plain merged one. */
 int output_reader_push_indexed(OutputReader *r);

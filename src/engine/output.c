@@ -144,6 +144,21 @@ static int output_reader_set_waiting(OutputReader *r, bool waiting) {
         return 0;
 }
 
+ssize_t output_reader_splice(OutputReader *r, uint64_t n) {
+        loff_t off = (loff_t) r->offset;
+        ssize_t k;
+
+        do
+                k = splice(r->store->spool_fd, &off, r->fd, NULL, (size_t) n, SPLICE_F_NONBLOCK);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return -errno;
+        if (k == 0)     /* the spool is shorter than what we wrote to it: truncated behind our back */
+                return -EIO;
+        r->offset += (uint64_t) k;
+        return k;
+}
+
 static bool output_reader_plain(const OutputReader *r) {
         return !r->framed && r->select == OUTPUT_SELECT_BOTH;
 }
@@ -159,7 +174,6 @@ static int output_reader_push(OutputReader *r) {
 
         for (;;) {
                 uint64_t limit = MIN(r->end, s->size);
-                loff_t off;
                 ssize_t k;
 
                 if (r->offset >= limit)
@@ -167,20 +181,11 @@ static int output_reader_push(OutputReader *r) {
                 if (budget == 0)
                         return OUTPUT_READER_BUSY;
 
-                off = (loff_t) r->offset;
-                k = splice(s->spool_fd, &off, r->fd, NULL, (size_t) MIN(limit - r->offset, budget),
-                           SPLICE_F_NONBLOCK);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return OUTPUT_READER_BUSY;
-                        return -errno;
-                }
-                if (k == 0)     /* the spool is shorter than what we wrote to it: truncated behind our back */
-                        return -EIO;
-
-                r->offset += (uint64_t) k;
+                k = output_reader_splice(r, MIN(limit - r->offset, budget));
+                if (k == -EAGAIN)
+                        return OUTPUT_READER_BUSY;
+                if (k < 0)
+                        return (int) k;
                 budget -= (uint64_t) k;
         }
 
