@@ -568,6 +568,20 @@ static void test_streams(void) {
         }
         g_clear_pointer(&out, g_free);
         g_clear_pointer(&err, g_free);
+        {       /* the tail of one stream: the worker resolves it, X-Teleworker-Offset says where it starts */
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "logs", "--stderr",
+                              "-n", "2", "--timestamps", id, NULL };
+                g_auto(GStrv) lines = NULL;
+
+                g_assert_cmpint(run_split(a, &out, &err), ==, 0);
+                lines = g_strsplit(err, "\n", -1);
+                g_assert_cmpuint(g_strv_length(lines), ==, 3);
+                g_assert_true(g_str_has_suffix(lines[0], "Z err 5"));
+                g_assert_true(g_str_has_suffix(lines[1], "Z err 7"));
+                g_assert_cmpstr(lines[2], ==, "");
+        }
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
         {
                 char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "run", "--",
                               "/bin/sh", "-c", (char *) script, NULL };
