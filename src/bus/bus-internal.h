@@ -48,6 +48,9 @@ int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_e
 int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
 /* Reads the job id argument, finds the job and checks p may do op to it. */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret, sd_bus_error *error);
+/* bus-output.c: OpenOutputEx and OpenOutputExAs. */
+int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
 /* bus_principal(), then bus_read_job(). */
 int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);
 

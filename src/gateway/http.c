@@ -393,6 +393,11 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'limit' must be "
                                                       "a number of jobs.");
                         r->limit = (uint32_t) v;
+                } else if (r->id == HTTP_ROUTE_JOB_OUTPUT &&
+                           (k = http_output_query_param(&r->output, key, value, e)) != 0) {
+                        if (k < 0)
+                                return k;
+                        continue;       /* checked for repeats there */
                 } else {
                         _cleanup_(freep) char *k_esc = str_escape(key, 31);
 
