@@ -17,6 +17,7 @@
 
 #include "shared/api.h"
 #include "bus/bus-json.h"   /* the job object format, json_object_putp() */
+#include "bus/bus-output-options.h" /* what a reader of the output asks for: streams, frames, times, lines */
 #include "shared/macro.h"
 #include "core/start-request.h" /* what start asks for: one model with the gateway and the daemon */
 
@@ -63,6 +64,11 @@ typedef struct ClientOps {
          * (the worker's own answer; a follower's stream also ends when the worker goes away). NULL: the caller
          * decides from get_job(). */
         int (*output_complete)(Client *c, const char *id, uint64_t offset, ClientError *error);
+        /* Optional: open_output with reader options (streams, frames, since/until, tail; docs/dbus.md
+         * OpenOutputEx). *ret_offset: where the reader starts in the merged stream. -EOPNOTSUPP (error set)
+         * when the worker has no such call (then only the merged stream: open_output). */
+        int (*open_output_ex)(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd, uint64_t *ret_offset,
+                              ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

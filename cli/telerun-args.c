@@ -15,6 +15,7 @@
 #include "teleworker-build.h"
 #include "telerun.h"
 #include "telerun-options.h"
+#include "shared/timestamp.h"
 #include "shared/util.h"
 
 TelerunVerb arg_verb = VERB_NONE;
@@ -34,6 +35,10 @@ uint64_t arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
 int arg_private_network = -1, arg_private_pid = -1, arg_private_tmp = -1, arg_protect_system = -1;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
+unsigned arg_streams = 0;
+uint64_t arg_since = UINT64_MAX;
+uint64_t arg_until = UINT64_MAX;
+bool arg_timestamps = false;
 JsonMode arg_json = JSON_OFF;
 bool arg_quiet = false;
 bool arg_legend = true;
@@ -117,7 +122,14 @@ void telerun_help(void) {
                "      --json[=short|pretty]  JSON output (start, status, list, wait)\n"
                "  -f, --follow          logs: print new output until the job ends\n"
                "      --offset=BYTES    logs: start at this byte of the output\n"
-               "  -n, --tail=LINES      logs: start at the last LINES lines\n"
+               "  -n, --tail=LINES      logs: start at the last LINES lines (of the streams\n"
+               "                        shown)\n"
+               "      --stdout, --stderr  logs: only the job's stdout, or only its stderr\n"
+               "                        (default: both, stdout to stdout, stderr to stderr)\n"
+               "      --since=TIME      logs: from output captured at TIME on (RFC 3339,\n"
+               "                        Unix seconds, or 90s/5m/2h/1d ago)\n"
+               "      --until=TIME      logs: only output captured before TIME (no -f)\n"
+               "      --timestamps      logs: prefix each line with its capture time\n"
                "  -q, --quiet           list: print job ids only\n"
                "      --no-legend       list: no header line\n"
                "  -h, --help            Show this help\n"
@@ -156,6 +168,9 @@ void telerun_args_reset(void) {
         arg_offset = 0;
         arg_offset_set = false;
         arg_tail = UINT64_MAX;
+        arg_streams = 0;
+        arg_since = arg_until = UINT64_MAX;
+        arg_timestamps = false;
         arg_json = JSON_OFF;
         arg_quiet = false;
         arg_legend = true;
@@ -343,6 +358,21 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_
                 case OPT_QUIET:
                         arg_quiet = true;
                         break;
+                case OPT_STDOUT:
+                case OPT_STDERR:
+                        arg_streams |= o == OPT_STDOUT ? TELERUN_STREAM_STDOUT : TELERUN_STREAM_STDERR;
+                        break;
+                case OPT_SINCE:
+                case OPT_UNTIL:
+                        r = timestamp_parse(optarg, now_usec(CLOCK_REALTIME), true,
+                                            o == OPT_SINCE ? &arg_since : &arg_until);
+                        if (r < 0)
+                                return usage_error("invalid --%s value '%s' (RFC 3339, Unix seconds, or a "
+                                                   "duration ago like 10m)", telerun_options[o].name, optarg);
+                        break;
+                case OPT_TIMESTAMPS:
+                        arg_timestamps = true;
+                        break;
                 case OPT_RECONNECT_TIMEOUT: {
                         char *end = NULL;
                         double sec = strtod(optarg, &end);
@@ -449,6 +479,8 @@ int parse_argv(int argc, char *argv[]) {
                         return r;
                 if (arg_offset_set && arg_tail != UINT64_MAX)
                         return usage_error("--offset and --tail exclude each other");
+                if (arg_follow && arg_until != UINT64_MAX)
+                        return usage_error("--until and --follow exclude each other");
                 break;
         case VERB_STOP:
                 if (n_args == 0)

@@ -40,6 +40,11 @@ typedef enum TelerunOption {
         OPT_QUIET,
         OPT_NO_LEGEND,
         OPT_RECONNECT_TIMEOUT,
+        OPT_STDOUT,
+        OPT_STDERR,
+        OPT_SINCE,
+        OPT_UNTIL,
+        OPT_TIMESTAMPS,
         OPT_REMOTE,
         _OPT_MAX,
 } TelerunOption;
