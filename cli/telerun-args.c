@@ -14,6 +14,7 @@
 
 #include "teleworker-build.h"
 #include "telerun.h"
+#include "telerun-options.h"
 #include "shared/timestamp.h"
 #include "shared/util.h"
 
@@ -45,114 +46,22 @@ const char *arg_addr = NULL;
 const char *arg_cert = NULL;
 const char *arg_key = NULL;
 const char *arg_cacert = NULL;
+const char *arg_remote = NULL;
 
 static size_t n_env = 0;
 static bool arg_offset_set = false;
 
-typedef enum TelerunOption {
-        OPT_HELP,
-        OPT_VERSION,
-        OPT_ADDR,
-        OPT_CERT,
-        OPT_KEY,
-        OPT_CACERT,
-        OPT_JSON,
-        OPT_FOLLOW,
-        OPT_ENV,
-        OPT_CWD,
-        OPT_CPU,
-        OPT_MEMORY,
-        OPT_IO_READ,
-        OPT_IO_WRITE,
-        OPT_TASKS,
-        OPT_PROFILE,
-        OPT_TIMEOUT,
-        OPT_NETWORK,
-        OPT_NO_NETWORK,
-        OPT_NO_PRIVATE_PID,
-        OPT_NO_PRIVATE_TMP,
-        OPT_PROTECT_SYSTEM,
-        OPT_OFFSET,
-        OPT_TAIL,
-        OPT_QUIET,
-        OPT_NO_LEGEND,
-        OPT_RECONNECT_TIMEOUT,
-        OPT_STDOUT,
-        OPT_STDERR,
-        OPT_SINCE,
-        OPT_UNTIL,
-        OPT_TIMESTAMPS,
-        _OPT_MAX,
-} TelerunOption;
-
-#define OPT(o) (UINT64_C(1) << (o))   /* 64 bits: more than 32 options */
-#define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | \
-                     OPT(OPT_CACERT) | OPT(OPT_RECONNECT_TIMEOUT))
-#define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
-                       OPT(OPT_IO_WRITE) | OPT(OPT_TASKS) | OPT(OPT_PROFILE) | OPT(OPT_TIMEOUT) |          \
-                       OPT(OPT_NETWORK) | OPT(OPT_NO_NETWORK) | OPT(OPT_NO_PRIVATE_PID) |                     \
-                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM))
-
-static const struct {
-        const char *name;
-        uint64_t options;   /* besides OPTS_GLOBAL */
-} verbs[_VERB_MAX] = {
-        [VERB_START] = { "start", OPTS_JOB_SPEC | OPT(OPT_FOLLOW) | OPT(OPT_JSON) },
-        [VERB_RUN] = { "run", OPTS_JOB_SPEC },
-        [VERB_STATUS] = { "status", OPT(OPT_JSON) },
-        [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) | OPT(OPT_STDOUT) | OPT(OPT_STDERR) |
-                                OPT(OPT_SINCE) | OPT(OPT_UNTIL) | OPT(OPT_TIMESTAMPS) },
-        [VERB_STOP] = { "stop", 0 },
-        [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) },
-        [VERB_WAIT] = { "wait", OPT(OPT_JSON) },
-        [VERB_HELP] = { "help", 0 },
-};
-
-/* getopt's val is 0x100 + TelerunOption for long-only options, the character for the others. */
-static const struct option long_options[] = {
-        { "help",      no_argument,       NULL, 'h' },
-        { "version",   no_argument,       NULL, 0x100 + OPT_VERSION },
-        { "addr",      required_argument, NULL, 0x100 + OPT_ADDR },
-        { "cert",      required_argument, NULL, 0x100 + OPT_CERT },
-        { "key",       required_argument, NULL, 0x100 + OPT_KEY },
-        { "cacert",    required_argument, NULL, 0x100 + OPT_CACERT },
-        { "json",      optional_argument, NULL, 0x100 + OPT_JSON },
-        { "follow",    no_argument,       NULL, 'f' },
-        { "env",       required_argument, NULL, 'e' },
-        { "cwd",       required_argument, NULL, 0x100 + OPT_CWD },
-        { "cpu",       required_argument, NULL, 0x100 + OPT_CPU },
-        { "memory",    required_argument, NULL, 0x100 + OPT_MEMORY },
-        { "io-read",   required_argument, NULL, 0x100 + OPT_IO_READ },
-        { "io-write",  required_argument, NULL, 0x100 + OPT_IO_WRITE },
-        { "tasks",     required_argument, NULL, 0x100 + OPT_TASKS },
-        { "profile",   required_argument, NULL, 0x100 + OPT_PROFILE },
-        { "timeout",   required_argument, NULL, 0x100 + OPT_TIMEOUT },
-        { "network",   no_argument,       NULL, 0x100 + OPT_NETWORK },
-        { "no-network", no_argument,      NULL, 0x100 + OPT_NO_NETWORK },
-        { "no-private-pid", no_argument,  NULL, 0x100 + OPT_NO_PRIVATE_PID },
-        { "no-private-tmp", no_argument,  NULL, 0x100 + OPT_NO_PRIVATE_TMP },
-        { "protect-system", no_argument,  NULL, 0x100 + OPT_PROTECT_SYSTEM },
-        { "offset",    required_argument, NULL, 0x100 + OPT_OFFSET },
-        { "tail",      required_argument, NULL, 'n' },
-        { "quiet",     no_argument,       NULL, 'q' },
-        { "no-legend", no_argument,       NULL, 0x100 + OPT_NO_LEGEND },
-        { "reconnect-timeout", required_argument, NULL, 0x100 + OPT_RECONNECT_TIMEOUT },
-        { "stdout",    no_argument,       NULL, 0x100 + OPT_STDOUT },
-        { "stderr",    no_argument,       NULL, 0x100 + OPT_STDERR },
-        { "since",     required_argument, NULL, 0x100 + OPT_SINCE },
-        { "until",     required_argument, NULL, 0x100 + OPT_UNTIL },
-        { "timestamps", no_argument,      NULL, 0x100 + OPT_TIMESTAMPS },
-        {}
-};
-#define SHORT_OPTIONS ":hfe:n:q"
+/* A set of TelerunOptions (64 at most: see the static assertion). */
+#define OPT(o) (UINT64_C(1) << (o))
+_Static_assert(_OPT_MAX <= 64, "the options seen are a 64-bit set");
 
 const char *verb_to_string(TelerunVerb v) {
-        return v > VERB_NONE && v < _VERB_MAX ? verbs[v].name : NULL;
+        return v > VERB_NONE && v < _VERB_MAX ? telerun_verbs[v].name : NULL;
 }
 
 static TelerunVerb verb_from_string(const char *s) {
         for (TelerunVerb v = VERB_NONE + 1; v < _VERB_MAX; v++)
-                if (streq(verbs[v].name, s))
+                if (streq(telerun_verbs[v].name, s))
                         return v;
         /* Aliases users of similar tools reach for. */
         if (streq(s, "ps") || streq(s, "ls"))
@@ -162,23 +71,11 @@ static TelerunVerb verb_from_string(const char *s) {
         return VERB_NONE;
 }
 
+/* getopt's val is the short name, or 0x100 + TelerunOption for long-only options (telerun_long_options()). */
 static TelerunOption option_from_getopt(int c) {
-        switch (c) {
-        case 'h': return OPT_HELP;
-        case 'f': return OPT_FOLLOW;
-        case 'e': return OPT_ENV;
-        case 'n': return OPT_TAIL;
-        case 'q': return OPT_QUIET;
-        default:
-                return c >= 0x100 && c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
-        }
-}
-
-static const char *option_name(TelerunOption o) {
-        for (const struct option *l = long_options; l->name; l++)
-                if (option_from_getopt(l->val) == o)
-                        return l->name;
-        return "?";
+        if (c >= 0x100)
+                return c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
+        return telerun_option_from_short(c);
 }
 
 void telerun_help(void) {
@@ -197,6 +94,9 @@ void telerun_help(void) {
                "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
                "  list                                List jobs (all jobs for admins)\n"
                "  wait ID                             Wait for a job, exit with its status\n"
+               "  remote add NAME --addr=HOST:PORT --cert=FILE --key=FILE [--cacert=FILE]\n"
+               "  remote use NAME|local               Name a gateway; use it by default\n"
+               "  remote ls [-q] | remote rm NAME...  List or remove named remotes\n"
                "\n"
                "Job options (start, run):\n"
                "  -e, --env=KEY=VALUE   Set an environment variable (repeatable)\n"
@@ -240,6 +140,8 @@ void telerun_help(void) {
                "      --cert=FILE       Client certificate (PEM)        [$TELERUN_CERT]\n"
                "      --key=FILE        Client private key (PEM)        [$TELERUN_KEY]\n"
                "      --cacert=FILE     CA of the gateway (PEM)         [$TELERUN_CACERT]\n"
+               "      --remote=NAME     A named remote (telerun remote add), 'local' for\n"
+               "                        the system bus                  [$TELERUN_REMOTE]\n"
                "      --reconnect-timeout=SEC  run, start -f, logs -f, wait: how long the\n"
                "                        worker may be away (restarting) before giving up\n"
                "                        (default 30, 0 = at once)\n"
@@ -273,6 +175,8 @@ void telerun_args_reset(void) {
         arg_quiet = false;
         arg_legend = true;
         arg_addr = arg_cert = arg_key = arg_cacert = NULL;
+        arg_remote = NULL;
+        telerun_remotes_reset();
 }
 
 static int usage_error(const char *format, ...) _printf_(1, 2);
@@ -324,15 +228,15 @@ static int env_add(const char *assignment) {
 
 /* One getopt pass. Records the options seen in *seen. Returns 1 to go on, 0 after --help/--version. */
 static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_t *seen) {
-        char optstring[sizeof(SHORT_OPTIONS) + 1];
+        char optstring[_OPT_MAX * 3 + 3];
         int c, r;
 
         /* "+" stops at the first non-option; ":" reports a missing argument as ':' */
-        (void) snprintf(optstring, sizeof(optstring), "%s%s", stop_at_nonoption ? "+" : "", SHORT_OPTIONS);
+        (void) snprintf(optstring, sizeof(optstring), "%s:%s", stop_at_nonoption ? "+" : "", telerun_short_options());
         optind = 0; /* glibc: full reinitialization (we run getopt more than once) */
         opterr = 0;
 
-        while ((c = getopt_long(argc, argv, optstring, long_options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, optstring, telerun_long_options(), NULL)) >= 0) {
                 TelerunOption o = option_from_getopt(c);
 
                 if (c == '?') {
@@ -464,7 +368,7 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_
                                             o == OPT_SINCE ? &arg_since : &arg_until);
                         if (r < 0)
                                 return usage_error("invalid --%s value '%s' (RFC 3339, Unix seconds, or a "
-                                                   "duration ago like 10m)", option_name(o), optarg);
+                                                   "duration ago like 10m)", telerun_options[o].name, optarg);
                         break;
                 case OPT_TIMESTAMPS:
                         arg_timestamps = true;
@@ -480,6 +384,9 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_
                 }
                 case OPT_NO_LEGEND:
                         arg_legend = false;
+                        break;
+                case OPT_REMOTE:
+                        arg_remote = optarg;
                         break;
                 default:
                         return usage_error("unexpected option");
@@ -501,7 +408,7 @@ static int check_job_ids(char **ids) {
 }
 
 int parse_argv(int argc, char *argv[]) {
-        uint64_t seen = 0, allowed;
+        uint64_t seen = 0;
         bool remote_options;
         size_t n_args;
         int r;
@@ -530,14 +437,20 @@ int parse_argv(int argc, char *argv[]) {
         arg_args = argv + optind;
         n_args = strv_length(arg_args);
 
-        allowed = OPTS_GLOBAL | verbs[arg_verb].options;
         for (TelerunOption o = 0; o < _OPT_MAX; o++)
-                if ((seen & OPT(o)) && !(allowed & OPT(o)))
-                        return usage_error("option --%s does not apply to '%s'", option_name(o),
-                                           verbs[arg_verb].name);
+                if ((seen & OPT(o)) && !(telerun_options[o].verbs & VERB_BIT(arg_verb)))
+                        return usage_error("option --%s does not apply to '%s'", telerun_options[o].name,
+                                           telerun_verbs[arg_verb].name);
 
+        if (arg_verb == VERB_REMOTE)
+                return 1; /* its options are what it stores: neither the environment nor a remote */
         remote_options = seen & (OPT(OPT_CERT) | OPT(OPT_KEY) | OPT(OPT_CACERT));
-        if (!arg_addr)
+        r = telerun_resolve_remote(arg_addr != NULL);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                remote_options = false; /* the remote's address (or "local") goes with them */
+        else if (!arg_addr)
                 arg_addr = env_nonempty("TELERUN_ADDR");
         if (!arg_cert)
                 arg_cert = env_nonempty("TELERUN_CERT");
@@ -552,7 +465,7 @@ int parse_argv(int argc, char *argv[]) {
         case VERB_START:
         case VERB_RUN:
                 if (n_args == 0)
-                        return usage_error("'%s' needs a command to run", verbs[arg_verb].name);
+                        return usage_error("'%s' needs a command to run", telerun_verbs[arg_verb].name);
                 if (arg_args[0][0] == 0)
                         return usage_error("the command must not be empty");
                 break;
@@ -560,7 +473,7 @@ int parse_argv(int argc, char *argv[]) {
         case VERB_LOGS:
         case VERB_WAIT:
                 if (n_args != 1)
-                        return usage_error("'%s' needs exactly one job id", verbs[arg_verb].name);
+                        return usage_error("'%s' needs exactly one job id", telerun_verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
                 if (r < 0)
                         return r;

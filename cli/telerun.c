@@ -561,6 +561,8 @@ static int run(int argc, char *argv[]) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? TELERUN_EXIT_USAGE : TELERUN_EXIT_OK;
+        if (arg_verb == VERB_REMOTE)
+                return telerun_remote_verb(); /* the remotes file only: no worker */
 
         r = client_open(&c);
         if (r != 0)

@@ -31,6 +31,7 @@ typedef enum TelerunVerb {
         VERB_LIST,
         VERB_WAIT,
         VERB_HELP,
+        VERB_REMOTE,
         _VERB_MAX,
 } TelerunVerb;
 
@@ -64,6 +65,7 @@ extern const char *arg_addr;     /* remote mode when set */
 extern const char *arg_cert;
 extern const char *arg_key;
 extern const char *arg_cacert;
+extern const char *arg_remote;   /* --remote NAME (telerun-remote-cmd.c resolves it into arg_addr...) */
 
 /* Parses argv into the arg_* globals (environment: TELERUN_ADDR, TELERUN_CERT, TELERUN_KEY,
  * TELERUN_CACERT). Returns 1 to go on, 0 when done (--help, --version printed), -EINVAL on a usage error
@@ -76,3 +78,11 @@ void telerun_help(void);
 const char *verb_to_string(TelerunVerb v);
 
 int telerun_exit_from_error(ClientErrorKind kind);
+
+/* telerun-remote-cmd.c: `telerun remote add|use|ls|rm` (an exit code), and the remote a command talks to:
+ * --remote NAME, else $TELERUN_REMOTE, else (unless an address was given on the command line or in
+ * $TELERUN_ADDR) the current one; it fills arg_addr and the cert/key/cacert not given on the command
+ * line. Returns 1 when a remote or "local" was chosen, 0 when none, -EINVAL (reported) for an unknown name. */
+int telerun_remote_verb(void);
+int telerun_resolve_remote(bool addr_given);
+void telerun_remotes_reset(void);

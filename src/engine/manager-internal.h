@@ -111,6 +111,8 @@ struct Manager {
         sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
         DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
         Metrics metrics;             /* counters since the daemon started (manager-metrics.c reads them) */
+        sd_event_source *status_timer; /* job-journal.c: STATUS= at most once a second */
+        char status_last[64];          /* the STATUS= sent last */
 };
 
 

@@ -49,6 +49,7 @@
 #include "exec/exec-protocol.h"
 #include "exec/exec-spec.h"
 #include "engine/fdstore.h"
+#include "engine/job-journal.h"
 #include "shared/macro.h"
 #include "shared/log.h"
 #include "shared/hashmap.h"
@@ -142,6 +143,7 @@ void job_changed(Job *j) {
         (void) job_save(j);
         if (j->manager->changed)
                 j->manager->changed(j, j->manager->changed_userdata);
+        manager_status_changed(j->manager);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -270,6 +272,7 @@ Manager *manager_free(Manager *m) {
         }
         sd_event_source_disable_unref(m->retention_timer);
         sd_event_source_disable_unref(m->spool_check);
+        sd_event_source_disable_unref(m->status_timer);
         scope_system_free(m->scopes);
         hashmap_free(m->jobs_by_id);
         hashmap_free(m->jobs_by_unit);
@@ -366,6 +369,8 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_call = sdcall_free(j->start_call);
         job_release_reaper(j);
         job_changed(j);
+        if (!j->discarded)
+                job_journal_ended(j);
         manager_schedule_spool_check(j->manager);
         job_fire(j, WAIT_ENDED, NULL);
         if (!j->stop_pending)
@@ -535,6 +540,7 @@ static void job_on_started(Job *j, pid_t pid) {
                               j->started_at > j->submitted_at ? j->started_at - j->submitted_at : 0);
         (void) job_arm_runtime_timer(j);
         job_changed(j);
+        job_journal_started(j);
         job_fire(j, WAIT_STARTED, NULL);
 }
 

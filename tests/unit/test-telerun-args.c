@@ -794,6 +794,9 @@ static void test_copy_interrupt(void) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
+        /* parse_argv() reads the named remotes: not the ones of whoever runs the tests */
+        g_setenv("XDG_CONFIG_HOME", "/nonexistent/test-telerun-args", true);
+        g_unsetenv("TELERUN_REMOTE");
         initial_isolation[0] = arg_private_pid;
         initial_isolation[1] = arg_private_tmp;
         initial_isolation[2] = arg_private_network;
