@@ -48,6 +48,12 @@ int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_e
 int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
 /* Reads the job id argument, finds the job and checks p may do op to it. */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret, sd_bus_error *error);
+/* bus-lifecycle.c: finds the job ref (an id or a unique prefix of the id of a job p may see) names: 0, or <0
+ * with error set (InvalidArgs, NoSuchJob, AmbiguousJob). Authorization is the caller's. */
+int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, sd_bus_error *error);
+/* The Remove and Kill methods (Manager and Remote). */
+int bus_method_remove(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* bus_principal(), then bus_read_job(). */
 int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);
 

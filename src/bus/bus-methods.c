@@ -459,6 +459,10 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenOutput", SD_BUS_ARGS("s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, bus_method_remove,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("s", id, "i", signal), SD_BUS_NO_RESULT, bus_method_kill,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobStateChanged", SD_BUS_ARGS("s", id, "o", job, "s", state, "s", reason), 0),
         SD_BUS_VTABLE_END,
 };
@@ -487,5 +491,9 @@ const sd_bus_vtable bus_remote_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenOutputAs",
                                 SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id), SD_BUS_NO_RESULT,
+                                bus_method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("KillAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id, "i", signal),
+                                SD_BUS_NO_RESULT, bus_method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -416,6 +416,12 @@ static void job_refuse(Job *j, const char *name, const char *message) {
                 job_answer_refusal(j);
 }
 
+/* Not found (telerun run exits 127) or found but not executable by the job's account (126), as a shell tells
+ * them apart. */
+static const char *exec_error_name(int error) {
+        return error == ENOENT || error == ENOTDIR ? TW_ERROR_EXECUTABLE_NOT_FOUND : TW_ERROR_NOT_EXECUTABLE;
+}
+
 /* A step of the job's child failed before execve succeeded. The messages depend only on the request and
  * the errno the job's user got, so they tell no more than the user could learn by trying. */
 static void job_child_failed(Job *j, int stage, int error) {
@@ -433,7 +439,7 @@ static void job_child_failed(Job *j, int stage, int error) {
         case EXEC_STAGE_LOOKUP:
                 snprintf(msg, sizeof(msg), "%s: '%s'%s", error == ENOENT || error == ENOTDIR ? "No such executable" :
                          "Not an executable file, or not accessible", exe ? exe : "?", where);
-                job_refuse(j, TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                job_refuse(j, exec_error_name(error), msg);
                 return;
         case EXEC_STAGE_DENIED:
                 snprintf(msg, sizeof(msg), "The policy does not allow '%s' to run %s.", j->owner, exe ? exe : "?");
@@ -441,7 +447,7 @@ static void job_child_failed(Job *j, int stage, int error) {
                 return;
         case EXEC_STAGE_EXEC:
                 snprintf(msg, sizeof(msg), "Cannot execute '%s': %s.", exe ? exe : "?", strerror(error));
-                job_refuse(j, error == E2BIG ? TW_ERROR_INVALID_ARGS : TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                job_refuse(j, error == E2BIG ? TW_ERROR_INVALID_ARGS : exec_error_name(error), msg);
                 return;
         default:
                 snprintf(msg, sizeof(msg), "could not set up the job's process: %s", strerror(error));

@@ -89,6 +89,13 @@ int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error);
  * ended and its scope is gone. Stopping an ended job is not an error (leftover processes are still
  * killed). */
 int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata);
+/* Removes an ended job's record and output now (manager-lifecycle.c): 0, or <0 with error set (JobRunning for a
+ * job that has not ended). The job must not be used afterwards. */
+int manager_delete_job(Manager *m, Job *j, sd_bus_error *error);
+/* Sends sig to the running job's main process (through its reaper; with a PID namespace, through its init,
+ * which forwards it): 0, or <0 with error set (InvalidArgs for a signal outside job_signal_allowed(),
+ * JobNotRunning). */
+int manager_kill_job(Manager *m, Job *j, int sig, sd_bus_error *error);
 /* done fires when the job has ended (at once if it has). */
 int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata);
 /* Drops a pending callback registered with userdata (e.g. the caller went away). */

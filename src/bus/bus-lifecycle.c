@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* bus-lifecycle.c - job references (a whole id or a unique prefix, docs/dbus.md "Job references") and the
+ * Remove and Kill methods of the Manager and Remote interfaces. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shared/api.h"
+#include "shared/job-ref.h"
+#include "shared/macro.h"
+#include "shared/util.h"
+#include "bus/bus-internal.h"
+
+/* Names up to JOB_REF_CANDIDATES_MAX of the matches, and how many more there are. */
+static int ambiguous_error(const char *prefix, Job **match, unsigned n, sd_bus_error *error) {
+        char list[JOB_REF_CANDIDATES_MAX * (JOB_ID_STRING_MAX + 2)] = "";
+        size_t used = 0;
+
+        for (unsigned i = 0; i < MIN(n, (unsigned) JOB_REF_CANDIDATES_MAX); i++)
+                used += (size_t) snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                                          job_id(match[i]));
+        if (n > JOB_REF_CANDIDATES_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_AMBIGUOUS_JOB,
+                                         "Job id prefix '%s' matches %u jobs: %s and %u more.", prefix, n, list,
+                                         n - JOB_REF_CANDIDATES_MAX);
+        return sd_bus_error_setf(error, TW_ERROR_AMBIGUOUS_JOB, "Job id prefix '%s' matches %u jobs: %s.", prefix,
+                                 n, list);
+}
+
+/* A prefix is looked up among the jobs p may see only: another user's jobs neither match nor make a prefix
+ * ambiguous, so the answer tells nothing about them. */
+static int resolve_prefix(BusApi *a, const Principal *p, const char *prefix, Job **ret, sd_bus_error *error) {
+        Job *match[JOB_REF_CANDIDATES_MAX] = {};
+        unsigned n = 0;
+
+        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
+                if (!authz_can_see(p, job_owner(j)) || !job_id_has_prefix(job_id(j), prefix))
+                        continue;
+                if (n < JOB_REF_CANDIDATES_MAX)
+                        match[n] = j;
+                n++;
+        }
+        if (n == 0)
+                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with an id starting with '%s'.",
+                                         prefix);
+        if (n > 1)
+                return ambiguous_error(prefix, match, n, error);
+        *ret = match[0];
+        return 0;
+}
+
+int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, sd_bus_error *error) {
+        int kind = job_ref_classify(ref);
+        Job *j;
+
+        if (kind < 0) {
+                _cleanup_(freep) char *esc = str_escape(ref, 64);
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Malformed job id '%s': expected a UUID like "
+                                         "'8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10' or at least its first %d hex "
+                                         "digits.", esc ? esc : "?", JOB_REF_PREFIX_MIN);
+        }
+        if (kind == JOB_REF_PREFIX)
+                return resolve_prefix(a, p, ref, ret, error);
+        j = manager_find_job(a->manager, ref);
+        if (!j)
+                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", ref);
+        *ret = j;
+        return 0;
+}
+
+/* Remove, RemoveAs: an ended job's record and output, before retention would. */
+int bus_method_remove(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        Job *j = NULL;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
+        if (r < 0)
+                return r;
+        r = manager_delete_job(a->manager, j, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* Kill, KillAs: a signal to a running job's main process. */
+int bus_method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        Job *j = NULL;
+        int32_t sig;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "i", &sig);
+        if (r < 0)
+                return r;
+        r = manager_kill_job(a->manager, j, sig, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
