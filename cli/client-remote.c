@@ -54,6 +54,7 @@
 #include "shared/macro.h"
 #include "teleworker-build.h"
 #include "transport/tls.h"
+#include "shared/job-ref.h"
 #include "shared/util.h"
 
 #define REMOTE_CONNECT_TIMEOUT_MS 15000
@@ -467,8 +468,12 @@ static int remote_status_error(const RemoteResponse *r, const char *what, Client
         /* The same classes as the D-Bus backend: the gateway's code names the daemon's error (api.h). */
         kind = (ClientErrorKind) api_error_class_from_http(r->status, code, &e);
         if (message)
-                return client_error_set(error, e, kind, "%s", message);
-        return client_error_set(error, e, kind, "%s: the gateway answered %u", what, r->status);
+                e = client_error_set(error, e, kind, "%s", message);
+        else
+                e = client_error_set(error, e, kind, "%s: the gateway answered %u", what, r->status);
+        if (error && api_error_from_http_code(code) && api_error_from_http_code(code)->http_status == r->status)
+                error->api = api_error_from_http_code(code);
+        return e;
 }
 
 static int remote_send_request(RemoteConnection *c, ClientRemote *cr, const char *method, const char *target,
@@ -589,7 +594,7 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
         char target[128];
         int r;
 
-        if (!job_id_is_valid(id))
+        if (job_ref_classify(id) < 0)
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
         (void) snprintf(target, sizeof(target), "/v1/jobs/%s%s", id, suffix);
         r = remote_request(cr, method, target, NULL, expected, timeout_ms, what, &resp, error);
@@ -629,6 +634,29 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
 static int client_remote_stop(Client *c, const char *id, ClientError *error) {
         return remote_job_request(c, "POST", id, "/stop", 200, REMOTE_NO_TIMEOUT, "Failed to stop the job", NULL,
                                   error);
+}
+
+static int client_remote_remove(Client *c, const char *id, char **ret_id, ClientError *error) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        int r;
+
+        r = remote_job_request(c, "DELETE", id, "", 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to remove the job", &o,
+                               error);
+        if (r < 0 || !ret_id)
+                return r;
+        if (!json_object_object_get_ex(o, "id", &v) || !json_object_is_type(v, json_type_string))
+                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway's answer has no job id");
+        *ret_id = strdup(json_object_get_string(v));
+        return *ret_id ? 0 : client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+}
+
+static int client_remote_kill(Client *c, const char *id, int sig, ClientError *error) {
+        char suffix[32];
+
+        (void) snprintf(suffix, sizeof(suffix), "/kill?signal=%d", sig);
+        return remote_job_request(c, "POST", id, suffix, 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to signal the job",
+                                  NULL, error);
 }
 
 static int client_remote_get_job(Client *c, const char *id, json_object **ret, ClientError *error) {
@@ -765,7 +793,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
         pthread_attr_t attr;
         pthread_t thread;
 
-        if (!job_id_is_valid(id))
+        if (job_ref_classify(id) < 0)
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
         (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
                         follow ? "&follow=true" : "");
@@ -831,6 +859,8 @@ static const ClientOps client_remote_ops = {
         .list = client_remote_list,
         .wait = client_remote_wait,
         .open_output = client_remote_open_output,
+        .remove = client_remote_remove,
+        .kill = client_remote_kill,
         .free = client_remote_free,
 };
 

@@ -34,6 +34,7 @@ typedef enum ClientErrorKind {
 typedef struct ClientError {
         ClientErrorKind kind;
         char *message; /* one line, without "telerun: " */
+        const ApiError *api; /* the worker's error, when it was one the API knows (api.h); else NULL */
 } ClientError;
 
 typedef struct Client Client;
@@ -63,6 +64,10 @@ typedef struct ClientOps {
          * (the worker's own answer; a follower's stream also ends when the worker goes away). NULL: the caller
          * decides from get_job(). */
         int (*output_complete)(Client *c, const char *id, uint64_t offset, ClientError *error);
+        /* Removes an ended job's record and output; *ret_id (if not NULL) gets the id a prefix stood for. */
+        int (*remove)(Client *c, const char *id, char **ret_id, ClientError *error);
+        /* Sends sig (job_signal_allowed()) to the running job's main process. */
+        int (*kill)(Client *c, const char *id, int sig, ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

@@ -6,6 +6,7 @@
  * `telerun run ls -l` needs no "--"; other verbs accept options after their arguments too
  * (`telerun status ID --json`). Every option is accepted in both places and checked against the verb. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "teleworker-build.h"
 #include "telerun.h"
+#include "shared/job-ref.h"
 #include "shared/util.h"
 
 TelerunVerb arg_verb = VERB_NONE;
@@ -36,6 +38,9 @@ uint64_t arg_tail = UINT64_MAX;
 JsonMode arg_json = JSON_OFF;
 bool arg_quiet = false;
 bool arg_legend = true;
+bool arg_force = false;
+int arg_signal = SIGTERM;
+bool arg_any = false;
 const char *arg_addr = NULL;
 const char *arg_cert = NULL;
 const char *arg_key = NULL;
@@ -72,6 +77,9 @@ typedef enum TelerunOption {
         OPT_QUIET,
         OPT_NO_LEGEND,
         OPT_RECONNECT_TIMEOUT,
+        OPT_FORCE,
+        OPT_SIGNAL,
+        OPT_ANY,
         _OPT_MAX,
 } TelerunOption;
 
@@ -93,8 +101,10 @@ static const struct {
         [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) },
         [VERB_STOP] = { "stop", 0 },
         [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) },
-        [VERB_WAIT] = { "wait", OPT(OPT_JSON) },
+        [VERB_WAIT] = { "wait", OPT(OPT_JSON) | OPT(OPT_ANY) },
         [VERB_HELP] = { "help", 0 },
+        [VERB_RM] = { "rm", OPT(OPT_FORCE) | OPT(OPT_FOLLOW) },
+        [VERB_KILL] = { "kill", OPT(OPT_SIGNAL) },
 };
 
 /* getopt's val is 0x100 + TelerunOption for long-only options, the character for the others. */
@@ -126,9 +136,12 @@ static const struct option long_options[] = {
         { "quiet",     no_argument,       NULL, 'q' },
         { "no-legend", no_argument,       NULL, 0x100 + OPT_NO_LEGEND },
         { "reconnect-timeout", required_argument, NULL, 0x100 + OPT_RECONNECT_TIMEOUT },
+        { "force",     no_argument,       NULL, 0x100 + OPT_FORCE },
+        { "signal",    required_argument, NULL, 's' },
+        { "any",       no_argument,       NULL, 0x100 + OPT_ANY },
         {}
 };
-#define SHORT_OPTIONS ":hfe:n:q"
+#define SHORT_OPTIONS ":hfe:n:qs:"
 
 const char *verb_to_string(TelerunVerb v) {
         return v > VERB_NONE && v < _VERB_MAX ? verbs[v].name : NULL;
@@ -143,6 +156,8 @@ static TelerunVerb verb_from_string(const char *s) {
                 return VERB_LIST;
         if (streq(s, "output"))
                 return VERB_LOGS;
+        if (streq(s, "remove"))
+                return VERB_RM;
         return VERB_NONE;
 }
 
@@ -153,6 +168,7 @@ static TelerunOption option_from_getopt(int c) {
         case 'e': return OPT_ENV;
         case 'n': return OPT_TAIL;
         case 'q': return OPT_QUIET;
+        case 's': return OPT_SIGNAL;
         default:
                 return c >= 0x100 && c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
         }
@@ -180,7 +196,12 @@ void telerun_help(void) {
                "  logs [OPTIONS] ID                   Print a job's output\n"
                "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
                "  list                                List jobs (all jobs for admins)\n"
-               "  wait ID                             Wait for a job, exit with its status\n"
+               "  wait [--any] ID...                  Wait for jobs (all, or the first to end),\n"
+               "                                      exit with the (last) job's status\n"
+               "  kill [-s SIGNAL] ID...              Send a signal to jobs' main processes\n"
+               "  rm [-f] ID...                       Remove ended jobs and their output\n"
+               "                                      (-f: stop running ones first)\n"
+               "An ID is a job's whole id or a unique prefix of it (at least 4 hex digits).\n"
                "\n"
                "Job options (start, run):\n"
                "  -e, --env=KEY=VALUE   Set an environment variable (repeatable)\n"
@@ -209,6 +230,10 @@ void telerun_help(void) {
                "  -n, --tail=LINES      logs: start at the last LINES lines\n"
                "  -q, --quiet           list: print job ids only\n"
                "      --no-legend       list: no header line\n"
+               "  -s, --signal=SIGNAL   kill: HUP, INT, QUIT, KILL, USR1, USR2 or TERM\n"
+               "                        (default), by name or number\n"
+               "      --any             wait: until the first of the jobs ends\n"
+               "  -f, --force           rm: stop running jobs first\n"
                "  -h, --help            Show this help\n"
                "      --version         Show the version\n"
                "\n"
@@ -224,7 +249,8 @@ void telerun_help(void) {
                "Exit status: 0 success, 1 failure, 2 usage error or request refused as\n"
                "invalid, 3 no such job, 4 access denied, 5 worker unreachable, 141 stdout\n"
                "closed by its reader. run, wait and start -f exit with the job's exit code\n"
-               "(128+N if killed by signal N).\n");
+               "(128+N if killed by signal N), or 125 when telerun or the worker failed,\n"
+               "126 when the command cannot be executed, 127 when it was not found.\n");
 }
 
 void telerun_args_reset(void) {
@@ -247,6 +273,9 @@ void telerun_args_reset(void) {
         arg_quiet = false;
         arg_legend = true;
         arg_addr = arg_cert = arg_key = arg_cacert = NULL;
+        arg_force = false;
+        arg_signal = SIGTERM;
+        arg_any = false;
 }
 
 static int usage_error(const char *format, ...) _printf_(1, 2);
@@ -440,6 +469,17 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                 case OPT_NO_LEGEND:
                         arg_legend = false;
                         break;
+                case OPT_FORCE:
+                        arg_force = true;
+                        break;
+                case OPT_SIGNAL:
+                        if (job_signal_from_string(optarg, &arg_signal) < 0)
+                                return usage_error("invalid signal '%s': HUP, INT, QUIT, KILL, USR1, USR2 or TERM "
+                                                   "(with or without SIG, or its number)", optarg);
+                        break;
+                case OPT_ANY:
+                        arg_any = true;
+                        break;
                 default:
                         return usage_error("unexpected option");
                 }
@@ -454,8 +494,9 @@ static const char *env_nonempty(const char *name) {
 
 static int check_job_ids(char **ids) {
         for (char **i = ids; *i; i++)
-                if (!job_id_is_valid(*i))
-                        return usage_error("invalid job id '%s'", *i);
+                if (job_ref_classify(*i) < 0)
+                        return usage_error("invalid job id '%s': a whole id, or at least its first %d hex digits",
+                                           *i, JOB_REF_PREFIX_MIN);
         return 0;
 }
 
@@ -517,7 +558,6 @@ int parse_argv(int argc, char *argv[]) {
                 break;
         case VERB_STATUS:
         case VERB_LOGS:
-        case VERB_WAIT:
                 if (n_args != 1)
                         return usage_error("'%s' needs exactly one job id", verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
@@ -527,8 +567,11 @@ int parse_argv(int argc, char *argv[]) {
                         return usage_error("--offset and --tail exclude each other");
                 break;
         case VERB_STOP:
+        case VERB_WAIT:
+        case VERB_RM:
+        case VERB_KILL:
                 if (n_args == 0)
-                        return usage_error("'stop' needs at least one job id");
+                        return usage_error("'%s' needs at least one job id", verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
                 if (r < 0)
                         return r;
@@ -556,4 +599,16 @@ int telerun_exit_from_error(ClientErrorKind kind) {
         default:
                 return TELERUN_EXIT_FAILURE;
         }
+}
+
+bool telerun_verb_is_job_status(void) {
+        return arg_verb == VERB_RUN || arg_verb == VERB_WAIT || (arg_verb == VERB_START && arg_follow);
+}
+
+int telerun_job_failure_exit(const ApiError *api) {
+        if (api && streq(api->name, TW_ERROR_EXECUTABLE_NOT_FOUND))
+                return TELERUN_EXIT_JOB_NOTFOUND;
+        if (api && streq(api->name, TW_ERROR_NOT_EXECUTABLE))
+                return TELERUN_EXIT_JOB_NOEXEC;
+        return TELERUN_EXIT_JOB_FAILED;
 }

@@ -69,19 +69,22 @@ int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, s
         return 0;
 }
 
-/* Remove, RemoveAs: an ended job's record and output, before retention would. */
+/* Remove, RemoveAs: an ended job's record and output, before retention would; the reply names the job a
+ * prefix stood for. */
 int bus_method_remove(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
+        char id[JOB_ID_STRING_MAX];
         Job *j = NULL;
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
         if (r < 0)
                 return r;
+        (void) snprintf(id, sizeof(id), "%s", job_id(j));
         r = manager_delete_job(a->manager, j, error);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(msg, NULL);
+        return sd_bus_reply_method_return(msg, "s", id);
 }
 
 /* Kill, KillAs: a signal to a running job's main process. */

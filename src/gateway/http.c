@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "transport/http-job.h"
 #include "gateway/http.h"
+#include "shared/job-ref.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -346,6 +348,8 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_JOB_GET] = "status",
         [HTTP_ROUTE_JOB_STOP] = "stop",
         [HTTP_ROUTE_JOB_OUTPUT] = "output",
+        [HTTP_ROUTE_JOB_DELETE] = "remove",
+        [HTTP_ROUTE_JOB_KILL] = "kill",
 };
 
 const char *http_route_to_string(HttpRouteId id) {
@@ -355,7 +359,8 @@ const char *http_route_to_string(HttpRouteId id) {
 }
 
 static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
-        bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false;
+        bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false,
+             seen_signal = false;
         char key[32], value[64];
         const char *p = query;
         int k;
@@ -378,6 +383,12 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                         if (parse_uint64(value, &r->offset) < 0)
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'offset' must "
                                                       "be a byte offset.");
+                } else if (r->id == HTTP_ROUTE_JOB_KILL && streq(key, "signal")) {
+                        seen = &seen_signal;
+                        if (job_signal_from_string(value, &r->signal) < 0)
+                                return http_error_set(e, 400, "bad-request", "Query parameter 'signal' must be "
+                                                      "HUP, INT, QUIT, KILL, USR1, USR2 or TERM (or its "
+                                                      "number).");
                 } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "cursor")) {
                         seen = &seen_cursor;
                         if (strlen(value) >= sizeof(r->cursor))
@@ -456,10 +467,18 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                 r.job_id[n] = 0;
 
                 if (*sub == 0) {
-                        r.id = HTTP_ROUTE_JOB_GET;
-                        if (method != HTTP_GET) {
-                                http_error_set(e, 405, "method-not-allowed", "Use GET on a job.");
-                                e->allow = "GET";
+                        r.id = method == HTTP_DELETE ? HTTP_ROUTE_JOB_DELETE : HTTP_ROUTE_JOB_GET;
+                        if (method != HTTP_GET && method != HTTP_DELETE) {
+                                http_error_set(e, 405, "method-not-allowed", "Use GET or DELETE on a job.");
+                                e->allow = "GET, DELETE";
+                                return -EINVAL;
+                        }
+                } else if (streq(sub, "/kill")) {
+                        r.id = HTTP_ROUTE_JOB_KILL;
+                        r.signal = SIGTERM;
+                        if (method != HTTP_POST) {
+                                http_error_set(e, 405, "method-not-allowed", "Use POST to signal a job.");
+                                e->allow = "POST";
                                 return -EINVAL;
                         }
                 } else if (streq(sub, "/stop")) {
@@ -480,8 +499,9 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                         return http_error_set(e, 404, "not-found", "No such resource.");
 
                 /* The path is right; a malformed id is the client's mistake, not a missing resource. */
-                if (!job_id_is_valid(r.job_id))
-                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id.");
+                if (job_ref_classify(r.job_id) < 0)
+                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id: a whole id, or at "
+                                              "least its first %d hex digits.", JOB_REF_PREFIX_MIN);
         } else
                 return http_error_set(e, 404, "not-found", "No such resource.");
 

@@ -69,6 +69,8 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
         HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
+        HTTP_ROUTE_JOB_DELETE,   /* DELETE /v1/jobs/{id} */
+        HTTP_ROUTE_JOB_KILL,     /* POST /v1/jobs/{id}/kill[?signal=S] */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 
@@ -80,6 +82,7 @@ typedef struct HttpRoute {
         uint64_t offset;
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
+        int signal;              /* kill: SIGTERM unless ?signal= (job_signal_from_string()) */
 } HttpRoute;
 
 /* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test-http.c - request parsing and limits, routing, query strings, the job JSON decoder, response framing
  * and the D-Bus error mapping, without any network. */
+#include <signal.h>
 #include <string.h>
 
 #include <glib.h>
@@ -187,6 +188,28 @@ static void test_route(void) {
         g_assert_false(r.wait);
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_STOP);
+        /* lifecycle: DELETE, kill with its signal, and a job named by a prefix of its id */
+        g_assert_cmpint(ROUTE(HTTP_DELETE, "/v1/jobs/" ID), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_DELETE);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_KILL);
+        g_assert_cmpint(r.signal, ==, SIGTERM);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=USR1"), ==, 0);
+        g_assert_cmpint(r.signal, ==, SIGUSR1);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=9"), ==, 0);
+        g_assert_cmpint(r.signal, ==, SIGKILL);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=STOP"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=TERM&signal=KILL"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?signal=KILL"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1f0e9e-4a"), ==, 0);
+        g_assert_cmpstr(r.job_id, ==, "8c1f0e9e-4a");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1"), ==, -EINVAL);
+        g_assert_cmpstr(e.code, ==, "invalid-job-id");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1f0e9e4a"), ==, -EINVAL);
+        g_assert_cmpstr(e.code, ==, "invalid-job-id");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_OUTPUT);
         g_assert_cmpuint(r.offset, ==, 0);
@@ -216,7 +239,10 @@ static void test_route(void) {
         g_assert_cmpstr(e.allow, ==, "GET, POST");
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 405);
-        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpstr(e.allow, ==, "GET, DELETE");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/kill"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "POST");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/stop"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 405);
         g_assert_cmpstr(e.allow, ==, "POST");
