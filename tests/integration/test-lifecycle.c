@@ -331,7 +331,9 @@ static void test_rm(void) {
 
 /* ---- kill --------------------------------------------------------------------------------------------- */
 
-#define TRAP_USR1 "trap 'echo got USR1; exit 7' USR1; echo ready; while :; do sleep 0.1; done"
+/* Ends by itself (exit 9) after ~30 s if the signal never comes: a failure, not a hang. */
+#define TRAP_USR1 "trap 'echo got USR1; exit 7' USR1; echo ready; i=0; " \
+        "while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 9"
 
 static void kill_case(bool private_pid) {
         Result r = telerun_as(TB_UID_USER1, "start", private_pid ? "--cwd=/" : "--no-private-pid", "--", "/bin/sh",
