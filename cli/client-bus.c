@@ -445,17 +445,19 @@ static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
                 const char *next;
                 PendingCall p;
 
-                r = new_call(cb, "ListPage", &m, error);
+                r = new_call(cb, c->list_filter ? "ListFiltered" : "ListPage", &m, error);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_append(m, "su", cursor, (uint32_t) 0);
+                if (r >= 0 && c->list_filter)
+                        r = bus_append_list_filter(m, c->list_filter);
                 if (r < 0)
                         return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to create ListPage call: %m");
                 r = bus_call_begin(cb, m, CALL_TIMEOUT_DEFAULT, &p);
                 if (r >= 0)
                         r = bus_call_finish(cb, &p, false, &e, &reply);
                 pending_call_done(&p);
-                if (r < 0 && !*cursor && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))
+                if (r < 0 && !*cursor && !c->list_filter && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))
                         return client_bus_list_whole(cb, ret, error);
                 if (r < 0)
                         return bus_result(r, &e, "Failed to list jobs", error);

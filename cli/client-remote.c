@@ -670,14 +670,35 @@ static int client_remote_wait(Client *c, const char *id, json_object **ret, Clie
 }
 
 /* GET /v1/jobs page by page (docs/http.md): "next" is the cursor of the following page, null after the last. */
+/* "state=…&since=…&owner=…&last=…&" for the filter, "" without one: what every page's query starts with.
+ * Names and states are [A-Za-z0-9._@,-]: nothing to escape. */
+static char *remote_list_query(const JobListFilter *f) {
+        char states[JOB_LIST_FILTER_STATES_MAX], since[32] = "", last[24] = "", *q = NULL;
+
+        if (!f)
+                return strdup("");
+        if (f->since_usec)
+                (void) snprintf(since, sizeof(since), "since=%" PRIu64 "&", f->since_usec / 1000000);
+        if (f->last)
+                (void) snprintf(last, sizeof(last), "last=%" PRIu32 "&", f->last);
+        if (asprintf(&q, "%s%s%s%s%s%s%s%s", f->states ? "state=" : "",
+                     job_list_filter_format_states(f->states, states, sizeof(states)), f->states ? "&" : "", since,
+                     f->owner ? "owner=" : "", f->owner ?: "", f->owner ? "&" : "", last) < 0)
+                return NULL;
+        return q;
+}
+
 static int client_remote_list(Client *c, json_object **ret, ClientError *error) {
         _cleanup_(json_object_putp) json_object *all = NULL;
-        _cleanup_(freep) char *target = strdup("/v1/jobs");
+        _cleanup_(freep) char *query = remote_list_query(c->list_filter), *target = NULL;
         ClientRemote *cr = c->userdata;
         int r;
 
         all = json_object_new_array();
-        if (!all || !target)
+        if (query && asprintf(&target, "/v1/jobs%s%.*s", *query ? "?" : "", (int) (*query ? strlen(query) - 1 : 0),
+                              query) < 0)
+                target = NULL;
+        if (!all || !query || !target)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
         while (target) {
                 _cleanup_(json_object_putp) json_object *o = NULL;
@@ -706,7 +727,7 @@ static int client_remote_list(Client *c, json_object **ret, ClientError *error) 
                                               strlen(json_object_get_string(next)))
                                 return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER,
                                                         "The gateway's answer has a malformed \"next\"");
-                        if (asprintf(&target, "/v1/jobs?cursor=%s", json_object_get_string(next)) < 0)
+                        if (asprintf(&target, "/v1/jobs?%scursor=%s", query, json_object_get_string(next)) < 0)
                                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER,
                                                         "Failed to list jobs: %m");
                 }

@@ -18,6 +18,7 @@
 #include "shared/api.h"
 #include "bus/bus-json.h"   /* the job object format, json_object_putp() */
 #include "shared/macro.h"
+#include "core/list-filter.h"
 #include "core/start-request.h" /* what start asks for: one model with the gateway and the daemon */
 
 /* The classes of the API's one error table (api.h): a worker's error maps onto them the same way on both
@@ -77,6 +78,9 @@ struct Client {
         /* -EBADF, or an fd that turns readable when the user wants out (telerun's signalfd): the blocking
          * operations wait() and stop() then give up with -EINTR, leaving the job alone. Set by the caller. */
         int interrupt_fd;
+        /* NULL, or which jobs list() returns (the worker filters: ListFiltered, GET /v1/jobs?state=…). Set by
+         * the caller. */
+        const JobListFilter *list_filter;
 };
 
 /* Every backend initializes its Client with this. */
@@ -84,6 +88,7 @@ static inline void client_init(Client *c, const ClientOps *ops, void *userdata) 
         c->ops = ops;
         c->userdata = userdata;
         c->interrupt_fd = -EBADF;
+        c->list_filter = NULL;
 }
 
 /* What the global options --addr/--cert/--key/--cacert (or TELERUN_ADDR...) say. */

@@ -16,6 +16,7 @@
 #include "teleworker-build.h"
 #include "telerun.h"
 #include "shared/job-ref.h"
+#include "core/authz.h"
 #include "shared/util.h"
 
 TelerunVerb arg_verb = VERB_NONE;
@@ -41,6 +42,10 @@ bool arg_legend = true;
 bool arg_force = false;
 int arg_signal = SIGTERM;
 bool arg_any = false;
+bool arg_all = false;
+unsigned arg_states = 0;
+uint64_t arg_since_usec = 0;
+const char *arg_owner = NULL;
 const char *arg_addr = NULL;
 const char *arg_cert = NULL;
 const char *arg_key = NULL;
@@ -80,10 +85,14 @@ typedef enum TelerunOption {
         OPT_FORCE,
         OPT_SIGNAL,
         OPT_ANY,
+        OPT_ALL,
+        OPT_STATE,
+        OPT_SINCE,
+        OPT_OWNER,
         _OPT_MAX,
 } TelerunOption;
 
-#define OPT(o) (1U << (o))
+#define OPT(o) (UINT64_C(1) << (o))
 #define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | \
                      OPT(OPT_CACERT) | OPT(OPT_RECONNECT_TIMEOUT))
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
@@ -93,14 +102,15 @@ typedef enum TelerunOption {
 
 static const struct {
         const char *name;
-        unsigned options;   /* besides OPTS_GLOBAL */
+        uint64_t options;   /* besides OPTS_GLOBAL */
 } verbs[_VERB_MAX] = {
         [VERB_START] = { "start", OPTS_JOB_SPEC | OPT(OPT_FOLLOW) | OPT(OPT_JSON) },
         [VERB_RUN] = { "run", OPTS_JOB_SPEC },
         [VERB_STATUS] = { "status", OPT(OPT_JSON) },
         [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) },
         [VERB_STOP] = { "stop", 0 },
-        [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) },
+        [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) | OPT(OPT_ALL) | OPT(OPT_STATE) |
+                                OPT(OPT_SINCE) | OPT(OPT_OWNER) | OPT(OPT_TAIL) },
         [VERB_WAIT] = { "wait", OPT(OPT_JSON) | OPT(OPT_ANY) },
         [VERB_HELP] = { "help", 0 },
         [VERB_RM] = { "rm", OPT(OPT_FORCE) | OPT(OPT_FOLLOW) },
@@ -139,9 +149,13 @@ static const struct option long_options[] = {
         { "force",     no_argument,       NULL, 0x100 + OPT_FORCE },
         { "signal",    required_argument, NULL, 's' },
         { "any",       no_argument,       NULL, 0x100 + OPT_ANY },
+        { "all",       no_argument,       NULL, 'a' },
+        { "state",     required_argument, NULL, 0x100 + OPT_STATE },
+        { "since",     required_argument, NULL, 0x100 + OPT_SINCE },
+        { "owner",     required_argument, NULL, 0x100 + OPT_OWNER },
         {}
 };
-#define SHORT_OPTIONS ":hfe:n:qs:"
+#define SHORT_OPTIONS ":hfe:n:qs:a"
 
 const char *verb_to_string(TelerunVerb v) {
         return v > VERB_NONE && v < _VERB_MAX ? verbs[v].name : NULL;
@@ -169,6 +183,7 @@ static TelerunOption option_from_getopt(int c) {
         case 'n': return OPT_TAIL;
         case 'q': return OPT_QUIET;
         case 's': return OPT_SIGNAL;
+        case 'a': return OPT_ALL;
         default:
                 return c >= 0x100 && c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
         }
@@ -195,7 +210,7 @@ void telerun_help(void) {
                "  status ID                           Show a job\n"
                "  logs [OPTIONS] ID                   Print a job's output\n"
                "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
-               "  list                                List jobs (all jobs for admins)\n"
+               "  list [-a] [FILTERS]                 List running jobs (-a: all; admins: everyone's)\n"
                "  wait [--any] ID...                  Wait for jobs (all, or the first to end),\n"
                "                                      exit with the (last) job's status\n"
                "  kill [-s SIGNAL] ID...              Send a signal to jobs' main processes\n"
@@ -233,6 +248,12 @@ void telerun_help(void) {
                "  -s, --signal=SIGNAL   kill: HUP, INT, QUIT, KILL, USR1, USR2 or TERM\n"
                "                        (default), by name or number\n"
                "      --any             wait: until the first of the jobs ends\n"
+               "  -a, --all             list: jobs in every state (default: submitted, running)\n"
+               "      --state=LIST      list: these states (running,failed,...)\n"
+               "      --since=WHEN      list: submitted since WHEN (RFC 3339 time, or 90s, 10m,\n"
+               "                        2h, 3d ago)\n"
+               "  -n N                  list: the newest N jobs\n"
+               "      --owner=NAME      list: only NAME's jobs (administrators)\n"
                "  -f, --force           rm: stop running jobs first\n"
                "  -h, --help            Show this help\n"
                "      --version         Show the version\n"
@@ -276,6 +297,10 @@ void telerun_args_reset(void) {
         arg_force = false;
         arg_signal = SIGTERM;
         arg_any = false;
+        arg_all = false;
+        arg_states = 0;
+        arg_since_usec = 0;
+        arg_owner = NULL;
 }
 
 static int usage_error(const char *format, ...) _printf_(1, 2);
@@ -306,6 +331,34 @@ static int parse_limit(const char *opt, const char *s, int (*parse)(const char *
         return 0;
 }
 
+int parse_since(const char *s, uint64_t now, uint64_t *ret) {
+        static const struct {
+                char suffix;
+                uint64_t usec;
+        } units[] = { { 's', USEC_PER_SEC }, { 'm', 60 * USEC_PER_SEC }, { 'h', 3600 * USEC_PER_SEC },
+                      { 'd', 86400 * USEC_PER_SEC } };
+        size_t n = strlen(s);
+        uint64_t v;
+
+        if (parse_timestamp_rfc3339(s, ret) >= 0)
+                return *ret > 0 ? 0 : -EINVAL;
+        if (n < 2 || n > 12)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                char digits[16];
+
+                if (s[n - 1] != units[i].suffix)
+                        continue;
+                memcpy(digits, s, n - 1);
+                digits[n - 1] = 0;
+                if (parse_uint64(digits, &v) < 0 || v > now / units[i].usec)
+                        return -EINVAL;
+                *ret = MAX(now - v * units[i].usec, (uint64_t) 1);
+                return 0;
+        }
+        return -EINVAL;
+}
+
 static int env_add(const char *assignment) {
         const char *eq = strchr(assignment, '=');
         char **l;
@@ -326,7 +379,7 @@ static int env_add(const char *assignment) {
 }
 
 /* One getopt pass. Records the options seen in *seen. Returns 1 to go on, 0 after --help/--version. */
-static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigned *seen) {
+static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_t *seen) {
         char optstring[sizeof(SHORT_OPTIONS) + 1];
         int c, r;
 
@@ -480,6 +533,24 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                 case OPT_ANY:
                         arg_any = true;
                         break;
+                case OPT_ALL:
+                        arg_all = true;
+                        break;
+                case OPT_STATE:
+                        if (job_list_filter_parse_states(optarg, &arg_states) < 0)
+                                return usage_error("invalid --state '%s': a comma-separated list of submitted, "
+                                                   "running, success, failed, killed", optarg);
+                        break;
+                case OPT_SINCE:
+                        if (parse_since(optarg, now_usec(CLOCK_REALTIME), &arg_since_usec) < 0)
+                                return usage_error("invalid --since '%s': an RFC 3339 time, or a duration ago "
+                                                   "such as 90s, 10m, 2h, 3d", optarg);
+                        break;
+                case OPT_OWNER:
+                        if (!principal_name_is_valid(optarg))
+                                return usage_error("invalid --owner '%s': a user name", optarg);
+                        arg_owner = optarg;
+                        break;
                 default:
                         return usage_error("unexpected option");
                 }
@@ -501,7 +572,7 @@ static int check_job_ids(char **ids) {
 }
 
 int parse_argv(int argc, char *argv[]) {
-        unsigned seen = 0, allowed;
+        uint64_t seen = 0, allowed;
         bool remote_options;
         size_t n_args;
         int r;
@@ -579,6 +650,10 @@ int parse_argv(int argc, char *argv[]) {
         case VERB_LIST:
                 if (n_args != 0)
                         return usage_error("'list' takes no arguments");
+                if (arg_all && arg_states)
+                        return usage_error("--all and --state exclude each other");
+                if (arg_tail == 0 || (arg_tail != UINT64_MAX && arg_tail > UINT32_MAX))
+                        return usage_error("-n needs a number of jobs from 1 to %u", UINT32_MAX);
                 break;
         default:
                 break;
@@ -611,4 +686,16 @@ int telerun_job_failure_exit(const ApiError *api) {
         if (api && streq(api->name, TW_ERROR_NOT_EXECUTABLE))
                 return TELERUN_EXIT_JOB_NOEXEC;
         return TELERUN_EXIT_JOB_FAILED;
+}
+
+const JobListFilter *telerun_list_filter(JobListFilter *buf) {
+        *buf = (JobListFilter) {
+                .states = arg_states ? arg_states : arg_all ? 0 : JOB_STATES_ACTIVE,
+                .since_usec = arg_since_usec,
+                .owner = arg_owner,
+                .last = arg_tail != UINT64_MAX ? (uint32_t) arg_tail : 0,
+        };
+        if (buf->states == 0 && buf->since_usec == 0 && !buf->owner && buf->last == 0)
+                return NULL;
+        return buf;
 }

@@ -438,6 +438,9 @@ static int verb_list(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(json_object_putp) json_object *jobs = NULL;
         int r;
+        JobListFilter filter;
+
+        c->list_filter = telerun_list_filter(&filter);
 
         r = c->ops->list(c, &jobs, &e);
         if (r < 0)

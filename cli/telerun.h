@@ -63,6 +63,10 @@ extern bool arg_legend;
 extern bool arg_force;           /* rm: stop running jobs first (-f, --force) */
 extern int arg_signal;           /* kill: the signal (default SIGTERM) */
 extern bool arg_any;             /* wait: until the first of the jobs ends */
+extern bool arg_all;             /* list: every state (default: submitted and running jobs) */
+extern unsigned arg_states;      /* list --state: 1 << JobState each; 0 = not given */
+extern uint64_t arg_since_usec;  /* list --since: CLOCK_REALTIME; 0 = not given */
+extern const char *arg_owner;    /* list --owner */
 extern const char *arg_addr;     /* remote mode when set */
 extern const char *arg_cert;
 extern const char *arg_key;
@@ -72,6 +76,8 @@ extern const char *arg_cacert;
  * TELERUN_CACERT). Returns 1 to go on, 0 when done (--help, --version printed), -EINVAL on a usage error
  * (already reported on stderr). */
 int parse_argv(int argc, char *argv[]);
+/* --since: an RFC 3339 time, or "90s", "10m", "2h", "3d" before now (CLOCK_REALTIME, µs): 0 or -EINVAL. */
+int parse_since(const char *s, uint64_t now, uint64_t *ret);
 /* Back to the defaults; frees what parse_argv() allocated. */
 void telerun_args_reset(void);
 
@@ -90,3 +96,6 @@ int telerun_report(ClientError *e);
 int verb_rm(Client *c);
 int verb_kill(Client *c);
 int verb_wait(Client *c);
+/* The filter `list` asks the worker for (arg_all, arg_states, arg_since_usec, arg_owner, -n N). NULL: none,
+ * every job (-a alone). */
+const JobListFilter *telerun_list_filter(JobListFilter *buf);

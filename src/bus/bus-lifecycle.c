@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/list-filter.h"
 #include "shared/api.h"
 #include "shared/job-ref.h"
 #include "shared/macro.h"
@@ -66,6 +67,117 @@ int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, s
         if (!j)
                 return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", ref);
         *ret = j;
+        return 0;
+}
+
+bool bus_list_visible(const Principal *p, const JobListFilter *f, Job *j) {
+        return authz_can_see(p, job_owner(j)) && job_list_filter_match(f, job_state(j), job_submitted_at(j),
+                                                                         job_owner(j));
+}
+
+uint64_t bus_list_skip(BusApi *a, const Principal *p, const JobListFilter *f) {
+        uint64_t n = 0;
+
+        if (!f || f->last == 0)
+                return 0;
+        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j))
+                n += bus_list_visible(p, f, j);
+        return n > f->last ? n - f->last : 0;
+}
+
+static int read_states(sd_bus_message *msg, unsigned *ret, sd_bus_error *error) {
+        unsigned mask = 0;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "s");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(msg, "s", &name)) > 0) {
+                JobState s = job_state_from_string(name);
+
+                if (s < 0 || (mask & (1U << s))) {
+                        _cleanup_(freep) char *esc = str_escape(name, 32);
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Unknown or repeated state '%s' in States.", esc ? esc : "?");
+                }
+                mask |= 1U << s;
+        }
+        if (r < 0)
+                return r;
+        *ret = mask;
+        return sd_bus_message_exit_container(msg);
+}
+
+static int read_filter_entry(sd_bus_message *msg, const char *key, JobListFilter *f, sd_bus_error *error) {
+        int r;
+
+        if (streq(key, "States"))
+                return read_states(msg, &f->states, error);
+        if (streq(key, "Since"))
+                return sd_bus_message_read(msg, "t", &f->since_usec);
+        if (streq(key, "Last"))
+                return sd_bus_message_read(msg, "u", &f->last);
+        if (streq(key, "Owner")) {
+                r = sd_bus_message_read(msg, "s", &f->owner);
+                if (r >= 0 && !principal_name_is_valid(f->owner))
+                        return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "Owner is not a user name.");
+                return r;
+        }
+        _cleanup_(freep) char *esc = str_escape(key, 32);
+        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Unknown filter key '%s'.", esc ? esc : "?");
+}
+
+int bus_read_list_filter(sd_bus_message *msg, const Principal *p, JobListFilter *ret, sd_bus_error *error) {
+        static const char *const keys[] = { "States", "Since", "Last", "Owner" };
+        JobListFilter f = {};
+        unsigned seen = 0;
+        const char *key;
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *type = NULL;
+                unsigned bit = 0;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (streq(key, keys[i]))
+                                bit = 1U << i;
+                if (bit && (seen & bit))
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Filter key '%s' given twice.", key);
+                seen |= bit;
+                r = sd_bus_message_peek_type(msg, NULL, &type);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_enter_container(msg, 'v', type);
+                if (r < 0)
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Filter key '%s' has the wrong type.",
+                                                 key);
+                r = read_filter_entry(msg, key, &f, error);
+                if (r < 0)
+                        return sd_bus_error_is_set(error) ? r :
+                               sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Filter key '%s' has the wrong type.", key);
+                r = sd_bus_message_exit_container(msg);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+        if (f.owner && !p->admin && !streq(f.owner, p->name))
+                return sd_bus_error_set(error, TW_ERROR_ACCESS_DENIED,
+                                        "Only administrators may list other users' jobs.");
+        *ret = f;
         return 0;
 }
 

@@ -244,3 +244,43 @@ int bus_read_start_request(sd_bus_message *msg, StartRequest *req, sd_bus_error 
                 return r;
         return bus_read_start_options(msg, req, error);
 }
+
+int bus_append_list_filter(sd_bus_message *m, const JobListFilter *f) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (f->states) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "States");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "s");
+                for (JobState s = 0; r >= 0 && s < _JOB_STATE_MAX; s++)
+                        if (f->states & (1U << s))
+                                r = sd_bus_message_append(m, "s", job_state_to_string(s));
+                for (int i = 0; r >= 0 && i < 3; i++)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (f->since_usec > 0) {
+                r = sd_bus_message_append(m, "{sv}", "Since", "t", f->since_usec);
+                if (r < 0)
+                        return r;
+        }
+        if (f->owner) {
+                r = sd_bus_message_append(m, "{sv}", "Owner", "s", f->owner);
+                if (r < 0)
+                        return r;
+        }
+        if (f->last > 0) {
+                r = sd_bus_message_append(m, "{sv}", "Last", "u", f->last);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}

@@ -445,9 +445,16 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 return connection_start(c, req);
 
         case HTTP_ROUTE_JOBS_LIST:
-                r = connection_new_call(c, "ListPageAs", &m);
+                r = connection_new_call(c, c->route.filtered ? "ListFilteredAs" : "ListPageAs", &m);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "su", c->route.cursor, c->route.limit);
+                if (r >= 0 && c->route.filtered)
+                        r = bus_append_list_filter(m, &(JobListFilter) {
+                                .states = c->route.states,
+                                .since_usec = c->route.since_usec,
+                                .owner = c->route.owner[0] ? c->route.owner : NULL,
+                                .last = c->route.last,
+                        });
                 if (r >= 0)
                         r = connection_call(c, m, on_list_reply, cfg->bus_timeout_usec);
                 break;

@@ -14,6 +14,8 @@
 #include "transport/http-job.h"
 #include "gateway/http.h"
 #include "shared/job-ref.h"
+#include "core/authz.h"
+#include "core/list-filter.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -358,9 +360,48 @@ const char *http_route_to_string(HttpRouteId id) {
         return http_route_names[id];
 }
 
+/* A list filter parameter into r: 1 when key is one (its flag in *seen, which must not be set yet), 0 when key
+ * is none, <0 with e set when its value is malformed or it is repeated. */
+static int http_route_list_filter(HttpRoute *r, const char *key, const char *value, unsigned *seen, HttpError *e) {
+        static const char *const keys[] = { "state", "since", "owner", "last" };
+        unsigned bit = 0;
+        uint64_t v;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(key, keys[i]))
+                        bit = 1U << i;
+        if (bit == 0)
+                return 0;
+        if (*seen & bit)
+                return http_error_set(e, 400, "bad-request", "Query parameter '%s' given twice.", key);
+        *seen |= bit;
+        r->filtered = true;
+        if (streq(key, "state")) {
+                if (job_list_filter_parse_states(value, &r->states) < 0)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'state' must be a comma-"
+                                              "separated list of submitted, running, success, failed, killed.");
+        } else if (streq(key, "since")) {
+                if (parse_uint64(value, &v) < 0 || v > UINT64_MAX / USEC_PER_SEC)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'since' must be UNIX seconds.");
+                r->since_usec = v * USEC_PER_SEC;
+        } else if (streq(key, "owner")) {
+                if (strlen(value) >= sizeof(r->owner) || !principal_name_is_valid(value))
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'owner' must be a user name.");
+                strcpy(r->owner, value);
+        } else {
+                if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT32_MAX)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'last' must be a number of "
+                                              "jobs.");
+                r->last = (uint32_t) v;
+        }
+        return 1;
+}
+
 static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
         bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false,
              seen_signal = false;
+        unsigned seen_filter = 0;
+        int f;
         char key[32], value[64];
         const char *p = query;
         int k;
@@ -389,6 +430,11 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'signal' must be "
                                                       "HUP, INT, QUIT, KILL, USR1, USR2 or TERM (or its "
                                                       "number).");
+                } else if (r->id == HTTP_ROUTE_JOBS_LIST &&
+                           (f = http_route_list_filter(r, key, value, &seen_filter, e)) != 0) {
+                        if (f < 0)
+                                return f;
+                        continue;
                 } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "cursor")) {
                         seen = &seen_cursor;
                         if (strlen(value) >= sizeof(r->cursor))

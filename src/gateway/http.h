@@ -83,6 +83,11 @@ typedef struct HttpRoute {
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
         int signal;              /* kill: SIGTERM unless ?signal= (job_signal_from_string()) */
+        bool filtered;           /* list: any of state=, since=, owner=, last= given (ListFilteredAs) */
+        unsigned states;         /* list: ?state=running,failed (list-filter.h); 0 = every state */
+        uint64_t since_usec;     /* list: ?since=UNIX seconds: submitted at or after */
+        char owner[65];          /* list: ?owner=NAME ("" = every owner the principal may see) */
+        uint32_t last;           /* list: ?last=N: the newest N matching jobs */
 } HttpRoute;
 
 /* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */

@@ -3,7 +3,8 @@
  * teleworker-gateway: unique id prefixes (and an ambiguous one, with jobs whose ids share a prefix made by
  * writing their records and restarting the daemon), another user's job not resolvable, rm (record and spool
  * file gone, a running job refused without -f), kill -s USR1 reaching a job that traps it, wait of several
- * jobs and --any, and the exit codes 125/126/127 of run, start -f and wait. */
+ * jobs and --any, the exit codes 125/126/127 of run, start -f and wait, and list's filters (running by
+ * default, -a, --state, --since, -n, --owner for administrators) in the daemon. */
 #include <errno.h>
 #include <grp.h>
 #include <signal.h>
@@ -432,6 +433,98 @@ static void test_exit_codes(void) {
         result_clear(&r);
 }
 
+/* ---- list filters ------------------------------------------------------------------------------------- */
+
+static char *job_field(uid_t uid, const char *id, const char *key) {
+        Result r = telerun_as(uid, "status", "--json", id, NULL);
+        json_object *o, *v;
+        char *value;
+
+        g_assert_cmpint(r.status, ==, 0);
+        o = json_tokener_parse(r.out);
+        g_assert_true(json_object_object_get_ex(o, key, &v));
+        value = g_strdup(json_object_get_string(v));
+        json_object_put(o);
+        result_clear(&r);
+        return value;
+}
+
+static void test_list(void) {
+        g_autofree char *running = start_as(TB_UID_USER1, "sleep 600"), *failed = start_as(TB_UID_USER1, "exit 3");
+        g_autofree char *other = start_as(TB_UID_USER2, "sleep 600"), *newest = NULL, *since = NULL, *body = NULL;
+        Result r;
+
+        wait_job(TB_UID_USER1, failed);
+        newest = start_as(TB_UID_USER1, "true");
+        wait_job(TB_UID_USER1, newest);
+        since = job_field(TB_UID_USER1, newest, "submitted_at");
+
+        /* default: jobs that have not ended */
+        r = telerun_as(TB_UID_USER1, "list", "-q", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, running));
+        g_assert_null(strstr(r.out, failed));
+        g_assert_null(strstr(r.out, other));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "list", "-a", "-q", NULL);
+        g_assert_nonnull(strstr(r.out, running));
+        g_assert_nonnull(strstr(r.out, failed));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "list", "--state", "failed", "-q", NULL);
+        g_assert_null(strstr(r.out, running));
+        g_assert_nonnull(strstr(r.out, failed));
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "list", "-a", "-n", "1", "-q", NULL);
+        g_assert_cmpstr(g_strstrip(r.out), ==, newest);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "list", "-a", "--since", since, "-q", NULL);
+        g_assert_cmpstr(g_strstrip(r.out), ==, newest);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "list", "--state", "bogus", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+
+        /* --owner: administrators only (a user may name itself) */
+        r = telerun_as(TB_UID_USER1, "list", "--owner", "tbuser2", NULL);
+        g_assert_cmpint(r.status, ==, 4);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER1, "list", "--owner", "tbuser1", "-q", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, running));
+        result_clear(&r);
+        r = telerun_as(TB_UID_ADMIN, "list", "--owner", "tbuser2", "-q", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, other));
+        g_assert_null(strstr(r.out, running));
+        result_clear(&r);
+
+        /* through the gateway: curl and telerun --addr (principal tbuser1) */
+        g_assert_cmpuint(curl("GET", "/v1/jobs?state=running", &body), ==, 200);
+        g_assert_nonnull(strstr(body, running));
+        g_assert_null(strstr(body, failed));
+        g_clear_pointer(&body, g_free);
+        g_assert_cmpuint(curl("GET", "/v1/jobs?state=failed&last=1", &body), ==, 200);
+        g_assert_nonnull(strstr(body, failed));
+        g_assert_null(strstr(body, running));
+        g_clear_pointer(&body, g_free);
+        g_assert_cmpuint(curl("GET", "/v1/jobs?owner=tbuser2", &body), ==, 403);
+        g_clear_pointer(&body, g_free);
+        g_assert_cmpuint(curl("GET", "/v1/jobs?state=bogus", &body), ==, 400);
+        g_clear_pointer(&body, g_free);
+        r = telerun_remote("list", "-q", NULL);
+        g_assert_nonnull(strstr(r.out, running));
+        g_assert_null(strstr(r.out, failed));
+        result_clear(&r);
+        r = telerun_remote("list", "-a", "-n", "1", "-q", NULL);
+        g_assert_cmpstr(g_strstrip(r.out), ==, newest);
+        result_clear(&r);
+
+        r = telerun_as(TB_UID_USER1, "stop", running, NULL);
+        result_clear(&r);
+        r = telerun_as(TB_UID_USER2, "stop", other, NULL);
+        result_clear(&r);
+}
+
 /* ---- through the gateway ------------------------------------------------------------------------------ */
 
 static void test_gateway(void) {
@@ -531,6 +624,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/lifecycle/wait-many", test_wait_many);
         g_test_add_func("/lifecycle/exit-codes", test_exit_codes);
         g_test_add_func("/lifecycle/gateway", test_gateway);
+        g_test_add_func("/lifecycle/list", test_list);
         tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
         r = g_test_run();
         tb_gateway_stop(&gateway);
