@@ -391,8 +391,8 @@ static void test_telerun_remote(void) {
         }
         g_free(out);
         {
-                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
-                              NULL };
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "-a",
+                              "--json", NULL };
                 json_object *o;
 
                 run_cmd(a, &status, &out);
@@ -438,8 +438,8 @@ static void test_telerun_one_connection(void) {
         }
         /* The job id: the newest of alice's jobs whose argv has the marker. */
         {
-                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
-                              NULL };
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "-a",
+                              "--json", NULL };
                 json_object *o;
 
                 g_free(out);
