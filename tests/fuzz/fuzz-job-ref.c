@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz-job-ref - a job reference and a signal as an untrusted caller sends them (a D-Bus id argument, the
- * gateway's path segment and ?signal=): job_ref_classify() and job_signal_from_string() accept only what they
- * document, refuse the rest with -EINVAL, and never read past the string. */
+ * gateway's path segment, ?signal= and ?state=): job_ref_classify(), job_signal_from_string() and
+ * job_list_filter_parse_states() accept only what they document, refuse the rest with -EINVAL, and never read
+ * past the string. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/list-filter.h"
 #include "shared/job-ref.h"
 #include "shared/util.h"
 #include "fuzz.h"
@@ -43,6 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         if (k == 0 && (!job_signal_allowed(sig) || !job_signal_to_string(sig)))
                 abort();
+        /* a state list: accepted ones print back to the same set */
+        {
+                char buf[JOB_LIST_FILTER_STATES_MAX];
+                unsigned m = 0, again = 0;
+
+                k = job_list_filter_parse_states(s, &m);
+                if (k != 0 && k != -EINVAL)
+                        abort();
+                if (k == 0 && (m == 0 || m >= (1U << _JOB_STATE_MAX) ||
+                               job_list_filter_parse_states(job_list_filter_format_states(m, buf, sizeof(buf)),
+                                                            &again) != 0 || again != m))
+                        abort();
+        }
         free(s);
         return 0;
 }

@@ -204,6 +204,24 @@ static void test_route(void) {
         g_assert_cmpuint(e.status, ==, 400);
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?signal=KILL"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 400);
+        /* list filters */
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs"), ==, 0);
+        g_assert_false(r.filtered);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=running,failed&since=1700000000&owner=bob&last=5&cursor="),
+                        ==, 0);
+        g_assert_true(r.filtered);
+        g_assert_cmpuint(r.states, ==, (1U << JOB_RUNNING) | (1U << JOB_FAILED));
+        g_assert_cmpuint(r.since_usec, ==, UINT64_C(1700000000) * 1000000);
+        g_assert_cmpstr(r.owner, ==, "bob");
+        g_assert_cmpuint(r.last, ==, 5);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=bogus"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=running&state=failed"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?last=0"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?owner=a%2Fb"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?since=-1"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?state=running"), ==, -EINVAL);
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1f0e9e-4a"), ==, 0);
         g_assert_cmpstr(r.job_id, ==, "8c1f0e9e-4a");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1"), ==, -EINVAL);

@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <signal.h>
 
+#include "core/list-filter.h"
 #include "shared/job-ref.h"
 
 #define ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
@@ -74,10 +75,46 @@ static void test_signal(void) {
         g_assert_true(job_signal_allowed(SIGKILL));
 }
 
+static void test_list_filter(void) {
+        JobListFilter f = { .states = JOB_STATES_ACTIVE, .since_usec = 100, .owner = "alice" };
+        char buf[JOB_LIST_FILTER_STATES_MAX];
+        unsigned m = 0;
+
+        g_assert_cmpint(job_list_filter_parse_states("running", &m), ==, 0);
+        g_assert_cmpuint(m, ==, 1U << JOB_RUNNING);
+        g_assert_cmpint(job_list_filter_parse_states("failed,killed,submitted", &m), ==, 0);
+        g_assert_cmpuint(m, ==, (1U << JOB_FAILED) | (1U << JOB_KILLED) | (1U << JOB_SUBMITTED));
+        g_assert_cmpstr(job_list_filter_format_states(m, buf, sizeof(buf)), ==, "submitted,failed,killed");
+        g_assert_cmpstr(job_list_filter_format_states(0, buf, sizeof(buf)), ==, "");
+
+        m = 7;
+        g_assert_cmpint(job_list_filter_parse_states("", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states(NULL, &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states("running,", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states(",running", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states("running,,failed", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states("running,running", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states("Running", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states("running, failed", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states("exited", &m), ==, -EINVAL);
+        g_assert_cmpint(job_list_filter_parse_states("submitted,running,success,failed,killed,submitted,running,"
+                                                     "success", &m), ==, -EINVAL);
+        g_assert_cmpuint(m, ==, 7);
+
+        g_assert_true(job_list_filter_match(NULL, JOB_FAILED, 0, "bob"));
+        g_assert_true(job_list_filter_match(&f, JOB_RUNNING, 100, "alice"));
+        g_assert_false(job_list_filter_match(&f, JOB_SUCCESS, 100, "alice"));
+        g_assert_false(job_list_filter_match(&f, JOB_RUNNING, 99, "alice"));
+        g_assert_false(job_list_filter_match(&f, JOB_RUNNING, 100, "bob"));
+        f = (JobListFilter) {};
+        g_assert_true(job_list_filter_match(&f, JOB_KILLED, 0, "bob"));
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/job-ref/classify", test_classify);
         g_test_add_func("/job-ref/prefix", test_prefix);
         g_test_add_func("/job-ref/signal", test_signal);
+        g_test_add_func("/job-ref/list-filter", test_list_filter);
         return g_test_run();
 }
