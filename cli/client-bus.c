@@ -312,10 +312,12 @@ static int client_bus_stop(Client *c, const char *id, ClientError *error) {
         ClientBus *cb = c->userdata;
         int r;
 
-        r = new_call(cb, "Stop", &m, error);
+        r = new_call(cb, c->stop_grace_usec != UINT64_MAX ? "StopWithTimeout" : "Stop", &m, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "s", id);
+        if (r >= 0 && c->stop_grace_usec != UINT64_MAX)
+                r = sd_bus_message_append(m, "t", c->stop_grace_usec);
         if (r < 0)
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the Stop call: %m");
         return bus_call(cb, m, CALL_TIMEOUT_INFINITY, "Failed to stop the job", NULL, error);

@@ -632,7 +632,11 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
 }
 
 static int client_remote_stop(Client *c, const char *id, ClientError *error) {
-        return remote_job_request(c, "POST", id, "/stop", 200, REMOTE_NO_TIMEOUT, "Failed to stop the job", NULL,
+        char suffix[48] = "/stop";
+
+        if (c->stop_grace_usec != UINT64_MAX)
+                (void) snprintf(suffix, sizeof(suffix), "/stop?time=%" PRIu64, c->stop_grace_usec / 1000000);
+        return remote_job_request(c, "POST", id, suffix, 200, REMOTE_NO_TIMEOUT, "Failed to stop the job", NULL,
                                   error);
 }
 

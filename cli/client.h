@@ -81,6 +81,8 @@ struct Client {
         /* NULL, or which jobs list() returns (the worker filters: ListFiltered, GET /v1/jobs?state=…). Set by
          * the caller. */
         const JobListFilter *list_filter;
+        /* stop()'s grace period (StopWithTimeout, POST …/stop?time=); UINT64_MAX: the worker's. Set by the caller. */
+        uint64_t stop_grace_usec;
 };
 
 /* Every backend initializes its Client with this. */
@@ -89,6 +91,7 @@ static inline void client_init(Client *c, const ClientOps *ops, void *userdata) 
         c->userdata = userdata;
         c->interrupt_fd = -EBADF;
         c->list_filter = NULL;
+        c->stop_grace_usec = UINT64_MAX;
 }
 
 /* What the global options --addr/--cert/--key/--cacert (or TELERUN_ADDR...) say. */

@@ -42,6 +42,7 @@ bool arg_legend = true;
 bool arg_force = false;
 int arg_signal = SIGTERM;
 bool arg_any = false;
+uint64_t arg_stop_time_usec = UINT64_MAX;
 bool arg_all = false;
 unsigned arg_states = 0;
 uint64_t arg_since_usec = 0;
@@ -89,6 +90,7 @@ typedef enum TelerunOption {
         OPT_STATE,
         OPT_SINCE,
         OPT_OWNER,
+        OPT_TIME,
         _OPT_MAX,
 } TelerunOption;
 
@@ -108,12 +110,12 @@ static const struct {
         [VERB_RUN] = { "run", OPTS_JOB_SPEC },
         [VERB_STATUS] = { "status", OPT(OPT_JSON) },
         [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) },
-        [VERB_STOP] = { "stop", 0 },
+        [VERB_STOP] = { "stop", OPT(OPT_TIME) },
         [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) | OPT(OPT_ALL) | OPT(OPT_STATE) |
                                 OPT(OPT_SINCE) | OPT(OPT_OWNER) | OPT(OPT_TAIL) },
         [VERB_WAIT] = { "wait", OPT(OPT_JSON) | OPT(OPT_ANY) },
         [VERB_HELP] = { "help", 0 },
-        [VERB_RM] = { "rm", OPT(OPT_FORCE) | OPT(OPT_FOLLOW) },
+        [VERB_RM] = { "rm", OPT(OPT_FORCE) | OPT(OPT_FOLLOW) | OPT(OPT_TIME) },
         [VERB_KILL] = { "kill", OPT(OPT_SIGNAL) },
 };
 
@@ -153,6 +155,7 @@ static const struct option long_options[] = {
         { "state",     required_argument, NULL, 0x100 + OPT_STATE },
         { "since",     required_argument, NULL, 0x100 + OPT_SINCE },
         { "owner",     required_argument, NULL, 0x100 + OPT_OWNER },
+        { "time",      required_argument, NULL, 0x100 + OPT_TIME },
         {}
 };
 #define SHORT_OPTIONS ":hfe:n:qs:a"
@@ -209,7 +212,7 @@ void telerun_help(void) {
                "                                      with its status; Ctrl-C stops it\n"
                "  status ID                           Show a job\n"
                "  logs [OPTIONS] ID                   Print a job's output\n"
-               "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
+               "  stop [--time SEC] ID...             Stop jobs (SIGTERM, then SIGKILL)\n"
                "  list [-a] [FILTERS]                 List running jobs (-a: all; admins: everyone's)\n"
                "  wait [--any] ID...                  Wait for jobs (all, or the first to end),\n"
                "                                      exit with the (last) job's status\n"
@@ -255,6 +258,8 @@ void telerun_help(void) {
                "  -n N                  list: the newest N jobs\n"
                "      --owner=NAME      list: only NAME's jobs (administrators)\n"
                "  -f, --force           rm: stop running jobs first\n"
+               "      --time=SEC        stop, rm -f: SIGKILL after SEC seconds (at most the\n"
+               "                        worker's grace period; 0: at once)\n"
                "  -h, --help            Show this help\n"
                "      --version         Show the version\n"
                "\n"
@@ -297,6 +302,7 @@ void telerun_args_reset(void) {
         arg_force = false;
         arg_signal = SIGTERM;
         arg_any = false;
+        arg_stop_time_usec = UINT64_MAX;
         arg_all = false;
         arg_states = 0;
         arg_since_usec = 0;
@@ -546,6 +552,13 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_
                                 return usage_error("invalid --since '%s': an RFC 3339 time, or a duration ago "
                                                    "such as 90s, 10m, 2h, 3d", optarg);
                         break;
+                case OPT_TIME: {
+                        uint64_t sec;
+                        if (parse_uint64(optarg, &sec) < 0 || sec > 365 * 24 * 3600ULL)
+                                return usage_error("invalid --time '%s': whole seconds", optarg);
+                        arg_stop_time_usec = sec * USEC_PER_SEC;
+                        break;
+                }
                 case OPT_OWNER:
                         if (!principal_name_is_valid(optarg))
                                 return usage_error("invalid --owner '%s': a user name", optarg);

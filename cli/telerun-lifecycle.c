@@ -46,6 +46,7 @@ static int rm_one(Client *c, const char *id, bool force, ClientError *e) {
 int verb_rm(Client *c) {
         int ret = TELERUN_EXIT_OK;
 
+        c->stop_grace_usec = arg_stop_time_usec;
         for (char **id = arg_args; *id; id++) {
                 _cleanup_(client_error_done) ClientError e = {};
 

@@ -464,6 +464,7 @@ static int verb_list(Client *c) {
 static int verb_stop(Client *c) {
         int ret = TELERUN_EXIT_OK;
 
+        c->stop_grace_usec = arg_stop_time_usec;
         for (char **id = arg_args; *id; id++) {
                 _cleanup_(client_error_done) ClientError e = {};
                 int r;

@@ -194,6 +194,27 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return r < 0 ? r : bus_defer_stop(a, msg, j, error);
 }
 
+/* StopWithTimeout, StopWithTimeoutAs: Stop with a grace period of its own (at most the configured one). */
+static int method_stop_with_timeout(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        uint64_t grace;
+        Job *j = NULL;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "t", &grace);
+        if (r < 0)
+                return r;
+        r = manager_stop_job_grace(a->manager, j, grace, on_job_stopped, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return sd_bus_error_set_errnof(error, r, "Failed to stop job %s: %m", job_id(j));
+        }
+        return 1;
+}
+
 static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         Job *j = NULL;
@@ -473,6 +494,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenOutput", SD_BUS_ARGS("s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopWithTimeout", SD_BUS_ARGS("s", id, "t", timeout_usec), SD_BUS_NO_RESULT,
+                                method_stop_with_timeout, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListFiltered", SD_BUS_ARGS("s", cursor, "u", max, "a{sv}", filter),
                                 SD_BUS_RESULT("aa{sv}", jobs, "s", next), method_list_page,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -508,6 +531,9 @@ const sd_bus_vtable bus_remote_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenOutputAs",
                                 SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopWithTimeoutAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", timeout_usec), SD_BUS_NO_RESULT,
+                                method_stop_with_timeout, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListFilteredAs",
                                 SD_BUS_ARGS("s", principal, "b", admin, "s", cursor, "u", max, "a{sv}", filter),
                                 SD_BUS_RESULT("aa{sv}", jobs, "s", next), method_list_page,

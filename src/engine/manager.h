@@ -96,6 +96,9 @@ int manager_delete_job(Manager *m, Job *j, sd_bus_error *error);
  * which forwards it): 0, or <0 with error set (InvalidArgs for a signal outside job_signal_allowed(),
  * JobNotRunning). */
 int manager_kill_job(Manager *m, Job *j, int sig, sd_bus_error *error);
+/* manager_stop_job() with a grace period of grace_usec for this stop (at most the configured one, which a
+ * longer or UINT64_MAX grace_usec means): SIGKILL to the whole scope once it is over. */
+int manager_stop_job_grace(Manager *m, Job *j, uint64_t grace_usec, job_callback_t done, void *userdata);
 /* done fires when the job has ended (at once if it has). */
 int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata);
 /* Drops a pending callback registered with userdata (e.g. the caller went away). */

@@ -473,9 +473,11 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 break;
 
         case HTTP_ROUTE_JOB_STOP:
-                r = connection_new_call(c, "StopAs", &m);
+                r = connection_new_call(c, c->route.stop_usec != UINT64_MAX ? "StopWithTimeoutAs" : "StopAs", &m);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "s", c->job_id);
+                if (r >= 0 && c->route.stop_usec != UINT64_MAX)
+                        r = sd_bus_message_append(m, "t", c->route.stop_usec);
                 if (r >= 0)
                         r = connection_call(c, m, on_stop_reply, cfg->stop_timeout_usec);
                 break;

@@ -399,7 +399,7 @@ static int http_route_list_filter(HttpRoute *r, const char *key, const char *val
 
 static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
         bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false,
-             seen_signal = false;
+             seen_signal = false, seen_time = false;
         unsigned seen_filter = 0;
         int f;
         char key[32], value[64];
@@ -424,6 +424,14 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                         if (parse_uint64(value, &r->offset) < 0)
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'offset' must "
                                                       "be a byte offset.");
+                } else if (r->id == HTTP_ROUTE_JOB_STOP && streq(key, "time")) {
+                        uint64_t sec;
+
+                        seen = &seen_time;
+                        if (parse_uint64(value, &sec) < 0 || sec > 100 * 365 * 24 * 3600ULL)
+                                return http_error_set(e, 400, "bad-request", "Query parameter 'time' must be "
+                                                      "seconds.");
+                        r->stop_usec = sec * USEC_PER_SEC;
                 } else if (r->id == HTTP_ROUTE_JOB_KILL && streq(key, "signal")) {
                         seen = &seen_signal;
                         if (job_signal_from_string(value, &r->signal) < 0)
@@ -529,6 +537,7 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                         }
                 } else if (streq(sub, "/stop")) {
                         r.id = HTTP_ROUTE_JOB_STOP;
+                        r.stop_usec = UINT64_MAX;
                         if (method != HTTP_POST) {
                                 http_error_set(e, 405, "method-not-allowed", "Use POST to stop a job.");
                                 e->allow = "POST";

@@ -83,6 +83,7 @@ typedef struct HttpRoute {
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
         int signal;              /* kill: SIGTERM unless ?signal= (job_signal_from_string()) */
+        uint64_t stop_usec;      /* stop: ?time=SEC, the grace period of this stop; UINT64_MAX = not given */
         bool filtered;           /* list: any of state=, since=, owner=, last= given (ListFilteredAs) */
         unsigned states;         /* list: ?state=running,failed (list-filter.h); 0 = every state */
         uint64_t since_usec;     /* list: ?since=UNIX seconds: submitted at or after */

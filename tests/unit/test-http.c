@@ -204,6 +204,13 @@ static void test_route(void) {
         g_assert_cmpuint(e.status, ==, 400);
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?signal=KILL"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 400);
+        /* stop with a grace of its own */
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop"), ==, 0);
+        g_assert_cmpuint(r.stop_usec, ==, UINT64_MAX);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=3"), ==, 0);
+        g_assert_cmpuint(r.stop_usec, ==, 3 * 1000000);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=1.5"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=1&time=2"), ==, -EINVAL);
         /* list filters */
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs"), ==, 0);
         g_assert_false(r.filtered);
