@@ -594,7 +594,7 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
         char target[128];
         int r;
 
-        if (job_ref_classify(id) < 0)
+        if (!job_ref_is_valid(id))
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
         (void) snprintf(target, sizeof(target), "/v1/jobs/%s%s", id, suffix);
         r = remote_request(cr, method, target, NULL, expected, timeout_ms, what, &resp, error);
@@ -818,7 +818,7 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
         pthread_attr_t attr;
         pthread_t thread;
 
-        if (job_ref_classify(id) < 0)
+        if (!job_ref_is_valid(id))
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
         (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
                         follow ? "&follow=true" : "");

@@ -43,6 +43,7 @@ bool arg_force = false;
 int arg_signal = SIGTERM;
 bool arg_any = false;
 uint64_t arg_stop_time_usec = UINT64_MAX;
+const char *arg_name = NULL;
 bool arg_all = false;
 unsigned arg_states = 0;
 uint64_t arg_since_usec = 0;
@@ -91,6 +92,7 @@ typedef enum TelerunOption {
         OPT_SINCE,
         OPT_OWNER,
         OPT_TIME,
+        OPT_NAME,
         _OPT_MAX,
 } TelerunOption;
 
@@ -100,7 +102,7 @@ typedef enum TelerunOption {
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
                        OPT(OPT_IO_WRITE) | OPT(OPT_TASKS) | OPT(OPT_PROFILE) | OPT(OPT_TIMEOUT) |          \
                        OPT(OPT_NETWORK) | OPT(OPT_NO_NETWORK) | OPT(OPT_NO_PRIVATE_PID) |                     \
-                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM))
+                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM) | OPT(OPT_NAME))
 
 static const struct {
         const char *name;
@@ -156,6 +158,7 @@ static const struct option long_options[] = {
         { "since",     required_argument, NULL, 0x100 + OPT_SINCE },
         { "owner",     required_argument, NULL, 0x100 + OPT_OWNER },
         { "time",      required_argument, NULL, 0x100 + OPT_TIME },
+        { "name",      required_argument, NULL, 0x100 + OPT_NAME },
         {}
 };
 #define SHORT_OPTIONS ":hfe:n:qs:a"
@@ -219,7 +222,8 @@ void telerun_help(void) {
                "  kill [-s SIGNAL] ID...              Send a signal to jobs' main processes\n"
                "  rm [-f] ID...                       Remove ended jobs and their output\n"
                "                                      (-f: stop running ones first)\n"
-               "An ID is a job's whole id or a unique prefix of it (at least 4 hex digits).\n"
+               "An ID is a job's whole id, a unique prefix of it (at least 4 hex digits),\n"
+               "or its name.\n"
                "\n"
                "Job options (start, run):\n"
                "  -e, --env=KEY=VALUE   Set an environment variable (repeatable)\n"
@@ -238,6 +242,8 @@ void telerun_help(void) {
                "      --no-private-pid  See the host's processes (default: own PID namespace)\n"
                "      --no-private-tmp  Use the host's /tmp (default: a private, empty one)\n"
                "      --protect-system  Make /usr, /boot, /efi and /etc read-only\n"
+               "      --name=NAME       Name the job (unique among your jobs): every\n"
+               "                        command takes the name where it takes an ID\n"
                "  -f, --follow          start: stream the output, exit with the job's\n"
                "                        status; Ctrl-C leaves the job running\n"
                "\n"
@@ -303,6 +309,7 @@ void telerun_args_reset(void) {
         arg_signal = SIGTERM;
         arg_any = false;
         arg_stop_time_usec = UINT64_MAX;
+        arg_name = NULL;
         arg_all = false;
         arg_states = 0;
         arg_since_usec = 0;
@@ -552,6 +559,13 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_
                                 return usage_error("invalid --since '%s': an RFC 3339 time, or a duration ago "
                                                    "such as 90s, 10m, 2h, 3d", optarg);
                         break;
+                case OPT_NAME:
+                        if (!job_name_is_valid(optarg))
+                                return usage_error("invalid --name '%s': 1 to %d letters, digits, '_', '.' or '-', "
+                                                   "starting with a letter, not like a job id", optarg,
+                                                   JOB_NAME_MAX);
+                        arg_name = optarg;
+                        break;
                 case OPT_TIME: {
                         uint64_t sec;
                         if (parse_uint64(optarg, &sec) < 0 || sec > 365 * 24 * 3600ULL)
@@ -578,9 +592,9 @@ static const char *env_nonempty(const char *name) {
 
 static int check_job_ids(char **ids) {
         for (char **i = ids; *i; i++)
-                if (job_ref_classify(*i) < 0)
-                        return usage_error("invalid job id '%s': a whole id, or at least its first %d hex digits",
-                                           *i, JOB_REF_PREFIX_MIN);
+                if (!job_ref_is_valid(*i))
+                        return usage_error("invalid job id '%s': a whole id, at least its first %d hex digits, "
+                                           "or a job name", *i, JOB_REF_PREFIX_MIN);
         return 0;
 }
 

@@ -240,6 +240,7 @@ static int verb_start(Client *c) {
                         .tasks_max = arg_tasks_max,
                 },
                 .profile = arg_profile,
+                .name = arg_name,
                 .runtime_max_usec = arg_timeout_usec,
                 .isolation = {
                         .private_pid = arg_private_pid,

@@ -63,6 +63,7 @@ extern bool arg_legend;
 extern bool arg_force;           /* rm: stop running jobs first (-f, --force) */
 extern int arg_signal;           /* kill: the signal (default SIGTERM) */
 extern bool arg_any;             /* wait: until the first of the jobs ends */
+extern const char *arg_name;     /* start, run: --name */
 extern uint64_t arg_stop_time_usec; /* stop, rm -f: --time SEC; UINT64_MAX = the worker's grace */
 extern bool arg_all;             /* list: every state (default: submitted and running jobs) */
 extern unsigned arg_states;      /* list --state: 1 << JobState each; 0 = not given */

@@ -92,6 +92,7 @@ int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_
         X("RuntimeMaxUSec", "t") \
         X("Profile", "s") \
         X("Slice", "s") \
+        X("Name", "s") \
         X("PrivatePID", "b") \
         X("PrivateTmp", "b") \
         X("PrivateNetwork", "b") \

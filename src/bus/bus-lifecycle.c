@@ -22,10 +22,9 @@ static int ambiguous_error(const char *prefix, Job **match, unsigned n, sd_bus_e
                                           job_id(match[i]));
         if (n > JOB_REF_CANDIDATES_MAX)
                 return sd_bus_error_setf(error, TW_ERROR_AMBIGUOUS_JOB,
-                                         "Job id prefix '%s' matches %u jobs: %s and %u more.", prefix, n, list,
+                                         "'%s' matches %u jobs: %s and %u more.", prefix, n, list,
                                          n - JOB_REF_CANDIDATES_MAX);
-        return sd_bus_error_setf(error, TW_ERROR_AMBIGUOUS_JOB, "Job id prefix '%s' matches %u jobs: %s.", prefix,
-                                 n, list);
+        return sd_bus_error_setf(error, TW_ERROR_AMBIGUOUS_JOB, "'%s' matches %u jobs: %s.", prefix, n, list);
 }
 
 /* A prefix is looked up among the jobs p may see only: another user's jobs neither match nor make a prefix
@@ -50,10 +49,32 @@ static int resolve_prefix(BusApi *a, const Principal *p, const char *prefix, Job
         return 0;
 }
 
+/* A name, among the jobs p may see: an administrator may see the same name of two owners (AmbiguousJob). */
+static int resolve_name(BusApi *a, const Principal *p, const char *name, Job **ret, sd_bus_error *error) {
+        Job *match[JOB_REF_CANDIDATES_MAX] = {};
+        unsigned n = 0;
+
+        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
+                if (!job_name(j) || !streq(job_name(j), name) || !authz_can_see(p, job_owner(j)))
+                        continue;
+                if (n < JOB_REF_CANDIDATES_MAX)
+                        match[n] = j;
+                n++;
+        }
+        if (n == 0)
+                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job named '%s'.", name);
+        if (n > 1)
+                return ambiguous_error(name, match, n, error);
+        *ret = match[0];
+        return 0;
+}
+
 int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, sd_bus_error *error) {
         int kind = job_ref_classify(ref);
         Job *j;
 
+        if (kind < 0 && job_name_is_valid(ref))
+                return resolve_name(a, p, ref, ret, error);
         if (kind < 0) {
                 _cleanup_(freep) char *esc = str_escape(ref, 64);
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,

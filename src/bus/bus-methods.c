@@ -99,6 +99,7 @@ static JobRequest job_request_from_start(const StartRequest *s) {
                 .limits = s->limits,
                 .profile = s->profile,
                 .runtime_max_usec = s->runtime_max_usec,
+                .name = s->name,
                 .isolation = {
                         .private_pid = s->isolation.private_pid,
                         .private_tmp = s->isolation.private_tmp,

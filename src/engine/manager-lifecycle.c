@@ -100,3 +100,14 @@ int manager_stop_job_grace(Manager *m, Job *j, uint64_t grace_usec, job_callback
         TAKE_PTR(g);
         return 0;
 }
+
+int manager_check_name(Manager *m, const Principal *p, const char *name, sd_bus_error *error) {
+        if (!name)
+                return 0;
+        for (Job *j = manager_next_job(m, NULL); j; j = manager_next_job(m, j))
+                if (j->name && streq(j->name, name) && streq(j->owner, p->name))
+                        return sd_bus_error_setf(error, TW_ERROR_JOB_NAME_IN_USE,
+                                                 "You have a job named '%s' already (%s): remove it first, or pick "
+                                                 "another name.", name, j->id);
+        return 0;
+}

@@ -84,6 +84,7 @@ uint64_t job_ended_at(const Job *j) { return j->ended_at; }
 const JobLimits *job_limits(const Job *j) { return &j->limits; }
 const JobIsolation *job_isolation(const Job *j) { return &j->isolation; }
 const char *job_profile(const Job *j) { return j->profile; }
+const char *job_name(const Job *j) { return j->name; }
 const char *job_slice(const Job *j) { return j->slice; }
 uint64_t job_runtime_max_usec(const Job *j) { return j->runtime_max_usec; }
 OutputStore *job_output(Job *j) { return j->output; }
@@ -159,6 +160,7 @@ Job *job_free(Job *j) {
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->slice_call = sdcall_free(j->slice_call);
         free(j->profile);
+        free(j->name);
         free(j->slice);
         safe_close(j->control_fd);
         safe_close(j->reaper_pidfd);
@@ -935,9 +937,14 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return r;
 
         manager_apply_retention(m);
+        r = manager_check_name(m, p, req->name, error);
+        if (r < 0)
+                return r;
 
         j = job_alloc(m);
         if (!j)
+                return -ENOMEM;
+        if (req->name && !(j->name = strdup(req->name)))
                 return -ENOMEM;
         j->exit_code = -1;
         j->state = JOB_SUBMITTED;

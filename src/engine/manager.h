@@ -55,6 +55,7 @@ typedef struct JobRequest {
         const char *profile;       /* NULL: the principal's profile */
         uint64_t runtime_max_usec; /* 0: the profile's */
         JobIsolation isolation;    /* -1 fields: the defaults (docs/design.md, "Isolation") */
+        const char *name;          /* NULL: none; else unique among the owner's jobs (JobNameInUse) */
 } JobRequest;
 
 /* error is NULL on success, else the reason (name and message set). */
@@ -128,6 +129,7 @@ uint64_t job_ended_at(const Job *j);
 const JobLimits *job_limits(const Job *j);
 const JobIsolation *job_isolation(const Job *j);
 const char *job_profile(const Job *j);
+const char *job_name(const Job *j); /* NULL: none */
 const char *job_slice(const Job *j);
 uint64_t job_runtime_max_usec(const Job *j);
 /* Current usage while the scope exists, the final one after the job ended. */

@@ -554,9 +554,9 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                         return http_error_set(e, 404, "not-found", "No such resource.");
 
                 /* The path is right; a malformed id is the client's mistake, not a missing resource. */
-                if (job_ref_classify(r.job_id) < 0)
-                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id: a whole id, or at "
-                                              "least its first %d hex digits.", JOB_REF_PREFIX_MIN);
+                if (!job_ref_is_valid(r.job_id))
+                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id: a whole id, at least "
+                                              "its first %d hex digits, or a job name.", JOB_REF_PREFIX_MIN);
         } else
                 return http_error_set(e, 404, "not-found", "No such resource.");
 

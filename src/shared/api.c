@@ -28,6 +28,7 @@ static const ApiError api_errors[] = {
         { TW_ERROR_NOT_EXECUTABLE, EACCES, 400, "not-executable", API_ERROR_CLASS_INVALID },
         { TW_ERROR_JOB_RUNNING, EBUSY, 409, "job-running", API_ERROR_CLASS_OTHER },
         { TW_ERROR_JOB_NOT_RUNNING, ESRCH, 409, "job-not-running", API_ERROR_CLASS_OTHER },
+        { TW_ERROR_JOB_NAME_IN_USE, EADDRINUSE, 409, "name-in-use", API_ERROR_CLASS_INVALID },
         UNAVAILABLE("ServiceUnknown", EHOSTUNREACH),
         UNAVAILABLE("NameHasNoOwner", ENXIO),
         UNAVAILABLE("NoReply", ETIMEDOUT),

@@ -35,6 +35,8 @@
 #define TW_ERROR_NOT_EXECUTABLE TW_ERROR_PREFIX "NotExecutable"
 #define TW_ERROR_JOB_RUNNING TW_ERROR_PREFIX "JobRunning"
 #define TW_ERROR_JOB_NOT_RUNNING TW_ERROR_PREFIX "JobNotRunning"
+/* Start with a Name one of the owner's retained jobs has. */
+#define TW_ERROR_JOB_NAME_IN_USE TW_ERROR_PREFIX "JobNameInUse"
 #define TW_ERROR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
 #define TW_ERROR_ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
 #define TW_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"

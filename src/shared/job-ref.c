@@ -36,6 +36,23 @@ bool job_id_has_prefix(const char *id, const char *prefix) {
         return strlen(id) >= n && strncasecmp(id, prefix, n) == 0;
 }
 
+bool job_name_is_valid(const char *name) {
+        size_t n;
+
+        if (!name)
+                return false;
+        n = strnlen(name, JOB_NAME_MAX + 1);
+        if (n == 0 || n > JOB_NAME_MAX || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", name[0]))
+                return false;
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+                return false;
+        return job_ref_classify(name) < 0 && !job_id_is_valid(name);
+}
+
+bool job_ref_is_valid(const char *ref) {
+        return job_ref_classify(ref) >= 0 || job_name_is_valid(ref);
+}
+
 static const struct {
         int sig;
         const char *name;

@@ -23,6 +23,15 @@ int job_ref_classify(const char *ref);
 /* Whether id starts with prefix (hex digits compare case-insensitively). */
 bool job_id_has_prefix(const char *id, const char *prefix);
 
+/* The longest job name (--name), NUL excluded. */
+#define JOB_NAME_MAX 64
+
+/* A job name: 1..JOB_NAME_MAX of [A-Za-z0-9_.-], starting with a letter, and not shaped like an id or a prefix
+ * of one (so that "cafe" is never a name and a prefix both). */
+bool job_name_is_valid(const char *name);
+/* What names a job in a call: job_ref_classify() >= 0 or job_name_is_valid(). */
+bool job_ref_is_valid(const char *ref);
+
 /* A signal: "USR1", "SIGUSR1" or "10" (decimal, no sign, no leading zero), among the signals of
  * job_signal_allowed(); -EINVAL for anything else. */
 int job_signal_from_string(const char *s, int *ret);

@@ -355,7 +355,7 @@ static void test_errors(void) {
         expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000", NULL, 404, "no-such-job");
         expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000/output", NULL, 404,
                      "no-such-job");
-        expect_error("alice", "GET", "/v1/jobs/x", NULL, 400, "invalid-job-id");
+        expect_error("alice", "GET", "/v1/jobs/_x", NULL, 400, "invalid-job-id");
 }
 
 static void test_limits_applied(void) {

@@ -100,8 +100,8 @@ static Result telerun_remote(const char *first, ...) {
         return r;
 }
 
-/* curl through the gateway as tbuser1: the status, the body in *ret_body. */
-static unsigned curl(const char *method, const char *target, char **ret_body) {
+/* curl through the gateway as tbuser1 with a request body (NULL: none): the status, the body in *ret_body. */
+static unsigned curl_body(const char *method, const char *target, const char *data, char **ret_body) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
         g_autofree char *url = g_strdup_printf("https://localhost:%d%s", GW_PORT, target);
         g_autofree char *crt = test_cert_path("tbuser1.crt"), *key = test_cert_path("tbuser1.key"),
@@ -114,6 +114,12 @@ static unsigned curl(const char *method, const char *target, char **ret_body) {
 
         for (size_t i = 0; i < G_N_ELEMENTS(args); i++)
                 g_ptr_array_add(argv, (char *) args[i]);
+        if (data) {
+                g_ptr_array_add(argv, (char *) "-H");
+                g_ptr_array_add(argv, (char *) "Content-Type: application/json");
+                g_ptr_array_add(argv, (char *) "--data-binary");
+                g_ptr_array_add(argv, (char *) data);
+        }
         r = spawn_as(0, argv);
         g_assert_cmpint(r.status, ==, 0);
         nl = strrchr(r.out, '\n');
@@ -123,6 +129,10 @@ static unsigned curl(const char *method, const char *target, char **ret_body) {
         *ret_body = g_strdup(r.out);
         result_clear(&r);
         return status;
+}
+
+static unsigned curl(const char *method, const char *target, char **ret_body) {
+        return curl_body(method, target, NULL, ret_body);
 }
 
 static char *start_as(uid_t uid, const char *cmd) {
@@ -236,6 +246,73 @@ static void clone_record(const char *src, const char *id, const char *owner, int
                 g_assert_true(g_file_set_contents(spool_to, data, -1, NULL));
 }
 
+/* ---- names ------------------------------------------------------------------------------------------- */
+
+static char *start_named(uid_t uid, const char *name, const char *cmd, int *ret_status) {
+        Result r = telerun_as(uid, "start", "--name", name, "--", "/bin/sh", "-c", cmd, NULL);
+        char *id = g_strstrip(g_strdup(r.out));
+
+        *ret_status = r.status;
+        result_clear(&r);
+        return id;
+}
+
+static void test_names(void) {
+        g_autofree char *id = NULL, *again = NULL, *other = NULL, *name = NULL, *body = NULL;
+        int status;
+        Result r;
+
+        id = start_named(TB_UID_USER1, "build-1", "echo named", &status);
+        g_assert_cmpint(status, ==, 0);
+        wait_job(TB_UID_USER1, "build-1");
+        name = job_field(TB_UID_USER1, "build-1", "name");
+        g_assert_cmpstr(name, ==, "build-1");
+        g_clear_pointer(&name, g_free);
+        name = job_field(TB_UID_USER1, "build-1", "id");
+        g_assert_cmpstr(name, ==, id);
+        r = telerun_as(TB_UID_USER1, "logs", "build-1", NULL);
+        g_assert_cmpstr(r.out, ==, "named\n");
+        result_clear(&r);
+
+        /* unique among the owner's jobs; another owner may use it; the administrator sees both */
+        again = start_named(TB_UID_USER1, "build-1", "true", &status);
+        g_assert_cmpint(status, ==, 2);
+        other = start_named(TB_UID_USER2, "build-1", "echo other", &status);
+        g_assert_cmpint(status, ==, 0);
+        r = telerun_as(TB_UID_USER2, "wait", "build-1", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, other));
+        result_clear(&r);
+        r = telerun_as(TB_UID_ADMIN, "status", "build-1", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, id));
+        g_assert_nonnull(strstr(r.err, other));
+        result_clear(&r);
+
+        /* removed, the name is free again */
+        r = telerun_as(TB_UID_USER1, "rm", "build-1", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+        g_free(again);
+        again = start_named(TB_UID_USER1, "build-1", "true", &status);
+        g_assert_cmpint(status, ==, 0);
+        g_assert_cmpstr(again, !=, id);
+
+        /* not a name: shaped like an id prefix, or outside the character set */
+        g_free(again);
+        again = start_named(TB_UID_USER1, "abcd", "true", &status);
+        g_assert_cmpint(status, ==, 2);
+        g_free(again);
+        again = start_named(TB_UID_USER1, "a/b", "true", &status);
+        g_assert_cmpint(status, ==, 2);
+
+        /* a name kept across a restart of the daemon is checked in test_ambiguous */
+        g_free(again);
+        again = start_named(TB_UID_USER1, "keep-me", "true", &status);
+        g_assert_cmpint(status, ==, 0);
+        wait_job(TB_UID_USER1, "keep-me");
+}
+
 static void restart_daemon(void) {
         const char *unit = g_getenv("TELEWORKER_TEST_UNIT") ?: "teleworkerd.service";
         const char *argv[] = { "systemctl", "restart", unit, NULL };
@@ -259,6 +336,11 @@ static void test_ambiguous(void) {
         clone_record(src, AMBIG_2, "tbuser1", TB_UID_USER1);
         clone_record(src, OTHERS, "tbuser2", TB_UID_USER2);
         restart_daemon();
+
+        /* names are in the records */
+        r = telerun_as(TB_UID_USER1, "status", "keep-me", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
 
         r = telerun_as(TB_UID_USER1, "status", "abcd", NULL);
         g_assert_cmpint(r.status, ==, 2);
@@ -602,6 +684,27 @@ static void test_gateway(void) {
         g_assert_cmpuint(curl("GET", "/v1/jobs/abce", &body), ==, 404);
         g_clear_pointer(&body, g_free);
 
+        /* names through the gateway */
+        g_assert_cmpuint(curl_body("POST", "/v1/jobs", "{\"argv\": [\"/bin/true\"], \"name\": \"web-1\"}", &body),
+                         ==, 201);
+        g_assert_nonnull(strstr(body, "\"name\":\"web-1\""));
+        g_clear_pointer(&body, g_free);
+        g_assert_cmpuint(curl("GET", "/v1/jobs/web-1?wait=true", &body), ==, 200);
+        g_assert_nonnull(strstr(body, "\"name\":\"web-1\""));
+        g_clear_pointer(&body, g_free);
+        r = telerun_remote("start", "--name", "web-2", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+        r = telerun_remote("wait", "web-2", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+        r = telerun_remote("start", "--name", "web-2", "--", "/bin/true", NULL);
+        g_assert_cmpint(r.status, ==, 2);
+        result_clear(&r);
+        r = telerun_remote("rm", "web-1", "web-2", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+
         /* telerun --addr: kill, rm -f, exit codes */
         r = telerun_remote("status", "abcd", NULL);
         g_assert_cmpint(r.status, ==, 2);
@@ -648,6 +751,7 @@ int main(int argc, char **argv) {
         (void) test_certs_dir();
 
         g_test_add_func("/lifecycle/prefix", test_prefix);
+        g_test_add_func("/lifecycle/names", test_names);
         g_test_add_func("/lifecycle/ambiguous", test_ambiguous);
         g_test_add_func("/lifecycle/rm", test_rm);
         g_test_add_func("/lifecycle/kill", test_kill);

@@ -156,7 +156,7 @@ static void test_api(void) {
         test_response_done(&r);
 
         /* errors of ours */
-        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/nope"), &r), ==, 0);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/_nope"), &r), ==, 0);
         expect_error(&r, 400, "invalid-job-id");
         test_response_done(&r);
         g_assert_cmpint(test_client_request(&c, GET("/v1/nothing"), &r), ==, 0);

@@ -275,7 +275,7 @@ static void test_route(void) {
         g_assert_cmpuint(e.status, ==, 405);
 
         /* 400: ids, queries, absolute forms */
-        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/not-a-job"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/_not-a-job"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 400);
         g_assert_cmpstr(e.code, ==, "invalid-job-id");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "0000000000000"), ==, -EINVAL);

@@ -227,10 +227,10 @@ static void test_parse_errors(void) {
         g_assert_cmpint(parse(NULL), ==, -EINVAL);
         g_assert_cmpint(parse("frobnicate", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("status", NULL), ==, -EINVAL);
-        g_assert_cmpint(parse("status", "not-an-id", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("status", "_not-an-id", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("status", ID1, ID1, NULL), ==, -EINVAL);
         g_assert_cmpint(parse("stop", NULL), ==, -EINVAL);
-        g_assert_cmpint(parse("stop", ID1, "x", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("stop", ID1, "_x", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("list", "extra", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("run", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("run", "--", NULL), ==, -EINVAL);
