@@ -203,8 +203,8 @@ static void test_prefix(void) {
         g_assert_cmpstr(r.out, ==, "hi\n");
         result_clear(&r);
 
-        /* too short: refused before anything is asked */
-        r = telerun_as(TB_UID_USER1, "status", "abc", NULL);
+        /* too short for a prefix and not a name (a digit first): refused before anything is asked */
+        r = telerun_as(TB_UID_USER1, "status", "8c1", NULL);
         g_assert_cmpint(r.status, ==, 2);
         result_clear(&r);
 
