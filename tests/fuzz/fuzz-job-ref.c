@@ -40,6 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
         }
 
+        /* a name is never an id or a prefix, and stays in its character set */
+        if (job_name_is_valid(s) && (job_ref_classify(s) >= 0 || strlen(s) > JOB_NAME_MAX ||
+                                     strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                                             strlen(s)))
+                abort();
+
         k = job_signal_from_string(s, &sig);
         if (k != 0 && k != -EINVAL)
                 abort();

@@ -38,6 +38,38 @@ static void test_prefix(void) {
         g_assert_false(job_id_has_prefix("8c1f", "8c1f0"));
 }
 
+static void test_name(void) {
+        g_assert_true(job_name_is_valid("build-1"));
+        g_assert_true(job_name_is_valid("web.api_2"));
+        g_assert_true(job_name_is_valid("x"));
+        g_assert_true(job_name_is_valid("abc"));     /* 3 hex digits: too short for a prefix */
+        g_assert_true(job_name_is_valid("cafe-latte"));
+
+        g_assert_false(job_name_is_valid("cafe"));   /* a prefix */
+        g_assert_false(job_name_is_valid("abcd0000-"));
+        g_assert_false(job_name_is_valid("1build"));
+        g_assert_false(job_name_is_valid("-x"));
+        g_assert_false(job_name_is_valid(".x"));
+        g_assert_false(job_name_is_valid("_x"));
+        g_assert_false(job_name_is_valid("a/b"));
+        g_assert_false(job_name_is_valid("a b"));
+        g_assert_false(job_name_is_valid("a\nb"));
+        g_assert_false(job_name_is_valid(""));
+        g_assert_false(job_name_is_valid(NULL));
+        {
+                g_autofree char *max = g_strnfill(JOB_NAME_MAX, 'a'), *over = g_strnfill(JOB_NAME_MAX + 1, 'z');
+
+                g_assert_true(job_name_is_valid(max));
+                g_assert_false(job_name_is_valid(over));
+        }
+
+        g_assert_true(job_ref_is_valid(ID));
+        g_assert_true(job_ref_is_valid("8c1f"));
+        g_assert_true(job_ref_is_valid("build-1"));
+        g_assert_false(job_ref_is_valid("8c1"));
+        g_assert_false(job_ref_is_valid("../etc"));
+}
+
 static void test_signal(void) {
         int sig = 0;
 
@@ -115,6 +147,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/job-ref/classify", test_classify);
         g_test_add_func("/job-ref/prefix", test_prefix);
         g_test_add_func("/job-ref/signal", test_signal);
+        g_test_add_func("/job-ref/name", test_name);
         g_test_add_func("/job-ref/list-filter", test_list_filter);
         return g_test_run();
 }
