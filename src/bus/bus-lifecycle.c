@@ -27,45 +27,35 @@ static int ambiguous_error(const char *prefix, Job **match, unsigned n, sd_bus_e
         return sd_bus_error_setf(error, TW_ERROR_AMBIGUOUS_JOB, "'%s' matches %u jobs: %s.", prefix, n, list);
 }
 
-/* A prefix is looked up among the jobs p may see only: another user's jobs neither match nor make a prefix
- * ambiguous, so the answer tells nothing about them. */
-static int resolve_prefix(BusApi *a, const Principal *p, const char *prefix, Job **ret, sd_bus_error *error) {
-        Job *match[JOB_REF_CANDIDATES_MAX] = {};
-        unsigned n = 0;
-
-        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
-                if (!authz_can_see(p, job_owner(j)) || !job_id_has_prefix(job_id(j), prefix))
-                        continue;
-                if (n < JOB_REF_CANDIDATES_MAX)
-                        match[n] = j;
-                n++;
-        }
-        if (n == 0)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with an id starting with '%s'.",
-                                         prefix);
-        if (n > 1)
-                return ambiguous_error(prefix, match, n, error);
-        *ret = match[0];
-        return 0;
+static bool match_prefix(Job *j, const char *prefix) {
+        return job_id_has_prefix(job_id(j), prefix);
 }
 
-/* A name, among the jobs p may see: an administrator may see the same name of two owners (AmbiguousJob). */
-static int resolve_name(BusApi *a, const Principal *p, const char *name, Job **ret, sd_bus_error *error) {
-        Job *match[JOB_REF_CANDIDATES_MAX] = {};
+static bool match_name(Job *j, const char *name) {
+        return job_name(j) && streq(job_name(j), name);
+}
+
+/* A prefix or a name is looked up among the jobs p may see only: another user's jobs neither match nor make a
+ * reference ambiguous, so the answer tells nothing about them. (An administrator may see the same name of two
+ * owners: AmbiguousJob.) */
+static int resolve_matching(BusApi *a, const Principal *p, const char *ref, bool (*match)(Job *j, const char *ref),
+                            Job **ret, sd_bus_error *error) {
+        Job *found[JOB_REF_CANDIDATES_MAX] = {};
         unsigned n = 0;
 
         for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
-                if (!job_name(j) || !streq(job_name(j), name) || !authz_can_see(p, job_owner(j)))
+                if (!match(j, ref) || !authz_can_see(p, job_owner(j)))
                         continue;
                 if (n < JOB_REF_CANDIDATES_MAX)
-                        match[n] = j;
+                        found[n] = j;
                 n++;
         }
         if (n == 0)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job named '%s'.", name);
+                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, match == match_name ? "No job named '%s'." :
+                                         "No job with an id starting with '%s'.", ref);
         if (n > 1)
-                return ambiguous_error(name, match, n, error);
-        *ret = match[0];
+                return ambiguous_error(ref, found, n, error);
+        *ret = found[0];
         return 0;
 }
 
@@ -74,7 +64,7 @@ int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, s
         Job *j;
 
         if (kind < 0 && job_name_is_valid(ref))
-                return resolve_name(a, p, ref, ret, error);
+                return resolve_matching(a, p, ref, match_name, ret, error);
         if (kind < 0) {
                 _cleanup_(freep) char *esc = str_escape(ref, 64);
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
@@ -83,7 +73,7 @@ int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, s
                                          "digits.", esc ? esc : "?", JOB_REF_PREFIX_MIN);
         }
         if (kind == JOB_REF_PREFIX)
-                return resolve_prefix(a, p, ref, ret, error);
+                return resolve_matching(a, p, ref, match_prefix, ret, error);
         j = manager_find_job(a->manager, ref);
         if (!j)
                 return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", ref);
