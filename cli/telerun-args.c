@@ -6,6 +6,7 @@
  * `telerun run ls -l` needs no "--"; other verbs accept options after their arguments too
  * (`telerun status ID --json`). Every option is accepted in both places and checked against the verb. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include "telerun.h"
 #include "telerun-options.h"
 #include "shared/timestamp.h"
+#include "shared/job-ref.h"
+#include "core/authz.h"
 #include "shared/util.h"
 
 TelerunVerb arg_verb = VERB_NONE;
@@ -42,6 +45,14 @@ bool arg_timestamps = false;
 JsonMode arg_json = JSON_OFF;
 bool arg_quiet = false;
 bool arg_legend = true;
+bool arg_force = false;
+int arg_signal = SIGTERM;
+bool arg_any = false;
+uint64_t arg_stop_time_usec = UINT64_MAX;
+const char *arg_name = NULL;
+bool arg_all = false;
+unsigned arg_states = 0;
+const char *arg_owner = NULL;
 const char *arg_addr = NULL;
 const char *arg_cert = NULL;
 const char *arg_key = NULL;
@@ -68,6 +79,8 @@ static TelerunVerb verb_from_string(const char *s) {
                 return VERB_LIST;
         if (streq(s, "output"))
                 return VERB_LOGS;
+        if (streq(s, "remove"))
+                return VERB_RM;
         return VERB_NONE;
 }
 
@@ -91,9 +104,15 @@ void telerun_help(void) {
                "                                      with its status; Ctrl-C stops it\n"
                "  status ID                           Show a job\n"
                "  logs [OPTIONS] ID                   Print a job's output\n"
-               "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
-               "  list                                List jobs (all jobs for admins)\n"
-               "  wait ID                             Wait for a job, exit with its status\n"
+               "  stop [--time SEC] ID...             Stop jobs (SIGTERM, then SIGKILL)\n"
+               "  list [-a] [FILTERS]                 List running jobs (-a: all; admins: everyone's)\n"
+               "  wait [--any] ID...                  Wait for jobs (all, or the first to end),\n"
+               "                                      exit with the (last) job's status\n"
+               "  kill [-s SIGNAL] ID...              Send a signal to jobs' main processes\n"
+               "  rm [-f] ID...                       Remove ended jobs and their output\n"
+               "                                      (-f: stop running ones first)\n"
+               "An ID is a job's whole id, a unique prefix of it (at least 4 hex digits),\n"
+               "or its name.\n"
                "  remote add NAME --addr=HOST:PORT --cert=FILE --key=FILE [--cacert=FILE]\n"
                "  remote use NAME|local               Name a gateway; use it by default\n"
                "  remote ls [-q] | remote rm NAME...  List or remove named remotes\n"
@@ -115,6 +134,8 @@ void telerun_help(void) {
                "      --no-private-pid  See the host's processes (default: own PID namespace)\n"
                "      --no-private-tmp  Use the host's /tmp (default: a private, empty one)\n"
                "      --protect-system  Make /usr, /boot, /efi and /etc read-only\n"
+               "      --name=NAME       Name the job (unique among your jobs): every\n"
+               "                        command takes the name where it takes an ID\n"
                "  -f, --follow          start: stream the output, exit with the job's\n"
                "                        status; Ctrl-C leaves the job running\n"
                "\n"
@@ -132,6 +153,18 @@ void telerun_help(void) {
                "      --timestamps      logs: prefix each line with its capture time\n"
                "  -q, --quiet           list: print job ids only\n"
                "      --no-legend       list: no header line\n"
+               "  -s, --signal=SIGNAL   kill: HUP, INT, QUIT, KILL, USR1, USR2 or TERM\n"
+               "                        (default), by name or number\n"
+               "      --any             wait: until the first of the jobs ends\n"
+               "  -a, --all             list: jobs in every state (default: submitted, running)\n"
+               "      --state=LIST      list: these states (running,failed,...)\n"
+               "      --since=WHEN      list: submitted since WHEN (RFC 3339 time, or 90s, 10m,\n"
+               "                        2h, 3d ago)\n"
+               "  -n N                  list: the newest N jobs\n"
+               "      --owner=NAME      list: only NAME's jobs (administrators)\n"
+               "  -f, --force           rm: stop running jobs first\n"
+               "      --time=SEC        stop, rm -f: SIGKILL after SEC seconds (at most the\n"
+               "                        worker's grace period; 0: at once)\n"
                "  -h, --help            Show this help\n"
                "      --version         Show the version\n"
                "\n"
@@ -149,7 +182,8 @@ void telerun_help(void) {
                "Exit status: 0 success, 1 failure, 2 usage error or request refused as\n"
                "invalid, 3 no such job, 4 access denied, 5 worker unreachable, 141 stdout\n"
                "closed by its reader. run, wait and start -f exit with the job's exit code\n"
-               "(128+N if killed by signal N).\n");
+               "(128+N if killed by signal N), or 125 when telerun or the worker failed,\n"
+               "126 when the command cannot be executed, 127 when it was not found.\n");
 }
 
 void telerun_args_reset(void) {
@@ -177,6 +211,14 @@ void telerun_args_reset(void) {
         arg_addr = arg_cert = arg_key = arg_cacert = NULL;
         arg_remote = NULL;
         telerun_remotes_reset();
+        arg_force = false;
+        arg_signal = SIGTERM;
+        arg_any = false;
+        arg_stop_time_usec = UINT64_MAX;
+        arg_name = NULL;
+        arg_all = false;
+        arg_states = 0;
+        arg_owner = NULL;
 }
 
 static int usage_error(const char *format, ...) _printf_(1, 2);
@@ -388,6 +430,44 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_
                 case OPT_REMOTE:
                         arg_remote = optarg;
                         break;
+                case OPT_FORCE:
+                        arg_force = true;
+                        break;
+                case OPT_SIGNAL:
+                        if (job_signal_from_string(optarg, &arg_signal) < 0)
+                                return usage_error("invalid signal '%s': HUP, INT, QUIT, KILL, USR1, USR2 or TERM "
+                                                   "(with or without SIG, or its number)", optarg);
+                        break;
+                case OPT_ANY:
+                        arg_any = true;
+                        break;
+                case OPT_ALL:
+                        arg_all = true;
+                        break;
+                case OPT_STATE:
+                        if (job_list_filter_parse_states(optarg, &arg_states) < 0)
+                                return usage_error("invalid --state '%s': a comma-separated list of submitted, "
+                                                   "running, success, failed, killed", optarg);
+                        break;
+                case OPT_NAME:
+                        if (!job_name_is_valid(optarg))
+                                return usage_error("invalid --name '%s': 1 to %d letters, digits, '_', '.' or '-', "
+                                                   "starting with a letter, not like a job id", optarg,
+                                                   JOB_NAME_MAX);
+                        arg_name = optarg;
+                        break;
+                case OPT_TIME: {
+                        uint64_t sec;
+                        if (parse_uint64(optarg, &sec) < 0 || sec > 365 * 24 * 3600ULL)
+                                return usage_error("invalid --time '%s': whole seconds", optarg);
+                        arg_stop_time_usec = sec * USEC_PER_SEC;
+                        break;
+                }
+                case OPT_OWNER:
+                        if (!principal_name_is_valid(optarg))
+                                return usage_error("invalid --owner '%s': a user name", optarg);
+                        arg_owner = optarg;
+                        break;
                 default:
                         return usage_error("unexpected option");
                 }
@@ -402,8 +482,9 @@ static const char *env_nonempty(const char *name) {
 
 static int check_job_ids(char **ids) {
         for (char **i = ids; *i; i++)
-                if (!job_id_is_valid(*i))
-                        return usage_error("invalid job id '%s'", *i);
+                if (!job_ref_is_valid(*i))
+                        return usage_error("invalid job id '%s': a whole id, at least its first %d hex digits, "
+                                           "or a job name", *i, JOB_REF_PREFIX_MIN);
         return 0;
 }
 
@@ -471,7 +552,6 @@ int parse_argv(int argc, char *argv[]) {
                 break;
         case VERB_STATUS:
         case VERB_LOGS:
-        case VERB_WAIT:
                 if (n_args != 1)
                         return usage_error("'%s' needs exactly one job id", telerun_verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
@@ -483,8 +563,11 @@ int parse_argv(int argc, char *argv[]) {
                         return usage_error("--until and --follow exclude each other");
                 break;
         case VERB_STOP:
+        case VERB_WAIT:
+        case VERB_RM:
+        case VERB_KILL:
                 if (n_args == 0)
-                        return usage_error("'stop' needs at least one job id");
+                        return usage_error("'%s' needs at least one job id", telerun_verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
                 if (r < 0)
                         return r;
@@ -492,6 +575,10 @@ int parse_argv(int argc, char *argv[]) {
         case VERB_LIST:
                 if (n_args != 0)
                         return usage_error("'list' takes no arguments");
+                if (arg_all && arg_states)
+                        return usage_error("--all and --state exclude each other");
+                if (arg_tail == 0 || (arg_tail != UINT64_MAX && arg_tail > UINT32_MAX))
+                        return usage_error("-n needs a number of jobs from 1 to %u", UINT32_MAX);
                 break;
         default:
                 break;
@@ -512,4 +599,28 @@ int telerun_exit_from_error(ClientErrorKind kind) {
         default:
                 return TELERUN_EXIT_FAILURE;
         }
+}
+
+bool telerun_verb_is_job_status(void) {
+        return arg_verb == VERB_RUN || arg_verb == VERB_WAIT || (arg_verb == VERB_START && arg_follow);
+}
+
+int telerun_job_failure_exit(const ApiError *api) {
+        if (api && streq(api->name, TW_ERROR_EXECUTABLE_NOT_FOUND))
+                return TELERUN_EXIT_JOB_NOTFOUND;
+        if (api && streq(api->name, TW_ERROR_NOT_EXECUTABLE))
+                return TELERUN_EXIT_JOB_NOEXEC;
+        return TELERUN_EXIT_JOB_FAILED;
+}
+
+const JobListFilter *telerun_list_filter(JobListFilter *buf) {
+        *buf = (JobListFilter) {
+                .states = arg_states ? arg_states : arg_all ? 0 : JOB_STATES_ACTIVE,
+                .since_usec = arg_since != UINT64_MAX ? arg_since : 0,
+                .owner = arg_owner,
+                .last = arg_tail != UINT64_MAX ? (uint32_t) arg_tail : 0,
+        };
+        if (buf->states == 0 && buf->since_usec == 0 && !buf->owner && buf->last == 0)
+                return NULL;
+        return buf;
 }

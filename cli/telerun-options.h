@@ -46,6 +46,14 @@ typedef enum TelerunOption {
         OPT_UNTIL,
         OPT_TIMESTAMPS,
         OPT_REMOTE,
+        OPT_FORCE,
+        OPT_SIGNAL,
+        OPT_ANY,
+        OPT_ALL,
+        OPT_STATE,
+        OPT_OWNER,
+        OPT_TIME,
+        OPT_NAME,
         _OPT_MAX,
 } TelerunOption;
 

@@ -27,14 +27,27 @@
 #define TAIL_CHUNK_MIN (64U * 1024U)
 #define TAIL_CHUNK_MAX (4U * 1024U * 1024U)
 
-static int report(ClientError *e) {
+/* Whether telerun reported a failure of its own, and the worker's error if it was one: run, wait and start -f
+ * then exit 125-127 instead of a code a job could exit with. */
+static bool reported = false;
+static const ApiError *reported_api = NULL;
+
+int telerun_report(ClientError *e) {
         fprintf(stderr, "telerun: %s\n", e->message ? e->message : "unknown error");
+        if (!reported)
+                reported_api = e->api;
+        reported = true;
         return telerun_exit_from_error(e->kind);
+}
+
+static int report(ClientError *e) {
+        return telerun_report(e);
 }
 
 static int report_errno(int r, const char *what) {
         errno = -r;
         fprintf(stderr, "telerun: %s: %m\n", what);
+        reported = true;
         return TELERUN_EXIT_FAILURE;
 }
 
@@ -234,6 +247,7 @@ static int verb_start(Client *c) {
                         .tasks_max = arg_tasks_max,
                 },
                 .profile = arg_profile,
+                .name = arg_name,
                 .runtime_max_usec = arg_timeout_usec,
                 .isolation = {
                         .private_pid = arg_private_pid,
@@ -501,6 +515,9 @@ static int verb_list(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(json_object_putp) json_object *jobs = NULL;
         int r;
+        JobListFilter filter;
+
+        c->list_filter = telerun_list_filter(&filter);
 
         r = c->ops->list(c, &jobs, &e);
         if (r < 0)
@@ -524,6 +541,7 @@ static int verb_list(Client *c) {
 static int verb_stop(Client *c) {
         int ret = TELERUN_EXIT_OK;
 
+        c->stop_grace_usec = arg_stop_time_usec;
         for (char **id = arg_args; *id; id++) {
                 _cleanup_(client_error_done) ClientError e = {};
                 int r;
@@ -538,35 +556,20 @@ static int verb_stop(Client *c) {
         return ret;
 }
 
-static int verb_wait(Client *c) {
-        _cleanup_(client_error_done) ClientError e = {};
-        _cleanup_(json_object_putp) json_object *job = NULL;
-        FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, -EBADF);
-        int r;
-
-        r = follow_wait(c, arg_args[0], &retry, &job, &e);
-        if (r < 0)
-                return report(&e);
-        if (arg_json != JSON_OFF)
-                print_json(stdout, job, arg_json);
-        else
-                print_job_summary(stdout, job);
-        return job_exit_status(job);
-}
-
 static int run(int argc, char *argv[]) {
         _cleanup_(client_freep) Client *c = NULL;
         int r;
 
         r = parse_argv(argc, argv);
         if (r <= 0)
-                return r < 0 ? TELERUN_EXIT_USAGE : TELERUN_EXIT_OK;
+                return r < 0 ? (telerun_verb_is_job_status() ? TELERUN_EXIT_JOB_FAILED : TELERUN_EXIT_USAGE) :
+                               TELERUN_EXIT_OK;
         if (arg_verb == VERB_REMOTE)
                 return telerun_remote_verb(); /* the remotes file only: no worker */
 
         r = client_open(&c);
         if (r != 0)
-                return r;
+                return telerun_verb_is_job_status() ? TELERUN_EXIT_JOB_FAILED : r;
 
         switch (arg_verb) {
         case VERB_START:
@@ -582,6 +585,10 @@ static int run(int argc, char *argv[]) {
                 return verb_list(c);
         case VERB_WAIT:
                 return verb_wait(c);
+        case VERB_RM:
+                return verb_rm(c);
+        case VERB_KILL:
+                return verb_kill(c);
         default:
                 return TELERUN_EXIT_USAGE;
         }
@@ -604,6 +611,9 @@ int main(int argc, char *argv[]) {
         (void) signal(SIGPIPE, SIG_IGN);
 
         r = run(argc, argv);
+        /* run, wait, start -f: the job's status, or 125-127 when telerun did not get one (docs/cli.md). */
+        if (reported && telerun_verb_is_job_status())
+                r = telerun_job_failure_exit(reported_api);
         telerun_args_reset();
 
         errno = 0;

@@ -11,6 +11,7 @@
 #include "bus/bus-api.h"
 #include "bus/bus-start.h"
 #include "core/authz.h"
+#include "core/list-filter.h"
 
 #define READ_OUTPUT_MAX (1024 * 1024)
 /* Replies that carry jobs stay far below the bus's maximum message size (dbus-daemon's system bus: 32 MiB;
@@ -51,6 +52,20 @@ int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op,
 /* bus-output.c: OpenOutputEx and OpenOutputExAs. */
 int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
+/* bus-lifecycle.c: finds the job ref (an id or a unique prefix of the id of a job p may see) names: 0, or <0
+ * with error set (InvalidArgs, NoSuchJob, AmbiguousJob). Authorization is the caller's. */
+int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, sd_bus_error *error);
+/* ListFiltered's a{sv} filter (States as, Since t, Owner s, Last u), next in msg: 0, or <0 with error set
+ * (InvalidArgs; AccessDenied for another Owner than p unless p is an administrator). Strings are borrowed from
+ * msg. */
+int bus_read_list_filter(sd_bus_message *msg, const Principal *p, JobListFilter *ret, sd_bus_error *error);
+/* Whether p sees j and it passes f (NULL: no filter). */
+bool bus_list_visible(const Principal *p, const JobListFilter *f, Job *j);
+/* How many of the jobs p sees through f come before the newest f->last (0 without a filter or a last). */
+uint64_t bus_list_skip(BusApi *a, const Principal *p, const JobListFilter *f);
+/* The Remove and Kill methods (Manager and Remote). */
+int bus_method_remove(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* bus_principal(), then bus_read_job(). */
 int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);
 
@@ -80,6 +95,7 @@ int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_
         X("RuntimeMaxUSec", "t") \
         X("Profile", "s") \
         X("Slice", "s") \
+        X("Name", "s") \
         X("PrivatePID", "b") \
         X("PrivateTmp", "b") \
         X("PrivateNetwork", "b") \

@@ -172,15 +172,10 @@ int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op,
         r = sd_bus_message_read(msg, "s", &id);
         if (r < 0)
                 return r;
-        if (!job_id_is_valid(id)) {
-                _cleanup_(freep) char *esc = str_escape(id, 64);
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Malformed job id '%s': expected a UUID like "
-                                         "'8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10'.", esc ? esc : "?");
-        }
-        j = manager_find_job(a->manager, id);
-        if (!j)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", id);
+        r = bus_resolve_job(a, p, id, &j, error);
+        if (r < 0)
+                return r;
+        id = job_id(j);
         if (authz_check(p, op, job_owner(j)) < 0)
                 return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
                                          "Access to job %s denied: it belongs to another user.", id);

@@ -44,6 +44,7 @@ struct Job {
         JobIsolation isolation;
         char *profile;
         char *slice;
+        char *name;        /* NULL: none */
         uint64_t runtime_max_usec;
         sd_event_source *runtime_timer;
         SdCall *slice_call;
@@ -129,6 +130,8 @@ int job_arm_runtime_timer(Job *j);
 Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
 bool job_removable(const Job *j);
+/* manager-lifecycle.c: 0 when name (NULL: none) names none of p's jobs, else JobNameInUse in error. */
+int manager_check_name(Manager *m, const Principal *p, const char *name, sd_bus_error *error);
 void manager_remove_job(Manager *m, Job *j);
 
 /* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */

@@ -26,6 +26,7 @@
 #include "engine/fdstore.h"
 #include "engine/handover.h"
 #include "engine/job-record.h"
+#include "shared/job-ref.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "engine/manager-internal.h"
@@ -50,7 +51,7 @@ static void job_to_record(Job *j, JobRecord *r) {
                 .oom_kills_at_start = j->oom_kills_at_start, .usage = j->final_usage,
                 .output_dropped = job_output_dropped(j), .output_error = job_output_error(j),
                 .profile = j->profile, .slice = j->slice, .runtime_max_usec = j->runtime_max_usec,
-                .isolation = j->isolation,
+                .isolation = j->isolation, .name = j->name,
         };
         memcpy(r->id, j->id, sizeof(r->id));
 }
@@ -81,6 +82,9 @@ static int job_from_record(Manager *m, JobRecord *rec, Job **ret) {
         j->argv = TAKE_PTR(rec->argv);
         j->profile = TAKE_PTR(rec->profile);
         j->slice = TAKE_PTR(rec->slice);
+        /* A name that is not one (an edited record) is dropped, not trusted into a lookup. */
+        if (rec->name && job_name_is_valid(rec->name))
+                j->name = TAKE_PTR(rec->name);
         j->uid = rec->uid;
         j->gid = rec->gid;
         j->limits = rec->limits;

@@ -85,6 +85,7 @@ uint64_t job_ended_at(const Job *j) { return j->ended_at; }
 const JobLimits *job_limits(const Job *j) { return &j->limits; }
 const JobIsolation *job_isolation(const Job *j) { return &j->isolation; }
 const char *job_profile(const Job *j) { return j->profile; }
+const char *job_name(const Job *j) { return j->name; }
 const char *job_slice(const Job *j) { return j->slice; }
 uint64_t job_runtime_max_usec(const Job *j) { return j->runtime_max_usec; }
 OutputStore *job_output(Job *j) { return j->output; }
@@ -161,6 +162,7 @@ Job *job_free(Job *j) {
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->slice_call = sdcall_free(j->slice_call);
         free(j->profile);
+        free(j->name);
         free(j->slice);
         safe_close(j->control_fd);
         safe_close(j->reaper_pidfd);
@@ -425,6 +427,12 @@ static void job_refuse(Job *j, const char *name, const char *message) {
                 job_answer_refusal(j);
 }
 
+/* Not found (telerun run exits 127) or found but not executable by the job's account (126), as a shell tells
+ * them apart. */
+static const char *exec_error_name(int error) {
+        return error == ENOENT || error == ENOTDIR ? TW_ERROR_EXECUTABLE_NOT_FOUND : TW_ERROR_NOT_EXECUTABLE;
+}
+
 /* A step of the job's child failed before execve succeeded. The messages depend only on the request and
  * the errno the job's user got, so they tell no more than the user could learn by trying. */
 static void job_child_failed(Job *j, int stage, int error) {
@@ -442,7 +450,7 @@ static void job_child_failed(Job *j, int stage, int error) {
         case EXEC_STAGE_LOOKUP:
                 snprintf(msg, sizeof(msg), "%s: '%s'%s", error == ENOENT || error == ENOTDIR ? "No such executable" :
                          "Not an executable file, or not accessible", exe ? exe : "?", where);
-                job_refuse(j, TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                job_refuse(j, exec_error_name(error), msg);
                 return;
         case EXEC_STAGE_DENIED:
                 snprintf(msg, sizeof(msg), "The policy does not allow '%s' to run %s.", j->owner, exe ? exe : "?");
@@ -450,7 +458,7 @@ static void job_child_failed(Job *j, int stage, int error) {
                 return;
         case EXEC_STAGE_EXEC:
                 snprintf(msg, sizeof(msg), "Cannot execute '%s': %s.", exe ? exe : "?", strerror(error));
-                job_refuse(j, error == E2BIG ? TW_ERROR_INVALID_ARGS : TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                job_refuse(j, error == E2BIG ? TW_ERROR_INVALID_ARGS : exec_error_name(error), msg);
                 return;
         default:
                 snprintf(msg, sizeof(msg), "could not set up the job's process: %s", strerror(error));
@@ -951,9 +959,14 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return r;
 
         manager_apply_retention(m);
+        r = manager_check_name(m, p, req->name, error);
+        if (r < 0)
+                return r;
 
         j = job_alloc(m);
         if (!j)
+                return -ENOMEM;
+        if (req->name && !(j->name = strdup(req->name)))
                 return -ENOMEM;
         j->exit_code = -1;
         j->state = JOB_SUBMITTED;

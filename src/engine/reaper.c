@@ -151,6 +151,14 @@ int reaper_send_go(int fd) {
         return 0;
 }
 
+int reaper_send_kill(int fd, int sig) {
+        ExecMessage msg = { .type = EXEC_MSG_KILL, .value = sig };
+
+        if (send(fd, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(msg))
+                return -EPIPE;
+        return 0;
+}
+
 void reaper_release(int fd) {
         ExecMessage release = { .type = EXEC_MSG_RELEASE };
 

@@ -55,5 +55,7 @@ typedef struct ReaperBuffer {
 int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret);
 /* GO: the job may run. 0, or -EPIPE when the reaper is gone. */
 int reaper_send_go(int fd);
+/* KILL: the reaper sends sig to the job's main process. 0, or -EPIPE when the reaper is gone. */
+int reaper_send_kill(int fd, int sig);
 /* RELEASE, then shuts the socket down (whoever else holds a copy): the reaper stops waiting for us. */
 void reaper_release(int fd);

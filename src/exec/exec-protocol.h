@@ -38,6 +38,7 @@ enum {
         EXEC_MSG_EXITED = 'X',     /* code: CLD_EXITED / CLD_KILLED / CLD_DUMPED, value: exit status or signal */
         EXEC_MSG_FAILED = 'F',     /* code: ExecStage that failed before execve succeeded, value: errno */
         EXEC_MSG_RELEASE = 'R',    /* daemon → reaper: the reports are read, the reaper may go */
+        EXEC_MSG_KILL = 'K',       /* daemon → reaper: value: a signal for the job's main process (Kill) */
         EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output(, stderr)] */
 };
 

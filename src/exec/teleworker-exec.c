@@ -61,6 +61,7 @@
 #include <sys/un.h>
 
 #include "exec/exec-protocol.h"
+#include "shared/job-ref.h"
 #include "exec/exec-spec.h"
 #include "shared/macro.h"
 #include "shared/util.h"
@@ -568,6 +569,13 @@ static void handover_unlisten(Reaper *r) {
         (void) unlink(sa.sun_path);
 }
 
+/* Kill: the job's main process (its init with a PID namespace, which forwards what Kill allows), never after it
+ * was reaped (its pid may be someone else's by then). */
+static void reaper_kill_job(const Reaper *r, int sig) {
+        if (r->pid > 0 && !r->child_done && job_signal_allowed(sig))
+                (void) kill(r->pid, sig);
+}
+
 /* The daemon's end is gone: without a release, it went away for good and the next one will ask. */
 static void reaper_read_control(Reaper *r) {
         unsigned resets = 0;
@@ -584,6 +592,8 @@ static void reaper_read_control(Reaper *r) {
                         return;
                 if (n == (ssize_t) sizeof(m) && m.type == EXEC_MSG_RELEASE)
                         r->released = true;
+                if (n == (ssize_t) sizeof(m) && m.type == EXEC_MSG_KILL)
+                        reaper_kill_job(r, m.value);
                 if (n > 0)
                         continue;
                 break;

@@ -202,11 +202,30 @@ static int on_stop_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
 
         c->slot = sd_bus_slot_unref(c->slot);
         if (sd_bus_message_is_method_error(reply, NULL))
-                return connection_after_event(c, connection_fail_bus(c, reply, 0, "StopAs"));
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, c->route.id == HTTP_ROUTE_JOB_KILL ?
+                                                                                  "KillAs" : "StopAs"));
         r = connection_get_job(c);
         if (r < 0)
                 return connection_after_event(c, connection_fail_bus(c, NULL, r, "GetJobAs"));
         return 0;
+}
+
+/* DELETE: the id the reference stood for, as a JSON object (the job itself is gone). */
+static int on_remove_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(http_json_putp) json_object *o = NULL;
+        Connection *c = userdata;
+        const char *id = NULL;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "RemoveAs"));
+        if (sd_bus_message_read(reply, "s", &id) < 0 || !job_id_is_valid(id))
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "RemoveAs"));
+        log_info("%s %s: removed job %s", c->peer, connection_who(c), id);
+        o = json_object_new_object();
+        if (!o || json_object_object_add(o, "id", json_object_new_string(id)) < 0)
+                return connection_after_event(c, -ENOMEM);
+        return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
 }
 
 static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -458,9 +477,16 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 return connection_start(c, req);
 
         case HTTP_ROUTE_JOBS_LIST:
-                r = connection_new_call(c, "ListPageAs", &m);
+                r = connection_new_call(c, c->route.filtered ? "ListFilteredAs" : "ListPageAs", &m);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "su", c->route.cursor, c->route.limit);
+                if (r >= 0 && c->route.filtered)
+                        r = bus_append_list_filter(m, &(JobListFilter) {
+                                .states = c->route.states,
+                                .since_usec = c->route.since_usec,
+                                .owner = c->route.owner[0] ? c->route.owner : NULL,
+                                .last = c->route.last,
+                        });
                 if (r >= 0)
                         r = connection_call(c, m, on_list_reply, cfg->bus_timeout_usec);
                 break;
@@ -479,11 +505,30 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 break;
 
         case HTTP_ROUTE_JOB_STOP:
-                r = connection_new_call(c, "StopAs", &m);
+                r = connection_new_call(c, c->route.stop_usec != UINT64_MAX ? "StopWithTimeoutAs" : "StopAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", c->job_id);
+                if (r >= 0 && c->route.stop_usec != UINT64_MAX)
+                        r = sd_bus_message_append(m, "t", c->route.stop_usec);
+                if (r >= 0)
+                        r = connection_call(c, m, on_stop_reply, cfg->stop_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_JOB_DELETE:
+                r = connection_new_call(c, "RemoveAs", &m);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "s", c->job_id);
                 if (r >= 0)
-                        r = connection_call(c, m, on_stop_reply, cfg->stop_timeout_usec);
+                        r = connection_call(c, m, on_remove_reply, cfg->bus_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_JOB_KILL:
+                /* Answered like a stop: the job's object, read after the signal went out. */
+                r = connection_new_call(c, "KillAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "si", c->job_id, (int32_t) c->route.signal);
+                if (r >= 0)
+                        r = connection_call(c, m, on_stop_reply, cfg->bus_timeout_usec);
                 break;
 
         case HTTP_ROUTE_JOB_OUTPUT:

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 
 #include "transport/http-job.h"
 #include "gateway/http.h"
+#include "shared/job-ref.h"
+#include "core/authz.h"
+#include "core/list-filter.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -347,6 +351,8 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_JOB_STOP] = "stop",
         [HTTP_ROUTE_JOB_OUTPUT] = "output",
         [HTTP_ROUTE_METRICS] = "metrics",
+        [HTTP_ROUTE_JOB_DELETE] = "remove",
+        [HTTP_ROUTE_JOB_KILL] = "kill",
 };
 
 const char *http_route_to_string(HttpRouteId id) {
@@ -355,8 +361,48 @@ const char *http_route_to_string(HttpRouteId id) {
         return http_route_names[id];
 }
 
+/* A list filter parameter into r: 1 when key is one (its flag in *seen, which must not be set yet), 0 when key
+ * is none, <0 with e set when its value is malformed or it is repeated. */
+static int http_route_list_filter(HttpRoute *r, const char *key, const char *value, unsigned *seen, HttpError *e) {
+        static const char *const keys[] = { "state", "since", "owner", "last" };
+        unsigned bit = 0;
+        uint64_t v;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (streq(key, keys[i]))
+                        bit = 1U << i;
+        if (bit == 0)
+                return 0;
+        if (*seen & bit)
+                return http_error_set(e, 400, "bad-request", "Query parameter '%s' given twice.", key);
+        *seen |= bit;
+        r->filtered = true;
+        if (streq(key, "state")) {
+                if (job_list_filter_parse_states(value, &r->states) < 0)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'state' must be a comma-"
+                                              "separated list of submitted, running, success, failed, killed.");
+        } else if (streq(key, "since")) {
+                if (parse_uint64(value, &v) < 0 || v > UINT64_MAX / USEC_PER_SEC)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'since' must be UNIX seconds.");
+                r->since_usec = v * USEC_PER_SEC;
+        } else if (streq(key, "owner")) {
+                if (strlen(value) >= sizeof(r->owner) || !principal_name_is_valid(value))
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'owner' must be a user name.");
+                strcpy(r->owner, value);
+        } else {
+                if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT32_MAX)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'last' must be a number of "
+                                              "jobs.");
+                r->last = (uint32_t) v;
+        }
+        return 1;
+}
+
 static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
-        bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false;
+        bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false,
+             seen_signal = false, seen_time = false;
+        unsigned seen_filter = 0;
+        int f;
         char key[32], value[64];
         const char *p = query;
         int k;
@@ -379,6 +425,25 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                         if (parse_uint64(value, &r->offset) < 0)
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'offset' must "
                                                       "be a byte offset.");
+                } else if (r->id == HTTP_ROUTE_JOB_STOP && streq(key, "time")) {
+                        uint64_t sec;
+
+                        seen = &seen_time;
+                        if (parse_uint64(value, &sec) < 0 || sec > 100 * 365 * 24 * 3600ULL)
+                                return http_error_set(e, 400, "bad-request", "Query parameter 'time' must be "
+                                                      "seconds.");
+                        r->stop_usec = sec * USEC_PER_SEC;
+                } else if (r->id == HTTP_ROUTE_JOB_KILL && streq(key, "signal")) {
+                        seen = &seen_signal;
+                        if (job_signal_from_string(value, &r->signal) < 0)
+                                return http_error_set(e, 400, "bad-request", "Query parameter 'signal' must be "
+                                                      "HUP, INT, QUIT, KILL, USR1, USR2 or TERM (or its "
+                                                      "number).");
+                } else if (r->id == HTTP_ROUTE_JOBS_LIST &&
+                           (f = http_route_list_filter(r, key, value, &seen_filter, e)) != 0) {
+                        if (f < 0)
+                                return f;
+                        continue;
                 } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "cursor")) {
                         seen = &seen_cursor;
                         if (strlen(value) >= sizeof(r->cursor))
@@ -462,14 +527,23 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                 r.job_id[n] = 0;
 
                 if (*sub == 0) {
-                        r.id = HTTP_ROUTE_JOB_GET;
-                        if (method != HTTP_GET) {
-                                http_error_set(e, 405, "method-not-allowed", "Use GET on a job.");
-                                e->allow = "GET";
+                        r.id = method == HTTP_DELETE ? HTTP_ROUTE_JOB_DELETE : HTTP_ROUTE_JOB_GET;
+                        if (method != HTTP_GET && method != HTTP_DELETE) {
+                                http_error_set(e, 405, "method-not-allowed", "Use GET or DELETE on a job.");
+                                e->allow = "GET, DELETE";
+                                return -EINVAL;
+                        }
+                } else if (streq(sub, "/kill")) {
+                        r.id = HTTP_ROUTE_JOB_KILL;
+                        r.signal = SIGTERM;
+                        if (method != HTTP_POST) {
+                                http_error_set(e, 405, "method-not-allowed", "Use POST to signal a job.");
+                                e->allow = "POST";
                                 return -EINVAL;
                         }
                 } else if (streq(sub, "/stop")) {
                         r.id = HTTP_ROUTE_JOB_STOP;
+                        r.stop_usec = UINT64_MAX;
                         if (method != HTTP_POST) {
                                 http_error_set(e, 405, "method-not-allowed", "Use POST to stop a job.");
                                 e->allow = "POST";
@@ -486,8 +560,9 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                         return http_error_set(e, 404, "not-found", "No such resource.");
 
                 /* The path is right; a malformed id is the client's mistake, not a missing resource. */
-                if (!job_id_is_valid(r.job_id))
-                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id.");
+                if (!job_ref_is_valid(r.job_id))
+                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id: a whole id, at least "
+                                              "its first %d hex digits, or a job name.", JOB_REF_PREFIX_MIN);
         } else if (streq(path, "/v1/metrics")) {
                 r.id = HTTP_ROUTE_METRICS;
                 if (method != HTTP_GET) {

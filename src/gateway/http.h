@@ -72,6 +72,8 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true&stream=S&since=T&until=T
                                   *  &tail=N&framed=true&timestamps=true] */
         HTTP_ROUTE_METRICS,      /* GET /v1/metrics (administrators) */
+        HTTP_ROUTE_JOB_DELETE,   /* DELETE /v1/jobs/{id} */
+        HTTP_ROUTE_JOB_KILL,     /* POST /v1/jobs/{id}/kill[?signal=S] */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 
@@ -84,6 +86,13 @@ typedef struct HttpRoute {
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
         BusOutputOptions output; /* output: stream, since, until, tail, framed, timestamps (set: which) */
+        int signal;              /* kill: SIGTERM unless ?signal= (job_signal_from_string()) */
+        uint64_t stop_usec;      /* stop: ?time=SEC, the grace period of this stop; UINT64_MAX = not given */
+        bool filtered;           /* list: any of state=, since=, owner=, last= given (ListFilteredAs) */
+        unsigned states;         /* list: ?state=running,failed (list-filter.h); 0 = every state */
+        uint64_t since_usec;     /* list: ?since=UNIX seconds: submitted at or after */
+        char owner[65];          /* list: ?owner=NAME ("" = every owner the principal may see) */
+        uint32_t last;           /* list: ?last=N: the newest N matching jobs */
 } HttpRoute;
 
 /* The Content-Type of a framed output stream (docs/http.md, "Two streams"). */

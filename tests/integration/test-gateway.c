@@ -355,7 +355,7 @@ static void test_errors(void) {
         expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000", NULL, 404, "no-such-job");
         expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000/output", NULL, 404,
                      "no-such-job");
-        expect_error("alice", "GET", "/v1/jobs/x", NULL, 400, "invalid-job-id");
+        expect_error("alice", "GET", "/v1/jobs/_x", NULL, 400, "invalid-job-id");
 }
 
 static void test_limits_applied(void) {
@@ -391,8 +391,8 @@ static void test_telerun_remote(void) {
         }
         g_free(out);
         {
-                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
-                              NULL };
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "-a",
+                              "--json", NULL };
                 json_object *o;
 
                 run_cmd(a, &status, &out);
@@ -438,8 +438,8 @@ static void test_telerun_one_connection(void) {
         }
         /* The job id: the newest of alice's jobs whose argv has the marker. */
         {
-                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
-                              NULL };
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "-a",
+                              "--json", NULL };
                 json_object *o;
 
                 g_free(out);

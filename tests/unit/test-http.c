@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test-http.c - request parsing and limits, routing, query strings, the job JSON decoder, response framing
  * and the D-Bus error mapping, without any network. */
+#include <signal.h>
 #include <string.h>
 
 #include <glib.h>
@@ -203,6 +204,53 @@ static void test_route(void) {
         g_assert_false(r.wait);
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_STOP);
+        /* lifecycle: DELETE, kill with its signal, and a job named by a prefix of its id */
+        g_assert_cmpint(ROUTE(HTTP_DELETE, "/v1/jobs/" ID), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_DELETE);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_KILL);
+        g_assert_cmpint(r.signal, ==, SIGTERM);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=USR1"), ==, 0);
+        g_assert_cmpint(r.signal, ==, SIGUSR1);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=9"), ==, 0);
+        g_assert_cmpint(r.signal, ==, SIGKILL);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=STOP"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=TERM&signal=KILL"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?signal=KILL"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        /* stop with a grace of its own */
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop"), ==, 0);
+        g_assert_cmpuint(r.stop_usec, ==, UINT64_MAX);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=3"), ==, 0);
+        g_assert_cmpuint(r.stop_usec, ==, 3 * 1000000);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=1.5"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=1&time=2"), ==, -EINVAL);
+        /* list filters */
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs"), ==, 0);
+        g_assert_false(r.filtered);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=running,failed&since=1700000000&owner=bob&last=5&cursor="),
+                        ==, 0);
+        g_assert_true(r.filtered);
+        g_assert_cmpuint(r.states, ==, (1U << JOB_RUNNING) | (1U << JOB_FAILED));
+        g_assert_cmpuint(r.since_usec, ==, UINT64_C(1700000000) * 1000000);
+        g_assert_cmpstr(r.owner, ==, "bob");
+        g_assert_cmpuint(r.last, ==, 5);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=bogus"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=running&state=failed"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?last=0"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?owner=a%2Fb"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?since=-1"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?state=running"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1f0e9e-4a"), ==, 0);
+        g_assert_cmpstr(r.job_id, ==, "8c1f0e9e-4a");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1"), ==, -EINVAL);
+        g_assert_cmpstr(e.code, ==, "invalid-job-id");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1f0e9e4a"), ==, -EINVAL);
+        g_assert_cmpstr(e.code, ==, "invalid-job-id");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_OUTPUT);
         g_assert_cmpuint(r.offset, ==, 0);
@@ -232,7 +280,10 @@ static void test_route(void) {
         g_assert_cmpstr(e.allow, ==, "GET, POST");
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 405);
-        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpstr(e.allow, ==, "GET, DELETE");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/kill"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "POST");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/stop"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 405);
         g_assert_cmpstr(e.allow, ==, "POST");
@@ -240,7 +291,7 @@ static void test_route(void) {
         g_assert_cmpuint(e.status, ==, 405);
 
         /* 400: ids, queries, absolute forms */
-        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/not-a-job"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/_not-a-job"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 400);
         g_assert_cmpstr(e.code, ==, "invalid-job-id");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "0000000000000"), ==, -EINVAL);
