@@ -150,6 +150,8 @@ async function main() {
 }
 
 main().catch(e => {
-    console.log(`not ok - ${e.stack || e}`);
+    /* puppeteer rejects with plain objects too (a DevTools protocol error, an ErrorEvent): say what they hold */
+    const text = e instanceof Error ? e.stack : (() => { try { return JSON.stringify(e); } catch { return String(e); } })();
+    console.log(`not ok - ${text}`);
     process.exit(1);
 });
