@@ -31,6 +31,7 @@ uint64_t arg_timeout_usec = 0;
 uint64_t arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
 /* -1: not given (the worker's default); 0 or 1: asked for */
 int arg_private_network = -1, arg_private_pid = -1, arg_private_tmp = -1, arg_protect_system = -1;
+bool arg_stdin = false;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
 JsonMode arg_json = JSON_OFF;
@@ -72,6 +73,7 @@ typedef enum TelerunOption {
         OPT_QUIET,
         OPT_NO_LEGEND,
         OPT_RECONNECT_TIMEOUT,
+        OPT_INTERACTIVE,
         _OPT_MAX,
 } TelerunOption;
 
@@ -81,7 +83,7 @@ typedef enum TelerunOption {
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
                        OPT(OPT_IO_WRITE) | OPT(OPT_TASKS) | OPT(OPT_PROFILE) | OPT(OPT_TIMEOUT) |          \
                        OPT(OPT_NETWORK) | OPT(OPT_NO_NETWORK) | OPT(OPT_NO_PRIVATE_PID) |                     \
-                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM))
+                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM) | OPT(OPT_INTERACTIVE))
 
 static const struct {
         const char *name;
@@ -126,9 +128,10 @@ static const struct option long_options[] = {
         { "quiet",     no_argument,       NULL, 'q' },
         { "no-legend", no_argument,       NULL, 0x100 + OPT_NO_LEGEND },
         { "reconnect-timeout", required_argument, NULL, 0x100 + OPT_RECONNECT_TIMEOUT },
+        { "interactive", no_argument,     NULL, 'i' },
         {}
 };
-#define SHORT_OPTIONS ":hfe:n:q"
+#define SHORT_OPTIONS ":hfe:n:qi"
 
 const char *verb_to_string(TelerunVerb v) {
         return v > VERB_NONE && v < _VERB_MAX ? verbs[v].name : NULL;
@@ -153,6 +156,7 @@ static TelerunOption option_from_getopt(int c) {
         case 'e': return OPT_ENV;
         case 'n': return OPT_TAIL;
         case 'q': return OPT_QUIET;
+        case 'i': return OPT_INTERACTIVE;
         default:
                 return c >= 0x100 && c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
         }
@@ -199,6 +203,8 @@ void telerun_help(void) {
                "      --no-private-pid  See the host's processes (default: own PID namespace)\n"
                "      --no-private-tmp  Use the host's /tmp (default: a private, empty one)\n"
                "      --protect-system  Make /usr, /boot, /efi and /etc read-only\n"
+               "  -i, --interactive     Connect telerun's stdin to the job's (default:\n"
+               "                        the job reads /dev/null)\n"
                "  -f, --follow          start: stream the output, exit with the job's\n"
                "                        status; Ctrl-C leaves the job running\n"
                "\n"
@@ -238,6 +244,7 @@ void telerun_args_reset(void) {
         arg_cpu_quota = arg_memory_max = arg_io_read_max = arg_io_write_max = arg_tasks_max = 0;
         arg_profile = NULL;
         arg_timeout_usec = 0;
+        arg_stdin = false;
         arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
         arg_private_network = arg_private_pid = arg_private_tmp = arg_protect_system = -1;
         arg_offset = 0;
@@ -415,6 +422,9 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                         break;
                 case OPT_PROTECT_SYSTEM:
                         arg_protect_system = 1;
+                        break;
+                case OPT_INTERACTIVE:
+                        arg_stdin = true;
                         break;
                 case OPT_OFFSET:
                         if (parse_uint64(optarg, &arg_offset) < 0)

@@ -234,6 +234,9 @@ static int verb_start(Client *c) {
                         .private_network = arg_private_network,
                         .protect_system = arg_protect_system,
                 },
+                /* Locally the fd itself goes to the worker; a remote worker streams it (POST …/input). */
+                .stdin_kind = !arg_stdin ? START_STDIN_NULL : arg_addr ? START_STDIN_STREAM : START_STDIN_FD,
+                .stdin_fd = STDIN_FILENO,
         };
         sigset_t old_mask;
         int r;

@@ -23,6 +23,20 @@ typedef struct StartIsolation {
 
 #define START_ISOLATION_UNSET ((StartIsolation) { -1, -1, -1, -1 })
 
+/* What the job reads on fd 0 (docs/design.md, "stdin and terminals"). Zero is /dev/null, as before the option
+ * existed, so a zeroed request never hands out an fd 0 by mistake. */
+typedef enum StartStdin {
+        START_STDIN_NULL,   /* /dev/null */
+        START_STDIN_FD,     /* the caller's fd (D-Bus fd passing, local callers only): stdin_fd */
+        START_STDIN_STREAM, /* a pipe the worker creates; its write end is handed out once (OpenInput) */
+        _START_STDIN_MAX,
+} StartStdin;
+
+/* "null", "fd", "stream"; NULL for an unknown kind. */
+const char *start_stdin_to_string(StartStdin k);
+/* _START_STDIN_MAX for an unknown name. */
+StartStdin start_stdin_from_string(const char *s);
+
 typedef struct StartRequest {
         char **argv;               /* non-empty */
         char **env;                /* KEY=VALUE, may be NULL */
@@ -31,6 +45,8 @@ typedef struct StartRequest {
         const char *profile;
         uint64_t runtime_max_usec; /* RuntimeMaxUSec */
         StartIsolation isolation;
+        StartStdin stdin_kind;
+        int stdin_fd;              /* START_STDIN_FD only: borrowed (the caller's, or the message's) */
 } StartRequest;
 
 /* For a request that owns its strings (one decoded from JSON): frees them, leaves an empty request. */
@@ -64,3 +80,5 @@ JobLimitField start_limit_from_json_key(const char *key);
 /* Start's other two options (besides the limits and the isolation flags). */
 #define START_OPTION_RUNTIME_MAX "RuntimeMaxUSec"
 #define START_OPTION_PROFILE "Profile"
+/* "h": the caller's fd (START_STDIN_FD); "s": "null" or "stream". */
+#define START_OPTION_STANDARD_INPUT "StandardInput"

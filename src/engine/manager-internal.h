@@ -78,6 +78,9 @@ struct Job {
         sd_bus_error refusal; /* Start's answer for a discarded job, held until systemd unloaded its scope */
         unsigned causes;
 
+        StartStdin stdin_kind;
+        int input_fd;      /* START_STDIN_STREAM: the pipe's write end until OpenInput takes it; else -EBADF */
+
         OutputStore *output;
         uint64_t output_dropped_before; /* dropped by earlier runs of the daemon (the store counts its own) */
         int output_error_before;        /* spool write failure (negative errno) of an earlier run, or 0 */
@@ -126,6 +129,10 @@ Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
 bool job_removable(const Job *j);
 void manager_remove_job(Manager *m, Job *j);
+
+/* input.c: the job's stdin. The fd the reaper passes to the job (EXEC_STDIN_FD) in *ret_fd, or -EBADF for
+ * /dev/null; a pipe's write end kept in j->input_fd for OpenInput. */
+int job_stdin_prepare(Job *j, const JobRequest *req, int *ret_fd, sd_bus_error *error);
 
 /* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
 void manager_evict_spool(Manager *m);

@@ -162,6 +162,7 @@ Job *job_free(Job *j) {
         free(j->slice);
         safe_close(j->control_fd);
         safe_close(j->reaper_pidfd);
+        safe_close(j->input_fd);
         output_store_free(j->output);
         cgroup_paths_done(&j->cgroup);
         free(j->unit);
@@ -190,6 +191,7 @@ Job *job_alloc(Manager *m) {
         j->manager = m;
         j->control_fd = -EBADF;
         j->reaper_pidfd = -EBADF;
+        j->input_fd = -EBADF;
         j->isolation = JOB_ISOLATION_UNSET;
         return j;
 }
@@ -360,6 +362,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->start_call = sdcall_free(j->start_call);
+        j->input_fd = safe_close(j->input_fd); /* nobody reads it any more */
         job_release_reaper(j);
         job_changed(j);
         manager_schedule_spool_check(j->manager);
@@ -794,7 +797,7 @@ int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Starting */
 
-static int job_spawn_reaper(Job *j, int *spec_fd) {
+static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
         Manager *m = j->manager;
         _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
@@ -831,6 +834,7 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
                 .out_read_fd = out_read_copy,
                 .control_fd = ctl[1],
                 .spec_fd = *spec_fd,
+                .stdin_fd = *stdin_fd,
         };
         r = reaper_spawn(&spawn, &pid, &pidfd);
         /* The fds may have moved: ours are the (possibly new) numbers, whatever happened. */
@@ -838,6 +842,7 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         out_read_copy = spawn.out_read_fd;
         ctl[1] = spawn.control_fd;
         *spec_fd = spawn.spec_fd;
+        *stdin_fd = spawn.stdin_fd;
         if (r < 0)
                 return r;
         j->reaper_pid = pid;
@@ -916,7 +921,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                       Job **ret, sd_bus_error *error) {
         _cleanup_(job_freep) Job *j = NULL;
         _cleanup_(strv_freep) char **env = NULL;
-        _cleanup_(closep) int spec_fd = -EBADF;
+        _cleanup_(closep) int spec_fd = -EBADF, stdin_fd = -EBADF;
         const ConfigProfile *profile;
         PrincipalPolicy policy;
         ExecSpec spec;
@@ -1009,6 +1014,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                                          strerror(-r));
         /* Remote principals' jobs never gain privileges (setuid binaries, file capabilities). */
         j->no_new_privs = p->remote;
+        r = job_stdin_prepare(j, req, &stdin_fd, error);
+        if (r < 0)
+                return r;
 
         r = job_id_generate(j->id);
         if (r < 0)
@@ -1026,7 +1034,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         r = job_link(m, j);
         if (r < 0)
                 return r;
-        r = job_spawn_reaper(j, &spec_fd);
+        r = job_spawn_reaper(j, &spec_fd, &stdin_fd);
         if (r < 0) {
                 manager_unlink_job(m, j);
                 return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to spawn the job's process: %s",

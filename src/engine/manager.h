@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/dynuser.h"
 #include "core/job.h"
+#include "core/start-request.h"
 #include "shared/macro.h"
 #include "engine/output.h"
 #include "shared/util.h"
@@ -55,6 +56,8 @@ typedef struct JobRequest {
         const char *profile;       /* NULL: the principal's profile */
         uint64_t runtime_max_usec; /* 0: the profile's */
         JobIsolation isolation;    /* -1 fields: the defaults (docs/design.md, "Isolation") */
+        StartStdin stdin_kind;     /* START_STDIN_NULL (0): /dev/null */
+        int stdin_fd;              /* START_STDIN_FD: the caller's fd, borrowed (checked by the engine) */
 } JobRequest;
 
 /* error is NULL on success, else the reason (name and message set). */
@@ -85,6 +88,10 @@ int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset,
                         sd_bus_error *error);
 /* Whether p may open one more reader now (the caps manager_open_output() applies): 0, or <0 with error set. */
 int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error);
+/* The write end of the job's stdin pipe (a job started with START_STDIN_STREAM), handed out once: NoInput when
+ * the job has no such pipe, when it was handed out already, or when the job has ended. The job reads EOF once
+ * every copy of it is closed. */
+int manager_open_input(Manager *m, Job *j, int *ret_fd, sd_bus_error *error);
 /* Stops the job's whole scope (SIGTERM, SIGKILL after the grace period); done fires when the job has
  * ended and its scope is gone. Stopping an ended job is not an error (leftover processes are still
  * killed). */
@@ -117,6 +124,7 @@ uint64_t job_started_at(const Job *j);
 uint64_t job_ended_at(const Job *j);
 const JobLimits *job_limits(const Job *j);
 const JobIsolation *job_isolation(const Job *j);
+StartStdin job_stdin(const Job *j);
 const char *job_profile(const Job *j);
 const char *job_slice(const Job *j);
 uint64_t job_runtime_max_usec(const Job *j);

@@ -22,9 +22,9 @@
 static int fd_move_above_targets(int *fd) {
         int moved;
 
-        if (*fd > EXEC_OUTPUT_READ_FD)
+        if (*fd > EXEC_STDIN_FD)
                 return 0;
-        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_OUTPUT_READ_FD + 1);
+        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_STDIN_FD + 1);
         if (moved < 0)
                 return -errno;
         safe_close(*fd);
@@ -72,7 +72,8 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         int r, pidfd;
 
         if ((r = fd_move_above_targets(&s->out_write_fd)) < 0 || (r = fd_move_above_targets(&s->control_fd)) < 0 ||
-            (r = fd_move_above_targets(&s->spec_fd)) < 0 || (r = fd_move_above_targets(&s->out_read_fd)) < 0)
+            (r = fd_move_above_targets(&s->spec_fd)) < 0 || (r = fd_move_above_targets(&s->out_read_fd)) < 0 ||
+            (s->stdin_fd >= 0 && (r = fd_move_above_targets(&s->stdin_fd)) < 0))
                 return r;
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) s->uid);
         snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) s->gid);
@@ -92,6 +93,9 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         posix_spawn_file_actions_adddup2(&fa, s->spec_fd, EXEC_SPEC_FD);
         /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
         posix_spawn_file_actions_adddup2(&fa, s->out_read_fd, EXEC_OUTPUT_READ_FD);
+        /* Passed through untouched: only the job's child uses it, as the job's user (exec-protocol.h). */
+        if (s->stdin_fd >= 0)
+                posix_spawn_file_actions_adddup2(&fa, s->stdin_fd, EXEC_STDIN_FD);
 
         /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
         r = posix_spawn(&pid, s->exec_path, &fa, &attr, args, s->exec_env);

@@ -27,6 +27,7 @@ typedef struct ReaperSpawn {
         int out_read_fd;        /* a copy of the pipe's read end the reaper keeps for a next daemon */
         int control_fd;         /* the reaper's end of the control socket */
         int spec_fd;            /* the sealed memfd of the job's spec (exec-spec.h) */
+        int stdin_fd;           /* the job's stdin (EXEC_STDIN_FD), or -EBADF: /dev/null */
 } ReaperSpawn;
 
 /* Spawns the reaper; *ret_pidfd watches it (race-free: our unreaped child). The fds in s may be moved to

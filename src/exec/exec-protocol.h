@@ -17,6 +17,8 @@
  * then listens on EXEC_HANDOVER_DIR/<job id>.sock (root only), where the next daemon connects and gets
  * EXEC_MSG_HANDOVER with two fds (SCM_RIGHTS): its end of a new control socket and the output pipe's read
  * end, which the reaper keeps a copy of (fd EXEC_OUTPUT_READ_FD) so the job never sees its output hang up.
+ * A job's stdin is /dev/null unless fd EXEC_STDIN_FD is open at the start (the caller's fd, or the read end
+ * of a pipe whose write end the daemon hands out once).
  * Until released, the reaper sends its reports (STARTED or FAILED, and EXITED) again after each handover;
  * the daemon ignores what it already knows. */
 #pragma once
@@ -25,6 +27,10 @@
 
 #define EXEC_CONTROL_FD 3
 #define EXEC_OUTPUT_READ_FD 5
+/* The job's stdin, when the caller gave one (StandardInput): present only then. The reaper (root) neither
+ * reads it nor keeps it: the job's child dup2()s it onto fd 0 once it has dropped to the job's account, and
+ * the reaper closes its copy after the fork. Kept well above the other fds, the highest target of the spawn. */
+#define EXEC_STDIN_FD 9
 #define EXEC_HANDOVER_DIR "/run/teleworker/reapers"
 
 enum {

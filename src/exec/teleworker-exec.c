@@ -160,6 +160,8 @@ static int setup_isolation(const Isolation *iso, const char **ret_what) {
 }
 
 static volatile sig_atomic_t forward_to;
+/* EXEC_STDIN_FD is the job's stdin (set once, before the fork). Without it that number may be any other fd. */
+static bool has_stdin;
 
 static void on_forward_signal(int sig) {
         if (forward_to > 0)
@@ -191,6 +193,8 @@ _noreturn_ static void run_pid_namespace_init(int status_fd, int report_fd, void
         }
         forward_to = job;
         (void) close(EXEC_CONTROL_FD);
+        if (has_stdin)
+                (void) close(EXEC_STDIN_FD); /* the job's alone */
         /* Only the job's copy may keep the report pipe open: its execve closes it, and that EOF means "started". */
         (void) close(report_fd);
         for (;;) {
@@ -355,6 +359,10 @@ _noreturn_ static void run_job(void *userdata) {
         if (r < 0)
                 child_fail(c, EXEC_STAGE_SETUP, -r, what, c->user ? c->user : "(uid)");
         (void) close(EXEC_CONTROL_FD);
+        /* The caller's stdin becomes the job's only now, with the job's rights: no root process ever read
+         * from it. (dup2() clears FD_CLOEXEC on fd 0.) */
+        if (has_stdin && (dup2(EXEC_STDIN_FD, STDIN_FILENO) < 0 || close(EXEC_STDIN_FD) < 0))
+                child_fail(c, EXEC_STAGE_SETUP, errno, "cannot set up the standard input of", "the job");
 
         cwd = enter_cwd(c);
         path = env_get(s->env, "PATH");
@@ -691,6 +699,8 @@ int main(int argc, char **argv) {
         reaper.job_id = job_id;
         /* The output's read end (for a handover) stays with the reaper alone. */
         (void) fcntl(EXEC_OUTPUT_READ_FD, F_SETFD, FD_CLOEXEC);
+        /* The job's stdin, if the daemon gave one (every other fd of ours is closed at exec). */
+        has_stdin = fcntl(EXEC_STDIN_FD, F_SETFD, FD_CLOEXEC) >= 0;
         r = exec_spec_from_fd(EXEC_SPEC_FD, &spec, &spec_error);
         (void) close(EXEC_SPEC_FD);
         if (r < 0) {
@@ -740,6 +750,9 @@ int main(int argc, char **argv) {
         if (status_pipe[1] >= 0)
                 (void) close(status_pipe[1]);
         (void) close(report_pipe[1]);
+        /* The job has its stdin: a copy here would keep a pipe's reader alive past the job. */
+        if (has_stdin)
+                (void) close(EXEC_STDIN_FD);
         exec_spec_done(&spec);
         reaper.pid = pid;
         reaper.status_fd = status_pipe[0];
