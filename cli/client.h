@@ -63,6 +63,9 @@ typedef struct ClientOps {
          * (the worker's own answer; a follower's stream also ends when the worker goes away). NULL: the caller
          * decides from get_job(). */
         int (*output_complete)(Client *c, const char *id, uint64_t offset, ClientError *error);
+        /* Optional: blocks until the job's stdin (a StartRequest with START_STDIN_STREAM) is sent whole, or the
+         * job closed it; 0, or <0 with error set. NULL: a backend whose start hands the job its stdin fd. */
+        int (*input_wait)(Client *c, ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

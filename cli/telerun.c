@@ -291,6 +291,10 @@ static int verb_start(Client *c) {
                         fprintf(f, "telerun: job %s\n", id);
                 else
                         fprintf(f, "%s\n", id);
+                /* Remotely our stdin is streamed by the backend: the job gets it whole before we go. */
+                if (!arg_follow && req.stdin_kind == START_STDIN_STREAM && c->ops->input_wait &&
+                    c->ops->input_wait(c, &e) < 0)
+                        return report(&e);
                 if (!arg_follow)
                         return TELERUN_EXIT_OK;
                 fflush(f);

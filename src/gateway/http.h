@@ -26,6 +26,11 @@ typedef struct HttpRequest {
         size_t body_size;
         bool keep_alive;         /* the client keeps the connection (HTTP/1.1 default, Connection header) */
         bool expect_continue;    /* "Expect: 100-continue" */
+        /* A streamed body (POST /v1/jobs/{id}/input): never collected in body; each piece points into the
+         * bytes fed (HTTP_FEED_BODY), valid until the next feed. */
+        bool body_streamed;
+        const char *body_chunk;
+        size_t body_chunk_size;
 } HttpRequest;
 
 typedef enum HttpFeedResult {
@@ -33,6 +38,9 @@ typedef enum HttpFeedResult {
         HTTP_FEED_CONTINUE,      /* headers complete and the client waits for "100 Continue" (once per request) */
         HTTP_FEED_REQUEST,       /* a request is complete: see HttpParser.request; the rest is not consumed */
         HTTP_FEED_ERROR,         /* malformed or over a limit: see HttpParser.error; the connection must close */
+        HTTP_FEED_HEADERS,       /* the headers of a request whose body is streamed are complete: handle it now
+                                  * (no "100 Continue" is reported: the handler sends it when it takes the body) */
+        HTTP_FEED_BODY,          /* a piece of a streamed body: request.body_chunk; HTTP_FEED_REQUEST at its end */
 } HttpFeedResult;
 
 typedef struct HttpParser {
@@ -50,6 +58,7 @@ typedef struct HttpParser {
         bool continue_reported;
         bool headers_done;
         bool started;
+        bool streaming;          /* this request's body is streamed, not collected (no body_max) */
         size_t body_max;
         size_t header_max;
 } HttpParser;
@@ -69,6 +78,7 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
         HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
+        HTTP_ROUTE_JOB_INPUT,    /* POST /v1/jobs/{id}/input, the body streamed to the job's stdin */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 

@@ -209,6 +209,22 @@ static int http_job_parse_timeout(json_object *v, StartRequest *r, HttpError *e)
         return 0;
 }
 
+/* "stdin": "null" (the default) or "stream" (POST …/input feeds it); an fd has no meaning over HTTP. */
+static int http_job_parse_stdin(json_object *v, StartRequest *r, HttpError *e) {
+        const char *s = NULL;
+        StartStdin k;
+        int n;
+
+        n = http_json_string(v, "stdin", &s, e);
+        if (n < 0)
+                return n;
+        k = start_stdin_from_string(s);
+        if (k != START_STDIN_NULL && k != START_STDIN_STREAM)
+                return http_error_set(e, 400, "invalid-request", "'stdin' must be \"null\" or \"stream\".");
+        r->stdin_kind = k;
+        return 0;
+}
+
 static int http_job_request_parse_object(json_object *root, StartRequest *r, HttpError *e) {
         int k;
 
@@ -236,6 +252,8 @@ static int http_job_request_parse_object(json_object *root, StartRequest *r, Htt
                         k = http_job_parse_isolation(v, &r->isolation, e);
                 else if (streq(key, "timeout_sec"))
                         k = http_job_parse_timeout(v, r, e);
+                else if (streq(key, "stdin"))
+                        k = http_job_parse_stdin(v, r, e);
                 else if (streq(key, "profile")) {
                         const char *s = NULL;
 
@@ -354,6 +372,8 @@ static int http_job_options_to_json(const StartRequest *req, json_object *o) {
                 r = http_json_add(o, "profile", json_object_new_string(req->profile));
         if (r >= 0 && req->runtime_max_usec != 0)
                 r = http_json_add(o, "timeout_sec", json_object_new_double((double) req->runtime_max_usec / 1e6));
+        if (r >= 0 && req->stdin_kind == START_STDIN_STREAM)
+                r = http_json_add(o, "stdin", json_object_new_string(start_stdin_to_string(req->stdin_kind)));
         for (StartIsolationField f = 0; r >= 0 && f < _START_ISOLATION_MAX; f++) {
                 int v = start_isolation_get(&req->isolation, f);
 

@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "tb-client.h"
+#include "tb-gateway.h"
+
+#define GW_UNIT "teleworker-gateway-stdin.service"
+#define GW_PORT 18447
 
 #define DEST "org.teleworker.worker1"
 #define PATH "/org/teleworker/worker1"
@@ -39,16 +43,26 @@ static void drop_to(gpointer data) {
                 _exit(126);
 }
 
-/* A bash command line as tbuser1, with $T standing for telerun. */
+/* telerun's remote options ("--addr … --cert …") for $T, or "" (local, over the bus as tbuser1). */
+static const char *remote_options = "";
+
+/* A bash command line, with "$T" standing for telerun (with the remote options when set): as tbuser1 locally,
+ * as root (with alice's certificate) remotely. */
 static Result shell_as_user1(const char *script) {
         const char *argv[] = { "/bin/bash", "-c", script, NULL };
-        const char *envp[] = { "T=" TELERUN_PATH, "PATH=/usr/bin:/bin", NULL };
+        g_autofree char *t = g_strdup_printf("T=%s%s%s", TELERUN_PATH, *remote_options ? " " : "", remote_options);
+        const char *envp[] = { t, "PATH=/usr/bin:/bin", NULL };
         GError *error = NULL;
         Result r = {};
         int ws;
 
-        g_assert_true(g_spawn_sync("/", (char **) argv, (char **) envp, G_SPAWN_DEFAULT, drop_to,
-                                   GUINT_TO_POINTER(TB_UID_USER1), &r.out, &r.err, &ws, &error));
+        /* $T unquoted remotely: it is the command and its options */
+        g_autofree char *fixed = *remote_options ? g_strjoinv("$T", g_strsplit(script, "\"$T\"", -1)) : NULL;
+        if (fixed)
+                argv[2] = fixed;
+        g_assert_true(g_spawn_sync("/", (char **) argv, (char **) envp, G_SPAWN_DEFAULT,
+                                   *remote_options ? NULL : drop_to, GUINT_TO_POINTER(TB_UID_USER1), &r.out, &r.err,
+                                   &ws, &error));
         g_assert_true(WIFEXITED(ws));
         r.status = WEXITSTATUS(ws);
         g_test_message("%s -> %d\nstdout: %.2000s\nstderr: %.2000s", script, r.status, r.out, r.err);
@@ -269,6 +283,92 @@ static void test_stream(void) {
         tb_job_clear(&job);
 }
 
+/* ---- remotely, through teleworker-gateway ---- */
+
+static TbGateway gateway;
+static char *gw_cert, *gw_key, *gw_ca;
+
+static void gateway_up(void) {
+        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
+
+        g_assert_nonnull(build_dir);
+        (void) test_certs_dir();
+        gw_cert = test_cert_path("alice.crt");
+        gw_key = test_cert_path("alice.key");
+        gw_ca = test_cert_path("ca.crt");
+        tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
+        remote_options = g_strdup_printf("--addr 127.0.0.1:%d --cert %s --key %s --cacert %s", GW_PORT, gw_cert,
+                                         gw_key, gw_ca);
+}
+
+static void test_remote_bytes(void) {
+        test_bytes();
+}
+
+static void test_remote_large(void) {
+        test_large();
+}
+
+/* start -i returns once its stdin went whole to the job; the job's output shows it did. */
+static void test_remote_start(void) {
+        Result r = shell_as_user1("id=$(seq 1 100000 | \"$T\" start -i -- sh -c 'wc -l') && "
+                                  "\"$T\" wait \"$id\" >/dev/null && \"$T\" logs \"$id\"");
+
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_cmpstr(g_strstrip(r.out), ==, "100000");
+        result_clear(&r);
+}
+
+/* The HTTP side by hand: a job started with "stdin": "stream" takes one POST …/input (a Content-Length body
+ * here; telerun sends chunked ones), whose end is the job's EOF; a second one is 409 no-input. */
+static void test_remote_http(void) {
+        TestClient c;
+        TestResponse resp;
+        g_autofree char *id = NULL, *target = NULL, *out_target = NULL;
+        const char *start = "{\"argv\": [\"/bin/sh\", \"-c\", \"cat; echo end\"], \"stdin\": \"stream\"}";
+        g_autofree char *req = NULL;
+
+        g_assert_cmpint(test_client_connect(&c, GW_PORT, gw_cert, gw_key, 0), ==, 1);
+        g_assert_cmpint(test_client_call(&c, "POST", "/v1/jobs", start, &resp, 120000), ==, 0);
+        g_assert_cmpuint(resp.status, ==, 201);
+        id = test_response_json_string(&resp, "id");
+        g_assert_nonnull(id);
+        test_response_done(&resp);
+
+        target = g_strdup_printf("/v1/jobs/%s/input", id);
+        req = g_strdup_printf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nhello\n", target);
+        g_assert_cmpint(test_client_request(&c, req, &resp), ==, 0);
+        g_test_message("input: %u %s", resp.status, resp.body->str);
+        g_assert_cmpuint(resp.status, ==, 200);
+        g_assert_nonnull(strstr(resp.body->str, "\"bytes\":6"));
+        test_response_done(&resp);
+        test_client_close(&c);
+
+        g_assert_cmpint(test_client_connect(&c, GW_PORT, gw_cert, gw_key, 0), ==, 1);
+        g_assert_cmpint(test_client_request(&c, req, &resp), ==, 0);
+        g_test_message("second input: %u %s", resp.status, resp.body->str);
+        g_assert_cmpuint(resp.status, ==, 409);
+        g_assert_nonnull(strstr(resp.body->str, "no-input"));
+        test_response_done(&resp);
+        test_client_close(&c);
+
+        g_assert_cmpint(test_client_connect(&c, GW_PORT, gw_cert, gw_key, 0), ==, 1);
+        out_target = g_strdup_printf("/v1/jobs/%s?wait=true", id);
+        g_assert_cmpint(test_client_call(&c, "GET", out_target, NULL, &resp, 120000), ==, 0);
+        test_response_done(&resp);
+        g_free(out_target);
+        out_target = g_strdup_printf("/v1/jobs/%s/output", id);
+        g_assert_cmpint(test_client_call(&c, "GET", out_target, NULL, &resp, 120000), ==, 0);
+        g_assert_cmpstr(resp.body->str, ==, "hello\nend\n");
+        test_response_done(&resp);
+        test_client_close(&c);
+}
+
+static void gateway_down(void) {
+        tb_gateway_stop(&gateway);
+        test_certs_cleanup();
+}
+
 int main(int argc, char **argv) {
         __attribute__((cleanup(sd_bus_flush_close_unrefp))) sd_bus *bus = NULL;
 
@@ -285,5 +385,11 @@ int main(int argc, char **argv) {
         g_test_add_func("/stdin/refused-kinds", test_refused_kinds);
         g_test_add_func("/stdin/remote-refuses-fd", test_remote_refuses_fd);
         g_test_add_func("/stdin/stream", test_stream);
+        g_test_add_func("/stdin/remote/up", gateway_up);
+        g_test_add_func("/stdin/remote/bytes", test_remote_bytes);
+        g_test_add_func("/stdin/remote/large", test_remote_large);
+        g_test_add_func("/stdin/remote/start", test_remote_start);
+        g_test_add_func("/stdin/remote/http", test_remote_http);
+        g_test_add_func("/stdin/remote/down", gateway_down);
         return g_test_run();
 }
