@@ -32,6 +32,7 @@ uint64_t arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
 /* -1: not given (the worker's default); 0 or 1: asked for */
 int arg_private_network = -1, arg_private_pid = -1, arg_private_tmp = -1, arg_protect_system = -1;
 bool arg_stdin = false;
+bool arg_tty = false;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
 JsonMode arg_json = JSON_OFF;
@@ -74,6 +75,7 @@ typedef enum TelerunOption {
         OPT_NO_LEGEND,
         OPT_RECONNECT_TIMEOUT,
         OPT_INTERACTIVE,
+        OPT_TTY,
         _OPT_MAX,
 } TelerunOption;
 
@@ -83,7 +85,8 @@ typedef enum TelerunOption {
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
                        OPT(OPT_IO_WRITE) | OPT(OPT_TASKS) | OPT(OPT_PROFILE) | OPT(OPT_TIMEOUT) |          \
                        OPT(OPT_NETWORK) | OPT(OPT_NO_NETWORK) | OPT(OPT_NO_PRIVATE_PID) |                     \
-                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM) | OPT(OPT_INTERACTIVE))
+                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM) | OPT(OPT_INTERACTIVE) | \
+                       OPT(OPT_TTY))
 
 static const struct {
         const char *name;
@@ -129,9 +132,10 @@ static const struct option long_options[] = {
         { "no-legend", no_argument,       NULL, 0x100 + OPT_NO_LEGEND },
         { "reconnect-timeout", required_argument, NULL, 0x100 + OPT_RECONNECT_TIMEOUT },
         { "interactive", no_argument,     NULL, 'i' },
+        { "tty",       no_argument,       NULL, 't' },
         {}
 };
-#define SHORT_OPTIONS ":hfe:n:qi"
+#define SHORT_OPTIONS ":hfe:n:qit"
 
 const char *verb_to_string(TelerunVerb v) {
         return v > VERB_NONE && v < _VERB_MAX ? verbs[v].name : NULL;
@@ -157,6 +161,7 @@ static TelerunOption option_from_getopt(int c) {
         case 'n': return OPT_TAIL;
         case 'q': return OPT_QUIET;
         case 'i': return OPT_INTERACTIVE;
+        case 't': return OPT_TTY;
         default:
                 return c >= 0x100 && c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
         }
@@ -205,6 +210,8 @@ void telerun_help(void) {
                "      --protect-system  Make /usr, /boot, /efi and /etc read-only\n"
                "  -i, --interactive     Connect telerun's stdin to the job's (default:\n"
                "                        the job reads /dev/null)\n"
+               "  -t, --tty             Run the job on a pseudo-terminal (-it: interactive;\n"
+               "                        telerun's terminal goes raw, ^C goes to the job)\n"
                "  -f, --follow          start: stream the output, exit with the job's\n"
                "                        status; Ctrl-C leaves the job running\n"
                "\n"
@@ -245,6 +252,7 @@ void telerun_args_reset(void) {
         arg_profile = NULL;
         arg_timeout_usec = 0;
         arg_stdin = false;
+        arg_tty = false;
         arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
         arg_private_network = arg_private_pid = arg_private_tmp = arg_protect_system = -1;
         arg_offset = 0;
@@ -425,6 +433,9 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                         break;
                 case OPT_INTERACTIVE:
                         arg_stdin = true;
+                        break;
+                case OPT_TTY:
+                        arg_tty = true;
                         break;
                 case OPT_OFFSET:
                         if (parse_uint64(optarg, &arg_offset) < 0)

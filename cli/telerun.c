@@ -21,6 +21,7 @@
 #include "format.h"
 #include "shared/macro.h"
 #include "telerun.h"
+#include "terminal.h"
 #include "shared/util.h"
 
 /* logs --tail reads the output backwards in growing chunks, never holding more than this. */
@@ -242,6 +243,8 @@ static int verb_start(Client *c) {
         int r;
 
         sigemptyset(&old_mask);
+        if (arg_tty)   /* the job's terminal starts at the size of ours */
+                terminal_size(isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO, &req.tty_rows, &req.tty_cols);
         if (!req.cwd) {
                 if (arg_addr)
                         req.cwd = ""; /* our directory means nothing on the gateway's host */
@@ -271,6 +274,9 @@ static int verb_start(Client *c) {
                 r = c->ops->start(c, &req, &id, &e);
         if (r < 0)
                 return report(&e);
+        /* -it: our keys go to the job as they are typed (^C too); put back on every way out (terminal.c). */
+        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO))
+                (void) terminal_raw_begin(STDIN_FILENO);
 
         if (arg_verb == VERB_START) {
                 /* With --follow stdout carries the job's output alone, so the id goes to stderr. */

@@ -107,6 +107,8 @@ static JobRequest job_request_from_start(const StartRequest *s) {
                 },
                 .stdin_kind = s->stdin_kind,
                 .stdin_fd = s->stdin_fd,
+                .tty_rows = s->tty_rows,
+                .tty_cols = s->tty_cols,
         };
 }
 

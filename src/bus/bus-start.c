@@ -37,6 +37,8 @@ static int bus_append_start_options(sd_bus_message *m, const StartRequest *req) 
         else if (r >= 0 && req->stdin_kind == START_STDIN_STREAM)
                 r = sd_bus_message_append(m, "{sv}", START_OPTION_STANDARD_INPUT, "s",
                                           start_stdin_to_string(START_STDIN_STREAM));
+        if (r >= 0 && req->tty_rows > 0)
+                r = sd_bus_message_append(m, "{sv}", START_OPTION_TERMINAL, "(qq)", req->tty_rows, req->tty_cols);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;
@@ -74,10 +76,10 @@ static const char *start_option_name(unsigned i) {
                 return START_OPTION_PROFILE;
         if (i - 2 < _START_ISOLATION_MAX)
                 return start_isolation_bus_name(i - 2);
-        return START_OPTION_STANDARD_INPUT;
+        return i - 2 == _START_ISOLATION_MAX ? START_OPTION_STANDARD_INPUT : START_OPTION_TERMINAL;
 }
 
-#define START_OPTIONS_N (_JOB_LIMIT_MAX + 2 + _START_ISOLATION_MAX + 1)
+#define START_OPTIONS_N (_JOB_LIMIT_MAX + 2 + _START_ISOLATION_MAX + 2)
 
 static int start_option_index(const char *key) {
         for (unsigned i = 0; i < START_OPTIONS_N; i++)
@@ -116,6 +118,25 @@ static int bus_read_standard_input(sd_bus_message *msg, const char *contents, St
         return 0;
 }
 
+/* Terminal: "(qq)" rows and columns, each 1..START_TTY_SIZE_MAX. */
+static int bus_read_terminal(sd_bus_message *msg, const char *contents, StartRequest *req, sd_bus_error *error) {
+        uint16_t rows, cols;
+        int r;
+
+        if (!streq(contents, "(qq)"))
+                return bus_option_type_error(error, START_OPTION_TERMINAL, "(qq)", contents);
+        r = sd_bus_message_read(msg, "v", "(qq)", &rows, &cols);
+        if (r < 0)
+                return r;
+        if (rows == 0 || cols == 0 || rows > START_TTY_SIZE_MAX || cols > START_TTY_SIZE_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Terminal size %ux%u is out of range (1 to %u rows and columns).", rows, cols,
+                                         START_TTY_SIZE_MAX);
+        req->tty_rows = rows;
+        req->tty_cols = cols;
+        return 0;
+}
+
 /* Reads the value of one known option (the caller checked the key is known and new). */
 static int bus_read_start_option(sd_bus_message *msg, const char *key, StartRequest *req, sd_bus_error *error) {
         JobLimitField f = job_limit_from_name(key);
@@ -128,6 +149,8 @@ static int bus_read_start_option(sd_bus_message *msg, const char *key, StartRequ
                 return r;
         if (streq(key, START_OPTION_STANDARD_INPUT))
                 return bus_read_standard_input(msg, contents, req, error);
+        if (streq(key, START_OPTION_TERMINAL))
+                return bus_read_terminal(msg, contents, req, error);
         if (f != _JOB_LIMIT_MAX || streq(key, START_OPTION_RUNTIME_MAX)) {
                 uint64_t v;
                 if (!streq(contents, "t"))
@@ -189,7 +212,7 @@ int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error 
                                                  "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
                                                  "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax, RuntimeMaxUSec, "
                                                  "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem, "
-                                                 "StandardInput.",
+                                                 "StandardInput, Terminal.",
                                                  esc ? esc : "?");
                 }
                 if (seen & (1U << i))

@@ -47,6 +47,7 @@ typedef struct StartRequest {
         StartIsolation isolation;
         StartStdin stdin_kind;
         int stdin_fd;              /* START_STDIN_FD only: borrowed (the caller's, or the message's) */
+        uint16_t tty_rows, tty_cols; /* a pseudo-terminal of this size; 0 x 0: none */
 } StartRequest;
 
 /* For a request that owns its strings (one decoded from JSON): frees them, leaves an empty request. */
@@ -82,3 +83,6 @@ JobLimitField start_limit_from_json_key(const char *key);
 #define START_OPTION_PROFILE "Profile"
 /* "h": the caller's fd (START_STDIN_FD); "s": "null" or "stream". */
 #define START_OPTION_STANDARD_INPUT "StandardInput"
+/* "(qq)" rows, columns: the job runs on a pseudo-terminal of that size (each 1..START_TTY_SIZE_MAX). */
+#define START_OPTION_TERMINAL "Terminal"
+#define START_TTY_SIZE_MAX 4096

@@ -17,6 +17,8 @@ int job_stdin_prepare(Job *j, const JobRequest *req, int *ret_fd, sd_bus_error *
 
         *ret_fd = -EBADF;
         j->stdin_kind = req->stdin_kind;
+        j->tty_rows = req->tty_rows;
+        j->tty_cols = req->tty_cols;
         switch (req->stdin_kind) {
         case START_STDIN_NULL:
                 return 0;
@@ -57,4 +59,8 @@ int manager_open_input(Manager *m, Job *j, int *ret_fd, sd_bus_error *error) {
 
 StartStdin job_stdin(const Job *j) {
         return j->stdin_kind;
+}
+
+bool job_tty(const Job *j) {
+        return j->tty_rows > 0;
 }

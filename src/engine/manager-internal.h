@@ -80,6 +80,7 @@ struct Job {
 
         StartStdin stdin_kind;
         int input_fd;      /* START_STDIN_STREAM: the pipe's write end until OpenInput takes it; else -EBADF */
+        uint16_t tty_rows, tty_cols; /* the job's terminal (0: none) */
 
         OutputStore *output;
         uint64_t output_dropped_before; /* dropped by earlier runs of the daemon (the store counts its own) */

@@ -835,6 +835,8 @@ static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
                 .control_fd = ctl[1],
                 .spec_fd = *spec_fd,
                 .stdin_fd = *stdin_fd,
+                .tty_rows = j->tty_rows,
+                .tty_cols = j->tty_cols,
         };
         r = reaper_spawn(&spawn, &pid, &pidfd);
         /* The fds may have moved: ours are the (possibly new) numbers, whatever happened. */

@@ -58,6 +58,7 @@ typedef struct JobRequest {
         JobIsolation isolation;    /* -1 fields: the defaults (docs/design.md, "Isolation") */
         StartStdin stdin_kind;     /* START_STDIN_NULL (0): /dev/null */
         int stdin_fd;              /* START_STDIN_FD: the caller's fd, borrowed (checked by the engine) */
+        uint16_t tty_rows, tty_cols; /* a pseudo-terminal (teleworker-exec --tty); 0: none */
 } JobRequest;
 
 /* error is NULL on success, else the reason (name and message set). */
@@ -125,6 +126,7 @@ uint64_t job_ended_at(const Job *j);
 const JobLimits *job_limits(const Job *j);
 const JobIsolation *job_isolation(const Job *j);
 StartStdin job_stdin(const Job *j);
+bool job_tty(const Job *j);
 const char *job_profile(const Job *j);
 const char *job_slice(const Job *j);
 uint64_t job_runtime_max_usec(const Job *j);

@@ -33,7 +33,7 @@ static int fd_move_above_targets(int *fd) {
 }
 
 /* teleworker-exec's command line; args has room for 16. */
-static void reaper_args(const ReaperSpawn *s, char *uid_s, char *gid_s, char **args) {
+static void reaper_args(const ReaperSpawn *s, char *uid_s, char *gid_s, char *tty_s, char **args) {
         size_t n = 0;
 
         args[n++] = (char *) "teleworker-exec";
@@ -59,12 +59,14 @@ static void reaper_args(const ReaperSpawn *s, char *uid_s, char *gid_s, char **a
                 args[n++] = (char *) "--private-network";
         if (s->isolation.protect_system > 0)
                 args[n++] = (char *) "--protect-system";
+        if (s->tty_rows > 0)
+                args[n++] = tty_s;
         assert(n < 16);
         args[n] = NULL;
 }
 
 int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
-        char uid_s[16], gid_s[16], *args[16];
+        char uid_s[16], gid_s[16], tty_s[32], *args[16];
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all;
@@ -77,7 +79,8 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
                 return r;
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) s->uid);
         snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) s->gid);
-        reaper_args(s, uid_s, gid_s, args);
+        snprintf(tty_s, sizeof(tty_s), "--tty=%ux%u", s->tty_rows, s->tty_cols);
+        reaper_args(s, uid_s, gid_s, tty_s, args);
 
         sigemptyset(&none);
         sigfillset(&all);

@@ -28,6 +28,7 @@ typedef struct ReaperSpawn {
         int control_fd;         /* the reaper's end of the control socket */
         int spec_fd;            /* the sealed memfd of the job's spec (exec-spec.h) */
         int stdin_fd;           /* the job's stdin (EXEC_STDIN_FD), or -EBADF: /dev/null */
+        unsigned tty_rows, tty_cols; /* --tty=ROWSxCOLS (0: no terminal) */
 } ReaperSpawn;
 
 /* Spawns the reaper; *ret_pidfd watches it (race-free: our unreaped child). The fds in s may be moved to

@@ -32,6 +32,7 @@
  *   --private-tmp      new mount namespace, empty tmpfs on /tmp, /var/tmp and /dev/shm
  *   --private-network  new network namespace: only the loopback interface, brought up
  *   --protect-system   /usr, /boot, /efi and /etc read-only (bind mounts)
+ * And --tty=ROWSxCOLS: the job's child, as the job's user, opens a pseudo-terminal and relays it (exec-tty.c).
  *
  * Over 700 lines, on purpose: this is the one program that runs as root with a caller's job in hand, and
  * an auditor should read every line that does, from the options to execve(), top to bottom in one file.
@@ -62,6 +63,7 @@
 
 #include "exec/exec-protocol.h"
 #include "exec/exec-spec.h"
+#include "exec/exec-tty.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -162,6 +164,8 @@ static int setup_isolation(const Isolation *iso, const char **ret_what) {
 static volatile sig_atomic_t forward_to;
 /* EXEC_STDIN_FD is the job's stdin (set once, before the fork). Without it that number may be any other fd. */
 static bool has_stdin;
+/* --tty=ROWSxCOLS: the job gets a pseudo-terminal of that size (exec-tty.c), opened as the job's user. */
+static unsigned short tty_rows, tty_cols;
 
 static void on_forward_signal(int sig) {
         if (forward_to > 0)
@@ -363,6 +367,11 @@ _noreturn_ static void run_job(void *userdata) {
          * from it. (dup2() clears FD_CLOEXEC on fd 0.) */
         if (has_stdin && (dup2(EXEC_STDIN_FD, STDIN_FILENO) < 0 || close(EXEC_STDIN_FD) < 0))
                 child_fail(c, EXEC_STAGE_SETUP, errno, "cannot set up the standard input of", "the job");
+        if (tty_rows > 0) {
+                r = exec_tty_start(tty_rows, tty_cols, c->report_fd);
+                if (r < 0)
+                        child_fail(c, EXEC_STAGE_SETUP, -r, "cannot open a terminal for", "the job");
+        }
 
         cwd = enter_cwd(c);
         path = env_get(s->env, "PATH");
@@ -443,6 +452,7 @@ static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const ch
                 { "private-tmp", no_argument, NULL, 'T' },
                 { "private-network", no_argument, NULL, 'N' },
                 { "protect-system", no_argument, NULL, 'S' },
+                { "tty", required_argument, NULL, 't' },
                 {},
         };
         bool have_uid = false, have_gid = false;
@@ -487,6 +497,12 @@ static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const ch
                         break;
                 case 'S':
                         iso->protect_system = true;
+                        break;
+                case 't':
+                        if (exec_tty_parse_size(optarg, &tty_rows, &tty_cols) < 0) {
+                                fprintf(stderr, "teleworker-exec: invalid terminal size '%s'\n", optarg);
+                                return -EINVAL;
+                        }
                         break;
                 default:
                         return -EINVAL;

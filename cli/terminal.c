@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* terminal.c - raw mode for telerun's terminal during `run -t`, restored on every way out: return from main()
+ * and exit() (atexit), and the fatal signals a user or a bug may raise (the handler restores, then re-raises
+ * with the default action). SIGKILL leaves it raw, as it does for every program: `stty sane` or `reset`. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "terminal.h"
+
+static struct termios saved;
+static int saved_fd = -1;
+
+void terminal_size(int fd, uint16_t *ret_rows, uint16_t *ret_cols) {
+        struct winsize ws = {};
+
+        if (ioctl(fd, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0 || ws.ws_col == 0) {
+                ws.ws_row = 24;
+                ws.ws_col = 80;
+        }
+        *ret_rows = ws.ws_row;
+        *ret_cols = ws.ws_col;
+}
+
+void terminal_restore(void) {
+        if (saved_fd < 0)
+                return;
+        (void) tcsetattr(saved_fd, TCSADRAIN, &saved);
+        saved_fd = -1;
+}
+
+static void on_fatal_signal(int sig) {
+        int e = errno;
+
+        terminal_restore();   /* tcsetattr() is async-signal-safe */
+        (void) signal(sig, SIG_DFL);
+        (void) raise(sig);
+        errno = e;
+}
+
+int terminal_raw_begin(int fd) {
+        static const int fatal[] = { SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGQUIT };
+        struct sigaction sa = { .sa_handler = on_fatal_signal, .sa_flags = SA_RESETHAND };
+        static bool registered;
+        struct termios raw;
+
+        if (tcgetattr(fd, &saved) < 0)
+                return -errno;
+        raw = saved;
+        /* cfmakeraw() without its output part: the job's pty already sends "\r\n", and our own messages on
+         * stderr keep their line starts. */
+        raw.c_iflag &= ~(tcflag_t) (IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+        raw.c_lflag &= ~(tcflag_t) (ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+        raw.c_cflag &= ~(tcflag_t) (CSIZE | PARENB);
+        raw.c_cflag |= CS8;
+        raw.c_cc[VMIN] = 1;
+        raw.c_cc[VTIME] = 0;
+        if (tcsetattr(fd, TCSADRAIN, &raw) < 0)
+                return -errno;
+        saved_fd = fd;
+        if (!registered) {
+                registered = true;
+                (void) atexit(terminal_restore);
+                for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+                        (void) sigaction(fatal[i], &sa, NULL);
+        }
+        return 0;
+}

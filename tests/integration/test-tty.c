@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/* test-tty - jobs on a pseudo-terminal against the real teleworkerd (docs/design.md, "stdin and terminals"):
+ * `telerun run -t -- tty` is on /dev/pts/N, of the caller's size; an interactive shell driven under tmux
+ * (`telerun run -it -- sh`): its prompt, the echo of what is typed, the terminal's size, ^C interrupting a
+ * command of the job (not telerun), exit, and the caller's terminal as it was before (`stty -a`). The same
+ * remotely through teleworker-gateway (stdin as a stream). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tb-client.h"
+#include "tb-gateway.h"
+
+#define GW_UNIT "teleworker-gateway-tty.service"
+#define GW_PORT 18448
+
+typedef struct Result {
+        char *out, *err;
+        int status;
+} Result;
+
+static void result_clear(Result *r) {
+        g_free(r->out);
+        g_free(r->err);
+}
+
+static void drop_to_user1(gpointer data) {
+        if (setgroups(0, NULL) < 0 || setresgid(TB_UID_USER1, TB_UID_USER1, TB_UID_USER1) < 0 ||
+            setresuid(TB_UID_USER1, TB_UID_USER1, TB_UID_USER1) < 0)
+                _exit(126);
+}
+
+/* telerun's remote options, or "" (locally, as tbuser1). */
+static char *remote_options;
+
+/* bash -c script with $T = telerun [remote options]: as tbuser1 locally, as root (alice's certificate)
+ * remotely. */
+static Result shell(const char *script) {
+        const char *argv[] = { "/bin/bash", "-c", script, NULL };
+        g_autofree char *t = g_strdup_printf("T=%s %s", TELERUN_PATH, remote_options ? remote_options : "");
+        const char *envp[] = { t, "PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/tmp", NULL };
+        GError *error = NULL;
+        Result r = {};
+        int ws;
+
+        g_assert_true(g_spawn_sync("/tmp", (char **) argv, (char **) envp, G_SPAWN_DEFAULT,
+                                   remote_options ? NULL : drop_to_user1, NULL, &r.out, &r.err, &ws, &error));
+        g_assert_true(WIFEXITED(ws));
+        r.status = WEXITSTATUS(ws);
+        g_test_message("%s -> %d\nstdout: %.3000s\nstderr: %.2000s", script, r.status, r.out, r.err);
+        return r;
+}
+
+static bool matches(const char *s, const char *pattern) {
+        regex_t re;
+        bool m;
+
+        g_assert_cmpint(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), ==, 0);
+        m = regexec(&re, s, 0, NULL, 0) == 0;
+        regfree(&re);
+        return m;
+}
+
+/* The job's stdin, stdout and stderr are one terminal of the caller's size (24 x 80 off a terminal); its
+ * output is kept (one stream) with the terminal's line ends. */
+static void test_tty_name(void) {
+        Result r = shell("$T run -t -- sh -c 'tty; tty <&2; stty size; test -t 0 && echo stdin-is-a-tty'");
+
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(matches(r.out, "^/dev/pts/[0-9]+\r$"));
+        g_assert_true(matches(r.out, "^24 80\r$"));
+        g_assert_nonnull(strstr(r.out, "stdin-is-a-tty\r\n"));
+        result_clear(&r);
+
+        /* Without -t: no terminal. */
+        r = shell("$T run -- sh -c 'tty; true'");
+        g_assert_cmpstr(r.out, ==, "not a tty\n");
+        result_clear(&r);
+
+        /* The job's exit status and signal come through the relay unchanged. */
+        r = shell("$T run -t -- sh -c 'exit 7'");
+        g_assert_cmpint(r.status, ==, 7);
+        result_clear(&r);
+        r = shell("$T run -t -- sh -c 'kill -TERM $$'");
+        g_assert_cmpint(r.status, ==, 128 + 15);
+        result_clear(&r);
+}
+
+/* ---- an interactive session under tmux ---- */
+
+typedef struct Tmux {
+        char *dir;      /* tbuser1's: the tmux socket, stty's outputs */
+        char *socket;
+} Tmux;
+
+static Result tmux(const Tmux *t, const char *args) {
+        g_autofree char *cmd = g_strdup_printf("tmux -S %s %s", t->socket, args);
+        const char *save = remote_options;
+        Result r;
+
+        remote_options = NULL;   /* tmux itself always as tbuser1 */
+        r = shell(cmd);
+        remote_options = (char *) save;
+        return r;
+}
+
+static char *tmux_capture(const Tmux *t) {
+        Result r = tmux(t, "capture-pane -p -J -S -100");
+        char *out = g_steal_pointer(&r.out);
+
+        result_clear(&r);
+        return out;
+}
+
+/* Waits until the pane shows needle (the pane is read as tmux renders it), within 20 s x slowdown. */
+static char *tmux_wait_for(const Tmux *t, const char *needle) {
+        unsigned rounds = 200 * tb_slowdown();
+
+        for (unsigned i = 0; i < rounds; i++) {
+                char *screen = tmux_capture(t);
+
+                if (strstr(screen, needle))
+                        return screen;
+                g_free(screen);
+                g_usleep(100 * 1000);
+        }
+        g_error("the pane never showed '%s'", needle);
+}
+
+static void send_keys(const Tmux *t, const char *keys) {
+        g_autofree char *args = g_strdup_printf("send-keys -t tty %s", keys);
+        Result r = tmux(t, args);
+
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+}
+
+static void interactive_session(void) {
+        Tmux t = {};
+        g_autofree char *before = NULL, *after = NULL, *screen = NULL, *start = NULL, *typed = NULL;
+        g_autofree char *b_path = NULL, *a_path = NULL;
+        Result r;
+
+        t.dir = g_strdup("/tmp/tw-tty-XXXXXX");
+        g_assert_nonnull(g_mkdtemp_full(t.dir, 0700));
+        g_assert_cmpint(chown(t.dir, TB_UID_USER1, TB_UID_USER1), ==, 0);
+        t.socket = g_strdup_printf("%s/tmux.sock", t.dir);
+        b_path = g_strdup_printf("%s/before", t.dir);
+        a_path = g_strdup_printf("%s/after", t.dir);
+
+        /* A 100 x 30 terminal running bash; telerun starts from there. */
+        start = g_strdup_printf("new-session -d -s tty -x 100 -y 30 'env -i PATH=/usr/bin:/bin TERM=xterm "
+                                "HOME=/tmp bash --norc --noprofile'");
+        r = tmux(&t, start);
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+        typed = g_strdup_printf("'stty -a > %s; %s %s run -it -e PS1=job-\\prompt: -- sh -i; stty -a > %s; "
+                                "echo session-o\\ver' Enter", b_path, TELERUN_PATH,
+                                remote_options ? remote_options : "", a_path);
+        send_keys(&t, typed);
+        /* (the typed line says job-\prompt: the prompt shows only once the job's shell printed it) */
+        g_free(tmux_wait_for(&t, "job-prompt:"));
+
+        /* The echo comes from the job's terminal (ours is raw), the output from the job. */
+        send_keys(&t, "'echo he''llo-from-job' Enter");
+        g_free(tmux_wait_for(&t, "\nhello-from-job"));
+
+        /* Its terminal has the size of ours. */
+        send_keys(&t, "'stty size' Enter");
+        g_free(tmux_wait_for(&t, "\n30 100"));
+
+        /* ^C reaches the job as a byte: its terminal interrupts the sleep, the shell prompts again, telerun
+         * stays (the session goes on). */
+        send_keys(&t, "'sleep 100; echo not-interrupted' Enter");
+        g_usleep(500 * 1000);
+        send_keys(&t, "C-c");
+        send_keys(&t, "'echo still-''here' Enter");
+        screen = tmux_wait_for(&t, "\nstill-here");
+        g_assert_null(strstr(screen, "\nnot-interrupted"));   /* only in the echo of the command */
+
+        /* exit ends the job, then telerun; the caller's terminal is as it was. */
+        send_keys(&t, "'exit' Enter");
+        g_free(tmux_wait_for(&t, "\nsession-over"));
+        g_assert_true(g_file_get_contents(b_path, &before, NULL, NULL));
+        g_assert_true(g_file_get_contents(a_path, &after, NULL, NULL));
+        g_assert_cmpstr(before, ==, after);
+
+        r = tmux(&t, "kill-server");
+        result_clear(&r);
+        r = shell(g_strdup_printf("rm -rf %s", t.dir));
+        result_clear(&r);
+        g_free(t.dir);
+        g_free(t.socket);
+}
+
+static void test_interactive(void) {
+        interactive_session();
+}
+
+/* ---- remotely ---- */
+
+static TbGateway gateway;
+
+static void gateway_up(void) {
+        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
+        g_autofree char *crt = NULL, *key = NULL, *ca = NULL;
+
+        g_assert_nonnull(build_dir);
+        (void) test_certs_dir();
+        crt = test_cert_path("alice.crt");
+        key = test_cert_path("alice.key");
+        ca = test_cert_path("ca.crt");
+        /* tbuser1 runs tmux and telerun: the test's certificates must be readable by it (test-only files). */
+        tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
+        remote_options = g_strdup_printf("--addr 127.0.0.1:%d --cert %s --key %s --cacert %s", GW_PORT, crt, key,
+                                         ca);
+}
+
+static void test_remote_tty_name(void) {
+        Result r = shell("$T run -t -- sh -c 'tty; stty size'");
+
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(matches(r.out, "^/dev/pts/[0-9]+\r$"));
+        g_assert_true(matches(r.out, "^24 80\r$"));
+        result_clear(&r);
+}
+
+static void gateway_down(void) {
+        tb_gateway_stop(&gateway);
+        test_certs_cleanup();
+        g_free(remote_options);
+        remote_options = NULL;
+}
+
+int main(int argc, char **argv) {
+        sd_bus *bus;
+
+        g_test_init(&argc, &argv, NULL);
+        bus = tb_bus_as(0);
+        if (!tb_daemon_present(bus)) {
+                g_test_skip("teleworkerd is not running");
+                return g_test_run();
+        }
+        g_test_add_func("/tty/name", test_tty_name);
+        g_test_add_func("/tty/interactive", test_interactive);
+        g_test_add_func("/tty/remote/up", gateway_up);
+        g_test_add_func("/tty/remote/name", test_remote_tty_name);
+        g_test_add_func("/tty/remote/down", gateway_down);
+        return g_test_run();
+}
