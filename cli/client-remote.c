@@ -931,6 +931,14 @@ fail:
         return r;
 }
 
+static int client_remote_resize(Client *c, const char *id, uint16_t rows, uint16_t cols, ClientError *error) {
+        char suffix[64];
+
+        (void) snprintf(suffix, sizeof(suffix), "/resize?rows=%u&cols=%u", rows, cols);
+        return remote_job_request(c, "POST", id, suffix, 200, REMOTE_REPLY_TIMEOUT_MS,
+                                  "Failed to resize the job's terminal", NULL, error);
+}
+
 static void client_remote_free(Client *c) {
         ClientRemote *cr = c->userdata;
 
@@ -949,6 +957,7 @@ static const ClientOps client_remote_ops = {
         .wait = client_remote_wait,
         .open_output = client_remote_open_output,
         .input_wait = client_remote_input_wait,
+        .resize = client_remote_resize,
         .free = client_remote_free,
 };
 

@@ -66,6 +66,9 @@ typedef struct ClientOps {
         /* Optional: blocks until the job's stdin (a StartRequest with START_STDIN_STREAM) is sent whole, or the
          * job closed it; 0, or <0 with error set. NULL: a backend whose start hands the job its stdin fd. */
         int (*input_wait)(Client *c, ClientError *error);
+        /* Optional: sets the size of the job's terminal. Called from telerun's SIGWINCH thread, concurrently
+         * with the other operations: the backend makes the call on a connection of its own. */
+        int (*resize)(Client *c, const char *id, uint16_t rows, uint16_t cols, ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

@@ -277,6 +277,9 @@ static int verb_start(Client *c) {
         /* -it: our keys go to the job as they are typed (^C too); put back on every way out (terminal.c). */
         if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO))
                 (void) terminal_raw_begin(STDIN_FILENO);
+        /* ...and our window's size is the job's terminal's, as it changes (SIGWINCH -> Resize). */
+        if (arg_tty && arg_verb == VERB_RUN && (isatty(STDOUT_FILENO) || isatty(STDIN_FILENO)))
+                (void) terminal_forward_resizes(c, id, isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO);
 
         if (arg_verb == VERB_START) {
                 /* With --follow stdout carries the job's output alone, so the id goes to stderr. */

@@ -3,6 +3,7 @@
  * and exit() (atexit), and the fatal signals a user or a bug may raise (the handler restores, then re-raises
  * with the default action). SIGKILL leaves it raw, as it does for every program: `stty sane` or `reset`. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "terminal.h"
 
 static struct termios saved;
@@ -70,4 +72,65 @@ int terminal_raw_begin(int fd) {
                         (void) sigaction(fatal[i], &sa, NULL);
         }
         return 0;
+}
+
+typedef struct ResizeForward {
+        Client *client;
+        char *id;
+        int fd;
+} ResizeForward;
+
+static void *terminal_resize_thread(void *userdata) {
+        ResizeForward *f = userdata;
+        sigset_t winch;
+        int sig;
+
+        sigemptyset(&winch);
+        sigaddset(&winch, SIGWINCH);
+        for (;;) {
+                ClientError e = {};
+                uint16_t rows, cols;
+
+                if (sigwait(&winch, &sig) != 0)
+                        continue;
+                terminal_size(f->fd, &rows, &cols);
+                /* A failed resize (the job just ended) is not worth a word in the middle of its output. */
+                (void) f->client->ops->resize(f->client, f->id, rows, cols, &e);
+                client_error_done(&e);
+        }
+        return NULL;
+}
+
+int terminal_forward_resizes(Client *c, const char *id, int fd) {
+        ResizeForward *f;
+        pthread_attr_t attr;
+        pthread_t thread;
+        sigset_t winch, all, old;
+        int r;
+
+        if (!c->ops->resize)
+                return -EOPNOTSUPP;
+        f = calloc(1, sizeof(*f));
+        if (!f || !(f->id = strdup(id))) {
+                free(f);
+                return -ENOMEM;
+        }
+        f->client = c;
+        f->fd = fd;
+        sigemptyset(&winch);
+        sigaddset(&winch, SIGWINCH);
+        (void) pthread_sigmask(SIG_BLOCK, &winch, NULL);
+        /* The thread takes SIGWINCH only (sigwait), nothing meant for the main thread. */
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        (void) pthread_attr_init(&attr);
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = -pthread_create(&thread, &attr, terminal_resize_thread, f);
+        (void) pthread_attr_destroy(&attr);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0) {
+                free(f->id);
+                free(f);
+        }
+        return r;
 }

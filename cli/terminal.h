@@ -12,3 +12,9 @@ void terminal_size(int fd, uint16_t *ret_rows, uint16_t *ret_cols);
 int terminal_raw_begin(int fd);
 /* Puts it back now (idempotent). */
 void terminal_restore(void);
+
+typedef struct Client Client;
+/* From now on a change of the size of the terminal on fd (SIGWINCH) resizes job id's terminal, from a thread
+ * of its own (SIGWINCH is blocked in the calling thread, and so in the threads it creates later). 0 or
+ * -errno. */
+int terminal_forward_resizes(Client *c, const char *id, int fd);

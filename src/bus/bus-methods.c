@@ -460,6 +460,25 @@ static int method_open_input(sd_bus_message *msg, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(msg, "h", fd);
 }
 
+/* Resize(As): the job's terminal size, to its owner (or an administrator). */
+static int method_resize(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        Job *j = NULL;
+        uint16_t rows, cols;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "qq", &rows, &cols);
+        if (r < 0)
+                return r;
+        r = manager_resize_job(a->manager, j, rows, cols, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 const sd_bus_vtable bus_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("as", argv, "as", env, "s", cwd, "a{sv}", options),
@@ -486,6 +505,8 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenInput", SD_BUS_ARGS("s", id), SD_BUS_RESULT("h", fd), method_open_input,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resize", SD_BUS_ARGS("s", id, "q", rows, "q", cols), SD_BUS_NO_RESULT,
+                                method_resize, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobStateChanged", SD_BUS_ARGS("s", id, "o", job, "s", state, "s", reason), 0),
         SD_BUS_VTABLE_END,
 };
@@ -516,5 +537,7 @@ const sd_bus_vtable bus_remote_vtable[] = {
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenInputAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id),
                                 SD_BUS_RESULT("h", fd), method_open_input, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResizeAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id, "q", rows, "q", cols),
+                                SD_BUS_NO_RESULT, method_resize, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

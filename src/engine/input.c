@@ -5,6 +5,9 @@
  * has dropped to the job's account. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "engine/errors.h"
@@ -63,4 +66,32 @@ StartStdin job_stdin(const Job *j) {
 
 bool job_tty(const Job *j) {
         return j->tty_rows > 0;
+}
+
+/* A pty master is a character device 5:2 (/dev/ptmx) on every devpts mount. */
+void job_set_terminal(Job *j, int fd) {
+        struct stat st;
+
+        if (j->tty_rows == 0 || j->tty_fd >= 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
+            major(st.st_rdev) != 5 || minor(st.st_rdev) != 2) {
+                safe_close(fd);
+                return;
+        }
+        j->tty_fd = fd;
+}
+
+int manager_resize_job(Manager *m, Job *j, uint16_t rows, uint16_t cols, sd_bus_error *error) {
+        struct winsize ws = { .ws_row = rows, .ws_col = cols };
+
+        (void) m;
+        if (rows == 0 || cols == 0 || rows > START_TTY_SIZE_MAX || cols > START_TTY_SIZE_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Terminal size %ux%u is out of range (1 to %u rows and columns).", rows, cols,
+                                         START_TTY_SIZE_MAX);
+        if (j->tty_fd < 0)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Job %s has no terminal to resize%s.", j->id,
+                                         j->tty_rows > 0 ? " (it ended, or the daemon restarted since it started)" : "");
+        if (ioctl(j->tty_fd, TIOCSWINSZ, &ws) < 0)
+                return sd_bus_error_set_errnof(error, errno, "Failed to resize the terminal of job %s: %m", j->id);
+        return 0;
 }

@@ -163,6 +163,7 @@ Job *job_free(Job *j) {
         safe_close(j->control_fd);
         safe_close(j->reaper_pidfd);
         safe_close(j->input_fd);
+        safe_close(j->tty_fd);
         output_store_free(j->output);
         cgroup_paths_done(&j->cgroup);
         free(j->unit);
@@ -192,6 +193,7 @@ Job *job_alloc(Manager *m) {
         j->control_fd = -EBADF;
         j->reaper_pidfd = -EBADF;
         j->input_fd = -EBADF;
+        j->tty_fd = -EBADF;
         j->isolation = JOB_ISOLATION_UNSET;
         return j;
 }
@@ -363,6 +365,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->start_call = sdcall_free(j->start_call);
         j->input_fd = safe_close(j->input_fd); /* nobody reads it any more */
+        j->tty_fd = safe_close(j->tty_fd);
         job_release_reaper(j);
         job_changed(j);
         manager_schedule_spool_check(j->manager);
@@ -580,6 +583,9 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                         if (j->state == JOB_RUNNING)
                                 job_exited(j, msg.code, msg.value);
                         return 0;
+                case EXEC_MSG_TERMINAL:
+                        job_set_terminal(j, msg.fd);
+                        break;
                 default:
                         break;
                 }

@@ -93,6 +93,10 @@ int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error);
  * the job has no such pipe, when it was handed out already, or when the job has ended. The job reads EOF once
  * every copy of it is closed. */
 int manager_open_input(Manager *m, Job *j, int *ret_fd, sd_bus_error *error);
+/* Sets the size of the job's terminal (TIOCSWINSZ on its master; the job's foreground process group gets
+ * SIGWINCH). InvalidArgs for a job without one (or once it ended, or after a daemon restart: the master is
+ * not kept across restarts) and for a size outside 1..START_TTY_SIZE_MAX. */
+int manager_resize_job(Manager *m, Job *j, uint16_t rows, uint16_t cols, sd_bus_error *error);
 /* Stops the job's whole scope (SIGTERM, SIGKILL after the grace period); done fires when the job has
  * ended and its scope is gone. Stopping an ended job is not an error (leftover processes are still
  * killed). */

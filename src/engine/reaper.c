@@ -120,9 +120,40 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         return 0;
 }
 
+/* One datagram; an fd that came with it in *ret_fd (-EBADF: none; more than one: all closed, -EBADF). */
+static ssize_t reaper_recv(int fd, ReaperBuffer *buf, int *ret_fd) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+        } control;
+        struct iovec iov = { .iov_base = &buf->u, .iov_len = sizeof(buf->u) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        ssize_t n;
+
+        *ret_fd = -EBADF;
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+                size_t k = c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS ?
+                           (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+
+                for (size_t i = 0; i < k; i++) {
+                        int got;
+
+                        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (*ret_fd < 0 && k == 1)
+                                *ret_fd = got;
+                        else
+                                safe_close(got);
+                }
+        }
+        return n;
+}
+
 int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret) {
         for (;;) {
-                ssize_t n = recv(fd, &buf->u, sizeof(buf->u), MSG_DONTWAIT);
+                int passed_fd;
+                ssize_t n = reaper_recv(fd, buf, &passed_fd);
                 ExecMessage msg;
 
                 if (n < 0 && errno == EINTR)
@@ -131,10 +162,12 @@ int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret) {
                         return 0;
                 if (n <= 0)
                         return -EPIPE; /* the reaper closed its end: it is exiting */
-                if (n < (ssize_t) sizeof(msg))
+                if (n < (ssize_t) sizeof(msg) || (passed_fd >= 0 && buf->u.msg.type != EXEC_MSG_TERMINAL)) {
+                        safe_close(passed_fd);
                         continue;
+                }
                 msg = buf->u.msg;
-                *ret = (ReaperMessage) { .type = msg.type, .code = msg.code, .value = msg.value };
+                *ret = (ReaperMessage) { .type = msg.type, .code = msg.code, .value = msg.value, .fd = passed_fd };
                 if (msg.type == EXEC_MSG_EXECUTABLE) {
                         if (msg.value < 0 || (size_t) n != sizeof(msg) + (size_t) msg.value)
                                 continue;
@@ -142,8 +175,10 @@ int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret) {
                         ret->path_len = (size_t) msg.value;
                         return 1;
                 }
-                if (n != (ssize_t) sizeof(msg))
+                if (n != (ssize_t) sizeof(msg)) {
+                        safe_close(passed_fd);
                         continue;
+                }
                 return 1;
         }
 }

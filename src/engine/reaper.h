@@ -41,6 +41,7 @@ typedef struct ReaperMessage {
         int value;
         const char *path;       /* EXEC_MSG_EXECUTABLE: the resolved path (not NUL-terminated), path_len bytes */
         size_t path_len;
+        int fd;                 /* EXEC_MSG_TERMINAL: the pty master, the caller's to close; else -EBADF */
 } ReaperMessage;
 
 typedef struct ReaperBuffer {

@@ -41,6 +41,8 @@ enum {
         EXEC_MSG_FAILED = 'F',     /* code: ExecStage that failed before execve succeeded, value: errno */
         EXEC_MSG_RELEASE = 'R',    /* daemon → reaper: the reports are read, the reaper may go */
         EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output] */
+        EXEC_MSG_TERMINAL = 'T',   /* reaper → daemon, before STARTED: the job's pty master (SCM_RIGHTS), for
+                                    * TIOCSWINSZ only (--tty; the relay opened it as the job's user) */
 };
 
 /* The steps of the job's child before it runs the job. The daemon turns a failure into Start's error:

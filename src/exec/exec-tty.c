@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -106,7 +107,49 @@ _noreturn_ static void exec_tty_relay(int master, pid_t job) {
         _exit(128 + si.si_status);
 }
 
-int exec_tty_start(unsigned short rows, unsigned short cols, int report_fd) {
+int exec_tty_send_fd(int sock, int fd) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        char byte = 'T';
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+int exec_tty_recv_fd(int sock) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        char byte;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control) };
+        struct cmsghdr *c;
+        ssize_t n;
+        int fd;
+
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        c = CMSG_FIRSTHDR(&mh);
+        if (n != 1 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+            c->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -EPIPE;
+        memcpy(&fd, CMSG_DATA(c), sizeof(int));
+        return fd;
+}
+
+int exec_tty_start(unsigned short rows, unsigned short cols, int report_fd, int master_fd_socket) {
         struct winsize ws = { .ws_row = rows, .ws_col = cols };
         char name[64];
         int master, slave;
@@ -138,9 +181,16 @@ int exec_tty_start(unsigned short rows, unsigned short cols, int report_fd) {
                 /* Only the job reports (its execve closes the report pipe: "started"). */
                 (void) close(report_fd);
                 (void) close(slave);
+                /* A copy of the master for the daemon's TIOCSWINSZ (resizes); without it, none. */
+                if (master_fd_socket >= 0) {
+                        (void) exec_tty_send_fd(master_fd_socket, master);
+                        (void) close(master_fd_socket);
+                }
                 exec_tty_relay(master, pid);
         }
         (void) close(master);
+        if (master_fd_socket >= 0)
+                (void) close(master_fd_socket);
         /* A session of its own, the terminal its controlling one: job control and ^C work as on a login. */
         (void) setsid();
         if (ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, STDIN_FILENO) < 0 || dup2(slave, STDOUT_FILENO) < 0 ||

@@ -166,6 +166,8 @@ static volatile sig_atomic_t forward_to;
 static bool has_stdin;
 /* --tty=ROWSxCOLS: the job gets a pseudo-terminal of that size (exec-tty.c), opened as the job's user. */
 static unsigned short tty_rows, tty_cols;
+/* With --tty: the relay sends the pty master here (the child's end, [1]); the reaper passes it on. */
+static int tty_socket[2] = { -EBADF, -EBADF };
 
 static void on_forward_signal(int sig) {
         if (forward_to > 0)
@@ -199,6 +201,8 @@ _noreturn_ static void run_pid_namespace_init(int status_fd, int report_fd, void
         (void) close(EXEC_CONTROL_FD);
         if (has_stdin)
                 (void) close(EXEC_STDIN_FD); /* the job's alone */
+        if (tty_socket[1] >= 0)
+                (void) close(tty_socket[1]); /* the relay's */
         /* Only the job's copy may keep the report pipe open: its execve closes it, and that EOF means "started". */
         (void) close(report_fd);
         for (;;) {
@@ -368,7 +372,7 @@ _noreturn_ static void run_job(void *userdata) {
         if (has_stdin && (dup2(EXEC_STDIN_FD, STDIN_FILENO) < 0 || close(EXEC_STDIN_FD) < 0))
                 child_fail(c, EXEC_STAGE_SETUP, errno, "cannot set up the standard input of", "the job");
         if (tty_rows > 0) {
-                r = exec_tty_start(tty_rows, tty_cols, c->report_fd);
+                r = exec_tty_start(tty_rows, tty_cols, c->report_fd, tty_socket[1]);
                 if (r < 0)
                         child_fail(c, EXEC_STAGE_SETUP, -r, "cannot open a terminal for", "the job");
         }
@@ -667,6 +671,36 @@ static void reaper_handover(Reaper *r) {
         reaper_send_reports(r);
 }
 
+/* The pty master the relay sent (a job with --tty), passed on to the daemon before STARTED and not kept: the
+ * reaper never reads or writes it. A relay that failed first sends none (EOF). */
+static void reaper_pass_terminal(Reaper *r) {
+        ExecMessage m = { .type = EXEC_MSG_TERMINAL };
+        int fd;
+
+        (void) close(tty_socket[1]);
+        fd = r->exec_ok ? exec_tty_recv_fd(tty_socket[0]) : -EPIPE;
+        (void) close(tty_socket[0]);
+        if (fd < 0)
+                return;
+        if (r->control_live) {
+                struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } control = {};
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                                     .msg_controllen = sizeof(control) };
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+                (void) sendmsg(EXEC_CONTROL_FD, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        (void) close(fd);
+}
+
 /* Until the job's child is reaped and the daemon released us. */
 static void reaper_loop(Reaper *r) {
         while (!(r->child_done && r->released)) {
@@ -751,6 +785,10 @@ int main(int argc, char **argv) {
                         return EXEC_EXIT_SETUP;
                 }
         }
+        if (tty_rows > 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tty_socket) < 0) {
+                (void) send_message(EXEC_MSG_FAILED, EXEC_STAGE_SETUP, errno);
+                return EXEC_EXIT_SETUP;
+        }
         pid = fork();
         if (pid < 0) {
                 (void) send_message(EXEC_MSG_FAILED, EXEC_STAGE_SETUP, errno);
@@ -761,6 +799,8 @@ int main(int argc, char **argv) {
                 (void) close(report_pipe[0]);
                 if (status_pipe[0] >= 0)
                         (void) close(status_pipe[0]);
+                if (tty_socket[0] >= 0)
+                        (void) close(tty_socket[0]);
                 run_child(&child, &iso, status_pipe[1]);
         }
         if (status_pipe[1] >= 0)
@@ -786,6 +826,8 @@ int main(int argc, char **argv) {
         /* "Started" only once execve succeeded: a job that could not be entered, found or run is a refusal. */
         reaper.exec_ok = read_child_reports(report_pipe[0], &reaper.failed) >= 0;
         (void) close(report_pipe[0]);
+        if (tty_socket[0] >= 0)
+                reaper_pass_terminal(&reaper);
         reaper_send_reports(&reaper);
 
         reaper_loop(&reaper);

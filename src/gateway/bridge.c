@@ -469,6 +469,20 @@ static int on_input_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         return connection_after_event(c, r);
 }
 
+static int on_resize_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        Connection *c = userdata;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "ResizeAs"));
+        if (!o || json_object_object_add(o, "id", json_object_new_string(c->job_id)) < 0 ||
+            json_object_object_add(o, "rows", json_object_new_int(c->route.rows)) < 0 ||
+            json_object_object_add(o, "cols", json_object_new_int(c->route.cols)) < 0)
+                return connection_after_event(c, -ENOMEM);
+        return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
+}
+
 /* ---- requests ------------------------------------------------------------------------------------------ */
 
 static int connection_start(Connection *c, const HttpRequest *req) {
@@ -579,6 +593,14 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                         r = sd_bus_message_append(m, "s", c->job_id);
                 if (r >= 0)
                         r = connection_call(c, m, on_stop_reply, cfg->stop_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_JOB_RESIZE:
+                r = connection_new_call(c, "ResizeAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "sqq", c->job_id, c->route.rows, c->route.cols);
+                if (r >= 0)
+                        r = connection_call(c, m, on_resize_reply, cfg->bus_timeout_usec);
                 break;
 
         case HTTP_ROUTE_JOB_INPUT:

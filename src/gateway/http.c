@@ -383,6 +383,8 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_JOB_GET] = "status",
         [HTTP_ROUTE_JOB_STOP] = "stop",
         [HTTP_ROUTE_JOB_OUTPUT] = "output",
+        [HTTP_ROUTE_JOB_INPUT] = "input",
+        [HTTP_ROUTE_JOB_RESIZE] = "resize",
 };
 
 const char *http_route_to_string(HttpRouteId id) {
@@ -393,6 +395,7 @@ const char *http_route_to_string(HttpRouteId id) {
 
 static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
         bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false;
+        bool seen_rows = false, seen_cols = false;
         char key[32], value[64];
         const char *p = query;
         int k;
@@ -429,6 +432,14 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'limit' must be "
                                                       "a number of jobs.");
                         r->limit = (uint32_t) v;
+                } else if (r->id == HTTP_ROUTE_JOB_RESIZE && (streq(key, "rows") || streq(key, "cols"))) {
+                        uint64_t v;
+
+                        seen = key[0] == 'r' ? &seen_rows : &seen_cols;
+                        if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT16_MAX)
+                                return http_error_set(e, 400, "bad-request", "Query parameter '%s' must be a "
+                                                      "number of %s.", key, key[0] == 'r' ? "rows" : "columns");
+                        *(key[0] == 'r' ? &r->rows : &r->cols) = (uint16_t) v;
                 } else {
                         _cleanup_(freep) char *k_esc = str_escape(key, 31);
 
@@ -441,6 +452,8 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
         }
         if (k < 0)
                 return http_error_set(e, 400, "bad-request", "Malformed query string.");
+        if (r->id == HTTP_ROUTE_JOB_RESIZE && !(seen_rows && seen_cols))
+                return http_error_set(e, 400, "bad-request", "A resize needs the query parameters rows and cols.");
         return 0;
 }
 
@@ -503,6 +516,13 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                         r.id = HTTP_ROUTE_JOB_STOP;
                         if (method != HTTP_POST) {
                                 http_error_set(e, 405, "method-not-allowed", "Use POST to stop a job.");
+                                e->allow = "POST";
+                                return -EINVAL;
+                        }
+                } else if (streq(sub, "/resize")) {
+                        r.id = HTTP_ROUTE_JOB_RESIZE;
+                        if (method != HTTP_POST) {
+                                http_error_set(e, 405, "method-not-allowed", "Use POST to resize a job's terminal.");
                                 e->allow = "POST";
                                 return -EINVAL;
                         }

@@ -79,6 +79,7 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
         HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
         HTTP_ROUTE_JOB_INPUT,    /* POST /v1/jobs/{id}/input, the body streamed to the job's stdin */
+        HTTP_ROUTE_JOB_RESIZE,   /* POST /v1/jobs/{id}/resize?rows=R&cols=C */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 
@@ -90,6 +91,7 @@ typedef struct HttpRoute {
         uint64_t offset;
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
+        uint16_t rows, cols;     /* resize: both required, 1..65535 (the daemon bounds them further) */
 } HttpRoute;
 
 /* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */

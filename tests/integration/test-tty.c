@@ -2,7 +2,7 @@
 /* test-tty - jobs on a pseudo-terminal against the real teleworkerd (docs/design.md, "stdin and terminals"):
  * `telerun run -t -- tty` is on /dev/pts/N, of the caller's size; an interactive shell driven under tmux
  * (`telerun run -it -- sh`): its prompt, the echo of what is typed, the terminal's size, ^C interrupting a
- * command of the job (not telerun), exit, and the caller's terminal as it was before (`stty -a`). The same
+ * command of the job (not telerun), exit, and the caller's terminal as it was before (`stty -g`: the termios settings, whatever the size). The same
  * remotely through teleworker-gateway (stdin as a stream). */
 #include <errno.h>
 #include <fcntl.h>
@@ -161,7 +161,7 @@ static void interactive_session(void) {
         r = tmux(&t, start);
         g_assert_cmpint(r.status, ==, 0);
         result_clear(&r);
-        typed = g_strdup_printf("'stty -a > %s; %s %s run -it -e PS1=job-\\prompt: -- sh -i; stty -a > %s; "
+        typed = g_strdup_printf("'stty -g > %s; %s %s run -it -e PS1=job-\\prompt: -- sh -i; stty -g > %s; "
                                 "echo session-o\\ver' Enter", b_path, TELERUN_PATH,
                                 remote_options ? remote_options : "", a_path);
         send_keys(&t, typed);
@@ -175,6 +175,21 @@ static void interactive_session(void) {
         /* Its terminal has the size of ours. */
         send_keys(&t, "'stty size' Enter");
         g_free(tmux_wait_for(&t, "\n30 100"));
+
+        /* A resize of ours reaches it (SIGWINCH -> Resize -> TIOCSWINSZ on its master). */
+        r = tmux(&t, "resize-window -t tty -x 90 -y 25");
+        g_assert_cmpint(r.status, ==, 0);
+        result_clear(&r);
+        for (unsigned i = 0; i < 100 * tb_slowdown(); i++) {
+                send_keys(&t, "'stty size' Enter");
+                screen = tmux_wait_for(&t, "job-prompt:stty size");
+                if (strstr(screen, "\n25 90"))
+                        break;
+                g_clear_pointer(&screen, g_free);
+                g_usleep(100 * 1000);
+        }
+        g_assert_nonnull(screen);
+        g_clear_pointer(&screen, g_free);
 
         /* ^C reaches the job as a byte: its terminal interrupts the sleep, the shell prompts again, telerun
          * stays (the session goes on). */
@@ -202,6 +217,31 @@ static void interactive_session(void) {
 
 static void test_interactive(void) {
         interactive_session();
+}
+
+/* Resize: only a job with a terminal has one to resize, only its owner may, and only to a sane size. */
+static void test_resize_refused(void) {
+        sd_bus *bus = tb_bus_as(TB_UID_USER1), *other = tb_bus_as(TB_UID_USER2);
+        const char *argv[] = { "/bin/sleep", "30", NULL };
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *id = NULL;
+
+        g_assert_cmpint(tb_start(bus, argv, NULL, &id, NULL), >=, 0);
+        g_assert_cmpint(sd_bus_call_method(bus, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                           "org.teleworker.worker1.Manager", "Resize", &e, NULL, "sqq", id, 10, 10),
+                        <, 0);
+        g_test_message("%s: %s", e.name, e.message);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+        g_assert_nonnull(strstr(e.message, "no terminal"));
+        sd_bus_error_free(&e);
+        g_assert_cmpint(sd_bus_call_method(other, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                           "org.teleworker.worker1.Manager", "Resize", &e, NULL, "sqq", id, 10, 10),
+                        <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(tb_stop(bus, id, NULL), >=, 0);
+        sd_bus_unref(bus);
+        sd_bus_unref(other);
 }
 
 /* ---- remotely ---- */
@@ -250,6 +290,7 @@ int main(int argc, char **argv) {
         }
         g_test_add_func("/tty/name", test_tty_name);
         g_test_add_func("/tty/interactive", test_interactive);
+        g_test_add_func("/tty/resize-refused", test_resize_refused);
         g_test_add_func("/tty/remote/up", gateway_up);
         g_test_add_func("/tty/remote/name", test_remote_tty_name);
         g_test_add_func("/tty/remote/down", gateway_down);
