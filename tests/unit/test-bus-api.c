@@ -243,6 +243,8 @@ static void assert_round_trip(const StartRequest *in) {
         g_assert_cmpuint(out.runtime_max_usec, ==, in->runtime_max_usec);
         g_assert_cmpmem(&out.isolation, sizeof(out.isolation), &in->isolation, sizeof(in->isolation));
         g_assert_cmpint(out.stdin_kind, ==, in->stdin_kind);
+        g_assert_cmpuint(out.tty_rows, ==, in->tty_rows);
+        g_assert_cmpuint(out.tty_cols, ==, in->tty_cols);
         if (in->stdin_kind == START_STDIN_FD) {
                 struct stat a, b;
 
@@ -277,6 +279,37 @@ static void test_start_request_round_trip(void) {
         some.stdin_kind = START_STDIN_FD;
         some.stdin_fd = STDERR_FILENO;
         assert_round_trip(&some);
+        some.tty_rows = 24;
+        some.tty_cols = 4096;
+        assert_round_trip(&some);
+}
+
+/* Terminal: "(qq)", each 1..START_TTY_SIZE_MAX. */
+static void test_options_terminal(void) {
+        static const struct {
+                uint16_t rows, cols;
+                bool ok;
+        } cases[] = { { 24, 80, true }, { 1, 1, true }, { 4096, 4096, true }, { 0, 80, false }, { 24, 0, false },
+                      { 4097, 80, false }, { 24, 65535, false } };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus_message *m = new_message();
+                StartRequest req;
+                int r;
+
+                g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 1, "Terminal", "(qq)", cases[i].rows, cases[i].cols),
+                                >=, 0);
+                seal(m);
+                r = read_options(m, &req, &e);
+                g_assert_cmpint(r >= 0, ==, cases[i].ok);
+                if (cases[i].ok)
+                        g_assert_true(req.tty_rows == cases[i].rows && req.tty_cols == cases[i].cols);
+                else
+                        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
+                sd_bus_error_free(&e);
+                sd_bus_message_unref(m);
+        }
 }
 
 static sd_bus_message *stdin_message(const char *type, const char *value) {
@@ -355,6 +388,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/bus-api/options/duplicate", test_options_duplicate);
         g_test_add_func("/bus-api/options/runtime", test_options_runtime);
         g_test_add_func("/bus-api/options/stdin", test_options_stdin);
+        g_test_add_func("/bus-api/options/terminal", test_options_terminal);
         g_test_add_func("/bus-api/list-cursor", test_list_cursor);
         g_test_add_func("/bus-api/start-request/round-trip", test_start_request_round_trip);
         return g_test_run();

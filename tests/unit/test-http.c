@@ -254,6 +254,19 @@ static void test_route(void) {
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?follow=1&&offset=%31%30&"), ==, 0);
         g_assert_cmpuint(r.offset, ==, 10);
         g_assert_true(r.follow);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/input"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_INPUT);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/input"), <, 0);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=25&cols=90"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_RESIZE);
+        g_assert_cmpuint(r.rows, ==, 25);
+        g_assert_cmpuint(r.cols, ==, 90);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=25"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=0&cols=1"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=1&cols=65536"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=1&cols=2&rows=3"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?rows=1"), <, 0);
 
         /* 404 */
         g_assert_cmpint(ROUTE(HTTP_GET, "/"), ==, -EINVAL);
@@ -356,6 +369,15 @@ static void test_job_json_good(void) {
         g_assert_cmpint(r.isolation.private_pid, ==, -1);
         g_assert_cmpuint(r.runtime_max_usec, ==, 0);
         g_assert_null(r.profile);
+        g_assert_cmpint(r.stdin_kind, ==, START_STDIN_NULL);
+        g_assert_cmpuint(r.tty_rows, ==, 0);
+        start_request_done(&r);
+
+        g_assert_cmpint(parse_job("{\"argv\": [\"sh\"], \"stdin\": \"stream\", \"tty\": {\"rows\": 30, \"cols\": 100}}",
+                                  &r, &e), ==, 0);
+        g_assert_cmpint(r.stdin_kind, ==, START_STDIN_STREAM);
+        g_assert_cmpuint(r.tty_rows, ==, 30);
+        g_assert_cmpuint(r.tty_cols, ==, 100);
         start_request_done(&r);
 
         g_assert_cmpint(parse_job("{\"argv\": [\"env\"], \"env\": {\"A\": \"1\", \"B\": \"x=y\"}, \"cwd\": \"/tmp\","
@@ -413,6 +435,14 @@ static void expect_job_error(const char *json, size_t size, unsigned status, con
 #define BADJSON(json) expect_job_error(json, strlen(json), 400, "invalid-json")
 
 static void test_job_json_bad(void) {
+        BAD("{\"argv\": [\"x\"], \"stdin\": \"fd\"}");       /* an fd means nothing over HTTP */
+        BAD("{\"argv\": [\"x\"], \"stdin\": \"tty\"}");
+        BAD("{\"argv\": [\"x\"], \"stdin\": true}");
+        BAD("{\"argv\": [\"x\"], \"tty\": true}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 0, \"cols\": 80}}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 24}}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 24, \"cols\": 4097}}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 24, \"cols\": 80, \"x\": 1}}");
         BAD("{\"argv\": [\"x\"], \"profile\": \"\"}");
         BAD("{\"argv\": [\"x\"], \"profile\": 3}");
         BAD("{\"argv\": [\"x\"], \"timeout_sec\": 0}");
