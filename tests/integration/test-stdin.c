@@ -6,7 +6,6 @@
  * OpenInput hand the pipe's write end out once, to the job's owner only. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +14,7 @@
 #include <unistd.h>
 
 #include "tb-client.h"
-#include "tb-gateway.h"
+#include "tb-shell.h"
 
 #define GW_UNIT "teleworker-gateway-stdin.service"
 #define GW_PORT 18447
@@ -26,65 +25,29 @@
 #define REMOTE "org.teleworker.worker1.Remote"
 #define LONG_TIMEOUT (120ULL * 1000000ULL)
 
-typedef struct Result {
-        char *out, *err;
-        int status;
-} Result;
+/* telerun's remote options ("--addr … --cert …") for $T, or NULL (local, over the bus as tbuser1). */
+static char *remote_options;
 
-static void result_clear(Result *r) {
-        g_free(r->out);
-        g_free(r->err);
-}
-
-static void drop_to(gpointer data) {
-        uid_t uid = (uid_t) GPOINTER_TO_UINT(data);
-
-        if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
-                _exit(126);
-}
-
-/* telerun's remote options ("--addr … --cert …") for $T, or "" (local, over the bus as tbuser1). */
-static const char *remote_options = "";
-
-/* A bash command line, with "$T" standing for telerun (with the remote options when set): as tbuser1 locally,
- * as root (with alice's certificate) remotely. */
-static Result shell_as_user1(const char *script) {
-        const char *argv[] = { "/bin/bash", "-c", script, NULL };
-        g_autofree char *t = g_strdup_printf("T=%s%s%s", TELERUN_PATH, *remote_options ? " " : "", remote_options);
-        const char *envp[] = { t, "PATH=/usr/bin:/bin", NULL };
-        GError *error = NULL;
-        Result r = {};
-        int ws;
-
-        /* $T unquoted remotely: it is the command and its options */
-        g_autofree char *fixed = *remote_options ? g_strjoinv("$T", g_strsplit(script, "\"$T\"", -1)) : NULL;
-        if (fixed)
-                argv[2] = fixed;
-        g_assert_true(g_spawn_sync("/", (char **) argv, (char **) envp, G_SPAWN_DEFAULT,
-                                   *remote_options ? NULL : drop_to, GUINT_TO_POINTER(TB_UID_USER1), &r.out, &r.err,
-                                   &ws, &error));
-        g_assert_true(WIFEXITED(ws));
-        r.status = WEXITSTATUS(ws);
-        g_test_message("%s -> %d\nstdout: %.2000s\nstderr: %.2000s", script, r.status, r.out, r.err);
-        return r;
+static TbResult shell_as_user1(const char *script) {
+        return tb_shell(TELERUN_PATH, remote_options, script);
 }
 
 /* NUL bytes and all: od shows what the job read. */
 static void test_bytes(void) {
-        Result r = shell_as_user1("printf 'a\\0b' | \"$T\" run -i -- od -c");
+        TbResult r = shell_as_user1("printf 'a\\0b' | $T run -i -- od -c");
 
         g_assert_cmpint(r.status, ==, 0);
         g_assert_nonnull(strstr(r.out, "a  \\0   b"));
         g_assert_nonnull(strstr(r.out, "0000003"));
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* 100 MiB through a pipe: the job's checksum is the sender's (telerun prints the job's on stdout, tee's
  * copy is summed to stderr). */
 static void test_large(void) {
         g_autoptr(GTimer) t = g_timer_new();
-        Result r = shell_as_user1("set -o pipefail; head -c 104857600 /dev/urandom | "
-                                  "tee >(sha256sum | cut -d' ' -f1 >&2) | \"$T\" run -i -- sha256sum | "
+        TbResult r = shell_as_user1("set -o pipefail; head -c 104857600 /dev/urandom | "
+                                  "tee >(sha256sum | cut -d' ' -f1 >&2) | $T run -i -- sha256sum | "
                                   "cut -d' ' -f1; wait");
         g_auto(GStrv) err_lines = NULL;
 
@@ -94,27 +57,27 @@ static void test_large(void) {
         /* tee's sum is the last line of stderr (anything telerun said comes before it) */
         err_lines = g_strsplit(g_strstrip(r.err), "\n", -1);
         g_assert_cmpstr(g_strstrip(r.out), ==, err_lines[g_strv_length(err_lines) - 1]);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* A regular file as stdin: the job reads it whole. */
 static void test_regular_file(void) {
-        Result r = shell_as_user1("\"$T\" run -i -- cat < /etc/passwd | cmp - /etc/passwd && echo same");
+        TbResult r = shell_as_user1("$T run -i -- cat < /etc/passwd | cmp - /etc/passwd && echo same");
 
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "same\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* Without -i the job's stdin is /dev/null: it reads EOF at once although telerun's stdin stays open. */
 static void test_no_stdin(void) {
-        Result r = shell_as_user1("exec 3< <(exec sleep 300 >/dev/null 2>&1); "
-                                  "\"$T\" run -- sh -c 'cat; echo eof; readlink /proc/self/fd/0' <&3; "
+        TbResult r = shell_as_user1("exec 3< <(exec sleep 300 >/dev/null 2>&1); "
+                                  "$T run -- sh -c 'cat; echo eof; readlink /proc/self/fd/0' <&3; "
                                   "kill $!");
 
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "eof\n/dev/null\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* Start as bus's caller with StandardInput = fd (type "h"); the refusal's name, or NULL when it started. */
@@ -286,19 +249,9 @@ static void test_stream(void) {
 /* ---- remotely, through teleworker-gateway ---- */
 
 static TbGateway gateway;
-static char *gw_cert, *gw_key, *gw_ca;
 
 static void gateway_up(void) {
-        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
-
-        g_assert_nonnull(build_dir);
-        (void) test_certs_dir();
-        gw_cert = test_cert_path("alice.crt");
-        gw_key = test_cert_path("alice.key");
-        gw_ca = test_cert_path("ca.crt");
-        tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
-        remote_options = g_strdup_printf("--addr 127.0.0.1:%d --cert %s --key %s --cacert %s", GW_PORT, gw_cert,
-                                         gw_key, gw_ca);
+        remote_options = tb_shell_gateway_up(&gateway, GW_UNIT, GW_PORT);
 }
 
 static void test_remote_bytes(void) {
@@ -311,17 +264,18 @@ static void test_remote_large(void) {
 
 /* start -i returns once its stdin went whole to the job; the job's output shows it did. */
 static void test_remote_start(void) {
-        Result r = shell_as_user1("id=$(seq 1 100000 | \"$T\" start -i -- sh -c 'wc -l') && "
-                                  "\"$T\" wait \"$id\" >/dev/null && \"$T\" logs \"$id\"");
+        TbResult r = shell_as_user1("id=$(seq 1 100000 | $T start -i -- sh -c 'wc -l') && "
+                                  "$T wait \"$id\" >/dev/null && $T logs \"$id\"");
 
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(g_strstrip(r.out), ==, "100000");
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* The HTTP side by hand: a job started with "stdin": "stream" takes one POST …/input (a Content-Length body
  * here; telerun sends chunked ones), whose end is the job's EOF; a second one is 409 no-input. */
 static void test_remote_http(void) {
+        g_autofree char *gw_cert = test_cert_path("alice.crt"), *gw_key = test_cert_path("alice.key");
         TestClient c;
         TestResponse resp;
         g_autofree char *id = NULL, *target = NULL, *out_target = NULL;
@@ -365,8 +319,8 @@ static void test_remote_http(void) {
 }
 
 static void gateway_down(void) {
-        tb_gateway_stop(&gateway);
-        test_certs_cleanup();
+        tb_shell_gateway_down(&gateway);
+        g_clear_pointer(&remote_options, g_free);
 }
 
 int main(int argc, char **argv) {

@@ -6,7 +6,6 @@
  * remotely through teleworker-gateway (stdin as a stream). */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,46 +15,16 @@
 #include <unistd.h>
 
 #include "tb-client.h"
-#include "tb-gateway.h"
+#include "tb-shell.h"
 
 #define GW_UNIT "teleworker-gateway-tty.service"
 #define GW_PORT 18448
 
-typedef struct Result {
-        char *out, *err;
-        int status;
-} Result;
-
-static void result_clear(Result *r) {
-        g_free(r->out);
-        g_free(r->err);
-}
-
-static void drop_to_user1(gpointer data) {
-        if (setgroups(0, NULL) < 0 || setresgid(TB_UID_USER1, TB_UID_USER1, TB_UID_USER1) < 0 ||
-            setresuid(TB_UID_USER1, TB_UID_USER1, TB_UID_USER1) < 0)
-                _exit(126);
-}
-
-/* telerun's remote options, or "" (locally, as tbuser1). */
+/* telerun's remote options, or NULL (locally, as tbuser1). */
 static char *remote_options;
 
-/* bash -c script with $T = telerun [remote options]: as tbuser1 locally, as root (alice's certificate)
- * remotely. */
-static Result shell(const char *script) {
-        const char *argv[] = { "/bin/bash", "-c", script, NULL };
-        g_autofree char *t = g_strdup_printf("T=%s %s", TELERUN_PATH, remote_options ? remote_options : "");
-        const char *envp[] = { t, "PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/tmp", NULL };
-        GError *error = NULL;
-        Result r = {};
-        int ws;
-
-        g_assert_true(g_spawn_sync("/tmp", (char **) argv, (char **) envp, G_SPAWN_DEFAULT,
-                                   remote_options ? NULL : drop_to_user1, NULL, &r.out, &r.err, &ws, &error));
-        g_assert_true(WIFEXITED(ws));
-        r.status = WEXITSTATUS(ws);
-        g_test_message("%s -> %d\nstdout: %.3000s\nstderr: %.2000s", script, r.status, r.out, r.err);
-        return r;
+static TbResult shell(const char *script) {
+        return tb_shell(TELERUN_PATH, remote_options, script);
 }
 
 static bool matches(const char *s, const char *pattern) {
@@ -71,26 +40,26 @@ static bool matches(const char *s, const char *pattern) {
 /* The job's stdin, stdout and stderr are one terminal of the caller's size (24 x 80 off a terminal); its
  * output is kept (one stream) with the terminal's line ends. */
 static void test_tty_name(void) {
-        Result r = shell("$T run -t -- sh -c 'tty; tty <&2; stty size; test -t 0 && echo stdin-is-a-tty'");
+        TbResult r = shell("$T run -t -- sh -c 'tty; tty <&2; stty size; test -t 0 && echo stdin-is-a-tty'");
 
         g_assert_cmpint(r.status, ==, 0);
         g_assert_true(matches(r.out, "^/dev/pts/[0-9]+\r$"));
         g_assert_true(matches(r.out, "^24 80\r$"));
         g_assert_nonnull(strstr(r.out, "stdin-is-a-tty\r\n"));
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* Without -t: no terminal. */
         r = shell("$T run -- sh -c 'tty; true'");
         g_assert_cmpstr(r.out, ==, "not a tty\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* The job's exit status and signal come through the relay unchanged. */
         r = shell("$T run -t -- sh -c 'exit 7'");
         g_assert_cmpint(r.status, ==, 7);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = shell("$T run -t -- sh -c 'kill -TERM $$'");
         g_assert_cmpint(r.status, ==, 128 + 15);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- an interactive session under tmux ---- */
@@ -101,17 +70,17 @@ typedef struct Tmux {
 } Tmux;
 
 /* tmux as the one who runs telerun: tbuser1 locally, root remotely (the test certificates are root's). */
-static Result tmux(const Tmux *t, const char *args) {
+static TbResult tmux(const Tmux *t, const char *args) {
         g_autofree char *cmd = g_strdup_printf("tmux -S %s %s", t->socket, args);
 
         return shell(cmd);
 }
 
 static char *tmux_capture(const Tmux *t) {
-        Result r = tmux(t, "capture-pane -p -J -S -100");
+        TbResult r = tmux(t, "capture-pane -p -J -S -100");
         char *out = g_steal_pointer(&r.out);
 
-        result_clear(&r);
+        tb_result_clear(&r);
         return out;
 }
 
@@ -132,17 +101,17 @@ static char *tmux_wait_for(const Tmux *t, const char *needle) {
 
 static void send_keys(const Tmux *t, const char *keys) {
         g_autofree char *args = g_strdup_printf("send-keys -t tty %s", keys);
-        Result r = tmux(t, args);
+        TbResult r = tmux(t, args);
 
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 static void interactive_session(void) {
         Tmux t = {};
         g_autofree char *before = NULL, *after = NULL, *screen = NULL, *start = NULL, *typed = NULL;
         g_autofree char *b_path = NULL, *a_path = NULL;
-        Result r;
+        TbResult r;
 
         t.dir = g_strdup("/tmp/tw-tty-XXXXXX");
         g_assert_nonnull(g_mkdtemp_full(t.dir, 0700));
@@ -157,7 +126,7 @@ static void interactive_session(void) {
                                 "HOME=/tmp bash --norc --noprofile'");
         r = tmux(&t, start);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         typed = g_strdup_printf("'stty -g > %s; %s %s run -it -e PS1=job-\\prompt: -- sh -i; stty -g > %s; "
                                 "echo session-o\\ver' Enter", b_path, TELERUN_PATH,
                                 remote_options ? remote_options : "", a_path);
@@ -176,7 +145,7 @@ static void interactive_session(void) {
         /* A resize of ours reaches it (SIGWINCH -> Resize -> TIOCSWINSZ on its master). */
         r = tmux(&t, "resize-window -t tty -x 90 -y 25");
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         for (unsigned i = 0; i < 100 * tb_slowdown(); i++) {
                 send_keys(&t, "'stty size' Enter");
                 screen = tmux_wait_for(&t, "job-prompt:stty size");
@@ -205,11 +174,11 @@ static void interactive_session(void) {
         g_assert_cmpstr(before, ==, after);
 
         r = tmux(&t, "kill-server");
-        result_clear(&r);
+        tb_result_clear(&r);
         g_free(start);
         start = g_strdup_printf("rm -rf %s", t.dir);
         r = shell(start);
-        result_clear(&r);
+        tb_result_clear(&r);
         g_free(t.dir);
         g_free(t.socket);
 }
@@ -248,18 +217,7 @@ static void test_resize_refused(void) {
 static TbGateway gateway;
 
 static void gateway_up(void) {
-        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
-        g_autofree char *crt = NULL, *key = NULL, *ca = NULL;
-
-        g_assert_nonnull(build_dir);
-        (void) test_certs_dir();
-        crt = test_cert_path("alice.crt");
-        key = test_cert_path("alice.key");
-        ca = test_cert_path("ca.crt");
-        /* tbuser1 runs tmux and telerun: the test's certificates must be readable by it (test-only files). */
-        tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
-        remote_options = g_strdup_printf("--addr 127.0.0.1:%d --cert %s --key %s --cacert %s", GW_PORT, crt, key,
-                                         ca);
+        remote_options = tb_shell_gateway_up(&gateway, GW_UNIT, GW_PORT);
 }
 
 /* The same session through the gateway: keys go up the stdin stream, ^C as a byte, resizes as POST …/resize. */
@@ -268,19 +226,17 @@ static void test_remote_interactive(void) {
 }
 
 static void test_remote_tty_name(void) {
-        Result r = shell("$T run -t -- sh -c 'tty; stty size'");
+        TbResult r = shell("$T run -t -- sh -c 'tty; stty size'");
 
         g_assert_cmpint(r.status, ==, 0);
         g_assert_true(matches(r.out, "^/dev/pts/[0-9]+\r$"));
         g_assert_true(matches(r.out, "^24 80\r$"));
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 static void gateway_down(void) {
-        tb_gateway_stop(&gateway);
-        test_certs_cleanup();
-        g_free(remote_options);
-        remote_options = NULL;
+        tb_shell_gateway_down(&gateway);
+        g_clear_pointer(&remote_options, g_free);
 }
 
 int main(int argc, char **argv) {
