@@ -605,7 +605,7 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
         return r;
 }
 
-static int remote_input_start(ClientRemote *cr, const char *id, ClientError *error);
+static int remote_input_start(ClientRemote *cr, const char *id, int fd, ClientError *error);
 
 static int client_remote_start(Client *c, const StartRequest *req, char **ret_id, ClientError *error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *job = NULL;
@@ -632,7 +632,7 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
         if (!*ret_id)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
         if (req->stdin_kind == START_STDIN_STREAM)
-                return remote_input_start(cr, *ret_id, error);
+                return remote_input_start(cr, *ret_id, req->stdin_fd, error);
         return 0;
 }
 
@@ -641,15 +641,16 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
 typedef struct RemoteInput {
         ClientRemote *cr;   /* a reference */
         char target[80];
+        int fd;             /* what is sent: a copy of the request's stdin_fd */
 } RemoteInput;
 
 /* One chunk per read(2): size line, data, CRLF in one TLS write. */
-static int remote_input_send(RemoteConnection *c) {
+static int remote_input_send(RemoteConnection *c, int fd) {
         static char buf[64 * 1024 + 16];
         const size_t head = 10;   /* up to 8 hex digits and CRLF, right-aligned before the data */
 
         for (;;) {
-                ssize_t n = read(STDIN_FILENO, buf + head, sizeof(buf) - head - 2);
+                ssize_t n = read(fd, buf + head, sizeof(buf) - head - 2);
                 char size[16];
                 int k;
 
@@ -688,7 +689,7 @@ static void *remote_input_thread(void *userdata) {
                 r = remote_write(&c, head, strlen(head));
         /* A write that fails may be the gateway answering early (the job went away): its answer says why. */
         if (r >= 0)
-                r = remote_input_send(&c);
+                r = remote_input_send(&c, in->fd);
         if (c.ssl && remote_read_response(&c, &resp, -EBADF, REMOTE_NO_TIMEOUT, ebuf, sizeof(ebuf)) >= 0)
                 r = resp.status == 200 ? 0 : remote_status_error(&resp, "Failed to send the job's input", &e);
         if (r < 0)
@@ -698,18 +699,24 @@ static void *remote_input_thread(void *userdata) {
         remote_connection_close(&c, r >= 0);
         remote_response_done(&resp);
         client_remote_unref(cr);
+        safe_close(in->fd);
         free(in);
         OPENSSL_thread_stop();
         return NULL;
 }
 
-static int remote_input_start(ClientRemote *cr, const char *id, ClientError *error) {
+static int remote_input_start(ClientRemote *cr, const char *id, int fd, ClientError *error) {
         RemoteInput *in = new0(RemoteInput, 1);
         sigset_t all, old;
         int r;
 
         if (!in)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        in->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (in->fd < 0) {
+                free(in);
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to duplicate stdin: %m");
+        }
         (void) snprintf(in->target, sizeof(in->target), "/v1/jobs/%s/input", id);
         in->cr = client_remote_ref(cr);
         /* The thread must not take signals meant for telerun's signalfd. */
@@ -719,6 +726,7 @@ static int remote_input_start(ClientRemote *cr, const char *id, ClientError *err
         (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (r < 0) {
                 client_remote_unref(cr);
+                safe_close(in->fd);
                 free(in);
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to start the input thread: %m");
         }

@@ -215,7 +215,7 @@ stop:
 static int verb_start(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(freep) char *id = NULL, *cwd = NULL;
-        _cleanup_(closep) int interrupt_fd = -EBADF, output_fd = -EBADF;
+        _cleanup_(closep) int interrupt_fd = -EBADF, output_fd = -EBADF, input_fd = -EBADF;
         StartRequest req = {
                 .argv = arg_args,
                 .env = arg_env,
@@ -245,6 +245,14 @@ static int verb_start(Client *c) {
         sigemptyset(&old_mask);
         if (arg_tty)   /* the job's terminal starts at the size of ours */
                 terminal_size(isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO, &req.tty_rows, &req.tty_cols);
+        /* -it on a terminal: our keys reach the job through a pipe we feed, which watches for the detach key
+         * and closes with us (the job never reads our terminal itself). */
+        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO)) {
+                r = terminal_input_begin(STDIN_FILENO, &input_fd);
+                if (r < 0)
+                        return report_errno(r, "Failed to set up the terminal's input");
+                req.stdin_fd = input_fd;
+        }
         if (!req.cwd) {
                 if (arg_addr)
                         req.cwd = ""; /* our directory means nothing on the gateway's host */
@@ -275,8 +283,12 @@ static int verb_start(Client *c) {
         if (r < 0)
                 return report(&e);
         /* -it: our keys go to the job as they are typed (^C too); put back on every way out (terminal.c). */
-        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO))
+        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO)) {
                 (void) terminal_raw_begin(STDIN_FILENO);
+                terminal_input_set_job(id);
+                /* The worker (or the remote backend) has its own copy of the pipe's read end. */
+                input_fd = safe_close(input_fd);
+        }
         /* ...and our window's size is the job's terminal's, as it changes (SIGWINCH -> Resize). */
         if (arg_tty && arg_verb == VERB_RUN && (isatty(STDOUT_FILENO) || isatty(STDIN_FILENO)))
                 (void) terminal_forward_resizes(c, id, isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO);

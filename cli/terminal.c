@@ -3,7 +3,9 @@
  * and exit() (atexit), and the fatal signals a user or a bug may raise (the handler restores, then re-raises
  * with the default action). SIGKILL leaves it raw, as it does for every program: `stty sane` or `reset`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "shared/util.h"
 #include "terminal.h"
 
 static struct termios saved;
@@ -133,4 +136,78 @@ int terminal_forward_resizes(Client *c, const char *id, int fd) {
                 free(f);
         }
         return r;
+}
+
+static char detach_job[64];
+
+void terminal_input_set_job(const char *id) {
+        (void) snprintf(detach_job, sizeof(detach_job), "%s", id);
+}
+
+static _Noreturn void terminal_detach(void) {
+        terminal_restore();
+        if (detach_job[0])
+                fprintf(stderr, "\ntelerun: detached; job %s keeps running (telerun logs -f %s, telerun stop %s)\n",
+                        detach_job, detach_job, detach_job);
+        else
+                fprintf(stderr, "\ntelerun: detached\n");
+        _exit(0);
+}
+
+typedef struct InputPump {
+        int from, to;
+} InputPump;
+
+static void *terminal_input_thread(void *userdata) {
+        InputPump p = *(InputPump *) userdata;
+        char buf[4096];
+
+        free(userdata);
+        for (;;) {
+                ssize_t n = read(p.from, buf, sizeof(buf));
+                char *key;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                key = memchr(buf, TERMINAL_DETACH_KEY, (size_t) n);
+                if (key && loop_write(p.to, buf, (size_t) (key - buf)) >= 0)
+                        terminal_detach();
+                if (loop_write(p.to, buf, (size_t) n) < 0)
+                        break;   /* the job closed its stdin */
+        }
+        (void) close(p.to);   /* EOF for the job */
+        return NULL;
+}
+
+int terminal_input_begin(int fd, int *ret_fd) {
+        InputPump *p = malloc(sizeof(*p));
+        int pipe_fds[2], r;
+        pthread_attr_t attr;
+        pthread_t thread;
+        sigset_t all, old;
+
+        if (!p)
+                return -ENOMEM;
+        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
+                free(p);
+                return -errno;
+        }
+        *p = (InputPump) { .from = fd, .to = pipe_fds[1] };
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        (void) pthread_attr_init(&attr);
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = -pthread_create(&thread, &attr, terminal_input_thread, p);
+        (void) pthread_attr_destroy(&attr);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0) {
+                free(p);
+                (void) close(pipe_fds[0]);
+                (void) close(pipe_fds[1]);
+                return r;
+        }
+        *ret_fd = pipe_fds[0];
+        return 0;
 }

@@ -173,6 +173,38 @@ static void interactive_session(void) {
         g_assert_true(g_file_get_contents(a_path, &after, NULL, NULL));
         g_assert_cmpstr(before, ==, after);
 
+        /* ^] detaches: telerun ends (its terminal restored), the job runs on until it is stopped. */
+        g_free(typed);
+        g_free(a_path);
+        a_path = g_strdup_printf("%s/after-detach", t.dir);
+        typed = g_strdup_printf("'%s %s run -it -e PS1=second-\\prompt: -- sh -i; stty -g > %s' Enter", TELERUN_PATH,
+                                remote_options ? remote_options : "", a_path);
+        send_keys(&t, typed);
+        g_free(tmux_wait_for(&t, "second-prompt:"));
+        send_keys(&t, "C-]");
+        screen = tmux_wait_for(&t, "keeps running (telerun logs");
+        {
+                const char *p = strstr(screen, "telerun: detached; job ");
+                g_autofree char *id = NULL, *check = NULL;
+                TbResult s;
+
+                g_assert_nonnull(p);
+                id = g_strndup(p + strlen("telerun: detached; job "), 36);
+                check = g_strdup_printf("$T status --json %s && $T stop %s", id, id);
+                s = shell(check);
+                g_assert_cmpint(s.status, ==, 0);
+                g_assert_nonnull(strstr(s.out, "\"running\""));
+                tb_result_clear(&s);
+        }
+        g_clear_pointer(&screen, g_free);
+        g_clear_pointer(&after, g_free);
+        for (unsigned i = 0; i < 100 * tb_slowdown() && !after; i++) {
+                g_usleep(100 * 1000);
+                if (!g_file_get_contents(a_path, &after, NULL, NULL) || !strchr(after, '\n'))
+                        g_clear_pointer(&after, g_free);
+        }
+        g_assert_cmpstr(before, ==, after);
+
         r = tmux(&t, "kill-server");
         tb_result_clear(&r);
         g_free(start);
