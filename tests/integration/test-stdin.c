@@ -78,6 +78,13 @@ static void test_no_stdin(void) {
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "eof\n/dev/null\n");
         tb_result_clear(&r);
+
+        /* The status says what the stdin was. */
+        r = shell_as_user1("id=$($T start -i -- true < /dev/null) && $T wait $id >/dev/null && $T status --json $id");
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, remote_options ? "\"stdin\":\"stream\"" : "\"stdin\":\"fd\""));
+        g_assert_nonnull(strstr(r.out, "\"tty\":false"));
+        tb_result_clear(&r);
 }
 
 /* Start as bus's caller with StandardInput = fd (type "h"); the refusal's name, or NULL when it started. */

@@ -60,6 +60,13 @@ static void test_tty_name(void) {
         r = shell("$T run -t -- sh -c 'kill -TERM $$'");
         g_assert_cmpint(r.status, ==, 128 + 15);
         tb_result_clear(&r);
+
+        /* The status says so. */
+        r = shell("id=$($T start -t -- true) && $T wait $id >/dev/null && $T status --json $id");
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, "\"tty\":true"));
+        g_assert_nonnull(strstr(r.out, "\"stdin\":\"null\""));
+        tb_result_clear(&r);
 }
 
 /* ---- an interactive session under tmux ---- */
