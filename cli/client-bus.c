@@ -464,6 +464,39 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
         return 0;
 }
 
+/* OpenOutputEx(id, options) -> (h fd, t offset). A worker from before it says UnknownMethod (EBADR). */
+static int client_bus_open_output_ex(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd,
+                                     uint64_t *ret_offset, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        ClientBus *cb = c->userdata;
+        uint64_t offset;
+        int r, fd;
+
+        r = new_call(cb, "OpenOutputEx", &m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", id);
+        if (r >= 0)
+                r = bus_append_output_options(m, o);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the OpenOutputEx call: %m");
+        r = bus_call(cb, m, CALL_TIMEOUT_DEFAULT, "Failed to open the job's output", &reply, error);
+        if (r == -EBADR)
+                return client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER,
+                                        "The worker keeps no separate streams (no OpenOutputEx)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "ht", &fd, &offset);
+        if (r < 0)
+                return bad_reply(error, r, "OpenOutputEx");
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to duplicate the output fd: %m");
+        *ret_fd = fd;
+        *ret_offset = offset;
+        return 0;
+}
+
 /* ReadOutput(id, offset, 0): no data, only whether the output is complete at offset ("eof"). */
 static int client_bus_output_complete(Client *c, const char *id, uint64_t offset, ClientError *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -526,6 +559,7 @@ static const ClientOps client_bus_ops = {
         .start_follow = client_bus_start_follow,
         .output_complete = client_bus_output_complete,
         .resize = client_bus_resize,
+        .open_output_ex = client_bus_open_output_ex,
         .free = client_bus_free,
 };
 

@@ -368,7 +368,8 @@ static int remote_on_body(HttpResponse *h, const char *at, size_t n, void *userd
 static void remote_response_init(RemoteResponse *r, int stream_fd) {
         *r = (RemoteResponse) { .stream_fd = stream_fd };
         /* (We never send "Expect: 100-continue"; an informational response would be skipped anyway.) */
-        http_response_init(&r->http, REMOTE_BODY_MAX, false);
+        /* An output stream's headers are kept: X-Teleworker-Offset says where it starts. */
+        http_response_init(&r->http, REMOTE_BODY_MAX, stream_fd >= 0);
         if (stream_fd >= 0) {
                 r->http.on_body = remote_on_body;
                 r->http.userdata = r;
@@ -875,20 +876,17 @@ static void *remote_stream_thread(void *userdata) {
         return NULL;
 }
 
-static int client_remote_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
-                                     ClientError *error) {
+/* GET target (an output route): a detached thread streams the body into the socket pair whose other end is
+ * *ret_fd. *ret_offset (if not NULL): the X-Teleworker-Offset the gateway said, else offset. */
+static int remote_open_stream(Client *c, const char *target, bool follow, uint64_t offset, int *ret_fd,
+                              uint64_t *ret_offset, ClientError *error) {
         ClientRemote *cr = c->userdata;
         RemoteStream *s;
-        char target[160];
+        char said[32];
         int sp[2], r;
         sigset_t all, old;
         pthread_attr_t attr;
         pthread_t thread;
-
-        if (!job_id_is_valid(id))
-                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
-        (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
-                        follow ? "&follow=true" : "");
 
         s = new0(RemoteStream, 1);
         if (!s)
@@ -908,10 +906,25 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
                             &s->conn, &s->resp, error);
         if (r >= 0 && s->resp.status != 200) {
                 r = remote_status_error(&s->resp, "Failed to open the job's output", error);
+                /* A gateway from before the streams: it knows none of their parameters. */
+                if (ret_offset && s->resp.status == 400 && error && error->message &&
+                    strstr(error->message, "Unknown query parameter"))
+                        r = client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER,
+                                             "The gateway keeps no separate streams");
                 remote_connection_release(cr, &s->conn, &s->resp);
         }
         if (r < 0)
                 goto fail;
+        if (ret_offset) {
+                *ret_offset = offset;
+                if (http_response_header(&s->resp.http, "x-teleworker-offset", said, sizeof(said)) &&
+                    parse_uint64(said, ret_offset) < 0) {
+                        r = client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway sent a bad "
+                                             "X-Teleworker-Offset");
+                        remote_connection_close(&s->conn, false);
+                        goto fail;
+                }
+        }
 
         /* The thread must not take signals meant for telerun's signalfd. */
         s->cr = client_remote_ref(cr);
@@ -947,6 +960,40 @@ static int client_remote_resize(Client *c, const char *id, uint16_t rows, uint16
                                   "Failed to resize the job's terminal", NULL, error);
 }
 
+static int client_remote_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
+                                     ClientError *error) {
+        char target[160];
+
+        if (!job_id_is_valid(id))
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
+                        follow ? "&follow=true" : "");
+        return remote_open_stream(c, target, follow, offset, ret_fd, NULL, error);
+}
+
+/* The same options as query parameters (docs/http.md): times as Unix seconds with microseconds. */
+static int client_remote_open_output_ex(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd,
+                                        uint64_t *ret_offset, ClientError *error) {
+        char target[512];
+        size_t n;
+
+        if (!job_id_is_valid(id))
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        n = (size_t) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s%s%s%s%s", id,
+                              o->offset, o->follow ? "&follow=true" : "", o->framed ? "&framed=true" : "",
+                              o->timestamps ? "&timestamps=true" : "", o->stream ? "&stream=" : "",
+                              o->stream ?: "");
+        if (o->set & OUTPUT_OPT_SINCE)
+                n += (size_t) snprintf(target + n, sizeof(target) - n, "&since=%" PRIu64 ".%06" PRIu64,
+                                       o->since / 1000000, o->since % 1000000);
+        if (o->set & OUTPUT_OPT_UNTIL)
+                n += (size_t) snprintf(target + n, sizeof(target) - n, "&until=%" PRIu64 ".%06" PRIu64,
+                                       o->until / 1000000, o->until % 1000000);
+        if (o->set & OUTPUT_OPT_TAIL)
+                (void) snprintf(target + n, sizeof(target) - n, "&tail=%" PRIu64, o->tail);
+        return remote_open_stream(c, target, o->follow, o->offset, ret_fd, ret_offset, error);
+}
+
 static void client_remote_free(Client *c) {
         ClientRemote *cr = c->userdata;
 
@@ -966,6 +1013,7 @@ static const ClientOps client_remote_ops = {
         .open_output = client_remote_open_output,
         .input_wait = client_remote_input_wait,
         .resize = client_remote_resize,
+        .open_output_ex = client_remote_open_output_ex,
         .free = client_remote_free,
 };
 

@@ -17,6 +17,7 @@
 
 #include "shared/api.h"
 #include "bus/bus-json.h"   /* the job object format, json_object_putp() */
+#include "bus/bus-output-options.h" /* what a reader of the output asks for: streams, frames, times, lines */
 #include "shared/macro.h"
 #include "core/start-request.h" /* what start asks for: one model with the gateway and the daemon */
 
@@ -69,6 +70,11 @@ typedef struct ClientOps {
         /* Optional: sets the size of the job's terminal. Called from telerun's SIGWINCH thread, concurrently
          * with the other operations: the backend makes the call on a connection of its own. */
         int (*resize)(Client *c, const char *id, uint16_t rows, uint16_t cols, ClientError *error);
+        /* Optional: open_output with reader options (streams, frames, since/until, tail; docs/dbus.md
+         * OpenOutputEx). *ret_offset: where the reader starts in the merged stream. -EOPNOTSUPP (error set)
+         * when the worker has no such call (then only the merged stream: open_output). */
+        int (*open_output_ex)(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd, uint64_t *ret_offset,
+                              ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

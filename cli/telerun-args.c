@@ -14,6 +14,7 @@
 
 #include "teleworker-build.h"
 #include "telerun.h"
+#include "shared/timestamp.h"
 #include "shared/util.h"
 
 TelerunVerb arg_verb = VERB_NONE;
@@ -35,6 +36,10 @@ bool arg_stdin = false;
 bool arg_tty = false;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
+unsigned arg_streams = 0;
+uint64_t arg_since = UINT64_MAX;
+uint64_t arg_until = UINT64_MAX;
+bool arg_timestamps = false;
 JsonMode arg_json = JSON_OFF;
 bool arg_quiet = false;
 bool arg_legend = true;
@@ -76,10 +81,15 @@ typedef enum TelerunOption {
         OPT_RECONNECT_TIMEOUT,
         OPT_INTERACTIVE,
         OPT_TTY,
+        OPT_STDOUT,
+        OPT_STDERR,
+        OPT_SINCE,
+        OPT_UNTIL,
+        OPT_TIMESTAMPS,
         _OPT_MAX,
 } TelerunOption;
 
-#define OPT(o) (1U << (o))
+#define OPT(o) (UINT64_C(1) << (o))   /* 64 bits: more than 32 options */
 #define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | \
                      OPT(OPT_CACERT) | OPT(OPT_RECONNECT_TIMEOUT))
 #define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
@@ -90,12 +100,13 @@ typedef enum TelerunOption {
 
 static const struct {
         const char *name;
-        unsigned options;   /* besides OPTS_GLOBAL */
+        uint64_t options;   /* besides OPTS_GLOBAL */
 } verbs[_VERB_MAX] = {
         [VERB_START] = { "start", OPTS_JOB_SPEC | OPT(OPT_FOLLOW) | OPT(OPT_JSON) },
         [VERB_RUN] = { "run", OPTS_JOB_SPEC },
         [VERB_STATUS] = { "status", OPT(OPT_JSON) },
-        [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) },
+        [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) | OPT(OPT_STDOUT) | OPT(OPT_STDERR) |
+                                OPT(OPT_SINCE) | OPT(OPT_UNTIL) | OPT(OPT_TIMESTAMPS) },
         [VERB_STOP] = { "stop", 0 },
         [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) },
         [VERB_WAIT] = { "wait", OPT(OPT_JSON) },
@@ -133,6 +144,11 @@ static const struct option long_options[] = {
         { "reconnect-timeout", required_argument, NULL, 0x100 + OPT_RECONNECT_TIMEOUT },
         { "interactive", no_argument,     NULL, 'i' },
         { "tty",       no_argument,       NULL, 't' },
+        { "stdout",    no_argument,       NULL, 0x100 + OPT_STDOUT },
+        { "stderr",    no_argument,       NULL, 0x100 + OPT_STDERR },
+        { "since",     required_argument, NULL, 0x100 + OPT_SINCE },
+        { "until",     required_argument, NULL, 0x100 + OPT_UNTIL },
+        { "timestamps", no_argument,      NULL, 0x100 + OPT_TIMESTAMPS },
         {}
 };
 #define SHORT_OPTIONS ":hfe:n:qit"
@@ -220,7 +236,14 @@ void telerun_help(void) {
                "      --json[=short|pretty]  JSON output (start, status, list, wait)\n"
                "  -f, --follow          logs: print new output until the job ends\n"
                "      --offset=BYTES    logs: start at this byte of the output\n"
-               "  -n, --tail=LINES      logs: start at the last LINES lines\n"
+               "  -n, --tail=LINES      logs: start at the last LINES lines (of the streams\n"
+               "                        shown)\n"
+               "      --stdout, --stderr  logs: only the job's stdout, or only its stderr\n"
+               "                        (default: both, stdout to stdout, stderr to stderr)\n"
+               "      --since=TIME      logs: from output captured at TIME on (RFC 3339,\n"
+               "                        Unix seconds, or 90s/5m/2h/1d ago)\n"
+               "      --until=TIME      logs: only output captured before TIME (no -f)\n"
+               "      --timestamps      logs: prefix each line with its capture time\n"
                "  -q, --quiet           list: print job ids only\n"
                "      --no-legend       list: no header line\n"
                "  -h, --help            Show this help\n"
@@ -259,6 +282,9 @@ void telerun_args_reset(void) {
         arg_offset = 0;
         arg_offset_set = false;
         arg_tail = UINT64_MAX;
+        arg_streams = 0;
+        arg_since = arg_until = UINT64_MAX;
+        arg_timestamps = false;
         arg_json = JSON_OFF;
         arg_quiet = false;
         arg_legend = true;
@@ -313,7 +339,7 @@ static int env_add(const char *assignment) {
 }
 
 /* One getopt pass. Records the options seen in *seen. Returns 1 to go on, 0 after --help/--version. */
-static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigned *seen) {
+static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_t *seen) {
         char optstring[sizeof(SHORT_OPTIONS) + 1];
         int c, r;
 
@@ -450,6 +476,21 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                 case OPT_QUIET:
                         arg_quiet = true;
                         break;
+                case OPT_STDOUT:
+                case OPT_STDERR:
+                        arg_streams |= o == OPT_STDOUT ? TELERUN_STREAM_STDOUT : TELERUN_STREAM_STDERR;
+                        break;
+                case OPT_SINCE:
+                case OPT_UNTIL:
+                        r = timestamp_parse(optarg, now_usec(CLOCK_REALTIME), true,
+                                            o == OPT_SINCE ? &arg_since : &arg_until);
+                        if (r < 0)
+                                return usage_error("invalid --%s value '%s' (RFC 3339, Unix seconds, or a "
+                                                   "duration ago like 10m)", option_name(o), optarg);
+                        break;
+                case OPT_TIMESTAMPS:
+                        arg_timestamps = true;
+                        break;
                 case OPT_RECONNECT_TIMEOUT: {
                         char *end = NULL;
                         double sec = strtod(optarg, &end);
@@ -482,7 +523,7 @@ static int check_job_ids(char **ids) {
 }
 
 int parse_argv(int argc, char *argv[]) {
-        unsigned seen = 0, allowed;
+        uint64_t seen = 0, allowed;
         bool remote_options;
         size_t n_args;
         int r;
@@ -547,6 +588,8 @@ int parse_argv(int argc, char *argv[]) {
                         return r;
                 if (arg_offset_set && arg_tail != UINT64_MAX)
                         return usage_error("--offset and --tail exclude each other");
+                if (arg_follow && arg_until != UINT64_MAX)
+                        return usage_error("--until and --follow exclude each other");
                 break;
         case VERB_STOP:
                 if (n_args == 0)

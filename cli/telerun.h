@@ -53,6 +53,12 @@ extern bool arg_stdin; /* -i: the job reads telerun's stdin */
 extern bool arg_tty;   /* -t: the job runs on a pseudo-terminal */
 extern uint64_t arg_offset;
 extern uint64_t arg_tail;        /* UINT64_MAX = not given */
+#define TELERUN_STREAM_STDOUT (1u << 1)  /* the bits of the stream ids (stdout 1, stderr 2) */
+#define TELERUN_STREAM_STDERR (1u << 2)
+extern unsigned arg_streams;     /* logs --stdout/--stderr; 0 = both */
+extern uint64_t arg_since;       /* µs since the epoch; UINT64_MAX = not given */
+extern uint64_t arg_until;
+extern bool arg_timestamps;
 extern JsonMode arg_json;
 extern bool arg_quiet;
 extern bool arg_legend;

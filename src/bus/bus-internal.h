@@ -48,6 +48,9 @@ int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_e
 int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
 /* Reads the job id argument, finds the job and checks p may do op to it. */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret, sd_bus_error *error);
+/* bus-output.c: OpenOutputEx and OpenOutputExAs. */
+int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
 /* bus_principal(), then bus_read_job(). */
 int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);
 
@@ -102,6 +105,9 @@ int bus_reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error);
 int bus_reply_open_output(BusApi *a, sd_bus_message *msg, const Principal *p, Job *j, sd_bus_error *error);
 extern const sd_bus_vtable bus_manager_vtable[];
 extern const sd_bus_vtable bus_remote_vtable[];
+
+/* bus-metrics.c: GetMetrics and GetMetricsAs (administrators only). */
+int bus_method_get_metrics(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
 /* bus-job.c: the Job objects. */
 int bus_job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,

@@ -507,6 +507,11 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Resize", SD_BUS_ARGS("s", id, "q", rows, "q", cols), SD_BUS_NO_RESULT,
                                 method_resize, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", text), bus_method_get_metrics,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenOutputEx", SD_BUS_ARGS("s", id, "a{sv}", options),
+                                SD_BUS_RESULT("h", fd, "t", offset), bus_method_open_output_ex,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobStateChanged", SD_BUS_ARGS("s", id, "o", job, "s", state, "s", reason), 0),
         SD_BUS_VTABLE_END,
 };
@@ -539,5 +544,11 @@ const sd_bus_vtable bus_remote_vtable[] = {
                                 SD_BUS_RESULT("h", fd), method_open_input, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ResizeAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id, "q", rows, "q", cols),
                                 SD_BUS_NO_RESULT, method_resize, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetricsAs", SD_BUS_ARGS("s", principal, "b", admin), SD_BUS_RESULT("s", text),
+                                bus_method_get_metrics, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenOutputExAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", id, "a{sv}", options),
+                                SD_BUS_RESULT("h", fd, "t", offset), bus_method_open_output_ex,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

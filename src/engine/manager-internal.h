@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* manager-internal.h - the job engine's own structures, shared by the manager's files only (manager.c,
- * manager-load.c, caps.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
+ * manager-load.c, caps.c, manager-metrics.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
  * cgroup) never include it. */
 #pragma once
 
 #include "engine/cgroup.h"
 #include "shared/hashmap.h"
 #include "engine/manager.h"
+#include "engine/metrics.h"
 #include "engine/scope.h"
 #include "engine/sdcall.h"
 
@@ -114,6 +115,7 @@ struct Manager {
         OutputCharge readers_users, readers_admins;
         sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
         DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
+        Metrics metrics;             /* counters since the daemon started (manager-metrics.c reads them) */
 };
 
 

@@ -2,8 +2,8 @@
 /* manager.c - the job engine: spawn the reaper, put it in a transient scope, release it, learn the end.
  *
  * A job's life, and why each step is where it is:
- *  1. posix_spawn() teleworker-exec (the reaper) with the output pipe on fds 1+2, a control socket on fd 3
- *     and the job spec (argv, env, cwd, allow-list: a sealed memfd) on fd 4, in a fixed environment of our
+ *  1. posix_spawn() teleworker-exec (the reaper) with the stdout and stderr pipes on fds 1 and 2, a control
+ *     socket on fd 3 and the job spec (argv, env, cwd, allow-list: a sealed memfd) on fd 4, in a fixed environment of our
  *     own: the reaper is root, and nothing the caller sent may steer it (LD_PRELOAD...). posix_spawn is
  *     vfork-fast whatever the daemon's size; the reaper blocks before running anything.
  *  2. StartTransientUnit("teleworker-<id>.scope", PIDs=[reaper], limits...) asynchronously, then wait for
@@ -241,6 +241,7 @@ static void manager_unlink_job(Manager *m, Job *j) {
 
 /* Removes the job's record and its output. Pending callbacks learn that it went away. */
 void manager_remove_job(Manager *m, Job *j) {
+        static const char *const spool_suffixes[] = { ".out", ".out.idx", ".out.idx.corrupt" };
         sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_NO_SUCH_JOB, "The job was removed.");
         char *path = NULL;
 
@@ -249,10 +250,12 @@ void manager_remove_job(Manager *m, Job *j) {
         job_fire(j, WAIT_STOPPED, &e);
         manager_unlink_job(m, j);
         job_remove_record(j);
-        if (asprintf(&path, "%s/%s.out", m->spool_dir, j->id) >= 0) {
-                (void) unlink(path);
-                free(path);
-        }
+        /* The spool, its stream index, and an index refused at a load and moved aside. */
+        for (size_t i = 0; i < ELEMENTSOF(spool_suffixes); i++)
+                if (asprintf(&path, "%s/%s%s", m->spool_dir, j->id, spool_suffixes[i]) >= 0) {
+                        (void) unlink(path);
+                        free(path);
+                }
         job_free(j);
 }
 
@@ -356,6 +359,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->exit_code = exit_code;
         j->exit_signal = exit_signal;
         j->ended_at = now_usec(CLOCK_REALTIME);
+        metrics_count_ended(&j->manager->metrics, state, reason, j->started_at > 0);
         if (output_error < 0)
                 log_warning_errno(output_error,
                                   "Job %s: output capture stopped at byte %" PRIu64 " on a spool write error "
@@ -533,6 +537,8 @@ static void job_on_started(Job *j, pid_t pid) {
                 j->oom_kills_at_start = 0;
         j->state = JOB_RUNNING;
         j->started_at = now_usec(CLOCK_REALTIME);
+        metrics_count_started(&j->manager->metrics,
+                              j->started_at > j->submitted_at ? j->started_at - j->submitted_at : 0);
         (void) job_arm_runtime_timer(j);
         job_changed(j);
         job_fire(j, WAIT_STARTED, NULL);
@@ -805,15 +811,16 @@ int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
 
 static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
         Manager *m = j->manager;
-        _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
+        _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
         _cleanup_(freep) char *spool = NULL;
-        _cleanup_(closep) int out_read_copy = -EBADF;
+        _cleanup_(closep) int out_read_copy = -EBADF, err_read_copy = -EBADF;
         ReaperSpawn spawn;
         pid_t pid;
         int r, pidfd;
 
-        if (pipe2(out, O_CLOEXEC) < 0)
+        /* stdout and stderr apart, into one spool in arrival order (docs/design.md, "Two streams, one order"). */
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
                 return -errno;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
                 return -errno;
@@ -823,7 +830,11 @@ static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
         out_read_copy = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
         if (out_read_copy < 0)
                 return -errno;
-        r = output_store_new(m->event, spool, TAKE_FD(out[0]), m->config->output_max_bytes, &j->output);
+        err_read_copy = fcntl(err[0], F_DUPFD_CLOEXEC, 3);
+        if (err_read_copy < 0)
+                return -errno;
+        int inputs[_OUTPUT_STREAM_MAX] = { -EBADF, TAKE_FD(out[0]), TAKE_FD(err[0]) };
+        r = output_store_new_streams(m->event, spool, inputs, m->config->output_max_bytes, &j->output);
         if (r < 0)
                 return r;
 
@@ -838,6 +849,8 @@ static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
                 .isolation = j->isolation,
                 .out_write_fd = out[1],
                 .out_read_fd = out_read_copy,
+                .err_write_fd = err[1],
+                .err_read_fd = err_read_copy,
                 .control_fd = ctl[1],
                 .spec_fd = *spec_fd,
                 .stdin_fd = *stdin_fd,
@@ -848,6 +861,8 @@ static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
         /* The fds may have moved: ours are the (possibly new) numbers, whatever happened. */
         out[1] = spawn.out_write_fd;
         out_read_copy = spawn.out_read_fd;
+        err[1] = spawn.err_write_fd;
+        err_read_copy = spawn.err_read_fd;
         ctl[1] = spawn.control_fd;
         *spec_fd = spawn.spec_fd;
         *stdin_fd = spawn.stdin_fd;
@@ -874,6 +889,7 @@ static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
          * (and blocks once the pipe is full), and its exit report waits in the socket. */
         (void) manager_fdstore_add(m, j->control_fd, "ctl", j);
         (void) manager_fdstore_add(m, out_read_copy, "out", j);
+        (void) manager_fdstore_add(m, err_read_copy, "err", j);
         return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "core/dynuser.h"
 #include "core/job.h"
 #include "core/start-request.h"
+#include "engine/output.h"
 #include "shared/macro.h"
 #include "engine/output.h"
 #include "shared/util.h"
@@ -87,6 +88,10 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
  * error set (TooManyReaders, NoOutput for a job without output, InvalidArgs for an offset past the end). */
 int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset, bool follow, int *ret_fd,
                         sd_bus_error *error);
+/* The same with reader options (output.h): one stream, frames, an end. -ENODATA (NoOutput in error) when the
+ * options need the job's stream index and it has none. */
+int manager_open_output_ex(Manager *m, const Principal *p, Job *j, const OutputReaderOptions *o, int *ret_fd,
+                           sd_bus_error *error);
 /* Whether p may open one more reader now (the caps manager_open_output() applies): 0, or <0 with error set. */
 int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error);
 /* The write end of the job's stdin pipe (a job started with START_STDIN_STREAM), handed out once: NoInput when
@@ -105,6 +110,9 @@ int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata);
 int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata);
 /* Drops a pending callback registered with userdata (e.g. the caller went away). */
 void manager_cancel_callbacks(Manager *m, void *userdata);
+
+/* The daemon's metrics in Prometheus' text format (engine/metrics.h), bounded by METRICS_TEXT_MAX. */
+int manager_metrics_text(Manager *m, char **ret);
 
 Job *manager_find_job(Manager *m, const char *id);
 /* Iteration in submission order: pass NULL for the first. */

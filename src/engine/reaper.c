@@ -17,7 +17,7 @@
 #include "engine/reaper.h"
 
 /* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
- * actions in order, so a source fd that is itself a target (fds 1-5 are free after a restart with fds from
+ * actions in order, so a source fd that is itself a target (fds 1-6 are free after a restart with fds from
  * the fd store closed) would be overwritten before it is copied. */
 static int fd_move_above_targets(int *fd) {
         int moved;
@@ -75,6 +75,7 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
 
         if ((r = fd_move_above_targets(&s->out_write_fd)) < 0 || (r = fd_move_above_targets(&s->control_fd)) < 0 ||
             (r = fd_move_above_targets(&s->spec_fd)) < 0 || (r = fd_move_above_targets(&s->out_read_fd)) < 0 ||
+            (r = fd_move_above_targets(&s->err_write_fd)) < 0 || (r = fd_move_above_targets(&s->err_read_fd)) < 0 ||
             (s->stdin_fd >= 0 && (r = fd_move_above_targets(&s->stdin_fd)) < 0))
                 return r;
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) s->uid);
@@ -91,11 +92,12 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, s->out_write_fd, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, s->out_write_fd, STDERR_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, s->err_write_fd, STDERR_FILENO);
         posix_spawn_file_actions_adddup2(&fa, s->control_fd, EXEC_CONTROL_FD);
         posix_spawn_file_actions_adddup2(&fa, s->spec_fd, EXEC_SPEC_FD);
         /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
         posix_spawn_file_actions_adddup2(&fa, s->out_read_fd, EXEC_OUTPUT_READ_FD);
+        posix_spawn_file_actions_adddup2(&fa, s->err_read_fd, EXEC_ERROR_READ_FD);
         /* Passed through untouched: only the job's child uses it, as the job's user (exec-protocol.h). */
         if (s->stdin_fd >= 0)
                 posix_spawn_file_actions_adddup2(&fa, s->stdin_fd, EXEC_STDIN_FD);

@@ -23,8 +23,10 @@ typedef struct ReaperSpawn {
         const char *job_id;
         bool no_new_privs;
         JobIsolation isolation;
-        int out_write_fd;       /* the job's stdout and stderr */
+        int out_write_fd;       /* the job's stdout */
         int out_read_fd;        /* a copy of the pipe's read end the reaper keeps for a next daemon */
+        int err_write_fd;       /* the job's stderr: its own pipe */
+        int err_read_fd;        /* a copy of that pipe's read end, kept likewise */
         int control_fd;         /* the reaper's end of the control socket */
         int spec_fd;            /* the sealed memfd of the job's spec (exec-spec.h) */
         int stdin_fd;           /* the job's stdin (EXEC_STDIN_FD), or -EBADF: /dev/null */

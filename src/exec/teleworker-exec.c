@@ -20,7 +20,7 @@
  * step's failure (or the resolved path) on an O_CLOEXEC pipe; EOF without a failure means execve succeeded,
  * and only then does the reaper tell the daemon EXEC_MSG_STARTED.
  *
- * The reaper also holds a copy of the output's read end (fd 5). If its control socket closes without the
+ * The reaper also holds a copy of the output's read end (fd 5; fd 6 for stderr). If its control socket closes without the
  * daemon's RELEASE (systemd dropped the daemon's fds on `systemctl stop`), it waits on
  * /run/teleworker/reapers/<--job-id>.sock and hands a new control socket and that read end to the next
  * daemon (root only), then repeats its reports: the job's output and exit status outlive the stop.
@@ -409,6 +409,7 @@ _noreturn_ static void run_child(const Child *c, const Isolation *iso, int statu
         (void) setsid();
         /* Only the reaper keeps the output's read end (for a handover); the job and its init must not. */
         (void) close(EXEC_OUTPUT_READ_FD);
+        (void) close(EXEC_ERROR_READ_FD);
 
         r = setup_isolation(iso, &what);
         if (r < 0)
@@ -626,7 +627,7 @@ static void reaper_read_control(Reaper *r) {
 static void reaper_handover(Reaper *r) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(2 * sizeof(int))];
+                char buf[CMSG_SPACE(3 * sizeof(int))];
         } control = {};
         ExecMessage m = { .type = EXEC_MSG_HANDOVER };
         struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
@@ -634,7 +635,8 @@ static void reaper_handover(Reaper *r) {
         struct ucred cred;
         socklen_t len = sizeof(cred);
         struct cmsghdr *c;
-        int conn, pair[2], fds[2];
+        int conn, pair[2], fds[3];
+        size_t n_fds = fcntl(EXEC_ERROR_READ_FD, F_GETFD) >= 0 ? 3 : 2;
 
         conn = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0)
@@ -652,11 +654,13 @@ static void reaper_handover(Reaper *r) {
         }
         fds[0] = pair[0];
         fds[1] = EXEC_OUTPUT_READ_FD;
+        fds[2] = EXEC_ERROR_READ_FD;
+        mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
         c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(fds));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
         if (sendmsg(conn, &mh, MSG_NOSIGNAL) != (ssize_t) sizeof(m) || dup3(pair[1], EXEC_CONTROL_FD, O_CLOEXEC) < 0) {
                 (void) close(pair[0]);
                 (void) close(pair[1]);
@@ -742,13 +746,14 @@ int main(int argc, char **argv) {
         Reaper reaper = { .pidfd = -EBADF, .status_fd = -EBADF, .listen_fd = -EBADF, .control_live = true };
         int status_pipe[2] = { -EBADF, -EBADF }, report_pipe[2] = { -EBADF, -EBADF };
         pid_t pid;
-        int hold, r;
+        int hold, hold_err, r;
 
         if (parse_options(argc, argv, &uid, &gid, &user, &job_id, &nnp, &iso) < 0)
                 return EXIT_FAILURE;
         reaper.job_id = job_id;
         /* The output's read end (for a handover) stays with the reaper alone. */
         (void) fcntl(EXEC_OUTPUT_READ_FD, F_SETFD, FD_CLOEXEC);
+        (void) fcntl(EXEC_ERROR_READ_FD, F_SETFD, FD_CLOEXEC);
         /* The job's stdin, if the daemon gave one (every other fd of ours is closed at exec). */
         has_stdin = fcntl(EXEC_STDIN_FD, F_SETFD, FD_CLOEXEC) >= 0;
         r = exec_spec_from_fd(EXEC_SPEC_FD, &spec, &spec_error);
@@ -820,6 +825,7 @@ int main(int argc, char **argv) {
          * pipe hang up with bytes still in it. After the release the stream ends when the job's last
          * writer closes it. */
         hold = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        hold_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
         (void) dup2(STDIN_FILENO, STDOUT_FILENO);
         (void) dup2(STDIN_FILENO, STDERR_FILENO);
 
@@ -833,5 +839,7 @@ int main(int argc, char **argv) {
         reaper_loop(&reaper);
         if (hold >= 0)
                 (void) close(hold);
+        if (hold_err >= 0)
+                (void) close(hold_err);
         return reaper.si.si_code == CLD_EXITED ? reaper.si.si_status : 128 + reaper.si.si_status;
 }

@@ -385,6 +385,7 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_JOB_OUTPUT] = "output",
         [HTTP_ROUTE_JOB_INPUT] = "input",
         [HTTP_ROUTE_JOB_RESIZE] = "resize",
+        [HTTP_ROUTE_METRICS] = "metrics",
 };
 
 const char *http_route_to_string(HttpRouteId id) {
@@ -440,6 +441,11 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                                 return http_error_set(e, 400, "bad-request", "Query parameter '%s' must be a "
                                                       "number of %s.", key, key[0] == 'r' ? "rows" : "columns");
                         *(key[0] == 'r' ? &r->rows : &r->cols) = (uint16_t) v;
+                } else if (r->id == HTTP_ROUTE_JOB_OUTPUT &&
+                           (k = http_output_query_param(&r->output, key, value, e)) != 0) {
+                        if (k < 0)
+                                return k;
+                        continue;       /* checked for repeats there */
                 } else {
                         _cleanup_(freep) char *k_esc = str_escape(key, 31);
 
@@ -546,6 +552,13 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                 /* The path is right; a malformed id is the client's mistake, not a missing resource. */
                 if (!job_id_is_valid(r.job_id))
                         return http_error_set(e, 400, "invalid-job-id", "Malformed job id.");
+        } else if (streq(path, "/v1/metrics")) {
+                r.id = HTTP_ROUTE_METRICS;
+                if (method != HTTP_GET) {
+                        http_error_set(e, 405, "method-not-allowed", "Use GET on /v1/metrics.");
+                        e->allow = "GET";
+                        return -EINVAL;
+                }
         } else
                 return http_error_set(e, 404, "not-found", "No such resource.");
 

@@ -8,6 +8,7 @@
 
 #include <http_parser.h>
 
+#include "bus/bus-output-options.h"
 #include "shared/macro.h"
 #include "transport/http-error.h"
 #include "shared/util.h"
@@ -77,9 +78,11 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOBS_START,   /* POST /v1/jobs */
         HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
-        HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
+        HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true&stream=S&since=T&until=T
+                                  *  &tail=N&framed=true&timestamps=true] */
         HTTP_ROUTE_JOB_INPUT,    /* POST /v1/jobs/{id}/input, the body streamed to the job's stdin */
         HTTP_ROUTE_JOB_RESIZE,   /* POST /v1/jobs/{id}/resize?rows=R&cols=C */
+        HTTP_ROUTE_METRICS,      /* GET /v1/metrics (administrators) */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 
@@ -92,7 +95,18 @@ typedef struct HttpRoute {
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
         uint16_t rows, cols;     /* resize: both required, 1..65535 (the daemon bounds them further) */
+        BusOutputOptions output; /* output: stream, since, until, tail, framed, timestamps (set: which) */
 } HttpRoute;
+
+/* The Content-Type of a framed output stream (docs/http.md, "Two streams"). */
+#define HTTP_OUTPUT_MULTIPLEXED_TYPE "application/vnd.teleworker.multiplexed-stream"
+
+/* http-output.c: one query parameter of the output route into o: 1 when it was one of stream, since, until,
+ * tail, framed, timestamps; 0 when it is none of those; -EINVAL with e filled (400) for a bad or repeated
+ * value. */
+int http_output_query_param(BusOutputOptions *o, const char *key, const char *value, HttpError *e);
+/* Whether the request asked for more than the merged stream (then OpenOutputExAs, else OpenOutputAs). */
+bool http_output_query_extended(const BusOutputOptions *o);
 
 /* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */
 int http_route(enum http_method method, const char *url, size_t url_size, HttpRoute *ret, HttpError *e);

@@ -67,8 +67,9 @@ static void test_run_exit_code(void) {
         Result r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL);
 
         g_assert_cmpint(r.status, ==, 3);
-        g_assert_cmpstr(r.out, ==, "out\nerr\n");
-        g_assert_cmpstr(r.err, ==, "");
+        /* the job's stdout to ours, its stderr to ours (issue 15) */
+        g_assert_cmpstr(r.out, ==, "out\n");
+        g_assert_cmpstr(r.err, ==, "err\n");
         result_clear(&r);
 
         r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "kill -KILL $$", NULL);

@@ -225,6 +225,22 @@ static void test_parse_body_at_limit(void) {
 
 #define ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
 
+static void test_route_metrics(void) {
+        HttpRoute r;
+        HttpError e = {};
+
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics", 11, &r, &e), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_METRICS);
+        g_assert_cmpstr(http_route_to_string(r.id), ==, "metrics");
+        g_assert_cmpint(http_route(HTTP_POST, "/v1/metrics", 11, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics/x", 13, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics?x=1", 15, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+}
+
 static void test_route(void) {
         HttpRoute r;
         HttpError e = {};
@@ -321,6 +337,54 @@ static void test_route(void) {
         g_assert_cmpuint(e.status, ==, 400);
         g_assert_cmpint(ROUTE(HTTP_GET, "*"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 400);
+#undef ROUTE
+}
+
+/* The output route's stream parameters (issue 15): each value checked, repeats refused, times in both forms. */
+static void test_route_output_streams(void) {
+        HttpRoute r;
+        HttpError e = {};
+
+#define ROUTE(u) http_route(HTTP_GET, u, strlen(u), &r, &e)
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output"), ==, 0);
+        g_assert_cmpuint(r.output.set, ==, 0);
+        g_assert_false(http_output_query_extended(&r.output));
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output?stream=stderr&follow=true&tail=5&timestamps=true"), ==, 0);
+        g_assert_true(http_output_query_extended(&r.output));
+        g_assert_cmpstr(r.output.stream, ==, "stderr");
+        g_assert_cmpuint(r.output.tail, ==, 5);
+        g_assert_true(r.output.timestamps);
+        g_assert_false(r.output.framed);
+        g_assert_true(r.follow);
+        g_assert_cmpuint(r.output.set, ==, OUTPUT_OPT_STREAM | OUTPUT_OPT_TAIL | OUTPUT_OPT_TIMESTAMPS);
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output?since=1764766800.25&until=2025-12-03T13:20:01Z&framed=1"),
+                        ==, 0);
+        g_assert_cmpuint(r.output.since, ==, UINT64_C(1764766800250000));
+        g_assert_cmpuint(r.output.until, ==, UINT64_C(1764768001000000));
+        g_assert_true(r.output.framed);
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output?since=2025-12-03T14%3A20%3A01%2B01%3A00"), ==, 0);
+        g_assert_cmpuint(r.output.since, ==, UINT64_C(1764768001000000));
+
+        static const char *const bad[] = {
+                "/v1/jobs/" ID "/output?stream=all",
+                "/v1/jobs/" ID "/output?stream=stdout&stream=stderr",
+                "/v1/jobs/" ID "/output?since=yesterday",
+                "/v1/jobs/" ID "/output?since=5m",               /* a duration: by whose clock? */
+                "/v1/jobs/" ID "/output?since=2026-02-30T00:00:00Z",
+                "/v1/jobs/" ID "/output?since=2026-12-03T13:20:01",
+                "/v1/jobs/" ID "/output?until=99999999999999999999",
+                "/v1/jobs/" ID "/output?tail=-1",
+                "/v1/jobs/" ID "/output?tail=1&tail=2",
+                "/v1/jobs/" ID "/output?framed=maybe",
+                "/v1/jobs/" ID "/output?timestamps=",
+                "/v1/jobs/" ID "?stream=stdout",                 /* only the output route takes them */
+                "/v1/jobs/" ID "/output?since=1111111111111111111111111111111111111111111111111111111111111111111",
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_test_message("%s", bad[i]);
+                g_assert_cmpint(ROUTE(bad[i]), ==, -EINVAL);
+                g_assert_cmpuint(e.status, ==, 400);
+        }
 #undef ROUTE
 }
 
@@ -673,7 +737,9 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/http/parse/errors", test_parse_errors);
         g_test_add_func("/http/parse/body-at-limit", test_parse_body_at_limit);
         g_test_add_func("/http/route", test_route);
+        g_test_add_func("/http/route-metrics", test_route_metrics);
         g_test_add_func("/http/query", test_query);
+        g_test_add_func("/http/route-output-streams", test_route_output_streams);
         g_test_add_func("/http/job-json/good", test_job_json_good);
         g_test_add_func("/http/job-json/bad", test_job_json_bad);
         g_test_add_func("/http/responses", test_responses);

@@ -166,6 +166,27 @@ static void test_parse_read_verbs(void) {
         g_assert_cmpint(arg_verb, ==, VERB_WAIT);
 }
 
+/* logs' stream options (issue 15). */
+static void test_parse_streams(void) {
+        g_assert_cmpint(parse("logs", "--stderr", "--timestamps", "--since", "1764768000.5", "--until",
+                              "2025-12-03T13:30:00Z", ID1, NULL), ==, 1);
+        g_assert_cmpuint(arg_streams, ==, TELERUN_STREAM_STDERR);
+        g_assert_true(arg_timestamps);
+        g_assert_cmpuint(arg_since, ==, UINT64_C(1764768000500000));
+        g_assert_cmpuint(arg_until, ==, UINT64_C(1764768600000000));
+        g_assert_cmpint(parse("logs", "--stdout", "--stderr", "-f", "--since", "10m", ID1, NULL), ==, 1);
+        g_assert_cmpuint(arg_streams, ==, TELERUN_STREAM_STDOUT | TELERUN_STREAM_STDERR);
+        g_assert_cmpuint(arg_since, <, UINT64_MAX);
+        g_assert_cmpuint(arg_until, ==, UINT64_MAX);
+        g_assert_false(arg_timestamps);
+
+        g_assert_cmpint(parse("logs", "--since", "yesterday", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("logs", "--until", "2025-02-30T00:00:00Z", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("logs", "-f", "--until", "10m", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("run", "--stderr", "--", "true", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("status", "--timestamps", ID1, NULL), ==, -EINVAL);
+}
+
 static void test_parse_done(void) {
         g_assert_cmpint(parse("--help", NULL), ==, 0);
         g_assert_cmpint(parse("--version", NULL), ==, 0);
@@ -799,6 +820,7 @@ int main(int argc, char *argv[]) {
 
         g_test_add_func("/telerun/parse/run", test_parse_run);
         g_test_add_func("/telerun/parse/read-verbs", test_parse_read_verbs);
+        g_test_add_func("/telerun/parse/streams", test_parse_streams);
         g_test_add_func("/telerun/parse/done", test_parse_done);
         g_test_add_func("/telerun/parse/errors", test_parse_errors);
         g_test_add_func("/telerun/parse/remote", test_parse_remote);
