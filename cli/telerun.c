@@ -292,7 +292,10 @@ static int verb_start(Client *c) {
                 return report(&e);
         /* -it: our keys go to the job as they are typed (^C too); put back on every way out (terminal.c). */
         if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO)) {
-                (void) terminal_raw_begin(STDIN_FILENO);
+                r = terminal_raw_begin(STDIN_FILENO);
+                if (r < 0)
+                        fprintf(stderr, "telerun: cannot put the terminal in raw mode (%s): keys are sent a line "
+                                "at a time, ^C stops the job\n", strerror(-r));
                 terminal_input_set_job(id);
                 /* The worker (or the remote backend) has its own copy of the pipe's read end. */
                 input_fd = safe_close(input_fd);
