@@ -77,6 +77,23 @@ int terminal_raw_begin(int fd) {
         return 0;
 }
 
+/* A detached thread that takes no signal meant for the main thread (every signal blocked in it). */
+static int terminal_thread_start(void *(*fn)(void *), void *arg) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        sigset_t all, old;
+        int r;
+
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        (void) pthread_attr_init(&attr);
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = -pthread_create(&thread, &attr, fn, arg);
+        (void) pthread_attr_destroy(&attr);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return r;
+}
+
 typedef struct ResizeForward {
         Client *client;
         char *id;
@@ -106,9 +123,7 @@ static void *terminal_resize_thread(void *userdata) {
 
 int terminal_forward_resizes(Client *c, const char *id, int fd) {
         ResizeForward *f;
-        pthread_attr_t attr;
-        pthread_t thread;
-        sigset_t winch, all, old;
+        sigset_t winch;
         int r;
 
         if (!c->ops->resize)
@@ -124,13 +139,7 @@ int terminal_forward_resizes(Client *c, const char *id, int fd) {
         sigaddset(&winch, SIGWINCH);
         (void) pthread_sigmask(SIG_BLOCK, &winch, NULL);
         /* The thread takes SIGWINCH only (sigwait), nothing meant for the main thread. */
-        sigfillset(&all);
-        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
-        (void) pthread_attr_init(&attr);
-        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        r = -pthread_create(&thread, &attr, terminal_resize_thread, f);
-        (void) pthread_attr_destroy(&attr);
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        r = terminal_thread_start(terminal_resize_thread, f);
         if (r < 0) {
                 free(f->id);
                 free(f);
@@ -184,9 +193,6 @@ static void *terminal_input_thread(void *userdata) {
 int terminal_input_begin(int fd, int *ret_fd) {
         InputPump *p = malloc(sizeof(*p));
         int pipe_fds[2], r;
-        pthread_attr_t attr;
-        pthread_t thread;
-        sigset_t all, old;
 
         if (!p)
                 return -ENOMEM;
@@ -195,13 +201,7 @@ int terminal_input_begin(int fd, int *ret_fd) {
                 return -errno;
         }
         *p = (InputPump) { .from = fd, .to = pipe_fds[1] };
-        sigfillset(&all);
-        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
-        (void) pthread_attr_init(&attr);
-        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        r = -pthread_create(&thread, &attr, terminal_input_thread, p);
-        (void) pthread_attr_destroy(&attr);
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        r = terminal_thread_start(terminal_input_thread, p);
         if (r < 0) {
                 free(p);
                 (void) close(pipe_fds[0]);
