@@ -137,6 +137,16 @@ static int on_header_value(http_parser *hp, const char *at, size_t n) {
         return 0;
 }
 
+/* Only a job's input is streamed: every other body is small JSON, collected whole within body_max. */
+static bool http_streams_body(const HttpParser *p, const http_parser *hp) {
+        HttpRoute route;
+        HttpError e = {};
+
+        return hp->method == HTTP_POST && p->request.url &&
+               http_route(HTTP_POST, p->request.url, p->request.url_size, &route, &e) >= 0 &&
+               route.id == HTTP_ROUTE_JOB_INPUT;
+}
+
 static int on_headers_complete(http_parser *hp) {
         HttpParser *p = http_parser_from(hp);
 
@@ -144,6 +154,18 @@ static int on_headers_complete(http_parser *hp) {
         if (hp->upgrade) {
                 http_error_set(&p->error, 400, "bad-request", "Protocol upgrades are not supported.");
                 return -1;
+        }
+        if (http_streams_body(p, hp)) {
+                /* Stop here: the handler opens the job's input before a byte of the body is read. */
+                p->streaming = p->request.body_streamed = true;
+                p->continue_reported = true;
+                p->request.keep_alive = http_should_keep_alive(hp);
+                p->headers_done = true;
+                p->request.method = hp->method;
+                p->request.http_major = hp->http_major;
+                p->request.http_minor = hp->http_minor;
+                http_parser_pause(hp, 1);
+                return 0;
         }
         if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body_max) {
                 http_error_set(&p->error, 413, "body-too-large", "The request body exceeds %zu bytes.",
@@ -160,6 +182,13 @@ static int on_headers_complete(http_parser *hp) {
 static int on_body(http_parser *hp, const char *at, size_t n) {
         HttpParser *p = http_parser_from(hp);
 
+        if (p->streaming) {
+                /* One piece at a time: the caller passes it on before it feeds more. */
+                p->request.body_chunk = at;
+                p->request.body_chunk_size = n;
+                http_parser_pause(hp, 1);
+                return 0;
+        }
         if (n > p->body_max - p->request.body_size) {
                 http_error_set(&p->error, 413, "body-too-large", "The request body exceeds %zu bytes.",
                                p->body_max);
@@ -220,6 +249,8 @@ void http_parser_next(HttpParser *p) {
         p->header_bytes = 0;
         p->request.url_size = 0;
         p->request.body_size = 0;
+        p->streaming = p->request.body_streamed = false;
+        p->request.body_chunk_size = 0;
         if (p->request.url)
                 p->request.url[0] = 0;
         /* libhttp-parser asserts when an errored parser is (un)paused; an error is final anyway. */
@@ -243,17 +274,23 @@ HttpFeedResult http_parser_feed_data(HttpParser *p, const void *data, size_t siz
         if (size == 0)
                 return HTTP_FEED_MORE;
 
+        /* A streamed request pauses after its headers and after each piece of its body. */
+        p->request.body_chunk_size = 0;
+        if (p->streaming && HTTP_PARSER_ERRNO(&p->parser) == HPE_PAUSED)
+                http_parser_pause(&p->parser, 0);
         n = http_parser_execute(&p->parser, &http_settings, data, size);
         *ret_consumed = n;
         err = HTTP_PARSER_ERRNO(&p->parser);
-        if (err == HPE_PAUSED && p->complete) {
+        if (err == HPE_PAUSED && (p->complete || (p->streaming && p->request.body_chunk_size == 0))) {
                 if (!p->request.url || memchr(p->request.url, 0, p->request.url_size) ||
                     p->request.url_size == 0) {
                         http_error_set(&p->error, 400, "bad-request", "Malformed request target.");
                         return HTTP_FEED_ERROR;
                 }
-                return HTTP_FEED_REQUEST;
+                return p->complete ? HTTP_FEED_REQUEST : HTTP_FEED_HEADERS;
         }
+        if (err == HPE_PAUSED && p->streaming)
+                return HTTP_FEED_BODY;
         if (err != HPE_OK) {
                 if (p->error.status == 0) {
                         if (err == HPE_HEADER_OVERFLOW)
@@ -350,6 +387,8 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_JOB_GET] = "status",
         [HTTP_ROUTE_JOB_STOP] = "stop",
         [HTTP_ROUTE_JOB_OUTPUT] = "output",
+        [HTTP_ROUTE_JOB_INPUT] = "input",
+        [HTTP_ROUTE_JOB_RESIZE] = "resize",
         [HTTP_ROUTE_METRICS] = "metrics",
         [HTTP_ROUTE_JOB_DELETE] = "remove",
         [HTTP_ROUTE_JOB_KILL] = "kill",
@@ -403,6 +442,7 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
              seen_signal = false, seen_time = false;
         unsigned seen_filter = 0;
         int f;
+        bool seen_rows = false, seen_cols = false;
         char key[32], value[64];
         const char *p = query;
         int k;
@@ -458,6 +498,14 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
                                 return http_error_set(e, 400, "bad-request", "Query parameter 'limit' must be "
                                                       "a number of jobs.");
                         r->limit = (uint32_t) v;
+                } else if (r->id == HTTP_ROUTE_JOB_RESIZE && (streq(key, "rows") || streq(key, "cols"))) {
+                        uint64_t v;
+
+                        seen = key[0] == 'r' ? &seen_rows : &seen_cols;
+                        if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT16_MAX)
+                                return http_error_set(e, 400, "bad-request", "Query parameter '%s' must be a "
+                                                      "number of %s.", key, key[0] == 'r' ? "rows" : "columns");
+                        *(key[0] == 'r' ? &r->rows : &r->cols) = (uint16_t) v;
                 } else if (r->id == HTTP_ROUTE_JOB_OUTPUT &&
                            (k = http_output_query_param(&r->output, key, value, e)) != 0) {
                         if (k < 0)
@@ -475,6 +523,8 @@ static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
         }
         if (k < 0)
                 return http_error_set(e, 400, "bad-request", "Malformed query string.");
+        if (r->id == HTTP_ROUTE_JOB_RESIZE && !(seen_rows && seen_cols))
+                return http_error_set(e, 400, "bad-request", "A resize needs the query parameters rows and cols.");
         return 0;
 }
 
@@ -546,6 +596,20 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
                         r.stop_usec = UINT64_MAX;
                         if (method != HTTP_POST) {
                                 http_error_set(e, 405, "method-not-allowed", "Use POST to stop a job.");
+                                e->allow = "POST";
+                                return -EINVAL;
+                        }
+                } else if (streq(sub, "/resize")) {
+                        r.id = HTTP_ROUTE_JOB_RESIZE;
+                        if (method != HTTP_POST) {
+                                http_error_set(e, 405, "method-not-allowed", "Use POST to resize a job's terminal.");
+                                e->allow = "POST";
+                                return -EINVAL;
+                        }
+                } else if (streq(sub, "/input")) {
+                        r.id = HTTP_ROUTE_JOB_INPUT;
+                        if (method != HTTP_POST) {
+                                http_error_set(e, 405, "method-not-allowed", "Use POST to write a job's input.");
                                 e->allow = "POST";
                                 return -EINVAL;
                         }
