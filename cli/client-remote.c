@@ -263,10 +263,13 @@ static void *remote_stream_thread(void *userdata) {
                 /* The reader sees EOF; say that it is not the end of the output. (A follower finds out by itself
                  * and resumes: follow.h.) */
                 fprintf(stderr, "telerun: the output stream from the gateway was cut off\n");
-        /* An unfinished transfer's connection is closed here. */
         remote_transfer_end(s->handle);
-        /* The handle first, then EOF for the reader: its next request (run's wait) finds the connection. */
-        remote_handle_release(&s->cr->http, s->handle);
+        /* The handle first, then EOF for the reader: its next request (run's wait) finds the connection. An
+         * unfinished transfer's connection was closed: nothing worth keeping. */
+        if (complete)
+                remote_handle_release(&s->cr->http, s->handle);
+        else
+                remote_handle_free(s->handle);
         safe_close(s->fd);
         remote_response_done(&s->resp);
         client_remote_unref(s->cr);
