@@ -288,7 +288,8 @@ static int remote_stream_open(ClientRemote *cr, RemoteStream *s, const char *tar
         s->handle = remote_handle_take(&cr->http);
         if (!s->handle)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
-        r = remote_transfer_begin(&cr->http, s->handle, "GET", target, NULL, REMOTE_REPLY_TIMEOUT_MS, &s->resp);
+        /* No speed limit: a followed job may print nothing for hours (the head's deadline is the drive's). */
+        r = remote_transfer_begin(&cr->http, s->handle, "GET", target, NULL, REMOTE_NO_TIMEOUT, &s->resp);
         if (r < 0)
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "%s: %m", what);
         /* A 200 stops at its head (its body waits for the thread); anything else is read whole. */
@@ -296,7 +297,8 @@ static int remote_stream_open(ClientRemote *cr, RemoteStream *s, const char *tar
         if (r == -EINTR)
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Interrupted");
         if (r < 0)
-                return client_error_set(error, r, CLIENT_ERROR_OTHER, "%s: %m", what);
+                return client_error_set(error, r, r == -ETIMEDOUT ? CLIENT_ERROR_UNREACHABLE : CLIENT_ERROR_OTHER,
+                                        "%s: %m", what);
         if (r == 1 && code != CURLE_OK)
                 return remote_curl_error(&cr->http, s->handle, code, what, error);
         if (s->resp.status != 200) {

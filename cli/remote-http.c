@@ -379,6 +379,8 @@ int remote_transfer_begin(RemoteHttp *h, RemoteHandle *handle, const char *metho
 
 int remote_transfer_drive(RemoteHandle *handle, const RemoteResponse *resp, int extra_fd, bool until_head,
                           CURLcode *ret_code) {
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + (uint64_t) REMOTE_REPLY_TIMEOUT_MS * 1000;
+
         for (;;) {
                 struct curl_waitfd w = { .fd = extra_fd, .events = CURL_WAIT_POLLIN };
                 int running = 0, queued;
@@ -393,6 +395,9 @@ int remote_transfer_drive(RemoteHandle *handle, const RemoteResponse *resp, int 
                         }
                 if (until_head && resp->head_done && resp->status == 200)
                         return 0;
+                /* A stream's head: as long as a quick request's answer (its body may then be silent for hours). */
+                if (until_head && now_usec(CLOCK_MONOTONIC) > deadline)
+                        return -ETIMEDOUT;
                 if (curl_multi_poll(handle->multi, &w, extra_fd >= 0 ? 1 : 0, 1000, NULL) != CURLM_OK)
                         return -EIO;
                 if (extra_fd >= 0 && w.revents)

@@ -65,8 +65,9 @@ void remote_response_done(RemoteResponse *r);
  * A POST to /v1/jobs (a job start) always goes on a new connection: never resent (see the design note). */
 int remote_transfer_begin(RemoteHttp *h, RemoteHandle *handle, const char *method, const char *target,
                           const char *body, int timeout_ms, RemoteResponse *resp);
-/* Drives the transfer: 1 done (*ret_code its result), 0 the head came (until_head), -EINTR extra_fd became
- * readable (telerun's interrupt; an output reader's hangup), else -errno. */
+/* Drives the transfer: 1 done (*ret_code its result), 0 the head came (until_head; -ETIMEDOUT if it did not
+ * within REMOTE_REPLY_TIMEOUT_MS), -EINTR extra_fd became readable (telerun's interrupt; an output reader's
+ * hangup), else -errno. */
 int remote_transfer_drive(RemoteHandle *handle, const RemoteResponse *resp, int extra_fd, bool until_head,
                           CURLcode *ret_code);
 /* Ends the transfer (done or not: an unfinished one's connection is closed). */
