@@ -2,8 +2,8 @@
 /* test-proxy - telerun's remote client on libcurl (issue 16) against a real teleworker-gateway and daemon:
  * through a real CONNECT proxy (tinyproxy, started here with its own configuration and log) from HTTPS_PROXY
  * and https_proxy, bypassed for NO_PROXY, a clear error for an unreachable proxy; an encrypted client key with
- * TELERUN_KEY_PASSPHRASE, and clear errors without it or with a wrong one; and a `run` after the gateway
- * closed the kept connection (short --idle-timeout) starts exactly one job. */
+ * TELERUN_KEY_PASSPHRASE, and clear errors without it or with a wrong one; a `run` after the gateway
+ * closed the kept connection (short --idle-timeout) starts exactly one job; Ctrl-C stops a remote run. */
 #include <errno.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
@@ -211,6 +211,44 @@ static void test_one_start(void) {
         g_assert_cmpuint(alice_jobs(), ==, before + 1);
 }
 
+/* Ctrl-C stops a remote run (docs/cli.md): the stop request goes out while the output thread holds its own
+ * handle, and the rest of the output and the wait follow on the kept one. Through the proxy, to have the
+ * stream's thread and the stop's request on two tunnels. */
+static void test_interrupt(void) {
+        g_autofree char *addr = g_strdup_printf("127.0.0.1:%d", GW_PORT), *crt = test_cert_path("alice.crt"),
+                        *key = test_cert_path("alice.key"), *ca = test_cert_path("ca.crt");
+        g_autofree char *telerun = g_build_filename(build_dir, "cli", "telerun", NULL);
+        g_autofree char *proxy = g_strdup_printf("http://127.0.0.1:%d", PROXY_PORT);
+        char *argv[] = { telerun, (char *) "--addr", addr, (char *) "--cert", crt, (char *) "--key", key,
+                         (char *) "--cacert", ca, (char *) "run", (char *) "--", (char *) "sh", (char *) "-c",
+                         (char *) "trap 'echo bye; exit 3' TERM; echo started; while :; do sleep 0.1; done", NULL };
+        g_auto(GStrv) env = g_environ_setenv(g_get_environ(), "HTTPS_PROXY", proxy, true);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GString) out = g_string_new(NULL);
+        char buf[256];
+        int out_fd, ws = 0;
+        ssize_t n;
+        GPid pid;
+
+        env = g_environ_unsetenv(env, "NO_PROXY");
+        env = g_environ_unsetenv(env, "no_proxy");
+        g_assert_true(g_spawn_async_with_pipes("/", argv, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL,
+                                               &out_fd, NULL, &error));
+        while (!strstr(out->str, "started\n") && (n = read(out_fd, buf, sizeof(buf))) > 0)
+                g_string_append_len(out, buf, n);
+        g_assert_nonnull(strstr(out->str, "started\n"));
+        g_assert_cmpint(kill(pid, SIGINT), ==, 0);
+        while ((n = read(out_fd, buf, sizeof(buf))) > 0)
+                g_string_append_len(out, buf, n);
+        close(out_fd);
+        g_assert_cmpint(waitpid(pid, &ws, 0), ==, pid);
+        g_spawn_close_pid(pid);
+        /* The job's TERM handler's last words, and its exit status. */
+        g_assert_cmpstr(out->str, ==, "started\nbye\n");
+        g_assert_true(WIFEXITED(ws));
+        g_assert_cmpint(WEXITSTATUS(ws), ==, 3);
+}
+
 int main(int argc, char **argv) {
         const char *gw_args[] = { "--idle-timeout=1s", NULL };
         sd_bus *bus;
@@ -238,6 +276,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/proxy/connect", test_through_proxy);
         g_test_add_func("/proxy/encrypted-key", test_encrypted_key);
         g_test_add_func("/proxy/one-start", test_one_start);
+        g_test_add_func("/proxy/interrupt", test_interrupt);
         r = g_test_run();
 
         (void) kill(proxy_pid, SIGTERM);
