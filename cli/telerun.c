@@ -52,7 +52,7 @@ static int report_errno(int r, const char *what) {
         return TELERUN_EXIT_FAILURE;
 }
 
-/* Remote mode lives in its own module (OpenSSL, libhttp-parser; cli/meson.build says why), loaded here and
+/* Remote mode lives in its own module (libcurl, OpenSSL; cli/meson.build says why), loaded here and
  * only here: from beside the executable in a build tree, else from the package's module directory. (Not
  * "$ORIGIN/..." in dlopen(): that is the directory of the caller of dlopen(), which is the sanitizer
  * runtime when one intercepts it.) Never unloaded: the client's operations are its code until telerun

@@ -30,7 +30,7 @@ fi
 say "installing build dependencies (Debian packages)"
 need=()
 for p in meson ninja-build pkg-config gcc libsystemd-dev libglib2.0-dev libjson-c-dev libssl-dev \
-        libhttp-parser-dev systemd dbus util-linux openssl; do
+        libhttp-parser-dev libcurl4-openssl-dev systemd dbus util-linux openssl; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

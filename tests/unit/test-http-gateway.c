@@ -945,6 +945,23 @@ static void test_client_remote_keep_alive(void) {
         g_assert_cmpint(c->ops->get_job(c, id, &o, &e), ==, 0);
         json_object_put(o);
 
+        /* A job start never goes on a reused connection (libcurl resends a request whose reused connection turns
+         * out dead, a POST too: remote-http.c), and the connection it opened is kept for what follows. */
+        {
+                unsigned accepted = test_server_accepted(&s);
+                char *id2 = NULL;
+
+                g_assert_cmpint(c->ops->get_job(c, id, &o, &e), ==, 0);   /* a kept connection, reused */
+                json_object_put(o);
+                g_assert_cmpuint(test_server_accepted(&s), ==, accepted);
+                g_assert_cmpint(c->ops->start(c, &req, &id2, &e), ==, 0);
+                g_assert_cmpuint(test_server_accepted(&s), ==, accepted + 1);
+                g_assert_cmpint(c->ops->get_job(c, id2, &o, &e), ==, 0);
+                json_object_put(o);
+                g_assert_cmpuint(test_server_accepted(&s), ==, accepted + 1);
+                g_free(id2);
+        }
+
         g_free(id);
         client_free(c);
         test_server_stop(&s);
