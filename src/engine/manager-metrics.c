@@ -40,7 +40,7 @@ static int dir_usage(const char *path, uint64_t *ret_entries, uint64_t *ret_byte
 
 static void manager_metrics_gauges(Manager *m, MetricsGauges *g) {
         struct rlimit rl;
-        uint64_t entries;
+        uint64_t entries = 0;
 
         for (Job *j = m->jobs_head; j; j = j->next) {
                 if (j->discarded)
