@@ -6,6 +6,7 @@
 #
 #   packages        apt-get install what the build and the testbeds need
 #   build-ci        meson setup + compile (the project sets werror)
+#   build-release   the same with -Dbuildtype=release (-O3 warns of what -O2 does not; bench/run.sh uses it)
 #   unit            meson test --suite unit
 #   unit-valgrind   the same unit suite under valgrind memcheck (tests/valgrind-unit.sh build-ci)
 #   build-asan      the same with -Db_sanitize=address,undefined
@@ -228,6 +229,7 @@ main() {
                 stage browser-deps - browser_deps build-ci
                 stage unit-valgrind build-ci tests/valgrind-unit.sh build-ci
         fi
+        stage build-release - build build-release -Dbuildtype=release
 
         if [ "${TB_SKIP_ASAN:-0}" = 1 ]; then
                 skip_stage build-asan "TB_SKIP_ASAN=1"
