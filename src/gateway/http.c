@@ -63,6 +63,7 @@ static int on_message_begin(http_parser *hp) {
         p->request.url_size = 0;
         p->request.body_size = 0;
         p->request.expect_continue = false;
+        p->request.last_event_id[0] = 0;
         p->header_bytes = 0;
         p->field_size = p->value_size = 0;
         p->in_value = false;
@@ -100,6 +101,13 @@ static void http_header_complete(HttpParser *p) {
             p->value_size == strlen("100-continue") &&
             strncasecmp(p->value, "100-continue", p->value_size) == 0)
                 p->request.expect_continue = true;
+        /* An event id is our decimal sequence number; anything longer is not ours and reads as absent. */
+        if (p->field_size == strlen("Last-Event-ID") &&
+            strncasecmp(p->field, "Last-Event-ID", p->field_size) == 0 &&
+            p->value_size < sizeof(p->request.last_event_id)) {
+                memcpy(p->request.last_event_id, p->value, p->value_size);
+                p->request.last_event_id[p->value_size] = 0;
+        }
         p->field_size = p->value_size = 0;
         p->in_value = false;
 }
@@ -336,159 +344,6 @@ int http_parse_bool(const char *s, bool *ret) {
                 return 0;
         }
         return -EINVAL;
-}
-
-/* ---- routing ------------------------------------------------------------------------------------------ */
-
-static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
-        [HTTP_ROUTE_JOBS_LIST] = "list",
-        [HTTP_ROUTE_JOBS_START] = "start",
-        [HTTP_ROUTE_JOB_GET] = "status",
-        [HTTP_ROUTE_JOB_STOP] = "stop",
-        [HTTP_ROUTE_JOB_OUTPUT] = "output",
-};
-
-const char *http_route_to_string(HttpRouteId id) {
-        if ((unsigned) id >= _HTTP_ROUTE_MAX)
-                return NULL;
-        return http_route_names[id];
-}
-
-static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
-        bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false;
-        char key[32], value[64];
-        const char *p = query;
-        int k;
-
-        while ((k = http_query_next(&p, key, sizeof(key), value, sizeof(value))) > 0) {
-                bool *seen;
-
-                if (r->id == HTTP_ROUTE_JOB_GET && streq(key, "wait")) {
-                        seen = &seen_wait;
-                        if (http_parse_bool(value, &r->wait) < 0)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'wait' must be "
-                                                      "true or false.");
-                } else if (r->id == HTTP_ROUTE_JOB_OUTPUT && streq(key, "follow")) {
-                        seen = &seen_follow;
-                        if (http_parse_bool(value, &r->follow) < 0)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'follow' must "
-                                                      "be true or false.");
-                } else if (r->id == HTTP_ROUTE_JOB_OUTPUT && streq(key, "offset")) {
-                        seen = &seen_offset;
-                        if (parse_uint64(value, &r->offset) < 0)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'offset' must "
-                                                      "be a byte offset.");
-                } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "cursor")) {
-                        seen = &seen_cursor;
-                        if (strlen(value) >= sizeof(r->cursor))
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'cursor' is not a "
-                                                      "cursor of this gateway.");
-                        strcpy(r->cursor, value);
-                } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "limit")) {
-                        uint64_t v;
-
-                        seen = &seen_limit;
-                        if (parse_uint64(value, &v) < 0 || v > UINT32_MAX)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'limit' must be "
-                                                      "a number of jobs.");
-                        r->limit = (uint32_t) v;
-                } else {
-                        _cleanup_(freep) char *k_esc = str_escape(key, 31);
-
-                        return http_error_set(e, 400, "bad-request", "Unknown query parameter '%s'.",
-                                              k_esc ?: "?");
-                }
-                if (*seen)
-                        return http_error_set(e, 400, "bad-request", "Query parameter '%s' given twice.", key);
-                *seen = true;
-        }
-        if (k < 0)
-                return http_error_set(e, 400, "bad-request", "Malformed query string.");
-        return 0;
-}
-
-int http_route(enum http_method method, const char *url, size_t url_size, HttpRoute *ret, HttpError *e) {
-        struct http_parser_url u;
-        char path[128], query[512] = "";
-        const char *rest, *sub;
-        HttpRoute r = {};
-        size_t n;
-
-        http_parser_url_init(&u);
-        if (url_size == 0 || url[0] != '/' || http_parser_parse_url(url, url_size, 0, &u) != 0 ||
-            !(u.field_set & (1 << UF_PATH)))
-                return http_error_set(e, 400, "bad-request", "Malformed request target.");
-        if (u.field_set & ((1 << UF_SCHEMA) | (1 << UF_HOST) | (1 << UF_USERINFO)))
-                return http_error_set(e, 400, "bad-request", "Only origin-form request targets are accepted.");
-
-        n = u.field_data[UF_PATH].len;
-        if (n >= sizeof(path))
-                return http_error_set(e, 404, "not-found", "No such resource.");
-        memcpy(path, url + u.field_data[UF_PATH].off, n);
-        path[n] = 0;
-        if (u.field_set & (1 << UF_QUERY)) {
-                n = u.field_data[UF_QUERY].len;
-                if (n >= sizeof(query))
-                        return http_error_set(e, 400, "bad-request", "The query string is too long.");
-                memcpy(query, url + u.field_data[UF_QUERY].off, n);
-                query[n] = 0;
-        }
-
-        if (streq(path, "/v1/jobs")) {
-                if (method == HTTP_GET)
-                        r.id = HTTP_ROUTE_JOBS_LIST;
-                else if (method == HTTP_POST)
-                        r.id = HTTP_ROUTE_JOBS_START;
-                else {
-                        http_error_set(e, 405, "method-not-allowed", "Use GET or POST on /v1/jobs.");
-                        e->allow = "GET, POST";
-                        return -EINVAL;
-                }
-        } else if (strncmp(path, "/v1/jobs/", 9) == 0) {
-                rest = path + 9;
-                sub = strchrnul(rest, '/');
-                n = (size_t) (sub - rest);
-                if (n == 0)
-                        return http_error_set(e, 404, "not-found", "No such resource.");
-                if (n >= JOB_ID_STRING_MAX)
-                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id.");
-                memcpy(r.job_id, rest, n);
-                r.job_id[n] = 0;
-
-                if (*sub == 0) {
-                        r.id = HTTP_ROUTE_JOB_GET;
-                        if (method != HTTP_GET) {
-                                http_error_set(e, 405, "method-not-allowed", "Use GET on a job.");
-                                e->allow = "GET";
-                                return -EINVAL;
-                        }
-                } else if (streq(sub, "/stop")) {
-                        r.id = HTTP_ROUTE_JOB_STOP;
-                        if (method != HTTP_POST) {
-                                http_error_set(e, 405, "method-not-allowed", "Use POST to stop a job.");
-                                e->allow = "POST";
-                                return -EINVAL;
-                        }
-                } else if (streq(sub, "/output")) {
-                        r.id = HTTP_ROUTE_JOB_OUTPUT;
-                        if (method != HTTP_GET) {
-                                http_error_set(e, 405, "method-not-allowed", "Use GET to read output.");
-                                e->allow = "GET";
-                                return -EINVAL;
-                        }
-                } else
-                        return http_error_set(e, 404, "not-found", "No such resource.");
-
-                /* The path is right; a malformed id is the client's mistake, not a missing resource. */
-                if (!job_id_is_valid(r.job_id))
-                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id.");
-        } else
-                return http_error_set(e, 404, "not-found", "No such resource.");
-
-        if (http_route_query(&r, query, e) < 0)
-                return -EINVAL;
-        *ret = r;
-        return 0;
 }
 
 /* ---- output buffers and responses --------------------------------------------------------------------- */

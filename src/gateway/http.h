@@ -26,6 +26,7 @@ typedef struct HttpRequest {
         size_t body_size;
         bool keep_alive;         /* the client keeps the connection (HTTP/1.1 default, Connection header) */
         bool expect_continue;    /* "Expect: 100-continue" */
+        char last_event_id[24];  /* "Last-Event-ID" (GET /v1/events), "" if absent or longer than it can be */
 } HttpRequest;
 
 typedef enum HttpFeedResult {
@@ -43,7 +44,7 @@ typedef struct HttpParser {
         size_t header_bytes;
         char field[32];          /* the current header name, only as much as we need to recognize it */
         size_t field_size;
-        char value[32];          /* the current header value, likewise */
+        char value[32];          /* the current header value, likewise (Last-Event-ID is at most 20 digits) */
         size_t value_size;
         bool in_value;
         bool complete;
@@ -69,6 +70,8 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
         HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
+        HTTP_ROUTE_EVENTS,       /* GET /v1/events (server-sent events; Last-Event-ID) */
+        HTTP_ROUTE_VERSION,      /* GET /v1/version */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 
@@ -81,6 +84,20 @@ typedef struct HttpRoute {
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
 } HttpRoute;
+
+/* One row of the router's table (http-routes.c): what docs/openapi.yaml must describe (test-openapi checks
+ * both ways). A path is literal segments and "{id}", one segment holding a job id. */
+#define HTTP_ROUTE_QUERY_MAX 8
+#define HTTP_ROUTE_STATUS_MAX 12
+typedef struct HttpRouteDef {
+        HttpRouteId id;
+        enum http_method method;
+        const char *path;
+        const char *query[HTTP_ROUTE_QUERY_MAX];       /* the query parameters it takes, NULL-terminated */
+        unsigned statuses[HTTP_ROUTE_STATUS_MAX];      /* every status its response can have, 0-terminated */
+} HttpRouteDef;
+
+const HttpRouteDef *http_route_table(size_t *ret_n);
 
 /* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */
 int http_route(enum http_method method, const char *url, size_t url_size, HttpRoute *ret, HttpError *e);
