@@ -50,6 +50,7 @@ static void on_job_changed(Job *j, void *userdata) {
                                   job_reason_to_string(job_reason(j)));
         (void) sd_bus_emit_properties_changed(a->bus, path, TW_BUS_INTERFACE_JOB, "State", "Reason", "ExitCode",
                                               "ExitSignal", "StartedAt", "EndedAt", NULL);
+        bus_events_push(a->events, j);
 }
 
 BusApi *bus_api_free(BusApi *a) {
@@ -60,6 +61,7 @@ BusApi *bus_api_free(BusApi *a) {
         sd_bus_slot_unref(a->remote_slot);
         sd_bus_slot_unref(a->job_slot);
         sd_bus_slot_unref(a->enumerator_slot);
+        bus_events_free(a->events);
         for (size_t i = 0; i < ELEMENTSOF(a->senders); i++)
                 free(a->senders[i].name);
         sd_bus_unref(a->bus);
@@ -81,6 +83,9 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
         a->bus = sd_bus_ref(bus);
         a->manager = m;
         a->instance = now_usec(CLOCK_REALTIME); /* differs between runs: enough to tell cursors apart */
+        r = bus_events_new(a->instance, &a->events);
+        if (r < 0)
+                return r;
 
         r = sd_bus_add_object_vtable(bus, &a->manager_slot, TW_BUS_PATH, TW_BUS_INTERFACE_MANAGER, bus_manager_vtable,
                                      a);

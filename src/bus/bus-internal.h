@@ -24,6 +24,22 @@
 /* Senders whose uid is known: see bus_sender_uid(). */
 #define SENDER_CACHE_SIZE 16
 
+/* bus-events.c: the ring of job state changes EventsAs reads. */
+#define EVENTS_RING_SIZE 1024U
+#define EVENTS_REPLY_MAX 256U                    /* events per reply: ~64 KiB at most */
+#define EVENT_WAITERS_MAX 1024U
+#define EVENT_WAITERS_PER_PRINCIPAL 64U
+#define EVENTS_WAIT_USEC (25U * USEC_PER_SEC)    /* a waiter with nothing to read is answered empty then */
+
+typedef struct BusEvents BusEvents;
+/* Sequence numbers start after base (the daemon's start, µs since the epoch). */
+int bus_events_new(uint64_t base, BusEvents **ret);
+BusEvents *bus_events_free(BusEvents *e);
+DEFINE_FREE_FUNC(BusEvents, bus_events_free);
+/* Records j's state as the next event and answers the waiters that may see it. */
+void bus_events_push(BusEvents *e, Job *j);
+int bus_method_events(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
 typedef struct SenderUid {
         char *name; /* unique bus name, NULL = free slot */
         uid_t uid;
@@ -39,6 +55,7 @@ struct BusApi {
         sd_bus_slot *remote_slot;
         sd_bus_slot *job_slot;
         sd_bus_slot *enumerator_slot;
+        BusEvents *events;
 };
 
 /* bus-principal.c: the caller, and the job it names. */

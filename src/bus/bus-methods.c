@@ -487,5 +487,8 @@ const sd_bus_vtable bus_remote_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenOutputAs",
                                 SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EventsAs", SD_BUS_ARGS("s", principal, "b", admin, "t", after),
+                                SD_BUS_RESULT("a(tssssit)", events, "t", last, "b", reset), bus_method_events,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
