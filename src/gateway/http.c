@@ -101,12 +101,14 @@ static void http_header_complete(HttpParser *p) {
             p->value_size == strlen("100-continue") &&
             strncasecmp(p->value, "100-continue", p->value_size) == 0)
                 p->request.expect_continue = true;
-        /* An event id is our decimal sequence number; anything longer is not ours and reads as absent. */
+        /* An event id is our decimal sequence number; one longer than that cannot be ours. */
         if (p->field_size == strlen("Last-Event-ID") &&
-            strncasecmp(p->field, "Last-Event-ID", p->field_size) == 0 &&
-            p->value_size < sizeof(p->request.last_event_id)) {
-                memcpy(p->request.last_event_id, p->value, p->value_size);
-                p->request.last_event_id[p->value_size] = 0;
+            strncasecmp(p->field, "Last-Event-ID", p->field_size) == 0) {
+                if (p->value_size < sizeof(p->request.last_event_id)) {
+                        memcpy(p->request.last_event_id, p->value, p->value_size);
+                        p->request.last_event_id[p->value_size] = 0;
+                } else
+                        strcpy(p->request.last_event_id, "-");   /* not one of ours: refused */
         }
         p->field_size = p->value_size = 0;
         p->in_value = false;

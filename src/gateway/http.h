@@ -26,7 +26,7 @@ typedef struct HttpRequest {
         size_t body_size;
         bool keep_alive;         /* the client keeps the connection (HTTP/1.1 default, Connection header) */
         bool expect_continue;    /* "Expect: 100-continue" */
-        char last_event_id[24];  /* "Last-Event-ID" (GET /v1/events), "" if absent or longer than it can be */
+        char last_event_id[24];  /* "Last-Event-ID" (GET /v1/events), "" if absent, "-" if too long */
 } HttpRequest;
 
 typedef enum HttpFeedResult {
