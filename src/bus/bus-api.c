@@ -62,6 +62,7 @@ BusApi *bus_api_free(BusApi *a) {
         sd_bus_slot_unref(a->job_slot);
         sd_bus_slot_unref(a->enumerator_slot);
         bus_events_free(a->events);
+        bus_polkit_done(a);
         for (size_t i = 0; i < ELEMENTSOF(a->senders); i++)
                 free(a->senders[i].name);
         sd_bus_unref(a->bus);

@@ -40,6 +40,17 @@ DEFINE_FREE_FUNC(BusEvents, bus_events_free);
 void bus_events_push(BusEvents *e, Job *j);
 int bus_method_events(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
+/* bus-polkit.c: polkit for local callers that are neither root nor in the admin group. */
+#define BUS_POLKIT_MANAGE_ALL "org.teleworker.worker1.manage-all"
+#define BUS_POLKIT_NETWORK "org.teleworker.worker1.network"
+typedef struct PolkitQuery PolkitQuery;
+/* 0 with *ret_granted set (polkit's answer for this call; "no" without polkitd), or 1: the question is out,
+ * the handler returns 1 and is called again with the same message once polkit answered. */
+int bus_polkit_check(BusApi *a, sd_bus_message *msg, const char *action, bool *ret_granted);
+/* p->admin from manage-all, unless p is remote or already an administrator. 0, or 1 as above. */
+int bus_polkit_admin(BusApi *a, sd_bus_message *msg, Principal *p);
+void bus_polkit_done(BusApi *a);
+
 typedef struct SenderUid {
         char *name; /* unique bus name, NULL = free slot */
         uid_t uid;
@@ -56,6 +67,8 @@ struct BusApi {
         sd_bus_slot *job_slot;
         sd_bus_slot *enumerator_slot;
         BusEvents *events;
+        PolkitQuery *polkit_queries;
+        unsigned n_polkit_queries;
 };
 
 /* bus-principal.c: the caller, and the job it names. */
@@ -63,7 +76,8 @@ struct BusApi {
 int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
 /* The caller's principal: the Remote argument or the credentials, by the message's interface. */
 int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
-/* Reads the job id argument, finds the job and checks p may do op to it. */
+/* Reads the job id argument, finds the job and checks p may do op to it; 1: polkit was asked, the handler
+ * returns 1 and is called again (bus-polkit.c). */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret, sd_bus_error *error);
 /* bus_principal(), then bus_read_job(). */
 int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);

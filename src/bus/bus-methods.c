@@ -108,6 +108,25 @@ static JobRequest job_request_from_start(const StartRequest *s) {
         };
 }
 
+/* A local caller (not root) that asks for the network its policy entry does not give: polkit's
+ * org.teleworker.worker1.network may give it. 1: polkit was asked, the call comes back. */
+static int bus_start_network(BusApi *a, sd_bus_message *msg, Principal *p, const JobRequest *req) {
+        PrincipalPolicy policy;
+        bool granted = false;
+        int r;
+
+        if (p->remote || p->uid == 0 || req->isolation.private_network != 0)
+                return 0;
+        config_principal_policy(manager_config(a->manager), p->name, &policy);
+        if (policy.network)
+                return 0;
+        r = bus_polkit_check(a, msg, BUS_POLKIT_NETWORK, &granted);
+        if (r > 0)
+                return r;
+        p->network = granted;
+        return 0;
+}
+
 /* Start, StartAs and StartWithOutput: the same arguments; the last also hands out the job's output. */
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
@@ -127,6 +146,9 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         if (r < 0)
                 return r;
         req = job_request_from_start(&sreq);
+        r = bus_start_network(a, msg, &p, &req);
+        if (r > 0)
+                return r;
 
         if (with_output) {
                 /* Refused readers refuse the call before a job exists (not a job started, then stopped). */
@@ -191,7 +213,7 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        return r < 0 ? r : bus_defer_stop(a, msg, j, error);
+        return r != 0 ? r : bus_defer_stop(a, msg, j, error);
 }
 
 static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -200,7 +222,7 @@ static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
-        return r < 0 ? r : bus_defer_wait(a, msg, j);
+        return r != 0 ? r : bus_defer_wait(a, msg, j);
 }
 
 static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -210,7 +232,7 @@ static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *err
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
@@ -300,6 +322,9 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
+        r = bus_polkit_admin(a, msg, &p);   /* every job, or the caller's own */
+        if (r > 0)
+                return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
@@ -328,6 +353,9 @@ static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *e
 
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
+                return r;
+        r = bus_polkit_admin(a, msg, &p);
+        if (r > 0)
                 return r;
         r = sd_bus_message_read(msg, "su", &cursor, &max);
         if (r < 0)
@@ -415,7 +443,7 @@ static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error 
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         return bus_reply_read_output(msg, j, error);
 }
@@ -430,7 +458,7 @@ static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
         r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         return bus_reply_open_output(a, msg, &p, j, error);
 }

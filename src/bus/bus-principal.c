@@ -162,7 +162,8 @@ int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *
                                             bus_local_principal(a, msg, ret, error);
 }
 
-/* Reads the job id argument, finds the job and checks p may do op to it. */
+/* Reads the job id argument, finds the job and checks p may do op to it (asking polkit for a local caller's
+ * access to another user's job: then 1, the call is dispatched again once polkit answered). */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret,
                  sd_bus_error *error) {
         const char *id;
@@ -181,9 +182,16 @@ int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op,
         j = manager_find_job(a->manager, id);
         if (!j)
                 return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", id);
-        if (authz_check(p, op, job_owner(j)) < 0)
-                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                         "Access to job %s denied: it belongs to another user.", id);
+        if (authz_check(p, op, job_owner(j)) < 0) {
+                Principal q = *p;   /* a copy for polkit's answer; the name stays p's */
+
+                r = bus_polkit_admin(a, msg, &q);
+                if (r > 0)
+                        return r;   /* asked polkit: the call comes back */
+                if (authz_check(&q, op, job_owner(j)) < 0)
+                        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                                 "Access to job %s denied: it belongs to another user.", id);
+        }
         *ret = j;
         return 0;
 }

@@ -962,6 +962,8 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (j->runtime_max_usec == JOB_RUNTIME_USEC_INFINITY)
                 j->runtime_max_usec = 0; /* asked for no limit: the job's record says "none" */
 
+        if (p->network)
+                policy.network = true;   /* polkit gave this call the network (bus-polkit.c) */
         r = request_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
         if (r < 0)
                 return r;
