@@ -51,6 +51,17 @@ int bus_polkit_check(BusApi *a, sd_bus_message *msg, const char *action, bool *r
 int bus_polkit_admin(BusApi *a, sd_bus_message *msg, Principal *p);
 void bus_polkit_done(BusApi *a);
 
+/* bus-object-manager.c: ObjectManager at TW_BUS_PATH, its bound and its signals. */
+int bus_object_manager_add(BusApi *a);
+/* The local caller of msg, looked up once per message (GetAll, GetManagedObjects call a getter per property). */
+int bus_message_principal(BusApi *a, sd_bus_message *msg, const Principal **ret, sd_bus_error *error);
+void bus_message_principal_done(BusApi *a);
+/* For GetManagedObjects: LimitsExceeded if the jobs p sees would not fit in one reply. */
+int bus_managed_objects_check(BusApi *a, sd_bus_message *msg, const Principal *p, sd_bus_error *error);
+/* InterfacesAdded/Removed for a job's object: its path and interface, no properties. */
+void bus_emit_job_added(BusApi *a, Job *j);
+void bus_emit_job_removed(Job *j, void *userdata);
+
 typedef struct SenderUid {
         char *name; /* unique bus name, NULL = free slot */
         uid_t uid;
@@ -67,6 +78,9 @@ struct BusApi {
         sd_bus_slot *job_slot;
         sd_bus_slot *enumerator_slot;
         BusEvents *events;
+        sd_bus_slot *object_manager_slot;
+        sd_bus_message *principal_msg;  /* bus_message_principal()'s message (a reference) and its caller */
+        Principal principal_cached;
         PolkitQuery *polkit_queries;
         unsigned n_polkit_queries;
 };

@@ -42,10 +42,23 @@ static int job_object_authorize(BusApi *a, sd_bus_message *msg, Job *j, AuthzOp 
 
         if (!msg)
                 return 0; /* emitting a signal, not answering a caller */
+        if (!ask_polkit) {
+                const Principal *cached;
+
+                /* A getter: one of many for the same message (GetAll, GetManagedObjects). */
+                r = bus_message_principal(a, msg, &cached, error);
+                if (r < 0)
+                        return r;
+                if (authz_check(cached, op, job_owner(j)) < 0)
+                        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                                 "Access to job %s denied: it belongs to another user.",
+                                                 job_id(j));
+                return 0;
+        }
         r = bus_local_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
-        if (authz_check(&p, op, job_owner(j)) < 0 && ask_polkit) {
+        if (authz_check(&p, op, job_owner(j)) < 0) {
                 r = bus_polkit_admin(a, msg, &p);
                 if (r > 0)
                         return r;
@@ -115,6 +128,9 @@ int bus_job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
 
         if (msg) {
                 r = bus_local_principal(a, msg, &p, error);
+                if (r < 0)
+                        return r;
+                r = bus_managed_objects_check(a, msg, &p, error);
                 if (r < 0)
                         return r;
         }

@@ -100,6 +100,8 @@ struct Manager {
         uint64_t last_seq;          /* the seq of the newest job linked */
         job_changed_handler_t changed;
         void *changed_userdata;
+        job_changed_handler_t removed;   /* a job leaves the table (D-Bus InterfacesRemoved) */
+        void *removed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */
         sd_event_source *retention_timer;
 

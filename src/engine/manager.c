@@ -108,6 +108,11 @@ const Config *manager_config(Manager *m) {
         return m->config;
 }
 
+void manager_set_removed_handler(Manager *m, job_changed_handler_t h, void *userdata) {
+        m->removed = h;
+        m->removed_userdata = userdata;
+}
+
 void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *userdata) {
         m->changed = h;
         m->changed_userdata = userdata;
@@ -243,6 +248,8 @@ void manager_remove_job(Manager *m, Job *j) {
         job_fire(j, WAIT_STARTED, &e);
         job_fire(j, WAIT_ENDED, &e);
         job_fire(j, WAIT_STOPPED, &e);
+        if (m->removed)
+                m->removed(j, m->removed_userdata);
         manager_unlink_job(m, j);
         job_remove_record(j);
         if (asprintf(&path, "%s/%s.out", m->spool_dir, j->id) >= 0) {
