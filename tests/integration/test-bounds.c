@@ -220,6 +220,7 @@ static void test_list_attack(void) {
         }
         r = sd_bus_call_method(user2, DEST, PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &e,
                                &reply, "");
+        g_test_message("GetManagedObjects as tbuser2: %d %s %s", r, e.name ?: "", e.message ?: "");
         g_assert_cmpint(r, >=, 0);
         sd_bus_message_unref(reply);
         reply = NULL;
