@@ -49,6 +49,8 @@ typedef struct PolkitQuery PolkitQuery;
 int bus_polkit_check(BusApi *a, sd_bus_message *msg, const char *action, bool *ret_granted);
 /* p->admin from manage-all, unless p is remote or already an administrator. 0, or 1 as above. */
 int bus_polkit_admin(BusApi *a, sd_bus_message *msg, Principal *p);
+/* The same for a listing: asked only if some job in the table is hidden from p. */
+int bus_polkit_admin_to_list(BusApi *a, sd_bus_message *msg, Principal *p);
 void bus_polkit_done(BusApi *a);
 
 /* bus-object-manager.c: ObjectManager at TW_BUS_PATH, its bound and its signals. */

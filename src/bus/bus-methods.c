@@ -322,7 +322,7 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
-        r = bus_polkit_admin(a, msg, &p);   /* every job, or the caller's own */
+        r = bus_polkit_admin_to_list(a, msg, &p);   /* every job, or the caller's own */
         if (r > 0)
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -354,7 +354,7 @@ static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
-        r = bus_polkit_admin(a, msg, &p);
+        r = bus_polkit_admin_to_list(a, msg, &p);
         if (r > 0)
                 return r;
         r = sd_bus_message_read(msg, "su", &cursor, &max);

@@ -209,6 +209,27 @@ static void test_network(void) {
         g_assert_cmpint(tb_start(user1, argv, net, &id, &e), <, 0);
 }
 
+/* What asking polkit costs: ListPage as tbuser1 (asks manage-all each call) against root's (never asks).
+ * Printed, not asserted. */
+static void test_cost(void) {
+        const int n = 50;
+        int64_t t[2];
+
+        for (int k = 0; k < 2; k++) {
+                int64_t t0 = g_get_monotonic_time();
+
+                for (int i = 0; i < n; i++) {
+                        g_autoptr(GPtrArray) ids = NULL;
+                        sd_bus_error e = SD_BUS_ERROR_NULL;
+
+                        g_assert_cmpint(tb_list(k == 0 ? user1 : root_bus, &ids, &e), ==, 0);
+                }
+                t[k] = (g_get_monotonic_time() - t0) / n;
+        }
+        g_test_message("polkit: ListPage as tbuser1 (asks polkit) %" G_GINT64_FORMAT " us, as root %" G_GINT64_FORMAT
+                       " us (mean of %d)", t[0], t[1], n);
+}
+
 int main(int argc, char **argv) {
         const char *src = getenv("TELEWORKER_TEST_SOURCE_DIR");
         g_autofree char *policy = NULL, *rule = NULL;
@@ -242,6 +263,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/polkit/rule-grants-manage-all", test_rule_grants_manage_all);
         g_test_add_func("/polkit/shipped-rule", test_shipped_rule);
         g_test_add_func("/polkit/network", test_network);
+        g_test_add_func("/polkit/cost", test_cost);
         r = g_test_run();
 
         (void) unlink(TEST_RULE);
