@@ -177,10 +177,10 @@ static int http_route_not_allowed(const char *pattern, HttpError *e) {
                         break;
                 }
         allow[slot][0] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(http_routes); i++)
+        for (size_t i = 0; i < ELEMENTSOF(http_routes) && n < sizeof(allow[slot]); i++)
                 if (streq(http_routes[i].path, pattern))
-                        n += (size_t) snprintf(allow[slot] + n, sizeof(allow[slot]) - MIN(n, sizeof(allow[slot])),
-                                               "%s%s", n > 0 ? ", " : "", http_method_str(http_routes[i].method));
+                        n += (size_t) snprintf(allow[slot] + n, sizeof(allow[slot]) - n, "%s%s", n > 0 ? ", " : "",
+                                               http_method_str(http_routes[i].method));
         http_error_set(e, 405, "method-not-allowed", "Use %s on %s.", allow[slot], pattern);
         e->allow = allow[slot];
         return -EINVAL;
