@@ -90,11 +90,16 @@ int bus_events_new(uint64_t base, BusEvents **ret) {
         return 0;
 }
 
-static uint64_t bus_events_oldest(const BusEvents *e) {
-        /* The seq of the oldest event held, or newest + 1 when none is. */
-        if (e->newest - e->base <= EVENTS_RING_SIZE)
-                return e->base + 1;
-        return e->newest - EVENTS_RING_SIZE + 1;
+BusEventsFrom bus_events_classify(uint64_t base, uint64_t newest, uint64_t after) {
+        /* The seq of the oldest event held (newest + 1 when none is). */
+        uint64_t oldest = newest - base <= EVENTS_RING_SIZE ? base + 1 : newest - EVENTS_RING_SIZE + 1;
+
+        if (after == 0)
+                return BUS_EVENTS_FROM_NOW;
+        /* after + 1 < oldest, written so that after = UINT64_MAX does not wrap */
+        if (after < oldest - 1 || after > newest)
+                return BUS_EVENTS_RESET;
+        return BUS_EVENTS_AFTER;
 }
 
 static const BusEvent *bus_events_get(const BusEvents *e, uint64_t seq) {
@@ -234,11 +239,14 @@ int bus_method_events(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         r = sd_bus_message_read(msg, "t", &after);
         if (r < 0)
                 return r;
-        /* 0: from now on. An id outside what the ring holds: reset, then from now on. */
-        if (after == 0)
+        switch (bus_events_classify(e->base, e->newest, after)) {
+        case BUS_EVENTS_FROM_NOW:
                 return bus_events_reply(e, msg, &p, e->newest, false, false);
-        if (after + 1 < bus_events_oldest(e) || after > e->newest)
+        case BUS_EVENTS_RESET:
                 return bus_events_reply(e, msg, &p, e->newest, true, false);
+        case BUS_EVENTS_AFTER:
+                break;
+        }
         r = bus_events_reply(e, msg, &p, after, false, true);
         if (r != 0)
                 return r;

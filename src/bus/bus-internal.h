@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus/bus-api.h"
+#include "bus/bus-events.h"
 #include "bus/bus-start.h"
 #include "core/authz.h"
 
@@ -25,7 +26,6 @@
 #define SENDER_CACHE_SIZE 16
 
 /* bus-events.c: the ring of job state changes EventsAs reads. */
-#define EVENTS_RING_SIZE 1024U
 #define EVENTS_REPLY_MAX 256U                    /* events per reply: ~64 KiB at most */
 #define EVENT_WAITERS_MAX 1024U
 #define EVENT_WAITERS_PER_PRINCIPAL 64U
