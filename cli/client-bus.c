@@ -57,10 +57,14 @@ static int bus_error_to_client(const sd_bus_error *e, int r, const char *what, C
         ClientErrorKind kind = bus_error_kind(e, r);
 
         if (sd_bus_error_is_set(e) && e->message && *e->message)
-                return client_error_set(error, r, kind, "%s", e->message);
-        if (sd_bus_error_is_set(e))
-                return client_error_set(error, r, kind, "%s: %s", what, e->name);
-        return client_error_set(error, r, kind, "%s: %m", what);
+                r = client_error_set(error, r, kind, "%s", e->message);
+        else if (sd_bus_error_is_set(e))
+                r = client_error_set(error, r, kind, "%s: %s", what, e->name);
+        else
+                return client_error_set(error, r, kind, "%s: %m", what);
+        if (error)
+                error->api = api_error_from_name(e->name);
+        return r;
 }
 
 static void pending_call_done(PendingCall *p) {
@@ -308,13 +312,52 @@ static int client_bus_stop(Client *c, const char *id, ClientError *error) {
         ClientBus *cb = c->userdata;
         int r;
 
-        r = new_call(cb, "Stop", &m, error);
+        r = new_call(cb, c->stop_grace_usec != UINT64_MAX ? "StopWithTimeout" : "Stop", &m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", id);
+        if (r >= 0 && c->stop_grace_usec != UINT64_MAX)
+                r = sd_bus_message_append(m, "t", c->stop_grace_usec);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the Stop call: %m");
+        return bus_call(cb, m, CALL_TIMEOUT_INFINITY, "Failed to stop the job", NULL, error);
+}
+
+static int client_bus_remove(Client *c, const char *id, char **ret_id, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        ClientBus *cb = c->userdata;
+        const char *removed;
+        int r;
+
+        r = new_call(cb, "Remove", &m, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_append(m, "s", id);
         if (r < 0)
-                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the Stop call: %m");
-        return bus_call(cb, m, CALL_TIMEOUT_INFINITY, "Failed to stop the job", NULL, error);
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the Remove call: %m");
+        r = bus_call(cb, m, 0, "Failed to remove the job", &reply, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "s", &removed);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to parse the reply to Remove: %m");
+        if (ret_id && !(*ret_id = strdup(removed)))
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        return 0;
+}
+
+static int client_bus_kill(Client *c, const char *id, int sig, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        ClientBus *cb = c->userdata;
+        int r;
+
+        r = new_call(cb, "Kill", &m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "si", id, (int32_t) sig);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the Kill call: %m");
+        return bus_call(cb, m, 0, "Failed to signal the job", NULL, error);
 }
 
 /* GetJob and Wait: s id -> a{sv}. */
@@ -404,17 +447,19 @@ static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
                 const char *next;
                 PendingCall p;
 
-                r = new_call(cb, "ListPage", &m, error);
+                r = new_call(cb, c->list_filter ? "ListFiltered" : "ListPage", &m, error);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_append(m, "su", cursor, (uint32_t) 0);
+                if (r >= 0 && c->list_filter)
+                        r = bus_append_list_filter(m, c->list_filter);
                 if (r < 0)
                         return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to create ListPage call: %m");
                 r = bus_call_begin(cb, m, CALL_TIMEOUT_DEFAULT, &p);
                 if (r >= 0)
                         r = bus_call_finish(cb, &p, false, &e, &reply);
                 pending_call_done(&p);
-                if (r < 0 && !*cursor && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))
+                if (r < 0 && !*cursor && !c->list_filter && sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_METHOD))
                         return client_bus_list_whole(cb, ret, error);
                 if (r < 0)
                         return bus_result(r, &e, "Failed to list jobs", error);
@@ -464,6 +509,39 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
         return 0;
 }
 
+/* OpenOutputEx(id, options) -> (h fd, t offset). A worker from before it says UnknownMethod (EBADR). */
+static int client_bus_open_output_ex(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd,
+                                     uint64_t *ret_offset, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        ClientBus *cb = c->userdata;
+        uint64_t offset;
+        int r, fd;
+
+        r = new_call(cb, "OpenOutputEx", &m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", id);
+        if (r >= 0)
+                r = bus_append_output_options(m, o);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the OpenOutputEx call: %m");
+        r = bus_call(cb, m, CALL_TIMEOUT_DEFAULT, "Failed to open the job's output", &reply, error);
+        if (r == -EBADR)
+                return client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER,
+                                        "The worker keeps no separate streams (no OpenOutputEx)");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(reply, "ht", &fd, &offset);
+        if (r < 0)
+                return bad_reply(error, r, "OpenOutputEx");
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to duplicate the output fd: %m");
+        *ret_fd = fd;
+        *ret_offset = offset;
+        return 0;
+}
+
 /* ReadOutput(id, offset, 0): no data, only whether the output is complete at offset ("eof"). */
 static int client_bus_output_complete(Client *c, const char *id, uint64_t offset, ClientError *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -509,6 +587,9 @@ static const ClientOps client_bus_ops = {
         .open_output = client_bus_open_output,
         .start_follow = client_bus_start_follow,
         .output_complete = client_bus_output_complete,
+        .open_output_ex = client_bus_open_output_ex,
+        .remove = client_bus_remove,
+        .kill = client_bus_kill,
         .free = client_bus_free,
 };
 

@@ -54,6 +54,7 @@
 #include "shared/macro.h"
 #include "teleworker-build.h"
 #include "transport/tls.h"
+#include "shared/job-ref.h"
 #include "shared/util.h"
 
 #define REMOTE_CONNECT_TIMEOUT_MS 15000
@@ -362,7 +363,8 @@ static int remote_on_body(HttpResponse *h, const char *at, size_t n, void *userd
 static void remote_response_init(RemoteResponse *r, int stream_fd) {
         *r = (RemoteResponse) { .stream_fd = stream_fd };
         /* (We never send "Expect: 100-continue"; an informational response would be skipped anyway.) */
-        http_response_init(&r->http, REMOTE_BODY_MAX, false);
+        /* An output stream's headers are kept: X-Teleworker-Offset says where it starts. */
+        http_response_init(&r->http, REMOTE_BODY_MAX, stream_fd >= 0);
         if (stream_fd >= 0) {
                 r->http.on_body = remote_on_body;
                 r->http.userdata = r;
@@ -467,8 +469,12 @@ static int remote_status_error(const RemoteResponse *r, const char *what, Client
         /* The same classes as the D-Bus backend: the gateway's code names the daemon's error (api.h). */
         kind = (ClientErrorKind) api_error_class_from_http(r->status, code, &e);
         if (message)
-                return client_error_set(error, e, kind, "%s", message);
-        return client_error_set(error, e, kind, "%s: the gateway answered %u", what, r->status);
+                e = client_error_set(error, e, kind, "%s", message);
+        else
+                e = client_error_set(error, e, kind, "%s: the gateway answered %u", what, r->status);
+        if (error && api_error_from_http_code(code) && api_error_from_http_code(code)->http_status == r->status)
+                error->api = api_error_from_http_code(code);
+        return e;
 }
 
 static int remote_send_request(RemoteConnection *c, ClientRemote *cr, const char *method, const char *target,
@@ -589,7 +595,7 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
         char target[128];
         int r;
 
-        if (!job_id_is_valid(id))
+        if (!job_ref_is_valid(id))
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
         (void) snprintf(target, sizeof(target), "/v1/jobs/%s%s", id, suffix);
         r = remote_request(cr, method, target, NULL, expected, timeout_ms, what, &resp, error);
@@ -627,8 +633,35 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
 }
 
 static int client_remote_stop(Client *c, const char *id, ClientError *error) {
-        return remote_job_request(c, "POST", id, "/stop", 200, REMOTE_NO_TIMEOUT, "Failed to stop the job", NULL,
+        char suffix[48] = "/stop";
+
+        if (c->stop_grace_usec != UINT64_MAX)
+                (void) snprintf(suffix, sizeof(suffix), "/stop?time=%" PRIu64, c->stop_grace_usec / 1000000);
+        return remote_job_request(c, "POST", id, suffix, 200, REMOTE_NO_TIMEOUT, "Failed to stop the job", NULL,
                                   error);
+}
+
+static int client_remote_remove(Client *c, const char *id, char **ret_id, ClientError *error) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *v;
+        int r;
+
+        r = remote_job_request(c, "DELETE", id, "", 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to remove the job", &o,
+                               error);
+        if (r < 0 || !ret_id)
+                return r;
+        if (!json_object_object_get_ex(o, "id", &v) || !json_object_is_type(v, json_type_string))
+                return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway's answer has no job id");
+        *ret_id = strdup(json_object_get_string(v));
+        return *ret_id ? 0 : client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+}
+
+static int client_remote_kill(Client *c, const char *id, int sig, ClientError *error) {
+        char suffix[32];
+
+        (void) snprintf(suffix, sizeof(suffix), "/kill?signal=%d", sig);
+        return remote_job_request(c, "POST", id, suffix, 200, REMOTE_REPLY_TIMEOUT_MS, "Failed to signal the job",
+                                  NULL, error);
 }
 
 static int client_remote_get_job(Client *c, const char *id, json_object **ret, ClientError *error) {
@@ -642,14 +675,35 @@ static int client_remote_wait(Client *c, const char *id, json_object **ret, Clie
 }
 
 /* GET /v1/jobs page by page (docs/http.md): "next" is the cursor of the following page, null after the last. */
+/* "state=…&since=…&owner=…&last=…&" for the filter, "" without one: what every page's query starts with.
+ * Names and states are [A-Za-z0-9._@,-]: nothing to escape. */
+static char *remote_list_query(const JobListFilter *f) {
+        char states[JOB_LIST_FILTER_STATES_MAX], since[32] = "", last[24] = "", *q = NULL;
+
+        if (!f)
+                return strdup("");
+        if (f->since_usec)
+                (void) snprintf(since, sizeof(since), "since=%" PRIu64 "&", f->since_usec / 1000000);
+        if (f->last)
+                (void) snprintf(last, sizeof(last), "last=%" PRIu32 "&", f->last);
+        if (asprintf(&q, "%s%s%s%s%s%s%s%s", f->states ? "state=" : "",
+                     job_list_filter_format_states(f->states, states, sizeof(states)), f->states ? "&" : "", since,
+                     f->owner ? "owner=" : "", f->owner ?: "", f->owner ? "&" : "", last) < 0)
+                return NULL;
+        return q;
+}
+
 static int client_remote_list(Client *c, json_object **ret, ClientError *error) {
         _cleanup_(json_object_putp) json_object *all = NULL;
-        _cleanup_(freep) char *target = strdup("/v1/jobs");
+        _cleanup_(freep) char *query = remote_list_query(c->list_filter), *target = NULL;
         ClientRemote *cr = c->userdata;
         int r;
 
         all = json_object_new_array();
-        if (!all || !target)
+        if (query && asprintf(&target, "/v1/jobs%s%.*s", *query ? "?" : "", (int) (*query ? strlen(query) - 1 : 0),
+                              query) < 0)
+                target = NULL;
+        if (!all || !query || !target)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Failed to list jobs: %m");
         while (target) {
                 _cleanup_(json_object_putp) json_object *o = NULL;
@@ -678,7 +732,7 @@ static int client_remote_list(Client *c, json_object **ret, ClientError *error) 
                                               strlen(json_object_get_string(next)))
                                 return client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER,
                                                         "The gateway's answer has a malformed \"next\"");
-                        if (asprintf(&target, "/v1/jobs?cursor=%s", json_object_get_string(next)) < 0)
+                        if (asprintf(&target, "/v1/jobs?%scursor=%s", query, json_object_get_string(next)) < 0)
                                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER,
                                                         "Failed to list jobs: %m");
                 }
@@ -755,20 +809,17 @@ static void *remote_stream_thread(void *userdata) {
         return NULL;
 }
 
-static int client_remote_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
-                                     ClientError *error) {
+/* GET target (an output route): a detached thread streams the body into the socket pair whose other end is
+ * *ret_fd. *ret_offset (if not NULL): the X-Teleworker-Offset the gateway said, else offset. */
+static int remote_open_stream(Client *c, const char *target, bool follow, uint64_t offset, int *ret_fd,
+                              uint64_t *ret_offset, ClientError *error) {
         ClientRemote *cr = c->userdata;
         RemoteStream *s;
-        char target[160];
+        char said[32];
         int sp[2], r;
         sigset_t all, old;
         pthread_attr_t attr;
         pthread_t thread;
-
-        if (!job_id_is_valid(id))
-                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
-        (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
-                        follow ? "&follow=true" : "");
 
         s = new0(RemoteStream, 1);
         if (!s)
@@ -788,10 +839,25 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
                             &s->conn, &s->resp, error);
         if (r >= 0 && s->resp.status != 200) {
                 r = remote_status_error(&s->resp, "Failed to open the job's output", error);
+                /* A gateway from before the streams: it knows none of their parameters. */
+                if (ret_offset && s->resp.status == 400 && error && error->message &&
+                    strstr(error->message, "Unknown query parameter"))
+                        r = client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER,
+                                             "The gateway keeps no separate streams");
                 remote_connection_release(cr, &s->conn, &s->resp);
         }
         if (r < 0)
                 goto fail;
+        if (ret_offset) {
+                *ret_offset = offset;
+                if (http_response_header(&s->resp.http, "x-teleworker-offset", said, sizeof(said)) &&
+                    parse_uint64(said, ret_offset) < 0) {
+                        r = client_error_set(error, -EBADMSG, CLIENT_ERROR_OTHER, "The gateway sent a bad "
+                                             "X-Teleworker-Offset");
+                        remote_connection_close(&s->conn, false);
+                        goto fail;
+                }
+        }
 
         /* The thread must not take signals meant for telerun's signalfd. */
         s->cr = client_remote_ref(cr);
@@ -819,6 +885,40 @@ fail:
         return r;
 }
 
+static int client_remote_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
+                                     ClientError *error) {
+        char target[160];
+
+        if (!job_ref_is_valid(id))
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
+                        follow ? "&follow=true" : "");
+        return remote_open_stream(c, target, follow, offset, ret_fd, NULL, error);
+}
+
+/* The same options as query parameters (docs/http.md): times as Unix seconds with microseconds. */
+static int client_remote_open_output_ex(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd,
+                                        uint64_t *ret_offset, ClientError *error) {
+        char target[512];
+        size_t n;
+
+        if (!job_ref_is_valid(id))
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        n = (size_t) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s%s%s%s%s", id,
+                              o->offset, o->follow ? "&follow=true" : "", o->framed ? "&framed=true" : "",
+                              o->timestamps ? "&timestamps=true" : "", o->stream ? "&stream=" : "",
+                              o->stream ?: "");
+        if (o->set & OUTPUT_OPT_SINCE)
+                n += (size_t) snprintf(target + n, sizeof(target) - n, "&since=%" PRIu64 ".%06" PRIu64,
+                                       o->since / 1000000, o->since % 1000000);
+        if (o->set & OUTPUT_OPT_UNTIL)
+                n += (size_t) snprintf(target + n, sizeof(target) - n, "&until=%" PRIu64 ".%06" PRIu64,
+                                       o->until / 1000000, o->until % 1000000);
+        if (o->set & OUTPUT_OPT_TAIL)
+                (void) snprintf(target + n, sizeof(target) - n, "&tail=%" PRIu64, o->tail);
+        return remote_open_stream(c, target, o->follow, o->offset, ret_fd, ret_offset, error);
+}
+
 static void client_remote_free(Client *c) {
         client_remote_unref(c->userdata);
 }
@@ -831,6 +931,9 @@ static const ClientOps client_remote_ops = {
         .list = client_remote_list,
         .wait = client_remote_wait,
         .open_output = client_remote_open_output,
+        .open_output_ex = client_remote_open_output_ex,
+        .remove = client_remote_remove,
+        .kill = client_remote_kill,
         .free = client_remote_free,
 };
 

@@ -28,6 +28,7 @@ int client_error_set(ClientError *error, int r, ClientErrorKind kind, const char
         free(error->message);
         error->message = NULL;
         error->kind = kind >= 0 && kind < _CLIENT_ERROR_KIND_MAX ? kind : CLIENT_ERROR_OTHER;
+        error->api = NULL;
 
         /* %m in format refers to r. */
         errno = -r;
@@ -44,6 +45,7 @@ void client_error_done(ClientError *error) {
         free(error->message);
         error->message = NULL;
         error->kind = CLIENT_ERROR_OTHER;
+        error->api = NULL;
 }
 
 const char *client_error_kind_to_string(ClientErrorKind k) {

@@ -17,7 +17,9 @@
 
 #include "shared/api.h"
 #include "bus/bus-json.h"   /* the job object format, json_object_putp() */
+#include "bus/bus-output-options.h" /* what a reader of the output asks for: streams, frames, times, lines */
 #include "shared/macro.h"
+#include "core/list-filter.h"
 #include "core/start-request.h" /* what start asks for: one model with the gateway and the daemon */
 
 /* The classes of the API's one error table (api.h): a worker's error maps onto them the same way on both
@@ -34,6 +36,7 @@ typedef enum ClientErrorKind {
 typedef struct ClientError {
         ClientErrorKind kind;
         char *message; /* one line, without "telerun: " */
+        const ApiError *api; /* the worker's error, when it was one the API knows (api.h); else NULL */
 } ClientError;
 
 typedef struct Client Client;
@@ -63,6 +66,15 @@ typedef struct ClientOps {
          * (the worker's own answer; a follower's stream also ends when the worker goes away). NULL: the caller
          * decides from get_job(). */
         int (*output_complete)(Client *c, const char *id, uint64_t offset, ClientError *error);
+        /* Optional: open_output with reader options (streams, frames, since/until, tail; docs/dbus.md
+         * OpenOutputEx). *ret_offset: where the reader starts in the merged stream. -EOPNOTSUPP (error set)
+         * when the worker has no such call (then only the merged stream: open_output). */
+        int (*open_output_ex)(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd, uint64_t *ret_offset,
+                              ClientError *error);
+        /* Removes an ended job's record and output; *ret_id (if not NULL) gets the id a prefix stood for. */
+        int (*remove)(Client *c, const char *id, char **ret_id, ClientError *error);
+        /* Sends sig (job_signal_allowed()) to the running job's main process. */
+        int (*kill)(Client *c, const char *id, int sig, ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 
@@ -72,6 +84,11 @@ struct Client {
         /* -EBADF, or an fd that turns readable when the user wants out (telerun's signalfd): the blocking
          * operations wait() and stop() then give up with -EINTR, leaving the job alone. Set by the caller. */
         int interrupt_fd;
+        /* NULL, or which jobs list() returns (the worker filters: ListFiltered, GET /v1/jobs?state=…). Set by
+         * the caller. */
+        const JobListFilter *list_filter;
+        /* stop()'s grace period (StopWithTimeout, POST …/stop?time=); UINT64_MAX: the worker's. Set by the caller. */
+        uint64_t stop_grace_usec;
 };
 
 /* Every backend initializes its Client with this. */
@@ -79,6 +96,8 @@ static inline void client_init(Client *c, const ClientOps *ops, void *userdata) 
         c->ops = ops;
         c->userdata = userdata;
         c->interrupt_fd = -EBADF;
+        c->list_filter = NULL;
+        c->stop_grace_usec = UINT64_MAX;
 }
 
 /* What the global options --addr/--cert/--key/--cacert (or TELERUN_ADDR...) say. */

@@ -59,7 +59,7 @@ static int wait_ready(int in_fd, bool want_in, int out_fd, bool want_out, int in
         return 0;
 }
 
-static int write_all(int out_fd, const uint8_t *p, size_t n, int interrupt_fd) {
+int copy_write_all(int out_fd, const uint8_t *p, size_t n, int interrupt_fd) {
         while (n > 0) {
                 ssize_t k = write(out_fd, p, n);
 
@@ -122,7 +122,7 @@ int copy_stream(int in_fd, int out_fd, int interrupt_fd, uint64_t *copied) {
                         }
                         n = read(in_fd, buf, COPY_BUFFER);
                         if (n > 0) {
-                                r = write_all(out_fd, buf, (size_t) n, interrupt_fd);
+                                r = copy_write_all(out_fd, buf, (size_t) n, interrupt_fd);
                                 if (r < 0)
                                         return r;
                         }

@@ -12,5 +12,7 @@
  * writing out_fd, others from reading in_fd. */
 int copy_stream(int in_fd, int out_fd, int interrupt_fd, uint64_t *copied);
 
+/* Writes all n bytes to out_fd (blocking or not: waits in poll(), -EINTR when interrupt_fd turns readable). */
+int copy_write_all(int out_fd, const uint8_t *p, size_t n, int interrupt_fd);
 /* Reads exactly n bytes (fewer only at EOF) from a blocking or non-blocking fd. Returns the count. */
 int64_t read_full(int fd, void *buf, uint64_t n);

@@ -104,14 +104,64 @@ static int give_up(int r, const char *id, uint64_t offset, ClientError *e) {
                                 why ? why : "The worker is unreachable", id, offset);
 }
 
-int follow_output(Client *c, const char *id, int *fd, uint64_t *offset, FollowRetry *t, ClientError *e) {
+/* Opens the output at *offset: framed through fs (NULL: the merged stream). A worker that has no framed
+ * reader makes *fs NULL: the merged stream from then on. */
+static int follow_open(Client *c, const char *id, uint64_t offset, bool follow, FollowStreams **fs, int *fd,
+                       ClientError *e) {
+        uint64_t start;
         int r;
+
+        if (*fs && c->ops->open_output_ex) {
+                BusOutputOptions o = (*fs)->options;
+
+                o.set |= OUTPUT_OPT_OFFSET | OUTPUT_OPT_FOLLOW | OUTPUT_OPT_FRAMED;
+                o.offset = offset;
+                o.follow = follow;
+                o.framed = true;
+                r = c->ops->open_output_ex(c, id, &o, fd, &start, e);
+                if (r != -EOPNOTSUPP) {
+                        demux_new_stream(&(*fs)->demux);
+                        return r;
+                }
+                client_error_done(e);
+        }
+        *fs = NULL;
+        return c->ops->open_output(c, id, offset, follow, fd, e);
+}
+
+/* Copies what fd brings: frames through fs, or plain bytes to stdout. */
+static int follow_copy(FollowStreams *fs, int fd, FollowRetry *t, uint64_t *offset) {
+        if (!fs)
+                return copy_stream(fd, STDOUT_FILENO, t->interrupt_fd, offset);
+        fs->demux.interrupt_fd = t->interrupt_fd;
+        return demux_copy(&fs->demux, fd, offset);
+}
+
+int follow_output(Client *c, const char *id, int *fd, uint64_t *offset, FollowRetry *t, ClientError *e) {
+        return follow_output_streams(c, id, fd, offset, t, NULL, true, e);
+}
+
+int follow_output_streams(Client *c, const char *id, int *fd, uint64_t *offset, FollowRetry *t, FollowStreams *fs,
+                          bool follow, ClientError *e) {
+        int r;
+
+        if (!follow) {
+                /* One snapshot: nothing to resume, and any failure is said at once. */
+                r = follow_open(c, id, *offset, false, &fs, fd, e);
+                if (r < 0)
+                        return r;
+                fflush(stdout);
+                r = follow_copy(fs, *fd, t, offset);
+                if (r < 0 && r != -EINTR && r != -EPIPE)
+                        return client_error_set(e, r, CLIENT_ERROR_OTHER, "Failed to copy the job's output: %m");
+                return r;
+        }
 
         for (;;) {
                 uint64_t before = *offset;
 
                 if (*fd < 0) {
-                        r = c->ops->open_output(c, id, *offset, true, fd, e);
+                        r = follow_open(c, id, *offset, true, &fs, fd, e);
                         if (r < 0) {
                                 r = follow_retry_wait(t, r, e);
                                 if (r < 0)
@@ -121,7 +171,7 @@ int follow_output(Client *c, const char *id, int *fd, uint64_t *offset, FollowRe
                 }
 
                 fflush(stdout);
-                r = copy_stream(*fd, STDOUT_FILENO, t->interrupt_fd, offset);
+                r = follow_copy(fs, *fd, t, offset);
                 if (r == -EINTR || r == -EPIPE)
                         return r;
                 *fd = safe_close(*fd);

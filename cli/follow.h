@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "demux.h"
 
 typedef struct FollowRetry {
         uint64_t timeout_usec; /* how long the worker may stay away; 0: no retry at all */
@@ -39,6 +40,20 @@ void follow_retry_reset(FollowRetry *t);
  * byte was written, -EINTR (t's interrupt fd), -EPIPE (stdout is gone), or another negative errno with e set
  * (no such job, access denied, the worker did not come back in time). */
 int follow_output(Client *c, const char *id, int *fd, uint64_t *offset, FollowRetry *t, ClientError *e);
+
+/* A follower that keeps the streams apart: it reads frames of both streams (OpenOutputEx, framed) and shows
+ * them through demux (stdout to fd 1, stderr to fd 2, or only some, with times or not). Both streams are
+ * always asked for, whatever is shown: the payloads add up to the merged offset, which is what a follower
+ * resumes from. until (OUTPUT_OPT_UNTIL in options.set) ends it early; options.offset and follow are set
+ * per open. A worker without OpenOutputEx gets the merged stream on stdout instead (follow_output()). */
+typedef struct FollowStreams {
+        Demux demux;
+        BusOutputOptions options;
+} FollowStreams;
+
+/* follow_output() through fs; fs NULL: follow_output() itself. With follow false: one snapshot, no resume. */
+int follow_output_streams(Client *c, const char *id, int *fd, uint64_t *offset, FollowRetry *t, FollowStreams *fs,
+                          bool follow, ClientError *e);
 
 /* c->ops->wait() and get_job(), retried while the worker is away. */
 int follow_wait(Client *c, const char *id, FollowRetry *t, json_object **ret, ClientError *e);

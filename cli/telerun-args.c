@@ -6,6 +6,7 @@
  * `telerun run ls -l` needs no "--"; other verbs accept options after their arguments too
  * (`telerun status ID --json`). Every option is accepted in both places and checked against the verb. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,10 @@
 
 #include "teleworker-build.h"
 #include "telerun.h"
+#include "telerun-options.h"
+#include "shared/timestamp.h"
+#include "shared/job-ref.h"
+#include "core/authz.h"
 #include "shared/util.h"
 
 TelerunVerb arg_verb = VERB_NONE;
@@ -33,136 +38,57 @@ uint64_t arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
 int arg_private_network = -1, arg_private_pid = -1, arg_private_tmp = -1, arg_protect_system = -1;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
+unsigned arg_streams = 0;
+uint64_t arg_since = UINT64_MAX;
+uint64_t arg_until = UINT64_MAX;
+bool arg_timestamps = false;
 JsonMode arg_json = JSON_OFF;
 bool arg_quiet = false;
 bool arg_legend = true;
+bool arg_force = false;
+int arg_signal = SIGTERM;
+bool arg_any = false;
+uint64_t arg_stop_time_usec = UINT64_MAX;
+const char *arg_name = NULL;
+bool arg_all = false;
+unsigned arg_states = 0;
+const char *arg_owner = NULL;
 const char *arg_addr = NULL;
 const char *arg_cert = NULL;
 const char *arg_key = NULL;
 const char *arg_cacert = NULL;
+const char *arg_remote = NULL;
 
 static size_t n_env = 0;
 static bool arg_offset_set = false;
 
-typedef enum TelerunOption {
-        OPT_HELP,
-        OPT_VERSION,
-        OPT_ADDR,
-        OPT_CERT,
-        OPT_KEY,
-        OPT_CACERT,
-        OPT_JSON,
-        OPT_FOLLOW,
-        OPT_ENV,
-        OPT_CWD,
-        OPT_CPU,
-        OPT_MEMORY,
-        OPT_IO_READ,
-        OPT_IO_WRITE,
-        OPT_TASKS,
-        OPT_PROFILE,
-        OPT_TIMEOUT,
-        OPT_NETWORK,
-        OPT_NO_NETWORK,
-        OPT_NO_PRIVATE_PID,
-        OPT_NO_PRIVATE_TMP,
-        OPT_PROTECT_SYSTEM,
-        OPT_OFFSET,
-        OPT_TAIL,
-        OPT_QUIET,
-        OPT_NO_LEGEND,
-        OPT_RECONNECT_TIMEOUT,
-        _OPT_MAX,
-} TelerunOption;
-
-#define OPT(o) (1U << (o))
-#define OPTS_GLOBAL (OPT(OPT_HELP) | OPT(OPT_VERSION) | OPT(OPT_ADDR) | OPT(OPT_CERT) | OPT(OPT_KEY) | \
-                     OPT(OPT_CACERT) | OPT(OPT_RECONNECT_TIMEOUT))
-#define OPTS_JOB_SPEC (OPT(OPT_ENV) | OPT(OPT_CWD) | OPT(OPT_CPU) | OPT(OPT_MEMORY) | OPT(OPT_IO_READ) | \
-                       OPT(OPT_IO_WRITE) | OPT(OPT_TASKS) | OPT(OPT_PROFILE) | OPT(OPT_TIMEOUT) |          \
-                       OPT(OPT_NETWORK) | OPT(OPT_NO_NETWORK) | OPT(OPT_NO_PRIVATE_PID) |                     \
-                       OPT(OPT_NO_PRIVATE_TMP) | OPT(OPT_PROTECT_SYSTEM))
-
-static const struct {
-        const char *name;
-        unsigned options;   /* besides OPTS_GLOBAL */
-} verbs[_VERB_MAX] = {
-        [VERB_START] = { "start", OPTS_JOB_SPEC | OPT(OPT_FOLLOW) | OPT(OPT_JSON) },
-        [VERB_RUN] = { "run", OPTS_JOB_SPEC },
-        [VERB_STATUS] = { "status", OPT(OPT_JSON) },
-        [VERB_LOGS] = { "logs", OPT(OPT_FOLLOW) | OPT(OPT_OFFSET) | OPT(OPT_TAIL) },
-        [VERB_STOP] = { "stop", 0 },
-        [VERB_LIST] = { "list", OPT(OPT_JSON) | OPT(OPT_QUIET) | OPT(OPT_NO_LEGEND) },
-        [VERB_WAIT] = { "wait", OPT(OPT_JSON) },
-        [VERB_HELP] = { "help", 0 },
-};
-
-/* getopt's val is 0x100 + TelerunOption for long-only options, the character for the others. */
-static const struct option long_options[] = {
-        { "help",      no_argument,       NULL, 'h' },
-        { "version",   no_argument,       NULL, 0x100 + OPT_VERSION },
-        { "addr",      required_argument, NULL, 0x100 + OPT_ADDR },
-        { "cert",      required_argument, NULL, 0x100 + OPT_CERT },
-        { "key",       required_argument, NULL, 0x100 + OPT_KEY },
-        { "cacert",    required_argument, NULL, 0x100 + OPT_CACERT },
-        { "json",      optional_argument, NULL, 0x100 + OPT_JSON },
-        { "follow",    no_argument,       NULL, 'f' },
-        { "env",       required_argument, NULL, 'e' },
-        { "cwd",       required_argument, NULL, 0x100 + OPT_CWD },
-        { "cpu",       required_argument, NULL, 0x100 + OPT_CPU },
-        { "memory",    required_argument, NULL, 0x100 + OPT_MEMORY },
-        { "io-read",   required_argument, NULL, 0x100 + OPT_IO_READ },
-        { "io-write",  required_argument, NULL, 0x100 + OPT_IO_WRITE },
-        { "tasks",     required_argument, NULL, 0x100 + OPT_TASKS },
-        { "profile",   required_argument, NULL, 0x100 + OPT_PROFILE },
-        { "timeout",   required_argument, NULL, 0x100 + OPT_TIMEOUT },
-        { "network",   no_argument,       NULL, 0x100 + OPT_NETWORK },
-        { "no-network", no_argument,      NULL, 0x100 + OPT_NO_NETWORK },
-        { "no-private-pid", no_argument,  NULL, 0x100 + OPT_NO_PRIVATE_PID },
-        { "no-private-tmp", no_argument,  NULL, 0x100 + OPT_NO_PRIVATE_TMP },
-        { "protect-system", no_argument,  NULL, 0x100 + OPT_PROTECT_SYSTEM },
-        { "offset",    required_argument, NULL, 0x100 + OPT_OFFSET },
-        { "tail",      required_argument, NULL, 'n' },
-        { "quiet",     no_argument,       NULL, 'q' },
-        { "no-legend", no_argument,       NULL, 0x100 + OPT_NO_LEGEND },
-        { "reconnect-timeout", required_argument, NULL, 0x100 + OPT_RECONNECT_TIMEOUT },
-        {}
-};
-#define SHORT_OPTIONS ":hfe:n:q"
+/* A set of TelerunOptions (64 at most: see the static assertion). */
+#define OPT(o) (UINT64_C(1) << (o))
+_Static_assert(_OPT_MAX <= 64, "the options seen are a 64-bit set");
 
 const char *verb_to_string(TelerunVerb v) {
-        return v > VERB_NONE && v < _VERB_MAX ? verbs[v].name : NULL;
+        return v > VERB_NONE && v < _VERB_MAX ? telerun_verbs[v].name : NULL;
 }
 
 static TelerunVerb verb_from_string(const char *s) {
         for (TelerunVerb v = VERB_NONE + 1; v < _VERB_MAX; v++)
-                if (streq(verbs[v].name, s))
+                if (streq(telerun_verbs[v].name, s))
                         return v;
         /* Aliases users of similar tools reach for. */
         if (streq(s, "ps") || streq(s, "ls"))
                 return VERB_LIST;
         if (streq(s, "output"))
                 return VERB_LOGS;
+        if (streq(s, "remove"))
+                return VERB_RM;
         return VERB_NONE;
 }
 
+/* getopt's val is the short name, or 0x100 + TelerunOption for long-only options (telerun_long_options()). */
 static TelerunOption option_from_getopt(int c) {
-        switch (c) {
-        case 'h': return OPT_HELP;
-        case 'f': return OPT_FOLLOW;
-        case 'e': return OPT_ENV;
-        case 'n': return OPT_TAIL;
-        case 'q': return OPT_QUIET;
-        default:
-                return c >= 0x100 && c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
-        }
-}
-
-static const char *option_name(TelerunOption o) {
-        for (const struct option *l = long_options; l->name; l++)
-                if (option_from_getopt(l->val) == o)
-                        return l->name;
-        return "?";
+        if (c >= 0x100)
+                return c < 0x100 + _OPT_MAX ? (TelerunOption) (c - 0x100) : _OPT_MAX;
+        return telerun_option_from_short(c);
 }
 
 void telerun_help(void) {
@@ -178,9 +104,18 @@ void telerun_help(void) {
                "                                      with its status; Ctrl-C stops it\n"
                "  status ID                           Show a job\n"
                "  logs [OPTIONS] ID                   Print a job's output\n"
-               "  stop ID...                          Stop jobs (SIGTERM, then SIGKILL)\n"
-               "  list                                List jobs (all jobs for admins)\n"
-               "  wait ID                             Wait for a job, exit with its status\n"
+               "  stop [--time SEC] ID...             Stop jobs (SIGTERM, then SIGKILL)\n"
+               "  list [-a] [FILTERS]                 List running jobs (-a: all; admins: everyone's)\n"
+               "  wait [--any] ID...                  Wait for jobs (all, or the first to end),\n"
+               "                                      exit with the (last) job's status\n"
+               "  kill [-s SIGNAL] ID...              Send a signal to jobs' main processes\n"
+               "  rm [-f] ID...                       Remove ended jobs and their output\n"
+               "                                      (-f: stop running ones first)\n"
+               "An ID is a job's whole id, a unique prefix of it (at least 4 hex digits),\n"
+               "or its name.\n"
+               "  remote add NAME --addr=HOST:PORT --cert=FILE --key=FILE [--cacert=FILE]\n"
+               "  remote use NAME|local               Name a gateway; use it by default\n"
+               "  remote ls [-q] | remote rm NAME...  List or remove named remotes\n"
                "\n"
                "Job options (start, run):\n"
                "  -e, --env=KEY=VALUE   Set an environment variable (repeatable)\n"
@@ -199,6 +134,8 @@ void telerun_help(void) {
                "      --no-private-pid  See the host's processes (default: own PID namespace)\n"
                "      --no-private-tmp  Use the host's /tmp (default: a private, empty one)\n"
                "      --protect-system  Make /usr, /boot, /efi and /etc read-only\n"
+               "      --name=NAME       Name the job (unique among your jobs): every\n"
+               "                        command takes the name where it takes an ID\n"
                "  -f, --follow          start: stream the output, exit with the job's\n"
                "                        status; Ctrl-C leaves the job running\n"
                "\n"
@@ -206,9 +143,28 @@ void telerun_help(void) {
                "      --json[=short|pretty]  JSON output (start, status, list, wait)\n"
                "  -f, --follow          logs: print new output until the job ends\n"
                "      --offset=BYTES    logs: start at this byte of the output\n"
-               "  -n, --tail=LINES      logs: start at the last LINES lines\n"
+               "  -n, --tail=LINES      logs: start at the last LINES lines (of the streams\n"
+               "                        shown)\n"
+               "      --stdout, --stderr  logs: only the job's stdout, or only its stderr\n"
+               "                        (default: both, stdout to stdout, stderr to stderr)\n"
+               "      --since=TIME      logs: from output captured at TIME on (RFC 3339,\n"
+               "                        Unix seconds, or 90s/5m/2h/1d ago)\n"
+               "      --until=TIME      logs: only output captured before TIME (no -f)\n"
+               "      --timestamps      logs: prefix each line with its capture time\n"
                "  -q, --quiet           list: print job ids only\n"
                "      --no-legend       list: no header line\n"
+               "  -s, --signal=SIGNAL   kill: HUP, INT, QUIT, KILL, USR1, USR2 or TERM\n"
+               "                        (default), by name or number\n"
+               "      --any             wait: until the first of the jobs ends\n"
+               "  -a, --all             list: jobs in every state (default: submitted, running)\n"
+               "      --state=LIST      list: these states (running,failed,...)\n"
+               "      --since=WHEN      list: submitted since WHEN (RFC 3339 time, or 90s, 10m,\n"
+               "                        2h, 3d ago)\n"
+               "  -n N                  list: the newest N jobs\n"
+               "      --owner=NAME      list: only NAME's jobs (administrators)\n"
+               "  -f, --force           rm: stop running jobs first\n"
+               "      --time=SEC        stop, rm -f: SIGKILL after SEC seconds (at most the\n"
+               "                        worker's grace period; 0: at once)\n"
                "  -h, --help            Show this help\n"
                "      --version         Show the version\n"
                "\n"
@@ -217,6 +173,8 @@ void telerun_help(void) {
                "      --cert=FILE       Client certificate (PEM)        [$TELERUN_CERT]\n"
                "      --key=FILE        Client private key (PEM)        [$TELERUN_KEY]\n"
                "      --cacert=FILE     CA of the gateway (PEM)         [$TELERUN_CACERT]\n"
+               "      --remote=NAME     A named remote (telerun remote add), 'local' for\n"
+               "                        the system bus                  [$TELERUN_REMOTE]\n"
                "      --reconnect-timeout=SEC  run, start -f, logs -f, wait: how long the\n"
                "                        worker may be away (restarting) before giving up\n"
                "                        (default 30, 0 = at once)\n"
@@ -224,7 +182,8 @@ void telerun_help(void) {
                "Exit status: 0 success, 1 failure, 2 usage error or request refused as\n"
                "invalid, 3 no such job, 4 access denied, 5 worker unreachable, 141 stdout\n"
                "closed by its reader. run, wait and start -f exit with the job's exit code\n"
-               "(128+N if killed by signal N).\n");
+               "(128+N if killed by signal N), or 125 when telerun or the worker failed,\n"
+               "126 when the command cannot be executed, 127 when it was not found.\n");
 }
 
 void telerun_args_reset(void) {
@@ -243,10 +202,23 @@ void telerun_args_reset(void) {
         arg_offset = 0;
         arg_offset_set = false;
         arg_tail = UINT64_MAX;
+        arg_streams = 0;
+        arg_since = arg_until = UINT64_MAX;
+        arg_timestamps = false;
         arg_json = JSON_OFF;
         arg_quiet = false;
         arg_legend = true;
         arg_addr = arg_cert = arg_key = arg_cacert = NULL;
+        arg_remote = NULL;
+        telerun_remotes_reset();
+        arg_force = false;
+        arg_signal = SIGTERM;
+        arg_any = false;
+        arg_stop_time_usec = UINT64_MAX;
+        arg_name = NULL;
+        arg_all = false;
+        arg_states = 0;
+        arg_owner = NULL;
 }
 
 static int usage_error(const char *format, ...) _printf_(1, 2);
@@ -297,16 +269,16 @@ static int env_add(const char *assignment) {
 }
 
 /* One getopt pass. Records the options seen in *seen. Returns 1 to go on, 0 after --help/--version. */
-static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigned *seen) {
-        char optstring[sizeof(SHORT_OPTIONS) + 1];
+static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_t *seen) {
+        char optstring[_OPT_MAX * 3 + 3];
         int c, r;
 
         /* "+" stops at the first non-option; ":" reports a missing argument as ':' */
-        (void) snprintf(optstring, sizeof(optstring), "%s%s", stop_at_nonoption ? "+" : "", SHORT_OPTIONS);
+        (void) snprintf(optstring, sizeof(optstring), "%s:%s", stop_at_nonoption ? "+" : "", telerun_short_options());
         optind = 0; /* glibc: full reinitialization (we run getopt more than once) */
         opterr = 0;
 
-        while ((c = getopt_long(argc, argv, optstring, long_options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, optstring, telerun_long_options(), NULL)) >= 0) {
                 TelerunOption o = option_from_getopt(c);
 
                 if (c == '?') {
@@ -428,6 +400,21 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                 case OPT_QUIET:
                         arg_quiet = true;
                         break;
+                case OPT_STDOUT:
+                case OPT_STDERR:
+                        arg_streams |= o == OPT_STDOUT ? TELERUN_STREAM_STDOUT : TELERUN_STREAM_STDERR;
+                        break;
+                case OPT_SINCE:
+                case OPT_UNTIL:
+                        r = timestamp_parse(optarg, now_usec(CLOCK_REALTIME), true,
+                                            o == OPT_SINCE ? &arg_since : &arg_until);
+                        if (r < 0)
+                                return usage_error("invalid --%s value '%s' (RFC 3339, Unix seconds, or a "
+                                                   "duration ago like 10m)", telerun_options[o].name, optarg);
+                        break;
+                case OPT_TIMESTAMPS:
+                        arg_timestamps = true;
+                        break;
                 case OPT_RECONNECT_TIMEOUT: {
                         char *end = NULL;
                         double sec = strtod(optarg, &end);
@@ -439,6 +426,47 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, unsigne
                 }
                 case OPT_NO_LEGEND:
                         arg_legend = false;
+                        break;
+                case OPT_REMOTE:
+                        arg_remote = optarg;
+                        break;
+                case OPT_FORCE:
+                        arg_force = true;
+                        break;
+                case OPT_SIGNAL:
+                        if (job_signal_from_string(optarg, &arg_signal) < 0)
+                                return usage_error("invalid signal '%s': HUP, INT, QUIT, KILL, USR1, USR2 or TERM "
+                                                   "(with or without SIG, or its number)", optarg);
+                        break;
+                case OPT_ANY:
+                        arg_any = true;
+                        break;
+                case OPT_ALL:
+                        arg_all = true;
+                        break;
+                case OPT_STATE:
+                        if (job_list_filter_parse_states(optarg, &arg_states) < 0)
+                                return usage_error("invalid --state '%s': a comma-separated list of submitted, "
+                                                   "running, success, failed, killed", optarg);
+                        break;
+                case OPT_NAME:
+                        if (!job_name_is_valid(optarg))
+                                return usage_error("invalid --name '%s': 1 to %d letters, digits, '_', '.' or '-', "
+                                                   "starting with a letter, not like a job id", optarg,
+                                                   JOB_NAME_MAX);
+                        arg_name = optarg;
+                        break;
+                case OPT_TIME: {
+                        uint64_t sec;
+                        if (parse_uint64(optarg, &sec) < 0 || sec > 365 * 24 * 3600ULL)
+                                return usage_error("invalid --time '%s': whole seconds", optarg);
+                        arg_stop_time_usec = sec * USEC_PER_SEC;
+                        break;
+                }
+                case OPT_OWNER:
+                        if (!principal_name_is_valid(optarg))
+                                return usage_error("invalid --owner '%s': a user name", optarg);
+                        arg_owner = optarg;
                         break;
                 default:
                         return usage_error("unexpected option");
@@ -454,13 +482,14 @@ static const char *env_nonempty(const char *name) {
 
 static int check_job_ids(char **ids) {
         for (char **i = ids; *i; i++)
-                if (!job_id_is_valid(*i))
-                        return usage_error("invalid job id '%s'", *i);
+                if (!job_ref_is_valid(*i))
+                        return usage_error("invalid job id '%s': a whole id, at least its first %d hex digits, "
+                                           "or a job name", *i, JOB_REF_PREFIX_MIN);
         return 0;
 }
 
 int parse_argv(int argc, char *argv[]) {
-        unsigned seen = 0, allowed;
+        uint64_t seen = 0;
         bool remote_options;
         size_t n_args;
         int r;
@@ -489,14 +518,20 @@ int parse_argv(int argc, char *argv[]) {
         arg_args = argv + optind;
         n_args = strv_length(arg_args);
 
-        allowed = OPTS_GLOBAL | verbs[arg_verb].options;
         for (TelerunOption o = 0; o < _OPT_MAX; o++)
-                if ((seen & OPT(o)) && !(allowed & OPT(o)))
-                        return usage_error("option --%s does not apply to '%s'", option_name(o),
-                                           verbs[arg_verb].name);
+                if ((seen & OPT(o)) && !(telerun_options[o].verbs & VERB_BIT(arg_verb)))
+                        return usage_error("option --%s does not apply to '%s'", telerun_options[o].name,
+                                           telerun_verbs[arg_verb].name);
 
+        if (arg_verb == VERB_REMOTE)
+                return 1; /* its options are what it stores: neither the environment nor a remote */
         remote_options = seen & (OPT(OPT_CERT) | OPT(OPT_KEY) | OPT(OPT_CACERT));
-        if (!arg_addr)
+        r = telerun_resolve_remote(arg_addr != NULL);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                remote_options = false; /* the remote's address (or "local") goes with them */
+        else if (!arg_addr)
                 arg_addr = env_nonempty("TELERUN_ADDR");
         if (!arg_cert)
                 arg_cert = env_nonempty("TELERUN_CERT");
@@ -511,24 +546,28 @@ int parse_argv(int argc, char *argv[]) {
         case VERB_START:
         case VERB_RUN:
                 if (n_args == 0)
-                        return usage_error("'%s' needs a command to run", verbs[arg_verb].name);
+                        return usage_error("'%s' needs a command to run", telerun_verbs[arg_verb].name);
                 if (arg_args[0][0] == 0)
                         return usage_error("the command must not be empty");
                 break;
         case VERB_STATUS:
         case VERB_LOGS:
-        case VERB_WAIT:
                 if (n_args != 1)
-                        return usage_error("'%s' needs exactly one job id", verbs[arg_verb].name);
+                        return usage_error("'%s' needs exactly one job id", telerun_verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
                 if (r < 0)
                         return r;
                 if (arg_offset_set && arg_tail != UINT64_MAX)
                         return usage_error("--offset and --tail exclude each other");
+                if (arg_follow && arg_until != UINT64_MAX)
+                        return usage_error("--until and --follow exclude each other");
                 break;
         case VERB_STOP:
+        case VERB_WAIT:
+        case VERB_RM:
+        case VERB_KILL:
                 if (n_args == 0)
-                        return usage_error("'stop' needs at least one job id");
+                        return usage_error("'%s' needs at least one job id", telerun_verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
                 if (r < 0)
                         return r;
@@ -536,6 +575,10 @@ int parse_argv(int argc, char *argv[]) {
         case VERB_LIST:
                 if (n_args != 0)
                         return usage_error("'list' takes no arguments");
+                if (arg_all && arg_states)
+                        return usage_error("--all and --state exclude each other");
+                if (arg_tail == 0 || (arg_tail != UINT64_MAX && arg_tail > UINT32_MAX))
+                        return usage_error("-n needs a number of jobs from 1 to %u", UINT32_MAX);
                 break;
         default:
                 break;
@@ -556,4 +599,28 @@ int telerun_exit_from_error(ClientErrorKind kind) {
         default:
                 return TELERUN_EXIT_FAILURE;
         }
+}
+
+bool telerun_verb_is_job_status(void) {
+        return arg_verb == VERB_RUN || arg_verb == VERB_WAIT || (arg_verb == VERB_START && arg_follow);
+}
+
+int telerun_job_failure_exit(const ApiError *api) {
+        if (api && streq(api->name, TW_ERROR_EXECUTABLE_NOT_FOUND))
+                return TELERUN_EXIT_JOB_NOTFOUND;
+        if (api && streq(api->name, TW_ERROR_NOT_EXECUTABLE))
+                return TELERUN_EXIT_JOB_NOEXEC;
+        return TELERUN_EXIT_JOB_FAILED;
+}
+
+const JobListFilter *telerun_list_filter(JobListFilter *buf) {
+        *buf = (JobListFilter) {
+                .states = arg_states ? arg_states : arg_all ? 0 : JOB_STATES_ACTIVE,
+                .since_usec = arg_since != UINT64_MAX ? arg_since : 0,
+                .owner = arg_owner,
+                .last = arg_tail != UINT64_MAX ? (uint32_t) arg_tail : 0,
+        };
+        if (buf->states == 0 && buf->since_usec == 0 && !buf->owner && buf->last == 0)
+                return NULL;
+        return buf;
 }

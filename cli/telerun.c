@@ -27,14 +27,27 @@
 #define TAIL_CHUNK_MIN (64U * 1024U)
 #define TAIL_CHUNK_MAX (4U * 1024U * 1024U)
 
-static int report(ClientError *e) {
+/* Whether telerun reported a failure of its own, and the worker's error if it was one: run, wait and start -f
+ * then exit 125-127 instead of a code a job could exit with. */
+static bool reported = false;
+static const ApiError *reported_api = NULL;
+
+int telerun_report(ClientError *e) {
         fprintf(stderr, "telerun: %s\n", e->message ? e->message : "unknown error");
+        if (!reported)
+                reported_api = e->api;
+        reported = true;
         return telerun_exit_from_error(e->kind);
+}
+
+static int report(ClientError *e) {
+        return telerun_report(e);
 }
 
 static int report_errno(int r, const char *what) {
         errno = -r;
         fprintf(stderr, "telerun: %s: %m\n", what);
+        reported = true;
         return TELERUN_EXIT_FAILURE;
 }
 
@@ -148,11 +161,18 @@ static int follow_job(Client *c, const char *id, int output_fd, int interrupt_fd
         _cleanup_(json_object_putp) json_object *job = NULL;
         _cleanup_(closep) int fd = output_fd;
         FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, interrupt_fd);
+        FollowStreams streams = {}, *fs = NULL;
         uint64_t offset = 0;
         bool stdout_gone;
         int r;
 
-        r = follow_output(c, id, &fd, &offset, &retry, &e);
+        /* The job's stdout to ours, its stderr to ours, in frames, where the worker keeps them apart (an fd
+         * handed out already is the merged stream). */
+        if (fd < 0 && c->ops->open_output_ex) {
+                demux_init(&streams.demux, TELERUN_STREAM_STDOUT | TELERUN_STREAM_STDERR, false);
+                fs = &streams;
+        }
+        r = follow_output_streams(c, id, &fd, &offset, &retry, fs, true, &e);
         if (r == -EINTR || (r == -EPIPE && interrupt_fd >= 0))
                 goto stop;
         if (r == -EPIPE)
@@ -198,7 +218,7 @@ stop:
         /* The job's last words (its SIGTERM handler may print), unless stdout is gone. */
         retry = follow_retry_init(arg_reconnect_timeout_usec, -EBADF);
         if (!stdout_gone)
-                (void) follow_output(c, id, &fd, &offset, &retry, &e);
+                (void) follow_output_streams(c, id, &fd, &offset, &retry, fs, true, &e);
         client_error_done(&e);
 
         r = follow_wait(c, id, &retry, &job, &e);
@@ -227,6 +247,7 @@ static int verb_start(Client *c) {
                         .tasks_max = arg_tasks_max,
                 },
                 .profile = arg_profile,
+                .name = arg_name,
                 .runtime_max_usec = arg_timeout_usec,
                 .isolation = {
                         .private_pid = arg_private_pid,
@@ -261,8 +282,9 @@ static int verb_start(Client *c) {
                         return report_errno(interrupt_fd, "Failed to set up signal handling");
         }
 
-        /* Following: the job and its output in one go where the transport can. */
-        if ((arg_verb == VERB_RUN || arg_follow) && c->ops->start_follow)
+        /* Following: the job and its output in one go where the transport can; but that is the merged stream,
+         * so not where the streams can be kept apart. */
+        if ((arg_verb == VERB_RUN || arg_follow) && c->ops->start_follow && !c->ops->open_output_ex)
                 r = c->ops->start_follow(c, &req, &id, &output_fd, &e);
         else
                 r = c->ops->start(c, &req, &id, &e);
@@ -342,6 +364,65 @@ static void logs_note_dropped(Client *c, const char *id, FollowRetry *retry) {
                 follow_note_dropped(job);
 }
 
+/* Where logs starts: the worker resolves --tail (counted in the streams shown), --since and --offset into an
+ * offset of the merged stream, which the reader then starts from (and a follower resumes from). */
+static int logs_start_offset(Client *c, const char *id, uint64_t *ret, ClientError *e) {
+        _cleanup_(closep) int fd = -EBADF;
+        BusOutputOptions q = { .set = OUTPUT_OPT_OFFSET, .offset = arg_offset };
+
+        if (arg_tail == UINT64_MAX && arg_since == UINT64_MAX) {
+                *ret = arg_offset;
+                return 0;
+        }
+        if (arg_tail != UINT64_MAX) {
+                q.set |= OUTPUT_OPT_TAIL | OUTPUT_OPT_STREAM;
+                q.tail = arg_tail;
+                q.stream = arg_streams == TELERUN_STREAM_STDOUT ? "stdout" :
+                           arg_streams == TELERUN_STREAM_STDERR ? "stderr" : "both";
+        }
+        if (arg_since != UINT64_MAX) {
+                q.set |= OUTPUT_OPT_SINCE;
+                q.since = arg_since;
+        }
+        return c->ops->open_output_ex(c, id, &q, &fd, ret, e);
+}
+
+/* logs where the worker keeps the streams apart: frames of both, shown as asked. -EOPNOTSUPP (nothing said
+ * yet) when it does not. */
+static int verb_logs_streams(Client *c) {
+        _cleanup_(client_error_done) ClientError e = {};
+        _cleanup_(closep) int fd = -EBADF;
+        FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, -EBADF);
+        FollowStreams fs = {};
+        const char *id = arg_args[0];
+        uint64_t offset;
+        int r;
+
+        r = logs_start_offset(c, id, &offset, &e);
+        if (r == -EOPNOTSUPP)
+                return r;
+        if (r < 0)
+                return report(&e);
+        demux_init(&fs.demux, arg_streams ?: TELERUN_STREAM_STDOUT | TELERUN_STREAM_STDERR, arg_timestamps);
+        if (arg_until != UINT64_MAX) {
+                fs.options.set |= OUTPUT_OPT_UNTIL;
+                fs.options.until = arg_until;
+        }
+        fs.options.set |= arg_timestamps ? OUTPUT_OPT_TIMESTAMPS : 0;
+        fs.options.timestamps = arg_timestamps;
+
+        if (!arg_follow)
+                retry.timeout_usec = 0;
+        r = follow_output_streams(c, id, &fd, &offset, &retry, &fs, arg_follow, &e);
+        if (r == -EPIPE)
+                return TELERUN_EXIT_PIPE;
+        if (r < 0)
+                return report(&e);
+        retry.timeout_usec = arg_follow ? retry.timeout_usec : 0;
+        logs_note_dropped(c, id, &retry);
+        return TELERUN_EXIT_OK;
+}
+
 static int verb_logs(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(closep) int fd = -EBADF;
@@ -349,6 +430,15 @@ static int verb_logs(Client *c) {
         const char *id = arg_args[0];
         uint64_t offset = arg_offset;
         int r;
+
+        if (c->ops->open_output_ex) {
+                r = verb_logs_streams(c);
+                if (r != -EOPNOTSUPP)
+                        return r;
+        }
+        if (arg_streams || arg_since != UINT64_MAX || arg_until != UINT64_MAX || arg_timestamps)
+                return report_errno(-EOPNOTSUPP, "The worker keeps no separate streams nor times: --stdout, "
+                                    "--stderr, --since, --until and --timestamps need a newer one");
 
         if (arg_tail != UINT64_MAX) {
                 _cleanup_(json_object_putp) json_object *job = NULL;
@@ -425,6 +515,9 @@ static int verb_list(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(json_object_putp) json_object *jobs = NULL;
         int r;
+        JobListFilter filter;
+
+        c->list_filter = telerun_list_filter(&filter);
 
         r = c->ops->list(c, &jobs, &e);
         if (r < 0)
@@ -448,6 +541,7 @@ static int verb_list(Client *c) {
 static int verb_stop(Client *c) {
         int ret = TELERUN_EXIT_OK;
 
+        c->stop_grace_usec = arg_stop_time_usec;
         for (char **id = arg_args; *id; id++) {
                 _cleanup_(client_error_done) ClientError e = {};
                 int r;
@@ -462,33 +556,20 @@ static int verb_stop(Client *c) {
         return ret;
 }
 
-static int verb_wait(Client *c) {
-        _cleanup_(client_error_done) ClientError e = {};
-        _cleanup_(json_object_putp) json_object *job = NULL;
-        FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, -EBADF);
-        int r;
-
-        r = follow_wait(c, arg_args[0], &retry, &job, &e);
-        if (r < 0)
-                return report(&e);
-        if (arg_json != JSON_OFF)
-                print_json(stdout, job, arg_json);
-        else
-                print_job_summary(stdout, job);
-        return job_exit_status(job);
-}
-
 static int run(int argc, char *argv[]) {
         _cleanup_(client_freep) Client *c = NULL;
         int r;
 
         r = parse_argv(argc, argv);
         if (r <= 0)
-                return r < 0 ? TELERUN_EXIT_USAGE : TELERUN_EXIT_OK;
+                return r < 0 ? (telerun_verb_is_job_status() ? TELERUN_EXIT_JOB_FAILED : TELERUN_EXIT_USAGE) :
+                               TELERUN_EXIT_OK;
+        if (arg_verb == VERB_REMOTE)
+                return telerun_remote_verb(); /* the remotes file only: no worker */
 
         r = client_open(&c);
         if (r != 0)
-                return r;
+                return telerun_verb_is_job_status() ? TELERUN_EXIT_JOB_FAILED : r;
 
         switch (arg_verb) {
         case VERB_START:
@@ -504,6 +585,10 @@ static int run(int argc, char *argv[]) {
                 return verb_list(c);
         case VERB_WAIT:
                 return verb_wait(c);
+        case VERB_RM:
+                return verb_rm(c);
+        case VERB_KILL:
+                return verb_kill(c);
         default:
                 return TELERUN_EXIT_USAGE;
         }
@@ -526,6 +611,9 @@ int main(int argc, char *argv[]) {
         (void) signal(SIGPIPE, SIG_IGN);
 
         r = run(argc, argv);
+        /* run, wait, start -f: the job's status, or 125-127 when telerun did not get one (docs/cli.md). */
+        if (reported && telerun_verb_is_job_status())
+                r = telerun_job_failure_exit(reported_api);
         telerun_args_reset();
 
         errno = 0;

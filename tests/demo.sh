@@ -49,8 +49,8 @@ demo_job() {    # $1: how to run a command where the service is
                 'echo "hello from job $$ as $(id -un)"; echo "scope: $(grep -o "teleworker-[^/]*scope" /proc/self/cgroup | head -n1)";
                  for i in 1 2 3; do echo "tick $i"; sleep 0.3; done; echo "to stderr" >&2; exit 3' || echo "(exit status $?, the job's own)"
         say "telerun list / status"
-        $run telerun list
-        $run sh -c 'telerun status "$(telerun list --json | python3 -c "import json,sys; print(json.load(sys.stdin)[-1][\"id\"])")"'
+        $run telerun list -a
+        $run sh -c 'telerun status "$(telerun list -a --json | python3 -c "import json,sys; print(json.load(sys.stdin)[-1][\"id\"])")"'
         say "busctl by hand"
         $run busctl call org.teleworker.worker1 /org/teleworker/worker1 org.teleworker.worker1.Manager List
 }

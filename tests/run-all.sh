@@ -52,7 +52,8 @@ export TB_DIR=${TB_DIR:-$PROJECT/tests/testbed/run/ci}
 
 PACKAGES="meson ninja-build pkg-config gcc libc6-dev clang libsystemd-dev libglib2.0-dev libjson-c-dev
 libssl-dev libhttp-parser-dev python3 python3-yaml polkitd systemd dbus util-linux passwd openssl curl kmod e2fsprogs
-xz-utils busybox-static qemu-system-x86 dpkg-dev debhelper lintian libclang-rt-14-dev valgrind libnss-systemd"
+xz-utils busybox-static qemu-system-x86 dpkg-dev debhelper lintian libclang-rt-14-dev valgrind libnss-systemd
+python3-prometheus-client cockpit-ws cockpit-bridge cockpit-system chromium nodejs zsh fish"
 
 PASSED=0 FAILED=0 SKIPPED=0
 STAGE_LINES=()
@@ -174,6 +175,17 @@ build() {               # build DIR [MESON_OPTIONS...]
 
 unit() { meson test -C "$1" --suite unit --print-errorlogs --no-rebuild; }
 
+# puppeteer-core for the Cockpit page's browser test (tests/browser/cockpit-test.sh), from the lock file: the
+# testbed has no network, so it is installed here, into BUILD_DIR/browser, before the testbed comes up.
+browser_deps() {        # browser_deps BUILD_DIR
+        # Debian's nodejs comes without npm (NodeSource's has it built in): only then is the package needed.
+        command -v npm > /dev/null ||
+                apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends npm || return 1
+        mkdir -p "$1/browser" || return 1
+        cp tests/browser/package.json tests/browser/package-lock.json "$1/browser/" || return 1
+        (cd "$1/browser" && npm ci --no-audit --no-fund)
+}
+
 # shellcheck source=tests/lib/lsan-works.sh
 . "$PROJECT/tests/lib/lsan-works.sh"
 
@@ -212,6 +224,7 @@ main() {
         if stage build-ci - build build-ci; then
                 ok_ci=1
                 stage unit build-ci unit build-ci
+                stage browser-deps - browser_deps build-ci
                 stage unit-valgrind build-ci tests/valgrind-unit.sh build-ci
         fi
 

@@ -12,6 +12,7 @@
 #include "bus/bus-events.h"
 #include "bus/bus-start.h"
 #include "core/authz.h"
+#include "core/list-filter.h"
 
 #define READ_OUTPUT_MAX (1024 * 1024)
 /* Replies that carry jobs stay far below the bus's maximum message size (dbus-daemon's system bus: 32 MiB;
@@ -95,6 +96,29 @@ int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *
 /* Reads the job id argument, finds the job and checks p may do op to it; 1: polkit was asked, the handler
  * returns 1 and is called again (bus-polkit.c). */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret, sd_bus_error *error);
+/* bus-output.c: OpenOutputEx and OpenOutputExAs. */
+int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
+/* bus-lifecycle.c: finds the job ref (an id, or a unique prefix or name among the jobs p may see) names: 0,
+ * or <0 with error set (InvalidArgs, NoSuchJob, AmbiguousJob). For a prefix or a name that another user's job
+ * matches, a local non-administrator's polkit manage-all is asked first (*ret_asked; p takes the answer), so
+ * the reference sees what p's list sees: 1 when asked, the call comes back. Authorization is the caller's. */
+int bus_resolve_job(BusApi *a, sd_bus_message *msg, Principal *p, const char *ref, Job **ret, bool *ret_asked,
+                    sd_bus_error *error);
+/* ListFiltered's a{sv} filter (States as, Since t, Owner s, Last u), next in msg: 0, or <0 with error set
+ * (InvalidArgs). Strings are borrowed from msg. */
+int bus_read_list_filter(sd_bus_message *msg, JobListFilter *ret, sd_bus_error *error);
+/* Before a listing: polkit for a local non-administrator that lists while jobs are hidden from it or names
+ * another Owner in f (NULL: no filter); 1 when asked (the call comes back); AccessDenied for another Owner
+ * than p unless p is (now) an administrator. */
+int bus_list_authorize(BusApi *a, sd_bus_message *msg, Principal *p, const JobListFilter *f, sd_bus_error *error);
+/* Whether p sees j and it passes f (NULL: no filter). */
+bool bus_list_visible(const Principal *p, const JobListFilter *f, Job *j);
+/* How many of the jobs p sees through f come before the newest f->last (0 without a filter or a last). */
+uint64_t bus_list_skip(BusApi *a, const Principal *p, const JobListFilter *f);
+/* The Remove and Kill methods (Manager and Remote). */
+int bus_method_remove(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+int bus_method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* bus_principal(), then bus_read_job(). */
 int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);
 
@@ -124,6 +148,7 @@ int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_
         X("RuntimeMaxUSec", "t") \
         X("Profile", "s") \
         X("Slice", "s") \
+        X("Name", "s") \
         X("PrivatePID", "b") \
         X("PrivateTmp", "b") \
         X("PrivateNetwork", "b") \
@@ -147,6 +172,9 @@ int bus_reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error);
 int bus_reply_open_output(BusApi *a, sd_bus_message *msg, const Principal *p, Job *j, sd_bus_error *error);
 extern const sd_bus_vtable bus_manager_vtable[];
 extern const sd_bus_vtable bus_remote_vtable[];
+
+/* bus-metrics.c: GetMetrics and GetMetricsAs (administrators only). */
+int bus_method_get_metrics(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
 /* bus-job.c: the Job objects. */
 int bus_job_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,

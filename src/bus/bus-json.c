@@ -61,6 +61,7 @@ static const PropInfo props[] = {
         { "OutputError",         "s",  PROP_STRING_EMPTY,    GROUP_TOP,    "output_error" },
         { "Profile",             "s",  PROP_STRING,          GROUP_TOP,    "profile" },
         { "Slice",               "s",  PROP_STRING,          GROUP_TOP,    "slice" },
+        { "Name",                "s",  PROP_STRING_EMPTY,    GROUP_TOP,    "name" },
         { "CPUQuotaPerSecUSec",  "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "cpu_quota_per_sec_usec" },
         { "MemoryMax",           "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "memory_max" },
         { "IOReadBandwidthMax",  "t",  PROP_UINT64_INFINITY, GROUP_LIMITS, "io_read_bandwidth_max" },

@@ -99,6 +99,7 @@ static JobRequest job_request_from_start(const StartRequest *s) {
                 .limits = s->limits,
                 .profile = s->profile,
                 .runtime_max_usec = s->runtime_max_usec,
+                .name = s->name,
                 .isolation = {
                         .private_pid = s->isolation.private_pid,
                         .private_tmp = s->isolation.private_tmp,
@@ -216,6 +217,27 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return r != 0 ? r : bus_defer_stop(a, msg, j, error);
 }
 
+/* StopWithTimeout, StopWithTimeoutAs: Stop with a grace period of its own (at most the configured one). */
+static int method_stop_with_timeout(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        uint64_t grace;
+        Job *j = NULL;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_read(msg, "t", &grace);
+        if (r < 0)
+                return r;
+        r = manager_stop_job_grace(a->manager, j, grace, on_job_stopped, sd_bus_message_ref(msg));
+        if (r < 0) {
+                sd_bus_message_unref(msg);
+                return sd_bus_error_set_errnof(error, r, "Failed to stop job %s: %m", job_id(j));
+        }
+        return 1;
+}
+
 static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
         Job *j = NULL;
@@ -277,7 +299,8 @@ static int list_cursor_parse(BusApi *a, const char *cursor, uint64_t *ret, sd_bu
  * number) and at most budget bytes of them fit. Returns 1 and the last job appended in *ret_last when visible
  * jobs are left over, 0 when the listing is complete. */
 static int bus_append_job_list(BusApi *a, sd_bus_message *reply, const Principal *p, uint64_t after,
-                               uint32_t max_jobs, size_t budget, Job **ret_last) {
+                               uint32_t max_jobs, size_t budget, const JobListFilter *f, Job **ret_last) {
+        uint64_t skip = after == 0 ? bus_list_skip(a, p, f) : 0;
         size_t used = 0;
         uint32_t n = 0;
         Job *last = NULL;
@@ -289,8 +312,12 @@ static int bus_append_job_list(BusApi *a, sd_bus_message *reply, const Principal
         for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
                 size_t size;
 
-                if (job_seq(j) <= after || !authz_can_see(p, job_owner(j)))
+                if (job_seq(j) <= after || !bus_list_visible(p, f, j))
                         continue;
+                if (skip > 0) {
+                        skip--; /* older than the newest f->last */
+                        continue;
+                }
                 size = bus_job_props_size_max(j);
                 if ((max_jobs > 0 && n >= max_jobs) || (n > 0 && used + size > budget)) {
                         *ret_last = last;
@@ -328,7 +355,7 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
-        r = bus_append_job_list(a, reply, &p, 0, 0, LIST_REPLY_BYTES_MAX, &last);
+        r = bus_append_job_list(a, reply, &p, 0, 0, LIST_REPLY_BYTES_MAX, NULL, &last);
         if (r < 0)
                 return r;
         if (r > 0)
@@ -339,8 +366,12 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 }
 
 /* ListPage and ListPageAs: the jobs after cursor ("" = from the oldest), at most max of them (0 = as many as
- * fit in LIST_PAGE_BYTES_MAX), and the cursor of the next page ("" = that was the last). */
+ * fit in LIST_PAGE_BYTES_MAX), and the cursor of the next page ("" = that was the last). ListFiltered and
+ * ListFilteredAs: the same with a filter (bus-lifecycle.c). */
 static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        const char *member = sd_bus_message_get_member(msg);
+        bool filtered = streq(member, "ListFiltered") || streq(member, "ListFilteredAs");
+        JobListFilter filter = {};
         BusApi *a = userdata;
         _cleanup_(principal_done) Principal p = {};
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -354,11 +385,16 @@ static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
-        r = bus_polkit_admin_to_list(a, msg, &p);
-        if (r > 0)
-                return r;
         r = sd_bus_message_read(msg, "su", &cursor, &max);
         if (r < 0)
+                return r;
+        if (filtered) {
+                r = bus_read_list_filter(msg, &filter, error);
+                if (r < 0)
+                        return r;
+        }
+        r = bus_list_authorize(a, msg, &p, filtered ? &filter : NULL, error);   /* every job, or the caller's own */
+        if (r != 0)
                 return r;
         r = list_cursor_parse(a, cursor, &after, error);
         if (r < 0)
@@ -366,7 +402,7 @@ static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
-        r = bus_append_job_list(a, reply, &p, after, max, LIST_PAGE_BYTES_MAX, &last);
+        r = bus_append_job_list(a, reply, &p, after, max, LIST_PAGE_BYTES_MAX, filtered ? &filter : NULL, &last);
         if (r < 0)
                 return r;
         if (r > 0)
@@ -487,6 +523,20 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenOutput", SD_BUS_ARGS("s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", text), bus_method_get_metrics,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenOutputEx", SD_BUS_ARGS("s", id, "a{sv}", options),
+                                SD_BUS_RESULT("h", fd, "t", offset), bus_method_open_output_ex,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopWithTimeout", SD_BUS_ARGS("s", id, "t", timeout_usec), SD_BUS_NO_RESULT,
+                                method_stop_with_timeout, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListFiltered", SD_BUS_ARGS("s", cursor, "u", max, "a{sv}", filter),
+                                SD_BUS_RESULT("aa{sv}", jobs, "s", next), method_list_page,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_ARGS("s", id), SD_BUS_RESULT("s", id), bus_method_remove,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("s", id, "i", signal), SD_BUS_NO_RESULT, bus_method_kill,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobStateChanged", SD_BUS_ARGS("s", id, "o", job, "s", state, "s", reason), 0),
         SD_BUS_VTABLE_END,
 };
@@ -518,5 +568,22 @@ const sd_bus_vtable bus_remote_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("EventsAs", SD_BUS_ARGS("s", principal, "b", admin, "t", after),
                                 SD_BUS_RESULT("a(tssssit)", events, "t", last, "b", reset), bus_method_events,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMetricsAs", SD_BUS_ARGS("s", principal, "b", admin), SD_BUS_RESULT("s", text),
+                                bus_method_get_metrics, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenOutputExAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", id, "a{sv}", options),
+                                SD_BUS_RESULT("h", fd, "t", offset), bus_method_open_output_ex,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopWithTimeoutAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", timeout_usec), SD_BUS_NO_RESULT,
+                                method_stop_with_timeout, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListFilteredAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", cursor, "u", max, "a{sv}", filter),
+                                SD_BUS_RESULT("aa{sv}", jobs, "s", next), method_list_page,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id), SD_BUS_RESULT("s", id),
+                                bus_method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("KillAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id, "i", signal),
+                                SD_BUS_NO_RESULT, bus_method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

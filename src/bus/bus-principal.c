@@ -166,6 +166,8 @@ int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *
  * access to another user's job: then 1, the call is dispatched again once polkit answered). */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret,
                  sd_bus_error *error) {
+        Principal q = *p;   /* a copy for polkit's answer; the name stays p's */
+        bool asked = false;
         const char *id;
         Job *j = NULL;
         int r;
@@ -173,25 +175,18 @@ int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op,
         r = sd_bus_message_read(msg, "s", &id);
         if (r < 0)
                 return r;
-        if (!job_id_is_valid(id)) {
-                _cleanup_(freep) char *esc = str_escape(id, 64);
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Malformed job id '%s': expected a UUID like "
-                                         "'8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10'.", esc ? esc : "?");
-        }
-        j = manager_find_job(a->manager, id);
-        if (!j)
-                return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", id);
-        if (authz_check(p, op, job_owner(j)) < 0) {
-                Principal q = *p;   /* a copy for polkit's answer; the name stays p's */
-
+        r = bus_resolve_job(a, msg, &q, id, &j, &asked, error);
+        if (r != 0)
+                return r;   /* an error, or polkit asked about a prefix or name: the call comes back */
+        id = job_id(j);
+        if (authz_check(&q, op, job_owner(j)) < 0 && !asked) {
                 r = bus_polkit_admin(a, msg, &q);
                 if (r > 0)
                         return r;   /* asked polkit: the call comes back */
-                if (authz_check(&q, op, job_owner(j)) < 0)
-                        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
-                                                 "Access to job %s denied: it belongs to another user.", id);
         }
+        if (authz_check(&q, op, job_owner(j)) < 0)
+                return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                         "Access to job %s denied: it belongs to another user.", id);
         *ret = j;
         return 0;
 }

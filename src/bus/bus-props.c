@@ -77,6 +77,8 @@ int bus_job_append_value(sd_bus_message *m, Job *j, const char *name, const JobU
                 return sd_bus_message_append(m, "s", job_profile(j) ? job_profile(j) : "default");
         if (streq(name, "Slice"))
                 return sd_bus_message_append(m, "s", job_slice(j) ? job_slice(j) : "");
+        if (streq(name, "Name"))
+                return sd_bus_message_append(m, "s", job_name(j) ? job_name(j) : "");
         if (streq(name, "Id"))
                 return sd_bus_message_append(m, "s", job_id(j));
         if (streq(name, "Owner"))
@@ -162,7 +164,8 @@ size_t bus_job_props_size_max(Job *j) {
 
         n += bus_string_size(job_id(j)) + bus_string_size(job_owner(j)) + bus_string_size(job_user(j)) +
              bus_string_size(job_executable(j)) + bus_string_size(job_unit(j)) + bus_string_size(job_profile(j)) +
-             bus_string_size(job_slice(j)) + bus_string_size(job_state_to_string(job_state(j))) +
+             bus_string_size(job_slice(j)) + bus_string_size(job_name(j)) +
+             bus_string_size(job_state_to_string(job_state(j))) +
              bus_string_size(job_reason_to_string(job_reason(j))) + bus_string_size(e < 0 ? strerror(-e) : "");
         n += 8;
         for (char **a = job_argv(j); a && *a; a++)

@@ -9,6 +9,7 @@
 
 #include "shared/api.h"
 #include "bus/bus-start.h"
+#include "shared/job-ref.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -26,6 +27,8 @@ static int bus_append_start_options(sd_bus_message *m, const StartRequest *req) 
                 r = sd_bus_message_append(m, "{sv}", START_OPTION_RUNTIME_MAX, "t", req->runtime_max_usec);
         if (r >= 0 && req->profile)
                 r = sd_bus_message_append(m, "{sv}", START_OPTION_PROFILE, "s", req->profile);
+        if (r >= 0 && req->name)
+                r = sd_bus_message_append(m, "{sv}", START_OPTION_NAME, "s", req->name);
         for (StartIsolationField f = 0; r >= 0 && f < _START_ISOLATION_MAX; f++) {
                 int v = start_isolation_get(&req->isolation, f);
 
@@ -67,10 +70,12 @@ static const char *start_option_name(unsigned i) {
                 return START_OPTION_RUNTIME_MAX;
         if (i == 1)
                 return START_OPTION_PROFILE;
+        if (i == 2 + _START_ISOLATION_MAX)
+                return START_OPTION_NAME;
         return start_isolation_bus_name(i - 2);
 }
 
-#define START_OPTIONS_N (_JOB_LIMIT_MAX + 2 + _START_ISOLATION_MAX)
+#define START_OPTIONS_N (_JOB_LIMIT_MAX + 2 + _START_ISOLATION_MAX + 1)
 
 static int start_option_index(const char *key) {
         for (unsigned i = 0; i < START_OPTIONS_N; i++)
@@ -121,7 +126,15 @@ static int bus_read_start_option(sd_bus_message *msg, const char *key, StartRequ
                 r = sd_bus_message_read(msg, "v", "s", &name);
                 if (r < 0)
                         return r;
-                req->profile = name; /* borrowed from msg, which outlives the request */
+                /* borrowed from msg, which outlives the request */
+                if (!streq(key, START_OPTION_NAME))
+                        req->profile = name;
+                else if (!job_name_is_valid(name))
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                                 "Name must be 1 to %d letters, digits, '_', '.' or '-', start with a "
+                                                 "letter or digit, and not look like a job id.", JOB_NAME_MAX);
+                else
+                        req->name = name;
         }
         return 0;
 }
@@ -149,7 +162,7 @@ int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error 
                         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                                  "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
                                                  "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax, RuntimeMaxUSec, "
-                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem.",
+                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem, Name.",
                                                  esc ? esc : "?");
                 }
                 if (seen & (1U << i))
@@ -243,4 +256,44 @@ int bus_read_start_request(sd_bus_message *msg, StartRequest *req, sd_bus_error 
         if (r < 0)
                 return r;
         return bus_read_start_options(msg, req, error);
+}
+
+int bus_append_list_filter(sd_bus_message *m, const JobListFilter *f) {
+        int r;
+
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        if (f->states) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", "States");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', "as");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'a', "s");
+                for (JobState s = 0; r >= 0 && s < _JOB_STATE_MAX; s++)
+                        if (f->states & (1U << s))
+                                r = sd_bus_message_append(m, "s", job_state_to_string(s));
+                for (int i = 0; r >= 0 && i < 3; i++)
+                        r = sd_bus_message_close_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (f->since_usec > 0) {
+                r = sd_bus_message_append(m, "{sv}", "Since", "t", f->since_usec);
+                if (r < 0)
+                        return r;
+        }
+        if (f->owner) {
+                r = sd_bus_message_append(m, "{sv}", "Owner", "s", f->owner);
+                if (r < 0)
+                        return r;
+        }
+        if (f->last > 0) {
+                r = sd_bus_message_append(m, "{sv}", "Last", "u", f->last);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
 }

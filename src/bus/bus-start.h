@@ -5,6 +5,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include "core/list-filter.h"
 #include "core/start-request.h"
 
 /* Appends "as argv, as env, s cwd, a{sv} options" to a Start, StartWithOutput or StartAs call: only the
@@ -24,3 +25,7 @@ int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error 
  * string past a bound, without reading the rest. The strings are borrowed from m: free() only the array. */
 int bus_read_strv_bounded(sd_bus_message *m, const char *what, size_t max_n, size_t *total, char ***ret,
                           sd_bus_error *error);
+
+/* ListFiltered's filter argument (a{sv}: States, Since, Owner, Last; only what f sets), as telerun and the gateway
+ * send it. */
+int bus_append_list_filter(sd_bus_message *m, const JobListFilter *f);

@@ -28,6 +28,7 @@ void start_request_done(StartRequest *r) {
         strv_free(r->env);
         free((char *) r->cwd);
         free((char *) r->profile);
+        free((char *) r->name);
         *r = (StartRequest) { .isolation = START_ISOLATION_UNSET };
 }
 

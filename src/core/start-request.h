@@ -31,6 +31,7 @@ typedef struct StartRequest {
         const char *profile;
         uint64_t runtime_max_usec; /* RuntimeMaxUSec */
         StartIsolation isolation;
+        const char *name;          /* NULL: none (job_name_is_valid(); unique among the owner's jobs) */
 } StartRequest;
 
 /* For a request that owns its strings (one decoded from JSON): frees them, leaves an empty request. */
@@ -64,3 +65,4 @@ JobLimitField start_limit_from_json_key(const char *key);
 /* Start's other two options (besides the limits and the isolation flags). */
 #define START_OPTION_RUNTIME_MAX "RuntimeMaxUSec"
 #define START_OPTION_PROFILE "Profile"
+#define START_OPTION_NAME "Name"

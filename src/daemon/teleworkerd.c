@@ -17,12 +17,14 @@
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "engine/manager.h"
+#include "engine/job-journal.h"
 #include "teleworker-build.h"
 #include "core/userdb-proto.h"
 #include "engine/userdb.h"
 
 static const char *arg_config = TELEWORKER_CONFIG_FILE;
 static Config *the_config;
+static Manager *the_manager; /* for STATUS= after a reload */
 static const char *arg_state_dir = NULL;
 
 static void help(void) {
@@ -104,7 +106,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 *the_config = fresh;
                 log_info("Reloaded the policy from %s.", arg_config);
         }
-        (void) sd_notify(false, "READY=1\nSTATUS=Running jobs.");
+        manager_status_notify(the_manager, "READY=1");
         return 0;
 }
 
@@ -158,15 +160,15 @@ static int run(int argc, char **argv) {
                 return r;
         r = config_load(&config, arg_config, err);
         if (r == -ENOENT)
-                fprintf(stderr, "teleworkerd: no policy file at %s, using the built-in defaults\n", arg_config);
+                log_warning("no policy file at %s, using the built-in defaults", arg_config);
         else if (r < 0) {
-                fprintf(stderr, "teleworkerd: invalid policy file %s: %s\n", arg_config, err[0] ? err : strerror(-r));
+                log_error("invalid policy file %s: %s", arg_config, err[0] ? err : strerror(-r));
                 return r;
         }
 
         r = config_check_accounts(&config, err);
         if (r < 0) {
-                fprintf(stderr, "teleworkerd: invalid policy file %s: %s\n", arg_config, err[0] ? err : strerror(-r));
+                log_error("invalid policy file %s: %s", arg_config, err[0] ? err : strerror(-r));
                 return r;
         }
 
@@ -177,11 +179,11 @@ static int run(int argc, char **argv) {
                 return -ENOMEM;
         r = dynuser_table_load(users_dir, &users, &skipped);
         if (r < 0) {
-                fprintf(stderr, "teleworkerd: cannot read the dynamic users in %s: %s\n", users_dir, strerror(-r));
+                log_error("cannot read the dynamic users in %s: %s", users_dir, strerror(-r));
                 return r;
         }
         if (skipped > 0)
-                fprintf(stderr, "teleworkerd: skipped %u malformed or conflicting entries in %s\n", skipped, users_dir);
+                log_warning("skipped %u malformed or conflicting entries in %s", skipped, users_dir);
 
         /* SIGCHLD for the pidfd child sources; SIGTERM/SIGINT end the loop. */
         sigemptyset(&ss);
@@ -210,7 +212,7 @@ static int run(int argc, char **argv) {
 
         r = sd_bus_open_system(&bus);
         if (r < 0) {
-                fprintf(stderr, "teleworkerd: cannot connect to the system bus: %s\n", strerror(-r));
+                log_error("cannot connect to the system bus: %s", strerror(-r));
                 return r;
         }
         r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
@@ -224,7 +226,7 @@ static int run(int argc, char **argv) {
 
         r = manager_new(event, bus, &config, state_dir, &manager);
         if (r < 0) {
-                fprintf(stderr, "teleworkerd: cannot set up the job engine (state directory %s): %s\n", state_dir,
+                log_error("cannot set up the job engine (state directory %s): %s", state_dir,
                         strerror(-r));
                 return r;
         }
@@ -232,21 +234,23 @@ static int run(int argc, char **argv) {
         /* Without the service jobs still run under their uids; only their names do not resolve. */
         r = userdb_server_new(event, users, USERDB_SOCKET_DIR, &userdb);
         if (r < 0)
-                fprintf(stderr, "teleworkerd: cannot serve the dynamic users' names on %s/%s: %s\n",
+                log_warning("cannot serve the dynamic users' names on %s/%s: %s",
                         USERDB_SOCKET_DIR, USERDB_SERVICE, strerror(-r));
         r = bus_api_new(bus, manager, &api);
         if (r < 0)
                 return r;
         r = bus_api_request_name(api);
         if (r < 0) {
-                fprintf(stderr, "teleworkerd: cannot own org.teleworker.worker1 on the system bus: %s\n", strerror(-r));
+                log_error("cannot own org.teleworker.worker1 on the system bus: %s", strerror(-r));
                 return r;
         }
 
-        fprintf(stderr, "teleworkerd %s: ready (state %s, stop grace %llu ms)\n", TELEWORKER_VERSION, state_dir,
+        log_info("teleworkerd %s: ready (state %s, stop grace %llu ms)", TELEWORKER_VERSION, state_dir,
                 (unsigned long long) (config.stop_grace_usec / 1000));
-        (void) sd_notify(false, "READY=1\nSTATUS=Running jobs.");
+        the_manager = manager;
+        manager_status_notify(manager, "READY=1");
         r = sd_event_loop(event);
+        the_manager = NULL;
         (void) sd_notify(false, "STOPPING=1");
         return r;
 }

@@ -22,9 +22,11 @@
 #define CAPS_ADMIN_RESERVE(n) MAX((n) / 16, 1u)
 /* RLIMIT_NOFILE of an unlimited process, for the arithmetic */
 #define CAPS_NOFILE_MAX 2000000u
-/* fds of a running job beyond its spool (the job's pipe, the reaper's socket and pidfd: 3 measured, and
- * /dev/null while dropping), and of the daemon besides jobs and readers (13 measured: bus, event loop...) */
-#define CAPS_FDS_PER_RUNNING_JOB 4u
+/* fds of every job in the table (its spool and its stream index), of a running job beyond those (its stdout
+ * and stderr pipes, the reaper's socket and pidfd: 4 measured, and /dev/null while dropping), and of the daemon
+ * besides jobs and readers (13 measured: bus, event loop...) */
+#define CAPS_FDS_PER_JOB 2u
+#define CAPS_FDS_PER_RUNNING_JOB 5u
 #define CAPS_FDS_BASE 32u
 
 struct PrincipalReaders {
@@ -62,8 +64,8 @@ static unsigned manager_fds_estimate(Manager *m) {
 
         for (Job *j = m->jobs_head; j; j = j->next)
                 running += !job_state_is_final(j->state);
-        return CAPS_FDS_BASE + m->readers_users.n_readers + m->readers_admins.n_readers + m->n_jobs +
-               running * CAPS_FDS_PER_RUNNING_JOB;
+        return CAPS_FDS_BASE + m->readers_users.n_readers + m->readers_admins.n_readers +
+               m->n_jobs * CAPS_FDS_PER_JOB + running * CAPS_FDS_PER_RUNNING_JOB;
 }
 
 /* Whether a non-administrator may take more fds (one more job or reader): the last 1/16 of RLIMIT_NOFILE
@@ -318,15 +320,22 @@ int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error) {
 
 int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset, bool follow, int *ret_fd,
                         sd_bus_error *error) {
+        OutputReaderOptions o = { .offset = offset, .end = UINT64_MAX, .follow = follow, .select = OUTPUT_SELECT_BOTH };
+
+        return manager_open_output_ex(m, p, j, &o, ret_fd, error);
+}
+
+int manager_open_output_ex(Manager *m, const Principal *p, Job *j, const OutputReaderOptions *o, int *ret_fd,
+                           sd_bus_error *error) {
         PrincipalReaders *pr;
         int r;
 
         if (!j->output)
                 return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", j->id);
-        if (offset > output_store_size(j->output))
+        if (o->offset > output_store_size(j->output))
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                          "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
-                                         offset, output_store_size(j->output));
+                                         o->offset, output_store_size(j->output));
         r = manager_check_readers(m, p, error);
         if (r < 0)
                 return r;
@@ -334,9 +343,13 @@ int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset,
         pr = manager_get_readers(m, p->name, p->admin);
         if (!pr)
                 return -ENOMEM;
-        r = output_store_open_reader_charged(j->output, offset, follow, &pr->charge, ret_fd);
+        r = output_store_open_reader_ex(j->output, o, &pr->charge, ret_fd);
         if (pr->charge.n_readers == 0)  /* nothing was charged (EOF at once, or a failure) */
                 principal_readers_release(&pr->charge);
+        if (r == -ENODATA)
+                return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT,
+                                         "The output of job %s has no stream index: only the merged stream can be read.",
+                                         j->id);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to open the output of job %s: %m", j->id);
         return 0;

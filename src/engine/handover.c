@@ -18,10 +18,10 @@
  * EXEC_HANDOVER_DIR/<id>.sock with copies of both fds (exec-protocol.h). Only that reaper may answer: the
  * peer must be root and the reaper's PID (checked through a pidfd held on it). Bounded: the reaper
  * answers at once; a second at most for one that is only just noticing it lost us. */
-int handover_reclaim_fds(const char *id, pid_t reaper_pid, unsigned tries, int *ret_ctl, int *ret_out) {
+int handover_reclaim_fds(const char *id, pid_t reaper_pid, unsigned tries, int *ret_ctl, int *ret_out, int *ret_err) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(2 * sizeof(int))];
+                char buf[CMSG_SPACE(3 * sizeof(int))];
         } control = {};
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct timeval tv = { .tv_sec = 1 };
@@ -32,7 +32,8 @@ int handover_reclaim_fds(const char *id, pid_t reaper_pid, unsigned tries, int *
         socklen_t len = sizeof(cred);
         struct cmsghdr *c;
         _cleanup_(closep) int fd = -EBADF;
-        int fds[2];
+        int fds[3] = { -EBADF, -EBADF, -EBADF };
+        size_t n_fds;
         ssize_t n;
 
         snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.sock", EXEC_HANDOVER_DIR, id);
@@ -53,16 +54,23 @@ int handover_reclaim_fds(const char *id, pid_t reaper_pid, unsigned tries, int *
         if (n < 0)
                 return -errno;
         c = CMSG_FIRSTHDR(&mh);
-        if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(fds)))
+        if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
                 return -EBADMSG;
-        memcpy(fds, CMSG_DATA(c), sizeof(fds));
+        if (c->cmsg_len == CMSG_LEN(2 * sizeof(int)))
+                n_fds = 2;
+        else if (c->cmsg_len == CMSG_LEN(3 * sizeof(int)))
+                n_fds = 3;
+        else
+                return -EBADMSG;
+        memcpy(fds, CMSG_DATA(c), n_fds * sizeof(int));
         if (n != (ssize_t) sizeof(msg) || msg.type != EXEC_MSG_HANDOVER) {
-                safe_close(fds[0]);
-                safe_close(fds[1]);
+                for (size_t i = 0; i < n_fds; i++)
+                        safe_close(fds[i]);
                 return -EBADMSG;
         }
         *ret_ctl = fds[0];
         *ret_out = fds[1];
+        *ret_err = fds[2];
         return 0;
 }
 
@@ -76,7 +84,7 @@ void handover_release_strays(bool (*is_running)(const char *id, void *userdata),
                 char id[JOB_ID_STRING_MAX], path[sizeof(EXEC_HANDOVER_DIR) + 64];
                 ExecMessage release = { .type = EXEC_MSG_RELEASE };
                 size_t len = strlen(de->d_name);
-                int ctl = -EBADF, out = -EBADF;
+                int ctl = -EBADF, out = -EBADF, err = -EBADF;
 
                 if (len != JOB_ID_STRING_MAX - 1 + strlen(".sock") || !streq(de->d_name + JOB_ID_STRING_MAX - 1, ".sock"))
                         continue;
@@ -84,7 +92,7 @@ void handover_release_strays(bool (*is_running)(const char *id, void *userdata),
                 id[JOB_ID_STRING_MAX - 1] = 0;
                 if (!job_id_is_valid(id) || is_running(id, userdata))
                         continue;
-                if (handover_reclaim_fds(id, 0, 1, &ctl, &out) < 0) {
+                if (handover_reclaim_fds(id, 0, 1, &ctl, &out, &err) < 0) {
                         /* Nobody listens: a socket file left by a reaper that is gone. */
                         snprintf(path, sizeof(path), "%s/%s", EXEC_HANDOVER_DIR, de->d_name);
                         (void) unlink(path);
@@ -94,6 +102,7 @@ void handover_release_strays(bool (*is_running)(const char *id, void *userdata),
                 (void) shutdown(ctl, SHUT_RDWR);
                 safe_close(ctl);
                 safe_close(out);
+                safe_close(err);
                 log_info("Released the reaper of job %s, which this daemon does not run.", id);
         }
         if (d)

@@ -85,6 +85,7 @@ static const RecordField record_fields[] = {
         F("private_tmp", RECORD_INT, isolation.private_tmp, 0),
         F("private_network", RECORD_INT, isolation.private_network, 0),
         F("protect_system", RECORD_INT, isolation.protect_system, 0),
+        F("name", RECORD_STRING, name, 0),
         {}
 };
 
@@ -102,6 +103,7 @@ void job_record_done(JobRecord *r) {
         r->executable = mfree(r->executable);
         r->cwd = mfree(r->cwd);
         r->profile = mfree(r->profile);
+        r->name = mfree(r->name);
         r->slice = mfree(r->slice);
         r->argv = strv_free(r->argv);
 }

@@ -43,6 +43,7 @@ typedef struct JobRecord {
         char *profile, *slice;    /* may be NULL */
         uint64_t runtime_max_usec;
         JobIsolation isolation;
+        char *name;               /* may be NULL */
 } JobRecord;
 
 /* The defaults of the optional fields; everything else zero. */

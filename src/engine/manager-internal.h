@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* manager-internal.h - the job engine's own structures, shared by the manager's files only (manager.c,
- * manager-load.c, caps.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
+ * manager-load.c, caps.c, manager-metrics.c). The modules below the manager (sdcall, persist, job-record, fdstore, handover,
  * cgroup) never include it. */
 #pragma once
 
 #include "engine/cgroup.h"
 #include "shared/hashmap.h"
 #include "engine/manager.h"
+#include "engine/metrics.h"
 #include "engine/scope.h"
 #include "engine/sdcall.h"
 
@@ -43,6 +44,7 @@ struct Job {
         JobIsolation isolation;
         char *profile;
         char *slice;
+        char *name;        /* NULL: none */
         uint64_t runtime_max_usec;
         sd_event_source *runtime_timer;
         SdCall *slice_call;
@@ -76,6 +78,7 @@ struct Job {
         bool discarded;    /* refused after the fact (cwd, executable, allow-list): hidden, freed once
                             * its reaper is gone, as if Start had refused it up front */
         sd_bus_error refusal; /* Start's answer for a discarded job, held until systemd unloaded its scope */
+        bool removed_announced; /* the removed handler ran (Remove of a job whose reaper is still finishing) */
         unsigned causes;
 
         OutputStore *output;
@@ -111,6 +114,9 @@ struct Manager {
         OutputCharge readers_users, readers_admins;
         sd_event_source *spool_check; /* one-shot: the spool cap, soon after a job ended */
         DynUserTable *dynamic_users; /* not owned: remote principals' own uids (teleworkerd owns it) */
+        Metrics metrics;             /* counters since the daemon started (manager-metrics.c reads them) */
+        sd_event_source *status_timer; /* job-journal.c: STATUS= at most once a second */
+        char status_last[64];          /* the STATUS= sent last */
 };
 
 
@@ -127,7 +133,11 @@ int job_arm_runtime_timer(Job *j);
 Job *job_free(Job *j);
 DEFINE_FREE_FUNC(Job, job_free);
 bool job_removable(const Job *j);
+/* manager-lifecycle.c: 0 when name (NULL: none) names none of p's jobs, else JobNameInUse in error. */
+int manager_check_name(Manager *m, const Principal *p, const char *name, sd_bus_error *error);
 void manager_remove_job(Manager *m, Job *j);
+/* Runs the removed handler (InterfacesRemoved) once per job: when the job leaves callers' view. */
+void manager_announce_removed(Manager *m, Job *j);
 
 /* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
 void manager_evict_spool(Manager *m);

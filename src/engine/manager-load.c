@@ -26,6 +26,7 @@
 #include "engine/fdstore.h"
 #include "engine/handover.h"
 #include "engine/job-record.h"
+#include "shared/job-ref.h"
 #include "shared/log.h"
 #include "shared/macro.h"
 #include "engine/manager-internal.h"
@@ -50,7 +51,7 @@ static void job_to_record(Job *j, JobRecord *r) {
                 .oom_kills_at_start = j->oom_kills_at_start, .usage = j->final_usage,
                 .output_dropped = job_output_dropped(j), .output_error = job_output_error(j),
                 .profile = j->profile, .slice = j->slice, .runtime_max_usec = j->runtime_max_usec,
-                .isolation = j->isolation,
+                .isolation = j->isolation, .name = j->name,
         };
         memcpy(r->id, j->id, sizeof(r->id));
 }
@@ -81,6 +82,9 @@ static int job_from_record(Manager *m, JobRecord *rec, Job **ret) {
         j->argv = TAKE_PTR(rec->argv);
         j->profile = TAKE_PTR(rec->profile);
         j->slice = TAKE_PTR(rec->slice);
+        /* A name that is not one (an edited record) is dropped, not trusted into a lookup. */
+        if (rec->name && job_name_is_valid(rec->name))
+                j->name = TAKE_PTR(rec->name);
         j->uid = rec->uid;
         j->gid = rec->gid;
         j->limits = rec->limits;
@@ -138,6 +142,7 @@ int manager_read_records(Manager *m, Job ***ret, size_t *ret_n) {
 static void job_adopt(Manager *m, Job *j, FdStore *fds) {
         _cleanup_(freep) char *spool = NULL;
         int out_fd = fdstore_take(fds, "out", j->id), ctl_fd = fdstore_take(fds, "ctl", j->id), pidfd = -EBADF, r;
+        int err_fd = fdstore_take(fds, "err", j->id);
 
         if (j->go_sent && j->reaper_pid > 0) {
                 pidfd = (int) syscall(SYS_pidfd_open, j->reaper_pid, 0);
@@ -148,12 +153,13 @@ static void job_adopt(Manager *m, Job *j, FdStore *fds) {
         }
         if (ctl_fd < 0 && out_fd < 0 && pidfd >= 0) {
                 /* Not in systemd's store (a stop, not a restart): the reaper kept them for us. */
-                r = handover_reclaim_fds(j->id, j->reaper_pid, 50, &ctl_fd, &out_fd);
+                r = handover_reclaim_fds(j->id, j->reaper_pid, 50, &ctl_fd, &out_fd, &err_fd);
                 if (r < 0)
                         log_warning_errno(r, "Job %s: its reaper did not hand its fds back", j->id);
                 else {
                         (void) manager_fdstore_add(m, ctl_fd, "ctl", j);
                         (void) manager_fdstore_add(m, out_fd, "out", j);
+                        (void) manager_fdstore_add(m, err_fd, "err", j);
                         log_info("Job %s: its reaper handed back its output and control socket.", j->id);
                 }
         }
@@ -161,15 +167,22 @@ static void job_adopt(Manager *m, Job *j, FdStore *fds) {
         if (asprintf(&spool, "%s/%s.out", m->spool_dir, j->id) < 0)
                 spool = NULL;
         if (spool) {
-                /* The store dups it for itself; systemd keeps our copy until the stream is complete. */
-                int copy = out_fd >= 0 ? fcntl(out_fd, F_DUPFD_CLOEXEC, 3) : -EBADF;
-                r = output_store_open(m->event, spool, copy, m->config->output_max_bytes, &j->output);
+                /* The store dups them for itself; systemd keeps our copies until the stream is complete. A job
+                 * started by a daemon from before the streams were kept apart has no "err": its one pipe is
+                 * captured as stdout. */
+                int copies[_OUTPUT_STREAM_MAX] = {
+                        -EBADF,
+                        out_fd >= 0 ? fcntl(out_fd, F_DUPFD_CLOEXEC, 3) : -EBADF,
+                        err_fd >= 0 ? fcntl(err_fd, F_DUPFD_CLOEXEC, 3) : -EBADF,
+                };
+                r = output_store_open_streams(m->event, spool, copies, m->config->output_max_bytes, &j->output);
                 if (r < 0)
                         log_warning_errno(r, "Job %s: cannot reopen its output %s", j->id, spool);
                 else    /* capture stopped at that failure: what the job writes now is dropped, never spooled after a gap */
                         output_store_set_error(j->output, j->output_error_before);
         }
         safe_close(out_fd);
+        safe_close(err_fd);
 
         if (!j->go_sent) {
                 safe_close(ctl_fd);

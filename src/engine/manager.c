@@ -2,8 +2,8 @@
 /* manager.c - the job engine: spawn the reaper, put it in a transient scope, release it, learn the end.
  *
  * A job's life, and why each step is where it is:
- *  1. posix_spawn() teleworker-exec (the reaper) with the output pipe on fds 1+2, a control socket on fd 3
- *     and the job spec (argv, env, cwd, allow-list: a sealed memfd) on fd 4, in a fixed environment of our
+ *  1. posix_spawn() teleworker-exec (the reaper) with the stdout and stderr pipes on fds 1 and 2, a control
+ *     socket on fd 3 and the job spec (argv, env, cwd, allow-list: a sealed memfd) on fd 4, in a fixed environment of our
  *     own: the reaper is root, and nothing the caller sent may steer it (LD_PRELOAD...). posix_spawn is
  *     vfork-fast whatever the daemon's size; the reaper blocks before running anything.
  *  2. StartTransientUnit("teleworker-<id>.scope", PIDs=[reaper], limits...) asynchronously, then wait for
@@ -49,6 +49,7 @@
 #include "exec/exec-protocol.h"
 #include "exec/exec-spec.h"
 #include "engine/fdstore.h"
+#include "engine/job-journal.h"
 #include "shared/macro.h"
 #include "shared/log.h"
 #include "shared/hashmap.h"
@@ -84,6 +85,7 @@ uint64_t job_ended_at(const Job *j) { return j->ended_at; }
 const JobLimits *job_limits(const Job *j) { return &j->limits; }
 const JobIsolation *job_isolation(const Job *j) { return &j->isolation; }
 const char *job_profile(const Job *j) { return j->profile; }
+const char *job_name(const Job *j) { return j->name; }
 const char *job_slice(const Job *j) { return j->slice; }
 uint64_t job_runtime_max_usec(const Job *j) { return j->runtime_max_usec; }
 OutputStore *job_output(Job *j) { return j->output; }
@@ -147,6 +149,7 @@ void job_changed(Job *j) {
         (void) job_save(j);
         if (j->manager->changed)
                 j->manager->changed(j, j->manager->changed_userdata);
+        manager_status_changed(j->manager);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -164,6 +167,7 @@ Job *job_free(Job *j) {
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->slice_call = sdcall_free(j->slice_call);
         free(j->profile);
+        free(j->name);
         free(j->slice);
         safe_close(j->control_fd);
         safe_close(j->reaper_pidfd);
@@ -240,22 +244,31 @@ static void manager_unlink_job(Manager *m, Job *j) {
         m->n_jobs--;
 }
 
+void manager_announce_removed(Manager *m, Job *j) {
+        if (!m->removed || j->removed_announced)
+                return;
+        j->removed_announced = true;
+        m->removed(j, m->removed_userdata);
+}
+
 /* Removes the job's record and its output. Pending callbacks learn that it went away. */
 void manager_remove_job(Manager *m, Job *j) {
+        static const char *const spool_suffixes[] = { ".out", ".out.idx", ".out.idx.corrupt" };
         sd_bus_error e = SD_BUS_ERROR_MAKE_CONST(TW_ERROR_NO_SUCH_JOB, "The job was removed.");
         char *path = NULL;
 
         job_fire(j, WAIT_STARTED, &e);
         job_fire(j, WAIT_ENDED, &e);
         job_fire(j, WAIT_STOPPED, &e);
-        if (m->removed)
-                m->removed(j, m->removed_userdata);
+        manager_announce_removed(m, j);
         manager_unlink_job(m, j);
         job_remove_record(j);
-        if (asprintf(&path, "%s/%s.out", m->spool_dir, j->id) >= 0) {
-                (void) unlink(path);
-                free(path);
-        }
+        /* The spool, its stream index, and an index refused at a load and moved aside. */
+        for (size_t i = 0; i < ELEMENTSOF(spool_suffixes); i++)
+                if (asprintf(&path, "%s/%s%s", m->spool_dir, j->id, spool_suffixes[i]) >= 0) {
+                        (void) unlink(path);
+                        free(path);
+                }
         job_free(j);
 }
 
@@ -274,6 +287,7 @@ Manager *manager_free(Manager *m) {
         }
         sd_event_source_disable_unref(m->retention_timer);
         sd_event_source_disable_unref(m->spool_check);
+        sd_event_source_disable_unref(m->status_timer);
         scope_system_free(m->scopes);
         hashmap_free(m->jobs_by_id);
         hashmap_free(m->jobs_by_unit);
@@ -359,6 +373,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->exit_code = exit_code;
         j->exit_signal = exit_signal;
         j->ended_at = now_usec(CLOCK_REALTIME);
+        metrics_count_ended(&j->manager->metrics, state, reason, j->started_at > 0);
         if (output_error < 0)
                 log_warning_errno(output_error,
                                   "Job %s: output capture stopped at byte %" PRIu64 " on a spool write error "
@@ -369,6 +384,8 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_call = sdcall_free(j->start_call);
         job_release_reaper(j);
         job_changed(j);
+        if (!j->discarded)
+                job_journal_ended(j);
         manager_schedule_spool_check(j->manager);
         job_fire(j, WAIT_ENDED, NULL);
         if (!j->stop_pending)
@@ -423,6 +440,12 @@ static void job_refuse(Job *j, const char *name, const char *message) {
                 job_answer_refusal(j);
 }
 
+/* Not found (telerun run exits 127) or found but not executable by the job's account (126), as a shell tells
+ * them apart. */
+static const char *exec_error_name(int error) {
+        return error == ENOENT || error == ENOTDIR ? TW_ERROR_EXECUTABLE_NOT_FOUND : TW_ERROR_NOT_EXECUTABLE;
+}
+
 /* A step of the job's child failed before execve succeeded. The messages depend only on the request and
  * the errno the job's user got, so they tell no more than the user could learn by trying. */
 static void job_child_failed(Job *j, int stage, int error) {
@@ -440,7 +463,7 @@ static void job_child_failed(Job *j, int stage, int error) {
         case EXEC_STAGE_LOOKUP:
                 snprintf(msg, sizeof(msg), "%s: '%s'%s", error == ENOENT || error == ENOTDIR ? "No such executable" :
                          "Not an executable file, or not accessible", exe ? exe : "?", where);
-                job_refuse(j, TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                job_refuse(j, exec_error_name(error), msg);
                 return;
         case EXEC_STAGE_DENIED:
                 snprintf(msg, sizeof(msg), "The policy does not allow '%s' to run %s.", j->owner, exe ? exe : "?");
@@ -448,7 +471,7 @@ static void job_child_failed(Job *j, int stage, int error) {
                 return;
         case EXEC_STAGE_EXEC:
                 snprintf(msg, sizeof(msg), "Cannot execute '%s': %s.", exe ? exe : "?", strerror(error));
-                job_refuse(j, error == E2BIG ? TW_ERROR_INVALID_ARGS : TW_ERROR_EXECUTABLE_NOT_FOUND, msg);
+                job_refuse(j, error == E2BIG ? TW_ERROR_INVALID_ARGS : exec_error_name(error), msg);
                 return;
         default:
                 snprintf(msg, sizeof(msg), "could not set up the job's process: %s", strerror(error));
@@ -534,8 +557,11 @@ static void job_on_started(Job *j, pid_t pid) {
                 j->oom_kills_at_start = 0;
         j->state = JOB_RUNNING;
         j->started_at = now_usec(CLOCK_REALTIME);
+        metrics_count_started(&j->manager->metrics,
+                              j->started_at > j->submitted_at ? j->started_at - j->submitted_at : 0);
         (void) job_arm_runtime_timer(j);
         job_changed(j);
+        job_journal_started(j);
         job_fire(j, WAIT_STARTED, NULL);
 }
 
@@ -803,15 +829,16 @@ int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
 
 static int job_spawn_reaper(Job *j, int *spec_fd) {
         Manager *m = j->manager;
-        _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF };
+        _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
         _cleanup_(freep) char *spool = NULL;
-        _cleanup_(closep) int out_read_copy = -EBADF;
+        _cleanup_(closep) int out_read_copy = -EBADF, err_read_copy = -EBADF;
         ReaperSpawn spawn;
         pid_t pid;
         int r, pidfd;
 
-        if (pipe2(out, O_CLOEXEC) < 0)
+        /* stdout and stderr apart, into one spool in arrival order (docs/design.md, "Two streams, one order"). */
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
                 return -errno;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0)
                 return -errno;
@@ -821,7 +848,11 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         out_read_copy = fcntl(out[0], F_DUPFD_CLOEXEC, 3);
         if (out_read_copy < 0)
                 return -errno;
-        r = output_store_new(m->event, spool, TAKE_FD(out[0]), m->config->output_max_bytes, &j->output);
+        err_read_copy = fcntl(err[0], F_DUPFD_CLOEXEC, 3);
+        if (err_read_copy < 0)
+                return -errno;
+        int inputs[_OUTPUT_STREAM_MAX] = { -EBADF, TAKE_FD(out[0]), TAKE_FD(err[0]) };
+        r = output_store_new_streams(m->event, spool, inputs, m->config->output_max_bytes, &j->output);
         if (r < 0)
                 return r;
 
@@ -836,6 +867,8 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
                 .isolation = j->isolation,
                 .out_write_fd = out[1],
                 .out_read_fd = out_read_copy,
+                .err_write_fd = err[1],
+                .err_read_fd = err_read_copy,
                 .control_fd = ctl[1],
                 .spec_fd = *spec_fd,
         };
@@ -843,6 +876,8 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         /* The fds may have moved: ours are the (possibly new) numbers, whatever happened. */
         out[1] = spawn.out_write_fd;
         out_read_copy = spawn.out_read_fd;
+        err[1] = spawn.err_write_fd;
+        err_read_copy = spawn.err_read_fd;
         ctl[1] = spawn.control_fd;
         *spec_fd = spawn.spec_fd;
         if (r < 0)
@@ -868,6 +903,7 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
          * (and blocks once the pipe is full), and its exit report waits in the socket. */
         (void) manager_fdstore_add(m, j->control_fd, "ctl", j);
         (void) manager_fdstore_add(m, out_read_copy, "out", j);
+        (void) manager_fdstore_add(m, err_read_copy, "err", j);
         return 0;
 }
 
@@ -936,9 +972,14 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                 return r;
 
         manager_apply_retention(m);
+        r = manager_check_name(m, p, req->name, error);
+        if (r < 0)
+                return r;
 
         j = job_alloc(m);
         if (!j)
+                return -ENOMEM;
+        if (req->name && !(j->name = strdup(req->name)))
                 return -ENOMEM;
         j->exit_code = -1;
         j->state = JOB_SUBMITTED;

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/dynuser.h"
 #include "core/job.h"
+#include "engine/output.h"
 #include "shared/macro.h"
 #include "engine/output.h"
 #include "shared/util.h"
@@ -55,6 +56,7 @@ typedef struct JobRequest {
         const char *profile;       /* NULL: the principal's profile */
         uint64_t runtime_max_usec; /* 0: the profile's */
         JobIsolation isolation;    /* -1 fields: the defaults (docs/design.md, "Isolation") */
+        const char *name;          /* NULL: none; else unique among the owner's jobs (JobNameInUse) */
 } JobRequest;
 
 /* error is NULL on success, else the reason (name and message set). */
@@ -85,16 +87,33 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
  * error set (TooManyReaders, NoOutput for a job without output, InvalidArgs for an offset past the end). */
 int manager_open_output(Manager *m, const Principal *p, Job *j, uint64_t offset, bool follow, int *ret_fd,
                         sd_bus_error *error);
+/* The same with reader options (output.h): one stream, frames, an end. -ENODATA (NoOutput in error) when the
+ * options need the job's stream index and it has none. */
+int manager_open_output_ex(Manager *m, const Principal *p, Job *j, const OutputReaderOptions *o, int *ret_fd,
+                           sd_bus_error *error);
 /* Whether p may open one more reader now (the caps manager_open_output() applies): 0, or <0 with error set. */
 int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error);
 /* Stops the job's whole scope (SIGTERM, SIGKILL after the grace period); done fires when the job has
  * ended and its scope is gone. Stopping an ended job is not an error (leftover processes are still
  * killed). */
 int manager_stop_job(Manager *m, Job *j, job_callback_t done, void *userdata);
+/* Removes an ended job's record and output now (manager-lifecycle.c): 0, or <0 with error set (JobRunning for a
+ * job that has not ended). The job must not be used afterwards. */
+int manager_delete_job(Manager *m, Job *j, sd_bus_error *error);
+/* Sends sig to the running job's main process (through its reaper; with a PID namespace, through its init,
+ * which forwards it): 0, or <0 with error set (InvalidArgs for a signal outside job_signal_allowed(),
+ * JobNotRunning). */
+int manager_kill_job(Manager *m, Job *j, int sig, sd_bus_error *error);
+/* manager_stop_job() with a grace period of grace_usec for this stop (at most the configured one, which a
+ * longer or UINT64_MAX grace_usec means): SIGKILL to the whole scope once it is over. */
+int manager_stop_job_grace(Manager *m, Job *j, uint64_t grace_usec, job_callback_t done, void *userdata);
 /* done fires when the job has ended (at once if it has). */
 int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata);
 /* Drops a pending callback registered with userdata (e.g. the caller went away). */
 void manager_cancel_callbacks(Manager *m, void *userdata);
+
+/* The daemon's metrics in Prometheus' text format (engine/metrics.h), bounded by METRICS_TEXT_MAX. */
+int manager_metrics_text(Manager *m, char **ret);
 
 Job *manager_find_job(Manager *m, const char *id);
 /* Iteration in submission order: pass NULL for the first. */
@@ -120,6 +139,7 @@ uint64_t job_ended_at(const Job *j);
 const JobLimits *job_limits(const Job *j);
 const JobIsolation *job_isolation(const Job *j);
 const char *job_profile(const Job *j);
+const char *job_name(const Job *j); /* NULL: none */
 const char *job_slice(const Job *j);
 uint64_t job_runtime_max_usec(const Job *j);
 /* Current usage while the scope exists, the final one after the job ended. */

@@ -45,12 +45,14 @@
  * still throttle the splice into the spool when dirty pages pile up (balance_dirty_pages()); the cap is what
  * bounds that.
  *
- * Over 700 lines (just), on purpose: the input side and the readers are one data structure with one
- * invariant (a reader is active or waiting, and the input handler feeds exactly the waiting ones), and
- * the comments above carry the measurements the budgets rest on. Splitting capture from fan-out would put
- * that invariant in a header both halves write to. */
+ * Capture and fan-out stay in this one file: they are one data structure with one invariant (a reader is
+ * active or waiting, and the input handler feeds exactly the waiting ones), and the comments above carry the
+ * measurements the budgets rest on. What is not that moved out: making and freeing a store, its inputs and
+ * its stream index (output-setup.c), readers of one stream or of frames (output-frames.c), where a reader
+ * starts (output-query.c); they share output-internal.h. */
 
 #include <assert.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -64,60 +66,15 @@
 #include <systemd/sd-event.h>
 
 #include "shared/macro.h"
-#include "engine/output.h"
+#include "engine/output-internal.h"
 #include "shared/util.h"
 
-#define OUTPUT_PIPE_SIZE (1024 * 1024)                  /* reader and input pipes, where the kernel allows */
 #define OUTPUT_INPUT_BUDGET (UINT64_C(4) * 1024 * 1024) /* bytes taken from the job's pipe per dispatch */
-#define OUTPUT_READER_BUDGET (UINT64_C(2) * 1024 * 1024) /* bytes given to one reader per dispatch */
-#define OUTPUT_TAIL_CHUNK (64 * 1024)                   /* output_store_tail_offset() reads this much at a time */
 #define OUTPUT_DISCARD_CHUNK (16 * 1024)                /* read() fallback when /dev/null does not splice */
-#define OUTPUT_PRIORITY SD_EVENT_PRIORITY_NORMAL        /* input and readers alike, see above */
 /* Past the cap (see "Dropping"): the job's pipe is drained at most once per pause, in one go. */
 #define OUTPUT_DISCARD_BUDGET (UINT64_C(16) * 1024 * 1024)
 #define OUTPUT_DISCARD_PAUSE_USEC (2 * USEC_PER_MSEC)
 
-typedef struct OutputReader OutputReader;
-
-struct OutputReader {
-        OutputStore *store;
-        OutputReader *prev, *next;      /* on store->active or store->waiting, as `waiting` says */
-        bool waiting;
-        int fd;                         /* write end of the reader's pipe, O_NONBLOCK */
-        uint64_t offset;                /* next stream byte to send */
-        uint64_t end;                   /* snapshot end; UINT64_MAX = follow until the stream completes */
-        sd_event_source *io;
-        OutputCharge *charge;           /* counts this reader, or NULL */
-};
-
-struct OutputStore {
-        sd_event *event;
-        int spool_fd;                   /* O_RDWR; written and read by explicit offset only */
-        int input_fd;                   /* read end of the job's pipe, O_NONBLOCK; -EBADF once complete */
-        int null_fd;                    /* /dev/null, opened when the first byte is dropped */
-        bool null_no_splice;            /* /dev/null refused splice: drop with read() instead */
-        sd_event_source *input_source;
-        sd_event_source *discard_timer; /* re-enables input_source after a pause (see "Dropping") */
-
-        uint64_t size;                  /* bytes in the spool = end offset of the stream */
-        uint64_t max_bytes;             /* 0 = no cap */
-        uint64_t dropped;
-        int error;                      /* first spool write failure, negative errno */
-        bool complete;
-
-        OutputReader *active, *waiting;
-        unsigned n_readers;
-
-        output_complete_handler_t complete_handler;
-        void *complete_userdata;
-};
-
-/* What output_reader_push() found. */
-enum {
-        OUTPUT_READER_DONE,             /* sent its last byte: close it, the peer sees EOF */
-        OUTPUT_READER_WAIT,             /* caught up with a live stream */
-        OUTPUT_READER_BUSY,             /* more to send once the pipe has room (or on the next dispatch) */
-};
 
 static void output_reader_list_remove(OutputReader *r) {
         OutputReader **head = r->waiting ? &r->store->waiting : &r->store->active;
@@ -158,7 +115,7 @@ static void output_charge_put(OutputCharge *c) {
         }
 }
 
-static OutputReader *output_reader_free(OutputReader *r) {
+OutputReader *output_reader_free(OutputReader *r) {
         if (!r)
                 return NULL;
 
@@ -187,15 +144,36 @@ static int output_reader_set_waiting(OutputReader *r, bool waiting) {
         return 0;
 }
 
+ssize_t output_reader_splice(OutputReader *r, uint64_t n) {
+        loff_t off = (loff_t) r->offset;
+        ssize_t k;
+
+        do
+                k = splice(r->store->spool_fd, &off, r->fd, NULL, (size_t) n, SPLICE_F_NONBLOCK);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return -errno;
+        if (k == 0)     /* the spool is shorter than what we wrote to it: truncated behind our back */
+                return -EIO;
+        r->offset += (uint64_t) k;
+        return k;
+}
+
+static bool output_reader_plain(const OutputReader *r) {
+        return !r->framed && r->select == OUTPUT_SELECT_BOTH;
+}
+
 /* Splices what the reader may have next into its pipe, up to the per-dispatch budget. Returns one of the
  * OUTPUT_READER_* states, or a negative errno (-EPIPE: the peer closed) after which the reader must go. */
 static int output_reader_push(OutputReader *r) {
         OutputStore *s = r->store;
         uint64_t budget = OUTPUT_READER_BUDGET;
 
+        if (!output_reader_plain(r))
+                return output_reader_push_indexed(r);
+
         for (;;) {
                 uint64_t limit = MIN(r->end, s->size);
-                loff_t off;
                 ssize_t k;
 
                 if (r->offset >= limit)
@@ -203,20 +181,11 @@ static int output_reader_push(OutputReader *r) {
                 if (budget == 0)
                         return OUTPUT_READER_BUSY;
 
-                off = (loff_t) r->offset;
-                k = splice(s->spool_fd, &off, r->fd, NULL, (size_t) MIN(limit - r->offset, budget),
-                           SPLICE_F_NONBLOCK);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
-                                return OUTPUT_READER_BUSY;
-                        return -errno;
-                }
-                if (k == 0)     /* the spool is shorter than what we wrote to it: truncated behind our back */
-                        return -EIO;
-
-                r->offset += (uint64_t) k;
+                k = output_reader_splice(r, MIN(limit - r->offset, budget));
+                if (k == -EAGAIN)
+                        return OUTPUT_READER_BUSY;
+                if (k < 0)
+                        return (int) k;
                 budget -= (uint64_t) k;
         }
 
@@ -291,7 +260,7 @@ static bool output_store_keeps(const OutputStore *s) {
 }
 
 /* Takes up to n bytes from the job's pipe and throws them away. Returns the count, 0 at EOF, or -errno. */
-static ssize_t output_store_discard(OutputStore *s, size_t n) {
+static ssize_t output_store_discard(OutputStore *s, int input_fd, size_t n) {
         char buf[OUTPUT_DISCARD_CHUNK];
         ssize_t k;
 
@@ -301,7 +270,7 @@ static ssize_t output_store_discard(OutputStore *s, size_t n) {
                         s->null_no_splice = true;
         }
         if (!s->null_no_splice) {
-                k = splice(s->input_fd, NULL, s->null_fd, NULL, n, SPLICE_F_NONBLOCK);
+                k = splice(input_fd, NULL, s->null_fd, NULL, n, SPLICE_F_NONBLOCK);
                 if (k >= 0)
                         return k;
                 if (errno != EINVAL)
@@ -311,24 +280,36 @@ static ssize_t output_store_discard(OutputStore *s, size_t n) {
                 s->null_no_splice = true;
         }
 
-        k = read(s->input_fd, buf, MIN(n, sizeof(buf)));
+        k = read(input_fd, buf, MIN(n, sizeof(buf)));
         return k < 0 ? -errno : k;
 }
 
 /* Moves up to n bytes from the job's pipe to the spool. Returns the count, 0 at EOF, or -errno: -EAGAIN and
  * -EINTR come from the pipe, any other error from writing the spool (a pipe read cannot fail otherwise). */
-static ssize_t output_store_capture(OutputStore *s, size_t n) {
+static ssize_t output_store_capture(OutputStore *s, OutputInput *in, size_t n) {
         loff_t off = (loff_t) s->size;
         ssize_t k;
 
-        k = splice(s->input_fd, NULL, s->spool_fd, &off, n, SPLICE_F_NONBLOCK);
-        return k < 0 ? -errno : k;
+        k = splice(in->fd, NULL, s->spool_fd, &off, n, SPLICE_F_NONBLOCK);
+        if (k <= 0)
+                return k < 0 ? -errno : k;
+        /* Per chunk, not per byte: one clock read (vDSO), and a record only when the stream changes or the
+         * last record is older than the coalescing window. A failure stops the index, never the capture. */
+        (void) stream_index_note(s->index, s->size, in->stream, now_usec(CLOCK_REALTIME));
+        return k;
+}
+
+void output_store_inputs_enable(OutputStore *s, int enabled) {
+        for (size_t i = 0; i < ELEMENTSOF(s->inputs); i++)
+                if (s->inputs[i].source)
+                        (void) sd_event_source_set_enabled(s->inputs[i].source, enabled);
 }
 
 static int on_discard_pause_end(sd_event_source *es, uint64_t usec, void *userdata) {
         OutputStore *s = userdata;
 
-        return sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
+        output_store_inputs_enable(s, SD_EVENT_ON);
+        return 0;
 }
 
 /* Past the cap: sleep for a pause instead of draining the pipe at every write of the job (see "Dropping"). On
@@ -348,11 +329,25 @@ static void output_store_discard_pause(OutputStore *s) {
         if (k >= 0)
                 k = sd_event_source_set_enabled(s->discard_timer, SD_EVENT_ONESHOT);
         if (k >= 0)
-                (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_OFF);
+                output_store_inputs_enable(s, SD_EVENT_OFF);
 }
 
-static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
-        OutputStore *s = userdata;
+/* Closes one input at its EOF; the stream is complete when it was the last. */
+static void output_input_close(OutputInput *in) {
+        OutputStore *s = in->store;
+
+        in->source = sd_event_source_disable_unref(in->source);
+        in->fd = safe_close(in->fd);
+        if (--s->n_inputs > 0)
+                return;
+        s->complete = true;
+        s->discard_timer = sd_event_source_disable_unref(s->discard_timer);
+        s->null_fd = safe_close(s->null_fd);
+}
+
+int output_on_input(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        OutputInput *in = userdata;
+        OutputStore *s = in->store;
         uint64_t budget = output_store_keeps(s) ? OUTPUT_INPUT_BUDGET : OUTPUT_DISCARD_BUDGET, before = s->size;
         bool eof = false, drained = false;
 
@@ -365,9 +360,9 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
                         if (s->max_bytes > 0)
                                 n = MIN(n, s->max_bytes - s->size);
-                        k = output_store_capture(s, (size_t) n);
+                        k = output_store_capture(s, in, (size_t) n);
                 } else
-                        k = output_store_discard(s, (size_t) budget);
+                        k = output_store_discard(s, in->fd, (size_t) budget);
 
                 if (k == -EINTR)
                         continue;
@@ -403,11 +398,8 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
         }
 
         if (eof) {
-                s->complete = true;
-                s->input_source = sd_event_source_disable_unref(s->input_source);
-                s->discard_timer = sd_event_source_disable_unref(s->discard_timer);
-                s->input_fd = safe_close(s->input_fd);
-                s->null_fd = safe_close(s->null_fd);
+                output_input_close(in);
+                eof = s->complete;      /* the stream's end: this was its last input */
         } else if (drained && !output_store_keeps(s))
                 output_store_discard_pause(s);
 
@@ -423,157 +415,12 @@ static int on_input(sd_event_source *es, int fd, uint32_t revents, void *userdat
 
 /* Enlarges a pipe for throughput; never shrinks one, and a refusal (pipe-max-size, per-user pipe limits) is
  * fine: the pipe just stays smaller. */
-static void pipe_grow(int fd) {
+void output_pipe_grow(int fd) {
         int sz;
 
         sz = fcntl(fd, F_GETPIPE_SZ);
         if (sz >= 0 && sz < OUTPUT_PIPE_SIZE)
                 (void) fcntl(fd, F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
-}
-
-OutputStore *output_store_free(OutputStore *s) {
-        if (!s)
-                return NULL;
-
-        while (s->active)
-                output_reader_free(s->active);
-        while (s->waiting)
-                output_reader_free(s->waiting);
-
-        sd_event_source_disable_unref(s->input_source);
-        sd_event_source_disable_unref(s->discard_timer);
-        safe_close(s->input_fd);
-        safe_close(s->null_fd);
-        safe_close(s->spool_fd);
-        sd_event_unref(s->event);
-        free(s);
-        return NULL;
-}
-DEFINE_FREE_FUNC(OutputStore, output_store_free);
-
-/* Common tail of output_store_new() and output_store_open(): takes spool_fd and input_fd, also on failure. */
-static int output_store_setup(sd_event *e, int spool_fd, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        _cleanup_(closep) int spool = spool_fd, input = input_fd;
-        _cleanup_(output_store_freep) OutputStore *s = NULL;
-        struct stat st;
-        int k;
-
-        if (fstat(spool, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-
-        s = new0(OutputStore, 1);
-        if (!s)
-                return -ENOMEM;
-        s->spool_fd = s->input_fd = s->null_fd = -EBADF;
-        s->event = sd_event_ref(e);
-        s->max_bytes = max_bytes;
-        s->size = (uint64_t) st.st_size;
-        s->spool_fd = TAKE_FD(spool);
-
-        if (input < 0) {
-                s->complete = true;
-                *ret = TAKE_PTR(s);
-                return 0;
-        }
-
-        /* splice(2) needs a pipe on one side; the spool is the other. */
-        if (fstat(input, &st) < 0)
-                return -errno;
-        if (!S_ISFIFO(st.st_mode))
-                return -EINVAL;
-        k = fd_nonblock(input, true);
-        if (k < 0)
-                return k;
-        pipe_grow(input);
-        s->input_fd = TAKE_FD(input);
-
-        k = sd_event_add_io(e, &s->input_source, s->input_fd, EPOLLIN, on_input, s);
-        if (k < 0)
-                return k;
-        k = sd_event_source_set_priority(s->input_source, OUTPUT_PRIORITY);
-        if (k < 0)
-                return k;
-        (void) sd_event_source_set_description(s->input_source, "output-input");
-
-        *ret = TAKE_PTR(s);
-        return 0;
-}
-
-int output_store_new(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        _cleanup_(closep) int input = input_fd;
-        int spool, k;
-
-        if (!e || !spool_path || !ret)
-                return -EINVAL;
-
-        spool = open(spool_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
-        if (spool < 0)
-                return -errno;
-
-        k = output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
-        if (k < 0)
-                (void) unlink(spool_path);      /* ours (O_EXCL): leave nothing that would fail a retry */
-        return k;
-}
-
-int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret) {
-        _cleanup_(closep) int input = input_fd;
-        int spool;
-
-        if (!e || !spool_path || !ret)
-                return -EINVAL;
-
-        spool = open(spool_path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (spool < 0)
-                return -errno;
-
-        return output_store_setup(e, spool, TAKE_FD(input), max_bytes, ret);
-}
-
-void output_store_flush(OutputStore *s) {
-        int enabled = 0;
-
-        if (!s || !s->input_source || !s->discard_timer)
-                return;
-        if (sd_event_source_get_enabled(s->discard_timer, &enabled) < 0 || enabled == SD_EVENT_OFF)
-                return;         /* not pausing: the source drains as soon as there is anything */
-        (void) sd_event_source_set_enabled(s->discard_timer, SD_EVENT_OFF);
-        (void) sd_event_source_set_enabled(s->input_source, SD_EVENT_ON);
-        (void) on_input(s->input_source, s->input_fd, EPOLLIN, s);
-}
-
-void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t h, void *userdata) {
-        if (!s)
-                return;
-        s->complete_handler = h;
-        s->complete_userdata = userdata;
-}
-
-uint64_t output_store_size(const OutputStore *s) {
-        return s ? s->size : 0;
-}
-
-uint64_t output_store_dropped(const OutputStore *s) {
-        return s ? s->dropped : 0;
-}
-
-bool output_store_complete(const OutputStore *s) {
-        return s && s->complete;
-}
-
-int output_store_error(const OutputStore *s) {
-        return s ? s->error : 0;
-}
-
-void output_store_set_error(OutputStore *s, int error) {
-        if (s && error < 0 && s->error == 0)
-                s->error = error;
-}
-
-unsigned output_store_n_readers(const OutputStore *s) {
-        return s ? s->n_readers : 0;
 }
 
 ssize_t output_store_read(OutputStore *s, uint64_t offset, void *buf, size_t n, bool *ret_eof) {
@@ -610,14 +457,27 @@ int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *
 
 int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follow, OutputCharge *charge,
                                      int *ret_fd) {
+        OutputReaderOptions o = { .offset = offset, .end = UINT64_MAX, .follow = follow, .select = OUTPUT_SELECT_BOTH };
+
+        return output_store_open_reader_ex(s, &o, charge, ret_fd);
+}
+
+int output_store_open_reader_ex(OutputStore *s, const OutputReaderOptions *o, OutputCharge *charge, int *ret_fd) {
         _cleanup_(closep) int rfd = -EBADF, wfd = -EBADF;
         OutputReader *r;
+        uint64_t offset, end;
+        bool follow;
         int p[2], k;
 
-        if (!s || !ret_fd)
+        if (!s || !o || !ret_fd || (o->select & ~OUTPUT_SELECT_BOTH) || o->select == 0)
                 return -EINVAL;
+        offset = o->offset;
+        follow = o->follow && o->end == UINT64_MAX;
+        end = follow ? UINT64_MAX : MIN(o->end, s->size);
         if (offset > s->size)
                 return -EINVAL;
+        if ((o->framed || o->timestamps || o->select != OUTPUT_SELECT_BOTH) && !s->index)
+                return -ENODATA;
 
         /* Always a pipe the store feeds, blocking on the caller's side, never an fd of the spool file, even
          * for a complete stream where that would be allowed and a little faster:
@@ -633,7 +493,7 @@ int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follo
         rfd = p[0];
         wfd = p[1];
 
-        if (offset == s->size && (!follow || s->complete)) {   /* nothing to send, ever: EOF right away */
+        if (offset >= end || (offset == s->size && (!follow || s->complete))) {  /* nothing to send, ever: EOF now */
                 *ret_fd = TAKE_FD(rfd);
                 return 0;
         }
@@ -641,14 +501,18 @@ int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follo
         k = fd_nonblock(wfd, true);
         if (k < 0)
                 return k;
-        pipe_grow(wfd);
+        output_pipe_grow(wfd);
 
         r = new0(OutputReader, 1);
         if (!r)
                 return -ENOMEM;
         r->fd = TAKE_FD(wfd);
         r->offset = offset;
-        r->end = follow ? UINT64_MAX : s->size;
+        r->end = end;
+        r->select = o->select;
+        r->framed = o->framed || o->timestamps;
+        r->timestamps = o->timestamps;
+        r->cursor = STREAM_CURSOR_INIT;
 
         /* Start active: the first EPOLLOUT comes on the next iteration (bounded work in this call), and a
          * caught-up follower goes to waiting from there. */
@@ -671,51 +535,5 @@ int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follo
         output_charge_get(charge);
 
         *ret_fd = TAKE_FD(rfd);
-        return 0;
-}
-
-int output_store_tail_offset(OutputStore *s, uint64_t lines, uint64_t *ret_offset) {
-        _cleanup_(freep) char *buf = NULL;
-        uint64_t end, found = 0;
-
-        if (!s || !ret_offset)
-                return -EINVAL;
-
-        end = s->size;
-        if (lines == 0) {
-                *ret_offset = end;
-                return 0;
-        }
-
-        buf = malloc(OUTPUT_TAIL_CHUNK);
-        if (!buf)
-                return -ENOMEM;
-
-        /* Scan backwards chunk by chunk. The stream's last byte, if a newline, ends the last line rather than
-         * opening an empty one, so it is skipped. The `lines`-th newline before that ends the line just before
-         * the ones we want. */
-        for (bool first = true; end > 0; first = false) {
-                size_t n = (size_t) MIN(end, (uint64_t) OUTPUT_TAIL_CHUNK);
-                ssize_t k;
-
-                k = output_store_read(s, end - n, buf, n, NULL);
-                if (k < 0)
-                        return (int) k;
-                if ((size_t) k != n)
-                        return -EIO;
-
-                if (first && buf[n - 1] == '\n')
-                        n--;
-
-                for (char *nl; n > 0 && (nl = memrchr(buf, '\n', n)); n = (size_t) (nl - buf))
-                        if (++found == lines) {
-                                *ret_offset = end - MIN(end, (uint64_t) OUTPUT_TAIL_CHUNK) + (uint64_t) (nl - buf) + 1;
-                                return 0;
-                        }
-
-                end -= MIN(end, (uint64_t) OUTPUT_TAIL_CHUNK);
-        }
-
-        *ret_offset = 0;
         return 0;
 }

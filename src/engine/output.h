@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "engine/stream-index.h"
+
 typedef struct OutputStore OutputStore;
 
 /* What a reader is charged to: a counter of open readers that the caller owns and caps (per principal,
@@ -40,6 +42,17 @@ int output_store_new(sd_event *e, const char *spool_path, int input_fd, uint64_t
  * be -EBADF for a stream that is already complete. */
 int output_store_open(sd_event *e, const char *spool_path, int input_fd, uint64_t max_bytes, OutputStore **ret);
 
+/* The same with one input per stream (indexed by OutputStream; -EBADF: none), each taken, also on failure.
+ * Both streams go into the one spool in arrival order; the side index <spool_path>.idx says which bytes came
+ * from which (stream-index.h). The stream is complete when every input reached EOF. output_store_new() and
+ * output_store_open() capture a single input as stdout. On open, the index is loaded and checked against the
+ * spool; a missing or refused one (moved aside as .idx.corrupt) is started again, calling what the spool
+ * already holds "unknown" (served as stdout). */
+int output_store_new_streams(sd_event *e, const char *spool_path, int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes,
+                             OutputStore **ret);
+int output_store_open_streams(sd_event *e, const char *spool_path, int inputs[_OUTPUT_STREAM_MAX], uint64_t max_bytes,
+                              OutputStore **ret);
+
 /* Stops capturing, closes every reader (they see EOF), frees. The spool file stays on disk. */
 OutputStore *output_store_free(OutputStore *s);
 
@@ -58,6 +71,8 @@ int output_store_error(const OutputStore *s);         /* negative errno of the f
  * had just happened, so that bytes written later never follow a gap. */
 void output_store_set_error(OutputStore *s, int error);
 unsigned output_store_n_readers(const OutputStore *s);
+/* The store's stream index (NULL if it has none), for the queries of output-query.c. */
+StreamIndex *output_store_index(OutputStore *s);
 
 /* Copies up to n bytes at offset into buf. Returns the count (0 = nothing there yet, or the end); *ret_eof
  * is true when the stream is complete and offset + returned count is its end. Never blocks on the job. */
@@ -73,6 +88,39 @@ int output_store_open_reader(OutputStore *s, uint64_t offset, bool follow, int *
 /* The same, charged to charge (NULL: to nothing). Checking a cap is the caller's business. */
 int output_store_open_reader_charged(OutputStore *s, uint64_t offset, bool follow, OutputCharge *charge,
                                      int *ret_fd);
+
+/* What a reader gets (output_store_open_reader_ex()). The plain merged reader ({offset, follow, both, not
+ * framed}) costs the index nothing. select picks streams (OUTPUT_SELECT_*): bytes of the others are skipped.
+ * framed: every run is sent as a frame, an 8-byte header (stream byte 1 or 2, three zero bytes, payload
+ * length as big-endian u32; Docker's multiplexed stream format) then the payload; with timestamps the header
+ * is 16 bytes, the last 8 the run's capture time (µs since the epoch, big-endian). A frame holds at most
+ * 1 MiB. end: stop there (an offset; UINT64_MAX: no end but the snapshot or the stream's). */
+typedef struct OutputReaderOptions {
+        uint64_t offset;
+        uint64_t end;
+        bool follow;
+        unsigned select;
+        bool framed;
+        bool timestamps;        /* implies framed */
+} OutputReaderOptions;
+
+#define OUTPUT_FRAME_HEADER_MAX 16
+
+/* Opens a reader with options; -ENODATA when it needs the index and the store has none. */
+int output_store_open_reader_ex(OutputStore *s, const OutputReaderOptions *o, OutputCharge *charge, int *ret_fd);
+
+/* The offset of the first byte captured at or after realtime (µs); the end if none. -ENODATA: no index. */
+int output_store_time_offset(OutputStore *s, uint64_t realtime, uint64_t *ret_offset);
+
+/* Offset where the last `lines` lines of the selected streams start (OUTPUT_SELECT_BOTH: of the merged
+ * stream, without the index). A reader of those streams from there gets exactly those lines. */
+int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t lines, uint64_t *ret_offset);
+
+/* Where a reader starts and ends: from offset (past the end: -ERANGE), moved on to the first byte captured at
+ * or after *since and to the start of the last *tail lines of the selected streams (whichever is later),
+ * ending (*ret_end; UINT64_MAX: no end) before the first byte captured at or after *until. NULL: not given. */
+int output_store_resolve_range(OutputStore *s, unsigned select, uint64_t offset, const uint64_t *since,
+                               const uint64_t *until, const uint64_t *tail, uint64_t *ret_start, uint64_t *ret_end);
 
 /* Offset where the last `lines` lines start (a trailing newline does not open an empty line); 0 if there
  * are fewer. For `logs --tail`. */

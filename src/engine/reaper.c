@@ -17,14 +17,14 @@
 #include "engine/reaper.h"
 
 /* Moves *fd to a number above the ones the helper's fds are dup2()ed to: posix_spawn applies the file
- * actions in order, so a source fd that is itself a target (fds 1-5 are free after a restart with fds from
+ * actions in order, so a source fd that is itself a target (fds 1-6 are free after a restart with fds from
  * the fd store closed) would be overwritten before it is copied. */
 static int fd_move_above_targets(int *fd) {
         int moved;
 
-        if (*fd > EXEC_OUTPUT_READ_FD)
+        if (*fd > EXEC_ERROR_READ_FD)
                 return 0;
-        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_OUTPUT_READ_FD + 1);
+        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_ERROR_READ_FD + 1);
         if (moved < 0)
                 return -errno;
         safe_close(*fd);
@@ -72,7 +72,8 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         int r, pidfd;
 
         if ((r = fd_move_above_targets(&s->out_write_fd)) < 0 || (r = fd_move_above_targets(&s->control_fd)) < 0 ||
-            (r = fd_move_above_targets(&s->spec_fd)) < 0 || (r = fd_move_above_targets(&s->out_read_fd)) < 0)
+            (r = fd_move_above_targets(&s->spec_fd)) < 0 || (r = fd_move_above_targets(&s->out_read_fd)) < 0 ||
+            (r = fd_move_above_targets(&s->err_write_fd)) < 0 || (r = fd_move_above_targets(&s->err_read_fd)) < 0)
                 return r;
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) s->uid);
         snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) s->gid);
@@ -87,11 +88,12 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, s->out_write_fd, STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, s->out_write_fd, STDERR_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, s->err_write_fd, STDERR_FILENO);
         posix_spawn_file_actions_adddup2(&fa, s->control_fd, EXEC_CONTROL_FD);
         posix_spawn_file_actions_adddup2(&fa, s->spec_fd, EXEC_SPEC_FD);
         /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
         posix_spawn_file_actions_adddup2(&fa, s->out_read_fd, EXEC_OUTPUT_READ_FD);
+        posix_spawn_file_actions_adddup2(&fa, s->err_read_fd, EXEC_ERROR_READ_FD);
 
         /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
         r = posix_spawn(&pid, s->exec_path, &fa, &attr, args, s->exec_env);
@@ -143,6 +145,14 @@ int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret) {
 
 int reaper_send_go(int fd) {
         ExecMessage msg = { .type = EXEC_MSG_GO };
+
+        if (send(fd, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(msg))
+                return -EPIPE;
+        return 0;
+}
+
+int reaper_send_kill(int fd, int sig) {
+        ExecMessage msg = { .type = EXEC_MSG_KILL, .value = sig };
 
         if (send(fd, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) sizeof(msg))
                 return -EPIPE;

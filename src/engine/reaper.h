@@ -23,8 +23,10 @@ typedef struct ReaperSpawn {
         const char *job_id;
         bool no_new_privs;
         JobIsolation isolation;
-        int out_write_fd;       /* the job's stdout and stderr */
+        int out_write_fd;       /* the job's stdout */
         int out_read_fd;        /* a copy of the pipe's read end the reaper keeps for a next daemon */
+        int err_write_fd;       /* the job's stderr: its own pipe */
+        int err_read_fd;        /* a copy of that pipe's read end, kept likewise */
         int control_fd;         /* the reaper's end of the control socket */
         int spec_fd;            /* the sealed memfd of the job's spec (exec-spec.h) */
 } ReaperSpawn;
@@ -53,5 +55,7 @@ typedef struct ReaperBuffer {
 int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret);
 /* GO: the job may run. 0, or -EPIPE when the reaper is gone. */
 int reaper_send_go(int fd);
+/* KILL: the reaper sends sig to the job's main process. 0, or -EPIPE when the reaper is gone. */
+int reaper_send_kill(int fd, int sig);
 /* RELEASE, then shuts the socket down (whoever else holds a copy): the reaper stops waiting for us. */
 void reaper_release(int fd);

@@ -91,6 +91,10 @@ int scope_stop(ScopeSystem *s, const char *unit, sdcall_handler_t handler, void 
         return sdcall_enqueue_manager(s->calls, "StopUnit", 0, handler, userdata, ret, "ss", unit, "replace");
 }
 
+int scope_kill(ScopeSystem *s, const char *unit, int sig, sdcall_handler_t handler, void *userdata, SdCall **ret) {
+        return sdcall_enqueue_manager(s->calls, "KillUnit", 0, handler, userdata, ret, "ssi", unit, "all", (int32_t) sig);
+}
+
 static int scope_new_call(ScopeSystem *s, const char *method, sd_bus_message **ret) {
         return sd_bus_message_new_method_call(s->bus, ret, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                               "org.freedesktop.systemd1.Manager", method);

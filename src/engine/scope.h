@@ -47,5 +47,7 @@ int scope_start(ScopeSystem *s, const ScopeSpec *spec, uint64_t timeout_usec, sd
 /* SetUnitProperties on slice (runtime): accounting, and every non-zero limit of l as the cap of the sum. */
 int scope_set_slice_limits(ScopeSystem *s, const char *slice, const JobLimits *l, const char *io_device,
                            uint64_t timeout_usec, sdcall_handler_t handler, void *userdata, SdCall **ret);
+/* KillUnit(unit, "all", sig): sig to every process of the scope. */
+int scope_kill(ScopeSystem *s, const char *unit, int sig, sdcall_handler_t handler, void *userdata, SdCall **ret);
 /* StopUnit(unit, "replace"); the reply carries systemd's stop job path, done at its JobRemoved. */
 int scope_stop(ScopeSystem *s, const char *unit, sdcall_handler_t handler, void *userdata, SdCall **ret);

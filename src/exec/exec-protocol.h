@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* exec-protocol.h - what teleworkerd and teleworker-exec (the per-job reaper) say over the control socket.
  *
- * The daemon posix_spawn()s teleworker-exec with a fixed environment, fd 0 = /dev/null, fds 1 and 2 = the
- * job's output pipe, fd 3 = one end of a SOCK_SEQPACKET socketpair and fd 4 = the job spec (a sealed memfd,
+ * The daemon posix_spawn()s teleworker-exec with a fixed environment, fd 0 = /dev/null, fd 1 = the job's
+ * stdout pipe, fd 2 = its stderr pipe, fd 3 = one end of a SOCK_SEQPACKET socketpair and fd 4 = the job spec (a sealed memfd,
  * exec-spec.h: argv, env, cwd, allow-list as data). The reaper parses the spec, then waits for EXEC_MSG_GO,
  * which the daemon sends only once systemd has put the reaper into the job's scope; then it forks the job,
  * which drops privileges and only then resolves cwd and argv[0] and execs. The reaper reports
@@ -15,8 +15,9 @@
  * The daemon releases the reaper with EXEC_MSG_RELEASE, then shuts the socket down. EOF without a release
  * means the daemon's end went away for good (systemd drops its fd store on `systemctl stop`): the reaper
  * then listens on EXEC_HANDOVER_DIR/<job id>.sock (root only), where the next daemon connects and gets
- * EXEC_MSG_HANDOVER with two fds (SCM_RIGHTS): its end of a new control socket and the output pipe's read
- * end, which the reaper keeps a copy of (fd EXEC_OUTPUT_READ_FD) so the job never sees its output hang up.
+ * EXEC_MSG_HANDOVER with three fds (SCM_RIGHTS): its end of a new control socket and the read ends of the
+ * stdout and stderr pipes, which the reaper keeps copies of (fds EXEC_OUTPUT_READ_FD, EXEC_ERROR_READ_FD) so
+ * the job never sees its output hang up.
  * Until released, the reaper sends its reports (STARTED or FAILED, and EXITED) again after each handover;
  * the daemon ignores what it already knows. */
 #pragma once
@@ -25,6 +26,9 @@
 
 #define EXEC_CONTROL_FD 3
 #define EXEC_OUTPUT_READ_FD 5
+/* The stderr pipe's read end, kept like fd 5 (fd 2 is then the stderr pipe's write end, apart from fd 1). A
+ * reaper spawned without it (by a daemon from before the streams were kept apart) hands over two fds. */
+#define EXEC_ERROR_READ_FD 6
 #define EXEC_HANDOVER_DIR "/run/teleworker/reapers"
 
 enum {
@@ -34,7 +38,8 @@ enum {
         EXEC_MSG_EXITED = 'X',     /* code: CLD_EXITED / CLD_KILLED / CLD_DUMPED, value: exit status or signal */
         EXEC_MSG_FAILED = 'F',     /* code: ExecStage that failed before execve succeeded, value: errno */
         EXEC_MSG_RELEASE = 'R',    /* daemon → reaper: the reports are read, the reaper may go */
-        EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output] */
+        EXEC_MSG_KILL = 'K',       /* daemon → reaper: value: a signal for the job's main process (Kill) */
+        EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output(, stderr)] */
 };
 
 /* The steps of the job's child before it runs the job. The daemon turns a failure into Start's error:

@@ -20,7 +20,7 @@
  * step's failure (or the resolved path) on an O_CLOEXEC pipe; EOF without a failure means execve succeeded,
  * and only then does the reaper tell the daemon EXEC_MSG_STARTED.
  *
- * The reaper also holds a copy of the output's read end (fd 5). If its control socket closes without the
+ * The reaper also holds a copy of the output's read end (fd 5; fd 6 for stderr). If its control socket closes without the
  * daemon's RELEASE (systemd dropped the daemon's fds on `systemctl stop`), it waits on
  * /run/teleworker/reapers/<--job-id>.sock and hands a new control socket and that read end to the next
  * daemon (root only), then repeats its reports: the job's output and exit status outlive the stop.
@@ -61,6 +61,7 @@
 #include <sys/un.h>
 
 #include "exec/exec-protocol.h"
+#include "shared/job-ref.h"
 #include "exec/exec-spec.h"
 #include "shared/macro.h"
 #include "shared/util.h"
@@ -388,6 +389,7 @@ _noreturn_ static void run_child(const Child *c, const Isolation *iso, int statu
         (void) setsid();
         /* Only the reaper keeps the output's read end (for a handover); the job and its init must not. */
         (void) close(EXEC_OUTPUT_READ_FD);
+        (void) close(EXEC_ERROR_READ_FD);
 
         r = setup_isolation(iso, &what);
         if (r < 0)
@@ -567,6 +569,13 @@ static void handover_unlisten(Reaper *r) {
         (void) unlink(sa.sun_path);
 }
 
+/* Kill: the job's main process (its init with a PID namespace, which forwards what Kill allows), never after it
+ * was reaped (its pid may be someone else's by then). */
+static void reaper_kill_job(const Reaper *r, int sig) {
+        if (r->pid > 0 && !r->child_done && job_signal_allowed(sig))
+                (void) kill(r->pid, sig);
+}
+
 /* The daemon's end is gone: without a release, it went away for good and the next one will ask. */
 static void reaper_read_control(Reaper *r) {
         unsigned resets = 0;
@@ -583,6 +592,8 @@ static void reaper_read_control(Reaper *r) {
                         return;
                 if (n == (ssize_t) sizeof(m) && m.type == EXEC_MSG_RELEASE)
                         r->released = true;
+                if (n == (ssize_t) sizeof(m) && m.type == EXEC_MSG_KILL)
+                        reaper_kill_job(r, m.value);
                 if (n > 0)
                         continue;
                 break;
@@ -598,7 +609,7 @@ static void reaper_read_control(Reaper *r) {
 static void reaper_handover(Reaper *r) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(2 * sizeof(int))];
+                char buf[CMSG_SPACE(3 * sizeof(int))];
         } control = {};
         ExecMessage m = { .type = EXEC_MSG_HANDOVER };
         struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
@@ -606,7 +617,8 @@ static void reaper_handover(Reaper *r) {
         struct ucred cred;
         socklen_t len = sizeof(cred);
         struct cmsghdr *c;
-        int conn, pair[2], fds[2];
+        int conn, pair[2], fds[3];
+        size_t n_fds = fcntl(EXEC_ERROR_READ_FD, F_GETFD) >= 0 ? 3 : 2;
 
         conn = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0)
@@ -624,11 +636,13 @@ static void reaper_handover(Reaper *r) {
         }
         fds[0] = pair[0];
         fds[1] = EXEC_OUTPUT_READ_FD;
+        fds[2] = EXEC_ERROR_READ_FD;
+        mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
         c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(fds));
-        memcpy(CMSG_DATA(c), fds, sizeof(fds));
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
         if (sendmsg(conn, &mh, MSG_NOSIGNAL) != (ssize_t) sizeof(m) || dup3(pair[1], EXEC_CONTROL_FD, O_CLOEXEC) < 0) {
                 (void) close(pair[0]);
                 (void) close(pair[1]);
@@ -684,13 +698,14 @@ int main(int argc, char **argv) {
         Reaper reaper = { .pidfd = -EBADF, .status_fd = -EBADF, .listen_fd = -EBADF, .control_live = true };
         int status_pipe[2] = { -EBADF, -EBADF }, report_pipe[2] = { -EBADF, -EBADF };
         pid_t pid;
-        int hold, r;
+        int hold, hold_err, r;
 
         if (parse_options(argc, argv, &uid, &gid, &user, &job_id, &nnp, &iso) < 0)
                 return EXIT_FAILURE;
         reaper.job_id = job_id;
         /* The output's read end (for a handover) stays with the reaper alone. */
         (void) fcntl(EXEC_OUTPUT_READ_FD, F_SETFD, FD_CLOEXEC);
+        (void) fcntl(EXEC_ERROR_READ_FD, F_SETFD, FD_CLOEXEC);
         r = exec_spec_from_fd(EXEC_SPEC_FD, &spec, &spec_error);
         (void) close(EXEC_SPEC_FD);
         if (r < 0) {
@@ -751,6 +766,7 @@ int main(int argc, char **argv) {
          * pipe hang up with bytes still in it. After the release the stream ends when the job's last
          * writer closes it. */
         hold = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        hold_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
         (void) dup2(STDIN_FILENO, STDOUT_FILENO);
         (void) dup2(STDIN_FILENO, STDERR_FILENO);
 
@@ -762,5 +778,7 @@ int main(int argc, char **argv) {
         reaper_loop(&reaper);
         if (hold >= 0)
                 (void) close(hold);
+        if (hold_err >= 0)
+                (void) close(hold_err);
         return reaper.si.si_code == CLD_EXITED ? reaper.si.si_status : 128 + reaper.si.si_status;
 }

@@ -202,11 +202,30 @@ static int on_stop_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
 
         c->slot = sd_bus_slot_unref(c->slot);
         if (sd_bus_message_is_method_error(reply, NULL))
-                return connection_after_event(c, connection_fail_bus(c, reply, 0, "StopAs"));
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, c->route.id == HTTP_ROUTE_JOB_KILL ?
+                                                                                  "KillAs" : "StopAs"));
         r = connection_get_job(c);
         if (r < 0)
                 return connection_after_event(c, connection_fail_bus(c, NULL, r, "GetJobAs"));
         return 0;
+}
+
+/* DELETE: the id the reference stood for, as a JSON object (the job itself is gone). */
+static int on_remove_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(http_json_putp) json_object *o = NULL;
+        Connection *c = userdata;
+        const char *id = NULL;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "RemoveAs"));
+        if (sd_bus_message_read(reply, "s", &id) < 0 || !job_id_is_valid(id))
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "RemoveAs"));
+        log_info("%s %s: removed job %s", c->peer, connection_who(c), id);
+        o = json_object_new_object();
+        if (!o || json_object_object_add(o, "id", json_object_new_string(id)) < 0)
+                return connection_after_event(c, -ENOMEM);
+        return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
 }
 
 static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -236,6 +255,29 @@ static int on_list_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
         if (json_object_object_add(o, "next", *next ? json_object_new_string(next) : NULL) < 0)
                 return connection_after_event(c, -ENOMEM);
         return connection_after_event(c, connection_respond_json(c, 200, o, NULL));
+}
+
+/* GET /v1/metrics: the daemon's text as it is (Prometheus' text format 0.0.4); refusals are JSON errors. */
+static int on_metrics_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Connection *c = userdata;
+        const char *text = NULL;
+        size_t n;
+        int r;
+
+        c->slot = sd_bus_slot_unref(c->slot);
+        if (sd_bus_message_is_method_error(reply, NULL))
+                return connection_after_event(c, connection_fail_bus(c, reply, 0, "GetMetricsAs"));
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "GetMetricsAs"));
+        n = strlen(text);
+        r = http_buffer_add_response_head(&c->out, 200, "text/plain; version=0.0.4; charset=utf-8", (int64_t) n,
+                                          c->keep_alive, "");
+        if (r >= 0)
+                r = http_buffer_append(&c->out, text, n);
+        if (r >= 0)
+                connection_request_done(c, 200);
+        return connection_after_event(c, r);
 }
 
 /* ---- output streaming ---------------------------------------------------------------------------------- */
@@ -316,12 +358,16 @@ static int on_output_io(sd_event_source *s, int fd, uint32_t revents, void *user
 
 static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Connection *c = userdata;
+        const BusOutputOptions *o = &c->route.output;
+        bool extended = http_output_query_extended(o);
+        uint64_t offset = c->route.offset;
+        char headers[64];
         int fd = -EBADF, r;
 
         c->slot = sd_bus_slot_unref(c->slot);
         if (sd_bus_message_is_method_error(reply, NULL))
                 return connection_after_event(c, connection_fail_bus(c, reply, 0, "OpenOutputAs"));
-        r = sd_bus_message_read(reply, "h", &fd);
+        r = extended ? sd_bus_message_read(reply, "ht", &fd, &offset) : sd_bus_message_read(reply, "h", &fd);
         if (r < 0)
                 return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "OpenOutputAs"));
         /* The message owns fd; keep our own copy. */
@@ -338,7 +384,12 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 return connection_after_event(c, connection_fail_bus(c, NULL, r, "OpenOutputAs"));
         }
         (void) sd_event_source_set_description(c->output_source, "gateway-output");
-        r = http_buffer_add_response_head(&c->out, 200, "application/octet-stream", -1, c->keep_alive, NULL);
+        /* Where the body starts in the merged stream (after since/tail): what a client resumes from. */
+        (void) snprintf(headers, sizeof(headers), "X-Teleworker-Offset: %" PRIu64 "\r\n", offset);
+        r = http_buffer_add_response_head(&c->out, 200,
+                                          o->framed || o->timestamps ? HTTP_OUTPUT_MULTIPLEXED_TYPE :
+                                                                       "application/octet-stream",
+                                          -1, c->keep_alive, headers);
         return connection_after_event(c, r);
 }
 
@@ -426,9 +477,16 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 return connection_start(c, req);
 
         case HTTP_ROUTE_JOBS_LIST:
-                r = connection_new_call(c, "ListPageAs", &m);
+                r = connection_new_call(c, c->route.filtered ? "ListFilteredAs" : "ListPageAs", &m);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "su", c->route.cursor, c->route.limit);
+                if (r >= 0 && c->route.filtered)
+                        r = bus_append_list_filter(m, &(JobListFilter) {
+                                .states = c->route.states,
+                                .since_usec = c->route.since_usec,
+                                .owner = c->route.owner[0] ? c->route.owner : NULL,
+                                .last = c->route.last,
+                        });
                 if (r >= 0)
                         r = connection_call(c, m, on_list_reply, cfg->bus_timeout_usec);
                 break;
@@ -447,9 +505,11 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 break;
 
         case HTTP_ROUTE_JOB_STOP:
-                r = connection_new_call(c, "StopAs", &m);
+                r = connection_new_call(c, c->route.stop_usec != UINT64_MAX ? "StopWithTimeoutAs" : "StopAs", &m);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "s", c->job_id);
+                if (r >= 0 && c->route.stop_usec != UINT64_MAX)
+                        r = sd_bus_message_append(m, "t", c->route.stop_usec);
                 if (r >= 0)
                         r = connection_call(c, m, on_stop_reply, cfg->stop_timeout_usec);
                 break;
@@ -460,12 +520,51 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
         case HTTP_ROUTE_VERSION:
                 return connection_version(c);
 
+        case HTTP_ROUTE_JOB_DELETE:
+                r = connection_new_call(c, "RemoveAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", c->job_id);
+                if (r >= 0)
+                        r = connection_call(c, m, on_remove_reply, cfg->bus_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_JOB_KILL:
+                /* Answered like a stop: the job's object, read after the signal went out. */
+                r = connection_new_call(c, "KillAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "si", c->job_id, (int32_t) c->route.signal);
+                if (r >= 0)
+                        r = connection_call(c, m, on_stop_reply, cfg->bus_timeout_usec);
+                break;
+
         case HTTP_ROUTE_JOB_OUTPUT:
+                if (http_output_query_extended(&c->route.output)) {
+                        /* Streams, times, lines or frames: OpenOutputExAs, with offset and follow as options. */
+                        BusOutputOptions o = c->route.output;
+
+                        o.set |= OUTPUT_OPT_OFFSET | OUTPUT_OPT_FOLLOW;
+                        o.offset = c->route.offset;
+                        o.follow = c->route.follow;
+                        r = connection_new_call(c, "OpenOutputExAs", &m);
+                        if (r >= 0)
+                                r = sd_bus_message_append(m, "s", c->job_id);
+                        if (r >= 0)
+                                r = bus_append_output_options(m, &o);
+                        if (r >= 0)
+                                r = connection_call(c, m, on_output_reply, cfg->bus_timeout_usec);
+                        break;
+                }
                 r = connection_new_call(c, "OpenOutputAs", &m);
                 if (r >= 0)
                         r = sd_bus_message_append(m, "stb", c->job_id, c->route.offset, (int) c->route.follow);
                 if (r >= 0)
                         r = connection_call(c, m, on_output_reply, cfg->bus_timeout_usec);
+                break;
+
+        case HTTP_ROUTE_METRICS:
+                r = connection_new_call(c, "GetMetricsAs", &m);
+                if (r >= 0)
+                        r = connection_call(c, m, on_metrics_reply, cfg->bus_timeout_usec);
                 break;
 
         default:

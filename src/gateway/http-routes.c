@@ -3,10 +3,14 @@
  * router that reads it. docs/openapi.yaml describes the same table; test-openapi checks the two agree, so a
  * route added here without its document (or the reverse) fails the unit suite. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/authz.h"
+#include "core/list-filter.h"
 #include "gateway/http.h"
+#include "shared/job-ref.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -18,14 +22,19 @@
 #define DAEMON COMMON, 503
 
 static const HttpRouteDef http_routes[] = {
-        { HTTP_ROUTE_JOBS_LIST, HTTP_GET, "/v1/jobs", { "cursor", "limit" }, { 200, DAEMON } },
-        { HTTP_ROUTE_JOBS_START, HTTP_POST, "/v1/jobs", {}, { 201, 403, DAEMON } },
-        { HTTP_ROUTE_JOB_GET, HTTP_GET, "/v1/jobs/{id}", { "wait" }, { 200, 403, 404, DAEMON } },
-        { HTTP_ROUTE_JOB_STOP, HTTP_POST, "/v1/jobs/{id}/stop", {}, { 200, 403, 404, DAEMON } },
-        { HTTP_ROUTE_JOB_OUTPUT, HTTP_GET, "/v1/jobs/{id}/output", { "offset", "follow" },
-          { 200, 403, 404, DAEMON } },
+        { HTTP_ROUTE_JOBS_LIST, HTTP_GET, "/v1/jobs", { "cursor", "limit", "state", "since", "owner", "last" },
+          { 200, 403, DAEMON } },
+        { HTTP_ROUTE_JOBS_START, HTTP_POST, "/v1/jobs", {}, { 201, 403, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_GET, HTTP_GET, "/v1/jobs/{id}", { "wait" }, { 200, 403, 404, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_DELETE, HTTP_DELETE, "/v1/jobs/{id}", {}, { 200, 403, 404, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_STOP, HTTP_POST, "/v1/jobs/{id}/stop", { "time" }, { 200, 403, 404, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_KILL, HTTP_POST, "/v1/jobs/{id}/kill", { "signal" }, { 200, 403, 404, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_OUTPUT, HTTP_GET, "/v1/jobs/{id}/output",
+          { "offset", "follow", "stream", "since", "until", "tail", "framed", "timestamps" },
+          { 200, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_EVENTS, HTTP_GET, "/v1/events", {}, { 200, DAEMON } },
         { HTTP_ROUTE_VERSION, HTTP_GET, "/v1/version", {}, { 200, COMMON } },
+        { HTTP_ROUTE_METRICS, HTTP_GET, "/v1/metrics", {}, { 200, 403, DAEMON } },
 };
 
 const HttpRouteDef *http_route_table(size_t *ret_n) {
@@ -41,6 +50,9 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_JOB_OUTPUT] = "output",
         [HTTP_ROUTE_EVENTS] = "events",
         [HTTP_ROUTE_VERSION] = "version",
+        [HTTP_ROUTE_METRICS] = "metrics",
+        [HTTP_ROUTE_JOB_DELETE] = "remove",
+        [HTTP_ROUTE_JOB_KILL] = "kill",
 };
 
 const char *http_route_to_string(HttpRouteId id) {
@@ -82,6 +94,63 @@ static int http_query_limit(const char *key, const char *value, HttpRoute *r, Ht
         return 0;
 }
 
+/* stop's ?time=SEC: the grace period of this stop (StopWithTimeoutAs). */
+static int http_query_time(const char *key, const char *value, HttpRoute *r, HttpError *e) {
+        uint64_t sec;
+
+        if (parse_uint64(value, &sec) < 0 || sec > 100 * 365 * 24 * 3600ULL)
+                return http_error_set(e, 400, "bad-request", "Query parameter 'time' must be seconds.");
+        r->stop_usec = sec * USEC_PER_SEC;
+        return 0;
+}
+
+static int http_query_signal(const char *key, const char *value, HttpRoute *r, HttpError *e) {
+        if (job_signal_from_string(value, &r->signal) < 0)
+                return http_error_set(e, 400, "bad-request", "Query parameter 'signal' must be HUP, INT, QUIT, KILL, "
+                                      "USR1, USR2 or TERM (or its number).");
+        return 0;
+}
+
+/* The output route's stream, since, until, tail, framed and timestamps (http-output.c); the table has already
+ * refused a repeat. */
+static int http_query_output(const char *key, const char *value, HttpRoute *r, HttpError *e) {
+        int k = http_output_query_param(&r->output, key, value, e);
+
+        return k < 0 ? k : 0;
+}
+
+/* The list's filters (state, since, owner, last): any of them makes the call ListFilteredAs. */
+static int http_query_list_filter(const char *key, const char *value, HttpRoute *r, HttpError *e) {
+        uint64_t v;
+
+        r->filtered = true;
+        if (streq(key, "state")) {
+                if (job_list_filter_parse_states(value, &r->states) < 0)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'state' must be a comma-"
+                                              "separated list of submitted, running, success, failed, killed.");
+        } else if (streq(key, "since")) {
+                if (parse_uint64(value, &v) < 0 || v > UINT64_MAX / USEC_PER_SEC)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'since' must be UNIX seconds.");
+                r->since_usec = v * USEC_PER_SEC;
+        } else if (streq(key, "owner")) {
+                if (strlen(value) >= sizeof(r->owner) || !principal_name_is_valid(value))
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'owner' must be a user name.");
+                strcpy(r->owner, value);
+        } else {
+                if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT32_MAX)
+                        return http_error_set(e, 400, "bad-request", "Query parameter 'last' must be a number of "
+                                              "jobs.");
+                r->last = (uint32_t) v;
+        }
+        return 0;
+}
+
+/* since is the list's filter (UNIX seconds) on /v1/jobs and a time of the output (RFC 3339 too) on output. */
+static int http_query_since(const char *key, const char *value, HttpRoute *r, HttpError *e) {
+        return r->id == HTTP_ROUTE_JOB_OUTPUT ? http_query_output(key, value, r, e) :
+                                                 http_query_list_filter(key, value, r, e);
+}
+
 /* Every query parameter any route takes, and its parser; a route's row says which it takes. */
 static const struct {
         const char *name;
@@ -92,6 +161,17 @@ static const struct {
         { "offset", http_query_offset },
         { "cursor", http_query_cursor },
         { "limit", http_query_limit },
+        { "state", http_query_list_filter },
+        { "since", http_query_since },
+        { "owner", http_query_list_filter },
+        { "last", http_query_list_filter },
+        { "time", http_query_time },
+        { "signal", http_query_signal },
+        { "stream", http_query_output },
+        { "until", http_query_output },
+        { "tail", http_query_output },
+        { "framed", http_query_output },
+        { "timestamps", http_query_output },
 };
 
 static int http_query_index(const HttpRouteDef *d, const char *key) {
@@ -230,10 +310,13 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
         if (!found)
                 return http_route_not_allowed(other->path, e);
         /* The path is right; a malformed id is the client's mistake, not a missing resource. */
-        if (strstr(found->path, "{id}") && (bad_id || !job_id_is_valid(r.job_id)))
-                return http_error_set(e, 400, "invalid-job-id", "Malformed job id.");
+        if (strstr(found->path, "{id}") && (bad_id || !job_ref_is_valid(r.job_id)))
+                return http_error_set(e, 400, "invalid-job-id", "Malformed job id: a whole id, at least its first %d "
+                                      "hex digits, or a job name.", JOB_REF_PREFIX_MIN);
 
         r.id = found->id;
+        r.signal = SIGTERM;             /* kill without ?signal= */
+        r.stop_usec = UINT64_MAX;       /* stop without ?time= */
         if (http_route_query(found, &r, query, e) < 0)
                 return -EINVAL;
         *ret = r;

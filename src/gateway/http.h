@@ -8,6 +8,7 @@
 
 #include <http_parser.h>
 
+#include "bus/bus-output-options.h"
 #include "shared/macro.h"
 #include "transport/http-error.h"
 #include "shared/util.h"
@@ -69,9 +70,13 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOBS_START,   /* POST /v1/jobs */
         HTTP_ROUTE_JOB_GET,      /* GET /v1/jobs/{id}[?wait=true] */
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
-        HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true] */
+        HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true&stream=S&since=T&until=T
+                                  *  &tail=N&framed=true&timestamps=true] */
         HTTP_ROUTE_EVENTS,       /* GET /v1/events (server-sent events; Last-Event-ID) */
         HTTP_ROUTE_VERSION,      /* GET /v1/version */
+        HTTP_ROUTE_METRICS,      /* GET /v1/metrics (administrators) */
+        HTTP_ROUTE_JOB_DELETE,   /* DELETE /v1/jobs/{id} */
+        HTTP_ROUTE_JOB_KILL,     /* POST /v1/jobs/{id}/kill[?signal=S] */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 
@@ -83,11 +88,19 @@ typedef struct HttpRoute {
         uint64_t offset;
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
+        BusOutputOptions output; /* output: stream, since, until, tail, framed, timestamps (set: which) */
+        int signal;              /* kill: SIGTERM unless ?signal= (job_signal_from_string()) */
+        uint64_t stop_usec;      /* stop: ?time=SEC, the grace period of this stop; UINT64_MAX = not given */
+        bool filtered;           /* list: any of state=, since=, owner=, last= given (ListFilteredAs) */
+        unsigned states;         /* list: ?state=running,failed (list-filter.h); 0 = every state */
+        uint64_t since_usec;     /* list: ?since=UNIX seconds: submitted at or after */
+        char owner[65];          /* list: ?owner=NAME ("" = every owner the principal may see) */
+        uint32_t last;           /* list: ?last=N: the newest N matching jobs */
 } HttpRoute;
 
 /* One row of the router's table (http-routes.c): what docs/openapi.yaml must describe (test-openapi checks
  * both ways). A path is literal segments and "{id}", one segment holding a job id. */
-#define HTTP_ROUTE_QUERY_MAX 8
+#define HTTP_ROUTE_QUERY_MAX 10
 #define HTTP_ROUTE_STATUS_MAX 12
 typedef struct HttpRouteDef {
         HttpRouteId id;
@@ -98,6 +111,16 @@ typedef struct HttpRouteDef {
 } HttpRouteDef;
 
 const HttpRouteDef *http_route_table(size_t *ret_n);
+
+/* The Content-Type of a framed output stream (docs/http.md, "Two streams"). */
+#define HTTP_OUTPUT_MULTIPLEXED_TYPE "application/vnd.teleworker.multiplexed-stream"
+
+/* http-output.c: one query parameter of the output route into o: 1 when it was one of stream, since, until,
+ * tail, framed, timestamps; 0 when it is none of those; -EINVAL with e filled (400) for a bad or repeated
+ * value. */
+int http_output_query_param(BusOutputOptions *o, const char *key, const char *value, HttpError *e);
+/* Whether the request asked for more than the merged stream (then OpenOutputExAs, else OpenOutputAs). */
+bool http_output_query_extended(const BusOutputOptions *o);
 
 /* Maps method + request target to a route. 0 on success; -EINVAL with e filled (400/404/405) otherwise. */
 int http_route(enum http_method method, const char *url, size_t url_size, HttpRoute *ret, HttpError *e);

@@ -28,6 +28,15 @@
 #define TW_ERROR_SHUTTING_DOWN TW_ERROR_PREFIX "ShuttingDown"
 #define TW_ERROR_TOO_MANY_JOBS TW_ERROR_PREFIX "TooManyJobs"
 #define TW_ERROR_TOO_MANY_READERS TW_ERROR_PREFIX "TooManyReaders"
+/* Lifecycle (docs/dbus.md): a job prefix that names more than one job, argv[0] found but not executable
+ * (telerun run's 126 against 127 for ExecutableNotFound), Remove of a job that has not ended, Kill of a job
+ * that does not run. */
+#define TW_ERROR_AMBIGUOUS_JOB TW_ERROR_PREFIX "AmbiguousJob"
+#define TW_ERROR_NOT_EXECUTABLE TW_ERROR_PREFIX "NotExecutable"
+#define TW_ERROR_JOB_RUNNING TW_ERROR_PREFIX "JobRunning"
+#define TW_ERROR_JOB_NOT_RUNNING TW_ERROR_PREFIX "JobNotRunning"
+/* Start with a Name one of the owner's retained jobs has. */
+#define TW_ERROR_JOB_NAME_IN_USE TW_ERROR_PREFIX "JobNameInUse"
 #define TW_ERROR_INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
 #define TW_ERROR_ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
 #define TW_ERROR_LIMITS_EXCEEDED "org.freedesktop.DBus.Error.LimitsExceeded"

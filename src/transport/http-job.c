@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "shared/job-ref.h"
 #include "transport/http-job.h"
 #include "shared/macro.h"
 #include "shared/util.h"
@@ -248,6 +249,20 @@ static int http_job_request_parse_object(json_object *root, StartRequest *r, Htt
                                 if (!r->profile)
                                         k = -ENOMEM;
                         }
+                } else if (streq(key, "name")) {
+                        const char *s = NULL;
+
+                        k = http_json_string(v, "name", &s, e);
+                        if (k >= 0 && !job_name_is_valid(s))
+                                k = http_error_set(e, 400, "invalid-request", "'name' must be 1 to %d letters, "
+                                                   "digits, '_', '.' or '-', start with a letter, and not "
+                                                   "look like a job id.", JOB_NAME_MAX);
+                        if (k >= 0) {
+                                free((char *) r->name);
+                                r->name = strdup(s);
+                                if (!r->name)
+                                        k = -ENOMEM;
+                        }
                 } else {
                         _cleanup_(freep) char *esc = str_escape(key, 64);
 
@@ -352,6 +367,8 @@ static int http_job_options_to_json(const StartRequest *req, json_object *o) {
                                           json_object_new_uint64(job_limits_get(&req->limits, f)));
         if (r >= 0 && req->profile)
                 r = http_json_add(o, "profile", json_object_new_string(req->profile));
+        if (r >= 0 && req->name)
+                r = http_json_add(o, "name", json_object_new_string(req->name));
         if (r >= 0 && req->runtime_max_usec != 0)
                 r = http_json_add(o, "timeout_sec", json_object_new_double((double) req->runtime_max_usec / 1e6));
         for (StartIsolationField f = 0; r >= 0 && f < _START_ISOLATION_MAX; f++) {

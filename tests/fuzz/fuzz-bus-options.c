@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz-bus-options - Start's a{sv} options as an untrusted caller may send them: the fuzz input picks keys
  * (known, near-miss and arbitrary), D-Bus types and values; bus_read_start_options() must accept or refuse
- * each message with an error, never crash. */
+ * each message with an error, never crash. The same dictionary goes to OpenOutputEx's reader
+ * (bus_read_output_options()) with the same rules. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus/bus-api.h"
+#include "bus/bus-output-options.h"
 #include "bus/bus-start.h"
 #include "fuzz.h"
 
@@ -16,6 +18,7 @@ static const char *const keys[] = {
         "CPUQuotaPerSecUSec", "MemoryMax", "IOReadBandwidthMax", "IOWriteBandwidthMax", "TasksMax",
         "RuntimeMaxUSec", "Profile", "PrivatePID", "PrivateTmp", "PrivateNetwork", "ProtectSystem",
         "MemoryHigh", "", "Private", "memorymax",
+        "offset", "follow", "stream", "since", "until", "tail", "framed", "timestamps", "Stream",
 };
 
 typedef struct Input {
@@ -75,6 +78,36 @@ static void round_trip(sd_bus *bus, const StartRequest *req) {
         bus_start_request_done(&out);
         sd_bus_error_free(&e);
         sd_bus_message_unref(m);
+}
+
+/* OpenOutputEx's options: an accepted dictionary has no repeated key and a known stream, and the one writer
+ * says it again so that the reader reads the very same options back. */
+static void check_output_options(sd_bus *bus, sd_bus_message *m, bool repeated) {
+        sd_bus_message *again = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        BusOutputOptions o, o2;
+
+        if (sd_bus_message_rewind(m, true) < 0)
+                abort();
+        if (bus_read_output_options(m, &o, &e) < 0) {
+                if (sd_bus_error_is_set(&e) && (!e.message || !e.message[0]))
+                        abort();
+                sd_bus_error_free(&e);
+                return;
+        }
+        if (repeated || ((o.set & OUTPUT_OPT_STREAM) && strcmp(o.stream, "stdout") != 0 &&
+                         strcmp(o.stream, "stderr") != 0 && strcmp(o.stream, "both") != 0))
+                abort();
+        if (sd_bus_message_new_method_call(bus, &again, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                           "org.teleworker.worker1.Manager", "OpenOutputEx") < 0 ||
+            bus_append_output_options(again, &o) < 0 || sd_bus_message_seal(again, 3, 0) < 0 ||
+            sd_bus_message_rewind(again, true) < 0 || bus_read_output_options(again, &o2, &e) < 0)
+                abort();
+        if (o2.set != o.set || o2.offset != o.offset || o2.follow != o.follow || o2.since != o.since ||
+            o2.until != o.until || o2.tail != o.tail || o2.framed != o.framed || o2.timestamps != o.timestamps ||
+            (!o.stream) != (!o2.stream) || (o.stream && strcmp(o.stream, o2.stream) != 0))
+                abort();
+        sd_bus_message_unref(again);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -160,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 round_trip(bus, &req);
         } else if (sd_bus_error_is_set(&e) && (!e.message || !e.message[0]))
                 abort(); /* a refusal always says why */
+        check_output_options(bus, m, repeated);
 
 finish:
         sd_bus_error_free(&e);

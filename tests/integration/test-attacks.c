@@ -393,9 +393,10 @@ static void test_root_oracle(void) {
         (void) rmdir("/root/tw-attack-nodir");
         g_assert_cmpint(g_mkdir_with_parents("/root/tw-attack-dir", 0755), ==, 0);
 
+        /* a path the account cannot search is EACCES whether the file exists or not: NotExecutable both */
         oracle_case(prog_root, NULL, prog_root[0], none_root, NULL, none_root[0],
-                    "org.teleworker.worker1.Error.ExecutableNotFound");
-        oracle_case(exists, NULL, exists[0], missing, NULL, missing[0], "org.teleworker.worker1.Error.ExecutableNotFound");
+                    "org.teleworker.worker1.Error.NotExecutable");
+        oracle_case(exists, NULL, exists[0], missing, NULL, missing[0], "org.teleworker.worker1.Error.NotExecutable");
         oracle_case(tr, "/root/tw-attack-dir", "/root/tw-attack-dir", tr, "/root/tw-attack-nodir",
                     "/root/tw-attack-nodir", "org.freedesktop.DBus.Error.InvalidArgs");
         oracle_case(tr, DIR_ORACLE "/dir", DIR_ORACLE "/dir", tr, DIR_ORACLE "/nodir", DIR_ORACLE "/nodir",

@@ -242,10 +242,10 @@ static void test_list_attack(void) {
         g_assert_cmpuint(pages, >=, BIG_JOBS * BIG_ARGS * BIG_ARG_SIZE / (4 * 1024 * 1024));
 
         /* telerun list as the owner and as an administrator (local, D-Bus) */
-        o = telerun_json(TB_UID_USER1, (const char *const[]) { "list", "--json", NULL });
+        o = telerun_json(TB_UID_USER1, (const char *const[]) { "list", "-a", "--json", NULL });
         g_assert_cmpuint(count_ids(o, (char **) ids->pdata, ids->len), ==, BIG_JOBS);
         json_object_put(o);
-        o = telerun_json(TB_UID_ADMIN, (const char *const[]) { "list", "--json", NULL });
+        o = telerun_json(TB_UID_ADMIN, (const char *const[]) { "list", "-a", "--json", NULL });
         g_assert_cmpuint(count_ids(o, (char **) ids->pdata, ids->len), ==, BIG_JOBS);
         json_object_put(o);
 
@@ -253,7 +253,7 @@ static void test_list_attack(void) {
         (void) test_certs_dir();
         tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, NULL, NULL);
         o = telerun_json(0, (const char *const[]) { "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca,
-                                                    "list", "--json", NULL });
+                                                    "list", "-a", "--json", NULL });
         g_assert_cmpuint(count_ids(o, (char **) ids->pdata, ids->len), ==, BIG_JOBS);
         json_object_put(o);
         {

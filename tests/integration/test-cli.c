@@ -67,8 +67,9 @@ static void test_run_exit_code(void) {
         Result r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL);
 
         g_assert_cmpint(r.status, ==, 3);
-        g_assert_cmpstr(r.out, ==, "out\nerr\n");
-        g_assert_cmpstr(r.err, ==, "");
+        /* the job's stdout to ours, its stderr to ours (issue 15) */
+        g_assert_cmpstr(r.out, ==, "out\n");
+        g_assert_cmpstr(r.err, ==, "err\n");
         result_clear(&r);
 
         r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "kill -KILL $$", NULL);
@@ -161,15 +162,16 @@ static void test_errors(void) {
         r = telerun_as(TB_UID_USER1, "status", "00000000-0000-4000-8000-000000000000", NULL);
         g_assert_cmpint(r.status, ==, 3);
         result_clear(&r);
-        r = telerun_as(TB_UID_USER1, "status", "not-an-id", NULL);
+        r = telerun_as(TB_UID_USER1, "status", "_not-an-id", NULL);
         g_assert_cmpint(r.status, ==, 2);
         result_clear(&r);
+        /* run's own failures are 125-127 (docker run's), never a code the job could exit with */
         r = telerun_as(TB_UID_USER1, "run", "--", "./does/not/exist", NULL);
-        g_assert_cmpint(r.status, ==, 2);
+        g_assert_cmpint(r.status, ==, 127);
         g_assert_nonnull(strstr(r.err, "does/not/exist"));
         result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--memory", "64G", "--", "/bin/true", NULL);
-        g_assert_cmpint(r.status, ==, 2);
+        g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "MemoryMax"));
         result_clear(&r);
         r = telerun_as(TB_UID_USER1, "frobnicate", NULL);
@@ -291,7 +293,7 @@ static void test_units_builtin_max(void) {
         g_assert_cmpstr(r.err, ==, "");
         result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--io-write", "101M", "--", "/bin/true", NULL);
-        g_assert_cmpint(r.status, ==, 2);
+        g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "IOWriteBandwidthMax=105906176 is above the maximum 104857600"));
         result_clear(&r);
 
@@ -332,7 +334,7 @@ static void test_memory_infinity(void) {
                 return;
         }
         r = telerun_as(TB_UID_ADMIN, "run", "--memory", "infinity", "--", "/bin/true", NULL);
-        g_assert_cmpint(r.status, ==, 2);
+        g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "MemoryMax=infinity"));
         result_clear(&r);
 
@@ -359,12 +361,12 @@ static void test_memory_infinity(void) {
         }
         result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--memory", "infinity", "--", "/bin/true", NULL);
-        g_assert_cmpint(r.status, ==, 2);
+        g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "MemoryMax=infinity (no limit) is above the maximum"));
         result_clear(&r);
         /* what stays capped for administrators too */
         r = telerun_as(TB_UID_ADMIN, "run", "--tasks", "infinity", "--", "/bin/true", NULL);
-        g_assert_cmpint(r.status, ==, 2);
+        g_assert_cmpint(r.status, ==, 125);
         result_clear(&r);
         policy_write(orig);
 }

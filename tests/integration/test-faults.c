@@ -198,9 +198,10 @@ static void snapshot_take(Snapshot *s) {
         count_processes(s);
 }
 
-/* Each ended job the daemon retains keeps one fd: its spool file (output_store_read() reads it). */
+/* Each ended job the daemon retains keeps two fds: its spool file (output_store_read() reads it) and its
+ * stream index (which stream each run came from, for readers of one stream or of frames). */
 static int64_t daemon_fds_net(const Snapshot *s) {
-        return (int64_t) s->daemon_fds - (int64_t) s->jobs;
+        return (int64_t) s->daemon_fds - 2 * (int64_t) s->jobs;
 }
 
 static bool snapshot_settled(const Snapshot *b, const Snapshot *a);

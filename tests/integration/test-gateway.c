@@ -355,7 +355,7 @@ static void test_errors(void) {
         expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000", NULL, 404, "no-such-job");
         expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000/output", NULL, 404,
                      "no-such-job");
-        expect_error("alice", "GET", "/v1/jobs/x", NULL, 400, "invalid-job-id");
+        expect_error("alice", "GET", "/v1/jobs/_x", NULL, 400, "invalid-job-id");
 }
 
 static void test_limits_applied(void) {
@@ -391,8 +391,8 @@ static void test_telerun_remote(void) {
         }
         g_free(out);
         {
-                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
-                              NULL };
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "-a",
+                              "--json", NULL };
                 json_object *o;
 
                 run_cmd(a, &status, &out);
@@ -438,8 +438,8 @@ static void test_telerun_one_connection(void) {
         }
         /* The job id: the newest of alice's jobs whose argv has the marker. */
         {
-                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "--json",
-                              NULL };
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "list", "-a",
+                              "--json", NULL };
                 json_object *o;
 
                 g_free(out);
@@ -458,7 +458,8 @@ static void test_telerun_one_connection(void) {
                 g_assert_nonnull(id);
         }
         started = g_strdup_printf("alice: started job %s", id);
-        output = g_strdup_printf("alice \"GET /v1/jobs/%s/output?offset=0&follow=true\" 200", id);
+        /* the output in frames: the job's stdout and stderr apart (issue 15) */
+        output = g_strdup_printf("alice \"GET /v1/jobs/%s/output?offset=0&follow=true&framed=true\" 200", id);
         wait = g_strdup_printf("alice \"GET /v1/jobs/%s?wait=true\" 200", id);
         /* journald may take a moment to have the last lines */
         for (unsigned i = 0; i < 50; i++) {
@@ -478,6 +479,117 @@ static void test_telerun_one_connection(void) {
         g_assert_nonnull(p1);
         g_assert_cmpstr(p1, ==, p2);
         g_assert_cmpstr(p2, ==, p3);
+}
+
+/* ---- two streams (issue 15) ------------------------------------------------------------------------------ */
+
+/* argv (NULL-terminated), its stdout and stderr apart; its exit code. */
+static int run_split(char **argv, char **ret_out, char **ret_err) {
+        g_autoptr(GError) error = NULL;
+        int status = 0;
+
+        g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, ret_out, ret_err, &status, &error);
+        g_assert_no_error(error);
+        g_assert_true(WIFEXITED(status));
+        g_test_message("%s ... -> %d\nstdout: %s\nstderr: %s", argv[0], WEXITSTATUS(status), *ret_out, *ret_err);
+        return WEXITSTATUS(status);
+}
+
+/* A job writing "out N" / "err N" lines in turn: through the gateway each stream alone is exact (plain bytes
+ * that curl prints as they are), both in frames keep the writer's order, and telerun --addr puts the job's
+ * stdout and stderr on its own fd 1 and 2 (run) or the one asked for (logs --stderr). */
+static void test_streams(void) {
+        static const char script[] = "i=0; while [ $i -lt 8 ]; do if [ $((i % 2)) = 0 ]; then echo \"out $i\"; "
+                                     "else echo \"err $i\" >&2; fi; i=$((i + 1)); sleep 0.1; done";
+        static const char want_out[] = "out 0\nout 2\nout 4\nout 6\n", want_err[] = "err 1\nerr 3\nerr 5\nerr 7\n";
+        g_autofree char *body = NULL, *id = NULL, *target = NULL, *url = NULL, *out = NULL, *err = NULL;
+        g_autofree char *telerun = g_build_filename(build_dir, "cli", "telerun", NULL);
+        g_autofree char *addr = g_strdup_printf("127.0.0.1:%d", GW_PORT);
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
+                        *ca = test_cert_path("ca.crt");
+        g_autoptr(GString) framed = NULL, merged = g_string_new(NULL), plain = NULL;
+        json_object *o = NULL;
+
+        {
+                json_object *req = json_object_new_object(), *argv = json_object_new_array();
+                json_object_array_add(argv, json_object_new_string("/bin/sh"));
+                json_object_array_add(argv, json_object_new_string("-c"));
+                json_object_array_add(argv, json_object_new_string(script));
+                json_object_object_add(req, "argv", argv);
+                body = g_strdup(json_object_to_json_string(req));
+                json_object_put(req);
+        }
+        id = start_job("alice", body);
+        target = g_strdup_printf("/v1/jobs/%s?wait=true", id);
+        g_assert_cmpuint(request("alice", "GET", target, NULL, &o, NULL), ==, 200);
+        json_object_put(o);
+
+        /* one stream: plain bytes */
+        g_free(target);
+        target = g_strdup_printf("/v1/jobs/%s/output?stream=stderr", id);
+        g_assert_cmpuint(request("alice", "GET", target, NULL, NULL, &plain), ==, 200);
+        g_assert_cmpstr(plain->str, ==, want_err);
+
+        /* both in frames, in the writer's order */
+        g_free(target);
+        target = g_strdup_printf("/v1/jobs/%s/output?framed=true", id);
+        g_assert_cmpuint(request("alice", "GET", target, NULL, NULL, &framed), ==, 200);
+        for (gsize at = 0; at < framed->len;) {
+                const guint8 *h = (const guint8 *) framed->str + at;
+                guint32 len;
+
+                g_assert_cmpuint(framed->len - at, >=, 8);
+                g_assert_true((h[0] == 1 || h[0] == 2) && !h[1] && !h[2] && !h[3]);
+                len = (guint32) h[4] << 24 | (guint32) h[5] << 16 | (guint32) h[6] << 8 | h[7];
+                g_string_append_len(merged, (const char *) h + 8, len);
+                at += 8 + len;
+        }
+        g_assert_cmpstr(merged->str, ==, "out 0\nerr 1\nout 2\nerr 3\nout 4\nerr 5\nout 6\nerr 7\n");
+
+        /* curl, as a user would */
+        url = g_strdup_printf("https://127.0.0.1:%d/v1/jobs/%s/output?stream=stdout", GW_PORT, id);
+        {
+                char *a[] = { "curl", "-sS", "--fail", "--cert", crt, "--key", key, "--cacert", ca, url, NULL };
+
+                g_assert_cmpint(run_split(a, &out, &err), ==, 0);
+                g_assert_cmpstr(out, ==, want_out);
+        }
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+
+        /* telerun --addr: logs per stream, run split onto fd 1 and 2 */
+        {
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "logs", "--stderr",
+                              id, NULL };
+
+                g_assert_cmpint(run_split(a, &out, &err), ==, 0);
+                g_assert_cmpstr(out, ==, "");
+                g_assert_cmpstr(err, ==, want_err);
+        }
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+        {       /* the tail of one stream: the worker resolves it, X-Teleworker-Offset says where it starts */
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "logs", "--stderr",
+                              "-n", "2", "--timestamps", id, NULL };
+                g_auto(GStrv) lines = NULL;
+
+                g_assert_cmpint(run_split(a, &out, &err), ==, 0);
+                lines = g_strsplit(err, "\n", -1);
+                g_assert_cmpuint(g_strv_length(lines), ==, 3);
+                g_assert_true(g_str_has_suffix(lines[0], "Z err 5"));
+                g_assert_true(g_str_has_suffix(lines[1], "Z err 7"));
+                g_assert_cmpstr(lines[2], ==, "");
+        }
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+        {
+                char *a[] = { telerun, "--addr", addr, "--cert", crt, "--key", key, "--cacert", ca, "run", "--",
+                              "/bin/sh", "-c", (char *) script, NULL };
+
+                g_assert_cmpint(run_split(a, &out, &err), ==, 0);
+                g_assert_cmpstr(out, ==, want_out);
+                g_assert_cmpstr(err, ==, want_err);
+        }
 }
 
 /* ---- revocation and certificate rules ------------------------------------------------------------------- */
@@ -637,6 +749,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/gateway/telerun-remote", test_telerun_remote);
         g_test_add_func("/gateway/keep-alive", test_keep_alive);
         g_test_add_func("/gateway/telerun-one-connection", test_telerun_one_connection);
+        g_test_add_func("/gateway/streams", test_streams);
         g_test_add_func("/gateway/revocation", test_revocation);
         g_test_add_func("/gateway/ca-leaf-refused", test_ca_leaf_refused);
         r = g_test_run();

@@ -82,7 +82,10 @@ check "accounts teleworker-gw, teleworker-job, group teleworker-admin" \
         getent passwd teleworker-gw teleworker-job
 check "group teleworker-admin exists" getent group teleworker-admin
 eq "teleworker-gateway.socket enabled" enabled "$(systemctl is-enabled teleworker-gateway.socket 2>&1)"
-eq "teleworkerd.service not enabled (D-Bus activated)" disabled "$(systemctl is-enabled teleworkerd.service 2>&1)"
+eq "teleworkerd.service enabled: its alias only (D-Bus activated)" enabled "$(systemctl is-enabled teleworkerd.service 2>&1)"
+eq "alias dbus-org.teleworker.worker1.service -> teleworkerd.service" teleworkerd.service \
+        "$(basename "$(readlink /etc/systemd/system/dbus-org.teleworker.worker1.service 2>&1)")"
+eq "nothing starts it at boot" "" "$(systemctl show -P WantedBy teleworkerd.service 2>&1)"
 eq "teleworkerd.service not started at install" inactive "$(systemctl is-active teleworkerd.service 2>&1)"
 eq "socket not listening without certificates (ConditionPathExists)" no \
         "$(unit_prop teleworker-gateway.socket ConditionResult)"
@@ -100,6 +103,16 @@ score=$(systemd-analyze security --no-pager teleworker-gateway.service 2>/dev/nu
 echo "INFO: systemd-analyze security teleworker-gateway.service: ${score:-?}"
 
 # ------------------------------------------------------------------------------------------------
+section "systemctl disable teleworkerd also stops bus activation; enable brings it back"
+check "systemctl disable teleworkerd" systemctl disable teleworkerd.service
+if busctl --timeout=10 call "${BUS[@]}" ListPage su "" 1 > /dev/null 2>&1; then
+        fail "disabled: a call does not activate teleworkerd"
+else
+        pass "disabled: a call does not activate teleworkerd"
+fi
+eq "disabled: teleworkerd.service not started" inactive "$(systemctl is-active teleworkerd.service 2>&1)"
+check "systemctl enable teleworkerd" systemctl enable teleworkerd.service
+
 section "D-Bus: bus activation of teleworkerd, a job as root and one as tbuser1"
 id=$(bus_start /bin/echo hello) || id=
 if [ -n "$id" ]; then pass "busctl Start activates teleworkerd (job $id)"; else fail "busctl Start"; fi
@@ -108,6 +121,15 @@ if [ -n "$id" ]; then
         check "busctl Wait" bus_wait "$id"
         eq "job output over D-Bus" "hello" "$(bus_output "$id")"
         check "job ended with success" sh -c "busctl call ${BUS[*]} GetJob s $id | grep -q '\"State\" s \"success\"'"
+        # the journal catalog (units/teleworker.catalog): its text for the job's end entry
+        check "journal catalog installed" test -f /usr/lib/systemd/catalog/teleworker.catalog
+        journalctl --update-catalog > /dev/null 2>&1
+        for _ in $(seq 50); do
+                journalctl -q -x -u "teleworker-$id.scope" 2>/dev/null | grep -q "Subject: Job $id ended: success" && break
+                sleep 0.1
+        done
+        check "journalctl -x -u teleworker-ID.scope shows the catalog text" \
+                sh -c "journalctl -q -x -u teleworker-$id.scope | grep -q 'Subject: Job $id ended: success (exited)'"
 fi
 eq "telerun run as tbuser1 (job runs as the caller)" tbuser1 "$(runuser -u tbuser1 -- telerun run -- id -un 2>&1)"
 runuser -u tbuser1 -- telerun run -- sh -c 'exit 7' > /dev/null 2>&1

@@ -83,9 +83,15 @@ if [ "${PKG_REUSE:-0}" != 1 ]; then
         rm -rf "$OUT/src/teleworker"     # the .debs, .changes and .buildinfo stay in $OUT/src
 fi
 DEBDIR=$OUT/src
-for p in teleworker teleworker-gateway telerun; do
+for p in teleworker teleworker-gateway telerun cockpit-teleworker; do
         [ -f "$(echo "$DEBDIR/${p}"_*.deb)" ] || { fail "no $p .deb in $DEBDIR"; finish; }
 done
+# The Cockpit page: its files where Cockpit looks (the browser test, tests/browser/, uses the page itself).
+if dpkg-deb -c "$DEBDIR"/cockpit-teleworker_*.deb | grep -q ' \./usr/share/cockpit/teleworker/manifest\.json$'; then
+        pass "cockpit-teleworker: /usr/share/cockpit/teleworker/manifest.json"
+else
+        fail "cockpit-teleworker: no /usr/share/cockpit/teleworker/manifest.json in the package"
+fi
 
 if command -v lintian > /dev/null; then
         if out=$(lintian --fail-on error "$DEBDIR"/teleworker_*.changes 2>&1); then

@@ -99,7 +99,7 @@ static const char full_job_json[] =
         "\"submitted_at\":\"2026-11-22T18:30:00.123456Z\",\"started_at\":\"2026-11-22T18:30:00.200000Z\","
         "\"ended_at\":\"2026-11-22T18:30:01.000001Z\",\"unit\":\"teleworker-x.scope\","
         "\"output_size\":5000000000,\"output_dropped\":7,\"output_error\":\"No space left on device\","
-        "\"profile\":\"small\",\"slice\":\"teleworker-alice.slice\","
+        "\"profile\":\"small\",\"slice\":\"teleworker-alice.slice\",\"name\":null,"
         "\"limits\":{\"cpu_quota_per_sec_usec\":1500000,\"memory_max\":268435456,"
         "\"io_read_bandwidth_max\":10485760,\"io_write_bandwidth_max\":null,\"tasks_max\":64,"
         "\"runtime_max_usec\":2000000},"
@@ -114,7 +114,7 @@ static const char empty_job_json[] =
         "\"exit_code\":null,\"exit_signal\":null,\"signal\":null,\"submitted_at\":null,\"started_at\":null,"
         "\"ended_at\":null,\"unit\":null,\"output_size\":null,\"output_dropped\":null,\"output_error\":null,"
         "\"profile\":null,"
-        "\"slice\":null,"
+        "\"slice\":null,\"name\":null,"
         "\"limits\":{\"cpu_quota_per_sec_usec\":null,\"memory_max\":null,\"io_read_bandwidth_max\":null,"
         "\"io_write_bandwidth_max\":null,\"tasks_max\":null,\"runtime_max_usec\":null},"
         "\"usage\":{\"memory_current\":null,\"memory_peak\":null,\"cpu_usage_nsec\":null,\"io_read_bytes\":null,"
@@ -195,16 +195,17 @@ static void test_running_and_order(Fixture *f, gconstpointer data) {
                         g_assert_cmpuint(n, <, G_N_ELEMENTS(keys));
                         keys[n++] = key;
                 }
-                g_assert_cmpuint(n, ==, 22);
+                g_assert_cmpuint(n, ==, 23);
                 g_assert_cmpstr(keys[0], ==, "id");
                 g_assert_cmpstr(keys[5], ==, "state");
                 g_assert_cmpstr(keys[9], ==, "signal");
                 g_assert_cmpstr(keys[16], ==, "output_error");
                 g_assert_cmpstr(keys[17], ==, "profile");
                 g_assert_cmpstr(keys[18], ==, "slice");
-                g_assert_cmpstr(keys[19], ==, "limits");
-                g_assert_cmpstr(keys[20], ==, "usage");
-                g_assert_cmpstr(keys[21], ==, "isolation");
+                g_assert_cmpstr(keys[19], ==, "name");
+                g_assert_cmpstr(keys[20], ==, "limits");
+                g_assert_cmpstr(keys[21], ==, "usage");
+                g_assert_cmpstr(keys[22], ==, "isolation");
         }
 }
 

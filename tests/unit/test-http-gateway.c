@@ -156,15 +156,15 @@ static void test_api(void) {
         test_response_done(&r);
 
         /* errors of ours */
-        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/nope"), &r), ==, 0);
+        g_assert_cmpint(test_client_request(&c, GET("/v1/jobs/_nope"), &r), ==, 0);
         expect_error(&r, 400, "invalid-job-id");
         test_response_done(&r);
         g_assert_cmpint(test_client_request(&c, GET("/v1/nothing"), &r), ==, 0);
         expect_error(&r, 404, "not-found");
         test_response_done(&r);
-        g_assert_cmpint(test_client_request(&c, "DELETE " JOB " HTTP/1.1\r\n\r\n", &r), ==, 0);
+        g_assert_cmpint(test_client_request(&c, "PUT " JOB " HTTP/1.1\r\n\r\n", &r), ==, 0);
         expect_error(&r, 405, "method-not-allowed");
-        g_assert_cmpstr(test_response_header(&r, "allow", buf, sizeof(buf)), ==, "GET");
+        g_assert_cmpstr(test_response_header(&r, "allow", buf, sizeof(buf)), ==, "GET, DELETE");
         test_response_done(&r);
         g_assert_cmpint(test_client_request(&c, "GET /v1/jobs HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", &r), ==, 0);
         expect_error(&r, 400, "bad-request");

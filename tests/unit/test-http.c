@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* test-http.c - request parsing and limits, routing, query strings, the job JSON decoder, response framing
  * and the D-Bus error mapping, without any network. */
+#include <signal.h>
 #include <string.h>
 
 #include <glib.h>
@@ -193,6 +194,22 @@ static void test_parse_body_at_limit(void) {
 
 #define ID "8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10"
 
+static void test_route_metrics(void) {
+        HttpRoute r;
+        HttpError e = {};
+
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics", 11, &r, &e), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_METRICS);
+        g_assert_cmpstr(http_route_to_string(r.id), ==, "metrics");
+        g_assert_cmpint(http_route(HTTP_POST, "/v1/metrics", 11, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics/x", 13, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
+        g_assert_cmpint(http_route(HTTP_GET, "/v1/metrics?x=1", 15, &r, &e), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+}
+
 static void test_route(void) {
         HttpRoute r;
         HttpError e = {};
@@ -212,6 +229,53 @@ static void test_route(void) {
         g_assert_false(r.wait);
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_STOP);
+        /* lifecycle: DELETE, kill with its signal, and a job named by a prefix of its id */
+        g_assert_cmpint(ROUTE(HTTP_DELETE, "/v1/jobs/" ID), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_DELETE);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_KILL);
+        g_assert_cmpint(r.signal, ==, SIGTERM);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=USR1"), ==, 0);
+        g_assert_cmpint(r.signal, ==, SIGUSR1);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=9"), ==, 0);
+        g_assert_cmpint(r.signal, ==, SIGKILL);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=STOP"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/kill?signal=TERM&signal=KILL"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?signal=KILL"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        /* stop with a grace of its own */
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop"), ==, 0);
+        g_assert_cmpuint(r.stop_usec, ==, UINT64_MAX);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=3"), ==, 0);
+        g_assert_cmpuint(r.stop_usec, ==, 3 * 1000000);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=1.5"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/stop?time=1&time=2"), ==, -EINVAL);
+        /* list filters */
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs"), ==, 0);
+        g_assert_false(r.filtered);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=running,failed&since=1700000000&owner=bob&last=5&cursor="),
+                        ==, 0);
+        g_assert_true(r.filtered);
+        g_assert_cmpuint(r.states, ==, (1U << JOB_RUNNING) | (1U << JOB_FAILED));
+        g_assert_cmpuint(r.since_usec, ==, UINT64_C(1700000000) * 1000000);
+        g_assert_cmpstr(r.owner, ==, "bob");
+        g_assert_cmpuint(r.last, ==, 5);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=bogus"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?state=running&state=failed"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?last=0"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?owner=a%2Fb"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs?since=-1"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "?state=running"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1f0e9e-4a"), ==, 0);
+        g_assert_cmpstr(r.job_id, ==, "8c1f0e9e-4a");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1"), ==, -EINVAL);
+        g_assert_cmpstr(e.code, ==, "invalid-job-id");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/8c1f0e9e4a"), ==, -EINVAL);
+        g_assert_cmpstr(e.code, ==, "invalid-job-id");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_OUTPUT);
         g_assert_cmpuint(r.offset, ==, 0);
@@ -253,7 +317,10 @@ static void test_route(void) {
         g_assert_cmpstr(e.allow, ==, "GET, POST");
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 405);
-        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpstr(e.allow, ==, "GET, DELETE");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/kill"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "POST");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/stop"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 405);
         g_assert_cmpstr(e.allow, ==, "POST");
@@ -261,7 +328,7 @@ static void test_route(void) {
         g_assert_cmpuint(e.status, ==, 405);
 
         /* 400: ids, queries, absolute forms */
-        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/not-a-job"), ==, -EINVAL);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/_not-a-job"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 400);
         g_assert_cmpstr(e.code, ==, "invalid-job-id");
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "0000000000000"), ==, -EINVAL);
@@ -288,6 +355,54 @@ static void test_route(void) {
         g_assert_cmpuint(e.status, ==, 400);
         g_assert_cmpint(ROUTE(HTTP_GET, "*"), ==, -EINVAL);
         g_assert_cmpuint(e.status, ==, 400);
+#undef ROUTE
+}
+
+/* The output route's stream parameters (issue 15): each value checked, repeats refused, times in both forms. */
+static void test_route_output_streams(void) {
+        HttpRoute r;
+        HttpError e = {};
+
+#define ROUTE(u) http_route(HTTP_GET, u, strlen(u), &r, &e)
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output"), ==, 0);
+        g_assert_cmpuint(r.output.set, ==, 0);
+        g_assert_false(http_output_query_extended(&r.output));
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output?stream=stderr&follow=true&tail=5&timestamps=true"), ==, 0);
+        g_assert_true(http_output_query_extended(&r.output));
+        g_assert_cmpstr(r.output.stream, ==, "stderr");
+        g_assert_cmpuint(r.output.tail, ==, 5);
+        g_assert_true(r.output.timestamps);
+        g_assert_false(r.output.framed);
+        g_assert_true(r.follow);
+        g_assert_cmpuint(r.output.set, ==, OUTPUT_OPT_STREAM | OUTPUT_OPT_TAIL | OUTPUT_OPT_TIMESTAMPS);
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output?since=1764766800.25&until=2025-12-03T13:20:01Z&framed=1"),
+                        ==, 0);
+        g_assert_cmpuint(r.output.since, ==, UINT64_C(1764766800250000));
+        g_assert_cmpuint(r.output.until, ==, UINT64_C(1764768001000000));
+        g_assert_true(r.output.framed);
+        g_assert_cmpint(ROUTE("/v1/jobs/" ID "/output?since=2025-12-03T14%3A20%3A01%2B01%3A00"), ==, 0);
+        g_assert_cmpuint(r.output.since, ==, UINT64_C(1764768001000000));
+
+        static const char *const bad[] = {
+                "/v1/jobs/" ID "/output?stream=all",
+                "/v1/jobs/" ID "/output?stream=stdout&stream=stderr",
+                "/v1/jobs/" ID "/output?since=yesterday",
+                "/v1/jobs/" ID "/output?since=5m",               /* a duration: by whose clock? */
+                "/v1/jobs/" ID "/output?since=2026-02-30T00:00:00Z",
+                "/v1/jobs/" ID "/output?since=2026-12-03T13:20:01",
+                "/v1/jobs/" ID "/output?until=99999999999999999999",
+                "/v1/jobs/" ID "/output?tail=-1",
+                "/v1/jobs/" ID "/output?tail=1&tail=2",
+                "/v1/jobs/" ID "/output?framed=maybe",
+                "/v1/jobs/" ID "/output?timestamps=",
+                "/v1/jobs/" ID "?stream=stdout",                 /* only the output route takes them */
+                "/v1/jobs/" ID "/output?since=1111111111111111111111111111111111111111111111111111111111111111111",
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_test_message("%s", bad[i]);
+                g_assert_cmpint(ROUTE(bad[i]), ==, -EINVAL);
+                g_assert_cmpuint(e.status, ==, 400);
+        }
 #undef ROUTE
 }
 
@@ -623,7 +738,9 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/http/parse/body-at-limit", test_parse_body_at_limit);
         g_test_add_func("/http/parse/last-event-id", test_parse_last_event_id);
         g_test_add_func("/http/route", test_route);
+        g_test_add_func("/http/route-metrics", test_route_metrics);
         g_test_add_func("/http/query", test_query);
+        g_test_add_func("/http/route-output-streams", test_route_output_streams);
         g_test_add_func("/http/job-json/good", test_job_json_good);
         g_test_add_func("/http/job-json/bad", test_job_json_bad);
         g_test_add_func("/http/responses", test_responses);

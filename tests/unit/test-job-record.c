@@ -21,7 +21,7 @@ static const char old_record[] =
         "\"oom_kills_at_start\":7,\"usage\":{\"memory_current\":1,\"memory_peak\":2,\"cpu_usage_nsec\":3,"
         "\"io_read_bytes\":4,\"io_write_bytes\":5},\"output_dropped\":9,\"output_error\":-28,"
         "\"profile\":\"small\",\"slice\":\"teleworker-tbuser1.slice\",\"runtime_max_usec\":2000000,"
-        "\"private_pid\":1,\"private_tmp\":0,\"private_network\":-1,\"protect_system\":1}";
+        "\"private_pid\":1,\"private_tmp\":0,\"private_network\":-1,\"protect_system\":1,\"name\":\"build-1\"}";
 
 static void json_putp(json_object **o) {
         if (*o)
@@ -58,6 +58,7 @@ static void assert_old_record(const JobRecord *r) {
         g_assert_cmpint(r->isolation.private_pid, ==, 1);
         g_assert_cmpint(r->isolation.private_tmp, ==, 0);
         g_assert_cmpint(r->isolation.private_network, ==, -1);
+        g_assert_cmpstr(r->name, ==, "build-1");
 }
 
 static void test_old_record_round_trip(void) {

@@ -155,6 +155,76 @@ static void test_parse_read_verbs(void) {
         g_assert_cmpint(arg_verb, ==, VERB_WAIT);
 }
 
+/* logs' stream options (issue 15). */
+static void test_parse_streams(void) {
+        g_assert_cmpint(parse("logs", "--stderr", "--timestamps", "--since", "1764768000.5", "--until",
+                              "2025-12-03T13:30:00Z", ID1, NULL), ==, 1);
+        g_assert_cmpuint(arg_streams, ==, TELERUN_STREAM_STDERR);
+        g_assert_true(arg_timestamps);
+        g_assert_cmpuint(arg_since, ==, UINT64_C(1764768000500000));
+        g_assert_cmpuint(arg_until, ==, UINT64_C(1764768600000000));
+        g_assert_cmpint(parse("logs", "--stdout", "--stderr", "-f", "--since", "10m", ID1, NULL), ==, 1);
+        g_assert_cmpuint(arg_streams, ==, TELERUN_STREAM_STDOUT | TELERUN_STREAM_STDERR);
+        g_assert_cmpuint(arg_since, <, UINT64_MAX);
+        g_assert_cmpuint(arg_until, ==, UINT64_MAX);
+        g_assert_false(arg_timestamps);
+
+        g_assert_cmpint(parse("logs", "--since", "yesterday", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("logs", "--until", "2025-02-30T00:00:00Z", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("logs", "-f", "--until", "10m", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("run", "--stderr", "--", "true", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("status", "--timestamps", ID1, NULL), ==, -EINVAL);
+}
+
+static void test_parse_lifecycle(void) {
+        JobListFilter f;
+
+        /* prefixes, rm -f, kill -s, wait --any */
+        g_assert_cmpint(parse("status", "8c1f", NULL), ==, 1);
+        g_assert_cmpint(parse("status", "8c1", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("rm", "-f", "8c1f0e9e", ID1, NULL), ==, 1);
+        g_assert_cmpint(arg_verb, ==, VERB_RM);
+        g_assert_true(arg_follow || arg_force);
+        g_assert_cmpint(parse("remove", "--force", ID1, NULL), ==, 1);
+        g_assert_true(arg_force);
+        g_assert_cmpint(parse("rm", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("kill", ID1, NULL), ==, 1);
+        g_assert_cmpint(arg_signal, ==, SIGTERM);
+        g_assert_cmpint(parse("kill", "-s", "USR1", ID1, NULL), ==, 1);
+        g_assert_cmpint(arg_signal, ==, SIGUSR1);
+        g_assert_cmpint(parse("kill", "--signal=SIGKILL", ID1, NULL), ==, 1);
+        g_assert_cmpint(arg_signal, ==, SIGKILL);
+        g_assert_cmpint(parse("kill", "-s", "STOP", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("kill", "-s", "-9", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("stop", "-s", "USR1", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("wait", "--any", ID1, "8c1f", NULL), ==, 1);
+        g_assert_true(arg_any);
+        g_assert_cmpuint(strv_length(arg_args), ==, 2);
+        g_assert_cmpint(parse("status", "--any", ID1, NULL), ==, -EINVAL);
+
+        /* list filters: running and submitted by default, none with -a alone */
+        g_assert_cmpint(parse("list", NULL), ==, 1);
+        g_assert_nonnull(telerun_list_filter(&f));
+        g_assert_cmpuint(f.states, ==, JOB_STATES_ACTIVE);
+        g_assert_cmpint(parse("list", "-a", NULL), ==, 1);
+        g_assert_null(telerun_list_filter(&f));
+        g_assert_cmpint(parse("list", "-a", "-n", "3", "--owner", "bob", NULL), ==, 1);
+        g_assert_nonnull(telerun_list_filter(&f));
+        g_assert_cmpuint(f.states, ==, 0);
+        g_assert_cmpuint(f.last, ==, 3);
+        g_assert_cmpstr(f.owner, ==, "bob");
+        g_assert_cmpint(parse("list", "--state", "failed,killed", NULL), ==, 1);
+        g_assert_nonnull(telerun_list_filter(&f));
+        g_assert_cmpuint(f.states, ==, (1U << JOB_FAILED) | (1U << JOB_KILLED));
+        g_assert_cmpint(parse("list", "--state", "failed", "-a", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("list", "--state", "gone", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("list", "-n", "0", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("list", "--owner", "../x", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("list", "--since", "2026-11-23T18:30:00Z", NULL), ==, 1);
+        g_assert_cmpuint(arg_since, ==, UINT64_C(1795458600) * 1000000);
+
+}
+
 static void test_parse_done(void) {
         g_assert_cmpint(parse("--help", NULL), ==, 0);
         g_assert_cmpint(parse("--version", NULL), ==, 0);
@@ -166,10 +236,10 @@ static void test_parse_errors(void) {
         g_assert_cmpint(parse(NULL), ==, -EINVAL);
         g_assert_cmpint(parse("frobnicate", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("status", NULL), ==, -EINVAL);
-        g_assert_cmpint(parse("status", "not-an-id", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("status", "_not-an-id", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("status", ID1, ID1, NULL), ==, -EINVAL);
         g_assert_cmpint(parse("stop", NULL), ==, -EINVAL);
-        g_assert_cmpint(parse("stop", ID1, "x", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("stop", ID1, "_x", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("list", "extra", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("run", NULL), ==, -EINVAL);
         g_assert_cmpint(parse("run", "--", NULL), ==, -EINVAL);
@@ -773,6 +843,9 @@ static void test_copy_interrupt(void) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
+        /* parse_argv() reads the named remotes: not the ones of whoever runs the tests */
+        g_setenv("XDG_CONFIG_HOME", "/nonexistent/test-telerun-args", true);
+        g_unsetenv("TELERUN_REMOTE");
         initial_isolation[0] = arg_private_pid;
         initial_isolation[1] = arg_private_tmp;
         initial_isolation[2] = arg_private_network;
@@ -788,6 +861,8 @@ int main(int argc, char *argv[]) {
 
         g_test_add_func("/telerun/parse/run", test_parse_run);
         g_test_add_func("/telerun/parse/read-verbs", test_parse_read_verbs);
+        g_test_add_func("/telerun/parse/streams", test_parse_streams);
+        g_test_add_func("/telerun/parse/lifecycle", test_parse_lifecycle);
         g_test_add_func("/telerun/parse/done", test_parse_done);
         g_test_add_func("/telerun/parse/errors", test_parse_errors);
         g_test_add_func("/telerun/parse/remote", test_parse_remote);
