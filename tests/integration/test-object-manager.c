@@ -171,6 +171,48 @@ static void test_signals_carry_no_properties(void) {
         g_free(s.iface);
 }
 
+static int on_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Seen *s = userdata;
+        const char *path;
+        char **ifaces = NULL;
+
+        g_assert_cmpint(sd_bus_message_read(m, "o", &path), >, 0);
+        g_assert_cmpint(sd_bus_message_read_strv(m, &ifaces), >, 0);
+        g_free(s->path);
+        s->path = g_strdup(path);
+        s->n_ifaces = g_strv_length(ifaces);
+        g_free(s->iface);
+        s->iface = g_strdup(ifaces[0]);
+        g_strfreev(ifaces);
+        return 0;
+}
+
+/* Remove (issue 16's rm) takes a job out of the table as eviction does: InterfacesRemoved, heard by another
+ * user, right after the stop (whether or not its reaper is still finishing), and the object is gone. */
+static void test_remove_announces(void) {
+        g_autofree char *id = start_sleeper(user1, "600"), *path = job_path(id);
+        sd_bus_message *reply = NULL;
+        sd_bus_slot *removed = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        Seen s = {};
+
+        g_assert_cmpint(sd_bus_match_signal(user2, &removed, DEST, PATH, "org.freedesktop.DBus.ObjectManager",
+                                            "InterfacesRemoved", on_removed, &s), >=, 0);
+        g_assert_cmpint(tb_stop(user1, id, &e), ==, 0);
+        g_assert_cmpint(sd_bus_call_method(user1, DEST, PATH, "org.teleworker.worker1.Manager", "Remove", &e, &reply,
+                                           "s", id), >=, 0);
+        sd_bus_message_unref(reply);
+        wait_signal(user2, &s);
+        g_assert_cmpstr(s.path, ==, path);
+        g_assert_cmpuint(s.n_ifaces, ==, 1);
+        g_assert_cmpstr(s.iface, ==, JOB_IFACE);
+        g_autoptr(GHashTable) t = managed_objects(user1);
+        g_assert_false(g_hash_table_contains(t, path));
+        sd_bus_slot_unref(removed);
+        g_free(s.path);
+        g_free(s.iface);
+}
+
 int main(int argc, char **argv) {
         int r;
 
@@ -184,6 +226,7 @@ int main(int argc, char **argv) {
 
         g_test_add_func("/object-manager/two-users", test_two_users);
         g_test_add_func("/object-manager/signals-carry-no-properties", test_signals_carry_no_properties);
+        g_test_add_func("/object-manager/remove-announces", test_remove_announces);
         r = g_test_run();
 
         sd_bus_flush_close_unref(user1);

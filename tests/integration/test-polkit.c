@@ -2,7 +2,8 @@
 /* test-polkit - teleworkerd asks Debian's real polkitd (org.teleworker.worker1.manage-all, .network) for local
  * callers that are neither root nor in the admin group: without a rule tbuser2 neither sees nor stops
  * tbuser1's job; with a rule that grants tbuser2 manage-all it does both (GetJob, ListPage, Stop, and the
- * Job object's Wait); without polkitd on the bus the group rule alone decides; the shipped rule
+ * Job object's Wait), and then an id prefix of that job, ListFiltered's Owner=tbuser1 and GetMetrics too;
+ * without polkitd on the bus the group rule alone decides; the shipped rule
  * (dbus/teleworker.rules) gives tbadmin both actions; .network gives tbuser1 a job on the network the policy
  * file refuses it. Installs the action and rule files into the testbed's own /usr and /etc (an overlay: the
  * host's disk is never written), restarts polkit.service, and takes them out again at the end. */
@@ -158,6 +159,81 @@ static void test_rule_grants_manage_all(void) {
         g_assert_cmpint(tb_stop(root_bus, id3, &e), ==, 0);
 }
 
+/* ListFiltered with Owner=owner as bus: 0 and whether id is listed, or the D-Bus error. */
+static int list_owner_has(sd_bus *bus, const char *owner, const char *id, bool *ret_found, sd_bus_error *e) {
+        sd_bus_message *reply = NULL;
+        bool found = false;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.teleworker.worker1", "/org/teleworker/worker1", "org.teleworker.worker1.Manager",
+                               "ListFiltered", e, &reply, "sua{sv}", "", 0, 1, "Owner", "s", owner);
+        if (r < 0)
+                return r;
+        g_assert_cmpint(sd_bus_message_enter_container(reply, 'a', "a{sv}"), >, 0);
+        while (sd_bus_message_enter_container(reply, 'a', "{sv}") > 0) {
+                while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+                        const char *key = NULL, *v = NULL;
+
+                        g_assert_cmpint(sd_bus_message_read(reply, "s", &key), >, 0);
+                        if (g_str_equal(key, "Id")) {
+                                g_assert_cmpint(sd_bus_message_read(reply, "v", "s", &v), >, 0);
+                                found = found || g_strcmp0(v, id) == 0;
+                        } else
+                                g_assert_cmpint(sd_bus_message_skip(reply, "v"), >=, 0);
+                        g_assert_cmpint(sd_bus_message_exit_container(reply), >=, 0);
+                }
+                g_assert_cmpint(sd_bus_message_exit_container(reply), >=, 0);
+        }
+        sd_bus_message_unref(reply);
+        *ret_found = found;
+        return 0;
+}
+
+static int manager_call(sd_bus *bus, const char *method, sd_bus_error *e, sd_bus_message **reply, const char *types,
+                        const char *arg) {
+        return sd_bus_call_method(bus, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                  "org.teleworker.worker1.Manager", method, e, reply, types, arg);
+}
+
+/* A job reference (an id prefix), ListFiltered's Owner and GetMetrics ask polkit as GetJob and ListPage do:
+ * without a rule tbuser2's prefix of tbuser1's job finds nothing, Owner=tbuser1 and GetMetrics are refused;
+ * with manage-all the prefix resolves to the job its list shows, and Remove by prefix removes it. */
+static void test_references_and_filters(void) {
+        g_autofree char *id = start_sleeper(user1);
+        g_autofree char *prefix = g_strndup(id, 8);
+        __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *removed = NULL;
+        bool found = false;
+        TbJob j = {};
+
+        /* A prefix resolves among the jobs tbuser2 sees: none, and nothing said of tbuser1's. */
+        g_assert_cmpstr(get_error(user2, prefix), ==, "org.teleworker.worker1.Error.NoSuchJob");
+        g_assert_cmpint(list_owner_has(user2, "tbuser1", id, &found, &e), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(manager_call(user2, "GetMetrics", &e, NULL, "", NULL), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
+        sd_bus_error_free(&e);
+
+        write_rule("tbuser2", "org.teleworker.worker1.manage-all");
+        g_assert_cmpint(tb_get(user2, prefix, &j, &e), ==, 0);
+        g_assert_cmpstr(j.id, ==, id);
+        tb_job_clear(&j);
+        g_assert_cmpint(list_owner_has(user2, "tbuser1", id, &found, &e), ==, 0);
+        g_assert_true(found);
+        g_assert_cmpint(manager_call(user2, "GetMetrics", &e, NULL, "", NULL), >=, 0);
+        g_assert_cmpint(tb_stop(user2, prefix, &e), ==, 0);
+        g_assert_cmpint(manager_call(user2, "Remove", &e, &reply, "s", prefix), >=, 0);
+        if (reply) {
+                g_assert_cmpint(sd_bus_message_read(reply, "s", &removed), >, 0);
+                g_assert_cmpstr(removed, ==, id);
+                sd_bus_message_unref(reply);
+        }
+        remove_rule();
+        g_assert_cmpstr(get_error(root_bus, id), ==, "org.teleworker.worker1.Error.NoSuchJob");
+}
+
 /* CheckAuthorization for the connection of bus (its unique name), asked as root. */
 static bool polkit_allows(sd_bus *bus, const char *action) {
         __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -261,6 +337,7 @@ int main(int argc, char **argv) {
 
         g_test_add_func("/polkit/without-rule", test_without_rule);
         g_test_add_func("/polkit/rule-grants-manage-all", test_rule_grants_manage_all);
+        g_test_add_func("/polkit/references-and-filters", test_references_and_filters);
         g_test_add_func("/polkit/shipped-rule", test_shipped_rule);
         g_test_add_func("/polkit/network", test_network);
         g_test_add_func("/polkit/cost", test_cost);
