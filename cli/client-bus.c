@@ -577,6 +577,22 @@ static void client_bus_free(Client *c) {
         free(cb);
 }
 
+/* On a connection of its own (see ClientOps.resize): resizes are rare, and sd-bus objects are not shared
+ * between threads. */
+static int client_bus_resize(Client *c, const char *id, uint16_t rows, uint16_t cols, ClientError *error) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, WORKER_SERVICE, WORKER_PATH, WORKER_MANAGER, "Resize", &e, NULL, "sqq", id,
+                                       rows, cols);
+        r = r < 0 ? bus_error_to_client(&e, r, "Failed to resize the job's terminal", error) : 0;
+        sd_bus_error_free(&e);
+        return r;
+}
+
 static const ClientOps client_bus_ops = {
         .name = "bus",
         .start = client_bus_start,
@@ -587,6 +603,7 @@ static const ClientOps client_bus_ops = {
         .open_output = client_bus_open_output,
         .start_follow = client_bus_start_follow,
         .output_complete = client_bus_output_complete,
+        .resize = client_bus_resize,
         .open_output_ex = client_bus_open_output_ex,
         .remove = client_bus_remove,
         .kill = client_bus_kill,

@@ -80,6 +80,12 @@ typedef struct ClientRemote {
         pthread_mutex_t lock;
         unsigned n_ref;
         RemoteConnection idle;   /* kept alive for the next request (fd -EBADF: none) */
+
+        /* start -i: the thread that streams our stdin to POST /v1/jobs/{id}/input (main thread only). */
+        pthread_t input_thread;
+        bool input_running;
+        int input_error;         /* its result: 0 or -errno (after the join) */
+        char input_message[256];
 } ClientRemote;
 
 typedef struct RemoteResponse {
@@ -605,6 +611,8 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
         return r;
 }
 
+static int remote_input_start(ClientRemote *cr, const char *id, int fd, ClientError *error);
+
 static int client_remote_start(Client *c, const StartRequest *req, char **ret_id, ClientError *error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *job = NULL;
         ClientRemote *cr = c->userdata;
@@ -629,6 +637,118 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
         *ret_id = strdup(json_object_get_string(id));
         if (!*ret_id)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        if (req->stdin_kind == START_STDIN_STREAM)
+                return remote_input_start(cr, *ret_id, req->stdin_fd, error);
+        return 0;
+}
+
+/* ---- stdin (start -i, run -i): the body of POST /v1/jobs/{id}/input, chunked, from our fd 0 to its EOF ---- */
+
+typedef struct RemoteInput {
+        ClientRemote *cr;   /* a reference */
+        char target[80];
+        int fd;             /* what is sent: a copy of the request's stdin_fd */
+} RemoteInput;
+
+/* One chunk per read(2): size line, data, CRLF in one TLS write. */
+static int remote_input_send(RemoteConnection *c, int fd) {
+        static char buf[64 * 1024 + 16];
+        const size_t head = 10;   /* up to 8 hex digits and CRLF, right-aligned before the data */
+
+        for (;;) {
+                ssize_t n = read(fd, buf + head, sizeof(buf) - head - 2);
+                char size[16];
+                int k;
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return remote_write(c, "0\r\n\r\n", 5);
+                k = snprintf(size, sizeof(size), "%zx\r\n", (size_t) n);
+                memcpy(buf + head - k, size, (size_t) k);
+                memcpy(buf + head + n, "\r\n", 2);
+                k = remote_write(c, buf + head - k, (size_t) k + (size_t) n + 2);
+                if (k < 0)
+                        return k;
+        }
+}
+
+static void *remote_input_thread(void *userdata) {
+        RemoteInput *in = userdata;
+        ClientRemote *cr = in->cr;
+        RemoteConnection c = { .fd = -EBADF };
+        _cleanup_(client_error_done) ClientError e = {};
+        RemoteResponse resp;
+        _cleanup_(freep) char *head = NULL;
+        char ebuf[512];
+        int r;
+
+        remote_response_init(&resp, -EBADF);
+        r = remote_connect(cr, &c, &e);
+        if (r >= 0 && asprintf(&head, "POST %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: telerun/" TELEWORKER_VERSION
+                               "\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                               in->target, cr->host_header, cr->port) < 0)
+                r = -ENOMEM;
+        if (r >= 0)
+                r = remote_write(&c, head, strlen(head));
+        /* A write that fails may be the gateway answering early (the job went away): its answer says why. */
+        if (r >= 0)
+                r = remote_input_send(&c, in->fd);
+        if (c.ssl && remote_read_response(&c, &resp, -EBADF, REMOTE_NO_TIMEOUT, ebuf, sizeof(ebuf)) >= 0)
+                r = resp.status == 200 ? 0 : remote_status_error(&resp, "Failed to send the job's input", &e);
+        if (r < 0)
+                (void) snprintf(cr->input_message, sizeof(cr->input_message), "%s",
+                                e.message ?: "Failed to send the job's input");
+        cr->input_error = r;
+        remote_connection_close(&c, r >= 0);
+        remote_response_done(&resp);
+        client_remote_unref(cr);
+        safe_close(in->fd);
+        free(in);
+        OPENSSL_thread_stop();
+        return NULL;
+}
+
+static int remote_input_start(ClientRemote *cr, const char *id, int fd, ClientError *error) {
+        RemoteInput *in = new0(RemoteInput, 1);
+        sigset_t all, old;
+        int r;
+
+        if (!in)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        in->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (in->fd < 0) {
+                free(in);
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to duplicate stdin: %m");
+        }
+        (void) snprintf(in->target, sizeof(in->target), "/v1/jobs/%s/input", id);
+        in->cr = client_remote_ref(cr);
+        /* The thread must not take signals meant for telerun's signalfd. */
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = -pthread_create(&cr->input_thread, NULL, remote_input_thread, in);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0) {
+                client_remote_unref(cr);
+                safe_close(in->fd);
+                free(in);
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to start the input thread: %m");
+        }
+        cr->input_running = true;
+        return 0;
+}
+
+static int client_remote_input_wait(Client *c, ClientError *error) {
+        ClientRemote *cr = c->userdata;
+
+        if (!cr->input_running)
+                return 0;
+        (void) pthread_join(cr->input_thread, NULL);
+        cr->input_running = false;
+        if (cr->input_error < 0)
+                return client_error_set(error, cr->input_error, CLIENT_ERROR_OTHER, "%s", cr->input_message);
         return 0;
 }
 
@@ -885,6 +1005,14 @@ fail:
         return r;
 }
 
+static int client_remote_resize(Client *c, const char *id, uint16_t rows, uint16_t cols, ClientError *error) {
+        char suffix[64];
+
+        (void) snprintf(suffix, sizeof(suffix), "/resize?rows=%u&cols=%u", rows, cols);
+        return remote_job_request(c, "POST", id, suffix, 200, REMOTE_REPLY_TIMEOUT_MS,
+                                  "Failed to resize the job's terminal", NULL, error);
+}
+
 static int client_remote_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
                                      ClientError *error) {
         char target[160];
@@ -920,7 +1048,12 @@ static int client_remote_open_output_ex(Client *c, const char *id, const BusOutp
 }
 
 static void client_remote_free(Client *c) {
-        client_remote_unref(c->userdata);
+        ClientRemote *cr = c->userdata;
+
+        /* An input still streaming (run: the job ended first) holds its own reference. */
+        if (cr->input_running)
+                (void) pthread_detach(cr->input_thread);
+        client_remote_unref(cr);
 }
 
 static const ClientOps client_remote_ops = {
@@ -931,6 +1064,8 @@ static const ClientOps client_remote_ops = {
         .list = client_remote_list,
         .wait = client_remote_wait,
         .open_output = client_remote_open_output,
+        .input_wait = client_remote_input_wait,
+        .resize = client_remote_resize,
         .open_output_ex = client_remote_open_output_ex,
         .remove = client_remote_remove,
         .kill = client_remote_kill,

@@ -66,6 +66,12 @@ typedef struct ClientOps {
          * (the worker's own answer; a follower's stream also ends when the worker goes away). NULL: the caller
          * decides from get_job(). */
         int (*output_complete)(Client *c, const char *id, uint64_t offset, ClientError *error);
+        /* Optional: blocks until the job's stdin (a StartRequest with START_STDIN_STREAM) is sent whole, or the
+         * job closed it; 0, or <0 with error set. NULL: a backend whose start hands the job its stdin fd. */
+        int (*input_wait)(Client *c, ClientError *error);
+        /* Optional: sets the size of the job's terminal. Called from telerun's SIGWINCH thread, concurrently
+         * with the other operations: the backend makes the call on a connection of its own. */
+        int (*resize)(Client *c, const char *id, uint16_t rows, uint16_t cols, ClientError *error);
         /* Optional: open_output with reader options (streams, frames, since/until, tail; docs/dbus.md
          * OpenOutputEx). *ret_offset: where the reader starts in the merged stream. -EOPNOTSUPP (error set)
          * when the worker has no such call (then only the merged stream: open_output). */

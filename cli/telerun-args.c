@@ -36,6 +36,8 @@ uint64_t arg_timeout_usec = 0;
 uint64_t arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
 /* -1: not given (the worker's default); 0 or 1: asked for */
 int arg_private_network = -1, arg_private_pid = -1, arg_private_tmp = -1, arg_protect_system = -1;
+bool arg_stdin = false;
+bool arg_tty = false;
 uint64_t arg_offset = 0;
 uint64_t arg_tail = UINT64_MAX;
 unsigned arg_streams = 0;
@@ -136,6 +138,11 @@ void telerun_help(void) {
                "      --protect-system  Make /usr, /boot, /efi and /etc read-only\n"
                "      --name=NAME       Name the job (unique among your jobs): every\n"
                "                        command takes the name where it takes an ID\n"
+               "  -i, --interactive     Connect telerun's stdin to the job's (default:\n"
+               "                        the job reads /dev/null)\n"
+               "  -t, --tty             Run the job on a pseudo-terminal (-it: interactive;\n"
+               "                        telerun's terminal goes raw, ^C goes to the job,\n"
+               "                        ^] detaches)\n"
                "  -f, --follow          start: stream the output, exit with the job's\n"
                "                        status; Ctrl-C leaves the job running\n"
                "\n"
@@ -197,6 +204,8 @@ void telerun_args_reset(void) {
         arg_cpu_quota = arg_memory_max = arg_io_read_max = arg_io_write_max = arg_tasks_max = 0;
         arg_profile = NULL;
         arg_timeout_usec = 0;
+        arg_stdin = false;
+        arg_tty = false;
         arg_reconnect_timeout_usec = TELERUN_RECONNECT_TIMEOUT_DEFAULT;
         arg_private_network = arg_private_pid = arg_private_tmp = arg_protect_system = -1;
         arg_offset = 0;
@@ -387,6 +396,12 @@ static int parse_options(int argc, char *argv[], bool stop_at_nonoption, uint64_
                         break;
                 case OPT_PROTECT_SYSTEM:
                         arg_protect_system = 1;
+                        break;
+                case OPT_INTERACTIVE:
+                        arg_stdin = true;
+                        break;
+                case OPT_TTY:
+                        arg_tty = true;
                         break;
                 case OPT_OFFSET:
                         if (parse_uint64(optarg, &arg_offset) < 0)

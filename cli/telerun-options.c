@@ -92,6 +92,10 @@ const TelerunOptionInfo telerun_options[_OPT_MAX] = {
         [OPT_TIME] = { "time", 0, required_argument, "SEC", VERB_BIT(VERB_STOP) | VERB_BIT(VERB_RM),
                        .summary = "Grace period of this stop, in seconds" },
         [OPT_NAME] = { "name", 0, required_argument, "NAME", START_RUN, .summary = "Name the job" },
+        [OPT_INTERACTIVE] = { "interactive", 'i', no_argument, NULL, START_RUN,
+                              .summary = "Connect telerun's stdin to the job's" },
+        [OPT_TTY] = { "tty", 't', no_argument, NULL, START_RUN,
+                      .summary = "Run the job on a pseudo-terminal (^] detaches)" },
         [OPT_REMOTE] = { "remote", 0, required_argument, "NAME", VERBS_GLOBAL, COMPLETE_REMOTE,
                          .summary = "Use a named remote (telerun remote add)" },
 };

@@ -54,6 +54,8 @@ typedef enum TelerunOption {
         OPT_OWNER,
         OPT_TIME,
         OPT_NAME,
+        OPT_INTERACTIVE,
+        OPT_TTY,
         _OPT_MAX,
 } TelerunOption;
 

@@ -21,6 +21,7 @@
 #include "format.h"
 #include "shared/macro.h"
 #include "telerun.h"
+#include "terminal.h"
 #include "shared/util.h"
 
 /* logs --tail reads the output backwards in growing chunks, never holding more than this. */
@@ -234,7 +235,7 @@ stop:
 static int verb_start(Client *c) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(freep) char *id = NULL, *cwd = NULL;
-        _cleanup_(closep) int interrupt_fd = -EBADF, output_fd = -EBADF;
+        _cleanup_(closep) int interrupt_fd = -EBADF, output_fd = -EBADF, input_fd = -EBADF;
         StartRequest req = {
                 .argv = arg_args,
                 .env = arg_env,
@@ -255,11 +256,24 @@ static int verb_start(Client *c) {
                         .private_network = arg_private_network,
                         .protect_system = arg_protect_system,
                 },
+                /* Locally the fd itself goes to the worker; a remote worker streams it (POST …/input). */
+                .stdin_kind = !arg_stdin ? START_STDIN_NULL : arg_addr ? START_STDIN_STREAM : START_STDIN_FD,
+                .stdin_fd = STDIN_FILENO,
         };
         sigset_t old_mask;
         int r;
 
         sigemptyset(&old_mask);
+        if (arg_tty)   /* the job's terminal starts at the size of ours */
+                terminal_size(isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO, &req.tty_rows, &req.tty_cols);
+        /* -it on a terminal: our keys reach the job through a pipe we feed, which watches for the detach key
+         * and closes with us (the job never reads our terminal itself). */
+        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO)) {
+                r = terminal_input_begin(STDIN_FILENO, &input_fd);
+                if (r < 0)
+                        return report_errno(r, "Failed to set up the terminal's input");
+                req.stdin_fd = input_fd;
+        }
         if (!req.cwd) {
                 if (arg_addr)
                         req.cwd = ""; /* our directory means nothing on the gateway's host */
@@ -290,6 +304,19 @@ static int verb_start(Client *c) {
                 r = c->ops->start(c, &req, &id, &e);
         if (r < 0)
                 return report(&e);
+        /* -it: our keys go to the job as they are typed (^C too); put back on every way out (terminal.c). */
+        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO)) {
+                r = terminal_raw_begin(STDIN_FILENO);
+                if (r < 0)
+                        fprintf(stderr, "telerun: cannot put the terminal in raw mode (%s): keys are sent a line "
+                                "at a time, ^C stops the job\n", strerror(-r));
+                terminal_input_set_job(id);
+                /* The worker (or the remote backend) has its own copy of the pipe's read end. */
+                input_fd = safe_close(input_fd);
+        }
+        /* ...and our window's size is the job's terminal's, as it changes (SIGWINCH -> Resize). */
+        if (arg_tty && arg_verb == VERB_RUN && (isatty(STDOUT_FILENO) || isatty(STDIN_FILENO)))
+                (void) terminal_forward_resizes(c, id, isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO);
 
         if (arg_verb == VERB_START) {
                 /* With --follow stdout carries the job's output alone, so the id goes to stderr. */
@@ -310,6 +337,10 @@ static int verb_start(Client *c) {
                         fprintf(f, "telerun: job %s\n", id);
                 else
                         fprintf(f, "%s\n", id);
+                /* Remotely our stdin is streamed by the backend: the job gets it whole before we go. */
+                if (!arg_follow && req.stdin_kind == START_STDIN_STREAM && c->ops->input_wait &&
+                    c->ops->input_wait(c, &e) < 0)
+                        return report(&e);
                 if (!arg_follow)
                         return TELERUN_EXIT_OK;
                 fflush(f);

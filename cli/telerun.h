@@ -56,6 +56,8 @@ extern uint64_t arg_timeout_usec;    /* 0 = none requested */
 #define TELERUN_RECONNECT_TIMEOUT_DEFAULT (30 * UINT64_C(1000000))
 extern uint64_t arg_reconnect_timeout_usec; /* followers and wait: how long the worker may stay away; 0 = no retry */
 extern int arg_private_network, arg_private_pid, arg_private_tmp, arg_protect_system; /* -1: not given */
+extern bool arg_stdin; /* -i: the job reads telerun's stdin */
+extern bool arg_tty;   /* -t: the job runs on a pseudo-terminal */
 extern uint64_t arg_offset;
 extern uint64_t arg_tail;        /* UINT64_MAX = not given */
 #define TELERUN_STREAM_STDOUT (1u << 1)  /* the bits of the stream ids (stdout 1, stderr 2) */

@@ -153,6 +153,8 @@ int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_
         X("PrivateTmp", "b") \
         X("PrivateNetwork", "b") \
         X("ProtectSystem", "b") \
+        X("StandardInput", "s") \
+        X("Terminal", "b") \
         X("MemoryCurrent", "t") \
         X("MemoryPeak", "t") \
         X("CPUUsageNSec", "t") \

@@ -72,6 +72,8 @@ static const PropInfo props[] = {
         { "PrivateTmp",          "b",  PROP_BOOL,            GROUP_ISOLATION, "private_tmp" },
         { "PrivateNetwork",      "b",  PROP_BOOL,            GROUP_ISOLATION, "private_network" },
         { "ProtectSystem",       "b",  PROP_BOOL,            GROUP_ISOLATION, "protect_system" },
+        { "StandardInput",       "s",  PROP_STRING,          GROUP_TOP,    "stdin" },
+        { "Terminal",            "b",  PROP_BOOL,            GROUP_TOP,    "tty" },
         { "MemoryCurrent",       "t",  PROP_UINT64_INFINITY, GROUP_USAGE,  "memory_current" },
         { "MemoryPeak",          "t",  PROP_UINT64_INFINITY, GROUP_USAGE,  "memory_peak" },
         { "CPUUsageNSec",        "t",  PROP_UINT64_INFINITY, GROUP_USAGE,  "cpu_usage_nsec" },

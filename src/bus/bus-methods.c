@@ -106,6 +106,10 @@ static JobRequest job_request_from_start(const StartRequest *s) {
                         .private_network = s->isolation.private_network,
                         .protect_system = s->isolation.protect_system,
                 },
+                .stdin_kind = s->stdin_kind,
+                .stdin_fd = s->stdin_fd,
+                .tty_rows = s->tty_rows,
+                .tty_cols = s->tty_cols,
         };
 }
 
@@ -146,6 +150,11 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
         r = bus_read_start_request(msg, &sreq, error);
         if (r < 0)
                 return r;
+        /* The gateway's fds are its own, not its clients': a remote job's stdin is a stream (OpenInputAs). */
+        if (sreq.stdin_kind == START_STDIN_FD && p.remote)
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS,
+                                        "StandardInput cannot be an fd for a remote principal: use 'stream' and "
+                                        "OpenInputAs.");
         req = job_request_from_start(&sreq);
         r = bus_start_network(a, msg, &p, &req);
         if (r > 0)
@@ -499,6 +508,41 @@ static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error 
         return bus_reply_open_output(a, msg, &p, j, error);
 }
 
+/* OpenInput(As): stdin of a job started with StandardInput "stream", to its owner (or an administrator). */
+static int method_open_input(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(closep) int fd = -EBADF;
+        BusApi *a = userdata;
+        Job *j = NULL;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
+        if (r != 0)
+                return r;   /* an error, or polkit was asked: the call comes back */
+        r = manager_open_input(a->manager, j, &fd, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, "h", fd);
+}
+
+/* Resize(As): the job's terminal size, to its owner (or an administrator). */
+static int method_resize(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        Job *j = NULL;
+        uint16_t rows, cols;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
+        if (r != 0)
+                return r;
+        r = sd_bus_message_read(msg, "qq", &rows, &cols);
+        if (r < 0)
+                return r;
+        r = manager_resize_job(a->manager, j, rows, cols, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 const sd_bus_vtable bus_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("as", argv, "as", env, "s", cwd, "a{sv}", options),
@@ -523,6 +567,10 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenOutput", SD_BUS_ARGS("s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenInput", SD_BUS_ARGS("s", id), SD_BUS_RESULT("h", fd), method_open_input,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Resize", SD_BUS_ARGS("s", id, "q", rows, "q", cols), SD_BUS_NO_RESULT,
+                                method_resize, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetMetrics", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", text), bus_method_get_metrics,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenOutputEx", SD_BUS_ARGS("s", id, "a{sv}", options),
@@ -568,6 +616,11 @@ const sd_bus_vtable bus_remote_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("EventsAs", SD_BUS_ARGS("s", principal, "b", admin, "t", after),
                                 SD_BUS_RESULT("a(tssssit)", events, "t", last, "b", reset), bus_method_events,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+
+        SD_BUS_METHOD_WITH_ARGS("OpenInputAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id),
+                                SD_BUS_RESULT("h", fd), method_open_input, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ResizeAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id, "q", rows, "q", cols),
+                                SD_BUS_NO_RESULT, method_resize, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetMetricsAs", SD_BUS_ARGS("s", principal, "b", admin), SD_BUS_RESULT("s", text),
                                 bus_method_get_metrics, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenOutputExAs",

@@ -75,6 +75,10 @@ int bus_job_append_value(sd_bus_message *m, Job *j, const char *name, const JobU
                 return sd_bus_message_append(m, "t", job_runtime_max_usec(j));
         if (streq(name, "Profile"))
                 return sd_bus_message_append(m, "s", job_profile(j) ? job_profile(j) : "default");
+        if (streq(name, "StandardInput"))
+                return sd_bus_message_append(m, "s", start_stdin_to_string(job_stdin(j)));
+        if (streq(name, "Terminal"))
+                return sd_bus_message_append(m, "b", (int) job_tty(j));
         if (streq(name, "Slice"))
                 return sd_bus_message_append(m, "s", job_slice(j) ? job_slice(j) : "");
         if (streq(name, "Name"))

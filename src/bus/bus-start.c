@@ -35,6 +35,13 @@ static int bus_append_start_options(sd_bus_message *m, const StartRequest *req) 
                 if (v >= 0)
                         r = sd_bus_message_append(m, "{sv}", start_isolation_bus_name(f), "b", v > 0);
         }
+        if (r >= 0 && req->stdin_kind == START_STDIN_FD)
+                r = sd_bus_message_append(m, "{sv}", START_OPTION_STANDARD_INPUT, "h", req->stdin_fd);
+        else if (r >= 0 && req->stdin_kind == START_STDIN_STREAM)
+                r = sd_bus_message_append(m, "{sv}", START_OPTION_STANDARD_INPUT, "s",
+                                          start_stdin_to_string(START_STDIN_STREAM));
+        if (r >= 0 && req->tty_rows > 0)
+                r = sd_bus_message_append(m, "{sv}", START_OPTION_TERMINAL, "(qq)", req->tty_rows, req->tty_cols);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         return r;
@@ -70,18 +77,68 @@ static const char *start_option_name(unsigned i) {
                 return START_OPTION_RUNTIME_MAX;
         if (i == 1)
                 return START_OPTION_PROFILE;
-        if (i == 2 + _START_ISOLATION_MAX)
-                return START_OPTION_NAME;
-        return start_isolation_bus_name(i - 2);
+        if (i - 2 < _START_ISOLATION_MAX)
+                return start_isolation_bus_name(i - 2);
+        i -= 2 + _START_ISOLATION_MAX;
+        return i == 0 ? START_OPTION_NAME : i == 1 ? START_OPTION_STANDARD_INPUT : START_OPTION_TERMINAL;
 }
 
-#define START_OPTIONS_N (_JOB_LIMIT_MAX + 2 + _START_ISOLATION_MAX + 1)
+#define START_OPTIONS_N (_JOB_LIMIT_MAX + 2 + _START_ISOLATION_MAX + 3)
 
 static int start_option_index(const char *key) {
         for (unsigned i = 0; i < START_OPTIONS_N; i++)
                 if (streq(start_option_name(i), key))
                         return (int) i;
         return -1;
+}
+
+/* StandardInput: an fd ("h", borrowed from msg; what kind of fd is the engine's to check) or "null"/"stream". */
+static int bus_read_standard_input(sd_bus_message *msg, const char *contents, StartRequest *req,
+                                   sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        if (streq(contents, "h")) {
+                r = sd_bus_message_read(msg, "v", "h", &req->stdin_fd);
+                if (r < 0)
+                        return r;
+                req->stdin_kind = START_STDIN_FD;
+                return 0;
+        }
+        if (!streq(contents, "s"))
+                return bus_option_type_error(error, START_OPTION_STANDARD_INPUT, "h' or 's", contents);
+        r = sd_bus_message_read(msg, "v", "s", &name);
+        if (r < 0)
+                return r;
+        req->stdin_kind = start_stdin_from_string(name);
+        if (req->stdin_kind == START_STDIN_FD || req->stdin_kind == _START_STDIN_MAX) {
+                _cleanup_(freep) char *esc = str_escape(name, 64);
+
+                req->stdin_kind = START_STDIN_NULL;
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "StandardInput '%s' is not known: pass an fd ('h'), or 'null' or 'stream' "
+                                         "('s').", esc ? esc : "?");
+        }
+        return 0;
+}
+
+/* Terminal: "(qq)" rows and columns, each 1..START_TTY_SIZE_MAX. */
+static int bus_read_terminal(sd_bus_message *msg, const char *contents, StartRequest *req, sd_bus_error *error) {
+        uint16_t rows, cols;
+        int r;
+
+        if (!streq(contents, "(qq)"))
+                return bus_option_type_error(error, START_OPTION_TERMINAL, "(qq)", contents);
+        r = sd_bus_message_read(msg, "v", "(qq)", &rows, &cols);
+        if (r < 0)
+                return r;
+        if (rows == 0 || cols == 0 || rows > START_TTY_SIZE_MAX || cols > START_TTY_SIZE_MAX)
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Terminal size %ux%u is out of range (1 to %u rows and columns).", rows, cols,
+                                         START_TTY_SIZE_MAX);
+        req->tty_rows = rows;
+        req->tty_cols = cols;
+        return 0;
 }
 
 /* Reads the value of one known option (the caller checked the key is known and new). */
@@ -94,6 +151,10 @@ static int bus_read_start_option(sd_bus_message *msg, const char *key, StartRequ
         r = sd_bus_message_peek_type(msg, NULL, &contents);
         if (r < 0)
                 return r;
+        if (streq(key, START_OPTION_STANDARD_INPUT))
+                return bus_read_standard_input(msg, contents, req, error);
+        if (streq(key, START_OPTION_TERMINAL))
+                return bus_read_terminal(msg, contents, req, error);
         if (f != _JOB_LIMIT_MAX || streq(key, START_OPTION_RUNTIME_MAX)) {
                 uint64_t v;
                 if (!streq(contents, "t"))
@@ -162,7 +223,8 @@ int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error 
                         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                                  "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
                                                  "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax, RuntimeMaxUSec, "
-                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem, Name.",
+                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem, Name, "
+                                                 "StandardInput, Terminal.",
                                                  esc ? esc : "?");
                 }
                 if (seen & (1U << i))

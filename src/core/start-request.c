@@ -23,6 +23,23 @@ static const char *const limit_json_keys[_JOB_LIMIT_MAX] = {
         [JOB_LIMIT_TASKS] = "tasks",
 };
 
+static const char *const stdin_names[_START_STDIN_MAX] = {
+        [START_STDIN_NULL] = "null",
+        [START_STDIN_FD] = "fd",
+        [START_STDIN_STREAM] = "stream",
+};
+
+const char *start_stdin_to_string(StartStdin k) {
+        return k >= 0 && k < _START_STDIN_MAX ? stdin_names[k] : NULL;
+}
+
+StartStdin start_stdin_from_string(const char *s) {
+        for (StartStdin k = 0; k < _START_STDIN_MAX; k++)
+                if (streq_ptr(s, stdin_names[k]))
+                        return k;
+        return _START_STDIN_MAX;
+}
+
 void start_request_done(StartRequest *r) {
         strv_free(r->argv);
         strv_free(r->env);

@@ -23,6 +23,20 @@ typedef struct StartIsolation {
 
 #define START_ISOLATION_UNSET ((StartIsolation) { -1, -1, -1, -1 })
 
+/* What the job reads on fd 0 (docs/design.md, "stdin and terminals"). Zero is /dev/null, as before the option
+ * existed, so a zeroed request never hands out an fd 0 by mistake. */
+typedef enum StartStdin {
+        START_STDIN_NULL,   /* /dev/null */
+        START_STDIN_FD,     /* the caller's fd (D-Bus fd passing, local callers only): stdin_fd */
+        START_STDIN_STREAM, /* a pipe the worker creates; its write end is handed out once (OpenInput) */
+        _START_STDIN_MAX,
+} StartStdin;
+
+/* "null", "fd", "stream"; NULL for an unknown kind. */
+const char *start_stdin_to_string(StartStdin k);
+/* _START_STDIN_MAX for an unknown name. */
+StartStdin start_stdin_from_string(const char *s);
+
 typedef struct StartRequest {
         char **argv;               /* non-empty */
         char **env;                /* KEY=VALUE, may be NULL */
@@ -32,6 +46,9 @@ typedef struct StartRequest {
         uint64_t runtime_max_usec; /* RuntimeMaxUSec */
         StartIsolation isolation;
         const char *name;          /* NULL: none (job_name_is_valid(); unique among the owner's jobs) */
+        StartStdin stdin_kind;
+        int stdin_fd;              /* START_STDIN_FD only: borrowed (the caller's, or the message's) */
+        uint16_t tty_rows, tty_cols; /* a pseudo-terminal of this size; 0 x 0: none */
 } StartRequest;
 
 /* For a request that owns its strings (one decoded from JSON): frees them, leaves an empty request. */
@@ -66,3 +83,8 @@ JobLimitField start_limit_from_json_key(const char *key);
 #define START_OPTION_RUNTIME_MAX "RuntimeMaxUSec"
 #define START_OPTION_PROFILE "Profile"
 #define START_OPTION_NAME "Name"
+/* "h": the caller's fd (START_STDIN_FD); "s": "null" or "stream". */
+#define START_OPTION_STANDARD_INPUT "StandardInput"
+/* "(qq)" rows, columns: the job runs on a pseudo-terminal of that size (each 1..START_TTY_SIZE_MAX). */
+#define START_OPTION_TERMINAL "Terminal"
+#define START_TTY_SIZE_MAX 4096

@@ -86,6 +86,9 @@ static const RecordField record_fields[] = {
         F("private_network", RECORD_INT, isolation.private_network, 0),
         F("protect_system", RECORD_INT, isolation.protect_system, 0),
         F("name", RECORD_STRING, name, 0),
+        F("stdin", RECORD_INT, stdin_kind, 0),
+        F("tty_rows", RECORD_UNSIGNED, tty_rows, 0),
+        F("tty_cols", RECORD_UNSIGNED, tty_cols, 0),
         {}
 };
 

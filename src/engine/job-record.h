@@ -44,6 +44,8 @@ typedef struct JobRecord {
         uint64_t runtime_max_usec;
         JobIsolation isolation;
         char *name;               /* may be NULL */
+        int stdin_kind;           /* StartStdin; an unknown kind loads as START_STDIN_NULL */
+        unsigned tty_rows, tty_cols; /* 0: no terminal; past START_TTY_SIZE_MAX loads as none */
 } JobRecord;
 
 /* The defaults of the optional fields; everything else zero. */

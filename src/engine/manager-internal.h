@@ -81,6 +81,11 @@ struct Job {
         bool removed_announced; /* the removed handler ran (Remove of a job whose reaper is still finishing) */
         unsigned causes;
 
+        StartStdin stdin_kind;
+        int input_fd;      /* START_STDIN_STREAM: the pipe's write end until OpenInput takes it; else -EBADF */
+        uint16_t tty_rows, tty_cols; /* the job's terminal (0: none) */
+        int tty_fd;        /* its pty master, for TIOCSWINSZ only (never read or written); -EBADF: none */
+
         OutputStore *output;
         uint64_t output_dropped_before; /* dropped by earlier runs of the daemon (the store counts its own) */
         int output_error_before;        /* spool write failure (negative errno) of an earlier run, or 0 */
@@ -138,6 +143,13 @@ int manager_check_name(Manager *m, const Principal *p, const char *name, sd_bus_
 void manager_remove_job(Manager *m, Job *j);
 /* Runs the removed handler (InterfacesRemoved) once per job: when the job leaves callers' view. */
 void manager_announce_removed(Manager *m, Job *j);
+
+/* input.c: the job's stdin. The fd the reaper passes to the job (EXEC_STDIN_FD) in *ret_fd, or -EBADF for
+ * /dev/null; a pipe's write end kept in j->input_fd for OpenInput. */
+int job_stdin_prepare(Job *j, const JobRequest *req, int *ret_fd, sd_bus_error *error);
+/* The pty master the reaper passed (EXEC_MSG_TERMINAL): kept if it is one and the job asked for a terminal;
+ * takes fd either way. */
+void job_set_terminal(Job *j, int fd);
 
 /* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
 void manager_evict_spool(Manager *m);

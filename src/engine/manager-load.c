@@ -51,7 +51,8 @@ static void job_to_record(Job *j, JobRecord *r) {
                 .oom_kills_at_start = j->oom_kills_at_start, .usage = j->final_usage,
                 .output_dropped = job_output_dropped(j), .output_error = job_output_error(j),
                 .profile = j->profile, .slice = j->slice, .runtime_max_usec = j->runtime_max_usec,
-                .isolation = j->isolation, .name = j->name,
+                .isolation = j->isolation, .name = j->name, .stdin_kind = j->stdin_kind, .tty_rows = j->tty_rows,
+                .tty_cols = j->tty_cols,
         };
         memcpy(r->id, j->id, sizeof(r->id));
 }
@@ -106,6 +107,14 @@ static int job_from_record(Manager *m, JobRecord *rec, Job **ret) {
         j->output_error_before = rec->output_error;
         j->runtime_max_usec = rec->runtime_max_usec;
         j->isolation = rec->isolation;
+        /* What the job's stdin and terminal were, for its status (the fds themselves are not kept). */
+        j->stdin_kind = rec->stdin_kind > 0 && rec->stdin_kind < _START_STDIN_MAX ? (StartStdin) rec->stdin_kind :
+                        START_STDIN_NULL;
+        if (rec->tty_rows > 0 && rec->tty_cols > 0 && rec->tty_rows <= START_TTY_SIZE_MAX &&
+            rec->tty_cols <= START_TTY_SIZE_MAX) {
+                j->tty_rows = (uint16_t) rec->tty_rows;
+                j->tty_cols = (uint16_t) rec->tty_cols;
+        }
         *ret = j;
         return 0;
 }

@@ -171,6 +171,8 @@ Job *job_free(Job *j) {
         free(j->slice);
         safe_close(j->control_fd);
         safe_close(j->reaper_pidfd);
+        safe_close(j->input_fd);
+        safe_close(j->tty_fd);
         output_store_free(j->output);
         cgroup_paths_done(&j->cgroup);
         free(j->unit);
@@ -199,6 +201,8 @@ Job *job_alloc(Manager *m) {
         j->manager = m;
         j->control_fd = -EBADF;
         j->reaper_pidfd = -EBADF;
+        j->input_fd = -EBADF;
+        j->tty_fd = -EBADF;
         j->isolation = JOB_ISOLATION_UNSET;
         return j;
 }
@@ -382,6 +386,8 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->start_call = sdcall_free(j->start_call);
+        j->input_fd = safe_close(j->input_fd); /* nobody reads it any more */
+        j->tty_fd = safe_close(j->tty_fd);
         job_release_reaper(j);
         job_changed(j);
         if (!j->discarded)
@@ -610,6 +616,9 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                         if (j->state == JOB_RUNNING)
                                 job_exited(j, msg.code, msg.value);
                         return 0;
+                case EXEC_MSG_TERMINAL:
+                        job_set_terminal(j, msg.fd);
+                        break;
                 default:
                         break;
                 }
@@ -827,7 +836,7 @@ int manager_wait_job(Manager *m, Job *j, job_callback_t done, void *userdata) {
 /* ---------------------------------------------------------------------------------------------------- */
 /* Starting */
 
-static int job_spawn_reaper(Job *j, int *spec_fd) {
+static int job_spawn_reaper(Job *j, int *spec_fd, int *stdin_fd) {
         Manager *m = j->manager;
         _cleanup_(close_pairp) int out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF };
         _cleanup_(close_pairp) int ctl[2] = { -EBADF, -EBADF };
@@ -871,6 +880,9 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
                 .err_read_fd = err_read_copy,
                 .control_fd = ctl[1],
                 .spec_fd = *spec_fd,
+                .stdin_fd = *stdin_fd,
+                .tty_rows = j->tty_rows,
+                .tty_cols = j->tty_cols,
         };
         r = reaper_spawn(&spawn, &pid, &pidfd);
         /* The fds may have moved: ours are the (possibly new) numbers, whatever happened. */
@@ -880,6 +892,7 @@ static int job_spawn_reaper(Job *j, int *spec_fd) {
         err_read_copy = spawn.err_read_fd;
         ctl[1] = spawn.control_fd;
         *spec_fd = spawn.spec_fd;
+        *stdin_fd = spawn.stdin_fd;
         if (r < 0)
                 return r;
         j->reaper_pid = pid;
@@ -959,7 +972,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                       Job **ret, sd_bus_error *error) {
         _cleanup_(job_freep) Job *j = NULL;
         _cleanup_(strv_freep) char **env = NULL;
-        _cleanup_(closep) int spec_fd = -EBADF;
+        _cleanup_(closep) int spec_fd = -EBADF, stdin_fd = -EBADF;
         const ConfigProfile *profile;
         PrincipalPolicy policy;
         ExecSpec spec;
@@ -1059,6 +1072,9 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
                                          strerror(-r));
         /* Remote principals' jobs never gain privileges (setuid binaries, file capabilities). */
         j->no_new_privs = p->remote;
+        r = job_stdin_prepare(j, req, &stdin_fd, error);
+        if (r < 0)
+                return r;
 
         r = job_id_generate(j->id);
         if (r < 0)
@@ -1076,7 +1092,7 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         r = job_link(m, j);
         if (r < 0)
                 return r;
-        r = job_spawn_reaper(j, &spec_fd);
+        r = job_spawn_reaper(j, &spec_fd, &stdin_fd);
         if (r < 0) {
                 manager_unlink_job(m, j);
                 return sd_bus_error_setf(error, TW_ERROR_START_FAILED, "Failed to spawn the job's process: %s",

@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/dynuser.h"
 #include "core/job.h"
+#include "core/start-request.h"
 #include "engine/output.h"
 #include "shared/macro.h"
 #include "engine/output.h"
@@ -57,6 +58,9 @@ typedef struct JobRequest {
         uint64_t runtime_max_usec; /* 0: the profile's */
         JobIsolation isolation;    /* -1 fields: the defaults (docs/design.md, "Isolation") */
         const char *name;          /* NULL: none; else unique among the owner's jobs (JobNameInUse) */
+        StartStdin stdin_kind;     /* START_STDIN_NULL (0): /dev/null */
+        int stdin_fd;              /* START_STDIN_FD: the caller's fd, borrowed (checked by the engine) */
+        uint16_t tty_rows, tty_cols; /* a pseudo-terminal (teleworker-exec --tty); 0: none */
 } JobRequest;
 
 /* error is NULL on success, else the reason (name and message set). */
@@ -93,6 +97,14 @@ int manager_open_output_ex(Manager *m, const Principal *p, Job *j, const OutputR
                            sd_bus_error *error);
 /* Whether p may open one more reader now (the caps manager_open_output() applies): 0, or <0 with error set. */
 int manager_check_readers(Manager *m, const Principal *p, sd_bus_error *error);
+/* The write end of the job's stdin pipe (a job started with START_STDIN_STREAM), handed out once: NoInput when
+ * the job has no such pipe, when it was handed out already, or when the job has ended. The job reads EOF once
+ * every copy of it is closed. */
+int manager_open_input(Manager *m, Job *j, int *ret_fd, sd_bus_error *error);
+/* Sets the size of the job's terminal (TIOCSWINSZ on its master; the job's foreground process group gets
+ * SIGWINCH). InvalidArgs for a job without one (or once it ended, or after a daemon restart: the master is
+ * not kept across restarts) and for a size outside 1..START_TTY_SIZE_MAX. */
+int manager_resize_job(Manager *m, Job *j, uint16_t rows, uint16_t cols, sd_bus_error *error);
 /* Stops the job's whole scope (SIGTERM, SIGKILL after the grace period); done fires when the job has
  * ended and its scope is gone. Stopping an ended job is not an error (leftover processes are still
  * killed). */
@@ -138,6 +150,8 @@ uint64_t job_started_at(const Job *j);
 uint64_t job_ended_at(const Job *j);
 const JobLimits *job_limits(const Job *j);
 const JobIsolation *job_isolation(const Job *j);
+StartStdin job_stdin(const Job *j);
+bool job_tty(const Job *j);
 const char *job_profile(const Job *j);
 const char *job_name(const Job *j); /* NULL: none */
 const char *job_slice(const Job *j);

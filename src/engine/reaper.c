@@ -22,9 +22,9 @@
 static int fd_move_above_targets(int *fd) {
         int moved;
 
-        if (*fd > EXEC_ERROR_READ_FD)
+        if (*fd > EXEC_STDIN_FD)
                 return 0;
-        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_ERROR_READ_FD + 1);
+        moved = fcntl(*fd, F_DUPFD_CLOEXEC, EXEC_STDIN_FD + 1);
         if (moved < 0)
                 return -errno;
         safe_close(*fd);
@@ -33,7 +33,7 @@ static int fd_move_above_targets(int *fd) {
 }
 
 /* teleworker-exec's command line; args has room for 16. */
-static void reaper_args(const ReaperSpawn *s, char *uid_s, char *gid_s, char **args) {
+static void reaper_args(const ReaperSpawn *s, char *uid_s, char *gid_s, char *tty_s, char **args) {
         size_t n = 0;
 
         args[n++] = (char *) "teleworker-exec";
@@ -59,12 +59,14 @@ static void reaper_args(const ReaperSpawn *s, char *uid_s, char *gid_s, char **a
                 args[n++] = (char *) "--private-network";
         if (s->isolation.protect_system > 0)
                 args[n++] = (char *) "--protect-system";
+        if (s->tty_rows > 0)
+                args[n++] = tty_s;
         assert(n < 16);
         args[n] = NULL;
 }
 
 int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
-        char uid_s[16], gid_s[16], *args[16];
+        char uid_s[16], gid_s[16], tty_s[32], *args[16];
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
         sigset_t none, all;
@@ -73,11 +75,13 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
 
         if ((r = fd_move_above_targets(&s->out_write_fd)) < 0 || (r = fd_move_above_targets(&s->control_fd)) < 0 ||
             (r = fd_move_above_targets(&s->spec_fd)) < 0 || (r = fd_move_above_targets(&s->out_read_fd)) < 0 ||
-            (r = fd_move_above_targets(&s->err_write_fd)) < 0 || (r = fd_move_above_targets(&s->err_read_fd)) < 0)
+            (r = fd_move_above_targets(&s->err_write_fd)) < 0 || (r = fd_move_above_targets(&s->err_read_fd)) < 0 ||
+            (s->stdin_fd >= 0 && (r = fd_move_above_targets(&s->stdin_fd)) < 0))
                 return r;
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned) s->uid);
         snprintf(gid_s, sizeof(gid_s), "%u", (unsigned) s->gid);
-        reaper_args(s, uid_s, gid_s, args);
+        snprintf(tty_s, sizeof(tty_s), "--tty=%ux%u", s->tty_rows, s->tty_cols);
+        reaper_args(s, uid_s, gid_s, tty_s, args);
 
         sigemptyset(&none);
         sigfillset(&all);
@@ -94,6 +98,9 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         /* The reaper keeps a copy of the read end: it hands it to the next daemon if systemd drops ours. */
         posix_spawn_file_actions_adddup2(&fa, s->out_read_fd, EXEC_OUTPUT_READ_FD);
         posix_spawn_file_actions_adddup2(&fa, s->err_read_fd, EXEC_ERROR_READ_FD);
+        /* Passed through untouched: only the job's child uses it, as the job's user (exec-protocol.h). */
+        if (s->stdin_fd >= 0)
+                posix_spawn_file_actions_adddup2(&fa, s->stdin_fd, EXEC_STDIN_FD);
 
         /* The helper is root: its environment is ours to choose, never the caller's (see manager_new). */
         r = posix_spawn(&pid, s->exec_path, &fa, &attr, args, s->exec_env);
@@ -115,9 +122,40 @@ int reaper_spawn(ReaperSpawn *s, pid_t *ret_pid, int *ret_pidfd) {
         return 0;
 }
 
+/* One datagram; an fd that came with it in *ret_fd (-EBADF: none; more than one: all closed, -EBADF). */
+static ssize_t reaper_recv(int fd, ReaperBuffer *buf, int *ret_fd) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+        } control;
+        struct iovec iov = { .iov_base = &buf->u, .iov_len = sizeof(buf->u) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                             .msg_controllen = sizeof(control) };
+        ssize_t n;
+
+        *ret_fd = -EBADF;
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+                size_t k = c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS ?
+                           (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
+
+                for (size_t i = 0; i < k; i++) {
+                        int got;
+
+                        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                        if (*ret_fd < 0 && k == 1)
+                                *ret_fd = got;
+                        else
+                                safe_close(got);
+                }
+        }
+        return n;
+}
+
 int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret) {
         for (;;) {
-                ssize_t n = recv(fd, &buf->u, sizeof(buf->u), MSG_DONTWAIT);
+                int passed_fd;
+                ssize_t n = reaper_recv(fd, buf, &passed_fd);
                 ExecMessage msg;
 
                 if (n < 0 && errno == EINTR)
@@ -126,10 +164,12 @@ int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret) {
                         return 0;
                 if (n <= 0)
                         return -EPIPE; /* the reaper closed its end: it is exiting */
-                if (n < (ssize_t) sizeof(msg))
+                if (n < (ssize_t) sizeof(msg) || (passed_fd >= 0 && buf->u.msg.type != EXEC_MSG_TERMINAL)) {
+                        safe_close(passed_fd);
                         continue;
+                }
                 msg = buf->u.msg;
-                *ret = (ReaperMessage) { .type = msg.type, .code = msg.code, .value = msg.value };
+                *ret = (ReaperMessage) { .type = msg.type, .code = msg.code, .value = msg.value, .fd = passed_fd };
                 if (msg.type == EXEC_MSG_EXECUTABLE) {
                         if (msg.value < 0 || (size_t) n != sizeof(msg) + (size_t) msg.value)
                                 continue;
@@ -137,8 +177,10 @@ int reaper_read_message(int fd, ReaperBuffer *buf, ReaperMessage *ret) {
                         ret->path_len = (size_t) msg.value;
                         return 1;
                 }
-                if (n != (ssize_t) sizeof(msg))
+                if (n != (ssize_t) sizeof(msg)) {
+                        safe_close(passed_fd);
                         continue;
+                }
                 return 1;
         }
 }

@@ -29,6 +29,8 @@ typedef struct ReaperSpawn {
         int err_read_fd;        /* a copy of that pipe's read end, kept likewise */
         int control_fd;         /* the reaper's end of the control socket */
         int spec_fd;            /* the sealed memfd of the job's spec (exec-spec.h) */
+        int stdin_fd;           /* the job's stdin (EXEC_STDIN_FD), or -EBADF: /dev/null */
+        unsigned tty_rows, tty_cols; /* --tty=ROWSxCOLS (0: no terminal) */
 } ReaperSpawn;
 
 /* Spawns the reaper; *ret_pidfd watches it (race-free: our unreaped child). The fds in s may be moved to
@@ -41,6 +43,7 @@ typedef struct ReaperMessage {
         int value;
         const char *path;       /* EXEC_MSG_EXECUTABLE: the resolved path (not NUL-terminated), path_len bytes */
         size_t path_len;
+        int fd;                 /* EXEC_MSG_TERMINAL: the pty master, the caller's to close; else -EBADF */
 } ReaperMessage;
 
 typedef struct ReaperBuffer {

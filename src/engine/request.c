@@ -4,11 +4,14 @@
  * environment (request.h). No manager and no job: the policy, the principal and the request in, an answer
  * (or the refusal, as an sd_bus_error) out. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "engine/errors.h"
 #include "exec/exec-spec.h"
@@ -298,3 +301,30 @@ int request_check_limits(const Config *c, const JobLimits *l, bool admin, sd_bus
         return r;
 }
 
+
+/* Terminals by their device numbers (Documentation/admin-guide/devices.txt): the virtual consoles and serial
+ * lines (4), /dev/tty, /dev/console and /dev/ptmx (5), and the pseudo-terminal slaves (136-143). An ioctl
+ * (isatty()) would ask the driver of whatever device the caller sent; fstat() asks nobody. */
+static bool request_dev_is_tty(dev_t d) {
+        return major(d) == 4 || major(d) == 5 || (major(d) >= 136 && major(d) <= 143);
+}
+
+static bool request_dev_is_null(dev_t d) {
+        return major(d) == 1 && minor(d) == 3;
+}
+
+int request_check_stdin_fd(int fd, sd_bus_error *error) {
+        struct stat st;
+        int flags;
+
+        if (fstat(fd, &st) < 0 || (flags = fcntl(fd, F_GETFL)) < 0)
+                return sd_bus_error_set_errnof(error, errno, "Cannot inspect the StandardInput fd: %m");
+        if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !S_ISREG(st.st_mode) &&
+            !(S_ISCHR(st.st_mode) && (request_dev_is_tty(st.st_rdev) || request_dev_is_null(st.st_rdev))))
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS,
+                                        "StandardInput must be a pipe, a socket, a regular file or a terminal.");
+        /* O_PATH: a reference, not an open file: nobody could read from it. */
+        if ((flags & O_PATH) || ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
+                return sd_bus_error_set(error, TW_ERROR_INVALID_ARGS, "StandardInput is not open for reading.");
+        return 0;
+}

@@ -27,6 +27,9 @@ int request_check_isolation(const PrincipalPolicy *policy, bool remote, const Jo
  * none available), then in *dyn. *ret_pw points into getpw*()'s static buffer or to dyn. */
 int request_resolve_account(const Config *c, DynUserTable *users, const Principal *p, struct passwd *dyn,
                             struct passwd **ret_pw, sd_bus_error *error);
+/* A caller's StandardInput fd (docs/dbus.md): a pipe, socket, regular file, terminal or /dev/null, open for
+ * reading; learnt from fstat() and the fd's flags alone, never by reading it. */
+int request_check_stdin_fd(int fd, sd_bus_error *error);
 /* teleworker-<principal, escaped>.slice */
 int request_slice_name(const char *principal, char **ret);
 /* The job's environment: the account's basics, overridden by req (later duplicates win). NULL: no memory. */

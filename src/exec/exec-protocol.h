@@ -18,6 +18,8 @@
  * EXEC_MSG_HANDOVER with three fds (SCM_RIGHTS): its end of a new control socket and the read ends of the
  * stdout and stderr pipes, which the reaper keeps copies of (fds EXEC_OUTPUT_READ_FD, EXEC_ERROR_READ_FD) so
  * the job never sees its output hang up.
+ * A job's stdin is /dev/null unless fd EXEC_STDIN_FD is open at the start (the caller's fd, or the read end
+ * of a pipe whose write end the daemon hands out once).
  * Until released, the reaper sends its reports (STARTED or FAILED, and EXITED) again after each handover;
  * the daemon ignores what it already knows. */
 #pragma once
@@ -29,6 +31,10 @@
 /* The stderr pipe's read end, kept like fd 5 (fd 2 is then the stderr pipe's write end, apart from fd 1). A
  * reaper spawned without it (by a daemon from before the streams were kept apart) hands over two fds. */
 #define EXEC_ERROR_READ_FD 6
+/* The job's stdin, when the caller gave one (StandardInput): present only then. The reaper (root) neither
+ * reads it nor keeps it: the job's child dup2()s it onto fd 0 once it has dropped to the job's account, and
+ * the reaper closes its copy after the fork. Kept well above the other fds, the highest target of the spawn. */
+#define EXEC_STDIN_FD 9
 #define EXEC_HANDOVER_DIR "/run/teleworker/reapers"
 
 enum {
@@ -40,6 +46,8 @@ enum {
         EXEC_MSG_RELEASE = 'R',    /* daemon → reaper: the reports are read, the reaper may go */
         EXEC_MSG_KILL = 'K',       /* daemon → reaper: value: a signal for the job's main process (Kill) */
         EXEC_MSG_HANDOVER = 'H',   /* reaper → a new daemon, on the handover socket: fds [control, output(, stderr)] */
+        EXEC_MSG_TERMINAL = 'T',   /* reaper → daemon, before STARTED: the job's pty master (SCM_RIGHTS), for
+                                    * TIOCSWINSZ only (--tty; the relay opened it as the job's user) */
 };
 
 /* The steps of the job's child before it runs the job. The daemon turns a failure into Start's error:

@@ -32,6 +32,7 @@
  *   --private-tmp      new mount namespace, empty tmpfs on /tmp, /var/tmp and /dev/shm
  *   --private-network  new network namespace: only the loopback interface, brought up
  *   --protect-system   /usr, /boot, /efi and /etc read-only (bind mounts)
+ * And --tty=ROWSxCOLS: the job's child, as the job's user, opens a pseudo-terminal and relays it (exec-tty.c).
  *
  * Over 700 lines, on purpose: this is the one program that runs as root with a caller's job in hand, and
  * an auditor should read every line that does, from the options to execve(), top to bottom in one file.
@@ -63,6 +64,7 @@
 #include "exec/exec-protocol.h"
 #include "shared/job-ref.h"
 #include "exec/exec-spec.h"
+#include "exec/exec-tty.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -161,6 +163,12 @@ static int setup_isolation(const Isolation *iso, const char **ret_what) {
 }
 
 static volatile sig_atomic_t forward_to;
+/* EXEC_STDIN_FD is the job's stdin (set once, before the fork). Without it that number may be any other fd. */
+static bool has_stdin;
+/* --tty=ROWSxCOLS: the job gets a pseudo-terminal of that size (exec-tty.c), opened as the job's user. */
+static unsigned short tty_rows, tty_cols;
+/* With --tty: the relay sends the pty master here (the child's end, [1]); the reaper passes it on. */
+static int tty_socket[2] = { -EBADF, -EBADF };
 
 static void on_forward_signal(int sig) {
         if (forward_to > 0)
@@ -192,6 +200,10 @@ _noreturn_ static void run_pid_namespace_init(int status_fd, int report_fd, void
         }
         forward_to = job;
         (void) close(EXEC_CONTROL_FD);
+        if (has_stdin)
+                (void) close(EXEC_STDIN_FD); /* the job's alone */
+        if (tty_socket[1] >= 0)
+                (void) close(tty_socket[1]); /* the relay's */
         /* Only the job's copy may keep the report pipe open: its execve closes it, and that EOF means "started". */
         (void) close(report_fd);
         for (;;) {
@@ -356,6 +368,15 @@ _noreturn_ static void run_job(void *userdata) {
         if (r < 0)
                 child_fail(c, EXEC_STAGE_SETUP, -r, what, c->user ? c->user : "(uid)");
         (void) close(EXEC_CONTROL_FD);
+        /* The caller's stdin becomes the job's only now, with the job's rights: no root process ever read
+         * from it. (dup2() clears FD_CLOEXEC on fd 0.) */
+        if (has_stdin && (dup2(EXEC_STDIN_FD, STDIN_FILENO) < 0 || close(EXEC_STDIN_FD) < 0))
+                child_fail(c, EXEC_STAGE_SETUP, errno, "cannot set up the standard input of", "the job");
+        if (tty_rows > 0) {
+                r = exec_tty_start(tty_rows, tty_cols, c->report_fd, tty_socket[1]);
+                if (r < 0)
+                        child_fail(c, EXEC_STAGE_SETUP, -r, "cannot open a terminal for", "the job");
+        }
 
         cwd = enter_cwd(c);
         path = env_get(s->env, "PATH");
@@ -437,6 +458,7 @@ static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const ch
                 { "private-tmp", no_argument, NULL, 'T' },
                 { "private-network", no_argument, NULL, 'N' },
                 { "protect-system", no_argument, NULL, 'S' },
+                { "tty", required_argument, NULL, 't' },
                 {},
         };
         bool have_uid = false, have_gid = false;
@@ -481,6 +503,12 @@ static int parse_options(int argc, char **argv, uid_t *uid, gid_t *gid, const ch
                         break;
                 case 'S':
                         iso->protect_system = true;
+                        break;
+                case 't':
+                        if (exec_tty_parse_size(optarg, &tty_rows, &tty_cols) < 0) {
+                                fprintf(stderr, "teleworker-exec: invalid terminal size '%s'\n", optarg);
+                                return -EINVAL;
+                        }
                         break;
                 default:
                         return -EINVAL;
@@ -657,6 +685,36 @@ static void reaper_handover(Reaper *r) {
         reaper_send_reports(r);
 }
 
+/* The pty master the relay sent (a job with --tty), passed on to the daemon before STARTED and not kept: the
+ * reaper never reads or writes it. A relay that failed first sends none (EOF). */
+static void reaper_pass_terminal(Reaper *r) {
+        ExecMessage m = { .type = EXEC_MSG_TERMINAL };
+        int fd;
+
+        (void) close(tty_socket[1]);
+        fd = r->exec_ok ? exec_tty_recv_fd(tty_socket[0]) : -EPIPE;
+        (void) close(tty_socket[0]);
+        if (fd < 0)
+                return;
+        if (r->control_live) {
+                struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } control = {};
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+                                     .msg_controllen = sizeof(control) };
+                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+                (void) sendmsg(EXEC_CONTROL_FD, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        (void) close(fd);
+}
+
 /* Until the job's child is reaped and the daemon released us. */
 static void reaper_loop(Reaper *r) {
         while (!(r->child_done && r->released)) {
@@ -706,6 +764,8 @@ int main(int argc, char **argv) {
         /* The output's read end (for a handover) stays with the reaper alone. */
         (void) fcntl(EXEC_OUTPUT_READ_FD, F_SETFD, FD_CLOEXEC);
         (void) fcntl(EXEC_ERROR_READ_FD, F_SETFD, FD_CLOEXEC);
+        /* The job's stdin, if the daemon gave one (every other fd of ours is closed at exec). */
+        has_stdin = fcntl(EXEC_STDIN_FD, F_SETFD, FD_CLOEXEC) >= 0;
         r = exec_spec_from_fd(EXEC_SPEC_FD, &spec, &spec_error);
         (void) close(EXEC_SPEC_FD);
         if (r < 0) {
@@ -740,6 +800,10 @@ int main(int argc, char **argv) {
                         return EXEC_EXIT_SETUP;
                 }
         }
+        if (tty_rows > 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tty_socket) < 0) {
+                (void) send_message(EXEC_MSG_FAILED, EXEC_STAGE_SETUP, errno);
+                return EXEC_EXIT_SETUP;
+        }
         pid = fork();
         if (pid < 0) {
                 (void) send_message(EXEC_MSG_FAILED, EXEC_STAGE_SETUP, errno);
@@ -750,11 +814,16 @@ int main(int argc, char **argv) {
                 (void) close(report_pipe[0]);
                 if (status_pipe[0] >= 0)
                         (void) close(status_pipe[0]);
+                if (tty_socket[0] >= 0)
+                        (void) close(tty_socket[0]);
                 run_child(&child, &iso, status_pipe[1]);
         }
         if (status_pipe[1] >= 0)
                 (void) close(status_pipe[1]);
         (void) close(report_pipe[1]);
+        /* The job has its stdin: a copy here would keep a pipe's reader alive past the job. */
+        if (has_stdin)
+                (void) close(EXEC_STDIN_FD);
         exec_spec_done(&spec);
         reaper.pid = pid;
         reaper.status_fd = status_pipe[0];
@@ -773,6 +842,8 @@ int main(int argc, char **argv) {
         /* "Started" only once execve succeeded: a job that could not be entered, found or run is a refusal. */
         reaper.exec_ok = read_child_reports(report_pipe[0], &reaper.failed) >= 0;
         (void) close(report_pipe[0]);
+        if (tty_socket[0] >= 0)
+                reaper_pass_terminal(&reaper);
         reaper_send_reports(&reaper);
 
         reaper_loop(&reaper);

@@ -60,6 +60,7 @@ Connection *connection_free(Connection *c) {
                 gateway_release_bus(c->gateway, c->bus_index);
         sd_event_source_disable_unref(c->output_source);
         safe_close(c->output_fd);
+        connection_input_done(c);
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->timer);
         if (c->ssl)
@@ -261,8 +262,9 @@ int connection_pump(Connection *c) {
 
                 if (c->peer_closed) {
                         /* Nobody will read the answer to a request still in progress: cancel it. Requests that
-                         * arrived complete before the end are still answered. */
-                        if (c->busy)
+                         * arrived complete before the end are still answered, and a job's input the client sent
+                         * whole is still written out of our buffers. */
+                        if (c->busy && !(c->input_streaming && (c->input_pending > 0 || c->in_end > c->in_start)))
                                 return -ECONNRESET;
                         if (c->in_end == c->in_start)
                                 c->close_after_flush = true;
@@ -426,6 +428,7 @@ int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa
         }
         c->fd = TAKE_FD(cfd);
         c->output_fd = -EBADF;
+        c->input_fd = -EBADF;
         c->gateway = g;
         c->prev = g->connections_tail;
         if (g->connections_tail)

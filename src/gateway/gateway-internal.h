@@ -120,6 +120,18 @@ struct Connection {
         uint64_t output_bytes;
         uint64_t events_last;       /* GET /v1/events: the id of the last event sent (0: none yet) */
         bool events_head_sent;
+
+
+        /* POST …/input: the request body goes to the job's stdin pipe (OpenInputAs), one piece of the input
+         * buffer at a time; what the pipe did not take waits in input_buf (at most GATEWAY_IN_MAX) with
+         * reading from the client stopped, so a job that does not read holds the client back (backpressure). */
+        int input_fd;
+        sd_event_source *input_source;
+        bool input_streaming;       /* the job's input is open: feed the body */
+        bool input_closed_by_job;   /* EPIPE: the rest of the body is read and dropped */
+        char *input_buf;
+        size_t input_pending;
+        uint64_t input_bytes;
 };
 
 /* gateway.c: the clock, admission and the bus pool. */
@@ -131,6 +143,10 @@ void gateway_format_peer(const struct sockaddr_storage *sa, char *buf, size_t si
 /* The handshake is done: the connection counts for its principal now (or is over the principal's limit). */
 void connection_authenticated(Connection *c);
 int connection_get_bus(Connection *c, sd_bus **ret);
+
+/* bridge.c: a streamed request body (POST …/input) goes to the job rather than to the parser's buffer. */
+bool connection_input_wants_body(const Connection *c);
+void connection_input_done(Connection *c);
 
 /* connection.c: the state machine. gateway_add_connection() takes the fd and the reference on address. */
 int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa, PeerEntry *address);

@@ -29,6 +29,9 @@ static const HttpRouteDef http_routes[] = {
         { HTTP_ROUTE_JOB_DELETE, HTTP_DELETE, "/v1/jobs/{id}", {}, { 200, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_JOB_STOP, HTTP_POST, "/v1/jobs/{id}/stop", { "time" }, { 200, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_JOB_KILL, HTTP_POST, "/v1/jobs/{id}/kill", { "signal" }, { 200, 403, 404, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_INPUT, HTTP_POST, "/v1/jobs/{id}/input", {}, { 200, 403, 404, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_RESIZE, HTTP_POST, "/v1/jobs/{id}/resize", { "rows", "cols" },
+          { 200, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_JOB_OUTPUT, HTTP_GET, "/v1/jobs/{id}/output",
           { "offset", "follow", "stream", "since", "until", "tail", "framed", "timestamps" },
           { 200, 403, 404, 409, DAEMON } },
@@ -53,6 +56,8 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_METRICS] = "metrics",
         [HTTP_ROUTE_JOB_DELETE] = "remove",
         [HTTP_ROUTE_JOB_KILL] = "kill",
+        [HTTP_ROUTE_JOB_INPUT] = "input",
+        [HTTP_ROUTE_JOB_RESIZE] = "resize",
 };
 
 const char *http_route_to_string(HttpRouteId id) {
@@ -108,6 +113,18 @@ static int http_query_signal(const char *key, const char *value, HttpRoute *r, H
         if (job_signal_from_string(value, &r->signal) < 0)
                 return http_error_set(e, 400, "bad-request", "Query parameter 'signal' must be HUP, INT, QUIT, KILL, "
                                       "USR1, USR2 or TERM (or its number).");
+        return 0;
+}
+
+/* resize's rows and cols: both required (http_route() checks), 0 is not a size. */
+static int http_query_size(const char *key, const char *value, HttpRoute *r, HttpError *e) {
+        bool rows = streq(key, "rows");
+        uint64_t v;
+
+        if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT16_MAX)
+                return http_error_set(e, 400, "bad-request", "Query parameter '%s' must be a number of %s.", key,
+                                      rows ? "rows" : "columns");
+        *(rows ? &r->rows : &r->cols) = (uint16_t) v;
         return 0;
 }
 
@@ -172,6 +189,8 @@ static const struct {
         { "tail", http_query_output },
         { "framed", http_query_output },
         { "timestamps", http_query_output },
+        { "rows", http_query_size },
+        { "cols", http_query_size },
 };
 
 static int http_query_index(const HttpRouteDef *d, const char *key) {
@@ -319,6 +338,8 @@ int http_route(enum http_method method, const char *url, size_t url_size, HttpRo
         r.stop_usec = UINT64_MAX;       /* stop without ?time= */
         if (http_route_query(found, &r, query, e) < 0)
                 return -EINVAL;
+        if (r.id == HTTP_ROUTE_JOB_RESIZE && (r.rows == 0 || r.cols == 0))
+                return http_error_set(e, 400, "bad-request", "A resize needs the query parameters rows and cols.");
         *ret = r;
         return 0;
 }

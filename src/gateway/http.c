@@ -143,6 +143,16 @@ static int on_header_value(http_parser *hp, const char *at, size_t n) {
         return 0;
 }
 
+/* Only a job's input is streamed: every other body is small JSON, collected whole within body_max. */
+static bool http_streams_body(const HttpParser *p, const http_parser *hp) {
+        HttpRoute route;
+        HttpError e = {};
+
+        return hp->method == HTTP_POST && p->request.url &&
+               http_route(HTTP_POST, p->request.url, p->request.url_size, &route, &e) >= 0 &&
+               route.id == HTTP_ROUTE_JOB_INPUT;
+}
+
 static int on_headers_complete(http_parser *hp) {
         HttpParser *p = http_parser_from(hp);
 
@@ -150,6 +160,18 @@ static int on_headers_complete(http_parser *hp) {
         if (hp->upgrade) {
                 http_error_set(&p->error, 400, "bad-request", "Protocol upgrades are not supported.");
                 return -1;
+        }
+        if (http_streams_body(p, hp)) {
+                /* Stop here: the handler opens the job's input before a byte of the body is read. */
+                p->streaming = p->request.body_streamed = true;
+                p->continue_reported = true;
+                p->request.keep_alive = http_should_keep_alive(hp);
+                p->headers_done = true;
+                p->request.method = hp->method;
+                p->request.http_major = hp->http_major;
+                p->request.http_minor = hp->http_minor;
+                http_parser_pause(hp, 1);
+                return 0;
         }
         if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body_max) {
                 http_error_set(&p->error, 413, "body-too-large", "The request body exceeds %zu bytes.",
@@ -166,6 +188,13 @@ static int on_headers_complete(http_parser *hp) {
 static int on_body(http_parser *hp, const char *at, size_t n) {
         HttpParser *p = http_parser_from(hp);
 
+        if (p->streaming) {
+                /* One piece at a time: the caller passes it on before it feeds more. */
+                p->request.body_chunk = at;
+                p->request.body_chunk_size = n;
+                http_parser_pause(hp, 1);
+                return 0;
+        }
         if (n > p->body_max - p->request.body_size) {
                 http_error_set(&p->error, 413, "body-too-large", "The request body exceeds %zu bytes.",
                                p->body_max);
@@ -226,6 +255,8 @@ void http_parser_next(HttpParser *p) {
         p->header_bytes = 0;
         p->request.url_size = 0;
         p->request.body_size = 0;
+        p->streaming = p->request.body_streamed = false;
+        p->request.body_chunk_size = 0;
         if (p->request.url)
                 p->request.url[0] = 0;
         /* libhttp-parser asserts when an errored parser is (un)paused; an error is final anyway. */
@@ -249,17 +280,23 @@ HttpFeedResult http_parser_feed_data(HttpParser *p, const void *data, size_t siz
         if (size == 0)
                 return HTTP_FEED_MORE;
 
+        /* A streamed request pauses after its headers and after each piece of its body. */
+        p->request.body_chunk_size = 0;
+        if (p->streaming && HTTP_PARSER_ERRNO(&p->parser) == HPE_PAUSED)
+                http_parser_pause(&p->parser, 0);
         n = http_parser_execute(&p->parser, &http_settings, data, size);
         *ret_consumed = n;
         err = HTTP_PARSER_ERRNO(&p->parser);
-        if (err == HPE_PAUSED && p->complete) {
+        if (err == HPE_PAUSED && (p->complete || (p->streaming && p->request.body_chunk_size == 0))) {
                 if (!p->request.url || memchr(p->request.url, 0, p->request.url_size) ||
                     p->request.url_size == 0) {
                         http_error_set(&p->error, 400, "bad-request", "Malformed request target.");
                         return HTTP_FEED_ERROR;
                 }
-                return HTTP_FEED_REQUEST;
+                return p->complete ? HTTP_FEED_REQUEST : HTTP_FEED_HEADERS;
         }
+        if (err == HPE_PAUSED && p->streaming)
+                return HTTP_FEED_BODY;
         if (err != HPE_OK) {
                 if (p->error.status == 0) {
                         if (err == HPE_HEADER_OVERFLOW)

@@ -28,6 +28,12 @@ typedef struct HttpRequest {
         bool keep_alive;         /* the client keeps the connection (HTTP/1.1 default, Connection header) */
         bool expect_continue;    /* "Expect: 100-continue" */
         char last_event_id[24];  /* "Last-Event-ID" (GET /v1/events), "" if absent, "-" if too long */
+
+        /* A streamed body (POST /v1/jobs/{id}/input): never collected in body; each piece points into the
+         * bytes fed (HTTP_FEED_BODY), valid until the next feed. */
+        bool body_streamed;
+        const char *body_chunk;
+        size_t body_chunk_size;
 } HttpRequest;
 
 typedef enum HttpFeedResult {
@@ -35,6 +41,9 @@ typedef enum HttpFeedResult {
         HTTP_FEED_CONTINUE,      /* headers complete and the client waits for "100 Continue" (once per request) */
         HTTP_FEED_REQUEST,       /* a request is complete: see HttpParser.request; the rest is not consumed */
         HTTP_FEED_ERROR,         /* malformed or over a limit: see HttpParser.error; the connection must close */
+        HTTP_FEED_HEADERS,       /* the headers of a request whose body is streamed are complete: handle it now
+                                  * (no "100 Continue" is reported: the handler sends it when it takes the body) */
+        HTTP_FEED_BODY,          /* a piece of a streamed body: request.body_chunk; HTTP_FEED_REQUEST at its end */
 } HttpFeedResult;
 
 typedef struct HttpParser {
@@ -52,6 +61,7 @@ typedef struct HttpParser {
         bool continue_reported;
         bool headers_done;
         bool started;
+        bool streaming;          /* this request's body is streamed, not collected (no body_max) */
         size_t body_max;
         size_t header_max;
 } HttpParser;
@@ -74,6 +84,9 @@ typedef enum HttpRouteId {
                                   *  &tail=N&framed=true&timestamps=true] */
         HTTP_ROUTE_EVENTS,       /* GET /v1/events (server-sent events; Last-Event-ID) */
         HTTP_ROUTE_VERSION,      /* GET /v1/version */
+
+        HTTP_ROUTE_JOB_INPUT,    /* POST /v1/jobs/{id}/input, the body streamed to the job's stdin */
+        HTTP_ROUTE_JOB_RESIZE,   /* POST /v1/jobs/{id}/resize?rows=R&cols=C */
         HTTP_ROUTE_METRICS,      /* GET /v1/metrics (administrators) */
         HTTP_ROUTE_JOB_DELETE,   /* DELETE /v1/jobs/{id} */
         HTTP_ROUTE_JOB_KILL,     /* POST /v1/jobs/{id}/kill[?signal=S] */
@@ -88,6 +101,7 @@ typedef struct HttpRoute {
         uint64_t offset;
         char cursor[48];         /* list: "" = from the oldest job; the daemon checks the rest */
         uint32_t limit;          /* list: at most this many jobs, 0 = as many as fit in one page */
+        uint16_t rows, cols;     /* resize: both required, 1..65535 (the daemon bounds them further) */
         BusOutputOptions output; /* output: stream, since, until, tail, framed, timestamps (set: which) */
         int signal;              /* kill: SIGTERM unless ?signal= (job_signal_from_string()) */
         uint64_t stop_usec;      /* stop: ?time=SEC, the grace period of this stop; UINT64_MAX = not given */

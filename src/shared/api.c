@@ -18,6 +18,8 @@ static const ApiError api_errors[] = {
         { TW_ERROR_INVALID_ARGS, EINVAL, 400, "invalid-argument", API_ERROR_CLASS_INVALID },
         { TW_ERROR_NO_SUCH_JOB, ENOENT, 404, "no-such-job", API_ERROR_CLASS_NOT_FOUND },
         { TW_ERROR_NO_OUTPUT, ENODATA, 404, "no-output", API_ERROR_CLASS_NOT_FOUND },
+        /* OpenInput: no stdin stream, or it was handed out already, or the job ended. */
+        { TW_ERROR_NO_INPUT, EPIPE, 409, "no-input", API_ERROR_CLASS_INVALID },
         { TW_ERROR_EXECUTABLE_NOT_FOUND, ENOEXEC, 400, "executable-not-found", API_ERROR_CLASS_INVALID },
         { TW_ERROR_LIMIT_EXCEEDED, ERANGE, 400, "limit-exceeded", API_ERROR_CLASS_INVALID },
         { TW_ERROR_START_FAILED, EIO, 500, "start-failed", API_ERROR_CLASS_OTHER },

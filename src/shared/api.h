@@ -21,6 +21,7 @@
 #define TW_ERROR_PREFIX "org.teleworker.worker1.Error."
 #define TW_ERROR_NO_SUCH_JOB TW_ERROR_PREFIX "NoSuchJob"
 #define TW_ERROR_NO_OUTPUT TW_ERROR_PREFIX "NoOutput"
+#define TW_ERROR_NO_INPUT TW_ERROR_PREFIX "NoInput"
 #define TW_ERROR_EXECUTABLE_NOT_FOUND TW_ERROR_PREFIX "ExecutableNotFound"
 #define TW_ERROR_LIMIT_EXCEEDED TW_ERROR_PREFIX "LimitExceeded"
 #define TW_ERROR_START_FAILED TW_ERROR_PREFIX "StartFailed"

@@ -210,6 +210,44 @@ static int http_job_parse_timeout(json_object *v, StartRequest *r, HttpError *e)
         return 0;
 }
 
+/* "stdin": "null" (the default) or "stream" (POST …/input feeds it); an fd has no meaning over HTTP. */
+static int http_job_parse_stdin(json_object *v, StartRequest *r, HttpError *e) {
+        const char *s = NULL;
+        StartStdin k;
+        int n;
+
+        n = http_json_string(v, "stdin", &s, e);
+        if (n < 0)
+                return n;
+        k = start_stdin_from_string(s);
+        if (k != START_STDIN_NULL && k != START_STDIN_STREAM)
+                return http_error_set(e, 400, "invalid-request", "'stdin' must be \"null\" or \"stream\".");
+        r->stdin_kind = k;
+        return 0;
+}
+
+/* "tty": {"rows": R, "cols": C}, each 1..START_TTY_SIZE_MAX (Terminal). */
+static int http_job_parse_tty(json_object *o, StartRequest *r, HttpError *e) {
+        int64_t v[2] = {};
+
+        if (!json_object_is_type(o, json_type_object))
+                return http_error_set(e, 400, "invalid-request", "'tty' must be an object {\"rows\": R, \"cols\": C}.");
+        json_object_object_foreach(o, key, val) {
+                int i = streq(key, "rows") ? 0 : streq(key, "cols") ? 1 : -1;
+
+                if (i < 0 || !json_object_is_type(val, json_type_int))
+                        return http_error_set(e, 400, "invalid-request",
+                                              "'tty' takes the integers \"rows\" and \"cols\" only.");
+                v[i] = json_object_get_int64(val);
+        }
+        if (v[0] < 1 || v[1] < 1 || v[0] > START_TTY_SIZE_MAX || v[1] > START_TTY_SIZE_MAX)
+                return http_error_set(e, 400, "invalid-request", "'tty' needs rows and cols from 1 to %u.",
+                                      START_TTY_SIZE_MAX);
+        r->tty_rows = (uint16_t) v[0];
+        r->tty_cols = (uint16_t) v[1];
+        return 0;
+}
+
 static int http_job_request_parse_object(json_object *root, StartRequest *r, HttpError *e) {
         int k;
 
@@ -237,6 +275,10 @@ static int http_job_request_parse_object(json_object *root, StartRequest *r, Htt
                         k = http_job_parse_isolation(v, &r->isolation, e);
                 else if (streq(key, "timeout_sec"))
                         k = http_job_parse_timeout(v, r, e);
+                else if (streq(key, "stdin"))
+                        k = http_job_parse_stdin(v, r, e);
+                else if (streq(key, "tty"))
+                        k = http_job_parse_tty(v, r, e);
                 else if (streq(key, "profile")) {
                         const char *s = NULL;
 
@@ -371,6 +413,17 @@ static int http_job_options_to_json(const StartRequest *req, json_object *o) {
                 r = http_json_add(o, "name", json_object_new_string(req->name));
         if (r >= 0 && req->runtime_max_usec != 0)
                 r = http_json_add(o, "timeout_sec", json_object_new_double((double) req->runtime_max_usec / 1e6));
+        if (r >= 0 && req->stdin_kind == START_STDIN_STREAM)
+                r = http_json_add(o, "stdin", json_object_new_string(start_stdin_to_string(req->stdin_kind)));
+        if (r >= 0 && req->tty_rows > 0) {
+                json_object *tty = json_object_new_object();
+
+                r = http_json_add(o, "tty", tty);
+                if (r >= 0)
+                        r = http_json_add(tty, "rows", json_object_new_int(req->tty_rows));
+                if (r >= 0)
+                        r = http_json_add(tty, "cols", json_object_new_int(req->tty_cols));
+        }
         for (StartIsolationField f = 0; r >= 0 && f < _START_ISOLATION_MAX; f++) {
                 int v = start_isolation_get(&req->isolation, f);
 

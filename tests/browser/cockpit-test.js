@@ -151,7 +151,7 @@ async function main() {
 
 main().catch(e => {
     /* puppeteer rejects with plain objects too (a DevTools protocol error, an ErrorEvent): say what they hold */
-    const text = e instanceof Error ? e.stack : (() => { try { return JSON.stringify(e); } catch { return String(e); } })();
+    const text = e instanceof Error ? e.stack : (() => { try { return `${e} ${e && e.type || ''} ${JSON.stringify(e, Object.getOwnPropertyNames(e || {}))}`; } catch { return String(e); } })();
     console.log(`not ok - ${text}`);
     process.exit(1);
 });

@@ -19,6 +19,7 @@ static const char *const keys[] = {
         "RuntimeMaxUSec", "Profile", "PrivatePID", "PrivateTmp", "PrivateNetwork", "ProtectSystem",
         "MemoryHigh", "", "Private", "memorymax",
         "offset", "follow", "stream", "since", "until", "tail", "framed", "timestamps", "Stream",
+        "StandardInput", "Terminal",
 };
 
 typedef struct Input {
@@ -73,6 +74,7 @@ static void round_trip(sd_bus *bus, const StartRequest *req) {
             memcmp(&out.limits, &in.limits, sizeof(in.limits)) != 0 ||
             memcmp(&out.isolation, &in.isolation, sizeof(in.isolation)) != 0 ||
             out.runtime_max_usec != in.runtime_max_usec || (!in.profile) != (!out.profile) ||
+            out.stdin_kind != in.stdin_kind || out.tty_rows != in.tty_rows || out.tty_cols != in.tty_cols ||
             (in.profile && strcmp(in.profile, out.profile) != 0))
                 abort();
         bus_start_request_done(&out);
@@ -143,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         name[len] = 0;
                         key = name;
                 }
-                switch (t % 6) {
+                switch (t % 7) {
                 case 0:
                         r = sd_bus_message_append(m, "{sv}", key, "t", take64(&in));
                         break;
@@ -165,6 +167,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 case 4:
                         r = sd_bus_message_append(m, "{sv}", key, "i", (int32_t) take64(&in));
                         break;
+                case 5: {
+                        uint64_t v = take64(&in);
+                        r = sd_bus_message_append(m, "{sv}", key, "(qq)", (uint16_t) v, (uint16_t) (v >> 16));
+                        break;
+                }
                 default:
                         r = sd_bus_message_append(m, "{sv}", key, "as", 2, "a", "b");
                         break;
@@ -189,6 +196,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 for (size_t i = 0; i < sizeof(iso) / sizeof(iso[0]); i++)
                         if (iso[i] < -1 || iso[i] > 1)
                                 abort();
+                /* a string StandardInput is never "fd" (an fd comes as one); a terminal has a sane size or none */
+                if (req.stdin_kind != START_STDIN_NULL && req.stdin_kind != START_STDIN_STREAM)
+                        abort();
+                if ((req.tty_rows == 0) != (req.tty_cols == 0) || req.tty_rows > START_TTY_SIZE_MAX ||
+                    req.tty_cols > START_TTY_SIZE_MAX)
+                        abort();
                 /* and the one writer says the same again: what it writes, the reader reads back as is */
                 round_trip(bus, &req);
         } else if (sd_bus_error_is_set(&e) && (!e.message || !e.message[0]))

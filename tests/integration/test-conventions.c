@@ -58,7 +58,7 @@ static Out telerun(const char *first, ...) {
 
 /* The owners of the jobs `telerun [ARGS] list --json` shows. */
 static bool list_has_owner(const char *remote, const char *owner) {
-        Out o = remote ? telerun("--remote", remote, "list", "--json", NULL) : telerun("list", "--json", NULL);
+        Out o = remote ? telerun("--remote", remote, "list", "-a", "--json", NULL) : telerun("list", "-a", "--json", NULL);
         json_object *a = json_tokener_parse(o.out);
         bool found = false;
 
@@ -265,7 +265,7 @@ static void test_docs_json_keys(void) {
         g_assert_cmpint(o.status, ==, 0);
         out_clear(&o);
         o = telerun("--addr", "127.0.0.1:18461", "--cert", crt, "--key", key, "--cacert", ca,
-                    "list", "--quiet", NULL);
+                    "list", "-a", "--quiet", NULL);
         g_assert_cmpint(o.status, ==, 0);
         {
                 g_auto(GStrv) ids = g_strsplit(g_strstrip(o.out), "\n", -1);

@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shared/api.h"
 #include "bus/bus-api.h"
@@ -241,6 +243,17 @@ static void assert_round_trip(const StartRequest *in) {
         g_assert_cmpstr(out.profile, ==, in->profile);
         g_assert_cmpuint(out.runtime_max_usec, ==, in->runtime_max_usec);
         g_assert_cmpmem(&out.isolation, sizeof(out.isolation), &in->isolation, sizeof(in->isolation));
+        g_assert_cmpint(out.stdin_kind, ==, in->stdin_kind);
+        g_assert_cmpuint(out.tty_rows, ==, in->tty_rows);
+        g_assert_cmpuint(out.tty_cols, ==, in->tty_cols);
+        if (in->stdin_kind == START_STDIN_FD) {
+                struct stat a, b;
+
+                /* sd-bus holds a copy of the fd: the same open file. */
+                g_assert_cmpint(fstat(in->stdin_fd, &a), ==, 0);
+                g_assert_cmpint(fstat(out.stdin_fd, &b), ==, 0);
+                g_assert_true(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+        }
         sd_bus_message_unref(m);
 }
 
@@ -262,6 +275,89 @@ static void test_start_request_round_trip(void) {
         assert_round_trip(&all);
         assert_round_trip(&none);
         assert_round_trip(&some);
+        some.stdin_kind = START_STDIN_STREAM;
+        assert_round_trip(&some);
+        some.stdin_kind = START_STDIN_FD;
+        some.stdin_fd = STDERR_FILENO;
+        assert_round_trip(&some);
+        some.tty_rows = 24;
+        some.tty_cols = 4096;
+        assert_round_trip(&some);
+}
+
+/* Terminal: "(qq)", each 1..START_TTY_SIZE_MAX. */
+static void test_options_terminal(void) {
+        static const struct {
+                uint16_t rows, cols;
+                bool ok;
+        } cases[] = { { 24, 80, true }, { 1, 1, true }, { 4096, 4096, true }, { 0, 80, false }, { 24, 0, false },
+                      { 4097, 80, false }, { 24, 65535, false } };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus_message *m = new_message();
+                StartRequest req;
+                int r;
+
+                g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 1, "Terminal", "(qq)", cases[i].rows, cases[i].cols),
+                                >=, 0);
+                seal(m);
+                r = read_options(m, &req, &e);
+                g_assert_cmpint(r >= 0, ==, cases[i].ok);
+                if (cases[i].ok)
+                        g_assert_true(req.tty_rows == cases[i].rows && req.tty_cols == cases[i].cols);
+                else
+                        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
+                sd_bus_error_free(&e);
+                sd_bus_message_unref(m);
+        }
+}
+
+static sd_bus_message *stdin_message(const char *type, const char *value) {
+        sd_bus_message *m = new_message();
+
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        if (type[0] == 's')
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", "StandardInput", "s", value), >=, 0);
+        else
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", "StandardInput", "t", (uint64_t) 0), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        seal(m);
+        return m;
+}
+
+/* StandardInput: "null" and "stream" as strings; "fd" is only ever an fd; other names and types refused. */
+static void test_options_stdin(void) {
+        static const struct {
+                const char *type, *value;
+                int kind;  /* -1: refused */
+        } cases[] = {
+                { "s", "null", START_STDIN_NULL },
+                { "s", "stream", START_STDIN_STREAM },
+                { "s", "fd", -1 },
+                { "s", "tty", -1 },
+                { "s", "", -1 },
+                { "t", NULL, -1 },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                sd_bus_error e = SD_BUS_ERROR_NULL;
+                sd_bus_message *m = stdin_message(cases[i].type, cases[i].value);
+                StartRequest req;
+                int r = read_options(m, &req, &e);
+
+                if (cases[i].kind < 0) {
+                        g_assert_cmpint(r, <, 0);
+                        g_assert_true(sd_bus_error_has_name(&e, TW_ERROR_INVALID_ARGS));
+                        g_assert_nonnull(strstr(e.message, "StandardInput"));
+                        g_assert_cmpint(req.stdin_kind, ==, START_STDIN_NULL);
+                } else {
+                        g_assert_cmpint(r, >=, 0);
+                        g_assert_cmpint(req.stdin_kind, ==, cases[i].kind);
+                }
+                sd_bus_error_free(&e);
+                sd_bus_message_unref(m);
+        }
 }
 
 static void test_list_cursor(void) {
@@ -315,6 +411,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/bus-api/strv/huge-array-is-cheap", test_strv_huge_array_is_cheap);
         g_test_add_func("/bus-api/options/duplicate", test_options_duplicate);
         g_test_add_func("/bus-api/options/runtime", test_options_runtime);
+        g_test_add_func("/bus-api/options/stdin", test_options_stdin);
+        g_test_add_func("/bus-api/options/terminal", test_options_terminal);
         g_test_add_func("/bus-api/list-cursor", test_list_cursor);
         g_test_add_func("/bus-api/start-request/round-trip", test_start_request_round_trip);
         g_test_add_func("/bus-api/events-classify", test_events_classify);

@@ -56,7 +56,7 @@ static void seal(sd_bus_message *m) {
 }
 
 static void append_full_job(sd_bus_message *m, const char *id) {
-        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 33,
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 35,
                 "Id", "s", id,
                 "Owner", "s", "alice",
                 "User", "s", "alice",
@@ -75,6 +75,8 @@ static void append_full_job(sd_bus_message *m, const char *id) {
                 "OutputError", "s", "No space left on device",
                 "Profile", "s", "small",
                 "Slice", "s", "teleworker-alice.slice",
+                "StandardInput", "s", "stream",
+                "Terminal", "b", 1,
                 "RuntimeMaxUSec", "t", UINT64_C(2000000),
                 "PrivatePID", "b", 1,
                 "PrivateTmp", "b", 1,
@@ -99,7 +101,7 @@ static const char full_job_json[] =
         "\"submitted_at\":\"2026-11-22T18:30:00.123456Z\",\"started_at\":\"2026-11-22T18:30:00.200000Z\","
         "\"ended_at\":\"2026-11-22T18:30:01.000001Z\",\"unit\":\"teleworker-x.scope\","
         "\"output_size\":5000000000,\"output_dropped\":7,\"output_error\":\"No space left on device\","
-        "\"profile\":\"small\",\"slice\":\"teleworker-alice.slice\",\"name\":null,"
+        "\"profile\":\"small\",\"slice\":\"teleworker-alice.slice\",\"name\":null,\"stdin\":\"stream\",\"tty\":true,"
         "\"limits\":{\"cpu_quota_per_sec_usec\":1500000,\"memory_max\":268435456,"
         "\"io_read_bandwidth_max\":10485760,\"io_write_bandwidth_max\":null,\"tasks_max\":64,"
         "\"runtime_max_usec\":2000000},"
@@ -114,7 +116,7 @@ static const char empty_job_json[] =
         "\"exit_code\":null,\"exit_signal\":null,\"signal\":null,\"submitted_at\":null,\"started_at\":null,"
         "\"ended_at\":null,\"unit\":null,\"output_size\":null,\"output_dropped\":null,\"output_error\":null,"
         "\"profile\":null,"
-        "\"slice\":null,\"name\":null,"
+        "\"slice\":null,\"name\":null,\"stdin\":null,\"tty\":null,"
         "\"limits\":{\"cpu_quota_per_sec_usec\":null,\"memory_max\":null,\"io_read_bandwidth_max\":null,"
         "\"io_write_bandwidth_max\":null,\"tasks_max\":null,\"runtime_max_usec\":null},"
         "\"usage\":{\"memory_current\":null,\"memory_peak\":null,\"cpu_usage_nsec\":null,\"io_read_bytes\":null,"
@@ -195,7 +197,7 @@ static void test_running_and_order(Fixture *f, gconstpointer data) {
                         g_assert_cmpuint(n, <, G_N_ELEMENTS(keys));
                         keys[n++] = key;
                 }
-                g_assert_cmpuint(n, ==, 23);
+                g_assert_cmpuint(n, ==, 25);
                 g_assert_cmpstr(keys[0], ==, "id");
                 g_assert_cmpstr(keys[5], ==, "state");
                 g_assert_cmpstr(keys[9], ==, "signal");
@@ -203,9 +205,11 @@ static void test_running_and_order(Fixture *f, gconstpointer data) {
                 g_assert_cmpstr(keys[17], ==, "profile");
                 g_assert_cmpstr(keys[18], ==, "slice");
                 g_assert_cmpstr(keys[19], ==, "name");
-                g_assert_cmpstr(keys[20], ==, "limits");
-                g_assert_cmpstr(keys[21], ==, "usage");
-                g_assert_cmpstr(keys[22], ==, "isolation");
+                g_assert_cmpstr(keys[20], ==, "stdin");
+                g_assert_cmpstr(keys[21], ==, "tty");
+                g_assert_cmpstr(keys[22], ==, "limits");
+                g_assert_cmpstr(keys[23], ==, "usage");
+                g_assert_cmpstr(keys[24], ==, "isolation");
         }
 }
 

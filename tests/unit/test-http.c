@@ -116,6 +116,63 @@ static void test_parse_chunked_body(void) {
         http_parser_done(&p);
 }
 
+/* A job's input is streamed: the parser stops after the headers (HTTP_FEED_HEADERS, no 100 Continue of its
+ * own), then hands out each piece of the body (HTTP_FEED_BODY) without collecting it, however large, and ends
+ * with HTTP_FEED_REQUEST; the request after it parses as usual. step: bytes fed at a time. */
+static void assert_streamed(const char *req, size_t size, size_t step, const char *body, size_t body_size,
+                            bool expect_continue) {
+        g_autoptr(GString) got = g_string_new(NULL);
+        HttpParser p;
+        size_t off = 0;
+        unsigned headers = 0;
+        bool done = false;
+
+        http_parser_init_request(&p);
+        p.body_max = 4;   /* never applies to a streamed body */
+        while (!done && off < size) {
+                size_t used = 0, n = MIN(step, size - off);
+                HttpFeedResult f = http_parser_feed_data(&p, req + off, n, &used);
+
+                g_assert_cmpint(f, !=, HTTP_FEED_ERROR);
+                g_assert_cmpint(f, !=, HTTP_FEED_CONTINUE);
+                if (f == HTTP_FEED_HEADERS) {
+                        headers++;
+                        g_assert_true(p.request.body_streamed);
+                        g_assert_cmpint(p.request.expect_continue, ==, expect_continue);
+                        g_assert_cmpuint(got->len, ==, 0);
+                } else if (f == HTTP_FEED_BODY) {
+                        g_assert_cmpuint(headers, ==, 1);
+                        g_string_append_len(got, p.request.body_chunk, (gssize) p.request.body_chunk_size);
+                } else if (f == HTTP_FEED_REQUEST)
+                        done = true;
+                off += used;
+        }
+        g_assert_true(done);
+        g_assert_cmpuint(headers, ==, 1);
+        g_assert_cmpuint(p.request.body_size, ==, 0);
+        g_assert_cmpmem(got->str, got->len, body, body_size);
+        http_parser_next(&p);
+        g_assert_cmpint(feed(&p, "GET /v1/jobs HTTP/1.1\r\n\r\n", 26, SIZE_MAX, NULL), ==, HTTP_FEED_REQUEST);
+        g_assert_false(p.request.body_streamed);
+        http_parser_done(&p);
+}
+
+static void test_parse_streamed_body(void) {
+        static const char sized[] = "POST /v1/jobs/0b1e6c7a-3c1d-4c55-9d3e-2f4d5e6a7b8c/input HTTP/1.1\r\n"
+                                    "Content-Length: 11\r\n\r\nhello\0world";
+        static const char chunked[] = "POST /v1/jobs/0b1e6c7a-3c1d-4c55-9d3e-2f4d5e6a7b8c/input HTTP/1.1\r\n"
+                                      "Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                      "3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n";
+        static const char empty[] = "POST /v1/jobs/0b1e6c7a-3c1d-4c55-9d3e-2f4d5e6a7b8c/input HTTP/1.1\r\n"
+                                    "Content-Length: 0\r\n\r\n";
+
+        for (size_t step = 1; step <= 64; step *= 2) {
+                assert_streamed(sized, sizeof(sized) - 1, step, "hello\0world", 11, false);
+                assert_streamed(chunked, sizeof(chunked) - 1, step, "abcdefgh", 8, true);
+                assert_streamed(empty, sizeof(empty) - 1, step, "", 0, false);
+        }
+}
+
 static void test_parse_expect_continue(void) {
         static const char head[] = "POST /v1/jobs HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
         HttpParser p;
@@ -286,6 +343,19 @@ static void test_route(void) {
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?follow=1&&offset=%31%30&"), ==, 0);
         g_assert_cmpuint(r.offset, ==, 10);
         g_assert_true(r.follow);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/input"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_INPUT);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/input"), <, 0);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=25&cols=90"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_RESIZE);
+        g_assert_cmpuint(r.rows, ==, 25);
+        g_assert_cmpuint(r.cols, ==, 90);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=25"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=0&cols=1"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=1&cols=65536"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=1&cols=2&rows=3"), <, 0);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?rows=1"), <, 0);
 
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/events"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_EVENTS);
@@ -451,6 +521,15 @@ static void test_job_json_good(void) {
         g_assert_cmpint(r.isolation.private_pid, ==, -1);
         g_assert_cmpuint(r.runtime_max_usec, ==, 0);
         g_assert_null(r.profile);
+        g_assert_cmpint(r.stdin_kind, ==, START_STDIN_NULL);
+        g_assert_cmpuint(r.tty_rows, ==, 0);
+        start_request_done(&r);
+
+        g_assert_cmpint(parse_job("{\"argv\": [\"sh\"], \"stdin\": \"stream\", \"tty\": {\"rows\": 30, \"cols\": 100}}",
+                                  &r, &e), ==, 0);
+        g_assert_cmpint(r.stdin_kind, ==, START_STDIN_STREAM);
+        g_assert_cmpuint(r.tty_rows, ==, 30);
+        g_assert_cmpuint(r.tty_cols, ==, 100);
         start_request_done(&r);
 
         g_assert_cmpint(parse_job("{\"argv\": [\"env\"], \"env\": {\"A\": \"1\", \"B\": \"x=y\"}, \"cwd\": \"/tmp\","
@@ -508,6 +587,14 @@ static void expect_job_error(const char *json, size_t size, unsigned status, con
 #define BADJSON(json) expect_job_error(json, strlen(json), 400, "invalid-json")
 
 static void test_job_json_bad(void) {
+        BAD("{\"argv\": [\"x\"], \"stdin\": \"fd\"}");       /* an fd means nothing over HTTP */
+        BAD("{\"argv\": [\"x\"], \"stdin\": \"tty\"}");
+        BAD("{\"argv\": [\"x\"], \"stdin\": true}");
+        BAD("{\"argv\": [\"x\"], \"tty\": true}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 0, \"cols\": 80}}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 24}}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 24, \"cols\": 4097}}");
+        BAD("{\"argv\": [\"x\"], \"tty\": {\"rows\": 24, \"cols\": 80, \"x\": 1}}");
         BAD("{\"argv\": [\"x\"], \"profile\": \"\"}");
         BAD("{\"argv\": [\"x\"], \"profile\": 3}");
         BAD("{\"argv\": [\"x\"], \"timeout_sec\": 0}");
@@ -734,6 +821,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/http/parse/pipelined", test_parse_pipelined);
         g_test_add_func("/http/parse/chunked-body", test_parse_chunked_body);
         g_test_add_func("/http/parse/expect-continue", test_parse_expect_continue);
+        g_test_add_func("/http/parse/streamed-body", test_parse_streamed_body);
         g_test_add_func("/http/parse/errors", test_parse_errors);
         g_test_add_func("/http/parse/body-at-limit", test_parse_body_at_limit);
         g_test_add_func("/http/parse/last-event-id", test_parse_last_event_id);

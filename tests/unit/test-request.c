@@ -2,9 +2,12 @@
 /* test-request - resolving a Start request against the policy (src/engine/request.c): bounds, environment
  * entries, the job's environment, slice names, isolation, limits and the profile lock, each with the refusal
  * a caller gets. */
+#include <fcntl.h>
 #include <glib.h>
 #include <pwd.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "engine/errors.h"
 #include "engine/request.h"
@@ -143,9 +146,52 @@ static void test_limits_and_profile_lock(void) {
         config_done(&c);
 }
 
+/* StandardInput fds: the kinds a job may read, open for reading; never by reading them. */
+static void test_stdin_fd(void) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int p[2], s[2], fd;
+
+        g_assert_cmpint(pipe2(p, O_CLOEXEC), ==, 0);
+        g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), ==, 0);
+        g_assert_cmpint(request_check_stdin_fd(p[0], &e), ==, 0);
+        g_assert_cmpint(request_check_stdin_fd(s[0], &e), ==, 0);
+        assert_refused(request_check_stdin_fd(p[1], &e), &e, TW_ERROR_INVALID_ARGS, "not open for reading");
+        close(p[0]);
+        close(p[1]);
+        close(s[0]);
+        close(s[1]);
+
+        fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+        g_assert_cmpint(request_check_stdin_fd(fd, &e), ==, 0);
+        close(fd);
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        g_assert_cmpint(request_check_stdin_fd(fd, &e), ==, 0);
+        close(fd);
+        fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        assert_refused(request_check_stdin_fd(fd, &e), &e, TW_ERROR_INVALID_ARGS, "not open for reading");
+        close(fd);
+        fd = open("/etc/passwd", O_PATH | O_CLOEXEC);
+        assert_refused(request_check_stdin_fd(fd, &e), &e, TW_ERROR_INVALID_ARGS, "not open for reading");
+        close(fd);
+        fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_refused(request_check_stdin_fd(fd, &e), &e, TW_ERROR_INVALID_ARGS, "pipe, a socket");
+        close(fd);
+        fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+        assert_refused(request_check_stdin_fd(fd, &e), &e, TW_ERROR_INVALID_ARGS, "pipe, a socket");
+        close(fd);
+        fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {
+                g_assert_cmpint(request_check_stdin_fd(fd, &e), ==, 0);
+                close(fd);
+        }
+        g_assert_cmpint(request_check_stdin_fd(-1, &e), <, 0);
+        sd_bus_error_free(&e);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/request/validate", test_validate);
+        g_test_add_func("/request/stdin-fd", test_stdin_fd);
         g_test_add_func("/request/build-env", test_build_env);
         g_test_add_func("/request/slice-name", test_slice_name);
         g_test_add_func("/request/isolation", test_isolation);

@@ -107,6 +107,17 @@ static void test_parse_run(void) {
         g_assert_cmpstr(arg_args[1], ==, "-l");
         g_assert_cmpstr(arg_args[2], ==, "--json");
         g_assert_cmpint(arg_json, ==, JSON_OFF);
+        g_assert_false(arg_stdin);
+
+        /* -i: the job reads our stdin; "-i" after the command is the command's. */
+        g_assert_cmpint(parse("run", "-i", "--", "cat", "-i", NULL), ==, 1);
+        g_assert_true(arg_stdin);
+        g_assert_cmpstr(arg_args[1], ==, "-i");
+        g_assert_cmpint(parse("start", "--interactive", "cat", NULL), ==, 1);
+        g_assert_true(arg_stdin);
+        g_assert_cmpint(parse("run", "cat", "-i", NULL), ==, 1);
+        g_assert_false(arg_stdin);
+        g_assert_cmpint(parse("logs", "-i", "x", NULL), <, 1);
 
         /* Without "--" too: parsing stops at the command. */
         g_assert_cmpint(parse("run", "--cpu", "1.5", "ls", "-l", "--memory", "1G", NULL), ==, 1);
