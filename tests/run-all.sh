@@ -52,7 +52,7 @@ LOGS=$PROJECT/build-logs
 export TB_DIR=${TB_DIR:-$PROJECT/tests/testbed/run/ci}
 
 PACKAGES="meson ninja-build pkg-config gcc libc6-dev clang libsystemd-dev libglib2.0-dev libjson-c-dev
-libssl-dev libhttp-parser-dev python3 systemd dbus util-linux passwd openssl curl kmod e2fsprogs
+libssl-dev libhttp-parser-dev python3 python3-yaml polkitd systemd dbus util-linux passwd openssl curl kmod e2fsprogs
 xz-utils busybox-static qemu-system-x86 dpkg-dev debhelper lintian libclang-rt-14-dev valgrind libnss-systemd
 python3-prometheus-client cockpit-ws cockpit-bridge cockpit-system chromium nodejs zsh fish tmux
 libcurl4-openssl-dev tinyproxy"

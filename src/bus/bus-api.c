@@ -45,21 +45,29 @@ static void on_job_changed(Job *j, void *userdata) {
 
         if (bus_job_object_path(j, &path) < 0)
                 return;
+        if (job_state(j) == JOB_SUBMITTED)
+                bus_emit_job_added(a, j);   /* a new job: its first change */
         (void) sd_bus_emit_signal(a->bus, TW_BUS_PATH, TW_BUS_INTERFACE_MANAGER, "JobStateChanged", "soss",
                                   job_id(j), path, job_state_to_string(job_state(j)),
                                   job_reason_to_string(job_reason(j)));
         (void) sd_bus_emit_properties_changed(a->bus, path, TW_BUS_INTERFACE_JOB, "State", "Reason", "ExitCode",
                                               "ExitSignal", "StartedAt", "EndedAt", NULL);
+        bus_events_push(a->events, j);
 }
 
 BusApi *bus_api_free(BusApi *a) {
         if (!a)
                 return NULL;
         manager_set_changed_handler(a->manager, NULL, NULL);
+        manager_set_removed_handler(a->manager, NULL, NULL);
         sd_bus_slot_unref(a->manager_slot);
         sd_bus_slot_unref(a->remote_slot);
         sd_bus_slot_unref(a->job_slot);
         sd_bus_slot_unref(a->enumerator_slot);
+        bus_events_free(a->events);
+        bus_polkit_done(a);
+        sd_bus_slot_unref(a->object_manager_slot);
+        bus_message_principal_done(a);
         for (size_t i = 0; i < ELEMENTSOF(a->senders); i++)
                 free(a->senders[i].name);
         sd_bus_unref(a->bus);
@@ -81,6 +89,9 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
         a->bus = sd_bus_ref(bus);
         a->manager = m;
         a->instance = now_usec(CLOCK_REALTIME); /* differs between runs: enough to tell cursors apart */
+        r = bus_events_new(a->instance, &a->events);
+        if (r < 0)
+                return r;
 
         r = sd_bus_add_object_vtable(bus, &a->manager_slot, TW_BUS_PATH, TW_BUS_INTERFACE_MANAGER, bus_manager_vtable,
                                      a);
@@ -96,7 +107,11 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
         r = sd_bus_add_node_enumerator(bus, &a->enumerator_slot, TW_BUS_JOB_PATH_PREFIX, bus_job_node_enumerator, a);
         if (r < 0)
                 return r;
+        r = bus_object_manager_add(a);
+        if (r < 0)
+                return r;
         manager_set_changed_handler(m, on_job_changed, a);
+        manager_set_removed_handler(m, bus_emit_job_removed, a);
         the_api = a;
         *ret = TAKE_PTR(a);
         return 0;

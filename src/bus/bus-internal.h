@@ -9,6 +9,7 @@
 #include <systemd/sd-bus.h>
 
 #include "bus/bus-api.h"
+#include "bus/bus-events.h"
 #include "bus/bus-start.h"
 #include "core/authz.h"
 #include "core/list-filter.h"
@@ -25,6 +26,45 @@
 /* Senders whose uid is known: see bus_sender_uid(). */
 #define SENDER_CACHE_SIZE 16
 
+/* bus-events.c: the ring of job state changes EventsAs reads. */
+#define EVENTS_REPLY_MAX 256U                    /* events per reply: ~64 KiB at most */
+#define EVENT_WAITERS_MAX 1024U
+#define EVENT_WAITERS_PER_PRINCIPAL 64U
+#define EVENTS_WAIT_USEC (25U * USEC_PER_SEC)    /* a waiter with nothing to read is answered empty then */
+
+typedef struct BusEvents BusEvents;
+/* Sequence numbers start after base (the daemon's start, µs since the epoch). */
+int bus_events_new(uint64_t base, BusEvents **ret);
+BusEvents *bus_events_free(BusEvents *e);
+DEFINE_FREE_FUNC(BusEvents, bus_events_free);
+/* Records j's state as the next event and answers the waiters that may see it. */
+void bus_events_push(BusEvents *e, Job *j);
+int bus_method_events(sd_bus_message *msg, void *userdata, sd_bus_error *error);
+
+/* bus-polkit.c: polkit for local callers that are neither root nor in the admin group. */
+#define BUS_POLKIT_MANAGE_ALL "org.teleworker.worker1.manage-all"
+#define BUS_POLKIT_NETWORK "org.teleworker.worker1.network"
+typedef struct PolkitQuery PolkitQuery;
+/* 0 with *ret_granted set (polkit's answer for this call; "no" without polkitd), or 1: the question is out,
+ * the handler returns 1 and is called again with the same message once polkit answered. */
+int bus_polkit_check(BusApi *a, sd_bus_message *msg, const char *action, bool *ret_granted);
+/* p->admin from manage-all, unless p is remote or already an administrator. 0, or 1 as above. */
+int bus_polkit_admin(BusApi *a, sd_bus_message *msg, Principal *p);
+/* The same for a listing: asked only if some job in the table is hidden from p. */
+int bus_polkit_admin_to_list(BusApi *a, sd_bus_message *msg, Principal *p);
+void bus_polkit_done(BusApi *a);
+
+/* bus-object-manager.c: ObjectManager at TW_BUS_PATH, its bound and its signals. */
+int bus_object_manager_add(BusApi *a);
+/* The local caller of msg, looked up once per message (GetAll, GetManagedObjects call a getter per property). */
+int bus_message_principal(BusApi *a, sd_bus_message *msg, const Principal **ret, sd_bus_error *error);
+void bus_message_principal_done(BusApi *a);
+/* For GetManagedObjects: LimitsExceeded if the jobs p sees would not fit in one reply. */
+int bus_managed_objects_check(BusApi *a, sd_bus_message *msg, const Principal *p, sd_bus_error *error);
+/* InterfacesAdded/Removed for a job's object: its path and interface, no properties. */
+void bus_emit_job_added(BusApi *a, Job *j);
+void bus_emit_job_removed(Job *j, void *userdata);
+
 typedef struct SenderUid {
         char *name; /* unique bus name, NULL = free slot */
         uid_t uid;
@@ -40,6 +80,12 @@ struct BusApi {
         sd_bus_slot *remote_slot;
         sd_bus_slot *job_slot;
         sd_bus_slot *enumerator_slot;
+        BusEvents *events;
+        sd_bus_slot *object_manager_slot;
+        sd_bus_message *principal_msg;  /* bus_message_principal()'s message (a reference) and its caller */
+        Principal principal_cached;
+        PolkitQuery *polkit_queries;
+        unsigned n_polkit_queries;
 };
 
 /* bus-principal.c: the caller, and the job it names. */
@@ -47,18 +93,25 @@ struct BusApi {
 int bus_local_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
 /* The caller's principal: the Remote argument or the credentials, by the message's interface. */
 int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *error);
-/* Reads the job id argument, finds the job and checks p may do op to it. */
+/* Reads the job id argument, finds the job and checks p may do op to it; 1: polkit was asked, the handler
+ * returns 1 and is called again (bus-polkit.c). */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret, sd_bus_error *error);
 /* bus-output.c: OpenOutputEx and OpenOutputExAs. */
 int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 
-/* bus-lifecycle.c: finds the job ref (an id or a unique prefix of the id of a job p may see) names: 0, or <0
- * with error set (InvalidArgs, NoSuchJob, AmbiguousJob). Authorization is the caller's. */
-int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, sd_bus_error *error);
+/* bus-lifecycle.c: finds the job ref (an id, or a unique prefix or name among the jobs p may see) names: 0,
+ * or <0 with error set (InvalidArgs, NoSuchJob, AmbiguousJob). For a prefix or a name that another user's job
+ * matches, a local non-administrator's polkit manage-all is asked first (*ret_asked; p takes the answer), so
+ * the reference sees what p's list sees: 1 when asked, the call comes back. Authorization is the caller's. */
+int bus_resolve_job(BusApi *a, sd_bus_message *msg, Principal *p, const char *ref, Job **ret, bool *ret_asked,
+                    sd_bus_error *error);
 /* ListFiltered's a{sv} filter (States as, Since t, Owner s, Last u), next in msg: 0, or <0 with error set
- * (InvalidArgs; AccessDenied for another Owner than p unless p is an administrator). Strings are borrowed from
- * msg. */
-int bus_read_list_filter(sd_bus_message *msg, const Principal *p, JobListFilter *ret, sd_bus_error *error);
+ * (InvalidArgs). Strings are borrowed from msg. */
+int bus_read_list_filter(sd_bus_message *msg, JobListFilter *ret, sd_bus_error *error);
+/* Before a listing: polkit for a local non-administrator that lists while jobs are hidden from it or names
+ * another Owner in f (NULL: no filter); 1 when asked (the call comes back); AccessDenied for another Owner
+ * than p unless p is (now) an administrator. */
+int bus_list_authorize(BusApi *a, sd_bus_message *msg, Principal *p, const JobListFilter *f, sd_bus_error *error);
 /* Whether p sees j and it passes f (NULL: no filter). */
 bool bus_list_visible(const Principal *p, const JobListFilter *f, Job *j);
 /* How many of the jobs p sees through f come before the newest f->last (0 without a filter or a last). */

@@ -32,16 +32,37 @@ int bus_job_object_find(sd_bus *bus, const char *path, const char *interface, vo
         return 1;
 }
 
-/* Calls on a Job object: the same checks as the Manager methods with an id argument. */
-static int job_object_authorize(BusApi *a, sd_bus_message *msg, Job *j, AuthzOp op, sd_bus_error *error) {
+/* Calls on a Job object: the same checks as the Manager methods with an id argument. Methods may ask polkit
+ * (1: asked, the call comes back); property getters cannot wait, so for them root and the admin group are
+ * the administrators (GetJob gives the same properties under polkit's rule). */
+static int job_object_authorize(BusApi *a, sd_bus_message *msg, Job *j, AuthzOp op, bool ask_polkit,
+                                sd_bus_error *error) {
         _cleanup_(principal_done) Principal p = {};
         int r;
 
         if (!msg)
                 return 0; /* emitting a signal, not answering a caller */
+        if (!ask_polkit) {
+                const Principal *cached;
+
+                /* A getter: one of many for the same message (GetAll, GetManagedObjects). */
+                r = bus_message_principal(a, msg, &cached, error);
+                if (r < 0)
+                        return r;
+                if (authz_check(cached, op, job_owner(j)) < 0)
+                        return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
+                                                 "Access to job %s denied: it belongs to another user.",
+                                                 job_id(j));
+                return 0;
+        }
         r = bus_local_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
+        if (authz_check(&p, op, job_owner(j)) < 0) {
+                r = bus_polkit_admin(a, msg, &p);
+                if (r > 0)
+                        return r;
+        }
         if (authz_check(&p, op, job_owner(j)) < 0)
                 return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
                                          "Access to job %s denied: it belongs to another user.", job_id(j));
@@ -56,7 +77,7 @@ static int property_get_job(sd_bus *bus, const char *path, const char *interface
         JobUsage u;
         int r;
 
-        r = job_object_authorize(bus_api_of(bus), sd_bus_get_current_message(bus), j, AUTHZ_VIEW, error);
+        r = job_object_authorize(bus_api_of(bus), sd_bus_get_current_message(bus), j, AUTHZ_VIEW, false, error);
         if (r < 0)
                 return r;
         /* An unavailable counter reads UINT64_MAX here, systemd's own "unset": a property must have a value. */
@@ -65,22 +86,22 @@ static int property_get_job(sd_bus *bus, const char *path, const char *interface
 }
 
 static int job_method_forward(sd_bus_message *msg, Job *j, AuthzOp op, sd_bus_error *error) {
-        return job_object_authorize(bus_api_of(sd_bus_message_get_bus(msg)), msg, j, op, error);
+        return job_object_authorize(bus_api_of(sd_bus_message_get_bus(msg)), msg, j, op, true, error);
 }
 
 static int job_method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         int r = job_method_forward(msg, userdata, AUTHZ_STOP, error);
-        return r < 0 ? r : bus_defer_stop(bus_api_of(sd_bus_message_get_bus(msg)), msg, userdata, error);
+        return r != 0 ? r : bus_defer_stop(bus_api_of(sd_bus_message_get_bus(msg)), msg, userdata, error);
 }
 
 static int job_method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         int r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
-        return r < 0 ? r : bus_defer_wait(bus_api_of(sd_bus_message_get_bus(msg)), msg, userdata);
+        return r != 0 ? r : bus_defer_wait(bus_api_of(sd_bus_message_get_bus(msg)), msg, userdata);
 }
 
 static int job_method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         int r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
-        return r < 0 ? r : bus_reply_read_output(msg, userdata, error);
+        return r != 0 ? r : bus_reply_read_output(msg, userdata, error);
 }
 
 static int job_method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -89,7 +110,7 @@ static int job_method_open_output(sd_bus_message *msg, void *userdata, sd_bus_er
         int r;
 
         r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = bus_local_principal(a, msg, &p, error);    /* the reader is charged to the caller */
         if (r < 0)
@@ -107,6 +128,9 @@ int bus_job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
 
         if (msg) {
                 r = bus_local_principal(a, msg, &p, error);
+                if (r < 0)
+                        return r;
+                r = bus_managed_objects_check(a, msg, &p, error);
                 if (r < 0)
                         return r;
         }

@@ -59,12 +59,36 @@ static int resolve_matching(BusApi *a, const Principal *p, const char *ref, bool
         return 0;
 }
 
-int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, sd_bus_error *error) {
+/* Whether a job p does not see matches ref: only then can polkit's answer change what ref resolves to. */
+static bool hidden_match(BusApi *a, const Principal *p, const char *ref, bool (*match)(Job *j, const char *ref)) {
+        for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j))
+                if (match(j, ref) && !authz_can_see(p, job_owner(j)))
+                        return true;
+        return false;
+}
+
+/* A prefix or a name resolves among the jobs the caller's list shows: so a local caller that is no
+ * administrator is asked about (polkit's manage-all) as ListPage asks, when another user's job matches. */
+static int resolve_visible(BusApi *a, sd_bus_message *msg, Principal *p, const char *ref,
+                           bool (*match)(Job *j, const char *ref), Job **ret, bool *ret_asked, sd_bus_error *error) {
+        int r;
+
+        if (hidden_match(a, p, ref, match)) {
+                r = bus_polkit_admin(a, msg, p);
+                if (r != 0)
+                        return r;
+                *ret_asked = true;
+        }
+        return resolve_matching(a, p, ref, match, ret, error);
+}
+
+int bus_resolve_job(BusApi *a, sd_bus_message *msg, Principal *p, const char *ref, Job **ret, bool *ret_asked,
+                    sd_bus_error *error) {
         int kind = job_ref_classify(ref);
         Job *j;
 
         if (kind < 0 && job_name_is_valid(ref))
-                return resolve_matching(a, p, ref, match_name, ret, error);
+                return resolve_visible(a, msg, p, ref, match_name, ret, ret_asked, error);
         if (kind < 0) {
                 _cleanup_(freep) char *esc = str_escape(ref, 64);
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
@@ -73,7 +97,7 @@ int bus_resolve_job(BusApi *a, const Principal *p, const char *ref, Job **ret, s
                                          "digits.", esc ? esc : "?", JOB_REF_PREFIX_MIN);
         }
         if (kind == JOB_REF_PREFIX)
-                return resolve_matching(a, p, ref, match_prefix, ret, error);
+                return resolve_visible(a, msg, p, ref, match_prefix, ret, ret_asked, error);
         j = manager_find_job(a->manager, ref);
         if (!j)
                 return sd_bus_error_setf(error, TW_ERROR_NO_SUCH_JOB, "No job with id %s.", ref);
@@ -139,7 +163,7 @@ static int read_filter_entry(sd_bus_message *msg, const char *key, JobListFilter
         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Unknown filter key '%s'.", esc ? esc : "?");
 }
 
-int bus_read_list_filter(sd_bus_message *msg, const Principal *p, JobListFilter *ret, sd_bus_error *error) {
+int bus_read_list_filter(sd_bus_message *msg, JobListFilter *ret, sd_bus_error *error) {
         static const char *const keys[] = { "States", "Since", "Last", "Owner" };
         JobListFilter f = {};
         unsigned seen = 0;
@@ -185,10 +209,22 @@ int bus_read_list_filter(sd_bus_message *msg, const Principal *p, JobListFilter 
         r = sd_bus_message_exit_container(msg);
         if (r < 0)
                 return r;
-        if (f.owner && !p->admin && !streq(f.owner, p->name))
+        *ret = f;
+        return 0;
+}
+
+/* What a listing shows p: polkit's manage-all is asked once, for either reason a local non-administrator may
+ * need it (an Owner filter naming another user, or jobs hidden from it, as List asks); 1 when asked. */
+int bus_list_authorize(BusApi *a, sd_bus_message *msg, Principal *p, const JobListFilter *f, sd_bus_error *error) {
+        bool other = f && f->owner && !streq(f->owner, p->name);
+        int r;
+
+        r = other ? bus_polkit_admin(a, msg, p) : bus_polkit_admin_to_list(a, msg, p);
+        if (r != 0)
+                return r;
+        if (other && !p->admin)
                 return sd_bus_error_set(error, TW_ERROR_ACCESS_DENIED,
                                         "Only administrators may list other users' jobs.");
-        *ret = f;
         return 0;
 }
 
@@ -201,7 +237,7 @@ int bus_method_remove(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         (void) snprintf(id, sizeof(id), "%s", job_id(j));
         r = manager_delete_job(a->manager, j, error);
@@ -218,7 +254,7 @@ int bus_method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = sd_bus_message_read(msg, "i", &sig);
         if (r < 0)

@@ -113,6 +113,25 @@ static JobRequest job_request_from_start(const StartRequest *s) {
         };
 }
 
+/* A local caller (not root) that asks for the network its policy entry does not give: polkit's
+ * org.teleworker.worker1.network may give it. 1: polkit was asked, the call comes back. */
+static int bus_start_network(BusApi *a, sd_bus_message *msg, Principal *p, const JobRequest *req) {
+        PrincipalPolicy policy;
+        bool granted = false;
+        int r;
+
+        if (p->remote || p->uid == 0 || req->isolation.private_network != 0)
+                return 0;
+        config_principal_policy(manager_config(a->manager), p->name, &policy);
+        if (policy.network)
+                return 0;
+        r = bus_polkit_check(a, msg, BUS_POLKIT_NETWORK, &granted);
+        if (r > 0)
+                return r;
+        p->network = granted;
+        return 0;
+}
+
 /* Start, StartAs and StartWithOutput: the same arguments; the last also hands out the job's output. */
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         BusApi *a = userdata;
@@ -137,6 +156,9 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
                                         "StandardInput cannot be an fd for a remote principal: use 'stream' and "
                                         "OpenInputAs.");
         req = job_request_from_start(&sreq);
+        r = bus_start_network(a, msg, &p, &req);
+        if (r > 0)
+                return r;
 
         if (with_output) {
                 /* Refused readers refuse the call before a job exists (not a job started, then stopped). */
@@ -201,7 +223,7 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        return r < 0 ? r : bus_defer_stop(a, msg, j, error);
+        return r != 0 ? r : bus_defer_stop(a, msg, j, error);
 }
 
 /* StopWithTimeout, StopWithTimeoutAs: Stop with a grace period of its own (at most the configured one). */
@@ -212,7 +234,7 @@ static int method_stop_with_timeout(sd_bus_message *msg, void *userdata, sd_bus_
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = sd_bus_message_read(msg, "t", &grace);
         if (r < 0)
@@ -231,7 +253,7 @@ static int method_wait(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
-        return r < 0 ? r : bus_defer_wait(a, msg, j);
+        return r != 0 ? r : bus_defer_wait(a, msg, j);
 }
 
 static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -241,7 +263,7 @@ static int method_get_job(sd_bus_message *msg, void *userdata, sd_bus_error *err
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
@@ -336,6 +358,9 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
                 return r;
+        r = bus_polkit_admin_to_list(a, msg, &p);   /* every job, or the caller's own */
+        if (r > 0)
+                return r;
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r < 0)
                 return r;
@@ -373,10 +398,13 @@ static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (r < 0)
                 return r;
         if (filtered) {
-                r = bus_read_list_filter(msg, &p, &filter, error);
+                r = bus_read_list_filter(msg, &filter, error);
                 if (r < 0)
                         return r;
         }
+        r = bus_list_authorize(a, msg, &p, filtered ? &filter : NULL, error);   /* every job, or the caller's own */
+        if (r != 0)
+                return r;
         r = list_cursor_parse(a, cursor, &after, error);
         if (r < 0)
                 return r;
@@ -460,7 +488,7 @@ static int method_read_output(sd_bus_message *msg, void *userdata, sd_bus_error 
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         return bus_reply_read_output(msg, j, error);
 }
@@ -475,7 +503,7 @@ static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
         r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         return bus_reply_open_output(a, msg, &p, j, error);
 }
@@ -488,8 +516,8 @@ static int method_open_input(sd_bus_message *msg, void *userdata, sd_bus_error *
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        if (r < 0)
-                return r;
+        if (r != 0)
+                return r;   /* an error, or polkit was asked: the call comes back */
         r = manager_open_input(a->manager, j, &fd, error);
         if (r < 0)
                 return r;
@@ -504,7 +532,7 @@ static int method_resize(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         int r;
 
         r = bus_authorize_job(a, msg, AUTHZ_STOP, &j, error);
-        if (r < 0)
+        if (r != 0)
                 return r;
         r = sd_bus_message_read(msg, "qq", &rows, &cols);
         if (r < 0)
@@ -585,6 +613,10 @@ const sd_bus_vtable bus_remote_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenOutputAs",
                                 SD_BUS_ARGS("s", principal, "b", admin, "s", id, "t", offset, "b", follow),
                                 SD_BUS_RESULT("h", fd), method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EventsAs", SD_BUS_ARGS("s", principal, "b", admin, "t", after),
+                                SD_BUS_RESULT("a(tssssit)", events, "t", last, "b", reset), bus_method_events,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+
         SD_BUS_METHOD_WITH_ARGS("OpenInputAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id),
                                 SD_BUS_RESULT("h", fd), method_open_input, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ResizeAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id, "q", rows, "q", cols),

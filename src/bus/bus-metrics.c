@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bus-metrics.c - GetMetrics (Manager) and GetMetricsAs (Remote): the daemon's metrics in Prometheus' text
- * format, for administrators only. They count every principal's jobs, so a user would learn of others'. */
+ * format, for administrators only (root, the admin group, polkit's manage-all, or OU=admin through the gateway).
+ * They count every principal's jobs, so a user would learn of others'. */
 #include <errno.h>
 
 #include "shared/api.h"
@@ -15,6 +16,9 @@ int bus_method_get_metrics(sd_bus_message *msg, void *userdata, sd_bus_error *er
 
         r = bus_principal(a, msg, &p, error);
         if (r < 0)
+                return r;
+        r = bus_polkit_admin(a, msg, &p);   /* a local non-administrator: polkit's manage-all, as for listing */
+        if (r != 0)
                 return r;
         if (!p.admin)
                 return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,

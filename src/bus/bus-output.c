@@ -61,8 +61,8 @@ int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
         r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
-        if (r < 0)
-                return r;
+        if (r != 0)
+                return r;   /* an error, or polkit was asked: the call comes back */
         r = bus_read_output_options(msg, &bo, error);
         if (r < 0)
                 return r;

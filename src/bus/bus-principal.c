@@ -162,9 +162,12 @@ int bus_principal(BusApi *a, sd_bus_message *msg, Principal *ret, sd_bus_error *
                                             bus_local_principal(a, msg, ret, error);
 }
 
-/* Reads the job id argument, finds the job and checks p may do op to it. */
+/* Reads the job id argument, finds the job and checks p may do op to it (asking polkit for a local caller's
+ * access to another user's job: then 1, the call is dispatched again once polkit answered). */
 int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op, Job **ret,
                  sd_bus_error *error) {
+        Principal q = *p;   /* a copy for polkit's answer; the name stays p's */
+        bool asked = false;
         const char *id;
         Job *j = NULL;
         int r;
@@ -172,11 +175,16 @@ int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op,
         r = sd_bus_message_read(msg, "s", &id);
         if (r < 0)
                 return r;
-        r = bus_resolve_job(a, p, id, &j, error);
-        if (r < 0)
-                return r;
+        r = bus_resolve_job(a, msg, &q, id, &j, &asked, error);
+        if (r != 0)
+                return r;   /* an error, or polkit asked about a prefix or name: the call comes back */
         id = job_id(j);
-        if (authz_check(p, op, job_owner(j)) < 0)
+        if (authz_check(&q, op, job_owner(j)) < 0 && !asked) {
+                r = bus_polkit_admin(a, msg, &q);
+                if (r > 0)
+                        return r;   /* asked polkit: the call comes back */
+        }
+        if (authz_check(&q, op, job_owner(j)) < 0)
                 return sd_bus_error_setf(error, TW_ERROR_ACCESS_DENIED,
                                          "Access to job %s denied: it belongs to another user.", id);
         *ret = j;

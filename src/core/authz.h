@@ -14,6 +14,7 @@ typedef struct Principal {
         uid_t uid;
         bool admin;
         bool remote;
+        bool network;   /* polkit's org.teleworker.worker1.network: the network although the policy says no */
 } Principal;
 
 typedef enum AuthzOp {

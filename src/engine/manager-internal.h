@@ -78,6 +78,7 @@ struct Job {
         bool discarded;    /* refused after the fact (cwd, executable, allow-list): hidden, freed once
                             * its reaper is gone, as if Start had refused it up front */
         sd_bus_error refusal; /* Start's answer for a discarded job, held until systemd unloaded its scope */
+        bool removed_announced; /* the removed handler ran (Remove of a job whose reaper is still finishing) */
         unsigned causes;
 
         StartStdin stdin_kind;
@@ -107,6 +108,8 @@ struct Manager {
         uint64_t last_seq;          /* the seq of the newest job linked */
         job_changed_handler_t changed;
         void *changed_userdata;
+        job_changed_handler_t removed;   /* a job leaves the table (D-Bus InterfacesRemoved) */
+        void *removed_userdata;
         bool fdstore;               /* running under systemd with a file descriptor store */
         sd_event_source *retention_timer;
 
@@ -138,6 +141,8 @@ bool job_removable(const Job *j);
 /* manager-lifecycle.c: 0 when name (NULL: none) names none of p's jobs, else JobNameInUse in error. */
 int manager_check_name(Manager *m, const Principal *p, const char *name, sd_bus_error *error);
 void manager_remove_job(Manager *m, Job *j);
+/* Runs the removed handler (InterfacesRemoved) once per job: when the job leaves callers' view. */
+void manager_announce_removed(Manager *m, Job *j);
 
 /* input.c: the job's stdin. The fd the reaper passes to the job (EXEC_STDIN_FD) in *ret_fd, or -EBADF for
  * /dev/null; a pipe's write end kept in j->input_fd for OpenInput. */

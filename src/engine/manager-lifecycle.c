@@ -32,6 +32,7 @@ int manager_delete_job(Manager *m, Job *j, sd_bus_error *error) {
         if (asprintf(&spool, "%s/%s.out", m->spool_dir, j->id) >= 0)
                 (void) unlink(spool);
         j->discarded = true;
+        manager_announce_removed(m, j);   /* its object is gone now, not when the table lets go */
         return 0;
 }
 

@@ -110,6 +110,11 @@ const Config *manager_config(Manager *m) {
         return m->config;
 }
 
+void manager_set_removed_handler(Manager *m, job_changed_handler_t h, void *userdata) {
+        m->removed = h;
+        m->removed_userdata = userdata;
+}
+
 void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *userdata) {
         m->changed = h;
         m->changed_userdata = userdata;
@@ -243,6 +248,13 @@ static void manager_unlink_job(Manager *m, Job *j) {
         m->n_jobs--;
 }
 
+void manager_announce_removed(Manager *m, Job *j) {
+        if (!m->removed || j->removed_announced)
+                return;
+        j->removed_announced = true;
+        m->removed(j, m->removed_userdata);
+}
+
 /* Removes the job's record and its output. Pending callbacks learn that it went away. */
 void manager_remove_job(Manager *m, Job *j) {
         static const char *const spool_suffixes[] = { ".out", ".out.idx", ".out.idx.corrupt" };
@@ -252,6 +264,7 @@ void manager_remove_job(Manager *m, Job *j) {
         job_fire(j, WAIT_STARTED, &e);
         job_fire(j, WAIT_ENDED, &e);
         job_fire(j, WAIT_STOPPED, &e);
+        manager_announce_removed(m, j);
         manager_unlink_job(m, j);
         job_remove_record(j);
         /* The spool, its stream index, and an index refused at a load and moved aside. */
@@ -1010,6 +1023,8 @@ int manager_start_job(Manager *m, const Principal *p, const JobRequest *req, job
         if (j->runtime_max_usec == JOB_RUNTIME_USEC_INFINITY)
                 j->runtime_max_usec = 0; /* asked for no limit: the job's record says "none" */
 
+        if (p->network)
+                policy.network = true;   /* polkit gave this call the network (bus-polkit.c) */
         r = request_check_isolation(&policy, p->remote, &req->isolation, &j->isolation, error);
         if (r < 0)
                 return r;

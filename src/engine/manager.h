@@ -73,6 +73,8 @@ int manager_new(sd_event *e, sd_bus *system_bus, const Config *config, const cha
 Manager *manager_free(Manager *m);
 DEFINE_FREE_FUNC(Manager, manager_free);
 void manager_set_changed_handler(Manager *m, job_changed_handler_t h, void *userdata);
+/* Called as a job leaves the table (retention, removal), before it is freed. */
+void manager_set_removed_handler(Manager *m, job_changed_handler_t h, void *userdata);
 const Config *manager_config(Manager *m);
 /* The table remote principals' uids come from (owned by the caller, outlives the manager). Without one,
  * remote principals that the policy maps to no account are refused. */

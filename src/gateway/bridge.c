@@ -55,7 +55,7 @@ void gateway_error_from_bus(const sd_bus_error *error, int r, HttpError *ret) {
 /* ---- connections: responses ---------------------------------------------------------------------------- */
 
 /* The request is answered (its response is queued): log it, decide about keep-alive, accept the next. */
-static void connection_request_done(Connection *c, unsigned status) {
+void connection_request_done(Connection *c, unsigned status) {
         log_info("%s %s \"%s\" %u", c->peer, connection_who(c), c->log_target ?: "-", status);
         c->log_target = mfree(c->log_target);
         c->busy = false;
@@ -67,7 +67,7 @@ static void connection_request_done(Connection *c, unsigned status) {
         c->request_started = false;
 }
 
-static int connection_respond_error(Connection *c, const HttpError *e) {
+int connection_respond_error(Connection *c, const HttpError *e) {
         int r;
 
         r = http_buffer_add_error_response(&c->out, e, c->keep_alive);
@@ -77,7 +77,7 @@ static int connection_respond_error(Connection *c, const HttpError *e) {
         return 0;
 }
 
-static int connection_respond_json(Connection *c, unsigned status, json_object *o, const char *extra_headers) {
+int connection_respond_json(Connection *c, unsigned status, json_object *o, const char *extra_headers) {
         const char *s;
         int r;
 
@@ -92,7 +92,7 @@ static int connection_respond_json(Connection *c, unsigned status, json_object *
 }
 
 /* Reply callbacks finish here: push what was queued, or end the connection. */
-static int connection_after_event(Connection *c, int r) {
+int connection_after_event(Connection *c, int r) {
         if (r >= 0)
                 r = connection_pump(c);
         if (r == 0)
@@ -103,7 +103,7 @@ static int connection_after_event(Connection *c, int r) {
 }
 
 /* A failed reply or a failure to make the call; the response is the mapped error. */
-static int connection_fail_bus(Connection *c, sd_bus_message *reply, int r, const char *method) {
+int connection_fail_bus(Connection *c, sd_bus_message *reply, int r, const char *method) {
         HttpError e = {};
 
         if (reply)
@@ -118,7 +118,7 @@ static int connection_fail_bus(Connection *c, sd_bus_message *reply, int r, cons
         return connection_respond_error(c, &e);
 }
 
-static int connection_new_call(Connection *c, const char *method, sd_bus_message **ret) {
+int connection_new_call(Connection *c, const char *method, sd_bus_message **ret) {
         sd_bus *bus;
         int r;
 
@@ -132,7 +132,7 @@ static int connection_new_call(Connection *c, const char *method, sd_bus_message
         return sd_bus_message_append(*ret, "sb", c->principal.name, (int) c->principal.admin);
 }
 
-static int connection_call(Connection *c, sd_bus_message *m, sd_bus_message_handler_t callback,
+int connection_call(Connection *c, sd_bus_message *m, sd_bus_message_handler_t callback,
                            uint64_t timeout) {
         /* The slot is ours: freeing the connection cancels the call. */
         return sd_bus_call_async(sd_bus_message_get_bus(m), &c->slot, m, callback, c, timeout);
@@ -654,6 +654,12 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                 if (r >= 0)
                         r = connection_call(c, m, on_stop_reply, cfg->stop_timeout_usec);
                 break;
+
+        case HTTP_ROUTE_EVENTS:
+                return connection_events(c, req);
+
+        case HTTP_ROUTE_VERSION:
+                return connection_version(c);
 
         case HTTP_ROUTE_JOB_DELETE:
                 r = connection_new_call(c, "RemoveAs", &m);

@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <json-c/json.h>
 
 #include "gateway/gateway.h"
 #include "gateway/http.h"
@@ -117,6 +118,9 @@ struct Connection {
         bool output_waiting;        /* output_source is on: reading resumes when it fires (the fd had nothing,
                                      * or this connection had its share of the event loop) */
         uint64_t output_bytes;
+        uint64_t events_last;       /* GET /v1/events: the id of the last event sent (0: none yet) */
+        bool events_head_sent;
+
 
         /* POST …/input: the request body goes to the job's stdin pipe (OpenInputAs), one piece of the input
          * buffer at a time; what the pipe did not take waits in input_buf (at most GATEWAY_IN_MAX) with
@@ -159,3 +163,15 @@ int connection_update(Connection *c);
 int connection_process_input(Connection *c);
 int connection_output_read(Connection *c);
 int connection_output_wait(Connection *c);
+/* The pieces of a response events.c shares with bridge.c. */
+void connection_request_done(Connection *c, unsigned status);
+int connection_respond_error(Connection *c, const HttpError *e);
+int connection_respond_json(Connection *c, unsigned status, json_object *o, const char *extra_headers);
+int connection_after_event(Connection *c, int r);
+int connection_fail_bus(Connection *c, sd_bus_message *reply, int r, const char *method);
+int connection_new_call(Connection *c, const char *method, sd_bus_message **ret);
+int connection_call(Connection *c, sd_bus_message *m, sd_bus_message_handler_t callback, uint64_t timeout);
+
+/* events.c: GET /v1/events (a stream of EventsAs answers) and GET /v1/version. */
+int connection_events(Connection *c, const HttpRequest *req);
+int connection_version(Connection *c);

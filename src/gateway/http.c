@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,9 +12,6 @@
 
 #include "transport/http-job.h"
 #include "gateway/http.h"
-#include "shared/job-ref.h"
-#include "core/authz.h"
-#include "core/list-filter.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -67,6 +63,7 @@ static int on_message_begin(http_parser *hp) {
         p->request.url_size = 0;
         p->request.body_size = 0;
         p->request.expect_continue = false;
+        p->request.last_event_id[0] = 0;
         p->header_bytes = 0;
         p->field_size = p->value_size = 0;
         p->in_value = false;
@@ -104,6 +101,15 @@ static void http_header_complete(HttpParser *p) {
             p->value_size == strlen("100-continue") &&
             strncasecmp(p->value, "100-continue", p->value_size) == 0)
                 p->request.expect_continue = true;
+        /* An event id is our decimal sequence number; one longer than that cannot be ours. */
+        if (p->field_size == strlen("Last-Event-ID") &&
+            strncasecmp(p->field, "Last-Event-ID", p->field_size) == 0) {
+                if (p->value_size < sizeof(p->request.last_event_id)) {
+                        memcpy(p->request.last_event_id, p->value, p->value_size);
+                        p->request.last_event_id[p->value_size] = 0;
+                } else
+                        strcpy(p->request.last_event_id, "-");   /* not one of ours: refused */
+        }
         p->field_size = p->value_size = 0;
         p->in_value = false;
 }
@@ -377,270 +383,6 @@ int http_parse_bool(const char *s, bool *ret) {
                 return 0;
         }
         return -EINVAL;
-}
-
-/* ---- routing ------------------------------------------------------------------------------------------ */
-
-static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
-        [HTTP_ROUTE_JOBS_LIST] = "list",
-        [HTTP_ROUTE_JOBS_START] = "start",
-        [HTTP_ROUTE_JOB_GET] = "status",
-        [HTTP_ROUTE_JOB_STOP] = "stop",
-        [HTTP_ROUTE_JOB_OUTPUT] = "output",
-        [HTTP_ROUTE_JOB_INPUT] = "input",
-        [HTTP_ROUTE_JOB_RESIZE] = "resize",
-        [HTTP_ROUTE_METRICS] = "metrics",
-        [HTTP_ROUTE_JOB_DELETE] = "remove",
-        [HTTP_ROUTE_JOB_KILL] = "kill",
-};
-
-const char *http_route_to_string(HttpRouteId id) {
-        if ((unsigned) id >= _HTTP_ROUTE_MAX)
-                return NULL;
-        return http_route_names[id];
-}
-
-/* A list filter parameter into r: 1 when key is one (its flag in *seen, which must not be set yet), 0 when key
- * is none, <0 with e set when its value is malformed or it is repeated. */
-static int http_route_list_filter(HttpRoute *r, const char *key, const char *value, unsigned *seen, HttpError *e) {
-        static const char *const keys[] = { "state", "since", "owner", "last" };
-        unsigned bit = 0;
-        uint64_t v;
-
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (streq(key, keys[i]))
-                        bit = 1U << i;
-        if (bit == 0)
-                return 0;
-        if (*seen & bit)
-                return http_error_set(e, 400, "bad-request", "Query parameter '%s' given twice.", key);
-        *seen |= bit;
-        r->filtered = true;
-        if (streq(key, "state")) {
-                if (job_list_filter_parse_states(value, &r->states) < 0)
-                        return http_error_set(e, 400, "bad-request", "Query parameter 'state' must be a comma-"
-                                              "separated list of submitted, running, success, failed, killed.");
-        } else if (streq(key, "since")) {
-                if (parse_uint64(value, &v) < 0 || v > UINT64_MAX / USEC_PER_SEC)
-                        return http_error_set(e, 400, "bad-request", "Query parameter 'since' must be UNIX seconds.");
-                r->since_usec = v * USEC_PER_SEC;
-        } else if (streq(key, "owner")) {
-                if (strlen(value) >= sizeof(r->owner) || !principal_name_is_valid(value))
-                        return http_error_set(e, 400, "bad-request", "Query parameter 'owner' must be a user name.");
-                strcpy(r->owner, value);
-        } else {
-                if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT32_MAX)
-                        return http_error_set(e, 400, "bad-request", "Query parameter 'last' must be a number of "
-                                              "jobs.");
-                r->last = (uint32_t) v;
-        }
-        return 1;
-}
-
-static int http_route_query(HttpRoute *r, const char *query, HttpError *e) {
-        bool seen_wait = false, seen_follow = false, seen_offset = false, seen_cursor = false, seen_limit = false,
-             seen_signal = false, seen_time = false;
-        unsigned seen_filter = 0;
-        int f;
-        bool seen_rows = false, seen_cols = false;
-        char key[32], value[64];
-        const char *p = query;
-        int k;
-
-        while ((k = http_query_next(&p, key, sizeof(key), value, sizeof(value))) > 0) {
-                bool *seen;
-
-                if (r->id == HTTP_ROUTE_JOB_GET && streq(key, "wait")) {
-                        seen = &seen_wait;
-                        if (http_parse_bool(value, &r->wait) < 0)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'wait' must be "
-                                                      "true or false.");
-                } else if (r->id == HTTP_ROUTE_JOB_OUTPUT && streq(key, "follow")) {
-                        seen = &seen_follow;
-                        if (http_parse_bool(value, &r->follow) < 0)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'follow' must "
-                                                      "be true or false.");
-                } else if (r->id == HTTP_ROUTE_JOB_OUTPUT && streq(key, "offset")) {
-                        seen = &seen_offset;
-                        if (parse_uint64(value, &r->offset) < 0)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'offset' must "
-                                                      "be a byte offset.");
-                } else if (r->id == HTTP_ROUTE_JOB_STOP && streq(key, "time")) {
-                        uint64_t sec;
-
-                        seen = &seen_time;
-                        if (parse_uint64(value, &sec) < 0 || sec > 100 * 365 * 24 * 3600ULL)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'time' must be "
-                                                      "seconds.");
-                        r->stop_usec = sec * USEC_PER_SEC;
-                } else if (r->id == HTTP_ROUTE_JOB_KILL && streq(key, "signal")) {
-                        seen = &seen_signal;
-                        if (job_signal_from_string(value, &r->signal) < 0)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'signal' must be "
-                                                      "HUP, INT, QUIT, KILL, USR1, USR2 or TERM (or its "
-                                                      "number).");
-                } else if (r->id == HTTP_ROUTE_JOBS_LIST &&
-                           (f = http_route_list_filter(r, key, value, &seen_filter, e)) != 0) {
-                        if (f < 0)
-                                return f;
-                        continue;
-                } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "cursor")) {
-                        seen = &seen_cursor;
-                        if (strlen(value) >= sizeof(r->cursor))
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'cursor' is not a "
-                                                      "cursor of this gateway.");
-                        strcpy(r->cursor, value);
-                } else if (r->id == HTTP_ROUTE_JOBS_LIST && streq(key, "limit")) {
-                        uint64_t v;
-
-                        seen = &seen_limit;
-                        if (parse_uint64(value, &v) < 0 || v > UINT32_MAX)
-                                return http_error_set(e, 400, "bad-request", "Query parameter 'limit' must be "
-                                                      "a number of jobs.");
-                        r->limit = (uint32_t) v;
-                } else if (r->id == HTTP_ROUTE_JOB_RESIZE && (streq(key, "rows") || streq(key, "cols"))) {
-                        uint64_t v;
-
-                        seen = key[0] == 'r' ? &seen_rows : &seen_cols;
-                        if (parse_uint64(value, &v) < 0 || v == 0 || v > UINT16_MAX)
-                                return http_error_set(e, 400, "bad-request", "Query parameter '%s' must be a "
-                                                      "number of %s.", key, key[0] == 'r' ? "rows" : "columns");
-                        *(key[0] == 'r' ? &r->rows : &r->cols) = (uint16_t) v;
-                } else if (r->id == HTTP_ROUTE_JOB_OUTPUT &&
-                           (k = http_output_query_param(&r->output, key, value, e)) != 0) {
-                        if (k < 0)
-                                return k;
-                        continue;       /* checked for repeats there */
-                } else {
-                        _cleanup_(freep) char *k_esc = str_escape(key, 31);
-
-                        return http_error_set(e, 400, "bad-request", "Unknown query parameter '%s'.",
-                                              k_esc ?: "?");
-                }
-                if (*seen)
-                        return http_error_set(e, 400, "bad-request", "Query parameter '%s' given twice.", key);
-                *seen = true;
-        }
-        if (k < 0)
-                return http_error_set(e, 400, "bad-request", "Malformed query string.");
-        if (r->id == HTTP_ROUTE_JOB_RESIZE && !(seen_rows && seen_cols))
-                return http_error_set(e, 400, "bad-request", "A resize needs the query parameters rows and cols.");
-        return 0;
-}
-
-int http_route(enum http_method method, const char *url, size_t url_size, HttpRoute *ret, HttpError *e) {
-        struct http_parser_url u;
-        char path[128], query[512] = "";
-        const char *rest, *sub;
-        HttpRoute r = {};
-        size_t n;
-
-        http_parser_url_init(&u);
-        if (url_size == 0 || url[0] != '/' || http_parser_parse_url(url, url_size, 0, &u) != 0 ||
-            !(u.field_set & (1 << UF_PATH)))
-                return http_error_set(e, 400, "bad-request", "Malformed request target.");
-        if (u.field_set & ((1 << UF_SCHEMA) | (1 << UF_HOST) | (1 << UF_USERINFO)))
-                return http_error_set(e, 400, "bad-request", "Only origin-form request targets are accepted.");
-
-        n = u.field_data[UF_PATH].len;
-        if (n >= sizeof(path))
-                return http_error_set(e, 404, "not-found", "No such resource.");
-        memcpy(path, url + u.field_data[UF_PATH].off, n);
-        path[n] = 0;
-        if (u.field_set & (1 << UF_QUERY)) {
-                n = u.field_data[UF_QUERY].len;
-                if (n >= sizeof(query))
-                        return http_error_set(e, 400, "bad-request", "The query string is too long.");
-                memcpy(query, url + u.field_data[UF_QUERY].off, n);
-                query[n] = 0;
-        }
-
-        if (streq(path, "/v1/jobs")) {
-                if (method == HTTP_GET)
-                        r.id = HTTP_ROUTE_JOBS_LIST;
-                else if (method == HTTP_POST)
-                        r.id = HTTP_ROUTE_JOBS_START;
-                else {
-                        http_error_set(e, 405, "method-not-allowed", "Use GET or POST on /v1/jobs.");
-                        e->allow = "GET, POST";
-                        return -EINVAL;
-                }
-        } else if (strncmp(path, "/v1/jobs/", 9) == 0) {
-                rest = path + 9;
-                sub = strchrnul(rest, '/');
-                n = (size_t) (sub - rest);
-                if (n == 0)
-                        return http_error_set(e, 404, "not-found", "No such resource.");
-                if (n >= JOB_ID_STRING_MAX)
-                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id.");
-                memcpy(r.job_id, rest, n);
-                r.job_id[n] = 0;
-
-                if (*sub == 0) {
-                        r.id = method == HTTP_DELETE ? HTTP_ROUTE_JOB_DELETE : HTTP_ROUTE_JOB_GET;
-                        if (method != HTTP_GET && method != HTTP_DELETE) {
-                                http_error_set(e, 405, "method-not-allowed", "Use GET or DELETE on a job.");
-                                e->allow = "GET, DELETE";
-                                return -EINVAL;
-                        }
-                } else if (streq(sub, "/kill")) {
-                        r.id = HTTP_ROUTE_JOB_KILL;
-                        r.signal = SIGTERM;
-                        if (method != HTTP_POST) {
-                                http_error_set(e, 405, "method-not-allowed", "Use POST to signal a job.");
-                                e->allow = "POST";
-                                return -EINVAL;
-                        }
-                } else if (streq(sub, "/stop")) {
-                        r.id = HTTP_ROUTE_JOB_STOP;
-                        r.stop_usec = UINT64_MAX;
-                        if (method != HTTP_POST) {
-                                http_error_set(e, 405, "method-not-allowed", "Use POST to stop a job.");
-                                e->allow = "POST";
-                                return -EINVAL;
-                        }
-                } else if (streq(sub, "/resize")) {
-                        r.id = HTTP_ROUTE_JOB_RESIZE;
-                        if (method != HTTP_POST) {
-                                http_error_set(e, 405, "method-not-allowed", "Use POST to resize a job's terminal.");
-                                e->allow = "POST";
-                                return -EINVAL;
-                        }
-                } else if (streq(sub, "/input")) {
-                        r.id = HTTP_ROUTE_JOB_INPUT;
-                        if (method != HTTP_POST) {
-                                http_error_set(e, 405, "method-not-allowed", "Use POST to write a job's input.");
-                                e->allow = "POST";
-                                return -EINVAL;
-                        }
-                } else if (streq(sub, "/output")) {
-                        r.id = HTTP_ROUTE_JOB_OUTPUT;
-                        if (method != HTTP_GET) {
-                                http_error_set(e, 405, "method-not-allowed", "Use GET to read output.");
-                                e->allow = "GET";
-                                return -EINVAL;
-                        }
-                } else
-                        return http_error_set(e, 404, "not-found", "No such resource.");
-
-                /* The path is right; a malformed id is the client's mistake, not a missing resource. */
-                if (!job_ref_is_valid(r.job_id))
-                        return http_error_set(e, 400, "invalid-job-id", "Malformed job id: a whole id, at least "
-                                              "its first %d hex digits, or a job name.", JOB_REF_PREFIX_MIN);
-        } else if (streq(path, "/v1/metrics")) {
-                r.id = HTTP_ROUTE_METRICS;
-                if (method != HTTP_GET) {
-                        http_error_set(e, 405, "method-not-allowed", "Use GET on /v1/metrics.");
-                        e->allow = "GET";
-                        return -EINVAL;
-                }
-        } else
-                return http_error_set(e, 404, "not-found", "No such resource.");
-
-        if (http_route_query(&r, query, e) < 0)
-                return -EINVAL;
-        *ret = r;
-        return 0;
 }
 
 /* ---- output buffers and responses --------------------------------------------------------------------- */

@@ -27,6 +27,8 @@ typedef struct HttpRequest {
         size_t body_size;
         bool keep_alive;         /* the client keeps the connection (HTTP/1.1 default, Connection header) */
         bool expect_continue;    /* "Expect: 100-continue" */
+        char last_event_id[24];  /* "Last-Event-ID" (GET /v1/events), "" if absent, "-" if too long */
+
         /* A streamed body (POST /v1/jobs/{id}/input): never collected in body; each piece points into the
          * bytes fed (HTTP_FEED_BODY), valid until the next feed. */
         bool body_streamed;
@@ -52,7 +54,7 @@ typedef struct HttpParser {
         size_t header_bytes;
         char field[32];          /* the current header name, only as much as we need to recognize it */
         size_t field_size;
-        char value[32];          /* the current header value, likewise */
+        char value[32];          /* the current header value, likewise (Last-Event-ID is at most 20 digits) */
         size_t value_size;
         bool in_value;
         bool complete;
@@ -80,6 +82,9 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_JOB_STOP,     /* POST /v1/jobs/{id}/stop */
         HTTP_ROUTE_JOB_OUTPUT,   /* GET /v1/jobs/{id}/output[?offset=N&follow=true&stream=S&since=T&until=T
                                   *  &tail=N&framed=true&timestamps=true] */
+        HTTP_ROUTE_EVENTS,       /* GET /v1/events (server-sent events; Last-Event-ID) */
+        HTTP_ROUTE_VERSION,      /* GET /v1/version */
+
         HTTP_ROUTE_JOB_INPUT,    /* POST /v1/jobs/{id}/input, the body streamed to the job's stdin */
         HTTP_ROUTE_JOB_RESIZE,   /* POST /v1/jobs/{id}/resize?rows=R&cols=C */
         HTTP_ROUTE_METRICS,      /* GET /v1/metrics (administrators) */
@@ -106,6 +111,20 @@ typedef struct HttpRoute {
         char owner[65];          /* list: ?owner=NAME ("" = every owner the principal may see) */
         uint32_t last;           /* list: ?last=N: the newest N matching jobs */
 } HttpRoute;
+
+/* One row of the router's table (http-routes.c): what docs/openapi.yaml must describe (test-openapi checks
+ * both ways). A path is literal segments and "{id}", one segment holding a job id. */
+#define HTTP_ROUTE_QUERY_MAX 10
+#define HTTP_ROUTE_STATUS_MAX 12
+typedef struct HttpRouteDef {
+        HttpRouteId id;
+        enum http_method method;
+        const char *path;
+        const char *query[HTTP_ROUTE_QUERY_MAX];       /* the query parameters it takes, NULL-terminated */
+        unsigned statuses[HTTP_ROUTE_STATUS_MAX];      /* every status its response can have, 0-terminated */
+} HttpRouteDef;
+
+const HttpRouteDef *http_route_table(size_t *ret_n);
 
 /* The Content-Type of a framed output stream (docs/http.md, "Two streams"). */
 #define HTTP_OUTPUT_MULTIPLEXED_TYPE "application/vnd.teleworker.multiplexed-stream"

@@ -208,6 +208,23 @@ static void test_list_attack(void) {
                 g_assert_true(daemon_owns_name());
         }
 
+        /* GetManagedObjects (ObjectManager): the same bound as List */
+        for (int k = 0; k < 2; k++) {
+                r = sd_bus_call_method(k == 0 ? user1 : root_bus, DEST, PATH, "org.freedesktop.DBus.ObjectManager",
+                                       "GetManagedObjects", &e, &reply, "");
+                g_test_message("GetManagedObjects as %s: %d %s", k == 0 ? "tbuser1" : "root", r, e.name ?: "");
+                g_assert_cmpint(r, <, 0);
+                g_assert_cmpstr(e.name, ==, SD_BUS_ERROR_LIMITS_EXCEEDED);
+                sd_bus_error_free(&e);
+                g_assert_true(daemon_owns_name());
+        }
+        r = sd_bus_call_method(user2, DEST, PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &e,
+                               &reply, "");
+        g_test_message("GetManagedObjects as tbuser2: %d %s %s", r, e.name ?: "", e.message ?: "");
+        g_assert_cmpint(r, >=, 0);
+        sd_bus_message_unref(reply);
+        reply = NULL;
+
         /* a caller whose own jobs are few still gets them from List, as busctl always did */
         r = sd_bus_call_method(user2, DEST, PATH, IFACE, "List", &e, &reply, "");
         g_assert_cmpint(r, >=, 0);

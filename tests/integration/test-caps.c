@@ -415,6 +415,34 @@ static void test_release_many(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
+/* InterfacesRemoved (ObjectManager) as another user hears it: the object paths, each with only the Job
+ * interface named. */
+static int on_interfaces_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        GPtrArray *paths = userdata;
+        const char *path = NULL;
+        char **ifaces = NULL;
+
+        g_assert_cmpint(sd_bus_message_read(m, "o", &path), >, 0);
+        g_assert_cmpint(sd_bus_message_read_strv(m, &ifaces), >, 0);
+        g_assert_cmpuint(g_strv_length(ifaces), ==, 1);
+        g_assert_cmpstr(ifaces[0], ==, "org.teleworker.worker1.Job");
+        g_strfreev(ifaces);
+        g_ptr_array_add(paths, g_strdup(path));
+        return 0;
+}
+
+static bool paths_have_job(GPtrArray *paths, const char *id) {
+        g_autofree char *hex = g_strdup(id);
+
+        for (char *s = hex, *d = hex; ; s++)
+                if (*s != '-' && !(*d++ = *s))
+                        break;
+        for (guint i = 0; i < paths->len; i++)
+                if (g_str_has_suffix(paths->pdata[i], hex))
+                        return true;
+        return false;
+}
+
 /* Jobs */
 
 /* max_jobs (running) and max_retained_jobs (in the table): refused with TooManyJobs and a message naming the
@@ -449,7 +477,12 @@ static void test_job_caps(void) {
         g_free(other);
         other = start_or_die(u2, truth);        /* another user is not held to tbuser1's share */
 
-        /* once they ended, tbuser1's oldest go first, and only tbuser1's */
+        /* once they ended, tbuser1's oldest go first, and only tbuser1's; each leaves with InterfacesRemoved */
+        g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func(g_free);
+        sd_bus_slot *removed_slot = NULL;
+        g_assert_cmpint(sd_bus_match_signal(u2, &removed_slot, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                            "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved",
+                                            on_interfaces_removed, removed), >=, 0);
         for (int i = 0; i < 3; i++)
                 stop_and_wait(u1, run[i]);
         for (int i = 0; i < 3; i++) {
@@ -461,6 +494,22 @@ static void test_job_caps(void) {
                         g_assert_true(job_known(run[k]));
         }
         g_assert_true(job_known(other));
+        {
+                gint64 deadline = g_get_monotonic_time() + (gint64) 60 * G_USEC_PER_SEC * tb_slowdown();
+
+                while (!(paths_have_job(removed, run[0]) && paths_have_job(removed, run[1]) &&
+                         paths_have_job(removed, run[2]))) {
+                        int r = sd_bus_process(u2, NULL);
+
+                        g_assert_cmpint(r, >=, 0);
+                        if (r == 0) {
+                                g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+                                g_assert_cmpint(sd_bus_wait(u2, 1000000), >=, 0);
+                        }
+                }
+                g_assert_false(paths_have_job(removed, other));
+        }
+        sd_bus_slot_unref(removed_slot);
 
         for (int i = 0; i < 3; i++) {
                 g_free(run[i]);

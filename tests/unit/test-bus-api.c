@@ -11,6 +11,7 @@
 
 #include "shared/api.h"
 #include "bus/bus-api.h"
+#include "bus/bus-events.h"
 #include "bus/bus-start.h"
 
 static sd_bus *test_bus(void) {
@@ -378,6 +379,29 @@ static void test_list_cursor(void) {
                 g_assert_cmpint(bus_list_cursor_parse(bad[i], 0xab, &seq), ==, -EINVAL);
 }
 
+/* EventsAs: which last-event ids the ring answers from, and which get "reset". */
+static void test_events_classify(void) {
+        const uint64_t base = 1764767040000000;
+
+        /* no events yet */
+        g_assert_cmpint(bus_events_classify(base, base, 0), ==, BUS_EVENTS_FROM_NOW);
+        g_assert_cmpint(bus_events_classify(base, base, base), ==, BUS_EVENTS_AFTER);
+        g_assert_cmpint(bus_events_classify(base, base, base - 1), ==, BUS_EVENTS_RESET);   /* an earlier run's */
+        g_assert_cmpint(bus_events_classify(base, base, base + 1), ==, BUS_EVENTS_RESET);   /* the future */
+        g_assert_cmpint(bus_events_classify(base, base, 1), ==, BUS_EVENTS_RESET);
+        /* a few events, all held */
+        g_assert_cmpint(bus_events_classify(base, base + 5, base), ==, BUS_EVENTS_AFTER);
+        g_assert_cmpint(bus_events_classify(base, base + 5, base + 5), ==, BUS_EVENTS_AFTER);
+        g_assert_cmpint(bus_events_classify(base, base + 5, base + 6), ==, BUS_EVENTS_RESET);
+        /* the ring wrapped: the oldest held is newest - EVENTS_RING_SIZE + 1 */
+        g_assert_cmpint(bus_events_classify(base, base + 5000, base + 5000 - EVENTS_RING_SIZE), ==, BUS_EVENTS_AFTER);
+        g_assert_cmpint(bus_events_classify(base, base + 5000, base + 5000 - EVENTS_RING_SIZE - 1), ==,
+                        BUS_EVENTS_RESET);
+        g_assert_cmpint(bus_events_classify(base, base + EVENTS_RING_SIZE, base), ==, BUS_EVENTS_AFTER);
+        g_assert_cmpint(bus_events_classify(base, base + EVENTS_RING_SIZE + 1, base), ==, BUS_EVENTS_RESET);
+        g_assert_cmpint(bus_events_classify(base, base + 5, UINT64_MAX), ==, BUS_EVENTS_RESET);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/bus-api/strv/within-bounds", test_strv_within_bounds);
@@ -391,5 +415,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/bus-api/options/terminal", test_options_terminal);
         g_test_add_func("/bus-api/list-cursor", test_list_cursor);
         g_test_add_func("/bus-api/start-request/round-trip", test_start_request_round_trip);
+        g_test_add_func("/bus-api/events-classify", test_events_classify);
         return g_test_run();
 }

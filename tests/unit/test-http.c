@@ -30,6 +30,31 @@ static HttpFeedResult feed(HttpParser *p, const char *data, size_t size, size_t 
         return HTTP_FEED_MORE;
 }
 
+/* Last-Event-ID (GET /v1/events): kept per request, cleared by the next, "-" when too long to be ours; split
+ * anywhere. */
+static void test_parse_last_event_id(void) {
+        static const char req[] = "GET /v1/events HTTP/1.1\r\nlast-event-id: 1764767040123457\r\n\r\n"
+                                  "GET /v1/events HTTP/1.1\r\nHost: a\r\n\r\n"
+                                  "GET /v1/events HTTP/1.1\r\nLast-Event-ID: 123456789012345678901234\r\n\r\n";
+        static const char *const want[] = { "1764767040123457", "", "-" };
+
+        for (size_t step = 1; step <= sizeof(req); step++) {
+                const char *d = req;
+                HttpParser p;
+
+                http_parser_init_request(&p);
+                for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                        size_t used;
+
+                        g_assert_cmpint(feed(&p, d, strlen(d), step, &used), ==, HTTP_FEED_REQUEST);
+                        g_assert_cmpstr(p.request.last_event_id, ==, want[i]);
+                        d += used;
+                        http_parser_next(&p);
+                }
+                http_parser_done(&p);
+        }
+}
+
 static void test_parse_simple(void) {
         static const char req[] = "GET /v1/jobs?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: t\r\n\r\n";
         /* Every split position must give the same result. */
@@ -331,6 +356,18 @@ static void test_route(void) {
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=1&cols=65536"), <, 0);
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=1&cols=2&rows=3"), <, 0);
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/output?rows=1"), <, 0);
+
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/events"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_EVENTS);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/version"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_VERSION);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/events"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpstr(e.allow, ==, "GET");
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/events?offset=1"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/versions"), ==, -EINVAL);
+        g_assert_cmpuint(e.status, ==, 404);
 
         /* 404 */
         g_assert_cmpint(ROUTE(HTTP_GET, "/"), ==, -EINVAL);
@@ -787,6 +824,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/http/parse/streamed-body", test_parse_streamed_body);
         g_test_add_func("/http/parse/errors", test_parse_errors);
         g_test_add_func("/http/parse/body-at-limit", test_parse_body_at_limit);
+        g_test_add_func("/http/parse/last-event-id", test_parse_last_event_id);
         g_test_add_func("/http/route", test_route);
         g_test_add_func("/http/route-metrics", test_route_metrics);
         g_test_add_func("/http/query", test_query);
