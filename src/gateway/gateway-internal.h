@@ -144,9 +144,14 @@ void gateway_format_peer(const struct sockaddr_storage *sa, char *buf, size_t si
 void connection_authenticated(Connection *c);
 int connection_get_bus(Connection *c, sd_bus **ret);
 
-/* bridge.c: a streamed request body (POST …/input) goes to the job rather than to the parser's buffer. */
+/* bridge-input.c: a streamed request body (POST …/input) goes to the job rather than to the parser's buffer;
+ * the replies of OpenInputAs and ResizeAs. */
 bool connection_input_wants_body(const Connection *c);
 void connection_input_done(Connection *c);
+int connection_input_write(Connection *c, const char *data, size_t n);
+int connection_input_end(Connection *c);
+int connection_on_input_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+int connection_on_resize_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
 
 /* connection.c: the state machine. gateway_add_connection() takes the fd and the reference on address. */
 int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa, PeerEntry *address);
