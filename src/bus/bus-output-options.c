@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bus/bus-output-options.h"
+#include "bus/bus-start.h"
 #include "shared/api.h"
 #include "shared/macro.h"
 #include "shared/util.h"
@@ -99,42 +100,23 @@ static int output_option_read(sd_bus_message *msg, const OutputOption *opt, BusO
         return 0;
 }
 
-/* At most one entry per known key is ever read, however long the array. */
+static int output_option_find(const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(output_options); i++)
+                if (streq(key, output_options[i].name))
+                        return (int) i;
+        return -1;
+}
+
+static int output_option_read_entry(sd_bus_message *msg, const char *key, int index, void *userdata,
+                                    sd_bus_error *error) {
+        BusOutputOptions *o = userdata;
+
+        o->set |= output_options[index].bit;
+        return output_option_read(msg, &output_options[index], o, error);
+}
+
 int bus_read_output_options(sd_bus_message *msg, BusOutputOptions *o, sd_bus_error *error) {
-        int r;
-
         *o = (BusOutputOptions) {};
-        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
-                const OutputOption *opt = NULL;
-                const char *key;
-
-                r = sd_bus_message_read(msg, "s", &key);
-                if (r < 0)
-                        return r;
-                for (size_t i = 0; i < ELEMENTSOF(output_options); i++)
-                        if (streq(key, output_options[i].name))
-                                opt = &output_options[i];
-                if (!opt) {
-                        _cleanup_(freep) char *esc = str_escape(key, 64);
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Unknown option '%s'. Known: offset, follow, stream, since, until, "
-                                                 "tail, framed, timestamps.", esc ? esc : "?");
-                }
-                if (o->set & opt->bit)
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s is given more than once.",
-                                                 key);
-                o->set |= opt->bit;
-                r = output_option_read(msg, opt, o, error);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(msg);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(msg);
+        return bus_read_option_dict(msg, "offset, follow, stream, since, until, tail, framed, timestamps",
+                                    output_option_find, output_option_read_entry, o, error);
 }

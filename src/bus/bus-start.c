@@ -2,6 +2,7 @@
 /* bus-start.c - a StartRequest on the wire: Start's arguments (as argv, as env, s cwd, a{sv} options), the
  * one writer (telerun, the gateway) and the one reader (the daemon). The reader takes untrusted input: every
  * bound is checked as the bytes are read, every key and type. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -200,11 +201,9 @@ static int bus_read_start_option(sd_bus_message *msg, const char *key, StartRequ
         return 0;
 }
 
-/* Start options (docs/dbus.md): limits, profile, run-time limit, isolation. Unknown and repeated keys are
- * errors (a repeated key would otherwise silently win over the first), so at most one entry per known key
- * is ever read, however long the array the caller sent. */
-int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error *error) {
-        unsigned seen = 0;
+int bus_read_option_dict(sd_bus_message *msg, const char *known, BusOptionFind find, BusOptionRead read,
+                         void *userdata, sd_bus_error *error) {
+        uint64_t seen = 0;
         int r;
 
         r = sd_bus_message_enter_container(msg, 'a', "{sv}");
@@ -217,21 +216,18 @@ int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error 
                 r = sd_bus_message_read(msg, "s", &key);
                 if (r < 0)
                         return r;
-                i = start_option_index(key);
+                i = find(key);
                 if (i < 0) {
                         _cleanup_(freep) char *esc = str_escape(key, 64);
-                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                                 "Unknown option '%s'. Known: CPUQuotaPerSecUSec, MemoryMax, "
-                                                 "IOReadBandwidthMax, IOWriteBandwidthMax, TasksMax, RuntimeMaxUSec, "
-                                                 "Profile, PrivatePID, PrivateTmp, PrivateNetwork, ProtectSystem, Name, "
-                                                 "StandardInput, Terminal.",
-                                                 esc ? esc : "?");
+                        return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Unknown option '%s'. Known: %s.",
+                                                 esc ? esc : "?", known);
                 }
-                if (seen & (1U << i))
+                assert(i < 64);
+                if (seen & (UINT64_C(1) << i))
                         return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Option %s is given more than once.",
                                                  key);
-                seen |= 1U << i;
-                r = bus_read_start_option(msg, key, req, error);
+                seen |= UINT64_C(1) << i;
+                r = read(msg, key, i, userdata, error);
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(msg);
@@ -241,6 +237,18 @@ int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error 
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(msg);
+}
+
+static int start_option_read(sd_bus_message *msg, const char *key, int index, void *userdata, sd_bus_error *error) {
+        return bus_read_start_option(msg, key, userdata, error);
+}
+
+/* Start options (docs/dbus.md): limits, profile, run-time limit, isolation, name, stdin, terminal. */
+int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error *error) {
+        return bus_read_option_dict(msg, "CPUQuotaPerSecUSec, MemoryMax, IOReadBandwidthMax, IOWriteBandwidthMax, "
+                                    "TasksMax, RuntimeMaxUSec, Profile, PrivatePID, PrivateTmp, PrivateNetwork, "
+                                    "ProtectSystem, Name, StandardInput, Terminal",
+                                    start_option_index, start_option_read, req, error);
 }
 
 /* Reads an "as" one string at a time and refuses it as soon as it passes a bound: more than max_n

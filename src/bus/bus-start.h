@@ -20,6 +20,15 @@ int bus_read_start_request(sd_bus_message *msg, StartRequest *req, sd_bus_error 
 void bus_start_request_done(StartRequest *r);
 /* The a{sv} alone (limits, profile, run-time limit, isolation). req->profile borrows from msg. */
 int bus_read_start_options(sd_bus_message *msg, StartRequest *req, sd_bus_error *error);
+
+/* Reads an a{sv} of options, the rule of every options argument of the API: find(key) gives a known key's index
+ * (0..63) or -1, and an unknown key is InvalidArgs naming the known ones; a repeated key is InvalidArgs (it
+ * would otherwise silently win over the first), so at most one entry per known key is ever read, however long
+ * the array; read() reads the entry's variant (msg is at the "v"). */
+typedef int (*BusOptionFind)(const char *key);
+typedef int (*BusOptionRead)(sd_bus_message *msg, const char *key, int index, void *userdata, sd_bus_error *error);
+int bus_read_option_dict(sd_bus_message *msg, const char *known, BusOptionFind find, BusOptionRead read,
+                         void *userdata, sd_bus_error *error);
 /* Reads an "as" of at most max_n strings, each shorter than JOB_ARG_BYTES_MAX, adding their sizes (with NUL)
  * to *total, which must stay within JOB_REQUEST_BYTES_MAX; refuses (InvalidArgs in error) at the first
  * string past a bound, without reading the rest. The strings are borrowed from m: free() only the array. */
