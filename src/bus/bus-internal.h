@@ -120,6 +120,9 @@ uint64_t bus_list_skip(BusApi *a, const Principal *p, const JobListFilter *f);
 int bus_method_remove(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 /* bus_principal(), then bus_read_job(). */
+/* The caller's principal (argument or credentials) into *p, then the job id argument, found and authorized
+ * (bus_read_job(): 1 when polkit was asked). bus_authorize_job() is the same for a handler that needs no p. */
+int bus_principal_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Principal *p, Job **ret, sd_bus_error *error);
 int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error);
 
 /* bus-props.c: every job property, name and D-Bus type. One list for the a{sv} replies and the Job objects. */

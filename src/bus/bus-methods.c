@@ -499,10 +499,7 @@ static int method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error 
         Job *j = NULL;
         int r;
 
-        r = bus_principal(a, msg, &p, error);
-        if (r < 0)
-                return r;
-        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        r = bus_principal_job(a, msg, AUTHZ_VIEW, &p, &j, error);
         if (r != 0)
                 return r;
         return bus_reply_open_output(a, msg, &p, j, error);

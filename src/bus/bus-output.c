@@ -57,10 +57,7 @@ int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error 
         Job *j = NULL;
         int r;
 
-        r = bus_principal(a, msg, &p, error);
-        if (r < 0)
-                return r;
-        r = bus_read_job(a, msg, &p, AUTHZ_VIEW, &j, error);
+        r = bus_principal_job(a, msg, AUTHZ_VIEW, &p, &j, error);
         if (r != 0)
                 return r;   /* an error, or polkit was asked: the call comes back */
         r = bus_read_output_options(msg, &bo, error);

@@ -191,13 +191,17 @@ int bus_read_job(BusApi *a, sd_bus_message *msg, const Principal *p, AuthzOp op,
         return 0;
 }
 
-/* The caller's principal (argument or credentials), then the job id argument, found and authorized. */
-int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error) {
-        _cleanup_(principal_done) Principal p = {};
+int bus_principal_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Principal *p, Job **ret, sd_bus_error *error) {
         int r;
 
-        r = bus_principal(a, msg, &p, error);
+        r = bus_principal(a, msg, p, error);
         if (r < 0)
                 return r;
-        return bus_read_job(a, msg, &p, op, ret, error);
+        return bus_read_job(a, msg, p, op, ret, error);
+}
+
+int bus_authorize_job(BusApi *a, sd_bus_message *msg, AuthzOp op, Job **ret, sd_bus_error *error) {
+        _cleanup_(principal_done) Principal p = {};
+
+        return bus_principal_job(a, msg, op, &p, ret, error);
 }
