@@ -14,6 +14,8 @@
 #     followers  1000 concurrent followers of one job, each checks byte count and adler32
 #     tls        mTLS handshakes/s vs openssl s_server, follower throughput over TLS (needs the gateway)
 #     drop       output past the cap: the daemon's CPU per GiB dropped vs the job's own (a daemon with a 1 MiB cap)
+#     tty        keystroke round trip of `telerun run -it -- cat` on a pty of its own (bench/tty-latency.py),
+#                locally and through the gateway
 #   --write      also replace the generated block of docs/benchmarks.md with the results (benchmarks not run
 #                this time keep their latest results, from BUILD/bench-history.tsv, with their date)
 #   --write-only re-render that block from BUILD/bench-history.tsv; runs nothing
@@ -35,7 +37,7 @@ set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 PROJECT=${SELF%/*/*}
-ALL_BENCHES="latency rate spawn output followers tls drop"
+ALL_BENCHES="latency rate spawn output followers tls drop tty"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -445,6 +447,27 @@ bench_followers() {
                 "all $n byte-exact (count + adler32 = local run); open all: $(g open_s "$outn") s; after the job ended: $(g after_end_s "$outn") s; $(gbps "$((b * n))" "$tn") delivered; daemon VmRSS max $(( $(g max_rss_kib "$outn") / 1024)) MiB"
         row followers "1 follower of the same job (anchor)" "$(calc '%.2f s' "$t1")" "" "1 (anchor)" "" \
                 "the job sleeps 1 s before writing"
+}
+
+# ---------------------------------------------------------------------------------------------- tty
+
+# A letter typed into `telerun run -it -- cat` until it is back on the terminal: telerun, the job's relay and
+# pty echo, the job's stdout through the daemon's spool, telerun's reader (bench/tty-latency.py).
+bench_tty() {
+        local rounds=${BENCH_TTY_ROUNDS:-200} out n med p99
+        out=$(timeout 300 /usr/bin/python3 "$PROJECT/bench/tty-latency.py" "$TELERUN" "$rounds") ||
+                die "tty: the local session failed"
+        read -r n med p99 <<< "$out"
+        row tty "keystroke round trip, telerun run -it -- cat (local, D-Bus)" "$(ms "$med")" "$(ms "$p99")" "" "" \
+                "n=$n; the echo of the job's pty, through the job's stdout capture"
+        if gw_start; then
+                out=$(TELERUN_ADDR=127.0.0.1:$GW_PORT TELERUN_CERT=$PKI/bench.crt TELERUN_KEY=$PKI/bench.key \
+                        TELERUN_CACERT=$PKI/ca.crt timeout 300 /usr/bin/python3 "$PROJECT/bench/tty-latency.py" \
+                        "$TELERUN" "$rounds") || die "tty: the remote session failed"
+                read -r n med p99 <<< "$out"
+                row tty "keystroke round trip, telerun --addr … run -it -- cat (TLS, gateway)" "$(ms "$med")" \
+                        "$(ms "$p99")" "" "" "n=$n; keys as a streamed POST …/input, the echo as the followed output"
+        fi
 }
 
 # ---------------------------------------------------------------------------------------------- drop
