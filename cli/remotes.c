@@ -147,7 +147,7 @@ int remotes_parse(const char *text, size_t size, Remotes *ret, char err[static R
                 }
                 if (*field)
                         return parse_error(err, line, -EINVAL, "'%.*s' given twice", (int) MIN(ke - ks, 64), ks);
-                *field = strndup(vs, (size_t) (ve - vs));
+                *field = memdup_str(vs, (size_t) (ve - vs));
                 if (!*field)
                         return parse_error(err, line, -ENOMEM, "out of memory");
         }

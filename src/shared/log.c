@@ -122,6 +122,7 @@ static void log_stderr(int level, const char *line, int error) {
 }
 
 /* The message, then the journal (with the fields) or stderr (the message alone). */
+__attribute__((format(printf, 4, 0)))
 static int log_dispatch(int level, int error, char *const *fields, const char *fmt, va_list ap) {
         char line[LOG_LINE_MAX], message[LOG_LINE_MAX + 64], priority[16], errno_field[32], ident[64];
         char *all[LOG_FIELDS_MAX + 6];

@@ -338,3 +338,13 @@ char *str_escape(const char *s, size_t max) {
         *o = 0;
         return e;
 }
+
+char *memdup_str(const void *p, size_t n) {
+        char *s = malloc(n + 1);
+
+        if (!s)
+                return NULL;
+        memcpy(s, p, n);
+        s[n] = 0;
+        return s;
+}

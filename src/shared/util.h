@@ -44,3 +44,6 @@ char **strv_copy(char * const *l);
 int find_executable(const char *name, const char *path, const char *cwd, char **ret);
 /* A string safe for logs: control characters escaped, at most max bytes of input. Never NULL. */
 char *str_escape(const char *s, size_t max);
+/* n bytes of p (no NUL among them, or the string ends early) as a NUL-terminated copy; NULL on ENOMEM. Not
+ * strndup(): p need not be NUL-terminated, and strndup may look at the byte after n (ASan says so). */
+char *memdup_str(const void *p, size_t n);

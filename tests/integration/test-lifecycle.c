@@ -258,7 +258,7 @@ static char *start_named(uid_t uid, const char *name, const char *cmd, int *ret_
 }
 
 static void test_names(void) {
-        g_autofree char *id = NULL, *again = NULL, *other = NULL, *name = NULL, *body = NULL;
+        g_autofree char *id = NULL, *again = NULL, *other = NULL, *name = NULL;
         int status;
         Result r;
 

@@ -62,7 +62,7 @@ static void test_command(void) {
  * each id's text: both ids of job-journal.h are in it, with their subjects. */
 static void test_catalog(void) {
         g_autofree char *root = g_dir_make_tmp("test-log-XXXXXX", NULL), *dir = NULL, *src = NULL, *dst = NULL;
-        g_autofree char *contents = NULL, *out = NULL, *rm = NULL;
+        g_autofree char *contents = NULL, *rm = NULL;
         g_autoptr(GError) error = NULL;
         const char *ids[] = { JOB_JOURNAL_MESSAGE_STARTED, JOB_JOURNAL_MESSAGE_ENDED };
         int status;
