@@ -259,7 +259,8 @@ int main(int argc, char **argv) {
         if (!tb_daemon_present(bus))
                 return 77;
         sd_bus_unref(bus);
-        if (!g_find_program_in_path("tinyproxy")) {
+        g_autofree char *tinyproxy = g_find_program_in_path("tinyproxy");
+        if (!tinyproxy) {
                 printf("1..0 # SKIP tinyproxy is not installed\n");
                 return 77;
         }

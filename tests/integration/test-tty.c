@@ -172,6 +172,7 @@ static void interactive_session(void) {
         send_keys(&t, "'echo still-''here' Enter");
         screen = tmux_wait_for(&t, "\nstill-here");
         g_assert_null(strstr(screen, "\nnot-interrupted"));   /* only in the echo of the command */
+        g_clear_pointer(&screen, g_free);
 
         /* exit ends the job, then telerun; the caller's terminal is as it was. */
         send_keys(&t, "'exit' Enter");
@@ -284,9 +285,11 @@ int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         bus = tb_bus_as(0);
         if (!tb_daemon_present(bus)) {
+                sd_bus_flush_close_unref(bus);
                 g_test_skip("teleworkerd is not running");
                 return g_test_run();
         }
+        sd_bus_flush_close_unref(bus);
         g_test_add_func("/tty/name", test_tty_name);
         g_test_add_func("/tty/interactive", test_interactive);
         g_test_add_func("/tty/resize-refused", test_resize_refused);
