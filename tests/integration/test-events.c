@@ -20,7 +20,7 @@
 #include "test-client.h"
 
 #define GW_UNIT "teleworker-gateway-events.service"
-#define GW_PORT 18453
+#define GW_PORT 18454
 
 static sd_bus *root_bus;
 static char *build_dir;

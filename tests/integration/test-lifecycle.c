@@ -20,7 +20,7 @@
 #include "tb-gateway.h"
 
 #define GW_UNIT "teleworker-gateway-lifecycle.service"
-#define GW_PORT 18453
+#define GW_PORT 18455
 /* Two jobs of tbuser1 whose ids share "abcd0000", and one of tbuser2 under "abce": written as records. */
 #define AMBIG_1 "abcd0000-0000-4000-8000-000000000001"
 #define AMBIG_2 "abcd0000-0000-4000-8000-000000000002"

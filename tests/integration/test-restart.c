@@ -17,7 +17,7 @@
 #include "test-client.h"
 
 #define GW_UNIT "teleworker-gateway-restart.service"
-#define GW_PORT 18445
+#define GW_PORT 18446
 
 static const char *unit(void) {
         const char *u = g_getenv("TELEWORKER_TEST_UNIT");

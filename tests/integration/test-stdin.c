@@ -17,7 +17,7 @@
 #include "tb-shell.h"
 
 #define GW_UNIT "teleworker-gateway-stdin.service"
-#define GW_PORT 18447
+#define GW_PORT 18449
 
 #define DEST "org.teleworker.worker1"
 #define PATH "/org/teleworker/worker1"
