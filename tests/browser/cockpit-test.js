@@ -43,6 +43,29 @@ async function pageFrame(page) {
     throw new Error(`the teleworker frame did not load (at ${page.url()}; frames: ${page.frames().map(f => f.url()).join(" ")})`);
 }
 
+/* Logs in through Cockpit's login page. The first login of a user starts its cockpit-bridge, which on a loaded
+ * machine can take longer than a navigation timeout: a login whose page did not come is tried again, unless the
+ * session is there already (no login form on the next load). */
+async function login(page) {
+    for (let attempt = 1; ; attempt++) {
+        await page.goto(URL + "/", { waitUntil: "domcontentloaded" });
+        const form = await page.waitForSelector("#login-user-input", { timeout: attempt > 1 ? 5000 * SLOW : TIMEOUT })
+            .catch(e => { if (attempt > 1) return null; throw e; });
+        if (!form)
+            return;   /* logged in after all: the shell, not the login page */
+        await page.type("#login-user-input", USER);
+        await page.type("#login-password-input", env("TW_PASSWORD"));
+        try {
+            await Promise.all([page.waitForNavigation({ waitUntil: "domcontentloaded" }), page.click("#login-button")]);
+            return;
+        } catch (e) {
+            if (!(e instanceof Error && e.name === "TimeoutError") || attempt >= 3)
+                throw e;
+            console.log(`# ${USER}: no page ${TIMEOUT} ms after login attempt ${attempt}: again`);
+        }
+    }
+}
+
 async function main() {
     const t0 = Date.now();
     const browser = await puppeteer.launch({
@@ -56,11 +79,7 @@ async function main() {
         page.setDefaultTimeout(TIMEOUT);
         page.on("pageerror", e => console.log(`# page error: ${e.message}`));
 
-        await page.goto(URL + "/", { waitUntil: "domcontentloaded" });
-        await page.waitForSelector("#login-user-input");
-        await page.type("#login-user-input", USER);
-        await page.type("#login-password-input", env("TW_PASSWORD"));
-        await Promise.all([page.waitForNavigation({ waitUntil: "domcontentloaded" }), page.click("#login-button")]);
+        await login(page);
         const tNav = Date.now();
         await page.goto(URL + "/teleworker", { waitUntil: "domcontentloaded" });
         const frame = await pageFrame(page);
