@@ -13,6 +13,7 @@ import os
 import pty
 import select
 import sys
+import termios
 import time
 
 
@@ -56,6 +57,10 @@ def main():
     os.write(fd, b"w")
     read_until(fd, b"w", 60)
     drain(fd, 0.2)
+    # telerun must have put its terminal (ours) into raw mode: else the letters come back from our own line
+    # discipline's echo, and the round trip would measure nothing of the job.
+    if termios.tcgetattr(fd)[3] & (termios.ECHO | termios.ICANON):
+        raise SystemExit("tty-latency: telerun did not put its terminal into raw mode")
 
     samples = []
     for i in range(rounds):
