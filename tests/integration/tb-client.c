@@ -2,6 +2,7 @@
 /* tb-client.c - the integration tests' client of teleworkerd (real system bus, real systemd). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,4 +413,16 @@ bool tb_profile_known(sd_bus *bus, const char *name) {
 
 unsigned tb_slowdown(void) {
         return g_strcmp0(g_getenv("TB_INSIDE"), "vm") == 0 ? 10 : 1;
+}
+
+void tb_result_clear(TbResult *r) {
+        g_free(r->out);
+        g_free(r->err);
+}
+
+void tb_drop_to(gpointer data) {
+        uid_t uid = (uid_t) GPOINTER_TO_UINT(data);
+
+        if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
+                _exit(120);
 }

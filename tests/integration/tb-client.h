@@ -69,3 +69,13 @@ bool tb_profile_known(sd_bus *bus, const char *name);
  * that stand for "no stall" (a quadratic or blocking path takes seconds to minutes) are multiplied by it;
  * the measured figures are printed either way. */
 unsigned tb_slowdown(void);
+
+/* A command's captured stdout, stderr and exit code. */
+typedef struct TbResult {
+        char *out, *err;
+        int status;   /* exit code */
+} TbResult;
+void tb_result_clear(TbResult *r);
+/* A GSpawnChildSetupFunc: drops the child to the uid in data (GUINT_TO_POINTER; 0: stays root), or exits 120
+ * (a code no test job uses). */
+void tb_drop_to(gpointer data);

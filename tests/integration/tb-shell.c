@@ -7,11 +7,6 @@
 #include "tb-client.h"
 #include "tb-shell.h"
 
-void tb_result_clear(TbResult *r) {
-        g_free(r->out);
-        g_free(r->err);
-}
-
 static void drop_to_user1(gpointer data) {
         if (setgroups(0, NULL) < 0 || setresgid(TB_UID_USER1, TB_UID_USER1, TB_UID_USER1) < 0 ||
             setresuid(TB_UID_USER1, TB_UID_USER1, TB_UID_USER1) < 0)

@@ -7,13 +7,6 @@
 
 #include "tb-gateway.h"
 
-typedef struct TbResult {
-        char *out, *err;
-        int status;   /* exit code */
-} TbResult;
-
-void tb_result_clear(TbResult *r);
-
 /* bash -c script, with $T = telerun (TELERUN_PATH given by the caller) followed by remote_options: with
  * remote_options NULL as tbuser1 (locally, over the bus), else as root (whose are the test certificates).
  * Waits for it; its stdout and stderr are captured. */

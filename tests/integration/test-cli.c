@@ -12,27 +12,10 @@
 
 #include "tb-client.h"
 
-typedef struct Result {
-        char *out, *err;
-        int status; /* exit code */
-} Result;
-
-static void result_clear(Result *r) {
-        g_free(r->out);
-        g_free(r->err);
-}
-
-static void drop_to(gpointer data) {
-        uid_t uid = (uid_t) GPOINTER_TO_UINT(data);
-
-        if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
-                _exit(126);
-}
-
 /* telerun ARGS... as uid; NULL-terminated. */
-static Result telerun_as(uid_t uid, const char *first, ...) {
+static TbResult telerun_as(uid_t uid, const char *first, ...) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
-        Result r = {};
+        TbResult r = {};
         GError *error = NULL;
         int wait_status;
         va_list ap;
@@ -43,7 +26,7 @@ static Result telerun_as(uid_t uid, const char *first, ...) {
                 g_ptr_array_add(argv, (char *) a);
         va_end(ap);
         g_ptr_array_add(argv, NULL);
-        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, drop_to, GUINT_TO_POINTER(uid),
+        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, tb_drop_to, GUINT_TO_POINTER(uid),
                                    &r.out, &r.err, &wait_status, &error));
         g_assert_true(WIFEXITED(wait_status));
         r.status = WEXITSTATUS(wait_status);
@@ -53,37 +36,37 @@ static Result telerun_as(uid_t uid, const char *first, ...) {
 }
 
 static char *start_as(uid_t uid, const char *cmd) {
-        Result r = telerun_as(uid, "start", "--", "/bin/sh", "-c", cmd, NULL);
+        TbResult r = telerun_as(uid, "start", "--", "/bin/sh", "-c", cmd, NULL);
         char *id;
 
         g_assert_cmpint(r.status, ==, 0);
         id = g_strstrip(g_strdup(r.out));
         g_assert_cmpuint(strlen(id), ==, 36);
-        result_clear(&r);
+        tb_result_clear(&r);
         return id;
 }
 
 static void test_run_exit_code(void) {
-        Result r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL);
+        TbResult r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL);
 
         g_assert_cmpint(r.status, ==, 3);
         /* the job's stdout to ours, its stderr to ours (issue 15) */
         g_assert_cmpstr(r.out, ==, "out\n");
         g_assert_cmpstr(r.err, ==, "err\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 
         r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "kill -KILL $$", NULL);
         g_assert_cmpint(r.status, ==, 128 + SIGKILL);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 static void test_status_json(void) {
         g_autofree char *id = start_as(TB_UID_USER1, "echo hello");
-        Result w = telerun_as(TB_UID_USER1, "wait", id, NULL), s;
+        TbResult w = telerun_as(TB_UID_USER1, "wait", id, NULL), s;
         json_object *o, *v;
 
         g_assert_cmpint(w.status, ==, 0);
-        result_clear(&w);
+        tb_result_clear(&w);
         s = telerun_as(TB_UID_USER1, "status", "--json", id, NULL);
         g_assert_cmpint(s.status, ==, 0);
         o = json_tokener_parse(s.out);
@@ -97,86 +80,86 @@ static void test_status_json(void) {
         g_assert_true(json_object_object_get_ex(o, "exit_code", &v));
         g_assert_cmpint(json_object_get_int(v), ==, 0);
         json_object_put(o);
-        result_clear(&s);
+        tb_result_clear(&s);
 
         s = telerun_as(TB_UID_USER1, "status", id, NULL);
         g_assert_cmpint(s.status, ==, 0);
         g_assert_nonnull(strstr(s.out, "success"));
         /* never systemd's "unset" as a number */
         g_assert_null(strstr(s.out, "18446744073709551615"));
-        result_clear(&s);
+        tb_result_clear(&s);
 
         s = telerun_as(TB_UID_USER1, "logs", id, NULL);
         g_assert_cmpint(s.status, ==, 0);
         g_assert_cmpstr(s.out, ==, "hello\n");
-        result_clear(&s);
+        tb_result_clear(&s);
 }
 
 static void test_logs_follow_live(void) {
         g_autofree char *id = start_as(TB_UID_USER1, "for i in 1 2 3 4 5; do echo line $i; sleep 0.2; done");
-        Result r = telerun_as(TB_UID_USER1, "logs", "-f", id, NULL);
+        TbResult r = telerun_as(TB_UID_USER1, "logs", "-f", id, NULL);
 
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "line 1\nline 2\nline 3\nline 4\nline 5\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 static void test_other_user(void) {
         g_autofree char *id = start_as(TB_UID_USER1, "sleep 60");
-        Result r;
+        TbResult r;
 
         r = telerun_as(TB_UID_USER2, "status", id, NULL);
         g_assert_cmpint(r.status, ==, 4);
         g_assert_true(g_str_has_prefix(r.err, "telerun: "));
         g_assert_nonnull(strstr(r.err, "denied"));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER2, "stop", id, NULL);
         g_assert_cmpint(r.status, ==, 4);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER2, "logs", id, NULL);
         g_assert_cmpint(r.status, ==, 4);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER2, "list", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_null(strstr(r.out, id));
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* still running: the refused stop did nothing */
         r = telerun_as(TB_UID_USER1, "status", "--json", id, NULL);
         g_assert_nonnull(strstr(r.out, "\"running\""));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_ADMIN, "list", NULL);
         g_assert_nonnull(strstr(r.out, id));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "stop", id, NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "wait", id, NULL);
         g_assert_cmpint(r.status, ==, 128 + SIGTERM);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 static void test_errors(void) {
-        Result r;
+        TbResult r;
 
         r = telerun_as(TB_UID_USER1, "status", "00000000-0000-4000-8000-000000000000", NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "status", "_not-an-id", NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
         /* run's own failures are 125-127 (docker run's), never a code the job could exit with */
         r = telerun_as(TB_UID_USER1, "run", "--", "./does/not/exist", NULL);
         g_assert_cmpint(r.status, ==, 127);
         g_assert_nonnull(strstr(r.err, "does/not/exist"));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--memory", "64G", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "MemoryMax"));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "frobnicate", NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* run ties the job to telerun: SIGTERM stops it and telerun exits with the job's status, which the Wait
@@ -191,7 +174,7 @@ static void test_run_interrupted(void) {
         ssize_t n;
         GPid pid;
 
-        g_assert_true(g_spawn_async_with_pipes("/", (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, drop_to,
+        g_assert_true(g_spawn_async_with_pipes("/", (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, tb_drop_to,
                                                GUINT_TO_POINTER(TB_UID_USER1), &pid, NULL, &out_fd, &err_fd,
                                                &error));
         while (!strstr(out->str, "ready\n") && (n = read(out_fd, buf, sizeof(buf))) > 0)
@@ -216,13 +199,13 @@ static void test_run_interrupted(void) {
 
 /* start -f: the id on stderr, the output on stdout, the job's status as telerun's. */
 static void test_start_follow(void) {
-        Result r = telerun_as(TB_UID_USER1, "start", "-f", "--", "/bin/sh", "-c", "echo one; sleep 0.2; echo two; exit 4",
+        TbResult r = telerun_as(TB_UID_USER1, "start", "-f", "--", "/bin/sh", "-c", "echo one; sleep 0.2; echo two; exit 4",
                               NULL);
 
         g_assert_cmpint(r.status, ==, 4);
         g_assert_cmpstr(r.out, ==, "one\ntwo\n");
         g_assert_true(g_str_has_prefix(r.err, "telerun: job "));
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- the policy, rewritten for a test and put back (reloaded with SIGHUP) ---- */
@@ -278,7 +261,7 @@ static char *policy_original(void) {
  * 100M is within it (it was 100000000 bytes and refused), and status shows the limit as given. */
 static void test_units_builtin_max(void) {
         g_autofree char *orig = policy_original(), *policy = NULL;
-        Result r;
+        TbResult r;
         json_object *o, *limits, *v;
 
         if (!orig) {
@@ -291,20 +274,20 @@ static void test_units_builtin_max(void) {
         r = telerun_as(TB_UID_USER1, "run", "--io-write", "100M", "--io-read", "100M", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.err, ==, "");
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--io-write", "101M", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "IOWriteBandwidthMax=105906176 is above the maximum 104857600"));
-        result_clear(&r);
+        tb_result_clear(&r);
 
         {
                 g_autofree char *id = NULL;
                 r = telerun_as(TB_UID_USER1, "start", "--io-write", "100M", "--", "/bin/true", NULL);
                 g_assert_cmpint(r.status, ==, 0);
                 id = g_strstrip(g_strdup(r.out));
-                result_clear(&r);
+                tb_result_clear(&r);
                 r = telerun_as(TB_UID_USER1, "wait", id, NULL);
-                result_clear(&r);
+                tb_result_clear(&r);
                 r = telerun_as(TB_UID_USER1, "status", "--json", id, NULL);
                 o = json_tokener_parse(r.out);
                 g_assert_nonnull(o);
@@ -314,10 +297,10 @@ static void test_units_builtin_max(void) {
                 /* the built-in default read limit: 10M = 10485760 */
                 g_assert_true(json_object_object_get_ex(limits, "io_read_bandwidth_max", &v));
                 json_object_put(o);
-                result_clear(&r);
+                tb_result_clear(&r);
                 r = telerun_as(TB_UID_USER1, "status", id, NULL);
                 g_assert_nonnull(strstr(r.out, "100M/s"));
-                result_clear(&r);
+                tb_result_clear(&r);
         }
         policy_write(orig);
 }
@@ -327,7 +310,7 @@ static void test_units_builtin_max(void) {
 static void test_memory_infinity(void) {
         g_autofree char *orig = policy_original(), *policy = NULL;
         json_object *o, *limits, *v;
-        Result r;
+        TbResult r;
 
         if (!orig) {
                 g_test_skip("TELEWORKER_TEST_CONFIG not set");
@@ -336,7 +319,7 @@ static void test_memory_infinity(void) {
         r = telerun_as(TB_UID_ADMIN, "run", "--memory", "infinity", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "MemoryMax=infinity"));
-        result_clear(&r);
+        tb_result_clear(&r);
 
         policy = policy_edit(orig, NULL, "{\"admin_max_limits\": {\"MemoryMax\": \"infinity\"}}");
         policy_write(policy);
@@ -344,7 +327,7 @@ static void test_memory_infinity(void) {
         g_assert_cmpint(r.status, ==, 0);
         {
                 g_autofree char *id = g_strstrip(g_strdup(r.out));
-                Result w;
+                TbResult w;
 
                 w = telerun_as(TB_UID_ADMIN, "wait", "--json", id, NULL);
                 g_assert_cmpint(w.status, ==, 0);
@@ -354,20 +337,20 @@ static void test_memory_infinity(void) {
                 g_assert_true(json_object_object_get_ex(limits, "memory_max", &v));
                 g_assert_true(json_object_is_type(v, json_type_null)); /* no limit */
                 json_object_put(o);
-                result_clear(&w);
+                tb_result_clear(&w);
                 w = telerun_as(TB_UID_ADMIN, "logs", id, NULL);
                 g_assert_cmpstr(w.out, ==, "unbounded\n");
-                result_clear(&w);
+                tb_result_clear(&w);
         }
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--memory", "infinity", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 125);
         g_assert_nonnull(strstr(r.err, "MemoryMax=infinity (no limit) is above the maximum"));
-        result_clear(&r);
+        tb_result_clear(&r);
         /* what stays capped for administrators too */
         r = telerun_as(TB_UID_ADMIN, "run", "--tasks", "infinity", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 125);
-        result_clear(&r);
+        tb_result_clear(&r);
         policy_write(orig);
 }
 
@@ -375,7 +358,7 @@ static void test_memory_infinity(void) {
 static void test_dropped_notice(void) {
         g_autofree char *orig = policy_original(), *policy = NULL, *id = NULL;
         const char *gen = tb_gen_path();
-        Result r;
+        TbResult r;
 
         if (!orig) {
                 g_test_skip("TELEWORKER_TEST_CONFIG not set");
@@ -388,27 +371,27 @@ static void test_dropped_notice(void) {
         r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "\"$0\" bytes 1024; exit 3", gen, NULL);
         g_assert_cmpint(r.status, ==, 3);
         g_assert_cmpstr(r.err, ==, "telerun: 196608 bytes of output were dropped past the cap\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 
         r = telerun_as(TB_UID_USER1, "start", "--", gen, "bytes", "1024", NULL);
         g_assert_cmpint(r.status, ==, 0);
         id = g_strstrip(g_strdup(r.out));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "logs", "-f", id, NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.err, ==, "telerun: 196608 bytes of output were dropped past the cap\n");
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "logs", id, NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.err, ==, "telerun: 196608 bytes of output were dropped past the cap\n");
-        result_clear(&r);
+        tb_result_clear(&r);
         policy_write(orig);
 
         /* nothing dropped, nothing said */
         r = telerun_as(TB_UID_USER1, "run", "--", gen, "bytes", "1024", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.err, ==, "");
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* Item 10: `telerun logs ID | head -1` ends quietly (exit 141 as a pipeline's `cat` killed by SIGPIPE, nothing
@@ -416,15 +399,15 @@ static void test_dropped_notice(void) {
  * cannot undo an inherited SIG_IGN) or not. */
 static void epipe_child_setup(gpointer data) {
         signal(SIGPIPE, GPOINTER_TO_INT(data) ? SIG_DFL : SIG_IGN);
-        drop_to(GUINT_TO_POINTER(TB_UID_USER1));
+        tb_drop_to(GUINT_TO_POINTER(TB_UID_USER1));
 }
 
 static void test_logs_epipe(void) {
         g_autofree char *id = start_as(TB_UID_USER1, "seq 1 300000");
-        Result w = telerun_as(TB_UID_USER1, "wait", id, NULL);
+        TbResult w = telerun_as(TB_UID_USER1, "wait", id, NULL);
 
         g_assert_cmpint(w.status, ==, 0);
-        result_clear(&w);
+        tb_result_clear(&w);
         for (int dfl = 0; dfl <= 1; dfl++) {
                 const char *argv[] = { "/bin/bash", "-c", "\"$0\" logs \"$1\" | head -1; echo \"status=${PIPESTATUS[0]}\" >&2",
                                        TELERUN_PATH, id, NULL };

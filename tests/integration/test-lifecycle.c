@@ -30,30 +30,13 @@ static sd_bus *root_bus;
 static const char *state_dir, *build_dir;
 static TbGateway gateway;
 
-typedef struct Result {
-        char *out, *err;
-        int status; /* exit code */
-} Result;
-
-static void result_clear(Result *r) {
-        g_free(r->out);
-        g_free(r->err);
-}
-
-static void drop_to(gpointer data) {
-        uid_t uid = (uid_t) GPOINTER_TO_UINT(data);
-
-        if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
-                _exit(120);
-}
-
-static Result spawn_as(uid_t uid, GPtrArray *argv) {
-        Result r = {};
+static TbResult spawn_as(uid_t uid, GPtrArray *argv) {
+        TbResult r = {};
         GError *error = NULL;
         int wait_status;
 
         g_ptr_array_add(argv, NULL);
-        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, drop_to,
+        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, tb_drop_to,
                                    GUINT_TO_POINTER(uid), &r.out, &r.err, &wait_status, &error));
         g_assert_true(WIFEXITED(wait_status));
         r.status = WEXITSTATUS(wait_status);
@@ -63,7 +46,7 @@ static Result spawn_as(uid_t uid, GPtrArray *argv) {
 }
 
 /* telerun ARGS... as uid (remote: through the gateway with the tbuser1 certificate); NULL-terminated. */
-static Result telerun_v(uid_t uid, bool remote, const char *first, va_list ap) {
+static TbResult telerun_v(uid_t uid, bool remote, const char *first, va_list ap) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(NULL);
         g_autofree char *telerun = g_build_filename(build_dir, "cli", "telerun", NULL);
         g_autofree char *addr = g_strdup_printf("127.0.0.1:%d", GW_PORT), *crt = test_cert_path("tbuser1.crt"),
@@ -80,9 +63,9 @@ static Result telerun_v(uid_t uid, bool remote, const char *first, va_list ap) {
         return spawn_as(uid, argv);
 }
 
-static Result telerun_as(uid_t uid, const char *first, ...) {
+static TbResult telerun_as(uid_t uid, const char *first, ...) {
         va_list ap;
-        Result r;
+        TbResult r;
 
         va_start(ap, first);
         r = telerun_v(uid, false, first, ap);
@@ -90,9 +73,9 @@ static Result telerun_as(uid_t uid, const char *first, ...) {
         return r;
 }
 
-static Result telerun_remote(const char *first, ...) {
+static TbResult telerun_remote(const char *first, ...) {
         va_list ap;
-        Result r;
+        TbResult r;
 
         va_start(ap, first);
         r = telerun_v(0, true, first, ap);
@@ -108,7 +91,7 @@ static unsigned curl_body(const char *method, const char *target, const char *da
                         *ca = test_cert_path("ca.crt");
         const char *args[] = { "curl", "-sS", "-X", method, "--cert", crt, "--key", key, "--cacert", ca,
                                "-w", "\n%{http_code}", url };
-        Result r;
+        TbResult r;
         char *nl;
         unsigned status;
 
@@ -127,7 +110,7 @@ static unsigned curl_body(const char *method, const char *target, const char *da
         status = (unsigned) atoi(nl + 1);
         *nl = 0;
         *ret_body = g_strdup(r.out);
-        result_clear(&r);
+        tb_result_clear(&r);
         return status;
 }
 
@@ -136,28 +119,28 @@ static unsigned curl(const char *method, const char *target, char **ret_body) {
 }
 
 static char *start_as(uid_t uid, const char *cmd) {
-        Result r = telerun_as(uid, "start", "--", "/bin/sh", "-c", cmd, NULL);
+        TbResult r = telerun_as(uid, "start", "--", "/bin/sh", "-c", cmd, NULL);
         char *id;
 
         g_assert_cmpint(r.status, ==, 0);
         id = g_strstrip(g_strdup(r.out));
         g_assert_cmpuint(strlen(id), ==, 36);
-        result_clear(&r);
+        tb_result_clear(&r);
         return id;
 }
 
 static void wait_job(uid_t uid, const char *id) {
-        Result r = telerun_as(uid, "wait", id, NULL);
-        result_clear(&r);
+        TbResult r = telerun_as(uid, "wait", id, NULL);
+        tb_result_clear(&r);
 }
 
 /* Waits (bounded) until the job's output contains s. */
 static void wait_output(uid_t uid, const char *id, const char *s) {
         for (unsigned i = 0; i < 600 * tb_slowdown(); i++) {
-                Result r = telerun_as(uid, "logs", id, NULL);
+                TbResult r = telerun_as(uid, "logs", id, NULL);
                 bool found = r.status == 0 && strstr(r.out, s);
 
-                result_clear(&r);
+                tb_result_clear(&r);
                 if (found)
                         return;
                 g_usleep(50000);
@@ -189,7 +172,7 @@ static void test_prefix(void) {
         sd_bus_error e = SD_BUS_ERROR_NULL;
         json_object *o, *v;
         TbJob j;
-        Result r;
+        TbResult r;
 
         wait_job(TB_UID_USER1, id);
         r = telerun_as(TB_UID_USER1, "status", "--json", prefix, NULL);
@@ -198,27 +181,27 @@ static void test_prefix(void) {
         g_assert_true(json_object_object_get_ex(o, "id", &v));
         g_assert_cmpstr(json_object_get_string(v), ==, id);
         json_object_put(o);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "logs", prefix, NULL);
         g_assert_cmpstr(r.out, ==, "hi\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* too short for a prefix and not a name (a digit first): refused before anything is asked */
         r = telerun_as(TB_UID_USER1, "status", "8c1", NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* another user: the prefix names nothing it may see (not "access denied": no oracle) */
         r = telerun_as(TB_UID_USER2, "status", prefix, NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
         g_assert_cmpint(tb_get(bus2, prefix, &j, &e), <, 0);
         g_assert_cmpstr(e.name, ==, "org.teleworker.worker1.Error.NoSuchJob");
         sd_bus_error_free(&e);
         /* the administrator sees it */
         r = telerun_as(TB_UID_ADMIN, "status", prefix, NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         sd_bus_unref(bus2);
 }
 
@@ -249,18 +232,18 @@ static void clone_record(const char *src, const char *id, const char *owner, int
 /* ---- names ------------------------------------------------------------------------------------------- */
 
 static char *start_named(uid_t uid, const char *name, const char *cmd, int *ret_status) {
-        Result r = telerun_as(uid, "start", "--name", name, "--", "/bin/sh", "-c", cmd, NULL);
+        TbResult r = telerun_as(uid, "start", "--name", name, "--", "/bin/sh", "-c", cmd, NULL);
         char *id = g_strstrip(g_strdup(r.out));
 
         *ret_status = r.status;
-        result_clear(&r);
+        tb_result_clear(&r);
         return id;
 }
 
 static void test_names(void) {
         g_autofree char *id = NULL, *again = NULL, *other = NULL, *name = NULL;
         int status;
-        Result r;
+        TbResult r;
 
         id = start_named(TB_UID_USER1, "build-1", "echo named", &status);
         g_assert_cmpint(status, ==, 0);
@@ -272,7 +255,7 @@ static void test_names(void) {
         g_assert_cmpstr(name, ==, id);
         r = telerun_as(TB_UID_USER1, "logs", "build-1", NULL);
         g_assert_cmpstr(r.out, ==, "named\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* unique among the owner's jobs; another owner may use it; the administrator sees both */
         again = start_named(TB_UID_USER1, "build-1", "true", &status);
@@ -282,17 +265,17 @@ static void test_names(void) {
         r = telerun_as(TB_UID_USER2, "wait", "build-1", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_nonnull(strstr(r.out, other));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_ADMIN, "status", "build-1", NULL);
         g_assert_cmpint(r.status, ==, 2);
         g_assert_nonnull(strstr(r.err, id));
         g_assert_nonnull(strstr(r.err, other));
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* removed, the name is free again */
         r = telerun_as(TB_UID_USER1, "rm", "build-1", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         g_free(again);
         again = start_named(TB_UID_USER1, "build-1", "true", &status);
         g_assert_cmpint(status, ==, 0);
@@ -329,7 +312,7 @@ static void test_ambiguous(void) {
         sd_bus *bus1 = tb_bus_as(TB_UID_USER1);
         sd_bus_error e = SD_BUS_ERROR_NULL;
         TbJob j;
-        Result r;
+        TbResult r;
 
         wait_job(TB_UID_USER1, src);
         clone_record(src, AMBIG_1, "tbuser1", TB_UID_USER1);
@@ -340,14 +323,14 @@ static void test_ambiguous(void) {
         /* names are in the records */
         r = telerun_as(TB_UID_USER1, "status", "keep-me", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         r = telerun_as(TB_UID_USER1, "status", "abcd", NULL);
         g_assert_cmpint(r.status, ==, 2);
         g_assert_nonnull(strstr(r.err, AMBIG_1));
         g_assert_nonnull(strstr(r.err, AMBIG_2));
         g_assert_null(strstr(r.err, OTHERS));
-        result_clear(&r);
+        tb_result_clear(&r);
         g_assert_cmpint(tb_get(bus1, "abcd0000-0000", &j, &e), <, 0);
         g_assert_cmpstr(e.name, ==, "org.teleworker.worker1.Error.AmbiguousJob");
         sd_bus_error_free(&e);
@@ -355,17 +338,17 @@ static void test_ambiguous(void) {
         /* longer prefixes are unique; tbuser2's "abce" job neither resolves for tbuser1 nor adds to "abc?" */
         r = telerun_as(TB_UID_USER1, "status", "--json", "abcd0000-0000-4000-8000-000000000002", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "status", "abce", NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER2, "status", "abce", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         /* tbuser2 sees only its own under "abc": unique for it */
         r = telerun_as(TB_UID_USER2, "status", "abcd", NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
         sd_bus_unref(bus1);
 }
 
@@ -376,7 +359,7 @@ static void test_rm(void) {
         g_autofree char *rec = record_path(done), *spool = spool_path(done);
         g_autofree char *rec2 = record_path(running), *spool2 = spool_path(running);
         g_autofree char *prefix = g_strndup(done, 13);
-        Result r;
+        TbResult r;
 
         wait_job(TB_UID_USER1, done);
         g_assert_true(exists(rec));
@@ -385,33 +368,33 @@ static void test_rm(void) {
         /* another user cannot remove it */
         r = telerun_as(TB_UID_USER2, "rm", done, NULL);
         g_assert_cmpint(r.status, ==, 4);
-        result_clear(&r);
+        tb_result_clear(&r);
         g_assert_true(exists(rec));
 
         r = telerun_as(TB_UID_USER1, "rm", prefix, NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(g_strstrip(r.out), ==, done);
-        result_clear(&r);
+        tb_result_clear(&r);
         g_assert_false(exists(rec));
         g_assert_false(exists(spool));
         r = telerun_as(TB_UID_USER1, "status", done, NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* a running job: refused, then -f stops it first */
         r = telerun_as(TB_UID_USER1, "rm", running, NULL);
         g_assert_cmpint(r.status, ==, 1);
         g_assert_nonnull(strstr(r.err, "not ended"));
-        result_clear(&r);
+        tb_result_clear(&r);
         g_assert_true(exists(rec2));
         r = telerun_as(TB_UID_USER1, "rm", "-f", running, NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         g_assert_false(exists(rec2));
         g_assert_false(exists(spool2));
         r = telerun_as(TB_UID_USER1, "status", running, NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- kill --------------------------------------------------------------------------------------------- */
@@ -421,38 +404,38 @@ static void test_rm(void) {
         "while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; exit 9"
 
 static void kill_case(bool private_pid) {
-        Result r = telerun_as(TB_UID_USER1, "start", private_pid ? "--cwd=/" : "--no-private-pid", "--", "/bin/sh",
+        TbResult r = telerun_as(TB_UID_USER1, "start", private_pid ? "--cwd=/" : "--no-private-pid", "--", "/bin/sh",
                               "-c", TRAP_USR1, NULL);
         g_autofree char *id = g_strstrip(g_strdup(r.out));
 
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         wait_output(TB_UID_USER1, id, "ready");
         r = telerun_as(TB_UID_USER1, "kill", "-s", "USR1", id, NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "wait", id, NULL);
         g_assert_cmpint(r.status, ==, 7);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "logs", id, NULL);
         g_assert_cmpstr(r.out, ==, "ready\ngot USR1\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* an ended job is not signalled */
         r = telerun_as(TB_UID_USER1, "kill", id, NULL);
         g_assert_cmpint(r.status, ==, 1);
         g_assert_nonnull(strstr(r.err, "not running"));
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 static void test_kill(void) {
-        Result r;
+        TbResult r;
 
         kill_case(true);
         kill_case(false);
         r = telerun_as(TB_UID_USER1, "kill", "-s", "STOP", "abcd", NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- stop --time --------------------------------------------------------------------------------------- */
@@ -463,14 +446,14 @@ static void test_stop_time(void) {
         g_autofree char *id = start_as(TB_UID_USER1, "trap '' TERM; echo ready; exec sleep 600");
         g_autofree char *reason = NULL;
         gint64 t0, elapsed;
-        Result r;
+        TbResult r;
 
         wait_output(TB_UID_USER1, id, "ready");
         t0 = g_get_monotonic_time();
         r = telerun_as(TB_UID_USER1, "stop", "--time", "0", id, NULL);
         elapsed = g_get_monotonic_time() - t0;
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         reason = job_field(TB_UID_USER1, id, "signal");
         g_assert_cmpstr(reason, ==, "SIGKILL");
         g_test_message("stop --time 0 of a job ignoring SIGTERM took %" G_GINT64_FORMAT " ms", elapsed / 1000);
@@ -480,7 +463,7 @@ static void test_stop_time(void) {
 
         r = telerun_as(TB_UID_USER1, "stop", "--time", "x", id, NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- wait --------------------------------------------------------------------------------------------- */
@@ -488,13 +471,13 @@ static void test_stop_time(void) {
 static void test_wait_many(void) {
         g_autofree char *a = start_as(TB_UID_USER1, "exit 2"), *b = start_as(TB_UID_USER1, "sleep 0.5; exit 4");
         g_autofree char *slow = NULL, *fast = NULL;
-        Result r;
+        TbResult r;
 
         r = telerun_as(TB_UID_USER1, "wait", a, b, NULL);
         g_assert_cmpint(r.status, ==, 4);
         g_assert_nonnull(strstr(r.out, a));
         g_assert_nonnull(strstr(r.out, b));
-        result_clear(&r);
+        tb_result_clear(&r);
 
         slow = start_as(TB_UID_USER1, "sleep 600");
         fast = start_as(TB_UID_USER1, "sleep 0.3; exit 5");
@@ -502,53 +485,53 @@ static void test_wait_many(void) {
         g_assert_cmpint(r.status, ==, 5);
         g_assert_nonnull(strstr(r.out, fast));
         g_assert_null(strstr(r.out, slow));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "stop", slow, NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- exit codes --------------------------------------------------------------------------------------- */
 
 static void test_exit_codes(void) {
-        Result r;
+        TbResult r;
 
         r = telerun_as(TB_UID_USER1, "run", "--", "/nonexistent/program", NULL);
         g_assert_cmpint(r.status, ==, 127);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "start", "-f", "--", "no-such-program-anywhere", NULL);
         g_assert_cmpint(r.status, ==, 127);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--", "/etc/passwd", NULL);
         g_assert_cmpint(r.status, ==, 126);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--", "/etc", NULL);
         g_assert_cmpint(r.status, ==, 126);
-        result_clear(&r);
+        tb_result_clear(&r);
         /* the worker refused the request, telerun's own usage error, a job that cannot be waited for */
         r = telerun_as(TB_UID_USER1, "run", "--memory=1", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 125);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "run", "--bogus", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 125);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "wait", "00000000-0000-4000-8000-000000000000", NULL);
         g_assert_cmpint(r.status, ==, 125);
-        result_clear(&r);
+        tb_result_clear(&r);
         /* the job's own codes pass through, also those in the range */
         r = telerun_as(TB_UID_USER1, "run", "--", "/bin/sh", "-c", "exit 126", NULL);
         g_assert_cmpint(r.status, ==, 126);
-        result_clear(&r);
+        tb_result_clear(&r);
         /* other commands keep theirs */
         r = telerun_as(TB_UID_USER1, "status", "00000000-0000-4000-8000-000000000000", NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- list filters ------------------------------------------------------------------------------------- */
 
 static char *job_field(uid_t uid, const char *id, const char *key) {
-        Result r = telerun_as(uid, "status", "--json", id, NULL);
+        TbResult r = telerun_as(uid, "status", "--json", id, NULL);
         json_object *o, *v;
         char *value;
 
@@ -557,14 +540,14 @@ static char *job_field(uid_t uid, const char *id, const char *key) {
         g_assert_true(json_object_object_get_ex(o, key, &v));
         value = g_strdup(json_object_get_string(v));
         json_object_put(o);
-        result_clear(&r);
+        tb_result_clear(&r);
         return value;
 }
 
 static void test_list(void) {
         g_autofree char *running = start_as(TB_UID_USER1, "sleep 600"), *failed = start_as(TB_UID_USER1, "exit 3");
         g_autofree char *other = start_as(TB_UID_USER2, "sleep 600"), *newest = NULL, *since = NULL, *body = NULL;
-        Result r;
+        TbResult r;
 
         wait_job(TB_UID_USER1, failed);
         newest = start_as(TB_UID_USER1, "true");
@@ -577,38 +560,38 @@ static void test_list(void) {
         g_assert_nonnull(strstr(r.out, running));
         g_assert_null(strstr(r.out, failed));
         g_assert_null(strstr(r.out, other));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "list", "-a", "-q", NULL);
         g_assert_nonnull(strstr(r.out, running));
         g_assert_nonnull(strstr(r.out, failed));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "list", "--state", "failed", "-q", NULL);
         g_assert_null(strstr(r.out, running));
         g_assert_nonnull(strstr(r.out, failed));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "list", "-a", "-n", "1", "-q", NULL);
         g_assert_cmpstr(g_strstrip(r.out), ==, newest);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "list", "-a", "--since", since, "-q", NULL);
         g_assert_cmpstr(g_strstrip(r.out), ==, newest);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "list", "--state", "bogus", NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* --owner: administrators only (a user may name itself) */
         r = telerun_as(TB_UID_USER1, "list", "--owner", "tbuser2", NULL);
         g_assert_cmpint(r.status, ==, 4);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER1, "list", "--owner", "tbuser1", "-q", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_nonnull(strstr(r.out, running));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_ADMIN, "list", "--owner", "tbuser2", "-q", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_nonnull(strstr(r.out, other));
         g_assert_null(strstr(r.out, running));
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* through the gateway: curl and telerun --addr (principal tbuser1) */
         g_assert_cmpuint(curl("GET", "/v1/jobs?state=running", &body), ==, 200);
@@ -626,15 +609,15 @@ static void test_list(void) {
         r = telerun_remote("list", "-q", NULL);
         g_assert_nonnull(strstr(r.out, running));
         g_assert_null(strstr(r.out, failed));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("list", "-a", "-n", "1", "-q", NULL);
         g_assert_cmpstr(g_strstrip(r.out), ==, newest);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         r = telerun_as(TB_UID_USER1, "stop", running, NULL);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_as(TB_UID_USER2, "stop", other, NULL);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ---- through the gateway ------------------------------------------------------------------------------ */
@@ -643,7 +626,7 @@ static void test_gateway(void) {
         g_autofree char *id = start_as(TB_UID_USER1, TRAP_USR1), *prefix = g_strndup(id, 8), *body = NULL;
         g_autofree char *target = NULL;
         json_object *o, *v;
-        Result r;
+        TbResult r;
 
         wait_output(TB_UID_USER1, id, "ready");
         /* curl: DELETE of a running job, kill, then DELETE */
@@ -657,10 +640,10 @@ static void test_gateway(void) {
         g_clear_pointer(&body, g_free);
         r = telerun_remote("wait", prefix, NULL);
         g_assert_cmpint(r.status, ==, 7);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("logs", prefix, NULL);
         g_assert_cmpstr(r.out, ==, "ready\ngot USR1\n");
-        result_clear(&r);
+        tb_result_clear(&r);
         g_clear_pointer(&target, g_free);
         target = g_strdup_printf("/v1/jobs/%s/kill?signal=STOP", prefix);
         g_assert_cmpuint(curl("POST", target, &body), ==, 400);
@@ -694,47 +677,47 @@ static void test_gateway(void) {
         g_clear_pointer(&body, g_free);
         r = telerun_remote("start", "--name", "web-2", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("wait", "web-2", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("start", "--name", "web-2", "--", "/bin/true", NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("rm", "web-1", "web-2", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* telerun --addr: kill, rm -f, exit codes */
         r = telerun_remote("status", "abcd", NULL);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("rm", AMBIG_1, "abcd0000-0000-4000-8000-000000000002", NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("status", "abcd", NULL);
         g_assert_cmpint(r.status, ==, 3);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("run", "--", "/nonexistent/program", NULL);
         g_assert_cmpint(r.status, ==, 127);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("run", "--", "/etc/passwd", NULL);
         g_assert_cmpint(r.status, ==, 126);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("start", "--", "/bin/sh", "-c", "sleep 600", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_free(id);
         id = g_strstrip(g_strdup(r.out));
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("kill", "-s", "KILL", id, NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("wait", id, NULL);
         g_assert_cmpint(r.status, ==, 128 + SIGKILL);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = telerun_remote("rm", id, NULL);
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 int main(int argc, char **argv) {

@@ -16,27 +16,10 @@
 
 #include "tb-client.h"
 
-typedef struct Result {
-        char *out, *err;
-        int status;
-} Result;
-
-static void result_clear(Result *r) {
-        g_free(r->out);
-        g_free(r->err);
-}
-
-static void drop_to(gpointer data) {
-        uid_t uid = (uid_t) GPOINTER_TO_UINT(data);
-
-        if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
-                _exit(126);
-}
-
 /* telerun ARGV (NULL-terminated) as tbuser1, stdout and stderr apart. */
-static Result telerun_v(const char *const *args) {
+static TbResult telerun_v(const char *const *args) {
         g_autoptr(GPtrArray) argv = g_ptr_array_new();
-        Result r = {};
+        TbResult r = {};
         GError *error = NULL;
         int wait_status;
 
@@ -44,7 +27,7 @@ static Result telerun_v(const char *const *args) {
         for (const char *const *a = args; *a; a++)
                 g_ptr_array_add(argv, (char *) *a);
         g_ptr_array_add(argv, NULL);
-        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, drop_to,
+        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, tb_drop_to,
                                    GUINT_TO_POINTER(TB_UID_USER1), &r.out, &r.err, &wait_status, &error));
         g_assert_true(WIFEXITED(wait_status));
         r.status = WEXITSTATUS(wait_status);
@@ -70,20 +53,20 @@ static void expected_lines(unsigned n, GString *all, GString *out, GString *err)
 }
 
 static char *start_job(const char *script) {
-        Result r = TELERUN("start", "--", "/bin/sh", "-c", script);
+        TbResult r = TELERUN("start", "--", "/bin/sh", "-c", script);
         char *id;
 
         g_assert_cmpint(r.status, ==, 0);
         id = g_strstrip(g_strdup(r.out));
-        result_clear(&r);
+        tb_result_clear(&r);
         return id;
 }
 
 static void wait_job(const char *id) {
-        Result r = TELERUN("wait", id);
+        TbResult r = TELERUN("wait", id);
 
         g_assert_cmpint(r.status, ==, 0);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* OpenOutputEx(id, {stream, framed}) as tbuser1: the whole output. */
@@ -121,7 +104,7 @@ static void test_split(void) {
         sd_bus *bus = tb_bus_as(TB_UID_USER1);
         sd_bus_error e = SD_BUS_ERROR_NULL;
         GByteArray *framed;
-        Result r;
+        TbResult r;
         int fd;
 
         wait_job(id);
@@ -159,29 +142,29 @@ static void test_split(void) {
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, out->str);
         g_assert_cmpstr(r.err, ==, "");
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("logs", "--stderr", id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "");
         g_assert_cmpstr(r.err, ==, err->str);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("logs", id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, out->str);
         g_assert_cmpstr(r.err, ==, err->str);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* run and start -f: the job's stdout on fd 1, its stderr on fd 2 */
         r = TELERUN("run", "--", "/bin/sh", "-c", script);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, out->str);
         g_assert_cmpstr(r.err, ==, err->str);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("start", "-f", "--", "/bin/sh", "-c", "echo to-out; echo to-err >&2; exit 4");
         g_assert_cmpint(r.status, ==, 4);
         g_assert_cmpstr(r.out, ==, "to-out\n");
         g_assert_true(g_str_has_suffix(r.err, "to-err\n"));     /* after "telerun: job ID" */
-        result_clear(&r);
+        tb_result_clear(&r);
         sd_bus_unref(bus);
 }
 
@@ -189,23 +172,23 @@ static void test_split(void) {
 static void test_tail(void) {
         g_autofree char *script = interleaved_script(10, 0.02);
         g_autofree char *id = start_job(script);
-        Result r;
+        TbResult r;
 
         wait_job(id);
         r = TELERUN("logs", "--stderr", "--tail", "2", id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.err, ==, "err 7\nerr 9\n");
         g_assert_cmpstr(r.out, ==, "");
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("logs", "--stdout", "-n", "3", id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "out 4\nout 6\nout 8\n");
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("logs", "-n", "3", id);     /* both: the last 3 lines of the merged stream */
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "out 8\n");
         g_assert_cmpstr(r.err, ==, "err 7\nerr 9\n");
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* Each line of `logs --timestamps`: its time (µs) and its text. */
@@ -236,13 +219,13 @@ static void test_since_until(void) {
         g_autoptr(GArray) times = g_array_new(false, false, sizeof(int64_t));
         g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
         g_autofree char *since = NULL, *since_early = NULL;
-        Result r;
+        TbResult r;
 
         wait_job(id);
         r = TELERUN("logs", "--timestamps", id);
         g_assert_cmpint(r.status, ==, 0);
         parse_timestamped(r.out, times, lines);
-        result_clear(&r);
+        tb_result_clear(&r);
         g_assert_cmpuint(times->len, ==, 5);
         for (guint i = 0; i < 5; i++) {
                 g_autofree char *want = g_strdup_printf("line %u", i + 1);
@@ -259,11 +242,11 @@ static void test_since_until(void) {
         r = TELERUN("logs", "--since", since, id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "line 3\nline 4\nline 5\n");
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("logs", "--until", since, id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "line 1\nline 2\n");
-        result_clear(&r);
+        tb_result_clear(&r);
         {
                 /* RFC 3339 too, as the first line's stamp printed it */
                 g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(g_array_index(times, int64_t, 3) / 1000000 + 1);
@@ -271,16 +254,16 @@ static void test_since_until(void) {
                 r = TELERUN("logs", "--since", rfc, id);
                 g_assert_cmpint(r.status, ==, 0);
                 g_assert_cmpstr(r.out, ==, "line 5\n");
-                result_clear(&r);
+                tb_result_clear(&r);
         }
         (void) since_early;
         r = TELERUN("logs", "--since", "1h", id);       /* a duration ago: everything */
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, "line 1\nline 2\nline 3\nline 4\nline 5\n");
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("logs", "--since", "yesterday", id);
         g_assert_cmpint(r.status, ==, 2);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 /* ASan's shadow memory and quarantine make RSS meaningless in the sanitized build (see test-faults.c). */
@@ -414,7 +397,7 @@ static void test_restart(void) {
         g_autoptr(GString) all = g_string_new(NULL), out = g_string_new(NULL), err = g_string_new(NULL);
         g_autofree char *script = interleaved_script(12, 0.3);
         g_autofree char *id = start_job(script);
-        Result r;
+        TbResult r;
 
         g_usleep(1000000);      /* some lines before */
         systemctl_restart();
@@ -425,11 +408,11 @@ static void test_restart(void) {
         r = TELERUN("logs", "--stderr", id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.err, ==, err->str);
-        result_clear(&r);
+        tb_result_clear(&r);
         r = TELERUN("logs", "--stdout", id);
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, out->str);
-        result_clear(&r);
+        tb_result_clear(&r);
 
         /* And once more, with the job ended: a restart reloads the index of a finished job too. */
         systemctl_restart();
@@ -438,7 +421,7 @@ static void test_restart(void) {
         g_assert_cmpint(r.status, ==, 0);
         g_assert_cmpstr(r.out, ==, out->str);
         g_assert_cmpstr(r.err, ==, err->str);
-        result_clear(&r);
+        tb_result_clear(&r);
 }
 
 int main(int argc, char **argv) {
