@@ -87,7 +87,9 @@ for p in teleworker teleworker-gateway telerun cockpit-teleworker; do
         [ -f "$(echo "$DEBDIR/${p}"_*.deb)" ] || { fail "no $p .deb in $DEBDIR"; finish; }
 done
 # The Cockpit page: its files where Cockpit looks (the browser test, tests/browser/, uses the page itself).
-if dpkg-deb -c "$DEBDIR"/cockpit-teleworker_*.deb | grep -q ' \./usr/share/cockpit/teleworker/manifest\.json$'; then
+# The listing is read whole first: grep -q in the pipe exits at its match and dpkg-deb's tar dies of SIGPIPE.
+listing=$(dpkg-deb -c "$DEBDIR"/cockpit-teleworker_*.deb)
+if grep -q ' \./usr/share/cockpit/teleworker/manifest\.json$' <<< "$listing"; then
         pass "cockpit-teleworker: /usr/share/cockpit/teleworker/manifest.json"
 else
         fail "cockpit-teleworker: no /usr/share/cockpit/teleworker/manifest.json in the package"
