@@ -220,6 +220,14 @@ function subscribe() {
         if (id && jobs.has(id))
             refresh(id);
     });
+    /* A job removed (telerun rm, DELETE, retention) leaves the list without a reload. The signal goes to
+     * everyone; an id not listed here is nothing to do. */
+    client.subscribe({ interface: "org.freedesktop.DBus.ObjectManager", member: "InterfacesRemoved", path: PATH },
+                     (path, iface, signal, args) => {
+                         const id = idFromPath(args[0]);
+                         if (id && jobs.has(id))
+                             remove(id);
+                     });
 }
 
 /* Run times of running jobs tick in the page; nothing is asked of the daemon for it. */

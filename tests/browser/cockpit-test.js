@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // cockpit-test.js - one user's session with the Cockpit page in headless Chromium (puppeteer-core, Debian's
 // /usr/bin/chromium): log in, see a job started with telerun appear within a second, open it, read its output
-// as it grows (an escape byte shown escaped), stop it, see the state change; tbuser2's job is listed for an
-// administrator only. Configured by cockpit-test.sh through TW_* variables; screenshots go to TW_SHOTS.
+// as it grows (an escape byte shown escaped), stop it, see the state change, remove it with telerun and see its
+// row go; tbuser2's job is listed for an administrator only. Configured by cockpit-test.sh through TW_*
+// variables; screenshots go to TW_SHOTS.
 "use strict";
 
 const { execFileSync } = require("child_process");
@@ -126,6 +127,11 @@ async function main() {
         const state = execFileSync(env("TW_TELERUN"), ["status", "--json", id], { encoding: "utf8" });
         check(JSON.parse(state).state === "killed", "the daemon agrees: killed");
         await shot(page, "3-stopped");
+
+        // Removed outside the page: its row goes without a reload.
+        execFileSync("runuser", ["-u", USER, "--", env("TW_TELERUN"), "rm", id]);
+        await frame.waitForFunction(i => !document.querySelector(`tr[data-id="${i}"]`), { timeout: 5000 * SLOW }, id);
+        check(true, "a job removed with telerun rm leaves the list");
 
         // The start form: the daemon's refusals as it wrote them, then a job with a limit of the form's.
         async function startFromForm(command, memory) {
