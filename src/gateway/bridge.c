@@ -316,6 +316,8 @@ int connection_output_read(Connection *c) {
         ssize_t n;
         int r;
 
+        if (c->attached)   /* a raw stream: no chunks */
+                return connection_attach_output_read(c);
         r = http_buffer_begin_chunk(&c->out, GATEWAY_OUTPUT_READ, &p);
         if (r < 0)
                 return r;
@@ -444,6 +446,9 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
         c->busy = true;
         c->n_requests++;
         c->keep_alive = req->keep_alive && c->n_requests < cfg->max_requests;
+        /* After an Upgrade request the client's bytes are the stream's, never a next request. */
+        if (req->upgrade)
+                c->keep_alive = false;
 
         if (c->over_principal_limit) {
                 http_error_set(&e, 429, "too-many-connections", "More than %u connections of '%s' are open.",
@@ -578,6 +583,9 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                         r = connection_call(c, m, on_output_reply, cfg->bus_timeout_usec);
                 break;
 
+        case HTTP_ROUTE_JOB_ATTACH:
+                return connection_attach(c, req);
+
         case HTTP_ROUTE_METRICS:
                 r = connection_new_call(c, "GetMetricsAs", &m);
                 if (r >= 0)
@@ -598,6 +606,8 @@ int connection_process_input(Connection *c) {
         size_t used = 0;
         int r;
 
+        if (c->attached)   /* not HTTP any more: the job's stdin */
+                return connection_attach_input(c);
         while ((!c->busy || connection_input_wants_body(c)) && !c->close_after_flush && c->in_end > c->in_start) {
                 f = http_parser_feed_data(&c->parser, c->in + c->in_start, c->in_end - c->in_start, &used);
                 c->in_start += used;
