@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* bridge-attach.c - POST /v1/jobs/{id}/attach: an HTTP/1.1 Upgrade ("Connection: Upgrade", "Upgrade: tcp", as
- * Docker's attach) to a raw duplex stream with a job's terminal. Three calls, each the daemon's own decision as
- * for every other route: GetJobAs (the job, and whether it has a terminal: a job without one is refused 409,
- * its two streams would need framing), OpenOutputAs from ?offset= (default 0: replay, then live) with follow,
- * then OpenInputAs (the job's stdin, handed over once). Only then "101 Switching Protocols"; every refusal
+ * Docker's attach) to a raw duplex stream with a job's stdin and output. Three calls, each the daemon's own
+ * decision as for every other route: GetJobAs (the job, and whether it has a terminal), its output from
+ * ?offset= (default 0: replay, then live) with follow: a terminal's one stream as it is (OpenOutputAs), a job
+ * without one in the framed format of GET …/output?framed=true (OpenOutputExAs: Docker's attach does the same
+ * for a job without a tty), then OpenInputAs (the job's stdin, handed over once). Only then "101 Switching Protocols"; every refusal
  * before it is the usual JSON error, and the connection closes (the client may have sent keys already).
  *
  * Once attached the connection carries no HTTP: what the client sends goes to the job's stdin pipe through
@@ -25,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "bus/bus-json.h"
+#include "bus/bus-output-options.h"
 #include "gateway/gateway-internal.h"
 #include "shared/log.h"
 #include "shared/macro.h"
@@ -88,7 +90,8 @@ static int on_attach_output_reply(sd_bus_message *reply, void *userdata, sd_bus_
         c->slot = sd_bus_slot_unref(c->slot);
         if (sd_bus_message_is_method_error(reply, NULL))
                 return connection_attach_fail(c, reply, 0, "OpenOutputAs");
-        r = sd_bus_message_read(reply, "h", &fd);
+        r = c->route.output.framed ? sd_bus_message_read(reply, "ht", &fd, NULL) :
+                                     sd_bus_message_read(reply, "h", &fd);
         if (r < 0)
                 return connection_attach_fail(c, NULL, -EBADMSG, "OpenOutputAs");
         c->output_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -122,7 +125,6 @@ static int on_attach_job_reply(sd_bus_message *reply, void *userdata, sd_bus_err
         _cleanup_(json_object_putp) json_object *o = NULL;
         Connection *c = userdata;
         json_object *id = NULL, *tty = NULL;
-        HttpError e = {};
         int r;
 
         c->slot = sd_bus_slot_unref(c->slot);
@@ -134,16 +136,23 @@ static int on_attach_job_reply(sd_bus_message *reply, void *userdata, sd_bus_err
                 return connection_attach_fail(c, NULL, -EBADMSG, "GetJobAs");
         (void) snprintf(c->job_id, sizeof(c->job_id), "%s", json_object_get_string(id));
         if (!json_object_object_get_ex(o, "tty", &tty) || !json_object_get_boolean(tty)) {
-                c->attaching = false;
-                http_error_set(&e, 409, "no-terminal", "Job %s has no terminal: attach needs a job started with one "
-                               "(tty); use POST /v1/jobs/%s/input and GET /v1/jobs/%s/output.", c->job_id, c->job_id,
-                               c->job_id);
-                return connection_after_event(c, connection_respond_error(c, &e));
+                /* stdout and stderr apart: frames. */
+                c->route.output = (BusOutputOptions) {
+                        .set = OUTPUT_OPT_OFFSET | OUTPUT_OPT_FOLLOW | OUTPUT_OPT_FRAMED,
+                        .offset = c->route.offset,
+                        .follow = true,
+                        .framed = true,
+                };
+                r = connection_new_call(c, "OpenOutputExAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", c->job_id);
+                if (r >= 0)
+                        r = bus_append_output_options(m, &c->route.output);
+        } else {
+                r = connection_new_call(c, "OpenOutputAs", &m);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "stb", c->job_id, c->route.offset, 1);
         }
-
-        r = connection_new_call(c, "OpenOutputAs", &m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "stb", c->job_id, c->route.offset, 1);
         if (r >= 0)
                 r = connection_call(c, m, on_attach_output_reply, c->gateway->config.bus_timeout_usec);
         if (r < 0)
