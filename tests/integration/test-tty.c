@@ -467,6 +467,38 @@ static void test_remote_attach_half_close(void) {
         test_client_close(&c);
 }
 
+/* A quiet session outlives the idle timeout that closes a quiet kept-alive connection (a shell waits for keys
+ * as long as it likes): the gateway again with --idle-timeout=1s. */
+static void test_remote_attach_quiet(void) {
+        static const char *const args[] = { "--idle-timeout=1s", NULL };
+        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+        g_autofree char *id = NULL;
+        g_autoptr(GString) buf = g_string_new(NULL);
+        TestClient c, idle;
+        TestResponse resp;
+
+        tb_gateway_stop(&gateway);
+        tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, args, NULL);
+        id = http_start("{\"argv\": [\"/bin/cat\"], \"stdin\": \"stream\", \"tty\": {\"rows\": 24, \"cols\": 80}}");
+
+        g_assert_cmpint(test_client_connect(&idle, GW_PORT, crt, key, 0), ==, 1);
+        g_assert_cmpint(test_client_call(&idle, "GET", "/v1/version", NULL, &resp, 120000), ==, 0);
+        test_response_done(&resp);
+        attach_send(&c, "alice", id, "Connection: Upgrade\r\nUpgrade: tcp\r\n", "");
+        g_assert_cmpint(raw_read(&c, buf, ATTACH_101), ==, 1);
+        /* The kept-alive one goes (the timeout is on), the attached one stays. */
+        g_assert_true(test_socket_closed_within(idle.fd, 20000 * (int) tb_slowdown()));
+        g_usleep(2 * G_USEC_PER_SEC);
+        g_assert_cmpint(test_client_write(&c, "late\n", 5), ==, 0);
+        g_assert_cmpint(raw_read(&c, buf, "late\r\nlate\r\n"), ==, 1);
+        g_assert_cmpstr(buf->str, ==, ATTACH_101 "late\r\nlate\r\n");
+        g_assert_cmpint(test_client_write(&c, "\x04", 1), ==, 0);
+        g_assert_cmpint(raw_read(&c, buf, NULL), ==, 0);
+        test_client_close(&c);
+        test_client_close(&idle);
+}
+
 static void gateway_down(void) {
         tb_shell_gateway_down(&gateway);
         g_clear_pointer(&remote_options, g_free);
@@ -492,6 +524,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/tty/remote/attach-raw", test_remote_attach_raw);
         g_test_add_func("/tty/remote/attach-refused", test_remote_attach_refused);
         g_test_add_func("/tty/remote/attach-half-close", test_remote_attach_half_close);
+        g_test_add_func("/tty/remote/attach-quiet", test_remote_attach_quiet);
         g_test_add_func("/tty/remote/down", gateway_down);
         return g_test_run();
 }
