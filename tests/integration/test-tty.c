@@ -467,6 +467,26 @@ static void test_remote_attach_half_close(void) {
         test_client_close(&c);
 }
 
+/* docs/http.md's example: the Upgrade with openssl s_client (curl cannot relay after a 101), keys piped in;
+ * the job's shell exits, the stream ends, s_client with it. */
+static void test_remote_attach_s_client(void) {
+        g_autofree char *id = http_start("{\"argv\": [\"/bin/sh\"], \"stdin\": \"stream\", "
+                                         "\"tty\": {\"rows\": 24, \"cols\": 80}}");
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+        g_autofree char *ca = test_cert_path("ca.crt"), *script = NULL;
+        TbResult r;
+
+        script = g_strdup_printf("printf 'POST /v1/jobs/%%s/attach HTTP/1.1\\r\\nHost: gw\\r\\nConnection: Upgrade\\r\\n"
+                                 "Upgrade: tcp\\r\\n\\r\\necho hel''lo\\nexit\\n' %s | timeout %u openssl s_client "
+                                 "-quiet -verify_return_error -cert %s -key %s -CAfile %s -connect 127.0.0.1:%u",
+                                 id, 60 * tb_slowdown(), crt, key, ca, GW_PORT);
+        r = shell(script);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(g_str_has_prefix(r.out, ATTACH_101));
+        g_assert_nonnull(strstr(r.out, "\nhello\r\n"));
+        tb_result_clear(&r);
+}
+
 /* A quiet session outlives the idle timeout that closes a quiet kept-alive connection (a shell waits for keys
  * as long as it likes): the gateway again with --idle-timeout=1s. */
 static void test_remote_attach_quiet(void) {
@@ -524,6 +544,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/tty/remote/attach-raw", test_remote_attach_raw);
         g_test_add_func("/tty/remote/attach-refused", test_remote_attach_refused);
         g_test_add_func("/tty/remote/attach-half-close", test_remote_attach_half_close);
+        g_test_add_func("/tty/remote/attach-s-client", test_remote_attach_s_client);
         g_test_add_func("/tty/remote/attach-quiet", test_remote_attach_quiet);
         g_test_add_func("/tty/remote/down", gateway_down);
         return g_test_run();
