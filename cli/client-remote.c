@@ -76,23 +76,6 @@ static void client_remote_unref(ClientRemote *cr) {
         free(cr);
 }
 
-/* A detached thread that takes no signal meant for telerun's signalfd. */
-static int remote_thread_start(void *(*fn)(void *), void *arg) {
-        pthread_attr_t attr;
-        pthread_t thread;
-        sigset_t all, old;
-        int r;
-
-        sigfillset(&all);
-        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
-        (void) pthread_attr_init(&attr);
-        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        r = -pthread_create(&thread, &attr, fn, arg);
-        (void) pthread_attr_destroy(&attr);
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return r;
-}
-
 static int client_remote_request(ClientRemote *cr, const char *method, const char *target, const char *body,
                                  unsigned expected, int timeout_ms, const char *what, RemoteResponse *ret,
                                  ClientError *error) {
@@ -476,7 +459,7 @@ static int remote_open_stream(Client *c, const char *target, bool follow, uint64
         }
 
         s->cr = client_remote_ref(cr);
-        r = remote_thread_start(remote_stream_thread, s);
+        r = client_thread_start(remote_stream_thread, s);
         if (r < 0) {
                 client_remote_unref(cr);
                 remote_transfer_end(s->handle);
@@ -549,7 +532,7 @@ static int remote_attach_start(ClientRemote *cr, uint64_t offset, int *ret_fd, C
         *t = (RemoteAttachRelay) { .cr = client_remote_ref(cr), .attach = TAKE_PTR(a), .in_fd = TAKE_FD(cr->attach_fd),
                                    .out_fd = sp[1] };
         cr->attach_id = mfree(cr->attach_id);
-        r = remote_thread_start(remote_attach_thread, t);
+        r = client_thread_start(remote_attach_thread, t);
         if (r < 0) {
                 client_remote_unref(cr);
                 remote_attach_free(t->attach);

@@ -34,25 +34,9 @@
 
 #define ATTACH_SWITCH "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
 
-static void connection_attach_output_done(Connection *c) {
-        c->output_source = sd_event_source_disable_unref(c->output_source);
-        c->output_fd = safe_close(c->output_fd);
-        c->output_waiting = false;
-}
-
-static int on_attach_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Connection *c = userdata;
-        int r;
-
-        /* Readable (or hung up): connection_flush() reads from here on, as long as the client keeps up. */
-        c->output_waiting = false;
-        r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
-        return connection_after_event(c, r);
-}
-
 /* A refusal after the output was opened: nothing of it goes out. */
 static int connection_attach_fail(Connection *c, sd_bus_message *reply, int r, const char *method) {
-        connection_attach_output_done(c);
+        connection_output_done(c);
         c->attaching = false;
         return connection_after_event(c, connection_fail_bus(c, reply, r, method));
 }
@@ -100,7 +84,7 @@ static int on_attach_output_reply(sd_bus_message *reply, void *userdata, sd_bus_
         r = fd_nonblock(c->output_fd, true);
         if (r >= 0)
                 r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN,
-                                    on_attach_output_io, c);
+                                    connection_on_output_io, c);
         if (r >= 0)
                 r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
         if (r < 0)
@@ -214,35 +198,11 @@ void connection_attach_peer_closed(Connection *c) {
         connection_input_done(c);
 }
 
-/* One read of the job's output into the stream, unframed. At its end the stream ends (our close_notify). */
-int connection_attach_output_read(Connection *c) {
-        char *p;
-        ssize_t n;
-        int r;
-
-        r = http_buffer_begin_raw(&c->out, GATEWAY_OUTPUT_READ, &p);
-        if (r < 0)
-                return r;
-        do
-                n = read(c->output_fd, p, GATEWAY_OUTPUT_READ);
-        while (n < 0 && errno == EINTR);
-        if (n > 0) {
-                http_buffer_commit_raw(&c->out, (size_t) n);
-                c->output_bytes += (uint64_t) n;
-                return 0;
-        }
-        if (n < 0 && errno == EAGAIN)
-                return connection_output_wait(c);
-        if (n < 0) {
-                r = -errno;
-                log_warning("%s %s: reading output of %s failed: %s", c->peer, connection_who(c), c->job_id,
-                            strerror(-r));
-                return r;
-        }
-
+/* The job's output is complete (connection_output_read() got its EOF): the stream ends, with our close_notify
+ * once the last byte is out. */
+int connection_attach_output_end(Connection *c) {
         log_info("%s %s: attach to %s ended: %" PRIu64 " bytes in, %" PRIu64 " bytes out", c->peer,
                  connection_who(c), c->job_id, c->input_bytes, c->output_bytes);
-        connection_attach_output_done(c);
         connection_input_done(c);   /* the job is gone: what the client still sends is dropped */
         c->close_after_flush = true;
         return 0;

@@ -292,7 +292,7 @@ static int on_metrics_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
  * stops, and so does reading: the daemon keeps the bytes in its spool. Per connection that bounds what the
  * gateway holds to one chunk, one TLS record in OpenSSL and GATEWAY_TLS_OUT_MAX of records. */
 
-static void connection_output_done(Connection *c) {
+void connection_output_done(Connection *c) {
         c->output_source = sd_event_source_disable_unref(c->output_source);
         c->output_fd = safe_close(c->output_fd);
         c->output_waiting = false;
@@ -316,15 +316,18 @@ int connection_output_read(Connection *c) {
         ssize_t n;
         int r;
 
-        if (c->attached)   /* a raw stream: no chunks */
-                return connection_attach_output_read(c);
-        r = http_buffer_begin_chunk(&c->out, GATEWAY_OUTPUT_READ, &p);
+        /* An attached connection's stream is raw (bridge-attach.c): no chunks. */
+        r = c->attached ? http_buffer_begin_raw(&c->out, GATEWAY_OUTPUT_READ, &p) :
+                          http_buffer_begin_chunk(&c->out, GATEWAY_OUTPUT_READ, &p);
         if (r < 0)
                 return r;
         do
                 n = read(c->output_fd, p, GATEWAY_OUTPUT_READ);
         while (n < 0 && errno == EINTR);
-        http_buffer_commit_chunk(&c->out, n > 0 ? (size_t) n : 0);
+        if (c->attached)
+                http_buffer_commit_raw(&c->out, n > 0 ? (size_t) n : 0);
+        else
+                http_buffer_commit_chunk(&c->out, n > 0 ? (size_t) n : 0);
         if (n > 0) {
                 c->output_bytes += (uint64_t) n;
                 return 0;
@@ -340,6 +343,8 @@ int connection_output_read(Connection *c) {
         }
 
         connection_output_done(c);
+        if (c->attached)
+                return connection_attach_output_end(c);
         r = http_buffer_add_chunk(&c->out, NULL, 0);
         if (r < 0)
                 return r;
@@ -349,7 +354,7 @@ int connection_output_read(Connection *c) {
         return 0;
 }
 
-static int on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int connection_on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Connection *c = userdata;
         int r;
 
@@ -379,7 +384,7 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 return connection_after_event(c, connection_fail_bus(c, NULL, -errno, "OpenOutputAs"));
         r = fd_nonblock(c->output_fd, true);
         if (r >= 0)
-                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN, on_output_io, c);
+                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN, connection_on_output_io, c);
         if (r >= 0)
                 r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
         if (r < 0) {

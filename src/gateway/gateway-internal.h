@@ -164,7 +164,7 @@ int connection_on_resize_reply(sd_bus_message *reply, void *userdata, sd_bus_err
 int connection_attach(Connection *c, const HttpRequest *req);
 int connection_attach_input(Connection *c);
 void connection_attach_peer_closed(Connection *c);
-int connection_attach_output_read(Connection *c);
+int connection_attach_output_end(Connection *c);
 
 /* connection.c: the state machine. gateway_add_connection() takes the fd and the reference on address. */
 int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa, PeerEntry *address);
@@ -181,6 +181,9 @@ int connection_update(Connection *c);
 int connection_process_input(Connection *c);
 int connection_output_read(Connection *c);
 int connection_output_wait(Connection *c);
+/* The job's output fd is readable again (output_source), and the end of an output stream's fd. */
+int connection_on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+void connection_output_done(Connection *c);
 /* The pieces of a response events.c shares with bridge.c. */
 void connection_request_done(Connection *c, unsigned status);
 int connection_respond_error(Connection *c, const HttpError *e);
