@@ -127,10 +127,12 @@ static int attach_refused(RemoteAttach *a, const HttpUpgradeHead *head, int inte
         resp.body = body;
         resp.size = n;
         r = remote_status_error(&resp, attach_what, error);
-        /* The route itself unknown ("not-found", not a job's "no-such-job"): a gateway from before attach. */
-        o = head->status == 404 ? json_tokener_parse(body) : NULL;
+        /* A gateway from before attach: its parser refuses every Upgrade ("400 bad-request": a current one never
+         * says that to our well-formed request), or it knows no such route ("404 not-found", not a job's
+         * "no-such-job"). */
+        o = IN_SET(head->status, 400, 404) ? json_tokener_parse(body) : NULL;
         if (o && json_object_object_get_ex(o, "error", &code) && json_object_is_type(code, json_type_string) &&
-            streq(json_object_get_string(code), "not-found"))
+            streq(json_object_get_string(code), head->status == 400 ? "bad-request" : "not-found"))
                 r = -ENOPROTOOPT;
         remote_response_done(&resp);
         return r;

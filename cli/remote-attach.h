@@ -20,7 +20,8 @@ typedef struct RemoteAttach {
 } RemoteAttach;
 
 /* Connects, sends the request (from offset of the job's output), reads the answer's head. 0: switched, *ret
- * the stream. -ENOPROTOOPT: the gateway knows no such route (an older one; error set too). Else <0 with error
+ * the stream. -ENOPROTOOPT: the gateway is from before attach (it refuses Upgrades with 400
+ * bad-request, or knows no such route: 404 not-found; error set too). Else <0 with error
  * set from the gateway's JSON answer, as for every request. interrupt_fd (may be -EBADF): readable = give up
  * (-EINTR). */
 int remote_attach_open(RemoteHttp *h, const char *id, uint64_t offset, int interrupt_fd, RemoteAttach **ret,
