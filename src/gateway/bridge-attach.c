@@ -10,8 +10,9 @@
  * Once attached the connection carries no HTTP: what the client sends goes to the job's stdin pipe through
  * the input route's code (bridge-input.c: a piece the pipe does not take waits, reading from the client stops,
  * so a job that does not read holds the client back); the job's output goes out as it is read, unframed
- * (connection_flush(), paced by the socket like any output stream). The client's close_notify (or FIN) is EOF
- * for the job once its input is written, and the output goes on; the output's end (the job ended and its last
+ * (connection_flush(), paced by the socket like any output stream). The client's close_notify is EOF for the
+ * job once its input is written, and the output goes on (a FIN or reset without it: the client is gone, the
+ * connection ends); the output's end (the job ended and its last
  * byte went out) ends the stream with our close_notify, dropping input still coming. The connection stays
  * "busy": no idle or request deadline applies to a quiet session, the write deadline to a client that stops
  * reading, and it counts against the connection caps as any other. */
@@ -189,13 +190,21 @@ int connection_attach_input(Connection *c) {
         return 0;
 }
 
-/* The client closed its half: EOF for the job once every byte it sent is written. */
-void connection_attach_peer_closed(Connection *c) {
+/* The client closed its half with close_notify: EOF for the job once every byte it sent is written, and the
+ * output goes on. Without close_notify (a FIN or a reset: telerun's ^], a crash) the client is gone: -ECONNRESET
+ * ends the connection, which closes the job's stdin too. (A quiet job would otherwise keep a connection
+ * nobody reads open until it ends.) */
+int connection_attach_peer_closed(Connection *c) {
+        if (!c->peer_close_notify) {
+                log_info("%s %s: the client of the attach to %s went away", c->peer, connection_who(c), c->job_id);
+                return -ECONNRESET;
+        }
         if (!c->attached || c->input_fd < 0 || c->input_pending > 0 || c->in_end > c->in_start)
-                return;
+                return 0;
         log_debug("%s %s: end of the input of %s (%" PRIu64 " bytes)", c->peer, connection_who(c), c->job_id,
                   c->input_bytes);
         connection_input_done(c);
+        return 0;
 }
 
 /* The job's output is complete (connection_output_read() got its EOF): the stream ends, with our close_notify

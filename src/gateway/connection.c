@@ -223,7 +223,7 @@ static void connection_read(Connection *c) {
                         c->read_wants_write = true;
                         return;
                 case SSL_ERROR_ZERO_RETURN:   /* close_notify */
-                        c->peer_closed = true;
+                        c->peer_closed = c->peer_close_notify = true;
                         return;
                 default:                      /* EOF without close_notify, reset, protocol error */
                         c->peer_closed = true;
@@ -261,10 +261,12 @@ int connection_pump(Connection *c) {
                                 return r;
                 }
 
-                if (c->peer_closed && (c->attached || c->attaching))
-                        /* A half-close: EOF for the job once its input is written; the output goes on. */
-                        connection_attach_peer_closed(c);
-                else if (c->peer_closed) {
+                if (c->peer_closed && (c->attached || c->attaching)) {
+                        /* close_notify: a half-close (the output goes on); anything else: the client is gone. */
+                        r = connection_attach_peer_closed(c);
+                        if (r < 0)
+                                return r;
+                } else if (c->peer_closed) {
                         /* Nobody will read the answer to a request still in progress: cancel it. Requests that
                          * arrived complete before the end are still answered, and a job's input the client sent
                          * whole is still written out of our buffers. */

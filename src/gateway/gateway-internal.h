@@ -89,6 +89,7 @@ struct Connection {
         /* TLS directions that are blocked on the other direction. */
         bool read_wants_write, write_wants_read;
         bool peer_closed;
+        bool peer_close_notify;     /* ...with close_notify: for an attached stream a half-close */
         bool close_after_flush;
         uint64_t bytes_in, bytes_out;
         bool out_pending;
@@ -163,7 +164,7 @@ int connection_on_resize_reply(sd_bus_message *reply, void *userdata, sd_bus_err
 /* bridge-attach.c: POST …/attach, an Upgrade to a raw duplex stream with the job's terminal. */
 int connection_attach(Connection *c, const HttpRequest *req);
 int connection_attach_input(Connection *c);
-void connection_attach_peer_closed(Connection *c);
+int connection_attach_peer_closed(Connection *c);
 int connection_attach_output_end(Connection *c);
 
 /* connection.c: the state machine. gateway_add_connection() takes the fd and the reference on address. */

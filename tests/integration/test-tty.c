@@ -467,6 +467,36 @@ static void test_remote_attach_half_close(void) {
         test_client_close(&c);
 }
 
+/* A client that goes without close_notify (telerun's ^], a crash) is gone, not half-closed: the gateway ends
+ * the connection at once (a quiet job would hold it otherwise), which closes the job's stdin. */
+static void test_remote_attach_gone(void) {
+        g_autoptr(GDateTime) t = g_date_time_new_now_local();
+        g_autofree char *since = g_date_time_format(t, "%Y-%m-%d %H:%M:%S");
+        g_autofree char *id = http_start("{\"argv\": [\"/bin/sh\", \"-c\", \"cat >/dev/null; sleep 1; echo done\"], "
+                                         "\"stdin\": \"stream\"}");
+        g_autofree char *journal = NULL, *wait = NULL, *needle = NULL;
+        g_autoptr(GString) buf = g_string_new(NULL);
+        TestClient c;
+        TbResult r;
+
+        attach_send(&c, "alice", id, "Connection: Upgrade\r\nUpgrade: tcp\r\n", "abc\n");
+        g_assert_cmpint(raw_read(&c, buf, ATTACH_101), ==, 1);
+        test_client_close_as(&c, TEST_CLOSE_ABRUPT);
+        wait = g_strdup_printf("$T wait %s >/dev/null && $T status --json %s", id, id);
+        r = shell(wait);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, "\"state\":\"success\""));
+        tb_result_clear(&r);
+        /* It went before the job's output did (the job still slept). */
+        needle = g_strdup_printf("attach to %s went away", id);
+        for (unsigned i = 0; i < 100 * tb_slowdown() && !(journal && strstr(journal, needle)); i++) {
+                g_free(journal);
+                journal = gateway_journal(since);
+                g_usleep(100 * 1000);
+        }
+        g_assert_nonnull(strstr(journal, needle));
+}
+
 /* docs/http.md's example: the Upgrade with openssl s_client (curl cannot relay after a 101), keys piped in;
  * the job's shell exits, the stream ends, s_client with it. */
 static void test_remote_attach_s_client(void) {
@@ -544,6 +574,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/tty/remote/attach-raw", test_remote_attach_raw);
         g_test_add_func("/tty/remote/attach-refused", test_remote_attach_refused);
         g_test_add_func("/tty/remote/attach-half-close", test_remote_attach_half_close);
+        g_test_add_func("/tty/remote/attach-gone", test_remote_attach_gone);
         g_test_add_func("/tty/remote/attach-s-client", test_remote_attach_s_client);
         g_test_add_func("/tty/remote/attach-quiet", test_remote_attach_quiet);
         g_test_add_func("/tty/remote/down", gateway_down);
