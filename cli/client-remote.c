@@ -529,8 +529,12 @@ static int remote_attach_start(ClientRemote *cr, uint64_t offset, int *ret_fd, C
                 free(t);
                 return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a socket pair: %m");
         }
-        *t = (RemoteAttachRelay) { .cr = client_remote_ref(cr), .attach = TAKE_PTR(a), .in_fd = TAKE_FD(cr->attach_fd),
-                                   .out_fd = sp[1] };
+        *t = (RemoteAttachRelay) {
+                .cr = client_remote_ref(cr),
+                .attach = TAKE_PTR(a),
+                .in_fd = TAKE_FD(cr->attach_fd),
+                .out_fd = sp[1],
+        };
         cr->attach_id = mfree(cr->attach_id);
         r = client_thread_start(remote_attach_thread, t);
         if (r < 0) {

@@ -384,7 +384,8 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 return connection_after_event(c, connection_fail_bus(c, NULL, -errno, "OpenOutputAs"));
         r = fd_nonblock(c->output_fd, true);
         if (r >= 0)
-                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN, connection_on_output_io, c);
+                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN,
+                                    connection_on_output_io, c);
         if (r >= 0)
                 r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
         if (r < 0) {
