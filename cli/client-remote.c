@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "remote-attach.h"
 #include "remote-http.h"
 #include "shared/job-ref.h"
 #include "shared/macro.h"
@@ -46,6 +47,11 @@ typedef struct ClientRemote {
         bool input_running;
         int input_error;         /* its result: 0 or -errno (after the join) */
         char input_message[256];
+
+        /* start -it: the job's stdin waits for its output to be followed, and both then go on one Upgrade'd
+         * connection (POST …/attach, remote-attach.c) rather than POST …/input and GET …/output. */
+        char *attach_id;
+        int attach_fd;           /* a copy of the request's stdin_fd; -EBADF: nothing waits */
 } ClientRemote;
 
 static ClientRemote *client_remote_ref(ClientRemote *cr) {
@@ -64,6 +70,8 @@ static void client_remote_unref(ClientRemote *cr) {
         if (n > 0)
                 return;
         remote_http_done(&cr->http);
+        free(cr->attach_id);
+        safe_close(cr->attach_fd);
         pthread_mutex_destroy(&cr->lock);
         free(cr);
 }
@@ -109,6 +117,7 @@ static int remote_job_request(Client *c, const char *method, const char *id, con
 }
 
 static int remote_input_start(ClientRemote *cr, const char *id, int fd, ClientError *error);
+static int remote_attach_defer(ClientRemote *cr, const char *id, int fd, ClientError *error);
 
 static int client_remote_start(Client *c, const StartRequest *req, char **ret_id, ClientError *error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *job = NULL;
@@ -134,6 +143,8 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
         *ret_id = strdup(json_object_get_string(id));
         if (!*ret_id)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        if (req->stdin_kind == START_STDIN_STREAM && req->tty_rows > 0)
+                return remote_attach_defer(cr, *ret_id, req->stdin_fd, error);
         if (req->stdin_kind == START_STDIN_STREAM)
                 return remote_input_start(cr, *ret_id, req->stdin_fd, error);
         return 0;
@@ -193,9 +204,24 @@ static int remote_input_start(ClientRemote *cr, const char *id, int fd, ClientEr
         return 0;
 }
 
+/* The terminal job's input that waits for an attach: sent as a request body after all (start -it without
+ * following, or a gateway without attach). */
+static int remote_attach_give_up(ClientRemote *cr, ClientError *error) {
+        _cleanup_(closep) int fd = TAKE_FD(cr->attach_fd);
+        _cleanup_(freep) char *id = TAKE_PTR(cr->attach_id);
+
+        return remote_input_start(cr, id, fd, error);
+}
+
 static int client_remote_input_wait(Client *c, ClientError *error) {
         ClientRemote *cr = c->userdata;
+        int r;
 
+        if (cr->attach_id) {
+                r = remote_attach_give_up(cr, error);
+                if (r < 0)
+                        return r;
+        }
         if (!cr->input_running)
                 return 0;
         (void) pthread_join(cr->input_thread, NULL);
@@ -397,9 +423,6 @@ static int remote_open_stream(Client *c, const char *target, bool follow, uint64
         ClientRemote *cr = c->userdata;
         RemoteStream *s;
         int sp[2], r;
-        sigset_t all, old;
-        pthread_attr_t attr;
-        pthread_t thread;
 
         s = new0(RemoteStream, 1);
         if (!s)
@@ -435,15 +458,8 @@ static int remote_open_stream(Client *c, const char *target, bool follow, uint64
                 return 0;
         }
 
-        /* The thread must not take signals meant for telerun's signalfd. */
         s->cr = client_remote_ref(cr);
-        sigfillset(&all);
-        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
-        (void) pthread_attr_init(&attr);
-        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        r = -pthread_create(&thread, &attr, remote_stream_thread, s);
-        (void) pthread_attr_destroy(&attr);
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        r = client_thread_start(remote_stream_thread, s);
         if (r < 0) {
                 client_remote_unref(cr);
                 remote_transfer_end(s->handle);
@@ -453,6 +469,82 @@ static int remote_open_stream(Client *c, const char *target, bool follow, uint64
                 safe_close(sp[0]);
                 free(s);
                 return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to start the output thread: %m");
+        }
+        *ret_fd = sp[0];
+        return 0;
+}
+
+/* ---- a terminal job's stdin and output on one connection (POST …/attach) ---- */
+
+static int remote_attach_defer(ClientRemote *cr, const char *id, int fd, ClientError *error) {
+        cr->attach_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (cr->attach_fd < 0)
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to duplicate stdin: %m");
+        cr->attach_id = strdup(id);
+        if (!cr->attach_id) {
+                cr->attach_fd = safe_close(cr->attach_fd);
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        }
+        return 0;
+}
+
+typedef struct RemoteAttachRelay {
+        ClientRemote *cr;   /* a reference: the handle's options point into cr->http */
+        RemoteAttach *attach;
+        int in_fd, out_fd;  /* the job's stdin (ours), our end of the socket pair */
+} RemoteAttachRelay;
+
+static void *remote_attach_thread(void *userdata) {
+        RemoteAttachRelay *t = userdata;
+
+        remote_attach_relay(t->attach, t->in_fd, t->out_fd);
+        /* The connection first, then EOF for the reader (follow.c then asks for the job's end). */
+        remote_attach_free(t->attach);
+        safe_close(t->in_fd);
+        safe_close(t->out_fd);
+        client_remote_unref(t->cr);
+        free(t);
+        return NULL;
+}
+
+/* The Upgrade, then a thread relays: our keys up, the job's output into the socket pair whose other end is
+ * *ret_fd (what follow.c reads, as any output stream). 0, 1 when the gateway has no attach (then nothing was
+ * taken: the caller falls back to …/input and …/output), or <0 with error set. */
+static int remote_attach_start(ClientRemote *cr, uint64_t offset, int *ret_fd, ClientError *error) {
+        _cleanup_(remote_attach_freep) RemoteAttach *a = NULL;
+        RemoteAttachRelay *t;
+        int sp[2], r;
+
+        r = remote_attach_open(&cr->http, cr->attach_id, offset, cr->client.interrupt_fd, &a, error);
+        if (r == -ENOPROTOOPT) {
+                client_error_done(error);
+                return 1;
+        }
+        if (r < 0)
+                return r;
+        t = new0(RemoteAttachRelay, 1);
+        if (!t)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                free(t);
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a socket pair: %m");
+        }
+        *t = (RemoteAttachRelay) {
+                .cr = client_remote_ref(cr),
+                .attach = TAKE_PTR(a),
+                .in_fd = TAKE_FD(cr->attach_fd),
+                .out_fd = sp[1],
+        };
+        cr->attach_id = mfree(cr->attach_id);
+        r = client_thread_start(remote_attach_thread, t);
+        if (r < 0) {
+                client_remote_unref(cr);
+                remote_attach_free(t->attach);
+                safe_close(t->in_fd);
+                safe_close(sp[1]);
+                safe_close(sp[0]);
+                free(t);
+                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to start the attach thread: %m");
         }
         *ret_fd = sp[0];
         return 0;
@@ -468,10 +560,21 @@ static int client_remote_resize(Client *c, const char *id, uint16_t rows, uint16
 
 static int client_remote_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
                                      ClientError *error) {
+        ClientRemote *cr = c->userdata;
         char target[160];
+        int r;
 
         if (!job_ref_is_valid(id))
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        /* run -it: the output followed, so the keys go with it. */
+        if (cr->attach_id && follow && streq(cr->attach_id, id)) {
+                r = remote_attach_start(cr, offset, ret_fd, error);
+                if (r <= 0)
+                        return r;
+                r = remote_attach_give_up(cr, error);   /* an older gateway: …/input, then …/output */
+                if (r < 0)
+                        return r;
+        }
         (void) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s", id, offset,
                         follow ? "&follow=true" : "");
         return remote_open_stream(c, target, follow, offset, ret_fd, NULL, error);
@@ -480,11 +583,15 @@ static int client_remote_open_output(Client *c, const char *id, uint64_t offset,
 /* The same options as query parameters (docs/http.md): times as Unix seconds with microseconds. */
 static int client_remote_open_output_ex(Client *c, const char *id, const BusOutputOptions *o, int *ret_fd,
                                         uint64_t *ret_offset, ClientError *error) {
+        ClientRemote *cr = c->userdata;
         char target[512];
         size_t n;
 
         if (!job_ref_is_valid(id))
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        /* A terminal is one stream: the caller takes the merged one (open_output), where the attach is. */
+        if (cr->attach_id && streq(cr->attach_id, id))
+                return client_error_set(error, -EOPNOTSUPP, CLIENT_ERROR_OTHER, "A terminal has one stream");
         n = (size_t) snprintf(target, sizeof(target), "/v1/jobs/%s/output?offset=%" PRIu64 "%s%s%s%s%s", id,
                               o->offset, o->follow ? "&follow=true" : "", o->framed ? "&framed=true" : "",
                               o->timestamps ? "&timestamps=true" : "", o->stream ? "&stream=" : "",
@@ -539,6 +646,7 @@ int client_remote_new(const ClientRemoteConfig *config, Client **ret, ClientErro
         if (!cr)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
         client_init(&cr->client, &client_remote_ops, cr);
+        cr->attach_fd = -EBADF;
         (void) pthread_mutex_init(&cr->lock, NULL);
         cr->n_ref = 1;
         r = remote_http_init(&cr->http, config, error);

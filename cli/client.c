@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* client.c - transport-independent parts of the client interface: errors and destruction. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,4 +60,20 @@ const char *client_error_kind_to_string(ClientErrorKind k) {
         };
 
         return k >= 0 && k < _CLIENT_ERROR_KIND_MAX ? table[k] : NULL;
+}
+
+int client_thread_start(void *(*fn)(void *), void *arg) {
+        pthread_attr_t attr;
+        pthread_t thread;
+        sigset_t all, old;
+        int r;
+
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        (void) pthread_attr_init(&attr);
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = -pthread_create(&thread, &attr, fn, arg);
+        (void) pthread_attr_destroy(&attr);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return r;
 }

@@ -126,3 +126,7 @@ DEFINE_FREE_FUNC(Client, client_free);
 int client_error_set(ClientError *error, int r, ClientErrorKind kind, const char *format, ...) _printf_(4, 5);
 void client_error_done(ClientError *error);
 const char *client_error_kind_to_string(ClientErrorKind k);
+
+/* A detached thread that takes no signal meant for telerun's main thread (every signal blocked in it: the
+ * signalfd and sigwait() see them). 0 or -errno. */
+int client_thread_start(void *(*fn)(void *), void *arg);

@@ -391,6 +391,40 @@ int remote_transfer_begin(RemoteHttp *h, RemoteHandle *handle, const char *metho
         return curl_multi_add_handle(handle->multi, e) == CURLM_OK ? 0 : -ENOMEM;
 }
 
+int remote_connect_only(RemoteHttp *h, const char *target, const char *what, RemoteHandle **ret,
+                        curl_socket_t *ret_socket, ClientError *error) {
+        _cleanup_(freep) char *url = NULL;
+        RemoteResponse unused;
+        RemoteHandle *handle;
+        curl_socket_t s = CURL_SOCKET_BAD;
+        CURLcode code;
+        int r;
+
+        remote_response_init(&unused, -EBADF);
+        if (asprintf(&url, "%s%s", h->base, target) < 0)
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "%s: out of memory", what);
+        /* A handle of its own, never kept: its connection ends with the stream. */
+        handle = remote_handle_new(h);
+        if (!handle || !remote_transfer_setup(h, handle, url, "GET", h->headers, true, REMOTE_NO_TIMEOUT, &unused) ||
+            curl_easy_setopt(handle->easy, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK) {
+                remote_handle_free(handle);
+                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "%s: out of memory", what);
+        }
+        /* Blocks for the connection, the proxy's tunnel and the handshake: CURLOPT_CONNECTTIMEOUT_MS at most. */
+        code = curl_easy_perform(handle->easy);
+        if (code == CURLE_OK && (curl_easy_getinfo(handle->easy, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+                                 s == CURL_SOCKET_BAD))
+                code = CURLE_COULDNT_CONNECT;
+        if (code != CURLE_OK) {
+                r = remote_curl_error(h, handle, code, what, error);
+                remote_handle_free(handle);
+                return r;
+        }
+        *ret = handle;
+        *ret_socket = s;
+        return 0;
+}
+
 /* The upload's body: what read(2) of the fd gives, to its EOF (libcurl sends each piece as a chunk). */
 static size_t remote_upload_read(char *buf, size_t size, size_t n, void *userdata) {
         int fd = *(int *) userdata;

@@ -81,6 +81,12 @@ int remote_status_error(const RemoteResponse *r, const char *what, ClientError *
  * expected is an error, set from the gateway's JSON body (api.h's table). */
 int remote_request(RemoteHttp *h, int interrupt_fd, const char *method, const char *target, const char *body,
                    unsigned expected, int timeout_ms, const char *what, RemoteResponse *ret, ClientError *error);
+/* A connection to the gateway for target's host, then nothing (CURLOPT_CONNECT_ONLY): TCP, the proxy's CONNECT
+ * tunnel and TLS as for every request; the caller speaks on it with curl_easy_send()/curl_easy_recv() on
+ * (*ret)->easy, polling *ret_socket, and frees it with remote_handle_free(). Blocks for the connection (at most
+ * the connect timeout). 0, or <0 with error set. */
+int remote_connect_only(RemoteHttp *h, const char *target, const char *what, RemoteHandle **ret,
+                        curl_socket_t *ret_socket, ClientError *error);
 /* POST target with fd's bytes to its EOF as a chunked body (the job's stdin: POST /v1/jobs/{id}/input), on a
  * handle of its own; blocks this thread until the gateway answered: 0 (200), or <0 with error set. */
 int remote_upload(RemoteHttp *h, const char *target, int fd, const char *what, ClientError *error);

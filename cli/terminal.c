@@ -77,23 +77,6 @@ int terminal_raw_begin(int fd) {
         return 0;
 }
 
-/* A detached thread that takes no signal meant for the main thread (every signal blocked in it). */
-static int terminal_thread_start(void *(*fn)(void *), void *arg) {
-        pthread_attr_t attr;
-        pthread_t thread;
-        sigset_t all, old;
-        int r;
-
-        sigfillset(&all);
-        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
-        (void) pthread_attr_init(&attr);
-        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        r = -pthread_create(&thread, &attr, fn, arg);
-        (void) pthread_attr_destroy(&attr);
-        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return r;
-}
-
 typedef struct ResizeForward {
         Client *client;
         char *id;
@@ -139,7 +122,7 @@ int terminal_forward_resizes(Client *c, const char *id, int fd) {
         sigaddset(&winch, SIGWINCH);
         (void) pthread_sigmask(SIG_BLOCK, &winch, NULL);
         /* The thread takes SIGWINCH only (sigwait), nothing meant for the main thread. */
-        r = terminal_thread_start(terminal_resize_thread, f);
+        r = client_thread_start(terminal_resize_thread, f);
         if (r < 0) {
                 free(f->id);
                 free(f);
@@ -201,7 +184,7 @@ int terminal_input_begin(int fd, int *ret_fd) {
                 return -errno;
         }
         *p = (InputPump) { .from = fd, .to = pipe_fds[1] };
-        r = terminal_thread_start(terminal_input_thread, p);
+        r = client_thread_start(terminal_input_thread, p);
         if (r < 0) {
                 free(p);
                 (void) close(pipe_fds[0]);

@@ -115,9 +115,33 @@ int connection_input_end(Connection *c) {
         return connection_respond_json(c, 200, o, NULL);
 }
 
+/* Takes the fd of OpenInputAs' reply (a copy: the message owns its own), non-blocking, watched for room only
+ * while a piece waits (input_pending). */
+int connection_input_open(Connection *c, sd_bus_message *reply) {
+        int fd = -EBADF, r;
+
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r < 0)
+                return -EBADMSG;
+        c->input_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (c->input_fd < 0)
+                return -errno;
+        r = fd_nonblock(c->input_fd, true);
+        if (r >= 0)
+                r = sd_event_add_io(c->gateway->event, &c->input_source, c->input_fd, EPOLLOUT, on_input_io, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->input_source, SD_EVENT_OFF);
+        if (r < 0) {
+                connection_input_done(c);
+                return r;
+        }
+        (void) sd_event_source_set_description(c->input_source, "gateway-input");
+        return 0;
+}
+
 int connection_on_input_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Connection *c = userdata;
-        int fd = -EBADF, r;
+        int r;
 
         bool keep_alive = c->keep_alive;
 
@@ -126,22 +150,9 @@ int connection_on_input_reply(sd_bus_message *reply, void *userdata, sd_bus_erro
         c->keep_alive = false;
         if (sd_bus_message_is_method_error(reply, NULL))
                 return connection_after_event(c, connection_fail_bus(c, reply, 0, "OpenInputAs"));
-        r = sd_bus_message_read(reply, "h", &fd);
+        r = connection_input_open(c, reply);
         if (r < 0)
-                return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "OpenInputAs"));
-        c->input_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (c->input_fd < 0)
-                return connection_after_event(c, connection_fail_bus(c, NULL, -errno, "OpenInputAs"));
-        r = fd_nonblock(c->input_fd, true);
-        if (r >= 0)
-                r = sd_event_add_io(c->gateway->event, &c->input_source, c->input_fd, EPOLLOUT, on_input_io, c);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(c->input_source, SD_EVENT_OFF);
-        if (r < 0) {
-                connection_input_done(c);
                 return connection_after_event(c, connection_fail_bus(c, NULL, r, "OpenInputAs"));
-        }
-        (void) sd_event_source_set_description(c->input_source, "gateway-input");
         c->keep_alive = keep_alive;
         c->input_streaming = true;
         if (c->parser.request.expect_continue)

@@ -292,7 +292,7 @@ static int on_metrics_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
  * stops, and so does reading: the daemon keeps the bytes in its spool. Per connection that bounds what the
  * gateway holds to one chunk, one TLS record in OpenSSL and GATEWAY_TLS_OUT_MAX of records. */
 
-static void connection_output_done(Connection *c) {
+void connection_output_done(Connection *c) {
         c->output_source = sd_event_source_disable_unref(c->output_source);
         c->output_fd = safe_close(c->output_fd);
         c->output_waiting = false;
@@ -316,13 +316,18 @@ int connection_output_read(Connection *c) {
         ssize_t n;
         int r;
 
-        r = http_buffer_begin_chunk(&c->out, GATEWAY_OUTPUT_READ, &p);
+        /* An attached connection's stream is raw (bridge-attach.c): no chunks. */
+        r = c->attached ? http_buffer_begin_raw(&c->out, GATEWAY_OUTPUT_READ, &p) :
+                          http_buffer_begin_chunk(&c->out, GATEWAY_OUTPUT_READ, &p);
         if (r < 0)
                 return r;
         do
                 n = read(c->output_fd, p, GATEWAY_OUTPUT_READ);
         while (n < 0 && errno == EINTR);
-        http_buffer_commit_chunk(&c->out, n > 0 ? (size_t) n : 0);
+        if (c->attached)
+                http_buffer_commit_raw(&c->out, n > 0 ? (size_t) n : 0);
+        else
+                http_buffer_commit_chunk(&c->out, n > 0 ? (size_t) n : 0);
         if (n > 0) {
                 c->output_bytes += (uint64_t) n;
                 return 0;
@@ -338,6 +343,8 @@ int connection_output_read(Connection *c) {
         }
 
         connection_output_done(c);
+        if (c->attached)
+                return connection_attach_output_end(c);
         r = http_buffer_add_chunk(&c->out, NULL, 0);
         if (r < 0)
                 return r;
@@ -347,7 +354,7 @@ int connection_output_read(Connection *c) {
         return 0;
 }
 
-static int on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int connection_on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Connection *c = userdata;
         int r;
 
@@ -377,7 +384,8 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
                 return connection_after_event(c, connection_fail_bus(c, NULL, -errno, "OpenOutputAs"));
         r = fd_nonblock(c->output_fd, true);
         if (r >= 0)
-                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN, on_output_io, c);
+                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN,
+                                    connection_on_output_io, c);
         if (r >= 0)
                 r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
         if (r < 0) {
@@ -444,6 +452,9 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
         c->busy = true;
         c->n_requests++;
         c->keep_alive = req->keep_alive && c->n_requests < cfg->max_requests;
+        /* After an Upgrade request the client's bytes are the stream's, never a next request. */
+        if (req->upgrade)
+                c->keep_alive = false;
 
         if (c->over_principal_limit) {
                 http_error_set(&e, 429, "too-many-connections", "More than %u connections of '%s' are open.",
@@ -578,6 +589,9 @@ static int connection_dispatch(Connection *c, const HttpRequest *req) {
                         r = connection_call(c, m, on_output_reply, cfg->bus_timeout_usec);
                 break;
 
+        case HTTP_ROUTE_JOB_ATTACH:
+                return connection_attach(c, req);
+
         case HTTP_ROUTE_METRICS:
                 r = connection_new_call(c, "GetMetricsAs", &m);
                 if (r >= 0)
@@ -598,6 +612,8 @@ int connection_process_input(Connection *c) {
         size_t used = 0;
         int r;
 
+        if (c->attached)   /* not HTTP any more: the job's stdin */
+                return connection_attach_input(c);
         while ((!c->busy || connection_input_wants_body(c)) && !c->close_after_flush && c->in_end > c->in_start) {
                 f = http_parser_feed_data(&c->parser, c->in + c->in_start, c->in_end - c->in_start, &used);
                 c->in_start += used;

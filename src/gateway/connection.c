@@ -99,7 +99,8 @@ static void connection_drain_input(int fd) {
  * pending (close_notify, a handshake alert, the rest of a cut response) get one try to leave: the socket is
  * non-blocking and nothing waits for the peer. */
 void connection_end(Connection *c, int r) {
-        if (r > 0 && c->state == CONNECTION_OPEN && !c->peer_closed) {
+        /* An attached client's close_notify ended its half only (the stream's input): ours ends the output. */
+        if (r > 0 && c->state == CONNECTION_OPEN && (!c->peer_closed || c->attached)) {
                 ERR_clear_error();
                 (void) SSL_shutdown(c->ssl);
         }
@@ -222,7 +223,7 @@ static void connection_read(Connection *c) {
                         c->read_wants_write = true;
                         return;
                 case SSL_ERROR_ZERO_RETURN:   /* close_notify */
-                        c->peer_closed = true;
+                        c->peer_closed = c->peer_close_notify = true;
                         return;
                 default:                      /* EOF without close_notify, reset, protocol error */
                         c->peer_closed = true;
@@ -260,7 +261,12 @@ int connection_pump(Connection *c) {
                                 return r;
                 }
 
-                if (c->peer_closed) {
+                if (c->peer_closed && (c->attached || c->attaching)) {
+                        /* close_notify: a half-close (the output goes on); anything else: the client is gone. */
+                        r = connection_attach_peer_closed(c);
+                        if (r < 0)
+                                return r;
+                } else if (c->peer_closed) {
                         /* Nobody will read the answer to a request still in progress: cancel it. Requests that
                          * arrived complete before the end are still answered, and a job's input the client sent
                          * whole is still written out of our buffers. */

@@ -89,6 +89,7 @@ struct Connection {
         /* TLS directions that are blocked on the other direction. */
         bool read_wants_write, write_wants_read;
         bool peer_closed;
+        bool peer_close_notify;     /* ...with close_notify: for an attached stream a half-close */
         bool close_after_flush;
         uint64_t bytes_in, bytes_out;
         bool out_pending;
@@ -132,6 +133,12 @@ struct Connection {
         char *input_buf;
         size_t input_pending;
         uint64_t input_bytes;
+
+        /* POST …/attach (bridge-attach.c): attaching while the calls that open the job's output and input are
+         * out; attached once the 101 is queued: from then on the connection is a raw duplex stream, what the
+         * client sends goes to input_fd as above (c->in is the buffer), output_fd's bytes go out unframed. */
+        bool attaching;
+        bool attached;
 };
 
 /* gateway.c: the clock, admission and the bus pool. */
@@ -149,9 +156,16 @@ int connection_get_bus(Connection *c, sd_bus **ret);
 bool connection_input_wants_body(const Connection *c);
 void connection_input_done(Connection *c);
 int connection_input_write(Connection *c, const char *data, size_t n);
+int connection_input_open(Connection *c, sd_bus_message *reply);
 int connection_input_end(Connection *c);
 int connection_on_input_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
 int connection_on_resize_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error);
+
+/* bridge-attach.c: POST …/attach, an Upgrade to a raw duplex stream with the job's terminal. */
+int connection_attach(Connection *c, const HttpRequest *req);
+int connection_attach_input(Connection *c);
+int connection_attach_peer_closed(Connection *c);
+int connection_attach_output_end(Connection *c);
 
 /* connection.c: the state machine. gateway_add_connection() takes the fd and the reference on address. */
 int gateway_add_connection(Gateway *g, int fd, const struct sockaddr_storage *sa, PeerEntry *address);
@@ -168,6 +182,9 @@ int connection_update(Connection *c);
 int connection_process_input(Connection *c);
 int connection_output_read(Connection *c);
 int connection_output_wait(Connection *c);
+/* The job's output fd is readable again (output_source), and the end of an output stream's fd. */
+int connection_on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+void connection_output_done(Connection *c);
 /* The pieces of a response events.c shares with bridge.c. */
 void connection_request_done(Connection *c, unsigned status);
 int connection_respond_error(Connection *c, const HttpError *e);

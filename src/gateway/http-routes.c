@@ -30,6 +30,7 @@ static const HttpRouteDef http_routes[] = {
         { HTTP_ROUTE_JOB_STOP, HTTP_POST, "/v1/jobs/{id}/stop", { "time" }, { 200, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_JOB_KILL, HTTP_POST, "/v1/jobs/{id}/kill", { "signal" }, { 200, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_JOB_INPUT, HTTP_POST, "/v1/jobs/{id}/input", {}, { 200, 403, 404, 409, DAEMON } },
+        { HTTP_ROUTE_JOB_ATTACH, HTTP_POST, "/v1/jobs/{id}/attach", { "offset" }, { 101, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_JOB_RESIZE, HTTP_POST, "/v1/jobs/{id}/resize", { "rows", "cols" },
           { 200, 403, 404, 409, DAEMON } },
         { HTTP_ROUTE_JOB_OUTPUT, HTTP_GET, "/v1/jobs/{id}/output",
@@ -58,6 +59,7 @@ static const char *const http_route_names[_HTTP_ROUTE_MAX] = {
         [HTTP_ROUTE_JOB_KILL] = "kill",
         [HTTP_ROUTE_JOB_INPUT] = "input",
         [HTTP_ROUTE_JOB_RESIZE] = "resize",
+        [HTTP_ROUTE_JOB_ATTACH] = "attach",
 };
 
 const char *http_route_to_string(HttpRouteId id) {

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "transport/http-job.h"
+#include "transport/http-upgrade.h"
 #include "gateway/http.h"
 #include "shared/macro.h"
 #include "shared/util.h"
@@ -64,6 +65,7 @@ static int on_message_begin(http_parser *hp) {
         p->request.body_size = 0;
         p->request.expect_continue = false;
         p->request.last_event_id[0] = 0;
+        p->request.connection_upgrade = p->request.upgrade_tcp = p->request.upgrade = false;
         p->header_bytes = 0;
         p->field_size = p->value_size = 0;
         p->in_value = false;
@@ -110,6 +112,15 @@ static void http_header_complete(HttpParser *p) {
                 } else
                         strcpy(p->request.last_event_id, "-");   /* not one of ours: refused */
         }
+        /* Lists, possibly over several lines; a value longer than our buffer holds no token of ours. */
+        if (p->value_size <= sizeof(p->value)) {
+                if (p->field_size == strlen("Connection") && strncasecmp(p->field, "Connection", p->field_size) == 0 &&
+                    http_header_has_token(p->value, p->value_size, "upgrade"))
+                        p->request.connection_upgrade = true;
+                if (p->field_size == strlen("Upgrade") && strncasecmp(p->field, "Upgrade", p->field_size) == 0 &&
+                    http_header_has_token(p->value, p->value_size, HTTP_UPGRADE_PROTOCOL))
+                        p->request.upgrade_tcp = true;
+        }
         p->field_size = p->value_size = 0;
         p->in_value = false;
 }
@@ -143,24 +154,30 @@ static int on_header_value(http_parser *hp, const char *at, size_t n) {
         return 0;
 }
 
-/* Only a job's input is streamed: every other body is small JSON, collected whole within body_max. */
-static bool http_streams_body(const HttpParser *p, const http_parser *hp) {
+static bool http_is_route(const HttpParser *p, const http_parser *hp, HttpRouteId id) {
         HttpRoute route;
         HttpError e = {};
 
         return hp->method == HTTP_POST && p->request.url &&
-               http_route(HTTP_POST, p->request.url, p->request.url_size, &route, &e) >= 0 &&
-               route.id == HTTP_ROUTE_JOB_INPUT;
+               http_route(HTTP_POST, p->request.url, p->request.url_size, &route, &e) >= 0 && route.id == id;
+}
+
+/* Only a job's input is streamed: every other body is small JSON, collected whole within body_max. */
+static bool http_streams_body(const HttpParser *p, const http_parser *hp) {
+        return http_is_route(p, hp, HTTP_ROUTE_JOB_INPUT);
 }
 
 static int on_headers_complete(http_parser *hp) {
         HttpParser *p = http_parser_from(hp);
 
         http_header_complete(p);
-        if (hp->upgrade) {
+        /* Only attach switches protocols; libhttp-parser stops after its head, and the bytes after it (keys the
+         * client sent right away) stay unconsumed for the stream. */
+        if (hp->upgrade && !http_is_route(p, hp, HTTP_ROUTE_JOB_ATTACH)) {
                 http_error_set(&p->error, 400, "bad-request", "Protocol upgrades are not supported.");
                 return -1;
         }
+        p->request.upgrade = hp->upgrade;
         if (http_streams_body(p, hp)) {
                 /* Stop here: the handler opens the job's input before a byte of the body is read. */
                 p->streaming = p->request.body_streamed = true;
@@ -530,6 +547,20 @@ int http_buffer_add_chunk(HttpBuffer *b, const void *data, size_t size) {
         if (r < 0)
                 return r;
         return http_buffer_append(b, "\r\n", 2);
+}
+
+int http_buffer_begin_raw(HttpBuffer *b, size_t max, char **ret_data) {
+        int r;
+
+        r = http_buffer_reserve(b, max);
+        if (r < 0)
+                return r;
+        *ret_data = b->data + b->end;
+        return 0;
+}
+
+void http_buffer_commit_raw(HttpBuffer *b, size_t size) {
+        b->end += size;
 }
 
 int http_buffer_begin_chunk(HttpBuffer *b, size_t max, char **ret_data) {

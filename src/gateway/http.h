@@ -28,6 +28,11 @@ typedef struct HttpRequest {
         bool keep_alive;         /* the client keeps the connection (HTTP/1.1 default, Connection header) */
         bool expect_continue;    /* "Expect: 100-continue" */
         char last_event_id[24];  /* "Last-Event-ID" (GET /v1/events), "" if absent, "-" if too long */
+        /* POST /v1/jobs/{id}/attach: "Connection: upgrade" and "Upgrade: tcp" (tokens of their lists); upgrade:
+         * libhttp-parser saw an Upgrade request, and stopped after its head (what follows is not HTTP). */
+        bool connection_upgrade;
+        bool upgrade_tcp;
+        bool upgrade;
 
         /* A streamed body (POST /v1/jobs/{id}/input): never collected in body; each piece points into the
          * bytes fed (HTTP_FEED_BODY), valid until the next feed. */
@@ -54,7 +59,8 @@ typedef struct HttpParser {
         size_t header_bytes;
         char field[32];          /* the current header name, only as much as we need to recognize it */
         size_t field_size;
-        char value[32];          /* the current header value, likewise (Last-Event-ID is at most 20 digits) */
+        char value[128];         /* the current header value, likewise (Last-Event-ID is at most 20 digits; a
+                                  * Connection or Upgrade list longer than this is not ours) */
         size_t value_size;
         bool in_value;
         bool complete;
@@ -90,6 +96,7 @@ typedef enum HttpRouteId {
         HTTP_ROUTE_METRICS,      /* GET /v1/metrics (administrators) */
         HTTP_ROUTE_JOB_DELETE,   /* DELETE /v1/jobs/{id} */
         HTTP_ROUTE_JOB_KILL,     /* POST /v1/jobs/{id}/kill[?signal=S] */
+        HTTP_ROUTE_JOB_ATTACH,   /* POST /v1/jobs/{id}/attach[?offset=N], Upgrade: tcp (bridge-attach.c) */
         _HTTP_ROUTE_MAX,
 } HttpRouteId;
 
@@ -182,5 +189,9 @@ int http_buffer_add_chunk(HttpBuffer *b, const void *data, size_t size);
  * leading zeros for smaller chunks (chunk-size is 1*HEXDIG, RFC 9112 7.1). */
 int http_buffer_begin_chunk(HttpBuffer *b, size_t max, char **ret_data);
 void http_buffer_commit_chunk(HttpBuffer *b, size_t size);
+/* The same without the framing, for a raw stream (attach): room for up to max bytes at the end, then the size
+ * bytes that arrived (0 <= size <= max). */
+int http_buffer_begin_raw(HttpBuffer *b, size_t max, char **ret_data);
+void http_buffer_commit_raw(HttpBuffer *b, size_t size);
 /* Frees the storage if nothing is pending (an idle connection keeps no buffer). */
 void http_buffer_release(HttpBuffer *b);

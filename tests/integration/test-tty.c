@@ -3,14 +3,20 @@
  * `telerun run -t -- tty` is on /dev/pts/N, of the caller's size; an interactive shell driven under tmux
  * (`telerun run -it -- sh`): its prompt, the echo of what is typed, the terminal's size, ^C interrupting a
  * command of the job (not telerun), exit, and the caller's terminal as it was before (`stty -g`: the termios settings, whatever the size). The same
- * remotely through teleworker-gateway (stdin as a stream). */
+ * remotely through teleworker-gateway: telerun's session goes through POST …/attach (an HTTP/1.1 Upgrade to a
+ * raw duplex stream; the gateway's access log says so), and the Upgrade by hand with a TLS client: the 101,
+ * keys sent with the request head, the echo byte-exact, the refusals, a half-close. */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -260,9 +266,33 @@ static void gateway_up(void) {
         remote_options = tb_shell_gateway_up(&gateway, GW_UNIT, GW_PORT);
 }
 
-/* The same session through the gateway: keys go up the stdin stream, ^C as a byte, resizes as POST …/resize. */
+/* The gateway's journal of this test's unit since `since` (journalctl --since). */
+static char *gateway_journal(const char *since) {
+        g_autofree char *cmd = g_strdup_printf("journalctl --no-pager -o cat -u %s --since '%s'", GW_UNIT, since);
+        char *out = NULL;
+
+        g_assert_true(g_spawn_command_line_sync(cmd, &out, NULL, NULL, NULL));
+        return out;
+}
+
+/* The same session through the gateway: keys and output on one Upgrade'd connection (POST …/attach), ^C as a
+ * byte, resizes as POST …/resize; never the input route (which a client falling back would use). */
 static void test_remote_interactive(void) {
+        g_autoptr(GDateTime) t = g_date_time_new_now_local();
+        g_autofree char *since = g_date_time_format(t, "%Y-%m-%d %H:%M:%S");
+        g_autofree char *journal = NULL;
+
         interactive_session();
+        for (unsigned i = 0; i < 100 * tb_slowdown(); i++) {
+                g_free(journal);
+                journal = gateway_journal(since);
+                if (matches(journal, "/attach(\\?[^\"]*)?\" 101$") && strstr(journal, "ended:"))
+                        break;
+                g_usleep(100 * 1000);
+        }
+        g_test_message("%s", journal);
+        g_assert_true(matches(journal, "/attach(\\?[^\"]*)?\" 101$"));
+        g_assert_null(strstr(journal, "/input\""));
 }
 
 static void test_remote_tty_name(void) {
@@ -272,6 +302,251 @@ static void test_remote_tty_name(void) {
         g_assert_true(matches(r.out, "^/dev/pts/[0-9]+\r$"));
         g_assert_true(matches(r.out, "^24 80\r$"));
         tb_result_clear(&r);
+}
+
+/* ---- the Upgrade by hand (docs/http.md, "Attach") ---- */
+
+#define ATTACH_101 "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+
+/* POST /v1/jobs as alice; the new job's id. */
+static char *http_start(const char *body) {
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+        TestClient c;
+        TestResponse resp;
+        char *id;
+
+        g_assert_cmpint(test_client_connect(&c, GW_PORT, crt, key, 0), ==, 1);
+        g_assert_cmpint(test_client_call(&c, "POST", "/v1/jobs", body, &resp, 120000), ==, 0);
+        g_assert_cmpuint(resp.status, ==, 201);
+        id = test_response_json_string(&resp, "id");
+        g_assert_nonnull(id);
+        test_response_done(&resp);
+        test_client_close(&c);
+        return id;
+}
+
+/* Connects as principal and sends the attach request of job id, with headers, and extra bytes in the same
+ * write (keys pipelined after the head). */
+static void attach_send(TestClient *c, const char *principal, const char *id, const char *headers,
+                        const char *extra) {
+        g_autofree char *crt = g_strdup_printf("%s.crt", principal), *key = g_strdup_printf("%s.key", principal);
+        g_autofree char *crt_path = test_cert_path(crt), *key_path = test_cert_path(key);
+        g_autofree char *req = g_strdup_printf("POST /v1/jobs/%s/attach HTTP/1.1\r\nHost: gw\r\n%s\r\n%s", id, headers,
+                                               extra);
+        struct timeval tv = { .tv_sec = 30 * tb_slowdown() };
+
+        g_assert_cmpint(test_client_connect(c, GW_PORT, crt_path, key_path, 0), ==, 1);
+        (void) setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        g_assert_cmpint(test_client_write(c, req, strlen(req)), ==, 0);
+}
+
+/* Reads the raw stream into buf until it holds needle (1), or to its end: 0 after the gateway's close_notify,
+ * -EIO when cut or timed out. */
+static int raw_read(TestClient *c, GString *buf, const char *needle) {
+        for (;;) {
+                char b[4096];
+                size_t n = 0;
+                int k;
+
+                if (needle && strstr(buf->str, needle))
+                        return 1;
+                ERR_clear_error();
+                k = SSL_read_ex(c->ssl, b, sizeof(b), &n);
+                if (k == 1) {
+                        g_string_append_len(buf, b, (gssize) n);
+                        continue;
+                }
+                return SSL_get_error(c->ssl, k) == SSL_ERROR_ZERO_RETURN ? 0 : -EIO;
+        }
+}
+
+/* A refused attach: the status and error code of the JSON answer, no switch, and the connection closes. */
+static void attach_expect_refusal(const char *principal, const char *id, const char *headers, unsigned status,
+                                  const char *code) {
+        g_autoptr(GString) buf = g_string_new(NULL);
+        g_autofree char *line = g_strdup_printf("HTTP/1.1 %u ", status);
+        g_autofree char *quoted = g_strdup_printf("\"error\":\"%s\"", code);
+        TestClient c;
+
+        attach_send(&c, principal, id, headers, "keys-after-the-head\n");
+        g_assert_cmpint(raw_read(&c, buf, NULL), >=, -EIO);   /* to the end: the gateway closes */
+        g_test_message("%s: %s", principal, buf->str);
+        g_assert_true(g_str_has_prefix(buf->str, line));
+        g_assert_nonnull(strstr(buf->str, quoted));
+        g_assert_null(strstr(buf->str, "101"));
+        g_assert_null(strstr(buf->str, "keys-after"));
+        test_client_close(&c);
+}
+
+/* A terminal job (cat): the 101, then the terminal's echo of the keys sent with the head, then cat's copy,
+ * byte-exact; ^D ends cat, the job's end ends the stream with the gateway's close_notify. */
+static void test_remote_attach_raw(void) {
+        g_autofree char *id = http_start("{\"argv\": [\"/bin/cat\"], \"stdin\": \"stream\", "
+                                         "\"tty\": {\"rows\": 24, \"cols\": 80}}");
+        g_autoptr(GString) buf = g_string_new(NULL);
+        TestClient c;
+
+        attach_send(&c, "alice", id, "Connection: keep-alive, Upgrade\r\nUpgrade: tcp\r\n", "hello\n");
+        g_assert_cmpint(raw_read(&c, buf, "hello\r\nhello\r\n"), ==, 1);
+        g_assert_cmpstr(buf->str, ==, ATTACH_101 "hello\r\nhello\r\n");
+        /* Typed after the switch: the same. */
+        g_assert_cmpint(test_client_write(&c, "again\n", 6), ==, 0);
+        g_assert_cmpint(raw_read(&c, buf, "again\r\nagain\r\n"), ==, 1);
+        g_assert_cmpstr(buf->str, ==, ATTACH_101 "hello\r\nhello\r\nagain\r\nagain\r\n");
+        g_assert_cmpint(test_client_write(&c, "\x04", 1), ==, 0);
+        g_assert_cmpint(raw_read(&c, buf, NULL), ==, 0);
+        test_client_close(&c);
+}
+
+/* Without the job's owner's certificate, without the Upgrade headers, without a stdin stream: the usual JSON
+ * errors, no switch. */
+static void test_remote_attach_refused(void) {
+        g_autofree char *id = http_start("{\"argv\": [\"/bin/sleep\", \"60\"], \"stdin\": \"stream\", "
+                                         "\"tty\": {\"rows\": 24, \"cols\": 80}}");
+        g_autofree char *no_input = http_start("{\"argv\": [\"/bin/sleep\", \"60\"], "
+                                               "\"tty\": {\"rows\": 24, \"cols\": 80}}");
+        g_autofree char *stop = NULL, *stop2 = NULL;
+        TbResult r;
+
+        attach_expect_refusal("bob", id, "Connection: Upgrade\r\nUpgrade: tcp\r\n", 403, "access-denied");
+        attach_expect_refusal("alice", id, "Connection: Upgrade\r\n", 400, "upgrade-required");
+        attach_expect_refusal("alice", id, "Upgrade: tcp\r\n", 400, "upgrade-required");
+        attach_expect_refusal("alice", id, "Connection: Upgrade\r\nUpgrade: websocket\r\n", 400, "upgrade-required");
+        attach_expect_refusal("alice", no_input, "Connection: Upgrade\r\nUpgrade: tcp\r\n", 409, "no-input");
+        attach_expect_refusal("alice", "00000000-0000-4000-8000-000000000000",
+                              "Connection: Upgrade\r\nUpgrade: tcp\r\n", 404, "no-such-job");
+        /* Another route does not switch. */
+        {
+                g_autoptr(GString) buf = g_string_new(NULL);
+                g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+                g_autofree char *req = g_strdup_printf("POST /v1/jobs/%s/stop HTTP/1.1\r\nHost: gw\r\n"
+                                                       "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n", id);
+                TestClient c;
+
+                g_assert_cmpint(test_client_connect(&c, GW_PORT, crt, key, 0), ==, 1);
+                g_assert_cmpint(test_client_write(&c, req, strlen(req)), ==, 0);
+                g_assert_cmpint(raw_read(&c, buf, NULL), >=, -EIO);
+                g_assert_true(g_str_has_prefix(buf->str, "HTTP/1.1 400 "));
+                test_client_close(&c);
+        }
+        stop = g_strdup_printf("$T stop %s >/dev/null && $T stop %s >/dev/null", id, no_input);
+        r = shell(stop);
+        g_assert_cmpint(r.status, ==, 0);
+        tb_result_clear(&r);
+}
+
+/* A job without a terminal: its output framed (stdout 1, stderr 2); the client's close_notify is the job's EOF
+ * (cat ends), and the output goes on to its end (done), then the gateway's close_notify. */
+static void test_remote_attach_half_close(void) {
+        g_autofree char *id = http_start("{\"argv\": [\"/bin/sh\", \"-c\", \"cat; echo done; echo err >&2\"], "
+                                         "\"stdin\": \"stream\"}");
+        g_autoptr(GString) buf = g_string_new(NULL), out = g_string_new(NULL), err = g_string_new(NULL);
+        TestClient c;
+
+        attach_send(&c, "alice", id, "Connection: Upgrade\r\nUpgrade: tcp\r\n", "abc\n");
+        g_assert_cmpint(raw_read(&c, buf, ATTACH_101), ==, 1);
+        ERR_clear_error();
+        g_assert_cmpint(SSL_shutdown(c.ssl), >=, 0);   /* close_notify: our half ends */
+        g_assert_cmpint(raw_read(&c, buf, NULL), ==, 0);
+        g_assert_true(g_str_has_prefix(buf->str, ATTACH_101));
+        /* Frames: stream byte, three zeros, the length (big-endian u32), the payload (a run of one stream's
+         * writes may be one frame). */
+        for (size_t i = strlen(ATTACH_101); i < buf->len;) {
+                const unsigned char *h = (const unsigned char *) buf->str + i;
+                size_t n;
+
+                g_assert_cmpuint(buf->len - i, >=, 8);
+                g_assert_true(h[0] == 1 || h[0] == 2);
+                n = (size_t) h[4] << 24 | (size_t) h[5] << 16 | (size_t) h[6] << 8 | h[7];
+                g_assert_cmpuint(buf->len - i - 8, >=, n);
+                g_string_append_len(h[0] == 1 ? out : err, (const char *) h + 8, (gssize) n);
+                i += 8 + n;
+        }
+        g_assert_cmpstr(out->str, ==, "abc\ndone\n");
+        g_assert_cmpstr(err->str, ==, "err\n");
+        test_client_close(&c);
+}
+
+/* A client that goes without close_notify (telerun's ^], a crash) is gone, not half-closed: the gateway ends
+ * the connection at once (a quiet job would hold it otherwise), which closes the job's stdin. */
+static void test_remote_attach_gone(void) {
+        g_autoptr(GDateTime) t = g_date_time_new_now_local();
+        g_autofree char *since = g_date_time_format(t, "%Y-%m-%d %H:%M:%S");
+        g_autofree char *id = http_start("{\"argv\": [\"/bin/sh\", \"-c\", \"cat >/dev/null; sleep 1; echo done\"], "
+                                         "\"stdin\": \"stream\"}");
+        g_autofree char *journal = NULL, *wait = NULL, *needle = NULL;
+        g_autoptr(GString) buf = g_string_new(NULL);
+        TestClient c;
+        TbResult r;
+
+        attach_send(&c, "alice", id, "Connection: Upgrade\r\nUpgrade: tcp\r\n", "abc\n");
+        g_assert_cmpint(raw_read(&c, buf, ATTACH_101), ==, 1);
+        test_client_close_as(&c, TEST_CLOSE_ABRUPT);
+        wait = g_strdup_printf("$T wait %s >/dev/null && $T status --json %s", id, id);
+        r = shell(wait);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, "\"state\":\"success\""));
+        tb_result_clear(&r);
+        /* It went before the job's output did (the job still slept). */
+        needle = g_strdup_printf("attach to %s went away", id);
+        for (unsigned i = 0; i < 100 * tb_slowdown() && !(journal && strstr(journal, needle)); i++) {
+                g_free(journal);
+                journal = gateway_journal(since);
+                g_usleep(100 * 1000);
+        }
+        g_assert_nonnull(strstr(journal, needle));
+}
+
+/* docs/http.md's example: the Upgrade with openssl s_client (curl cannot relay after a 101), keys piped in;
+ * the job's shell exits, the stream ends, s_client with it. */
+static void test_remote_attach_s_client(void) {
+        g_autofree char *id = http_start("{\"argv\": [\"/bin/sh\"], \"stdin\": \"stream\", "
+                                         "\"tty\": {\"rows\": 24, \"cols\": 80}}");
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+        g_autofree char *ca = test_cert_path("ca.crt"), *script = NULL;
+        TbResult r;
+
+        script = g_strdup_printf("printf 'POST /v1/jobs/%%s/attach HTTP/1.1\\r\\nHost: gw\\r\\nConnection: Upgrade\\r\\n"
+                                 "Upgrade: tcp\\r\\n\\r\\necho hel''lo\\nexit\\n' %s | timeout %u openssl s_client "
+                                 "-quiet -verify_return_error -cert %s -key %s -CAfile %s -connect 127.0.0.1:%u",
+                                 id, 60 * tb_slowdown(), crt, key, ca, GW_PORT);
+        r = shell(script);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_true(g_str_has_prefix(r.out, ATTACH_101));
+        g_assert_nonnull(strstr(r.out, "\nhello\r\n"));
+        tb_result_clear(&r);
+}
+
+/* A quiet session outlives the idle timeout that closes a quiet kept-alive connection (a shell waits for keys
+ * as long as it likes): the gateway again with --idle-timeout=1s. */
+static void test_remote_attach_quiet(void) {
+        static const char *const args[] = { "--idle-timeout=1s", NULL };
+        const char *build_dir = g_getenv("TELEWORKER_TEST_BUILD_DIR");
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key");
+        g_autofree char *id = NULL;
+        g_autoptr(GString) buf = g_string_new(NULL);
+        TestClient c, idle;
+        TestResponse resp;
+
+        tb_gateway_stop(&gateway);
+        tb_gateway_start(&gateway, build_dir, GW_UNIT, GW_PORT, args, NULL);
+        id = http_start("{\"argv\": [\"/bin/cat\"], \"stdin\": \"stream\", \"tty\": {\"rows\": 24, \"cols\": 80}}");
+
+        g_assert_cmpint(test_client_connect(&idle, GW_PORT, crt, key, 0), ==, 1);
+        g_assert_cmpint(test_client_call(&idle, "GET", "/v1/version", NULL, &resp, 120000), ==, 0);
+        test_response_done(&resp);
+        attach_send(&c, "alice", id, "Connection: Upgrade\r\nUpgrade: tcp\r\n", "");
+        g_assert_cmpint(raw_read(&c, buf, ATTACH_101), ==, 1);
+        /* The kept-alive one goes (the timeout is on), the attached one stays. */
+        g_assert_true(test_socket_closed_within(idle.fd, 20000 * (int) tb_slowdown()));
+        g_usleep(2 * G_USEC_PER_SEC);
+        g_assert_cmpint(test_client_write(&c, "late\n", 5), ==, 0);
+        g_assert_cmpint(raw_read(&c, buf, "late\r\nlate\r\n"), ==, 1);
+        g_assert_cmpstr(buf->str, ==, ATTACH_101 "late\r\nlate\r\n");
+        g_assert_cmpint(test_client_write(&c, "\x04", 1), ==, 0);
+        g_assert_cmpint(raw_read(&c, buf, NULL), ==, 0);
+        test_client_close(&c);
+        test_client_close(&idle);
 }
 
 static void gateway_down(void) {
@@ -296,6 +571,12 @@ int main(int argc, char **argv) {
         g_test_add_func("/tty/remote/up", gateway_up);
         g_test_add_func("/tty/remote/name", test_remote_tty_name);
         g_test_add_func("/tty/remote/interactive", test_remote_interactive);
+        g_test_add_func("/tty/remote/attach-raw", test_remote_attach_raw);
+        g_test_add_func("/tty/remote/attach-refused", test_remote_attach_refused);
+        g_test_add_func("/tty/remote/attach-half-close", test_remote_attach_half_close);
+        g_test_add_func("/tty/remote/attach-gone", test_remote_attach_gone);
+        g_test_add_func("/tty/remote/attach-s-client", test_remote_attach_s_client);
+        g_test_add_func("/tty/remote/attach-quiet", test_remote_attach_quiet);
         g_test_add_func("/tty/remote/down", gateway_down);
         return g_test_run();
 }

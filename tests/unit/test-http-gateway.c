@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "remote-attach.h"
 #include "gateway/peer-table.h"
 #include "shared/log.h"
 #include "test-http-harness.h"
@@ -886,6 +887,43 @@ static void test_client_remote(void) {
 
 /* telerun's remote backend keeps its connection: run's start, output stream and wait (and more) take one
  * TLS handshake; an idle connection the gateway closed meanwhile is replaced without an error. */
+/* telerun's attach (cli/remote-attach.c): a refusal before the switch is the gateway's JSON error, with its
+ * class and message, as for every request; a route the gateway does not know (an older gateway) is
+ * -ENOPROTOOPT, what makes run -it fall back to …/input and …/output. */
+static void test_client_attach_refused(void) {
+        g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
+                        *ca = test_cert_path("ca.crt"), *addr = NULL;
+        ClientError e = {};
+        TestServer s = {};
+        RemoteHttp h;
+        RemoteAttach *a = NULL;
+
+        test_server_start(&s, NULL);
+        addr = g_strdup_printf("localhost:%u", s.port);
+        {
+                ClientRemoteConfig cfg = { .addr = addr, .cert = crt, .key = key, .cacert = ca };
+
+                g_assert_cmpint(remote_http_init(&h, &cfg, &e), ==, 0);
+        }
+        g_assert_cmpint(remote_attach_open(&h, MOCK_DENIED_ID, 0, -EBADF, &a, &e), <, 0);
+        g_assert_null(a);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_ACCESS_DENIED);
+        g_assert_cmpstr(e.message, ==, "Job belongs to another principal.");
+        client_error_done(&e);
+        g_assert_cmpint(remote_attach_open(&h, "00000000-0000-4000-8000-000000000000", 0, -EBADF, &a, &e), <, 0);
+        g_assert_cmpint(e.kind, ==, CLIENT_ERROR_NOT_FOUND);
+        client_error_done(&e);
+        /* Another route ("/v1/jobs/ID/stop", the rest a query string): its Upgrade refused as a gateway from before
+         * attach refuses them all (400 bad-request). */
+        g_assert_cmpint(remote_attach_open(&h, MOCK_JOB_ID "/stop?", 0, -EBADF, &a, &e), ==, -ENOPROTOOPT);
+        g_assert_null(a);
+        client_error_done(&e);
+        g_assert_null(a);
+        client_error_done(&e);
+        remote_http_done(&h);
+        test_server_stop(&s);
+}
+
 static void test_client_remote_keep_alive(void) {
         g_autofree char *crt = test_cert_path("alice.crt"), *key = test_cert_path("alice.key"),
                         *ca = test_cert_path("ca.crt"), *addr = NULL;
@@ -988,6 +1026,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/gateway/daemon-down", test_daemon_down);
         g_test_add_func("/gateway/telerun-remote", test_client_remote);
         g_test_add_func("/gateway/telerun-remote-keep-alive", test_client_remote_keep_alive);
+        g_test_add_func("/gateway/telerun-attach-refused", test_client_attach_refused);
         r = g_test_run();
         test_certs_cleanup();
         return r;

@@ -236,6 +236,48 @@ static void test_parse_errors(void) {
         expect_error(chunked->str, chunked->len, 413, "body-too-large");
 }
 
+/* POST …/attach with Connection: upgrade and Upgrade: tcp: a complete request whose head alone is consumed (the
+ * keys after it are the stream's), split anywhere; the headers as tokens of their lists; without them a plain
+ * request (the bridge answers 400); another route's Upgrade stays refused. */
+static void test_parse_upgrade(void) {
+        static const struct {
+                const char *head;
+                bool connection, upgrade_tcp, upgrade;
+        } cases[] = {
+                { "Connection: Upgrade\r\nUpgrade: tcp\r\n", true, true, true },
+                { "connection: keep-alive, UPGRADE\r\nupgrade: TCP\r\n", true, true, true },
+                { "Connection: upgrade\r\nUpgrade: h2c, tcp\r\n", true, true, true },
+                { "Connection: upgrade\r\nUpgrade: websocket\r\n", true, false, true },
+                { "Upgrade: tcp\r\n", false, true, false },
+                { "Connection: Upgrade\r\n", true, false, false },
+                { "Connection: upgraded\r\nUpgrade: tcp/1\r\n", false, false, false },
+                { "", false, false, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                g_autofree char *req = g_strdup_printf("POST /v1/jobs/8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10/attach "
+                                                       "HTTP/1.1\r\nHost: a\r\n%s\r\nkeys\n", cases[i].head);
+                size_t head = strlen(req) - strlen("keys\n");
+
+                for (size_t step = 1; step <= strlen(req); step++) {
+                        HttpParser p;
+                        size_t used;
+
+                        http_parser_init_request(&p);
+                        g_assert_cmpint(feed(&p, req, strlen(req), step, &used), ==, HTTP_FEED_REQUEST);
+                        g_assert_cmpuint(used, ==, head);
+                        g_assert_cmpint(p.request.connection_upgrade, ==, cases[i].connection);
+                        g_assert_cmpint(p.request.upgrade_tcp, ==, cases[i].upgrade_tcp);
+                        g_assert_cmpint(p.request.upgrade, ==, cases[i].upgrade);
+                        http_parser_done(&p);
+                        if (!cases[i].upgrade)
+                                break;   /* a plain request: the rest would be parsed as the next one */
+                }
+        }
+        EXPECT_ERROR("POST /v1/jobs/8c1f0e9e-4a36-4f0b-9a51-2a3c8f4b7d10/input HTTP/1.1\r\nConnection: upgrade\r\n"
+                     "Upgrade: tcp\r\n\r\n", 400, "bad-request");
+}
+
 static void test_parse_body_at_limit(void) {
         g_autoptr(GString) req = g_string_new("");
         HttpParser p;
@@ -346,6 +388,15 @@ static void test_route(void) {
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/input"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_INPUT);
         g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/input"), <, 0);
+        g_assert_cmpuint(e.status, ==, 405);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/attach"), ==, 0);
+        g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_ATTACH);
+        g_assert_cmpuint(r.offset, ==, 0);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/attach?offset=42"), ==, 0);
+        g_assert_cmpuint(r.offset, ==, 42);
+        g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/attach?follow=true"), <, 0);
+        g_assert_cmpuint(e.status, ==, 400);
+        g_assert_cmpint(ROUTE(HTTP_GET, "/v1/jobs/" ID "/attach"), <, 0);
         g_assert_cmpuint(e.status, ==, 405);
         g_assert_cmpint(ROUTE(HTTP_POST, "/v1/jobs/" ID "/resize?rows=25&cols=90"), ==, 0);
         g_assert_cmpint(r.id, ==, HTTP_ROUTE_JOB_RESIZE);
@@ -824,6 +875,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/http/parse/streamed-body", test_parse_streamed_body);
         g_test_add_func("/http/parse/errors", test_parse_errors);
         g_test_add_func("/http/parse/body-at-limit", test_parse_body_at_limit);
+        g_test_add_func("/http/parse/upgrade", test_parse_upgrade);
         g_test_add_func("/http/parse/last-event-id", test_parse_last_event_id);
         g_test_add_func("/http/route", test_route);
         g_test_add_func("/http/route-metrics", test_route_metrics);
