@@ -90,8 +90,8 @@ int http_upgrade_head_parse(const char *buf, size_t size, HttpUpgradeHead *ret) 
 
         /* "HTTP/1.1 101 Switching Protocols": version, a space, three digits, then a space or the line's end. */
         p = memchr(buf, '\r', (size_t) (end - buf));
-        if (!p || p - buf < 12 || memchr(buf, '\n', (size_t) (p - buf)) || strncmp(buf, "HTTP/1.", 7) != 0 || buf[7] < '0' || buf[7] > '9' ||
-            buf[8] != ' ' || buf[9] < '1' || buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' ||
+        if (!p || p - buf < 12 || memchr(buf, '\n', (size_t) (p - buf)) || strncmp(buf, "HTTP/1.", 7) != 0 ||
+            buf[7] < '0' || buf[7] > '9' || buf[8] != ' ' || buf[9] < '1' || buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' ||
             buf[11] > '9' || (p - buf > 12 && buf[12] != ' '))
                 return -EBADMSG;
         h.status = (unsigned) ((buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0'));

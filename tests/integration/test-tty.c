@@ -2,10 +2,11 @@
 /* test-tty - jobs on a pseudo-terminal against the real teleworkerd (docs/design.md, "stdin and terminals"):
  * `telerun run -t -- tty` is on /dev/pts/N, of the caller's size; an interactive shell driven under tmux
  * (`telerun run -it -- sh`): its prompt, the echo of what is typed, the terminal's size, ^C interrupting a
- * command of the job (not telerun), exit, and the caller's terminal as it was before (`stty -g`: the termios settings, whatever the size). The same
- * remotely through teleworker-gateway: telerun's session goes through POST …/attach (an HTTP/1.1 Upgrade to a
- * raw duplex stream; the gateway's access log says so), and the Upgrade by hand with a TLS client: the 101,
- * keys sent with the request head, the echo byte-exact, the refusals, a half-close. */
+ * command of the job (not telerun), exit, and the caller's terminal as it was before (`stty -g`: the termios
+ * settings, whatever the size). The same remotely through teleworker-gateway: telerun's session goes through
+ * POST …/attach (an HTTP/1.1 Upgrade to a raw duplex stream; the gateway's access log says so), and the Upgrade
+ * by hand with a TLS client: the 101, keys sent with the request head, the echo byte-exact, the refusals, a
+ * half-close. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/err.h>
