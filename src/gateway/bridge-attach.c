@@ -18,11 +18,9 @@
  * "busy": no idle or request deadline applies to a quiet session, the write deadline to a client that stops
  * reading, and it counts against the connection caps as any other. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -80,18 +78,9 @@ static int on_attach_output_reply(sd_bus_message *reply, void *userdata, sd_bus_
                                      sd_bus_message_read(reply, "h", &fd);
         if (r < 0)
                 return connection_attach_fail(c, NULL, -EBADMSG, "OpenOutputAs");
-        c->output_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (c->output_fd < 0)
-                return connection_attach_fail(c, NULL, -errno, "OpenOutputAs");
-        r = fd_nonblock(c->output_fd, true);
-        if (r >= 0)
-                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN,
-                                    connection_on_output_io, c);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
+        r = connection_output_watch(c, fd, "gateway-attach-output");
         if (r < 0)
                 return connection_attach_fail(c, NULL, r, "OpenOutputAs");
-        (void) sd_event_source_set_description(c->output_source, "gateway-attach-output");
         /* Not a byte of it before the 101. */
         c->output_waiting = true;
 

@@ -364,6 +364,28 @@ int connection_on_output_io(sd_event_source *s, int fd, uint32_t revents, void *
         return connection_after_event(c, r);
 }
 
+/* The job's output fd from a reply (the message owns fd: we keep our own copy), non-blocking and watched, the
+ * watch off until the response head is out (connection_flush() turns it on). On error nothing is kept. */
+int connection_output_watch(Connection *c, int fd, const char *description) {
+        int r;
+
+        c->output_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (c->output_fd < 0)
+                return -errno;
+        r = fd_nonblock(c->output_fd, true);
+        if (r >= 0)
+                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN,
+                                    connection_on_output_io, c);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
+        if (r < 0) {
+                connection_output_done(c);
+                return r;
+        }
+        (void) sd_event_source_set_description(c->output_source, description);
+        return 0;
+}
+
 static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Connection *c = userdata;
         const BusOutputOptions *o = &c->route.output;
@@ -378,21 +400,9 @@ static int on_output_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         r = extended ? sd_bus_message_read(reply, "ht", &fd, &offset) : sd_bus_message_read(reply, "h", &fd);
         if (r < 0)
                 return connection_after_event(c, connection_fail_bus(c, NULL, -EBADMSG, "OpenOutputAs"));
-        /* The message owns fd; keep our own copy. */
-        c->output_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (c->output_fd < 0)
-                return connection_after_event(c, connection_fail_bus(c, NULL, -errno, "OpenOutputAs"));
-        r = fd_nonblock(c->output_fd, true);
-        if (r >= 0)
-                r = sd_event_add_io(c->gateway->event, &c->output_source, c->output_fd, EPOLLIN,
-                                    connection_on_output_io, c);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(c->output_source, SD_EVENT_OFF);
-        if (r < 0) {
-                connection_output_done(c);
+        r = connection_output_watch(c, fd, "gateway-output");
+        if (r < 0)
                 return connection_after_event(c, connection_fail_bus(c, NULL, r, "OpenOutputAs"));
-        }
-        (void) sd_event_source_set_description(c->output_source, "gateway-output");
         /* Where the body starts in the merged stream (after since/tail): what a client resumes from. */
         (void) snprintf(headers, sizeof(headers), "X-Teleworker-Offset: %" PRIu64 "\r\n", offset);
         r = http_buffer_add_response_head(&c->out, 200,

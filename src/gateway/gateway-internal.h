@@ -184,6 +184,7 @@ int connection_output_read(Connection *c);
 int connection_output_wait(Connection *c);
 /* The job's output fd is readable again (output_source), and the end of an output stream's fd. */
 int connection_on_output_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+int connection_output_watch(Connection *c, int fd, const char *description);
 void connection_output_done(Connection *c);
 /* The pieces of a response events.c shares with bridge.c. */
 void connection_request_done(Connection *c, unsigned status);
