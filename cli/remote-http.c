@@ -355,12 +355,16 @@ void remote_response_done(RemoteResponse *r) {
         r->size = 0;
 }
 
-/* The options every request sets (the easy handle keeps what the previous request set otherwise). */
-static bool remote_transfer_setup(RemoteHttp *h, RemoteHandle *handle, const char *url, const char *method,
+/* The options every request sets (the easy handle keeps what the previous request set otherwise); the URL is
+ * the remote's base and target (libcurl copies it). false: out of memory. */
+static bool remote_transfer_setup(RemoteHttp *h, RemoteHandle *handle, const char *target, const char *method,
                                   struct curl_slist *headers, bool fresh, int timeout_ms, RemoteResponse *resp) {
+        _cleanup_(freep) char *url = NULL;
         CURL *e = handle->easy;
 
         handle->errbuf[0] = 0;
+        if (asprintf(&url, "%s%s", h->base, target) < 0)
+                return false;
         return curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
                curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK &&
                curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, streq(method, "DELETE") ? "DELETE" : NULL) == CURLE_OK &&
@@ -375,13 +379,10 @@ static bool remote_transfer_setup(RemoteHttp *h, RemoteHandle *handle, const cha
 
 int remote_transfer_begin(RemoteHttp *h, RemoteHandle *handle, const char *method, const char *target,
                           const char *body, int timeout_ms, RemoteResponse *resp) {
-        _cleanup_(freep) char *url = NULL;
         CURL *e = handle->easy;
         bool start = streq(method, "POST") && streq(target, "/v1/jobs"), ok;
 
-        if (asprintf(&url, "%s%s", h->base, target) < 0)
-                return -ENOMEM;
-        ok = remote_transfer_setup(h, handle, url, method, body ? h->headers_json : h->headers, start, timeout_ms,
+        ok = remote_transfer_setup(h, handle, target, method, body ? h->headers_json : h->headers, start, timeout_ms,
                                    resp);
         if (ok && streq(method, "POST"))
                 ok = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) (body ? strlen(body) : 0)) == CURLE_OK &&
@@ -393,7 +394,6 @@ int remote_transfer_begin(RemoteHttp *h, RemoteHandle *handle, const char *metho
 
 int remote_connect_only(RemoteHttp *h, const char *target, const char *what, RemoteHandle **ret,
                         curl_socket_t *ret_socket, ClientError *error) {
-        _cleanup_(freep) char *url = NULL;
         RemoteResponse unused;
         RemoteHandle *handle;
         curl_socket_t s = CURL_SOCKET_BAD;
@@ -401,11 +401,9 @@ int remote_connect_only(RemoteHttp *h, const char *target, const char *what, Rem
         int r;
 
         remote_response_init(&unused, -EBADF);
-        if (asprintf(&url, "%s%s", h->base, target) < 0)
-                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "%s: out of memory", what);
         /* A handle of its own, never kept: its connection ends with the stream. */
         handle = remote_handle_new(h);
-        if (!handle || !remote_transfer_setup(h, handle, url, "GET", h->headers, true, REMOTE_NO_TIMEOUT, &unused) ||
+        if (!handle || !remote_transfer_setup(h, handle, target, "GET", h->headers, true, REMOTE_NO_TIMEOUT, &unused) ||
             curl_easy_setopt(handle->easy, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK) {
                 remote_handle_free(handle);
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "%s: out of memory", what);
@@ -602,7 +600,6 @@ int remote_request(RemoteHttp *h, int interrupt_fd, const char *method, const ch
 }
 
 int remote_upload(RemoteHttp *h, const char *target, int fd, const char *what, ClientError *error) {
-        _cleanup_(freep) char *url = NULL;
         RemoteResponse resp;
         RemoteHandle *handle;
         CURLcode code = CURLE_OK;
@@ -610,14 +607,12 @@ int remote_upload(RemoteHttp *h, const char *target, int fd, const char *what, C
         int r;
 
         remote_response_init(&resp, -EBADF);
-        if (asprintf(&url, "%s%s", h->base, target) < 0)
-                return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "%s: out of memory", what);
         handle = remote_handle_take(h);
         if (!handle)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "%s: out of memory", what);
         /* A body of unknown length, chunked; an answer before its end (the job went away) ends the sending
          * (libcurl stops on a final status >= 300 unless CURLOPT_KEEP_SENDING_ON_ERROR). */
-        ok = remote_transfer_setup(h, handle, url, "POST", h->headers_upload, false, REMOTE_NO_TIMEOUT, &resp) &&
+        ok = remote_transfer_setup(h, handle, target, "POST", h->headers_upload, false, REMOTE_NO_TIMEOUT, &resp) &&
              curl_easy_setopt(handle->easy, CURLOPT_POST, 1L) == CURLE_OK &&
              curl_easy_setopt(handle->easy, CURLOPT_POSTFIELDS, NULL) == CURLE_OK &&
              curl_easy_setopt(handle->easy, CURLOPT_POSTFIELDSIZE, -1L) == CURLE_OK &&
