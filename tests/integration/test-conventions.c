@@ -320,10 +320,7 @@ int main(int argc, char **argv) {
 
         tb_gateway_stop(&gateway);
         test_certs_cleanup();
-        {
-                g_autofree char *rm = g_strdup_printf("rm -rf '%s'", config_home);
-                (void) system(rm);
-        }
+        test_rm_rf(config_home);
         g_free(config_home);
         g_free(build_dir);
         g_free(source_dir);

@@ -285,10 +285,7 @@ int main(int argc, char **argv) {
         g_spawn_close_pid(proxy_pid);
         tb_gateway_stop(&gateway);
         test_certs_cleanup();
-        {
-                g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmp_dir);
-                (void) system(rm);
-        }
+        test_rm_rf(tmp_dir);
         g_free(proxy_log);
         g_free(tmp_dir);
         g_free(build_dir);

@@ -83,13 +83,16 @@ void test_certs_keep_copy(const char *name) {
         }
 }
 
+void test_rm_rf(const char *path) {
+        char *argv[] = { (char *) "rm", (char *) "-rf", (char *) "--", (char *) path, NULL };
+
+        if (path)
+                (void) g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
 void test_certs_cleanup(void) {
-        if (!certs_dir)
-                return;
-        char *argv[] = { (char *) "rm", (char *) "-rf", certs_dir, NULL };
-        g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
-        g_free(certs_dir);
-        certs_dir = NULL;
+        test_rm_rf(certs_dir);
+        g_clear_pointer(&certs_dir, g_free);
 }
 
 /* ---- TLS ----------------------------------------------------------------------------------------------- */

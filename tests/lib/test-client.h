@@ -19,6 +19,8 @@
 /* Creates certificates (once per process) with certs/teleworker-certs.sh: returns the directory. */
 const char *test_certs_dir(void);
 void test_certs_cleanup(void);
+/* Removes a directory tree of a test (rm -rf, no shell); NULL does nothing. */
+void test_rm_rf(const char *path);
 /* Path of a file in that directory, e.g. "alice.crt" or "test/expired.crt"; g_free() it. */
 char *test_cert_path(const char *name);
 /* certs/teleworker-certs.sh on test_certs_dir() with more arguments (NULL-terminated); its exit status.
