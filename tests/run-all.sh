@@ -72,19 +72,33 @@ count() {
         local name=$1 log=$2/meson-logs/testlog.json rc=$3 p=0 f=0 s=0
         if [ -s "$log" ]; then
                 cp "$log" "$LOGS/$name.testlog.json"
-                read -r p f s < <(python3 - "$log" <<'EOF'
-import json, sys
+                read -r p f s < <(python3 - "$log" "$name" "$LOGS/failures.txt" <<'EOF'
+import json, re, sys
 passed = failed = skipped = 0
+notes = []
 for line in open(sys.argv[1]):
     if not line.strip():
         continue
-    result = json.loads(line).get("result")
+    test = json.loads(line)
+    result = test.get("result")
     if result in ("OK", "EXPECTEDFAIL"):
         passed += 1
     elif result == "SKIP":
         skipped += 1
     else:                       # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, INTERRUPT
         failed += 1
+        # CI shows the end of a long output: each failed test's failing lines and last lines are
+        # printed again there (main), bounded, so that a failure reads without the whole log
+        out = (test.get("stdout") or "").splitlines()
+        why = [l for l in out if re.search(r"^not ok|Bail out|ERROR|CRITICAL|FAIL", l)][:12]
+        notes.append("---- %s: %s %s after %.1f s (status %s)\n" % (
+            sys.argv[2], test.get("name"), result, test.get("duration") or 0, test.get("returncode")))
+        notes += ["  | " + l[:300] + "\n" for l in why]
+        notes.append("  last lines:\n")
+        notes += ["  | " + l[:300] + "\n" for l in out[-15:]]
+if notes:
+    with open(sys.argv[3], "a") as f:
+        f.writelines(notes)
 print(passed, failed, skipped)
 EOF
                 ) || { p=0 f=1 s=0; echo "run-all: cannot parse $log" >&2; }
@@ -109,6 +123,7 @@ count_line() {
                 f=1
                 echo "run-all: $name: status $rc without a failed check: counted as 1 failed" >&2
         fi
+        [ "$f" = 0 ] || { echo "---- $name:"; grep -E '^FAIL' "$log" | head -n 20; } >> "$LOGS/failures.txt"
         PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + s))
         LAST_COUNTS="$p passed, $f failed, $s skipped"
 }
@@ -273,6 +288,10 @@ main() {
                         TB_DIR="$PROJECT/tests/testbed/run/pkg" tests/package/run.sh
         fi
 
+        if [ -s "$LOGS/failures.txt" ]; then
+                say "failed tests (whole outputs: $LOGS/*.testlog.json)"
+                head -n 150 "$LOGS/failures.txt"
+        fi
         say "stages"
         printf '%s\n' "${STAGE_LINES[@]}"
         printf '%-22s %-8s %5ss\n' total "" $((SECONDS - T_START))
