@@ -33,7 +33,8 @@ const TelerunOptionInfo telerun_options[_OPT_MAX] = {
         [OPT_RECONNECT_TIMEOUT] = { "reconnect-timeout", 0, required_argument, "SEC", VERBS_GLOBAL,
                                     .summary = "How long the worker may be away" },
         [OPT_JSON] = { "json", 0, optional_argument, "MODE",
-                       VERB_BIT(VERB_START) | VERB_BIT(VERB_STATUS) | VERB_BIT(VERB_LIST) | VERB_BIT(VERB_WAIT),
+                       VERB_BIT(VERB_START) | VERB_BIT(VERB_STATUS) | VERB_BIT(VERB_LIST) | VERB_BIT(VERB_WAIT) |
+                               VERB_BIT(VERB_REMOTE),
                        COMPLETE_WORDS, "short pretty off", "JSON output" },
         [OPT_FOLLOW] = { "follow", 'f', no_argument, NULL,
                          VERB_BIT(VERB_START) | VERB_BIT(VERB_LOGS) | VERB_BIT(VERB_RM),

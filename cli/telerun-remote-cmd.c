@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format.h"
 #include "remotes.h"
 #include "telerun.h"
 #include "shared/macro.h"
@@ -177,11 +178,48 @@ static int remote_use(char **args) {
         return save(path);
 }
 
+static json_object *json_string_or_null(const char *s) {
+        return s ? json_object_new_string(s) : NULL;
+}
+
+/* One object per remote, "local" (the system bus: no address, no files) first, as the table shows it. */
+static int remote_ls_json(void) {
+        _cleanup_(json_object_putp) json_object *list = json_object_new_array();
+        bool oom = !list;
+
+        for (size_t i = 0; !oom && i <= loaded.n; i++) {
+                const Remote *x = i > 0 ? &loaded.items[i - 1] : NULL;
+                const char *name = x ? x->name : REMOTES_LOCAL;
+                bool current = x ? loaded.current && streq(loaded.current, x->name) : !loaded.current;
+                json_object *o = json_object_new_object();
+
+                oom = !o || json_object_array_add(list, o) < 0;
+                if (oom) {
+                        json_object_put(o);
+                        break;
+                }
+                oom = json_object_object_add(o, "name", json_object_new_string(name)) < 0 ||
+                      json_object_object_add(o, "current", json_object_new_boolean(current)) < 0 ||
+                      json_object_object_add(o, "addr", json_string_or_null(x ? x->addr : NULL)) < 0 ||
+                      json_object_object_add(o, "cert", json_string_or_null(x ? x->cert : NULL)) < 0 ||
+                      json_object_object_add(o, "key", json_string_or_null(x ? x->key : NULL)) < 0 ||
+                      json_object_object_add(o, "cacert", json_string_or_null(x ? x->cacert : NULL)) < 0;
+        }
+        if (oom) {
+                fprintf(stderr, "telerun: out of memory\n");
+                return TELERUN_EXIT_FAILURE;
+        }
+        print_json(stdout, list, arg_json);
+        return TELERUN_EXIT_OK;
+}
+
 static int remote_ls(char **args) {
         if (strv_length(args) != 0)
                 return remote_usage("'remote ls' takes no arguments");
         if (load(NULL) < 0)
                 return TELERUN_EXIT_FAILURE;
+        if (arg_json != JSON_OFF)
+                return remote_ls_json();
         if (arg_quiet) {
                 for (size_t i = 0; i < loaded.n; i++)
                         printf("%s\n", loaded.items[i].name);

@@ -92,7 +92,7 @@ static unsigned manager_jobs_users_max(Manager *m) {
 }
 
 static uint64_t job_spool_bytes(Job *j) {
-        return j->output ? output_store_size(j->output) : 0;
+        return j->output ? output_store_disk_size(j->output) : 0;
 }
 
 static uint64_t manager_spool_bytes(Manager *m) {
@@ -216,8 +216,8 @@ int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *po
                                                  "allows (max_retained_jobs).", p->name, own.usage.retained);
                 if (own.usage.spool >= policy->max_spool_bytes)
                         return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                                 "The running jobs of '%s' hold %" PRIu64 " bytes of output, the "
-                                                 "most the policy allows (max_spool_bytes).", p->name,
+                                                 "The running jobs of '%s' hold %" PRIu64 " bytes of output and "
+                                                 "index, the most the policy allows (max_spool_bytes).", p->name,
                                                  own.usage.spool);
         }
 
@@ -235,8 +235,8 @@ int manager_check_caps(Manager *m, const Principal *p, const PrincipalPolicy *po
         manager_evict_oldest(m, NULL, spool_over, spool_forget, &spool);
         if (!p->admin && spool >= m->config->spool_max_bytes)
                 return sd_bus_error_setf(error, TW_ERROR_LIMIT_EXCEEDED,
-                                         "The spool is full: running jobs hold %" PRIu64 " bytes of output "
-                                         "(spool_max_bytes).", spool);
+                                         "The spool is full: running jobs hold %" PRIu64 " bytes of output and "
+                                         "index (spool_max_bytes).", spool);
         return 0;
 }
 

@@ -223,6 +223,10 @@ uint64_t output_store_size(const OutputStore *s) {
         return s ? s->size : 0;
 }
 
+uint64_t output_store_disk_size(const OutputStore *s) {
+        return s ? s->size + stream_index_file_size(s->index) : 0;
+}
+
 uint64_t output_store_dropped(const OutputStore *s) {
         return s ? s->dropped : 0;
 }

@@ -64,6 +64,9 @@ void output_store_set_complete_handler(OutputStore *s, output_complete_handler_t
 void output_store_flush(OutputStore *s);
 
 uint64_t output_store_size(const OutputStore *s);     /* bytes in the spool = end offset of the stream */
+/* What the store holds on disk: the spool's bytes and its stream index's. A job alternating streams at every
+ * chunk makes 16 bytes of index per chunk, so the spool caps count both. */
+uint64_t output_store_disk_size(const OutputStore *s);
 uint64_t output_store_dropped(const OutputStore *s);  /* bytes read past the cap or lost to a spool error */
 bool output_store_complete(const OutputStore *s);     /* input reached EOF and everything is spooled */
 int output_store_error(const OutputStore *s);         /* negative errno of the first spool write failure */

@@ -178,6 +178,10 @@ uint64_t stream_index_count(const StreamIndex *x) {
         return x ? x->n : 0;
 }
 
+uint64_t stream_index_file_size(const StreamIndex *x) {
+        return x ? STREAM_INDEX_HEADER_SIZE + x->n * STREAM_INDEX_RECORD_SIZE : 0;
+}
+
 int stream_index_get(StreamIndex *x, uint64_t i, StreamIndexEntry *ret) {
         uint8_t rec[STREAM_INDEX_RECORD_SIZE];
         ssize_t k;

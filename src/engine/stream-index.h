@@ -64,6 +64,8 @@ StreamIndex *stream_index_free(StreamIndex *x);
 int stream_index_note(StreamIndex *x, uint64_t offset, OutputStream stream, uint64_t realtime);
 
 uint64_t stream_index_count(const StreamIndex *x);
+/* The index file's size in bytes (header and records; 0 for none): it counts in the spool caps with the output. */
+uint64_t stream_index_file_size(const StreamIndex *x);
 int stream_index_get(StreamIndex *x, uint64_t i, StreamIndexEntry *ret);
 /* The record covering offset (the last whose offset <= offset); -ENOENT if the index is empty. */
 int stream_index_find_offset(StreamIndex *x, uint64_t offset, uint64_t *ret_i);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -615,6 +616,48 @@ static void test_spool_caps(void) {
         sd_bus_unref(adm);
 }
 
+/* The stream index counts in the spool share. A job alternating stdout and stderr makes a 16-byte index
+ * record per run of one stream, far more than its output: 100 pairs of 1-byte writes, a pause after each,
+ * give 200 bytes of output and about 3 KiB of index. With the share set between the output alone and output
+ * plus index, the user's next Start is refused, and the message counts both (the index file's size read from
+ * the state directory). Counting the output alone, the Start went through. */
+static void test_spool_index(void) {
+        sd_bus *u2 = tb_bus_as(TB_UID_USER2);
+        const char *const flip[] = { "/bin/sh", "-c",
+                "i=0; while [ $i -lt 100 ]; do printf o; printf e >&2; sleep 0.02; i=$((i+1)); done; "
+                "exec sleep 60", NULL };
+        const char *state = g_getenv("TELEWORKER_TEST_STATE_DIR");
+        gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC * tb_slowdown();
+        g_autofree char *id = NULL, *idx = NULL, *top = NULL, *want = NULL;
+        struct stat st;
+        TbJob j = {};
+
+        g_assert_nonnull(state);
+        id = start_or_die(u2, flip);
+        do {
+                tb_job_clear(&j);
+                g_assert_cmpint(tb_get(u2, id, &j, NULL), ==, 0);
+                if (j.output_size >= 200)
+                        break;
+                g_usleep(50 * 1000);
+        } while (g_get_monotonic_time() < deadline);
+        g_assert_cmpuint(j.output_size, ==, 200);
+        tb_job_clear(&j);
+
+        idx = g_strdup_printf("%s/output/%s.out.idx", state, id);
+        g_assert_cmpint(stat(idx, &st), ==, 0);
+        g_test_message("200 bytes of output, %lld bytes of index", (long long) st.st_size);
+        g_assert_cmpint(st.st_size, >, 16);
+        top = g_strdup_printf("{ \"tbuser2\": { \"max_spool_bytes\": %lld } }", (long long) (200 + st.st_size / 2));
+        set_policy(NULL, top);
+        want = g_strdup_printf("hold %lld bytes of output and index", (long long) (200 + st.st_size));
+        start_refused(u2, sleeper, ERR_LIMIT_EXCEEDED, want);
+
+        stop_and_wait(u2, id);
+        set_policy(NULL, NULL);
+        sd_bus_unref(u2);
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* File descriptors */
 
@@ -688,6 +731,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/caps/release-many", test_release_many);
         g_test_add_func("/caps/jobs", test_job_caps);
         g_test_add_func("/caps/spool", test_spool_caps);
+        g_test_add_func("/caps/spool-index", test_spool_index);
         g_test_add_func("/caps/fd-reserve", test_fd_reserve);
         return g_test_run();
 }

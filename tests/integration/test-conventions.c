@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -109,6 +110,33 @@ static void test_named_remotes(void) {
         out_clear(&o);
         o = telerun("remote", "ls", "-q", NULL);
         g_assert_cmpstr(o.out, ==, "gw\n");
+        out_clear(&o);
+        /* --json: local first, then gw, current, with the absolute paths stored */
+        o = telerun("remote", "ls", "--json", NULL);
+        g_assert_cmpint(o.status, ==, 0);
+        {
+                json_object *all = json_tokener_parse(o.out), *x, *v;
+                g_assert_nonnull(all);
+                g_assert_cmpuint(json_object_array_length(all), ==, 2);
+                x = json_object_array_get_idx(all, 0);
+                g_assert_true(json_object_object_get_ex(x, "name", &v));
+                g_assert_cmpstr(json_object_get_string(v), ==, "local");
+                g_assert_true(json_object_object_get_ex(x, "current", &v));
+                g_assert_false(json_object_get_boolean(v));
+                g_assert_true(json_object_object_get_ex(x, "addr", &v));
+                g_assert_null(v);
+                x = json_object_array_get_idx(all, 1);
+                g_assert_true(json_object_object_get_ex(x, "name", &v));
+                g_assert_cmpstr(json_object_get_string(v), ==, "gw");
+                g_assert_true(json_object_object_get_ex(x, "current", &v));
+                g_assert_true(json_object_get_boolean(v));
+                g_assert_true(json_object_object_get_ex(x, "addr", &v));
+                g_assert_cmpstr(json_object_get_string(v), ==, addr);
+                g_assert_true(json_object_object_get_ex(x, "cacert", &v));
+                g_autofree char *ca_abs = realpath(ca, NULL);   /* stored as an absolute path */
+                g_assert_cmpstr(json_object_get_string(v), ==, ca_abs);
+                json_object_put(all);
+        }
         out_clear(&o);
         o = telerun("start", "--", "/bin/true", NULL); /* through the gateway: alice's job */
         g_assert_cmpint(o.status, ==, 0);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -104,6 +105,7 @@ static void test_append_coalesce(Fixture *f, gconstpointer data) {
 /* What is written loads again, for the spool it describes and no other. */
 static void test_round_trip(Fixture *f, gconstpointer data) {
         StreamIndex *x = NULL;
+        struct stat st;
 
         g_assert_cmpint(stream_index_create(f->path, &x), ==, 0);
         g_assert_cmpint(stream_index_create(f->path, &x), ==, -EEXIST);
@@ -120,6 +122,11 @@ static void test_round_trip(Fixture *f, gconstpointer data) {
         stream_index_free(x);
         g_assert_cmpint(stream_index_load(f->path, 701, &x), ==, 0);
         g_assert_cmpuint(stream_index_count(x), ==, 101);
+        /* the size the spool caps count is the file's */
+        g_assert_cmpint(stat(f->path, &st), ==, 0);
+        g_assert_cmpuint(stream_index_file_size(x), ==, (uint64_t) st.st_size);
+        g_assert_cmpuint(stream_index_file_size(x), ==, STREAM_INDEX_HEADER_SIZE + 101 * STREAM_INDEX_RECORD_SIZE);
+        g_assert_cmpuint(stream_index_file_size(NULL), ==, 0);
         stream_index_free(x);
 
         /* A spool shorter than the records (the last one would cover no byte), or empty: refused. */
@@ -274,6 +281,10 @@ static void test_store_streams(Fixture *f, gconstpointer data) {
 
         store_two_pipes(f, out, err);
         write_interleaved(f, out[1], err[1], 40, all, o, e);
+        /* a record per line (the stream changes at each), and the caps count them with the bytes */
+        g_assert_cmpuint(stream_index_count(output_store_index(f->store)), ==, 40);
+        g_assert_cmpuint(output_store_disk_size(f->store), ==,
+                         all->len + STREAM_INDEX_HEADER_SIZE + 40 * STREAM_INDEX_RECORD_SIZE);
 
         assert_gstr(read_select(f, 0, OUTPUT_SELECT_BOTH, false, false), all);
         assert_gstr(read_select(f, 0, OUTPUT_SELECT_STDOUT, false, false), o);
