@@ -14,6 +14,7 @@
 #include "core/authz.h"
 #include "core/config.h"
 #include "core/dynuser.h"
+#include "core/json-keys.h"
 #include "shared/macro.h"
 #include "shared/util.h"
 
@@ -502,6 +503,10 @@ int config_load_string(Config *c, const char *text, char err[static CONFIG_ERROR
                 return r;
         }
         json_tokener_free(tok);
+        if (!json_keys_unique(text, len, root)) {
+                json_object_put(root);
+                return config_error(err, "an object has the same key twice");
+        }
         r = config_apply(c, root, err);
         json_object_put(root);
         return r;

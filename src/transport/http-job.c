@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "core/json-keys.h"
 #include "shared/job-ref.h"
 #include "transport/http-job.h"
 #include "shared/macro.h"
@@ -360,6 +361,8 @@ int http_job_request_parse(const char *body, size_t size, StartRequest *ret, Htt
         for (size_t i = used; i < size; i++)
                 if (!strchr(" \t\r\n", body[i]) || body[i] == 0)
                         return http_error_set(e, 400, "invalid-json", "Trailing data after the JSON value.");
+        if (!json_keys_unique(body, used, root))
+                return http_error_set(e, 400, "invalid-json", "An object of the body has the same key twice.");
 
         k = http_job_request_parse_object(root, &r, e);
         if (k < 0) {

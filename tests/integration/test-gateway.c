@@ -351,6 +351,9 @@ static void test_errors(void) {
         expect_error("alice", "POST", "/v1/jobs", "{\"argv\": [\"/bin/true\"], \"limits\": {\"memory\": \"2G\"}}", 400,
                      "limit-exceeded");
         expect_error("alice", "POST", "/v1/jobs", "{\"argv\": []}", 400, "invalid-request");
+        /* a key twice: refused, never "the last one wins" (which argv a proxy that checked the first one saw) */
+        expect_error("alice", "POST", "/v1/jobs", "{\"argv\": [\"/bin/true\"], \"argv\": [\"/bin/sh\"]}", 400,
+                     "invalid-json");
         expect_error("alice", "POST", "/v1/jobs", "{\"argv\": [\"/bin/true\"], \"env\": [\"=x\"]}", 400,
                      "invalid-request");
         expect_error("alice", "GET", "/v1/jobs/00000000-0000-4000-8000-000000000000", NULL, 404, "no-such-job");

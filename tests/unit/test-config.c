@@ -111,6 +111,9 @@ static void test_units_and_infinity(void) {
 static void test_errors(void) {
         load("", -EINVAL, "unexpected end");
         load("{", -EINVAL, "line 1");
+        /* a key twice: which one counts must not be json-c's detail */
+        load("{\"stop_grace_sec\": 5, \"stop_grace_sec\": 50}", -EINVAL, "same key twice");
+        load("{\"principals\": {\"alice\": {\"max_jobs\": 1, \"max_jobs\": 99}}}", -EINVAL, "same key twice");
         load("{\n\"a\": 1,\n}", -EINVAL, "line");
         load("[]", -EINVAL, "top level");
         load("{} {}", -EINVAL, "line 1");

@@ -661,6 +661,9 @@ static void test_job_json_bad(void) {
         BADJSON("{\"argv\": [\"x\"]}x");
         BADJSON("{'argv': ['x']}");
         BADJSON("{\"argv\": [\"x\",]}");
+        BADJSON("{\"argv\": [\"/bin/true\"], \"cwd\": \"/\", \"cwd\": \"/root\"}"); /* a key twice */
+        BADJSON("{\"argv\": [\"x\"], \"limits\": {\"memory_max\": 1, \"memory_max\": 2}}");
+        BADJSON("{\"argv\": [\"x\"], \"a\\u0072gv\": [\"y\"]}");   /* argv spelt with an escape */
         BADJSON("{\"argv\": [\"\xff\"]}");                  /* invalid UTF-8 */
         BADJSON("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
         expect_job_error("{\"argv\": [\"x\"]}\0", 16, 400, "invalid-json");
