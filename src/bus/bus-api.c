@@ -67,6 +67,7 @@ BusApi *bus_api_free(BusApi *a) {
         bus_events_free(a->events);
         bus_polkit_done(a);
         sd_bus_slot_unref(a->object_manager_slot);
+        sd_bus_slot_unref(a->polkit_filter_slot);
         bus_message_principal_done(a);
         for (size_t i = 0; i < ELEMENTSOF(a->senders); i++)
                 free(a->senders[i].name);
@@ -108,6 +109,9 @@ int bus_api_new(sd_bus *bus, Manager *m, BusApi **ret) {
         if (r < 0)
                 return r;
         r = bus_object_manager_add(a);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_filter(bus, &a->polkit_filter_slot, bus_polkit_filter, a);
         if (r < 0)
                 return r;
         manager_set_changed_handler(m, on_job_changed, a);

@@ -52,6 +52,10 @@ int bus_polkit_check(BusApi *a, sd_bus_message *msg, const char *action, bool *r
 int bus_polkit_admin(BusApi *a, sd_bus_message *msg, Principal *p);
 /* The same for a listing: asked only if some job in the table is hidden from p. */
 int bus_polkit_admin_to_list(BusApi *a, sd_bus_message *msg, Principal *p);
+/* An sd-bus filter: Properties.Get/GetAll of a Job object and GetManagedObjects, which sd-bus answers from
+ * getters and the node enumerator that cannot wait, ask polkit here, before dispatch (1: held until polkit
+ * answers, then dispatched again); the answer is in the message's cached principal (bus_message_principal()). */
+int bus_polkit_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 void bus_polkit_done(BusApi *a);
 
 /* bus-object-manager.c: ObjectManager at TW_BUS_PATH, its bound and its signals. */
@@ -82,6 +86,7 @@ struct BusApi {
         sd_bus_slot *enumerator_slot;
         BusEvents *events;
         sd_bus_slot *object_manager_slot;
+        sd_bus_slot *polkit_filter_slot;
         sd_bus_message *principal_msg;  /* bus_message_principal()'s message (a reference) and its caller */
         Principal principal_cached;
         PolkitQuery *polkit_queries;

@@ -33,8 +33,8 @@ int bus_job_object_find(sd_bus *bus, const char *path, const char *interface, vo
 }
 
 /* Calls on a Job object: the same checks as the Manager methods with an id argument. Methods may ask polkit
- * (1: asked, the call comes back); property getters cannot wait, so for them root and the admin group are
- * the administrators (GetJob gives the same properties under polkit's rule). */
+ * (1: asked, the call comes back); property getters cannot wait: polkit was asked for their message before
+ * dispatch (bus_polkit_filter()), and its answer is in the message's cached principal. */
 static int job_object_authorize(BusApi *a, sd_bus_message *msg, Job *j, AuthzOp op, bool ask_polkit,
                                 sd_bus_error *error) {
         _cleanup_(principal_done) Principal p = {};
@@ -120,17 +120,18 @@ static int job_method_open_output(sd_bus_message *msg, void *userdata, sd_bus_er
 
 int bus_job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         BusApi *a = userdata;
-        _cleanup_(principal_done) Principal p = {};
         _cleanup_(strv_freep) char **l = NULL;
         sd_bus_message *msg = sd_bus_get_current_message(bus);
+        const Principal *p = NULL;
         size_t n = 0;
         int r;
 
         if (msg) {
-                r = bus_local_principal(a, msg, &p, error);
+                /* the message's cached principal: polkit's manage-all is in it (bus_polkit_filter()) */
+                r = bus_message_principal(a, msg, &p, error);
                 if (r < 0)
                         return r;
-                r = bus_managed_objects_check(a, msg, &p, error);
+                r = bus_managed_objects_check(a, msg, p, error);
                 if (r < 0)
                         return r;
         }
@@ -138,7 +139,7 @@ int bus_job_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
         if (!l)
                 return -ENOMEM;
         for (Job *j = manager_next_job(a->manager, NULL); j; j = manager_next_job(a->manager, j)) {
-                if (msg && !authz_can_see(&p, job_owner(j)))
+                if (p && !authz_can_see(p, job_owner(j)))
                         continue;
                 r = bus_job_object_path(j, &l[n]);
                 if (r < 0)

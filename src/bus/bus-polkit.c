@@ -186,6 +186,34 @@ int bus_polkit_admin_to_list(BusApi *a, sd_bus_message *msg, Principal *p) {
         return 0;
 }
 
+int bus_polkit_filter(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        const char *path = sd_bus_message_get_path(msg);
+        const Principal *cached;
+        void *job = NULL;
+        bool props;
+        int r;
+
+        if (!path)
+                return 0;
+        props = sd_bus_message_is_method_call(msg, "org.freedesktop.DBus.Properties", "Get") > 0 ||
+                sd_bus_message_is_method_call(msg, "org.freedesktop.DBus.Properties", "GetAll") > 0;
+        if (props) {
+                if (bus_job_object_find(a->bus, path, NULL, a, &job, NULL) <= 0)
+                        return 0;       /* not a job: nothing of ours to decide */
+        } else if (!streq(path, TW_BUS_PATH) ||
+                   sd_bus_message_is_method_call(msg, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") <= 0)
+                return 0;
+        if (bus_message_principal(a, msg, &cached, NULL) < 0)
+                return 0;               /* the getters say why */
+        if (props && authz_can_see(cached, job_owner(job)))
+                return 0;
+        /* cached is a->principal_cached: polkit's answer goes where the getters will read it, for this message. */
+        r = props ? bus_polkit_admin(a, msg, &a->principal_cached) :
+                    bus_polkit_admin_to_list(a, msg, &a->principal_cached);
+        return r > 0 ? 1 : 0;
+}
+
 int bus_polkit_admin(BusApi *a, sd_bus_message *msg, Principal *p) {
         bool granted = false;
         int r;

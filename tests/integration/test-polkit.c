@@ -116,12 +116,59 @@ static int job_object_wait(sd_bus *bus, const char *id, sd_bus_error *e) {
         return r;
 }
 
+static char *job_object_path(const char *id) {
+        g_autofree char *hex = g_strdup(id);
+
+        for (char *s = hex, *d = hex; ; s++)
+                if (*s != '-' && !(*d++ = *s))
+                        break;
+        return g_strdup_printf("/org/teleworker/worker1/job/%s", hex);
+}
+
+/* The Job object's State property as bus (Properties.Get, answered by a getter that cannot wait for polkit:
+ * the daemon asks before dispatch), or NULL with the error in e. */
+static char *job_state_property(sd_bus *bus, const char *id, sd_bus_error *e) {
+        g_autofree char *path = job_object_path(id);
+        char *state = NULL;
+
+        if (sd_bus_get_property_string(bus, "org.teleworker.worker1", path, "org.teleworker.worker1.Job", "State", e,
+                                       &state) < 0)
+                return NULL;
+        return state;
+}
+
+/* Whether GetManagedObjects as bus lists id's object. */
+static bool managed_objects_have(sd_bus *bus, const char *id) {
+        __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *path = job_object_path(id);
+        sd_bus_message *reply = NULL;
+        const char *p;
+        bool found = false;
+
+        g_assert_cmpint(sd_bus_call_method(bus, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                           "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", &e, &reply, ""),
+                        >=, 0);
+        g_assert_cmpint(sd_bus_message_enter_container(reply, 'a', "{oa{sa{sv}}}"), >, 0);
+        while (sd_bus_message_enter_container(reply, 'e', "oa{sa{sv}}") > 0) {
+                g_assert_cmpint(sd_bus_message_read(reply, "o", &p), >, 0);
+                found = found || g_strcmp0(p, path) == 0;
+                g_assert_cmpint(sd_bus_message_skip(reply, "a{sa{sv}}"), >=, 0);
+                g_assert_cmpint(sd_bus_message_exit_container(reply), >=, 0);
+        }
+        sd_bus_message_unref(reply);
+        return found;
+}
+
 static void test_without_rule(void) {
         g_autofree char *id = start_sleeper(user1);
         __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
 
         g_assert_cmpstr(get_error(user2, id), ==, "org.freedesktop.DBus.Error.AccessDenied");
         g_assert_false(list_has(user2, id));
+        g_assert_null(job_state_property(user2, id, &e));
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
+        sd_bus_error_free(&e);
+        g_assert_false(managed_objects_have(user2, id));
         g_assert_cmpint(tb_stop(user2, id, &e), <, 0);
         g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
         /* tbadmin: the admin group. */
@@ -138,6 +185,12 @@ static void test_rule_grants_manage_all(void) {
         write_rule("tbuser2", "org.teleworker.worker1.manage-all");
         g_assert_null(get_error(user2, id));
         g_assert_true(list_has(user2, id));
+        /* properties and the object manager too: polkit asked before sd-bus calls the getters */
+        {
+                g_autofree char *state = job_state_property(user2, id, &e);
+                g_assert_cmpstr(state, ==, "running");
+                g_assert_true(managed_objects_have(user2, id));
+        }
         g_assert_cmpint(tb_stop(user2, id, &e), ==, 0);
         g_assert_cmpint(job_object_wait(user2, id, &e), >=, 0);
         /* tbuser1 is not granted anything by it. */
