@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* input.c - a job's stdin (docs/design.md, "stdin and terminals"): /dev/null, the caller's own fd, or a pipe
- * whose write end the daemon keeps until one caller takes it (OpenInput). The daemon never reads a byte of
+ * whose write end the daemon keeps until one caller takes it (OpenInput; a terminal's is copied to every
+ * caller, so a job can be reattached). The daemon never reads a byte of
  * it: the fd goes to the reaper, which passes it on to the job's child, which makes it fd 0 only after it
  * has dropped to the job's account. */
 #include <errno.h>
@@ -55,6 +56,15 @@ int manager_open_input(Manager *m, Job *j, int *ret_fd, sd_bus_error *error) {
         if (j->input_fd < 0)
                 return sd_bus_error_setf(error, TW_ERROR_NO_INPUT,
                                          "The input of job %s was opened already (one writer per job).", j->id);
+        /* A terminal ends its input only with ^D, never by a writer going away: each attacher gets a copy and
+         * the daemon keeps its own until the job ends (so a detach leaves a job something to reattach to).
+         * The copy is the caller's once sent, so nothing per attach stays with the daemon. */
+        if (job_tty(j)) {
+                *ret_fd = fcntl(j->input_fd, F_DUPFD_CLOEXEC, 3);
+                return *ret_fd < 0 ? sd_bus_error_set_errnof(error, errno, "Failed to copy the input of job %s: %m",
+                                                             j->id)
+                                   : 0;
+        }
         /* Handed over, not copied: from now on the job reads EOF when the caller closes its end. */
         *ret_fd = TAKE_FD(j->input_fd);
         return 0;
