@@ -147,6 +147,27 @@ static void tmux_close(Tmux *t) {
         g_free(t->socket);
 }
 
+/* Resizes the pane and waits until the job's shell (at prompt) says so with `stty size`. */
+static void resize_and_check(const Tmux *t, unsigned cols, unsigned rows, const char *prompt) {
+        g_autofree char *resize = g_strdup_printf("resize-window -t tty -x %u -y %u", cols, rows);
+        g_autofree char *typed = g_strdup_printf("%sstty size", prompt), *size = g_strdup_printf("\n%u %u", rows, cols);
+        char *screen = NULL;
+        TbResult r = tmux(t, resize);
+
+        g_assert_cmpint(r.status, ==, 0);
+        tb_result_clear(&r);
+        for (unsigned i = 0; i < 100 * tb_slowdown() && !screen; i++) {
+                send_keys(t, "'stty size' Enter");
+                screen = tmux_wait_for(t, typed);
+                if (!strstr(screen, size)) {
+                        g_clear_pointer(&screen, g_free);
+                        g_usleep(100 * 1000);
+                }
+        }
+        g_assert_nonnull(screen);
+        g_free(screen);
+}
+
 /* The id in telerun's detach message on the screen. */
 static char *detached_job_id(const char *screen) {
         const char *p = strstr(screen, "telerun: detached; job ");
@@ -159,7 +180,6 @@ static void interactive_session(void) {
         Tmux t = {};
         g_autofree char *before = NULL, *after = NULL, *screen = NULL, *typed = NULL;
         g_autofree char *b_path = NULL, *a_path = NULL;
-        TbResult r;
 
         tmux_open(&t);
         b_path = g_strdup_printf("%s/before", t.dir);
@@ -180,19 +200,7 @@ static void interactive_session(void) {
         g_free(tmux_wait_for(&t, "\n30 100"));
 
         /* A resize of ours reaches it (SIGWINCH -> Resize -> TIOCSWINSZ on its master). */
-        r = tmux(&t, "resize-window -t tty -x 90 -y 25");
-        g_assert_cmpint(r.status, ==, 0);
-        tb_result_clear(&r);
-        for (unsigned i = 0; i < 100 * tb_slowdown(); i++) {
-                send_keys(&t, "'stty size' Enter");
-                screen = tmux_wait_for(&t, "job-prompt:stty size");
-                if (strstr(screen, "\n25 90"))
-                        break;
-                g_clear_pointer(&screen, g_free);
-                g_usleep(100 * 1000);
-        }
-        g_assert_nonnull(screen);
-        g_clear_pointer(&screen, g_free);
+        resize_and_check(&t, 90, 25, "job-prompt:");
 
         /* ^C reaches the job as a byte: its terminal interrupts the sleep, the shell prompts again, telerun
          * stays (the session goes on). */
@@ -328,19 +336,7 @@ static void reattach_session(void) {
         g_clear_pointer(&screen, g_free);
 
         /* A resize of ours reaches the job through the new session. */
-        r = tmux(&t, "resize-window -t tty -x 70 -y 20");
-        g_assert_cmpint(r.status, ==, 0);
-        tb_result_clear(&r);
-        for (unsigned i = 0; i < 100 * tb_slowdown(); i++) {
-                send_keys(&t, "'stty size' Enter");
-                screen = tmux_wait_for(&t, "re-prompt:stty size");
-                if (strstr(screen, "\n20 70"))
-                        break;
-                g_clear_pointer(&screen, g_free);
-                g_usleep(100 * 1000);
-        }
-        g_assert_nonnull(screen);
-        g_clear_pointer(&screen, g_free);
+        resize_and_check(&t, 70, 20, "re-prompt:");
 
         /* The job's end ends telerun, with its status. */
         send_keys(&t, "'exit 3' Enter");
