@@ -488,8 +488,8 @@ static int reply_take_fd(sd_bus_message *reply, const char *method, int *ret_fd,
                 return bad_reply(error, r, method);
         fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
-                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to duplicate the fd of %s: %m",
-                                        method);
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER,
+                                        "Failed to duplicate the fd of %s: %m", method);
         *ret_fd = fd;
         return 0;
 }
@@ -525,7 +525,8 @@ static int client_bus_open_input(Client *c, const char *id, int *ret_fd, ClientE
                 return r;
         r = sd_bus_message_append(m, "s", id);
         if (r < 0)
-                return client_error_set(error, r, CLIENT_ERROR_OTHER, "Failed to build the OpenInput call: %m");
+                return client_error_set(error, r, CLIENT_ERROR_OTHER,
+                                        "Failed to build the OpenInput call: %m");
         r = bus_call(cb, m, CALL_TIMEOUT_DEFAULT, "Failed to open the job's input", &reply, error);
         if (r < 0)
                 return r;

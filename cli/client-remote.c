@@ -562,7 +562,8 @@ static int client_remote_open_input(Client *c, const char *id, int *ret_fd, Clie
         if (!job_ref_is_valid(id))
                 return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
         if (cr->attach_id)
-                return client_error_set(error, -EBUSY, CLIENT_ERROR_OTHER, "An input waits for its attach already");
+                return client_error_set(error, -EBUSY, CLIENT_ERROR_OTHER,
+                                        "An input waits for its attach already");
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a pipe: %m");
         read_fd = fds[0];

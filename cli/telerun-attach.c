@@ -46,8 +46,8 @@ int verb_attach(Client *c) {
         }
         why = attach_refusal(job);
         if (why) {
-                client_error_set(&e, -EINVAL, CLIENT_ERROR_INVALID,
-                                 "Cannot attach to job %s: it %s; telerun logs %s shows its output", id, why, id);
+                client_error_set(&e, -EINVAL, CLIENT_ERROR_INVALID, "Cannot attach to job %s: it %s; "
+                                 "telerun logs %s shows its output", id, why, id);
                 return telerun_report(&e);
         }
         (void) job_json_uint64(job, "output_size", &size);

@@ -153,10 +153,11 @@ static int interrupt_setup(sigset_t *ret_old) {
 }
 
 /* Streams the job's output from offset (run: its start; attach: its end) until it is complete, waits for the
- * end, returns the job's exit status. output_fd: the output followed from offset, if start_follow() handed it
- * out already (taken over), else -EBADF. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed stdout stop the job;
- * without (start -f), they only end telerun. Across a restart of the worker the output resumes where it was
- * (follow.h); telerun gives up, and says so, only when the worker stays away longer than --reconnect-timeout. */
+ * end, returns the job's exit status. output_fd: the output followed from offset, if start_follow() handed
+ * it out already (taken over), else -EBADF. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed
+ * stdout stop the job; without (start -f, attach), they only end telerun. Across a restart of the worker the
+ * output resumes where it was (follow.h); telerun gives up, and says so, only when the worker stays away
+ * longer than --reconnect-timeout. */
 int telerun_follow_job(Client *c, const char *id, uint64_t offset, int output_fd, int interrupt_fd,
                        const sigset_t *old_mask) {
         _cleanup_(client_error_done) ClientError e = {};
@@ -310,7 +311,7 @@ static int verb_start(Client *c) {
         if (arg_tty && arg_verb == VERB_RUN) {
                 if (session_keys) {
                         r = c->ops->open_input ? c->ops->open_input(c, id, &input_fd, &e) :
-                                client_error_set(&e, -EOPNOTSUPP, CLIENT_ERROR_OTHER, "No input to a terminal here");
+                                client_error_set(&e, -EOPNOTSUPP, CLIENT_ERROR_OTHER, "This worker takes no keys");
                         if (r < 0) {
                                 int k = report(&e);
 
