@@ -341,9 +341,11 @@ static void reattach_session(void) {
         /* The job's end ends telerun, with its status. */
         send_keys(&t, "'exit 3' Enter");
         g_free(tmux_wait_for(&t, "attach-rc=3"));
-        plain = g_strdup_printf("$T status --json %s", id);
+        plain = g_strdup_printf("$T status --json %s; $T attach %s; echo rc=$?", id, id);
         r = shell(plain);
         g_assert_nonnull(strstr(r.out, "\"exit_code\":3"));
+        g_assert_nonnull(strstr(r.out, "rc=125\n"));   /* it has ended: nothing to attach to */
+        g_assert_nonnull(strstr(r.err, "it has ended"));
         tb_result_clear(&r);
         tmux_close(&t);
 }
