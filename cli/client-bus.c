@@ -479,11 +479,26 @@ static int client_bus_list(Client *c, json_object **ret, ClientError *error) {
         return 0;
 }
 
+/* A reply's one fd ("h"): the message owns the fd it carries, so a copy that outlives it. */
+static int reply_take_fd(sd_bus_message *reply, const char *method, int *ret_fd, ClientError *error) {
+        int r, fd;
+
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r < 0)
+                return bad_reply(error, r, method);
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER,
+                                        "Failed to duplicate the fd of %s: %m", method);
+        *ret_fd = fd;
+        return 0;
+}
+
 static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bool follow, int *ret_fd,
                                   ClientError *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         ClientBus *cb = c->userdata;
-        int r, fd;
+        int r;
 
         r = new_call(cb, "OpenOutput", &m, error);
         if (r < 0)
@@ -496,17 +511,26 @@ static int client_bus_open_output(Client *c, const char *id, uint64_t offset, bo
         if (r < 0)
                 return r;
 
-        r = sd_bus_message_read(reply, "h", &fd);
-        if (r < 0)
-                return bad_reply(error, r, "OpenOutput");
+        return reply_take_fd(reply, "OpenOutput", ret_fd, error);
+}
 
-        /* The message owns the fd it carries: take a copy that outlives it. */
-        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return client_error_set(error, -errno, CLIENT_ERROR_OTHER,
-                                        "Failed to duplicate the output fd: %m");
-        *ret_fd = fd;
-        return 0;
+/* OpenInput(id) -> h: the write end of the job's stdin (a copy of the worker's for a job with a terminal). */
+static int client_bus_open_input(Client *c, const char *id, int *ret_fd, ClientError *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        ClientBus *cb = c->userdata;
+        int r;
+
+        r = new_call(cb, "OpenInput", &m, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", id);
+        if (r < 0)
+                return client_error_set(error, r, CLIENT_ERROR_OTHER,
+                                        "Failed to build the OpenInput call: %m");
+        r = bus_call(cb, m, CALL_TIMEOUT_DEFAULT, "Failed to open the job's input", &reply, error);
+        if (r < 0)
+                return r;
+        return reply_take_fd(reply, "OpenInput", ret_fd, error);
 }
 
 /* OpenOutputEx(id, options) -> (h fd, t offset). A worker from before it says UnknownMethod (EBADR). */
@@ -607,6 +631,7 @@ static const ClientOps client_bus_ops = {
         .open_output_ex = client_bus_open_output_ex,
         .remove = client_bus_remove,
         .kill = client_bus_kill,
+        .open_input = client_bus_open_input,
         .free = client_bus_free,
 };
 

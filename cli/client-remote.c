@@ -143,8 +143,9 @@ static int client_remote_start(Client *c, const StartRequest *req, char **ret_id
         *ret_id = strdup(json_object_get_string(id));
         if (!*ret_id)
                 return client_error_set(error, -ENOMEM, CLIENT_ERROR_OTHER, "Out of memory");
+        /* No fd: the caller asks for the input itself (open_input, run -it). */
         if (req->stdin_kind == START_STDIN_STREAM && req->tty_rows > 0)
-                return remote_attach_defer(cr, *ret_id, req->stdin_fd, error);
+                return req->stdin_fd >= 0 ? remote_attach_defer(cr, *ret_id, req->stdin_fd, error) : 0;
         if (req->stdin_kind == START_STDIN_STREAM)
                 return remote_input_start(cr, *ret_id, req->stdin_fd, error);
         return 0;
@@ -550,6 +551,31 @@ static int remote_attach_start(ClientRemote *cr, uint64_t offset, int *ret_fd, C
         return 0;
 }
 
+/* The keys for a terminal job (run -it, attach): a pipe whose read end waits for the attach that the next
+ * followed open_output() makes (remote_attach_start()), or, from a gateway without attach, goes up as the
+ * body of POST …/input. */
+static int client_remote_open_input(Client *c, const char *id, int *ret_fd, ClientError *error) {
+        ClientRemote *cr = c->userdata;
+        _cleanup_(closep) int read_fd = -EBADF;
+        int fds[2], r;
+
+        if (!job_ref_is_valid(id))
+                return client_error_set(error, -EINVAL, CLIENT_ERROR_INVALID, "Invalid job id '%s'", id);
+        if (cr->attach_id)
+                return client_error_set(error, -EBUSY, CLIENT_ERROR_OTHER,
+                                        "An input waits for its attach already");
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return client_error_set(error, -errno, CLIENT_ERROR_OTHER, "Failed to create a pipe: %m");
+        read_fd = fds[0];
+        r = remote_attach_defer(cr, id, read_fd, error);
+        if (r < 0) {
+                safe_close(fds[1]);
+                return r;
+        }
+        *ret_fd = fds[1];
+        return 0;
+}
+
 static int client_remote_resize(Client *c, const char *id, uint16_t rows, uint16_t cols, ClientError *error) {
         char suffix[64];
 
@@ -629,6 +655,7 @@ static const ClientOps client_remote_ops = {
         .open_output_ex = client_remote_open_output_ex,
         .remove = client_remote_remove,
         .kill = client_remote_kill,
+        .open_input = client_remote_open_input,
         .free = client_remote_free,
 };
 

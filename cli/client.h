@@ -81,6 +81,10 @@ typedef struct ClientOps {
         int (*remove)(Client *c, const char *id, char **ret_id, ClientError *error);
         /* Sends sig (job_signal_allowed()) to the running job's main process. */
         int (*kill)(Client *c, const char *id, int sig, ClientError *error);
+        /* Optional: a writable, O_CLOEXEC fd whose bytes reach the stdin of job id (started with StandardInput
+         * "stream"; a job with a terminal hands one out on every call: run -it, attach). Remotely the bytes go
+         * up with the next open_output(id, offset, follow), on one connection (POST …/attach?offset=). */
+        int (*open_input)(Client *c, const char *id, int *ret_fd, ClientError *error);
         void (*free)(Client *c);
 } ClientOps;
 

@@ -113,6 +113,9 @@ void telerun_help(void) {
                "  kill [-s SIGNAL] ID...              Send a signal to jobs' main processes\n"
                "  rm [-f] ID...                       Remove ended jobs and their output\n"
                "                                      (-f: stop running ones first)\n"
+               "  attach ID                           Type into a running -t job again (new\n"
+               "                                      output only; ^] detaches), exit with\n"
+               "                                      its status\n"
                "An ID is a job's whole id, a unique prefix of it (at least 4 hex digits),\n"
                "or its name.\n"
                "  remote add NAME --addr=HOST:PORT --cert=FILE --key=FILE [--cacert=FILE]\n"
@@ -567,6 +570,7 @@ int parse_argv(int argc, char *argv[]) {
                 break;
         case VERB_STATUS:
         case VERB_LOGS:
+        case VERB_ATTACH:
                 if (n_args != 1)
                         return usage_error("'%s' needs exactly one job id", telerun_verbs[arg_verb].name);
                 r = check_job_ids(arg_args);
@@ -617,7 +621,8 @@ int telerun_exit_from_error(ClientErrorKind kind) {
 }
 
 bool telerun_verb_is_job_status(void) {
-        return arg_verb == VERB_RUN || arg_verb == VERB_WAIT || (arg_verb == VERB_START && arg_follow);
+        return arg_verb == VERB_RUN || arg_verb == VERB_WAIT || arg_verb == VERB_ATTACH ||
+               (arg_verb == VERB_START && arg_follow);
 }
 
 int telerun_job_failure_exit(const ApiError *api) {

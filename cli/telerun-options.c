@@ -18,6 +18,7 @@ const TelerunVerbInfo telerun_verbs[_VERB_MAX] = {
         [VERB_REMOTE] = { "remote", COMPLETE_REMOTE_CMD, "Manage named remotes: add, use, ls, rm" },
         [VERB_RM] = { "rm", COMPLETE_JOB, "Remove ended jobs and their output" },
         [VERB_KILL] = { "kill", COMPLETE_JOB, "Send a signal to jobs' main processes" },
+        [VERB_ATTACH] = { "attach", COMPLETE_JOB, "Attach to a running job's terminal again (^] detaches)" },
 };
 
 const TelerunOptionInfo telerun_options[_OPT_MAX] = {

@@ -152,18 +152,19 @@ static int interrupt_setup(sigset_t *ret_old) {
         return fd;
 }
 
-/* Streams the job's output from the start until it is complete, waits for the end, returns the job's exit
- * status. output_fd: the output followed from its first byte, if start_follow() handed it out already (taken
- * over), else -EBADF. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed stdout stop the job;
- * without (start -f), they only end telerun. Across a restart of the worker the output resumes where it was
- * (follow.h); telerun gives up, and says so, only when the worker stays away longer than --reconnect-timeout. */
-static int follow_job(Client *c, const char *id, int output_fd, int interrupt_fd, const sigset_t *old_mask) {
+/* Streams the job's output from offset (run: its start; attach: its end) until it is complete, waits for the
+ * end, returns the job's exit status. output_fd: the output followed from offset, if start_follow() handed
+ * it out already (taken over), else -EBADF. With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP or a closed
+ * stdout stop the job; without (start -f, attach), they only end telerun. Across a restart of the worker the
+ * output resumes where it was (follow.h); telerun gives up, and says so, only when the worker stays away
+ * longer than --reconnect-timeout. */
+int telerun_follow_job(Client *c, const char *id, uint64_t offset, int output_fd, int interrupt_fd,
+                       const sigset_t *old_mask) {
         _cleanup_(client_error_done) ClientError e = {};
         _cleanup_(json_object_putp) json_object *job = NULL;
         _cleanup_(closep) int fd = output_fd;
         FollowRetry retry = follow_retry_init(arg_reconnect_timeout_usec, interrupt_fd);
         FollowStreams streams = {}, *fs = NULL;
-        uint64_t offset = 0;
         bool stdout_gone;
         int r;
 
@@ -260,19 +261,19 @@ static int verb_start(Client *c) {
                 .stdin_kind = !arg_stdin ? START_STDIN_NULL : arg_addr ? START_STDIN_STREAM : START_STDIN_FD,
                 .stdin_fd = STDIN_FILENO,
         };
+        /* -it on a terminal: our keys reach the job through its stdin stream, which a thread of ours feeds,
+         * watching for the detach key (the job never reads our terminal itself); the worker keeps the stream
+         * open past our end, so that `telerun attach` can type into it again. */
+        bool session_keys = arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO);
         sigset_t old_mask;
         int r;
 
         sigemptyset(&old_mask);
         if (arg_tty)   /* the job's terminal starts at the size of ours */
                 terminal_size(isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO, &req.tty_rows, &req.tty_cols);
-        /* -it on a terminal: our keys reach the job through a pipe we feed, which watches for the detach key
-         * and closes with us (the job never reads our terminal itself). */
-        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO)) {
-                r = terminal_input_begin(STDIN_FILENO, &input_fd);
-                if (r < 0)
-                        return report_errno(r, "Failed to set up the terminal's input");
-                req.stdin_fd = input_fd;
+        if (session_keys) {
+                req.stdin_kind = START_STDIN_STREAM;
+                req.stdin_fd = -EBADF;
         }
         if (!req.cwd) {
                 if (arg_addr)
@@ -304,19 +305,25 @@ static int verb_start(Client *c) {
                 r = c->ops->start(c, &req, &id, &e);
         if (r < 0)
                 return report(&e);
-        /* -it: our keys go to the job as they are typed (^C too); put back on every way out (terminal.c). */
-        if (arg_tty && arg_stdin && arg_verb == VERB_RUN && isatty(STDIN_FILENO)) {
-                r = terminal_raw_begin(STDIN_FILENO);
+        /* -it: our keys go to the job as they are typed (^C too), our terminal raw until every way out
+         * (terminal.c); -t: our window's size is the job's terminal's, as it changes (SIGWINCH -> Resize). The
+         * session of `telerun attach` too. */
+        if (arg_tty && arg_verb == VERB_RUN) {
+                if (session_keys) {
+                        r = c->ops->open_input ? c->ops->open_input(c, id, &input_fd, &e) :
+                                client_error_set(&e, -EOPNOTSUPP, CLIENT_ERROR_OTHER, "This worker takes no keys");
+                        if (r < 0) {
+                                int k = report(&e);
+
+                                client_error_done(&e);
+                                (void) c->ops->stop(c, id, &e);   /* run: the job does not outlive telerun */
+                                return k;
+                        }
+                }
+                r = terminal_session_begin(c, id, TAKE_FD(input_fd));
                 if (r < 0)
-                        fprintf(stderr, "telerun: cannot put the terminal in raw mode (%s): keys are sent a line "
-                                "at a time, ^C stops the job\n", strerror(-r));
-                terminal_input_set_job(id);
-                /* The worker (or the remote backend) has its own copy of the pipe's read end. */
-                input_fd = safe_close(input_fd);
+                        return report_errno(r, "Failed to relay the terminal's input");
         }
-        /* ...and our window's size is the job's terminal's, as it changes (SIGWINCH -> Resize). */
-        if (arg_tty && arg_verb == VERB_RUN && (isatty(STDOUT_FILENO) || isatty(STDIN_FILENO)))
-                (void) terminal_forward_resizes(c, id, isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO);
 
         if (arg_verb == VERB_START) {
                 /* With --follow stdout carries the job's output alone, so the id goes to stderr. */
@@ -346,7 +353,7 @@ static int verb_start(Client *c) {
                 fflush(f);
         }
 
-        return follow_job(c, id, TAKE_FD(output_fd), interrupt_fd, &old_mask);
+        return telerun_follow_job(c, id, 0, TAKE_FD(output_fd), interrupt_fd, &old_mask);
 }
 
 static int tail_offset(Client *c, const char *id, uint64_t size, uint64_t lines, uint64_t *ret,
@@ -620,6 +627,8 @@ static int run(int argc, char *argv[]) {
                 return verb_rm(c);
         case VERB_KILL:
                 return verb_kill(c);
+        case VERB_ATTACH:
+                return verb_attach(c);
         default:
                 return TELERUN_EXIT_USAGE;
         }

@@ -3,6 +3,7 @@
  * parse_argv() lives in telerun-args.c, apart from main(), so the unit tests can drive it. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ typedef enum TelerunVerb {
         VERB_REMOTE,
         VERB_RM,
         VERB_KILL,
+        VERB_ATTACH,
         _VERB_MAX,
 } TelerunVerb;
 
@@ -109,6 +111,12 @@ int telerun_job_failure_exit(const ApiError *api);
 
 /* telerun.c: reports e on stderr and returns its exit code (remembered for the 125-127 of job verbs). */
 int telerun_report(ClientError *e);
+/* telerun.c: run's and attach's end of a session: the output of job id from offset to its end, then the job's
+ * exit status (or 125-127). With interrupt_fd (run), Ctrl-C / SIGTERM / SIGHUP stop the job. */
+int telerun_follow_job(Client *c, const char *id, uint64_t offset, int output_fd, int interrupt_fd,
+                       const sigset_t *old_mask);
+/* telerun-attach.c */
+int verb_attach(Client *c);
 /* telerun-lifecycle.c */
 int verb_rm(Client *c);
 int verb_kill(Client *c);

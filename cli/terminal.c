@@ -139,7 +139,7 @@ void terminal_input_set_job(const char *id) {
 static _Noreturn void terminal_detach(void) {
         terminal_restore();
         if (detach_job[0])
-                fprintf(stderr, "\ntelerun: detached; job %s keeps running (telerun logs -f %s, telerun stop %s)\n",
+                fprintf(stderr, "\ntelerun: detached; job %s keeps running (telerun attach %s, telerun stop %s)\n",
                         detach_job, detach_job, detach_job);
         else
                 fprintf(stderr, "\ntelerun: detached\n");
@@ -173,24 +173,35 @@ static void *terminal_input_thread(void *userdata) {
         return NULL;
 }
 
-int terminal_input_begin(int fd, int *ret_fd) {
+int terminal_input_to(int fd, int to) {
         InputPump *p = malloc(sizeof(*p));
-        int pipe_fds[2], r;
+        int r;
 
         if (!p)
                 return -ENOMEM;
-        if (pipe2(pipe_fds, O_CLOEXEC) < 0) {
-                free(p);
-                return -errno;
-        }
-        *p = (InputPump) { .from = fd, .to = pipe_fds[1] };
+        *p = (InputPump) { .from = fd, .to = to };
         r = client_thread_start(terminal_input_thread, p);
-        if (r < 0) {
+        if (r < 0)
                 free(p);
-                (void) close(pipe_fds[0]);
-                (void) close(pipe_fds[1]);
-                return r;
+        return r;
+}
+
+int terminal_session_begin(Client *c, const char *id, int input_fd) {
+        int r;
+
+        if (input_fd >= 0) {
+                r = isatty(STDIN_FILENO) ? terminal_raw_begin(STDIN_FILENO) : 0;
+                if (r < 0)
+                        fprintf(stderr, "telerun: cannot put the terminal in raw mode (%s): keys are sent a line "
+                                "at a time, ^C stops the job\n", strerror(-r));
+                terminal_input_set_job(id);
+                r = terminal_input_to(STDIN_FILENO, input_fd);
+                if (r < 0) {
+                        (void) close(input_fd);
+                        return r;
+                }
         }
-        *ret_fd = pipe_fds[0];
+        if (isatty(STDOUT_FILENO) || isatty(STDIN_FILENO))
+                (void) terminal_forward_resizes(c, id, isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDIN_FILENO);
         return 0;
 }

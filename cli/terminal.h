@@ -16,11 +16,12 @@ void terminal_restore(void);
 /* The detach key of an interactive session: ^] (as telnet's), byte 0x1d. */
 #define TERMINAL_DETACH_KEY 0x1d
 
-/* Interactive input (run -it): a thread copies fd (our terminal) into a pipe whose read end is *ret_fd, the
- * job's stdin, until ^]: then it restores the terminal, says how to find the job again, and ends telerun
- * (exit status 0) with the job left running. Any other byte, ^C included, goes to the job. When telerun ends
- * the pipe's write end goes with it: the job never reads our terminal after we are gone. 0 or -errno. */
-int terminal_input_begin(int fd, int *ret_fd);
+/* Interactive input (run -it, attach): a thread copies fd (our terminal) into to (taken on success: the write
+ * end of the job's stdin, from OpenInput), until ^]: then it restores the terminal, says how to find the job
+ * again, and ends telerun (exit status 0) with the job left running. Any other byte, ^C included, goes to the
+ * job. When telerun ends its copy of the write end goes with it: the job never reads our terminal after we are
+ * gone. 0 or -errno. */
+int terminal_input_to(int fd, int to);
 /* The job the detach message names (set once it is known). */
 void terminal_input_set_job(const char *id);
 
@@ -29,3 +30,8 @@ typedef struct Client Client;
  * of its own (SIGWINCH is blocked in the calling thread, and so in the threads it creates later). 0 or
  * -errno. */
 int terminal_forward_resizes(Client *c, const char *id, int fd);
+
+/* An interactive session with job id's terminal (run -it, attach), once the job is known: with input_fd (the
+ * job's stdin, taken; -EBADF: none), our terminal goes raw and its keys go to input_fd until ^]; and our
+ * window's size is the job's terminal's from now on. 0 or -errno (the keys could not be relayed). */
+int terminal_session_begin(Client *c, const char *id, int input_fd);

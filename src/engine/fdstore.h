@@ -2,7 +2,8 @@
 /* fdstore.h - the fds of running jobs kept in systemd's file descriptor store across restarts of the daemon.
  *
  * Each running job has three there, named <kind>-<id in hex> (FDSTORE=1, FDNAME=...): "out" and "err", the
- * read ends of its stdout and stderr pipes, and "ctl", the daemon's end of its reaper's control socket. At
+ * read ends of its stdout and stderr pipes, and "ctl", the daemon's end of its reaper's control socket (a job
+ * with a terminal two more: "tty", its pty master, and "in", its input stream's write end: input.c). At
  * start they come back through sd_listen_fds_with_names() into an FdStore table, each taken by the job it
  * belongs to; whatever no job takes is stale and dropped. No manager here: a job is its id. */
 #pragma once

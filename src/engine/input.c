@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* input.c - a job's stdin (docs/design.md, "stdin and terminals"): /dev/null, the caller's own fd, or a pipe
- * whose write end the daemon keeps until one caller takes it (OpenInput). The daemon never reads a byte of
+ * whose write end the daemon keeps until one caller takes it (OpenInput; a terminal's is copied to every
+ * caller, so a job can be reattached). The daemon never reads a byte of
  * it: the fd goes to the reaper, which passes it on to the job's child, which makes it fd 0 only after it
  * has dropped to the job's account. */
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "engine/errors.h"
+#include "engine/fdstore.h"
 #include "shared/macro.h"
 #include "engine/manager-internal.h"
 #include "engine/request.h"
@@ -55,6 +57,15 @@ int manager_open_input(Manager *m, Job *j, int *ret_fd, sd_bus_error *error) {
         if (j->input_fd < 0)
                 return sd_bus_error_setf(error, TW_ERROR_NO_INPUT,
                                          "The input of job %s was opened already (one writer per job).", j->id);
+        /* A terminal ends its input only with ^D, never by a writer going away: each attacher gets a copy and
+         * the daemon keeps its own until the job ends (so a detach leaves a job something to reattach to).
+         * The copy is the caller's once sent, so nothing per attach stays with the daemon. */
+        if (job_tty(j)) {
+                *ret_fd = fcntl(j->input_fd, F_DUPFD_CLOEXEC, 3);
+                return *ret_fd < 0 ? sd_bus_error_set_errnof(error, errno, "Failed to copy the input of job %s: %m",
+                                                             j->id)
+                                   : 0;
+        }
         /* Handed over, not copied: from now on the job reads EOF when the caller closes its end. */
         *ret_fd = TAKE_FD(j->input_fd);
         return 0;
@@ -69,15 +80,47 @@ bool job_tty(const Job *j) {
 }
 
 /* A pty master is a character device 5:2 (/dev/ptmx) on every devpts mount. */
-void job_set_terminal(Job *j, int fd) {
+static bool job_terminal_check(const Job *j, int fd) {
         struct stat st;
 
-        if (j->tty_rows == 0 || j->tty_fd >= 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) ||
-            major(st.st_rdev) != 5 || minor(st.st_rdev) != 2) {
+        return j->tty_rows > 0 && j->tty_fd < 0 && fstat(fd, &st) >= 0 && S_ISCHR(st.st_mode) &&
+               major(st.st_rdev) == 5 && minor(st.st_rdev) == 2;
+}
+
+void job_set_terminal(Job *j, int fd) {
+        if (!job_terminal_check(j, fd)) {
                 safe_close(fd);
                 return;
         }
         j->tty_fd = fd;
+        /* Now that the job runs on its terminal: the master and the input survive a restart of ours (the
+         * store's copies; a terminal's input has no end to lose, unlike a plain stream's). */
+        (void) manager_fdstore_add(j->manager, j->tty_fd, "tty", j);
+        if (j->stdin_kind == START_STDIN_STREAM)
+                (void) manager_fdstore_add(j->manager, j->input_fd, "in", j);
+}
+
+void job_terminal_adopt(Job *j, FdStore *fds) {
+        int tty = fdstore_take(fds, "tty", j->id), in = fdstore_take(fds, "in", j->id);
+
+        /* Checked again: the store is ours, but its names say nothing of what a job record asks for. */
+        if (tty >= 0 && job_terminal_check(j, tty))
+                j->tty_fd = tty;
+        else
+                safe_close(tty);
+        if (in >= 0 && job_tty(j) && j->stdin_kind == START_STDIN_STREAM && j->input_fd < 0)
+                j->input_fd = in;
+        else
+                safe_close(in);
+}
+
+void job_terminal_release(Job *j) {
+        if (j->tty_fd >= 0)
+                manager_fdstore_remove(j->manager, "tty", j);
+        if (j->input_fd >= 0 && job_tty(j))
+                manager_fdstore_remove(j->manager, "in", j);
+        j->input_fd = safe_close(j->input_fd);
+        j->tty_fd = safe_close(j->tty_fd);
 }
 
 int manager_resize_job(Manager *m, Job *j, uint16_t rows, uint16_t cols, sd_bus_error *error) {
@@ -90,7 +133,7 @@ int manager_resize_job(Manager *m, Job *j, uint16_t rows, uint16_t cols, sd_bus_
                                          START_TTY_SIZE_MAX);
         if (j->tty_fd < 0)
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS, "Job %s has no terminal to resize%s.", j->id,
-                                         j->tty_rows > 0 ? " (it ended, or the daemon restarted since it started)" : "");
+                                         j->tty_rows > 0 ? " (it ended, or the daemon restarted without its fd store)" : "");
         if (ioctl(j->tty_fd, TIOCSWINSZ, &ws) < 0)
                 return sd_bus_error_set_errnof(error, errno, "Failed to resize the terminal of job %s: %m", j->id);
         return 0;

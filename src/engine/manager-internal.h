@@ -148,8 +148,14 @@ void manager_announce_removed(Manager *m, Job *j);
  * /dev/null; a pipe's write end kept in j->input_fd for OpenInput. */
 int job_stdin_prepare(Job *j, const JobRequest *req, int *ret_fd, sd_bus_error *error);
 /* The pty master the reaper passed (EXEC_MSG_TERMINAL): kept if it is one and the job asked for a terminal;
- * takes fd either way. */
+ * takes fd either way. Kept, it goes to systemd's fd store ("tty-<id>"), and so does the input stream of a
+ * job with a terminal ("in-<id>"): a restart keeps resize and reattach. */
 void job_set_terminal(Job *j, int fd);
+/* After a restart (a running job's adoption): takes both back from the store. */
+typedef struct FdStore FdStore;
+void job_terminal_adopt(Job *j, FdStore *fds);
+/* The job ended: both closed, and out of the store. */
+void job_terminal_release(Job *j);
 
 /* caps.c: per-principal shares and administrators' reserves (docs/design.md, "Caps"). */
 void manager_evict_spool(Manager *m);

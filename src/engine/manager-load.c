@@ -212,6 +212,7 @@ static void job_adopt(Manager *m, Job *j, FdStore *fds) {
                 return;
         }
         j->control_fd = ctl_fd;
+        job_terminal_adopt(j, fds);
         if (j->state == JOB_SUBMITTED)
                 j->state = JOB_RUNNING; /* GO was sent: the job runs (or ran) */
         r = job_watch_control(j);

@@ -386,8 +386,7 @@ void job_set_end(Job *j, JobState state, JobReason reason, int exit_code, int ex
         j->start_timer = sd_event_source_disable_unref(j->start_timer);
         j->runtime_timer = sd_event_source_disable_unref(j->runtime_timer);
         j->start_call = sdcall_free(j->start_call);
-        j->input_fd = safe_close(j->input_fd); /* nobody reads it any more */
-        j->tty_fd = safe_close(j->tty_fd);
+        job_terminal_release(j); /* the input and the terminal: nobody reads them any more */
         job_release_reaper(j);
         job_changed(j);
         if (!j->discarded)

@@ -4,9 +4,9 @@
  * decision as for every other route: GetJobAs (the job, and whether it has a terminal), its output from
  * ?offset= (default 0: replay, then live) with follow: a terminal's one stream as it is (OpenOutputAs), a job
  * without one in the framed format of GET …/output?framed=true (OpenOutputExAs: Docker's attach does the same
- * for a job without a tty), then OpenInputAs (the job's stdin, handed over once). Only then "101 Switching
- * Protocols"; every refusal before it is the usual JSON error, and the connection closes (the client may have
- * sent keys already).
+ * for a job without a tty), then OpenInputAs (the job's stdin: handed over once, or a copy for a tty job,
+ * which can be attached to again). Only then "101 Switching Protocols"; every refusal before it is the usual
+ * JSON error, and the connection closes (the client may have sent keys already).
  *
  * Once attached the connection carries no HTTP: what the client sends goes to the job's stdin pipe through
  * the input route's code (bridge-input.c: a piece the pipe does not take waits, reading from the client stops,

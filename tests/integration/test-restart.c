@@ -757,6 +757,73 @@ static void test_cli_follow_gone(void) {
         sd_bus_unref(bus);
 }
 
+/* A job's terminal (pty master) and input are in the fd store: after a restart it can still be resized and
+ * typed into (telerun attach). */
+static int tty_call(sd_bus *bus, const char *method, const char *id, uint16_t rows, int *ret_fd) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r, fd = -1;
+
+        r = ret_fd ? sd_bus_call_method(bus, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                        "org.teleworker.worker1.Manager", method, &e, &reply, "s", id)
+                   : sd_bus_call_method(bus, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                        "org.teleworker.worker1.Manager", method, &e, &reply, "sqq", id, rows, 100);
+        if (r < 0)
+                g_test_message("%s: %s: %s", method, e.name, e.message);
+        if (r >= 0 && ret_fd) {
+                g_assert_cmpint(sd_bus_message_read(reply, "h", &fd), >=, 0);
+                *ret_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        }
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static void test_tty_across_restart(void) {
+        const char *argv[] = { "/bin/sh", "-c", "read a; echo \"first $a\"; read b; stty size; echo \"got $a $b\"", NULL };
+        sd_bus *bus = tb_bus_as(TB_UID_USER1), *root;
+        sd_bus_message *m = NULL;
+        g_autofree char *id = NULL;
+        g_autoptr(GByteArray) out = NULL;
+        TbJob j;
+        int fd = -1;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.teleworker.worker1", "/org/teleworker/worker1",
+                                                       "org.teleworker.worker1.Manager", "Start"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 2, "StandardInput", "s", "stream", "Terminal", "(qq)", 24, 80),
+                        >=, 0);
+        g_assert_cmpint(tb_call_start(bus, m, &id, NULL), >=, 0);
+        /* Its terminal is known (and stored) once a resize works. */
+        for (int i = 0; i < 100 * (int) tb_slowdown() && tty_call(bus, "Resize", id, 25, NULL) < 0; i++)
+                g_usleep(100 * 1000);
+        g_assert_cmpint(tty_call(bus, "OpenInput", id, 0, &fd), >=, 0);
+        g_assert_cmpint(write(fd, "one\n", 4), ==, 4);
+        close(fd);
+        wait_output(&bus, id, strlen("one\r\nfirst one\r\n"));   /* it runs on its terminal */
+        sd_bus_unref(bus);
+
+        restart_daemon();
+        root = wait_for_daemon();
+        bus = tb_bus_as(TB_UID_USER1);
+        g_assert_cmpint(tty_call(bus, "Resize", id, 30, NULL), >=, 0);
+        g_assert_cmpint(tty_call(bus, "OpenInput", id, 0, &fd), >=, 0);
+        g_assert_cmpint(write(fd, "two\n", 4), ==, 4);
+        close(fd);
+        g_assert_cmpint(tb_wait(bus, id, &j, NULL), >=, 0);
+        g_assert_cmpstr(j.state, ==, "success");
+        tb_job_clear(&j);
+        g_assert_cmpint(tb_open_output(bus, id, 0, false, &fd, NULL), >=, 0);
+        out = tb_read_all(fd);
+        close(fd);
+        g_byte_array_append(out, (const guint8 *) "", 1);
+        g_test_message("output: %s", (const char *) out->data);
+        g_assert_nonnull(strstr((const char *) out->data, "\n30 100\r\ngot one two\r\n"));
+        sd_bus_unref(bus);
+        sd_bus_unref(root);
+}
+
 int main(int argc, char **argv) {
         sd_bus *bus;
 
@@ -774,6 +841,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/restart/stray-reaper-released", test_stray_reaper_released);
         g_test_add_func("/restart/stale-state", test_stale_state);
         g_test_add_func("/restart/retention", test_retention);
+        g_test_add_func("/restart/tty-across-restart", test_tty_across_restart);
         g_test_add_func("/restart/cli-follow-kill", test_cli_follow_kill);
         g_test_add_func("/restart/cli-follow-restart", test_cli_follow_restart);
         g_test_add_func("/restart/cli-follow-stop-start", test_cli_follow_stop_start);

@@ -3,7 +3,8 @@
  * hands its stdin fd over D-Bus and the job reads it byte-exact (NUL bytes, 100 MiB by checksum, a regular
  * file); without -i the job reads /dev/null even when telerun's stdin stays open; fds of a kind the job could
  * not or should not read are refused; the Remote interface cannot pass fds; StandardInput "stream" and
- * OpenInput hand the pipe's write end out once, to the job's owner only. */
+ * OpenInput hand the pipe's write end out once, to the job's owner only (a copy on every call for a job with a
+ * terminal). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -253,6 +254,56 @@ static void test_stream(void) {
         tb_job_clear(&job);
 }
 
+/* A job with a terminal: every OpenInput hands out a copy of the write end and the daemon keeps its own (a
+ * terminal ends its input with ^D only): one closed, another opened after it, two open at once, all reach the
+ * job (telerun attach, several attachers). */
+static void test_stream_tty(void) {
+        __attribute__((cleanup(sd_bus_flush_close_unrefp))) sd_bus *bus = tb_bus_as(TB_UID_USER1);
+        __attribute__((cleanup(sd_bus_flush_close_unrefp))) sd_bus *other = tb_bus_as(TB_UID_USER2);
+        const char *argv[] = { "/bin/sh", "-c", "read a; read b; read c; echo \"got $a $b $c\"", NULL };
+        g_autofree char *id = NULL, *err = NULL, *err2 = NULL, *err3 = NULL, *err4 = NULL;
+        sd_bus_message *m = NULL;
+        GByteArray *out;
+        TbJob job;
+        int fd1, fd2, fd3, ofd;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE, "Start"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append_strv(m, (char **) argv), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "ass", 0, ""), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 2, "StandardInput", "s", "stream", "Terminal", "(qq)", 24, 80),
+                        >=, 0);
+        g_assert_cmpint(tb_call_start(bus, m, &id, NULL), >=, 0);
+
+        g_assert_cmpint(open_input(other, id, &err), <, 0); /* still not theirs */
+        g_assert_cmpstr(err, ==, "org.freedesktop.DBus.Error.AccessDenied");
+        fd1 = open_input(bus, id, &err2);
+        g_assert_cmpint(fd1, >=, 0);
+        g_assert_cmpint(write(fd1, "one\n", 4), ==, 4);
+        close(fd1);   /* a detach: the job reads on */
+        fd2 = open_input(bus, id, &err3);
+        g_assert_cmpint(fd2, >=, 0);
+        fd3 = open_input(bus, id, &err4);
+        g_assert_cmpint(fd3, >=, 0);
+        g_assert_cmpint(write(fd2, "two\n", 4), ==, 4);
+        g_assert_cmpint(write(fd3, "three\n", 6), ==, 6);
+        close(fd2);
+        close(fd3);
+        g_assert_cmpint(tb_wait(bus, id, &job, NULL), >=, 0);
+        g_assert_cmpstr(job.state, ==, "success");
+        tb_job_clear(&job);
+        g_assert_cmpint(tb_open_output(bus, id, 0, false, &ofd, NULL), >=, 0);
+        out = tb_read_all(ofd);
+        g_byte_array_append(out, (const guint8 *) "", 1);
+        g_test_message("output: %s", (const char *) out->data);
+        g_assert_nonnull(strstr((const char *) out->data, "got one two three\r\n"));
+        g_byte_array_unref(out);
+        close(ofd);
+        /* It has ended: nothing more to open. */
+        g_clear_pointer(&err, g_free);
+        g_assert_cmpint(open_input(bus, id, &err), <, 0);
+        g_assert_cmpstr(err, ==, "org.teleworker.worker1.Error.NoInput");
+}
+
 /* ---- remotely, through teleworker-gateway ---- */
 
 static TbGateway gateway;
@@ -346,6 +397,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/stdin/refused-kinds", test_refused_kinds);
         g_test_add_func("/stdin/remote-refuses-fd", test_remote_refuses_fd);
         g_test_add_func("/stdin/stream", test_stream);
+        g_test_add_func("/stdin/stream-tty", test_stream_tty);
         g_test_add_func("/stdin/remote/up", gateway_up);
         g_test_add_func("/stdin/remote/bytes", test_remote_bytes);
         g_test_add_func("/stdin/remote/large", test_remote_large);

@@ -121,26 +121,69 @@ static void send_keys(const Tmux *t, const char *keys) {
         tb_result_clear(&r);
 }
 
-static void interactive_session(void) {
-        Tmux t = {};
-        g_autofree char *before = NULL, *after = NULL, *screen = NULL, *start = NULL, *typed = NULL;
-        g_autofree char *b_path = NULL, *a_path = NULL;
+/* A 100 x 30 terminal running bash, in a directory of its own; telerun starts from there. */
+static void tmux_open(Tmux *t) {
         TbResult r;
 
-        t.dir = g_strdup("/tmp/tw-tty-XXXXXX");
-        g_assert_nonnull(g_mkdtemp_full(t.dir, 0700));
+        t->dir = g_strdup("/tmp/tw-tty-XXXXXX");
+        g_assert_nonnull(g_mkdtemp_full(t->dir, 0700));
         if (!remote_options)
-                g_assert_cmpint(chown(t.dir, TB_UID_USER1, TB_UID_USER1), ==, 0);
-        t.socket = g_strdup_printf("%s/tmux.sock", t.dir);
-        b_path = g_strdup_printf("%s/before", t.dir);
-        a_path = g_strdup_printf("%s/after", t.dir);
-
-        /* A 100 x 30 terminal running bash; telerun starts from there. */
-        start = g_strdup_printf("new-session -d -s tty -x 100 -y 30 'env -i PATH=/usr/bin:/bin TERM=xterm "
-                                "HOME=/tmp bash --norc --noprofile'");
-        r = tmux(&t, start);
+                g_assert_cmpint(chown(t->dir, TB_UID_USER1, TB_UID_USER1), ==, 0);
+        t->socket = g_strdup_printf("%s/tmux.sock", t->dir);
+        r = tmux(t, "new-session -d -s tty -x 100 -y 30 'env -i PATH=/usr/bin:/bin TERM=xterm HOME=/tmp "
+                    "bash --norc --noprofile'");
         g_assert_cmpint(r.status, ==, 0);
         tb_result_clear(&r);
+}
+
+static void tmux_close(Tmux *t) {
+        g_autofree char *rm = g_strdup_printf("rm -rf %s", t->dir);
+        TbResult r = tmux(t, "kill-server");
+
+        tb_result_clear(&r);
+        r = shell(rm);
+        tb_result_clear(&r);
+        g_free(t->dir);
+        g_free(t->socket);
+}
+
+/* Resizes the pane and waits until the job's shell (at prompt) says so with `stty size`. */
+static void resize_and_check(const Tmux *t, unsigned cols, unsigned rows, const char *prompt) {
+        g_autofree char *resize = g_strdup_printf("resize-window -t tty -x %u -y %u", cols, rows);
+        g_autofree char *typed = g_strdup_printf("%sstty size", prompt), *size = g_strdup_printf("\n%u %u", rows, cols);
+        char *screen = NULL;
+        TbResult r = tmux(t, resize);
+
+        g_assert_cmpint(r.status, ==, 0);
+        tb_result_clear(&r);
+        for (unsigned i = 0; i < 100 * tb_slowdown() && !screen; i++) {
+                send_keys(t, "'stty size' Enter");
+                screen = tmux_wait_for(t, typed);
+                if (!strstr(screen, size)) {
+                        g_clear_pointer(&screen, g_free);
+                        g_usleep(100 * 1000);
+                }
+        }
+        g_assert_nonnull(screen);
+        g_free(screen);
+}
+
+/* The id in telerun's detach message on the screen. */
+static char *detached_job_id(const char *screen) {
+        const char *p = strstr(screen, "telerun: detached; job ");
+
+        g_assert_nonnull(p);
+        return g_strndup(p + strlen("telerun: detached; job "), 36);
+}
+
+static void interactive_session(void) {
+        Tmux t = {};
+        g_autofree char *before = NULL, *after = NULL, *screen = NULL, *typed = NULL;
+        g_autofree char *b_path = NULL, *a_path = NULL;
+
+        tmux_open(&t);
+        b_path = g_strdup_printf("%s/before", t.dir);
+        a_path = g_strdup_printf("%s/after", t.dir);
         typed = g_strdup_printf("'stty -g > %s; %s %s run -it -e PS1=job-\\prompt: -- sh -i; stty -g > %s; "
                                 "echo session-o\\ver' Enter", b_path, TELERUN_PATH,
                                 remote_options ? remote_options : "", a_path);
@@ -157,19 +200,7 @@ static void interactive_session(void) {
         g_free(tmux_wait_for(&t, "\n30 100"));
 
         /* A resize of ours reaches it (SIGWINCH -> Resize -> TIOCSWINSZ on its master). */
-        r = tmux(&t, "resize-window -t tty -x 90 -y 25");
-        g_assert_cmpint(r.status, ==, 0);
-        tb_result_clear(&r);
-        for (unsigned i = 0; i < 100 * tb_slowdown(); i++) {
-                send_keys(&t, "'stty size' Enter");
-                screen = tmux_wait_for(&t, "job-prompt:stty size");
-                if (strstr(screen, "\n25 90"))
-                        break;
-                g_clear_pointer(&screen, g_free);
-                g_usleep(100 * 1000);
-        }
-        g_assert_nonnull(screen);
-        g_clear_pointer(&screen, g_free);
+        resize_and_check(&t, 90, 25, "job-prompt:");
 
         /* ^C reaches the job as a byte: its terminal interrupts the sleep, the shell prompts again, telerun
          * stays (the session goes on). */
@@ -197,14 +228,11 @@ static void interactive_session(void) {
         send_keys(&t, typed);
         g_free(tmux_wait_for(&t, "second-prompt:"));
         send_keys(&t, "C-]");
-        screen = tmux_wait_for(&t, "keeps running (telerun logs");
+        screen = tmux_wait_for(&t, "keeps running (telerun attach");
         {
-                const char *p = strstr(screen, "telerun: detached; job ");
-                g_autofree char *id = NULL, *check = NULL;
+                g_autofree char *id = detached_job_id(screen), *check = NULL;
                 TbResult s;
 
-                g_assert_nonnull(p);
-                id = g_strndup(p + strlen("telerun: detached; job "), 36);
                 check = g_strdup_printf("$T status --json %s && $T stop %s", id, id);
                 s = shell(check);
                 g_assert_cmpint(s.status, ==, 0);
@@ -219,19 +247,111 @@ static void interactive_session(void) {
                         g_clear_pointer(&after, g_free);
         }
         g_assert_cmpstr(before, ==, after);
-
-        r = tmux(&t, "kill-server");
-        tb_result_clear(&r);
-        g_free(start);
-        start = g_strdup_printf("rm -rf %s", t.dir);
-        r = shell(start);
-        tb_result_clear(&r);
-        g_free(t.dir);
-        g_free(t.socket);
+        tmux_close(&t);
 }
 
 static void test_interactive(void) {
         interactive_session();
+}
+
+/* Another user's attach says what every command says about that job (no more: no oracle), nothing opened:
+ * locally as tbuser2, remotely with bob's certificate. */
+static void attach_other_user(const char *id) {
+        g_autofree char *prefix = g_strndup(id, 8), *script = NULL, *as_bob = NULL;
+        TbResult r;
+
+        if (remote_options) {
+                g_auto(GStrv) parts = g_strsplit(remote_options, "alice.", -1);
+
+                as_bob = g_strjoinv("bob.", parts);
+                script = g_strdup_printf("T='%s %s'; $T status %s; echo status=$?; $T attach %s; echo attach=$?; "
+                                         "$T attach %s; echo prefix=$?", TELERUN_PATH, as_bob, id, id, prefix);
+        } else
+                script = g_strdup_printf("T='setpriv --reuid=%u --regid=%u --clear-groups %s'; $T status %s; "
+                                         "echo status=$?; $T attach %s </dev/null; echo attach=$?; $T attach %s "
+                                         "</dev/null; echo prefix=$?", TB_UID_USER2, TB_UID_USER2, TELERUN_PATH, id,
+                                         id, prefix);
+        r = tb_shell(TELERUN_PATH, "", script);   /* as root: setpriv, or bob's options */
+        g_assert_true(strstr(r.out, "status=4\n") || strstr(r.out, "status=3\n"));
+        g_assert_nonnull(strstr(r.out, "attach=125\n"));
+        g_assert_nonnull(strstr(r.out, "prefix=125\n"));
+        {
+                /* status and attach of the whole id: one message, twice; the prefix: no such job. */
+                g_auto(GStrv) lines = g_strsplit(r.err, "\n", -1);
+
+                g_assert_cmpuint(g_strv_length(lines), >=, 3);
+                g_assert_cmpstr(lines[0], ==, lines[1]);
+                g_assert_nonnull(strstr(lines[2], "No job with an id starting with"));
+        }
+        g_assert_null(strstr(r.err, "attached"));
+        tb_result_clear(&r);
+}
+
+/* Reattach (telerun attach, as docker attach): run -it, ^], attach in the same pane: new output only, the
+ * keys reach the job, a resize too, and telerun ends with the job's status. Refused for another user and for a
+ * job without a terminal. */
+static void reattach_session(void) {
+        Tmux t = {};
+        g_autofree char *screen = NULL, *typed = NULL, *id = NULL, *check = NULL, *plain = NULL;
+        TbResult r;
+
+        tmux_open(&t);
+        typed = g_strdup_printf("'%s %s run -it -e PS1=re-\\prompt: -- /bin/sh -i' Enter", TELERUN_PATH,
+                                remote_options ? remote_options : "");
+        send_keys(&t, typed);
+        g_free(tmux_wait_for(&t, "re-prompt:"));
+        send_keys(&t, "'echo o''ne' Enter");
+        g_free(tmux_wait_for(&t, "\none"));
+        send_keys(&t, "C-]");
+        screen = tmux_wait_for(&t, "keeps running (telerun attach");
+        id = detached_job_id(screen);
+        g_clear_pointer(&screen, g_free);
+        check = g_strdup_printf("$T status --json %s", id);
+        r = shell(check);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.out, "\"running\""));
+        tb_result_clear(&r);
+
+        attach_other_user(id);
+        /* A job without a terminal: refused, with what to use instead. */
+        r = shell("id=$($T start -- sleep 60) && { $T attach $id; echo rc=$?; $T stop $id >/dev/null; }");
+        g_assert_nonnull(strstr(r.out, "rc=125\n"));
+        g_assert_nonnull(strstr(r.err, "has no terminal"));
+        tb_result_clear(&r);
+
+        /* Attach in the cleared pane: the job's earlier output is not replayed, Enter shows its prompt. */
+        send_keys(&t, "'clear' Enter");
+        r = tmux(&t, "clear-history -t tty");
+        tb_result_clear(&r);
+        g_free(typed);
+        typed = g_strdup_printf("'%s %s attach %.8s; echo attach-rc=$?' Enter", TELERUN_PATH,
+                                remote_options ? remote_options : "", id);
+        send_keys(&t, typed);
+        g_free(tmux_wait_for(&t, "press Enter if you see no prompt, ^] to detach"));
+        send_keys(&t, "Enter");
+        g_free(tmux_wait_for(&t, "\nre-prompt:"));
+        send_keys(&t, "'echo t''wo' Enter");
+        screen = tmux_wait_for(&t, "\ntwo");
+        g_assert_null(strstr(screen, "\none"));
+        g_clear_pointer(&screen, g_free);
+
+        /* A resize of ours reaches the job through the new session. */
+        resize_and_check(&t, 70, 20, "re-prompt:");
+
+        /* The job's end ends telerun, with its status. */
+        send_keys(&t, "'exit 3' Enter");
+        g_free(tmux_wait_for(&t, "attach-rc=3"));
+        plain = g_strdup_printf("$T status --json %s; $T attach %s; echo rc=$?", id, id);
+        r = shell(plain);
+        g_assert_nonnull(strstr(r.out, "\"exit_code\":3"));
+        g_assert_nonnull(strstr(r.out, "rc=125\n"));   /* it has ended: nothing to attach to */
+        g_assert_nonnull(strstr(r.err, "it has ended"));
+        tb_result_clear(&r);
+        tmux_close(&t);
+}
+
+static void test_reattach(void) {
+        reattach_session();
 }
 
 /* Resize: only a job with a terminal has one to resize, only its owner may, and only to a sane size. */
@@ -294,6 +414,18 @@ static void test_remote_interactive(void) {
         g_test_message("%s", journal);
         g_assert_true(matches(journal, "/attach(\\?[^\"]*)?\" 101$"));
         g_assert_null(strstr(journal, "/input\""));
+}
+
+/* The reattach through the gateway: the attach's Upgrade asks for the output from its end (?offset=N, N > 0). */
+static void test_remote_reattach(void) {
+        g_autoptr(GDateTime) t = g_date_time_new_now_local();
+        g_autofree char *since = g_date_time_format(t, "%Y-%m-%d %H:%M:%S");
+        g_autofree char *journal = NULL;
+
+        reattach_session();
+        journal = gateway_journal(since);
+        g_test_message("%s", journal);
+        g_assert_true(matches(journal, "/attach\\?offset=[1-9][0-9]*\" 101$"));
 }
 
 static void test_remote_tty_name(void) {
@@ -569,9 +701,11 @@ int main(int argc, char **argv) {
         g_test_add_func("/tty/name", test_tty_name);
         g_test_add_func("/tty/interactive", test_interactive);
         g_test_add_func("/tty/resize-refused", test_resize_refused);
+        g_test_add_func("/tty/reattach", test_reattach);
         g_test_add_func("/tty/remote/up", gateway_up);
         g_test_add_func("/tty/remote/name", test_remote_tty_name);
         g_test_add_func("/tty/remote/interactive", test_remote_interactive);
+        g_test_add_func("/tty/remote/reattach", test_remote_reattach);
         g_test_add_func("/tty/remote/attach-raw", test_remote_attach_raw);
         g_test_add_func("/tty/remote/attach-refused", test_remote_attach_refused);
         g_test_add_func("/tty/remote/attach-half-close", test_remote_attach_half_close);

@@ -236,6 +236,25 @@ static void test_parse_lifecycle(void) {
 
 }
 
+/* attach: one job (id, prefix or name), no options of its own; it exits with the job's status. */
+static void test_parse_attach(void) {
+        g_assert_cmpint(parse("attach", ID1, NULL), ==, 1);
+        g_assert_cmpint(arg_verb, ==, VERB_ATTACH);
+        g_assert_cmpstr(arg_args[0], ==, ID1);
+        g_assert_true(telerun_verb_is_job_status());
+        g_assert_cmpint(parse("attach", "8c1f", NULL), ==, 1);
+        g_assert_cmpint(parse("attach", "build-1", NULL), ==, 1);
+        g_assert_cmpint(parse("--addr", "gw:8443", "attach", ID1, NULL), ==, 1);
+        g_assert_cmpint(parse("attach", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("attach", ID1, "8c1f", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("attach", "8c1", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("attach", "../x", NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("attach", "-f", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("attach", "-it", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("attach", "--tail", "3", ID1, NULL), ==, -EINVAL);
+        g_assert_cmpint(parse("attach", "-h", NULL), ==, 0);
+}
+
 static void test_parse_done(void) {
         g_assert_cmpint(parse("--help", NULL), ==, 0);
         g_assert_cmpint(parse("--version", NULL), ==, 0);
@@ -875,6 +894,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/telerun/parse/streams", test_parse_streams);
         g_test_add_func("/telerun/parse/lifecycle", test_parse_lifecycle);
         g_test_add_func("/telerun/parse/done", test_parse_done);
+        g_test_add_func("/telerun/parse/attach", test_parse_attach);
         g_test_add_func("/telerun/parse/errors", test_parse_errors);
         g_test_add_func("/telerun/parse/remote", test_parse_remote);
         g_test_add_func("/telerun/parse/reconnect", test_parse_reconnect);
