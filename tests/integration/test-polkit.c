@@ -100,22 +100,7 @@ static const char *get_error(sd_bus *bus, const char *id) {
         return name;
 }
 
-/* The Job object's Wait (a Job-object method: the other path that asks polkit), answered once it ended. */
-static int job_object_wait(sd_bus *bus, const char *id, sd_bus_error *e) {
-        g_autofree char *hex = g_strdup(id), *path = NULL;
-        sd_bus_message *reply = NULL;
-        int r;
-
-        for (char *s = hex, *d = hex; ; s++)
-                if (*s != '-' && !(*d++ = *s))
-                        break;
-        path = g_strdup_printf("/org/teleworker/worker1/job/%s", hex);
-        r = sd_bus_call_method(bus, "org.teleworker.worker1", path, "org.teleworker.worker1.Job", "Wait", e, &reply,
-                               "");
-        sd_bus_message_unref(reply);
-        return r;
-}
-
+/* A job's object path: its id without the dashes under the Job prefix. */
 static char *job_object_path(const char *id) {
         g_autofree char *hex = g_strdup(id);
 
@@ -123,6 +108,18 @@ static char *job_object_path(const char *id) {
                 if (*s != '-' && !(*d++ = *s))
                         break;
         return g_strdup_printf("/org/teleworker/worker1/job/%s", hex);
+}
+
+/* The Job object's Wait (a Job-object method: the other path that asks polkit), answered once it ended. */
+static int job_object_wait(sd_bus *bus, const char *id, sd_bus_error *e) {
+        g_autofree char *path = job_object_path(id);
+        sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, "org.teleworker.worker1", path, "org.teleworker.worker1.Job", "Wait", e, &reply,
+                               "");
+        sd_bus_message_unref(reply);
+        return r;
 }
 
 /* The Job object's State property as bus (Properties.Get, answered by a getter that cannot wait for polkit:
