@@ -104,6 +104,11 @@ static int job_method_read_output(sd_bus_message *msg, void *userdata, sd_bus_er
         return r != 0 ? r : bus_reply_read_output(msg, userdata, error);
 }
 
+static int job_method_read_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r = job_method_forward(msg, userdata, AUTHZ_VIEW, error);
+        return r != 0 ? r : bus_reply_read_output_ex(msg, userdata, error);
+}
+
 static int job_method_open_output(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(principal_done) Principal p = {};
         BusApi *a = bus_api_of(sd_bus_message_get_bus(msg));
@@ -166,5 +171,8 @@ const sd_bus_vtable bus_job_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenOutput", SD_BUS_ARGS("t", offset, "b", follow), SD_BUS_RESULT("h", fd),
                                 job_method_open_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReadOutputEx", SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_RESULT("ay", data, "t", next, "b", eof), job_method_read_output_ex,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -582,6 +582,9 @@ const sd_bus_vtable bus_manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_ARGS("s", id, "i", signal), SD_BUS_NO_RESULT, bus_method_kill,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReadOutputEx", SD_BUS_ARGS("s", id, "a{sv}", options),
+                                SD_BUS_RESULT("ay", data, "t", next, "b", eof), bus_method_read_output_ex,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobStateChanged", SD_BUS_ARGS("s", id, "o", job, "s", state, "s", reason), 0),
         SD_BUS_VTABLE_END,
 };
@@ -635,5 +638,9 @@ const sd_bus_vtable bus_remote_vtable[] = {
                                 bus_method_remove, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("KillAs", SD_BUS_ARGS("s", principal, "b", admin, "s", id, "i", signal),
                                 SD_BUS_NO_RESULT, bus_method_kill, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReadOutputExAs",
+                                SD_BUS_ARGS("s", principal, "b", admin, "s", id, "a{sv}", options),
+                                SD_BUS_RESULT("ay", data, "t", next, "b", eof), bus_method_read_output_ex,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bus-output-options.c - OpenOutputEx's options as a{sv}, both ways (bus-output-options.h). */
+/* bus-output-options.c - OpenOutputEx's and ReadOutputEx's options as a{sv}, both ways (bus-output-options.h). */
 #include <errno.h>
 #include <string.h>
 
@@ -26,12 +26,20 @@ static const OutputOption output_options[] = {
         { "timestamps", 'b', OUTPUT_OPT_TIMESTAMPS },
 };
 
+/* ReadOutputEx's: a bounded read that returns bytes, so nothing about following or framing. */
+static const OutputOption read_output_options[] = {
+        { "offset", 't', OUTPUT_OPT_OFFSET },
+        { "max", 't', OUTPUT_OPT_MAX },
+        { "stream", 's', OUTPUT_OPT_STREAM },
+};
+
 static uint64_t *output_option_u64(BusOutputOptions *o, unsigned bit) {
         switch (bit) {
         case OUTPUT_OPT_OFFSET: return &o->offset;
         case OUTPUT_OPT_SINCE: return &o->since;
         case OUTPUT_OPT_UNTIL: return &o->until;
         case OUTPUT_OPT_TAIL: return &o->tail;
+        case OUTPUT_OPT_MAX: return &o->max;
         default: return NULL;
         }
 }
@@ -100,11 +108,15 @@ static int output_option_read(sd_bus_message *msg, const OutputOption *opt, BusO
         return 0;
 }
 
-static int output_option_find(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(output_options); i++)
-                if (streq(key, output_options[i].name))
+static int option_table_find(const OutputOption *table, size_t n, const char *key) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(key, table[i].name))
                         return (int) i;
         return -1;
+}
+
+static int output_option_find(const char *key) {
+        return option_table_find(output_options, ELEMENTSOF(output_options), key);
 }
 
 static int output_option_read_entry(sd_bus_message *msg, const char *key, int index, void *userdata,
@@ -119,4 +131,22 @@ int bus_read_output_options(sd_bus_message *msg, BusOutputOptions *o, sd_bus_err
         *o = (BusOutputOptions) {};
         return bus_read_option_dict(msg, "offset, follow, stream, since, until, tail, framed, timestamps",
                                     output_option_find, output_option_read_entry, o, error);
+}
+
+static int read_output_option_find(const char *key) {
+        return option_table_find(read_output_options, ELEMENTSOF(read_output_options), key);
+}
+
+static int read_output_option_read_entry(sd_bus_message *msg, const char *key, int index, void *userdata,
+                                         sd_bus_error *error) {
+        BusOutputOptions *o = userdata;
+
+        o->set |= read_output_options[index].bit;
+        return output_option_read(msg, &read_output_options[index], o, error);
+}
+
+int bus_read_read_output_options(sd_bus_message *msg, BusOutputOptions *o, sd_bus_error *error) {
+        *o = (BusOutputOptions) {};
+        return bus_read_option_dict(msg, "offset, max, stream", read_output_option_find,
+                                    read_output_option_read_entry, o, error);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* bus-output-options.h - OpenOutputEx's a{sv} options (docs/dbus.md): the one writer (telerun's and the
+/* bus-output-options.h - OpenOutputEx's and ReadOutputEx's a{sv} options (docs/dbus.md): the one writer (telerun's and the
  * gateway's) and the one reader (the daemon's). */
 #pragma once
 
@@ -17,6 +17,7 @@ enum {
         OUTPUT_OPT_TAIL = 1u << 5,
         OUTPUT_OPT_FRAMED = 1u << 6,
         OUTPUT_OPT_TIMESTAMPS = 1u << 7,
+        OUTPUT_OPT_MAX = 1u << 8,       /* ReadOutputEx only */
 };
 
 typedef struct BusOutputOptions {
@@ -29,6 +30,7 @@ typedef struct BusOutputOptions {
         uint64_t tail;          /* the last N lines of the selected streams */
         bool framed;            /* frames (the multiplexed format) instead of plain bytes */
         bool timestamps;        /* frames with their capture time; implies framed */
+        uint64_t max;           /* ReadOutputEx: bytes to return at most (default and cap READ_OUTPUT_MAX) */
 } BusOutputOptions;
 
 /* Appends the a{sv}: only the options set. */
@@ -36,3 +38,5 @@ int bus_append_output_options(sd_bus_message *m, const BusOutputOptions *o);
 /* Reads the a{sv}: every key and type checked, a repeated key and an unknown stream refused (InvalidArgs in
  * error). o->stream borrows from msg. */
 int bus_read_output_options(sd_bus_message *msg, BusOutputOptions *o, sd_bus_error *error);
+/* ReadOutputEx's a{sv}: only offset, max and stream, with the same checks. */
+int bus_read_read_output_options(sd_bus_message *msg, BusOutputOptions *o, sd_bus_error *error);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* bus-output.c - OpenOutputEx and OpenOutputExAs: a reader of one stream or of both, plain or in frames, from
- * an offset, a time or the last lines, up to a time (docs/dbus.md, "Streams"). The daemon resolves times and
+ * an offset, a time or the last lines, up to a time (docs/dbus.md, "Streams"); ReadOutputEx(As) and the Job
+ * object's ReadOutputEx: the bytes of one stream or of both in the reply, for a caller without fd passing. The daemon resolves times and
  * lines into offsets of the merged stream (output-query.c), so what a client resumes from is always an
  * offset, whatever it asked first. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "bus/bus-internal.h"
 #include "bus/bus-output-options.h"
@@ -74,4 +76,58 @@ int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(msg, "ht", fd, o.offset);
+}
+
+/* ReadOutputEx after the job was found and the caller authorized: the a{sv} is next in msg. A bounded read
+ * (READ_OUTPUT_MAX bytes, OUTPUT_READ_RUNS_MAX runs of the index) that holds nothing: no reader is opened. */
+int bus_reply_read_output_ex(sd_bus_message *msg, Job *j, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(freep) void *buf = NULL;
+        OutputStore *o = job_output(j);
+        BusOutputOptions bo;
+        uint64_t max, next = 0;
+        unsigned select;
+        bool eof = false;
+        ssize_t n;
+        int r;
+
+        r = bus_read_read_output_options(msg, &bo, error);
+        if (r < 0)
+                return r;
+        if (!o)
+                return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", job_id(j));
+        if (bo.offset > output_store_size(o))
+                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
+                                         "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
+                                         bo.offset, output_store_size(o));
+        select = bo.stream ? output_select_from_string(bo.stream) : OUTPUT_SELECT_BOTH;
+        max = bo.set & OUTPUT_OPT_MAX ? MIN(bo.max, (uint64_t) READ_OUTPUT_MAX) : READ_OUTPUT_MAX;
+        buf = malloc(MAX(max, (uint64_t) 1));
+        if (!buf)
+                return -ENOMEM;
+        n = output_store_read_select(o, select, bo.offset, buf, (size_t) max, OUTPUT_READ_RUNS_MAX, &next, &eof);
+        if (n < 0)
+                return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output of job %s: %m", job_id(j));
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'y', buf, (size_t) n);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(reply, "tb", next, (int) eof);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ReadOutputEx(s id, a{sv} options) -> (ay data, t next, b eof) and ReadOutputExAs. */
+int bus_method_read_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        BusApi *a = userdata;
+        Job *j = NULL;
+        int r;
+
+        r = bus_authorize_job(a, msg, AUTHZ_VIEW, &j, error);
+        if (r != 0)
+                return r;   /* an error, or polkit was asked: the call comes back */
+        return bus_reply_read_output_ex(msg, j, error);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* output-query.c - where a reader of a job's output starts: at a time, or at the last N lines of some streams.
- * Both answer with an offset of the merged stream, which every reader takes (output.h). */
+ * Both answer with an offset of the merged stream, which every reader takes (output.h). And ReadOutputEx's
+ * bounded read of some streams from such an offset, which answers with the offset to go on from. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,4 +189,61 @@ int output_store_resolve_range(OutputStore *s, unsigned select, uint64_t offset,
         *ret_start = start;
         *ret_end = end;
         return 0;
+}
+
+/* The selected bytes of [pos, end of c's run), as many as fit: the count read, 0 at a truncated spool. */
+static ssize_t read_select_run(OutputStore *s, const StreamCursor *c, uint64_t pos, uint64_t size, uint8_t *buf,
+                               size_t room) {
+        uint64_t end = MIN(c->end, size);
+
+        return output_store_read(s, pos, buf, (size_t) MIN(end - pos, (uint64_t) room), NULL);
+}
+
+ssize_t output_store_read_select(OutputStore *s, unsigned select, uint64_t offset, void *buf, size_t n,
+                                 uint64_t max_runs, uint64_t *ret_next, bool *ret_eof) {
+        StreamIndex *x = output_store_index(s);
+        StreamCursor c = STREAM_CURSOR_INIT;
+        uint64_t size, pos = offset;
+        size_t done = 0;
+        ssize_t k;
+
+        if (!s || !ret_next || select == 0 || (select & ~OUTPUT_SELECT_BOTH) || (!buf && n > 0) || max_runs == 0)
+                return -EINVAL;
+        size = output_store_size(s);
+        if (offset > size)
+                return -EINVAL;
+        if (x && stream_index_count(x) == 0)
+                x = NULL;       /* nothing recorded (the first note failed): every byte is unknown */
+        if (select == OUTPUT_SELECT_BOTH || (!x && OUTPUT_SELECTED(select, OUTPUT_STREAM_UNKNOWN))) {
+                k = output_store_read(s, offset, buf, n, ret_eof);
+                if (k >= 0)
+                        *ret_next = offset + (uint64_t) k;
+                return k;
+        }
+        if (!x)
+                pos = size;     /* all unknown, none of it selected */
+
+        /* Run by run: each visit costs an index read or two (a search for the first), each run is skipped
+         * whole or read up to the room left. */
+        for (uint64_t runs = 0; x && pos < size && done < n && runs < max_runs; runs++) {
+                int r = stream_cursor_at(x, &c, pos);
+
+                if (r < 0)
+                        return r;
+                if (!OUTPUT_SELECTED(select, c.stream)) {
+                        pos = MIN(c.end, size);
+                        continue;
+                }
+                k = read_select_run(s, &c, pos, size, (uint8_t *) buf + done, n - done);
+                if (k < 0)
+                        return k;
+                if (k == 0)
+                        break;  /* truncated behind our back */
+                done += (size_t) k;
+                pos += (uint64_t) k;
+        }
+        *ret_next = pos;
+        if (ret_eof)
+                *ret_eof = output_store_complete(s) && pos == size;
+        return (ssize_t) done;
 }

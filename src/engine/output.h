@@ -125,6 +125,16 @@ int output_store_tail_offset_select(OutputStore *s, unsigned select, uint64_t li
 int output_store_resolve_range(OutputStore *s, unsigned select, uint64_t offset, const uint64_t *since,
                                const uint64_t *until, const uint64_t *tail, uint64_t *ret_start, uint64_t *ret_end);
 
+/* ReadOutputEx's walk: copies up to n bytes of the selected streams from offset (a merged-stream offset; past
+ * the end: -EINVAL) into buf, skipping the bytes of the others, and visits at most max_runs runs of the index
+ * (> 0), so that a call costs a bounded number of index reads however the streams alternate. Returns the count
+ * (maybe 0 with the bound hit: the caller goes on from *ret_next); *ret_next is the merged offset to go on from,
+ * *ret_eof true when the output is complete and *ret_next is its end. Without an index every byte is stdout's
+ * (unknown). Opens no reader; never blocks. */
+#define OUTPUT_READ_RUNS_MAX 65536
+ssize_t output_store_read_select(OutputStore *s, unsigned select, uint64_t offset, void *buf, size_t n,
+                                 uint64_t max_runs, uint64_t *ret_next, bool *ret_eof);
+
 /* Offset where the last `lines` lines start (a trailing newline does not open an empty line); 0 if there
  * are fewer. For `logs --tail`. */
 int output_store_tail_offset(OutputStore *s, uint64_t lines, uint64_t *ret_offset);

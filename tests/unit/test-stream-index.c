@@ -2,7 +2,7 @@
 /* test-stream-index.c - the side index of a job's output (src/engine/stream-index.c) and the two-stream output
  * store built on it (src/engine/output.c, output-query.c): records, coalescing, lookups, the file's round trip
  * and refusal of a corrupt one; then real pipes into one spool read back whole, per stream, in frames, from a
- * time and as a per-stream tail, and after a reopen. */
+ * time and as a per-stream tail, and after a reopen; and ReadOutputEx's bounded read of one stream. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -385,6 +385,123 @@ static void test_tail_bounded(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(off, ==, 0);                   /* no stderr at all: nothing read */
 }
 
+/* ReadOutputEx's walk, call after call from next as a client does, until the end of what the spool holds (or
+ * eof). Each call must make progress (bytes, or next moved on); *ret_calls counts them. */
+static GString *read_ex_loop(Fixture *f, unsigned select, uint64_t offset, size_t max, uint64_t runs,
+                             unsigned *ret_calls, bool *ret_eof) {
+        GString *s = g_string_new(NULL);
+        g_autofree char *buf = g_malloc(max + 1);
+        unsigned calls = 0;
+        bool eof = false;
+
+        while (!eof && offset < output_store_size(f->store)) {
+                uint64_t next = UINT64_MAX;
+                ssize_t n = output_store_read_select(f->store, select, offset, buf, max, runs, &next, &eof);
+
+                g_assert_cmpint(n, >=, 0);
+                g_assert_cmpuint((uint64_t) n, <=, max);
+                g_assert_true(n > 0 || next > offset);
+                g_assert_cmpuint(next, >=, offset + (uint64_t) n);
+                g_assert_cmpuint(next, <=, output_store_size(f->store));
+                g_string_append_len(s, buf, n);
+                offset = next;
+                calls++;
+        }
+        if (ret_calls)
+                *ret_calls = calls;
+        if (ret_eof)
+                *ret_eof = eof;
+        return s;
+}
+
+static void test_read_select(Fixture *f, gconstpointer data) {
+        g_autoptr(GString) all = g_string_new(NULL), o = g_string_new(NULL), e = g_string_new(NULL);
+        g_autofree char *idx = g_strdup_printf("%s.idx", f->path);
+        int out[2], err[2];
+        char buf[64];
+        uint64_t next;
+        unsigned calls;
+        bool eof;
+        ssize_t n;
+
+        store_two_pipes(f, out, err);
+        write_interleaved(f, out[1], err[1], 40, all, o, e);
+
+        /* One call with room for all: exactly one stream's bytes, next at the end, no eof while the job runs. */
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDOUT, 0, 4096, OUTPUT_READ_RUNS_MAX, &calls, &eof), o);
+        g_assert_cmpuint(calls, ==, 1);
+        g_assert_false(eof);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDERR, 0, 4096, OUTPUT_READ_RUNS_MAX, &calls, NULL), e);
+        g_assert_cmpuint(calls, ==, 1);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_BOTH, 0, 4096, OUTPUT_READ_RUNS_MAX, NULL, NULL), all);
+
+        /* In pieces of 7 bytes, following next: the same bytes, and the same as the reader fd gives. */
+        {
+                g_autoptr(GString) by_fd = read_select(f, 0, OUTPUT_SELECT_STDERR, false, false);
+                assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDERR, 0, 7, OUTPUT_READ_RUNS_MAX, &calls, NULL), by_fd);
+                g_assert_cmpstr(by_fd->str, ==, e->str);
+        }
+        g_assert_cmpuint(calls, >=, e->len / 7);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDOUT, 0, 7, OUTPUT_READ_RUNS_MAX, NULL, NULL), o);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_BOTH, 0, 7, OUTPUT_READ_RUNS_MAX, NULL, NULL), all);
+
+        /* From the middle of a run: "out 0\n" then "err 1\n"; 2 bytes into each. */
+        {
+                g_autoptr(GString) want_o = g_string_new(o->str + 2), want_e = g_string_new(e->str + 2);
+                assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDOUT, 2, 4096, 1000, NULL, NULL), want_o);
+                assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDERR, 2, 4096, 1000, NULL, NULL), e);
+                assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDERR, 6 + 2, 4096, 1000, NULL, NULL), want_e);
+        }
+
+        /* The run bound: 3 runs from 0 are out 0 (skipped), err 1 (read), out 2 (skipped); next is err 3's. */
+        n = output_store_read_select(f->store, OUTPUT_SELECT_STDERR, 0, buf, sizeof(buf), 3, &next, &eof);
+        g_assert_cmpint(n, ==, 6);
+        g_assert_cmpmem(buf, 6, "err 1\n", 6);
+        g_assert_cmpuint(next, ==, 18);
+        g_assert_false(eof);
+        /* One run from 0: nothing, but next moves past the stdout run. */
+        n = output_store_read_select(f->store, OUTPUT_SELECT_STDERR, 0, buf, sizeof(buf), 1, &next, &eof);
+        g_assert_cmpint(n, ==, 0);
+        g_assert_cmpuint(next, ==, 6);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDERR, 0, 4096, 1, &calls, NULL), e);
+        g_assert_cmpuint(calls, ==, 40);
+
+        g_assert_cmpint(output_store_read_select(f->store, OUTPUT_SELECT_STDERR, all->len + 1, buf, sizeof(buf),
+                                                 1, &next, &eof), ==, -EINVAL);
+        g_assert_cmpint(output_store_read_select(f->store, OUTPUT_SELECT_STDERR, 0, buf, sizeof(buf), 0, &next,
+                                                 &eof), ==, -EINVAL);
+
+        /* Complete: eof only with the last piece, also when the last run is of the other stream. */
+        (void) close(out[1]);
+        (void) close(err[1]);
+        while (!output_store_complete(f->store))
+                g_assert_cmpint(sd_event_run(f->event, 100 * 1000), >=, 0);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDOUT, 0, 4096, OUTPUT_READ_RUNS_MAX, &calls, &eof), o);
+        g_assert_true(eof);
+        g_assert_cmpuint(calls, ==, 1);
+        n = output_store_read_select(f->store, OUTPUT_SELECT_STDERR, 0, buf, 7, OUTPUT_READ_RUNS_MAX, &next, &eof);
+        g_assert_cmpint(n, ==, 7);
+        g_assert_false(eof);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDERR, 0, 7, OUTPUT_READ_RUNS_MAX, NULL, &eof), e);
+        g_assert_true(eof);
+        n = output_store_read_select(f->store, OUTPUT_SELECT_STDERR, all->len, buf, 7, 1, &next, &eof);
+        g_assert_cmpint(n, ==, 0);
+        g_assert_cmpuint(next, ==, all->len);
+        g_assert_true(eof);
+
+        /* No index (a corrupt one moved aside): every byte is stdout's, stderr has none and ends at once. */
+        f->store = output_store_free(f->store);
+        g_assert_true(g_file_set_contents(idx, "garbage", 7, NULL));
+        int none[_OUTPUT_STREAM_MAX] = { -EBADF, -EBADF, -EBADF };
+        g_assert_cmpint(output_store_open_streams(f->event, f->path, none, 0, &f->store), ==, 0);
+        assert_gstr(read_ex_loop(f, OUTPUT_SELECT_STDOUT, 0, 7, 1, NULL, &eof), all);
+        g_assert_true(eof);
+        n = output_store_read_select(f->store, OUTPUT_SELECT_STDERR, 0, buf, sizeof(buf), 1, &next, &eof);
+        g_assert_cmpint(n, ==, 0);
+        g_assert_cmpuint(next, ==, all->len);
+        g_assert_true(eof);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         (void) signal(SIGPIPE, SIG_IGN);
@@ -395,5 +512,6 @@ int main(int argc, char **argv) {
         ADD("store-streams", test_store_streams);
         ADD("store-since", test_store_since);
         ADD("tail-bounded", test_tail_bounded);
+        ADD("read-select", test_read_select);
         return g_test_run();
 }
