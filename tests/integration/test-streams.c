@@ -2,7 +2,7 @@
 /* test-streams - stdout and stderr kept apart, with times (issue 15): a job writing interleaved "out N" and
  * "err N" lines read per stream and merged (D-Bus OpenOutputEx, telerun logs/run), --since/--until and
  * --timestamps on a job writing a line per second, --tail per stream, and the split surviving a restart of
- * the daemon (the stream index reloaded from disk). */
+ * the daemon (the stream index reloaded from disk); ReadOutputEx, one stream in the reply (busctl by hand). */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -165,6 +165,166 @@ static void test_split(void) {
         g_assert_cmpstr(r.out, ==, "to-out\n");
         g_assert_true(g_str_has_suffix(r.err, "to-err\n"));     /* after "telerun: job ID" */
         tb_result_clear(&r);
+        sd_bus_unref(bus);
+}
+
+/* ReadOutputEx on path (the Manager with the id first, or a Job object without) as bus: one call with
+ * {offset, stream} and max when not UINT64_MAX; the bytes appended to data. */
+static int read_ex(sd_bus *bus, const char *path, const char *id, const char *stream, uint64_t offset,
+                   uint64_t max, GByteArray *data, uint64_t *ret_next, bool *ret_eof, sd_bus_error *e) {
+        bool manager = !g_str_has_prefix(path, "/org/teleworker/worker1/job/");
+        sd_bus_message *m = NULL, *reply = NULL;
+        const void *bytes;
+        size_t n;
+        int eof, r;
+
+        g_assert_cmpint(sd_bus_message_new_method_call(bus, &m, "org.teleworker.worker1", path,
+                                                       manager ? "org.teleworker.worker1.Manager" :
+                                                                 "org.teleworker.worker1.Job", "ReadOutputEx"), >=, 0);
+        if (manager)
+                g_assert_cmpint(sd_bus_message_append(m, "s", id), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}{sv}", "offset", "t", offset, "stream", "s", stream), >=, 0);
+        if (max != UINT64_MAX)
+                g_assert_cmpint(sd_bus_message_append(m, "{sv}", "max", "t", max), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        r = sd_bus_call(bus, m, 0, e, &reply);
+        sd_bus_message_unref(m);
+        if (r < 0)
+                return r;
+        g_assert_cmpint(sd_bus_message_read_array(reply, 'y', &bytes, &n), >=, 0);
+        g_assert_cmpint(sd_bus_message_read(reply, "tb", ret_next, &eof), >=, 0);
+        g_assert_cmpuint(n, <=, max);
+        g_byte_array_append(data, bytes, n);
+        *ret_eof = eof;
+        sd_bus_message_unref(reply);
+        return 0;
+}
+
+/* ReadOutputEx from 0 in pieces of max bytes, following next until eof; *ret_calls counts the calls. */
+static GByteArray *read_ex_all(sd_bus *bus, const char *path, const char *id, const char *stream, uint64_t max,
+                               unsigned *ret_calls) {
+        GByteArray *data = g_byte_array_new();
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        uint64_t offset = 0, next = 0;
+        unsigned calls = 0;
+        bool eof = false;
+
+        while (!eof) {
+                guint before = data->len;
+
+                g_assert_cmpint(read_ex(bus, path, id, stream, offset, max, data, &next, &eof, &e), ==, 0);
+                g_assert_true(data->len > before || next > offset || eof);
+                offset = next;
+                g_assert_cmpuint(++calls, <, 10000);
+        }
+        if (ret_calls)
+                *ret_calls = calls;
+        return data;
+}
+
+static char *job_path(const char *id) {
+        g_autofree char *hex = g_strdup(id);
+
+        for (char *s = hex, *d = hex; ; s++)
+                if (*s != '-' && !(*d++ = *s))
+                        break;
+        return g_strdup_printf("/org/teleworker/worker1/job/%s", hex);
+}
+
+/* busctl ARGS... run as tbuser1 (the by-hand path): its stdout. */
+static char *busctl_as_user1(const char *const *args) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autofree char *err = NULL;
+        GError *error = NULL;
+        char *out = NULL;
+        int status;
+
+        g_ptr_array_add(argv, (char *) "busctl");
+        g_ptr_array_add(argv, (char *) "--system");
+        for (const char *const *a = args; *a; a++)
+                g_ptr_array_add(argv, (char *) *a);
+        g_ptr_array_add(argv, NULL);
+        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, tb_drop_to,
+                                   GUINT_TO_POINTER(TB_UID_USER1), &out, &err, &status, &error));
+        g_test_message("busctl as tbuser1: %s%s", out, err);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        return out;
+}
+
+/* ReadOutputEx: one stream in the reply, no fd (busctl by hand), in pieces by next, under ReadOutput's rules. */
+static void test_read_ex(void) {
+        g_autoptr(GString) all = g_string_new(NULL), out = g_string_new(NULL), err = g_string_new(NULL);
+        g_autoptr(GString) want = g_string_new("aytb ");
+        g_autofree char *script = interleaved_script(10, 0.1 * tb_slowdown());
+        g_autofree char *id = start_job(script), *path = job_path(id), *text = NULL;
+        sd_bus *bus = tb_bus_as(TB_UID_USER1), *other = tb_bus_as(TB_UID_USER2);
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autoptr(GByteArray) data = g_byte_array_new();
+        const char *const manager = "/org/teleworker/worker1";
+        uint64_t next;
+        unsigned calls;
+        bool eof;
+
+        wait_job(id);
+        expected_lines(10, all, out, err);
+
+        /* One call each: exactly one stream, the same as OpenOutputEx's reader gives; eof with next at the end
+         * also for stdout, whose last run is followed by stderr's. */
+        g_assert_cmpint(read_ex(bus, manager, id, "stderr", 0, UINT64_MAX, data, &next, &eof, &e), ==, 0);
+        g_assert_cmpmem(data->data, data->len, err->str, err->len);
+        g_assert_true(eof);
+        g_assert_cmpuint(next, ==, all->len);
+        assert_bytes(open_ex(bus, id, "stderr", false, NULL), err);
+        g_byte_array_set_size(data, 0);
+        g_assert_cmpint(read_ex(bus, manager, id, "stdout", 0, UINT64_MAX, data, &next, &eof, &e), ==, 0);
+        g_assert_cmpmem(data->data, data->len, out->str, out->len);
+        g_assert_true(eof);
+        g_assert_cmpuint(next, ==, all->len);
+        assert_bytes(open_ex(bus, id, "stdout", false, NULL), out);
+
+        /* In pieces of 7 bytes by next, on the Manager and on the Job object: the same bytes. */
+        assert_bytes(read_ex_all(bus, manager, id, "stderr", 7, &calls), err);
+        g_assert_cmpuint(calls, >=, err->len / 7);
+        assert_bytes(read_ex_all(bus, manager, id, "stdout", 7, NULL), out);
+        assert_bytes(read_ex_all(bus, manager, id, "both", 7, NULL), all);
+        assert_bytes(read_ex_all(bus, path, NULL, "stderr", 7, NULL), err);
+
+        /* Another user: denied, on both paths; bad options: refused. */
+        g_assert_cmpint(read_ex(other, manager, id, "stderr", 0, UINT64_MAX, data, &next, &eof, &e), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(read_ex(other, path, NULL, "stderr", 0, UINT64_MAX, data, &next, &eof, &e), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(read_ex(bus, manager, id, "neither", 0, UINT64_MAX, data, &next, &eof, &e), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(read_ex(bus, manager, id, "stderr", all->len + 1, UINT64_MAX, data, &next, &eof, &e), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(sd_bus_call_method(bus, "org.teleworker.worker1", manager, "org.teleworker.worker1.Manager",
+                                           "ReadOutputEx", &e, NULL, "sa{sv}", id, 1, "follow", "b", 1), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(sd_bus_call_method(bus, "org.teleworker.worker1", manager, "org.teleworker.worker1.Manager",
+                                           "ReadOutputEx", &e, NULL, "sa{sv}", "00000000-0000-4000-8000-000000000000",
+                                           0), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.teleworker.worker1.Error.NoSuchJob");
+        sd_bus_error_free(&e);
+
+        /* By hand: busctl as tbuser1, stderr only, the reply as busctl prints it. */
+        {
+                const char *args[] = { "call", "org.teleworker.worker1", manager, "org.teleworker.worker1.Manager",
+                                       "ReadOutputEx", "sa{sv}", id, "1", "stream", "s", "stderr", NULL };
+                text = busctl_as_user1(args);
+        }
+        g_string_append_printf(want, "%zu", err->len);
+        for (size_t i = 0; i < err->len; i++)
+                g_string_append_printf(want, " %u", (unsigned) (uint8_t) err->str[i]);
+        g_string_append_printf(want, " %zu true\n", all->len);
+        g_assert_cmpstr(text, ==, want->str);
+        sd_bus_unref(other);
         sd_bus_unref(bus);
 }
 
@@ -441,5 +601,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/streams/since-until", test_since_until);
         g_test_add_func("/streams/restart", test_restart);
         g_test_add_func("/streams/followers-rss", test_followers_rss);
+        g_test_add_func("/streams/read-ex", test_read_ex);
         return g_test_run();
 }
