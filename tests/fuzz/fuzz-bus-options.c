@@ -2,7 +2,7 @@
 /* fuzz-bus-options - Start's a{sv} options as an untrusted caller may send them: the fuzz input picks keys
  * (known, near-miss and arbitrary), D-Bus types and values; bus_read_start_options() must accept or refuse
  * each message with an error, never crash. The same dictionary goes to OpenOutputEx's reader
- * (bus_read_output_options()) with the same rules. */
+ * (bus_read_output_options()) and to ReadOutputEx's (bus_read_read_output_options()) with the same rules. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,7 @@ static const char *const keys[] = {
         "RuntimeMaxUSec", "Profile", "PrivatePID", "PrivateTmp", "PrivateNetwork", "ProtectSystem",
         "MemoryHigh", "", "Private", "memorymax",
         "offset", "follow", "stream", "since", "until", "tail", "framed", "timestamps", "Stream",
-        "StandardInput", "Terminal",
+        "StandardInput", "Terminal", "max",
 };
 
 typedef struct Input {
@@ -110,6 +110,25 @@ static void check_output_options(sd_bus *bus, sd_bus_message *m, bool repeated) 
             (!o.stream) != (!o2.stream) || (o.stream && strcmp(o.stream, o2.stream) != 0))
                 abort();
         sd_bus_message_unref(again);
+}
+
+/* ReadOutputEx's options: only offset, max and stream, never a key twice, a known stream. */
+static void check_read_output_options(sd_bus_message *m, bool repeated) {
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        BusOutputOptions o;
+
+        if (sd_bus_message_rewind(m, true) < 0)
+                abort();
+        if (bus_read_read_output_options(m, &o, &e) < 0) {
+                if (sd_bus_error_is_set(&e) && (!e.message || !e.message[0]))
+                        abort();
+                sd_bus_error_free(&e);
+                return;
+        }
+        if (repeated || (o.set & ~(unsigned) (OUTPUT_OPT_OFFSET | OUTPUT_OPT_MAX | OUTPUT_OPT_STREAM)) ||
+            ((o.set & OUTPUT_OPT_STREAM) && strcmp(o.stream, "stdout") != 0 && strcmp(o.stream, "stderr") != 0 &&
+             strcmp(o.stream, "both") != 0))
+                abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -207,6 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         } else if (sd_bus_error_is_set(&e) && (!e.message || !e.message[0]))
                 abort(); /* a refusal always says why */
         check_output_options(bus, m, repeated);
+        check_read_output_options(m, repeated);
 
 finish:
         sd_bus_error_free(&e);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -308,10 +309,39 @@ static void test_read_ex(void) {
         g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
         sd_bus_error_free(&e);
         g_assert_cmpint(sd_bus_call_method(bus, "org.teleworker.worker1", manager, "org.teleworker.worker1.Manager",
+                                           "ReadOutputEx", &e, NULL, "sa{sv}", id, 1, "offset", "s", "0"), <, 0);
+        g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+        sd_bus_error_free(&e);
+        g_assert_cmpint(sd_bus_call_method(bus, "org.teleworker.worker1", manager, "org.teleworker.worker1.Manager",
                                            "ReadOutputEx", &e, NULL, "sa{sv}", "00000000-0000-4000-8000-000000000000",
                                            0), <, 0);
         g_assert_cmpstr(e.name, ==, "org.teleworker.worker1.Error.NoSuchJob");
         sd_bus_error_free(&e);
+
+        /* The gateway's ReadOutputExAs: an administrator principal reads the stream, another is denied. */
+        {
+                struct passwd *pw = getpwnam("teleworker-gw");
+                sd_bus *gw;
+                sd_bus_message *reply = NULL;
+                const void *bytes;
+                size_t n;
+
+                g_assert_nonnull(pw);
+                gw = tb_bus_as(pw->pw_uid);
+                g_assert_cmpint(sd_bus_call_method(gw, "org.teleworker.worker1", manager,
+                                                   "org.teleworker.worker1.Remote", "ReadOutputExAs", &e, &reply,
+                                                   "sbsa{sv}", "read-ex-admin", 1, id, 1, "stream", "s", "stderr"),
+                                >=, 0);
+                g_assert_cmpint(sd_bus_message_read_array(reply, 'y', &bytes, &n), >=, 0);
+                g_assert_cmpmem(bytes, n, err->str, err->len);
+                sd_bus_message_unref(reply);
+                g_assert_cmpint(sd_bus_call_method(gw, "org.teleworker.worker1", manager,
+                                                   "org.teleworker.worker1.Remote", "ReadOutputExAs", &e, NULL,
+                                                   "sbsa{sv}", "read-ex-user", 0, id, 0), <, 0);
+                g_assert_cmpstr(e.name, ==, "org.freedesktop.DBus.Error.AccessDenied");
+                sd_bus_error_free(&e);
+                sd_bus_flush_close_unref(gw);
+        }
 
         /* By hand: busctl as tbuser1, stderr only, the reply as busctl prints it. */
         {
