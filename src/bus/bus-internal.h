@@ -106,6 +106,9 @@ int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error 
 /* bus-output.c: ReadOutputEx(As), and the reply the Job object's ReadOutputEx shares once it authorized. */
 int bus_method_read_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error);
 int bus_reply_read_output_ex(sd_bus_message *msg, Job *j, sd_bus_error *error);
+/* The reply of ReadOutput and ReadOutputEx once their arguments are read: select is OUTPUT_SELECT_*. */
+int bus_reply_output_bytes(sd_bus_message *msg, Job *j, unsigned select, uint64_t offset, uint64_t max,
+                           sd_bus_error *error);
 
 /* bus-lifecycle.c: finds the job ref (an id, or a unique prefix or name among the jobs p may see) names: 0,
  * or <0 with error set (InvalidArgs, NoSuchJob, AmbiguousJob). For a prefix or a name that another user's job

@@ -425,40 +425,13 @@ static int method_list_page(sd_bus_message *msg, void *userdata, sd_bus_error *e
 /* ReadOutput and OpenOutput, after the job was found and the caller authorized: the "t offset, t max" or
  * "t offset, b follow" arguments are next in msg. Shared by the Manager, Remote and Job objects. */
 int bus_reply_read_output(sd_bus_message *msg, Job *j, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(freep) void *buf = NULL;
-        OutputStore *o = job_output(j);
         uint64_t offset, max;
-        bool eof = false;
-        ssize_t n = 0;
         int r;
 
         r = sd_bus_message_read(msg, "tt", &offset, &max);
         if (r < 0)
                 return r;
-        if (!o)
-                return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", job_id(j));
-        if (offset > output_store_size(o))
-                return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
-                                         "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).", offset,
-                                         output_store_size(o));
-        max = MIN(max, (uint64_t) READ_OUTPUT_MAX);
-        buf = malloc(MAX(max, (uint64_t) 1));
-        if (!buf)
-                return -ENOMEM;
-        n = output_store_read(o, offset, buf, (size_t) max, &eof);
-        if (n < 0)
-                return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output of job %s: %m", job_id(j));
-        r = sd_bus_message_new_method_return(msg, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(reply, 'y', buf, (size_t) n);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(reply, "tb", offset + (uint64_t) n, (int) eof);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return bus_reply_output_bytes(msg, j, OUTPUT_SELECT_BOTH, offset, max, error);
 }
 
 /* The per-job cap stays (a job's readers are one store's list); per principal and in total, the manager

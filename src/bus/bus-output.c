@@ -78,34 +78,30 @@ int bus_method_open_output_ex(sd_bus_message *msg, void *userdata, sd_bus_error 
         return sd_bus_reply_method_return(msg, "ht", fd, o.offset);
 }
 
-/* ReadOutputEx after the job was found and the caller authorized: the a{sv} is next in msg. A bounded read
- * (READ_OUTPUT_MAX bytes, OUTPUT_READ_RUNS_MAX runs of the index) that holds nothing: no reader is opened. */
-int bus_reply_read_output_ex(sd_bus_message *msg, Job *j, sd_bus_error *error) {
+/* ReadOutput's and ReadOutputEx's reply: at most max bytes (capped at READ_OUTPUT_MAX) of the selected
+ * streams from offset, next and eof. A bounded read (OUTPUT_READ_RUNS_MAX runs of the index) that holds
+ * nothing: no reader is opened. */
+int bus_reply_output_bytes(sd_bus_message *msg, Job *j, unsigned select, uint64_t offset, uint64_t max,
+                           sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(freep) void *buf = NULL;
         OutputStore *o = job_output(j);
-        BusOutputOptions bo;
-        uint64_t max, next = 0;
-        unsigned select;
+        uint64_t next = 0;
         bool eof = false;
         ssize_t n;
         int r;
 
-        r = bus_read_read_output_options(msg, &bo, error);
-        if (r < 0)
-                return r;
         if (!o)
                 return sd_bus_error_setf(error, TW_ERROR_NO_OUTPUT, "Job %s has no output.", job_id(j));
-        if (bo.offset > output_store_size(o))
+        if (offset > output_store_size(o))
                 return sd_bus_error_setf(error, TW_ERROR_INVALID_ARGS,
                                          "Offset %" PRIu64 " is past the end of the output (%" PRIu64 " bytes).",
-                                         bo.offset, output_store_size(o));
-        select = bo.stream ? output_select_from_string(bo.stream) : OUTPUT_SELECT_BOTH;
-        max = bo.set & OUTPUT_OPT_MAX ? MIN(bo.max, (uint64_t) READ_OUTPUT_MAX) : READ_OUTPUT_MAX;
+                                         offset, output_store_size(o));
+        max = MIN(max, (uint64_t) READ_OUTPUT_MAX);
         buf = malloc(MAX(max, (uint64_t) 1));
         if (!buf)
                 return -ENOMEM;
-        n = output_store_read_select(o, select, bo.offset, buf, (size_t) max, OUTPUT_READ_RUNS_MAX, &next, &eof);
+        n = output_store_read_select(o, select, offset, buf, (size_t) max, OUTPUT_READ_RUNS_MAX, &next, &eof);
         if (n < 0)
                 return sd_bus_error_set_errnof(error, (int) n, "Failed to read the output of job %s: %m", job_id(j));
         r = sd_bus_message_new_method_return(msg, &reply);
@@ -118,6 +114,18 @@ int bus_reply_read_output_ex(sd_bus_message *msg, Job *j, sd_bus_error *error) {
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);
+}
+
+/* ReadOutputEx after the job was found and the caller authorized: the a{sv} is next in msg. */
+int bus_reply_read_output_ex(sd_bus_message *msg, Job *j, sd_bus_error *error) {
+        BusOutputOptions bo;
+        int r;
+
+        r = bus_read_read_output_options(msg, &bo, error);
+        if (r < 0)
+                return r;
+        return bus_reply_output_bytes(msg, j, bo.stream ? output_select_from_string(bo.stream) : OUTPUT_SELECT_BOTH,
+                                      bo.offset, bo.set & OUTPUT_OPT_MAX ? bo.max : READ_OUTPUT_MAX, error);
 }
 
 /* ReadOutputEx(s id, a{sv} options) -> (ay data, t next, b eof) and ReadOutputExAs. */

@@ -426,3 +426,31 @@ void tb_drop_to(gpointer data) {
         if (uid != 0 && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0))
                 _exit(120);
 }
+
+char *tb_busctl_as(uid_t uid, const char *const *args) {
+        g_autoptr(GPtrArray) argv = g_ptr_array_new();
+        g_autofree char *err = NULL;
+        GError *error = NULL;
+        char *out = NULL;
+        int status;
+
+        g_ptr_array_add(argv, (char *) "busctl");
+        g_ptr_array_add(argv, (char *) "--system");
+        for (const char *const *a = args; *a; a++)
+                g_ptr_array_add(argv, (char *) *a);
+        g_ptr_array_add(argv, NULL);
+        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, tb_drop_to,
+                                   GUINT_TO_POINTER(uid), &out, &err, &status, &error));
+        g_test_message("busctl as %u: %s%s", (unsigned) uid, out, err);
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        return out;
+}
+
+char *tb_job_object_path(const char *id) {
+        g_autofree char *hex = g_strdup(id);
+
+        for (char *s = hex, *d = hex; ; s++)
+                if (*s != '-' && !(*d++ = *s))
+                        break;
+        return g_strdup_printf("/org/teleworker/worker1/job/%s", hex);
+}

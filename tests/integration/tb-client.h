@@ -79,3 +79,8 @@ void tb_result_clear(TbResult *r);
 /* A GSpawnChildSetupFunc: drops the child to the uid in data (GUINT_TO_POINTER; 0: stays root), or exits 120
  * (a code no test job uses). */
 void tb_drop_to(gpointer data);
+
+/* `busctl --system ARGS...` as uid (0: root), which must succeed: its stdout. */
+char *tb_busctl_as(uid_t uid, const char *const *args);
+/* A job's object path, /org/teleworker/worker1/job/<the id's hex digits>. */
+char *tb_job_object_path(const char *id);

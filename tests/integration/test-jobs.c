@@ -597,21 +597,7 @@ static void test_bad_input(void) {
 /* ---- by hand ---- */
 
 static char *busctl(const char *const *args) {
-        g_autoptr(GPtrArray) argv = g_ptr_array_new();
-        g_autofree char *out = NULL, *err = NULL;
-        GError *error = NULL;
-        int status;
-
-        g_ptr_array_add(argv, (char *) "busctl");
-        g_ptr_array_add(argv, (char *) "--system");
-        for (const char *const *a = args; *a; a++)
-                g_ptr_array_add(argv, (char *) *a);
-        g_ptr_array_add(argv, NULL);
-        g_assert_true(g_spawn_sync(NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
-                                   &status, &error));
-        g_test_message("busctl: %s%s", out, err);
-        g_assert_true(g_spawn_check_wait_status(status, NULL));
-        return g_steal_pointer(&out);
+        return tb_busctl_as(0, args);
 }
 
 static void test_busctl_by_hand(void) {

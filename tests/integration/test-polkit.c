@@ -100,19 +100,9 @@ static const char *get_error(sd_bus *bus, const char *id) {
         return name;
 }
 
-/* A job's object path: its id without the dashes under the Job prefix. */
-static char *job_object_path(const char *id) {
-        g_autofree char *hex = g_strdup(id);
-
-        for (char *s = hex, *d = hex; ; s++)
-                if (*s != '-' && !(*d++ = *s))
-                        break;
-        return g_strdup_printf("/org/teleworker/worker1/job/%s", hex);
-}
-
 /* The Job object's Wait (a Job-object method: the other path that asks polkit), answered once it ended. */
 static int job_object_wait(sd_bus *bus, const char *id, sd_bus_error *e) {
-        g_autofree char *path = job_object_path(id);
+        g_autofree char *path = tb_job_object_path(id);
         sd_bus_message *reply = NULL;
         int r;
 
@@ -125,7 +115,7 @@ static int job_object_wait(sd_bus *bus, const char *id, sd_bus_error *e) {
 /* The Job object's State property as bus (Properties.Get, answered by a getter that cannot wait for polkit:
  * the daemon asks before dispatch), or NULL with the error in e. */
 static char *job_state_property(sd_bus *bus, const char *id, sd_bus_error *e) {
-        g_autofree char *path = job_object_path(id);
+        g_autofree char *path = tb_job_object_path(id);
         char *state = NULL;
 
         if (sd_bus_get_property_string(bus, "org.teleworker.worker1", path, "org.teleworker.worker1.Job", "State", e,
@@ -137,7 +127,7 @@ static char *job_state_property(sd_bus *bus, const char *id, sd_bus_error *e) {
 /* Whether GetManagedObjects as bus lists id's object. */
 static bool managed_objects_have(sd_bus *bus, const char *id) {
         __attribute__((cleanup(sd_bus_error_free))) sd_bus_error e = SD_BUS_ERROR_NULL;
-        g_autofree char *path = job_object_path(id);
+        g_autofree char *path = tb_job_object_path(id);
         sd_bus_message *reply = NULL;
         const char *p;
         bool found = false;

@@ -224,41 +224,12 @@ static GByteArray *read_ex_all(sd_bus *bus, const char *path, const char *id, co
         return data;
 }
 
-static char *job_path(const char *id) {
-        g_autofree char *hex = g_strdup(id);
-
-        for (char *s = hex, *d = hex; ; s++)
-                if (*s != '-' && !(*d++ = *s))
-                        break;
-        return g_strdup_printf("/org/teleworker/worker1/job/%s", hex);
-}
-
-/* busctl ARGS... run as tbuser1 (the by-hand path): its stdout. */
-static char *busctl_as_user1(const char *const *args) {
-        g_autoptr(GPtrArray) argv = g_ptr_array_new();
-        g_autofree char *err = NULL;
-        GError *error = NULL;
-        char *out = NULL;
-        int status;
-
-        g_ptr_array_add(argv, (char *) "busctl");
-        g_ptr_array_add(argv, (char *) "--system");
-        for (const char *const *a = args; *a; a++)
-                g_ptr_array_add(argv, (char *) *a);
-        g_ptr_array_add(argv, NULL);
-        g_assert_true(g_spawn_sync("/", (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, tb_drop_to,
-                                   GUINT_TO_POINTER(TB_UID_USER1), &out, &err, &status, &error));
-        g_test_message("busctl as tbuser1: %s%s", out, err);
-        g_assert_true(g_spawn_check_wait_status(status, NULL));
-        return out;
-}
-
 /* ReadOutputEx: one stream in the reply, no fd (busctl by hand), in pieces by next, under ReadOutput's rules. */
 static void test_read_ex(void) {
         g_autoptr(GString) all = g_string_new(NULL), out = g_string_new(NULL), err = g_string_new(NULL);
         g_autoptr(GString) want = g_string_new("aytb ");
         g_autofree char *script = interleaved_script(10, 0.1 * tb_slowdown());
-        g_autofree char *id = start_job(script), *path = job_path(id), *text = NULL;
+        g_autofree char *id = start_job(script), *path = tb_job_object_path(id), *text = NULL;
         sd_bus *bus = tb_bus_as(TB_UID_USER1), *other = tb_bus_as(TB_UID_USER2);
         sd_bus_error e = SD_BUS_ERROR_NULL;
         g_autoptr(GByteArray) data = g_byte_array_new();
@@ -347,7 +318,7 @@ static void test_read_ex(void) {
         {
                 const char *args[] = { "call", "org.teleworker.worker1", manager, "org.teleworker.worker1.Manager",
                                        "ReadOutputEx", "sa{sv}", id, "1", "stream", "s", "stderr", NULL };
-                text = busctl_as_user1(args);
+                text = tb_busctl_as(TB_UID_USER1, args);
         }
         g_string_append_printf(want, "%zu", err->len);
         for (size_t i = 0; i < err->len; i++)
