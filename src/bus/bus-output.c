@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* bus-output.c - OpenOutputEx and OpenOutputExAs: a reader of one stream or of both, plain or in frames, from
  * an offset, a time or the last lines, up to a time (docs/dbus.md, "Streams"); ReadOutputEx(As) and the Job
- * object's ReadOutputEx: the bytes of one stream or of both in the reply, for a caller without fd passing. The daemon resolves times and
- * lines into offsets of the merged stream (output-query.c), so what a client resumes from is always an
- * offset, whatever it asked first. */
+ * object's ReadOutputEx: the bytes of one stream or of both in the reply, for a caller without fd passing.
+ * The daemon resolves times and lines into offsets of the merged stream (output-query.c), so what a client
+ * resumes from is always an offset, whatever it asked first. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
