@@ -45,7 +45,9 @@ meson compile -C "$BUILD"
 demo_job() {    # $1: how to run a command where the service is
         local run=$1
         say "telerun run: a job in its own transient scope, output streamed live"
-        $run telerun run --memory 256M --cpu 50% -- /bin/sh -c \
+        # --cwd /: a job starts in the caller's directory by default, and a clone under /tmp is hidden from it
+        # (jobs get a private /tmp, as with systemd's PrivateTmp=)
+        $run telerun run --cwd / --memory 256M --cpu 50% -- /bin/sh -c \
                 'echo "hello from job $$ as $(id -un)"; echo "scope: $(grep -o "teleworker-[^/]*scope" /proc/self/cgroup | head -n1)";
                  for i in 1 2 3; do echo "tick $i"; sleep 0.3; done; echo "to stderr" >&2; exit 3' || echo "(exit status $?, the job's own)"
         say "telerun list / status"
