@@ -628,7 +628,9 @@ static void follow_across(void (*disrupt)(void), unsigned times) {
 
                 /* every reader is under way and the job still has a while to go */
                 wait_output(&bus, id->str, size + 1500);
-                for (int k = 0; k < 500 && fd_size(run.out_fd) == 0; k++)
+                /* under emulation a reader may take seconds to print its first byte: wait for both */
+                for (unsigned k = 0; k < 500 * tb_slowdown() && (fd_size(run.out_fd) == 0 || fd_size(logs.out_fd) == 0);
+                     k++)
                         g_usleep(10000);
                 g_assert_cmpint(fd_size(logs.out_fd), >, 0);
                 g_assert_cmpint(fd_size(run.out_fd), >, 0);
